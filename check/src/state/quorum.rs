@@ -1,0 +1,392 @@
+//! The controller quorum's Raft invariants: at most one leader per term, ever; every member's log
+//! agrees with the cluster's committed prefix up to its own commit index; a committed entry never
+//! changes; a member's term never decreases.
+//!
+//! Source: Ongaro and Ousterhout, "In Search of an Understandable Consensus Algorithm", section 5
+//! (election safety, log matching, state machine safety); KIP-595 (KRaft's Raft).
+//!
+//! The monitor keeps the cluster's committed prefix (the longest prefix any member ever declared
+//! committed) and, per member, how far its log was already verified against it. Each observation
+//! re-checks the last verified entry of each member (a cheap sentinel against rewritten logs) and
+//! scans only the entries newly covered by its commit index. The commit index is volatile in Raft
+//! and may drop after a restart; the verified mark then drops with it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::StateViolation;
+
+/// The identity of a metadata log entry: the term it was appended in and a digest of its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EntryId {
+    pub term: u64,
+    pub digest: u64,
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "entry(term {}, digest {:#018x})",
+            self.term, self.digest
+        )
+    }
+}
+
+/// One live controller quorum member's state, as the simulator sees it after a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumMemberSnapshot {
+    pub node: u32,
+    pub term: u64,
+    pub voted_for: Option<u32>,
+    pub is_leader: bool,
+    /// Entries `1..=commit_index` are committed (Raft's 1-based indices).
+    pub commit_index: u64,
+    /// Entry `i` (1-based) is `log[i - 1]`.
+    pub log: Vec<EntryId>,
+}
+
+/// Where one member's log was last verified against the committed prefix.
+#[derive(Debug, Clone, Copy)]
+struct MemberProgress {
+    term: u64,
+    /// Entries `1..=verified_index` of this member's log matched the committed prefix.
+    verified_index: u64,
+}
+
+/// Checks the controller quorum's Raft invariants across a whole run.
+#[derive(Debug, Default)]
+pub struct QuorumMonitor {
+    /// The leader of each term ever observed.
+    leader_by_term: BTreeMap<u64, u32>,
+    /// The cluster's committed prefix: entry `i` (1-based) is `committed[i - 1]`.
+    committed: Vec<EntryId>,
+    /// The node that first showed each committed entry (parallel to `committed`).
+    committed_by_node: Vec<u32>,
+    progress_by_node: BTreeMap<u32, MemberProgress>,
+}
+
+impl QuorumMonitor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks the live members after a step. Returns the first violation found.
+    pub fn observe(
+        &mut self,
+        time_ns: u64,
+        members: &[QuorumMemberSnapshot],
+    ) -> Result<(), StateViolation> {
+        for member in members {
+            self.observe_term(time_ns, member)?;
+            self.observe_leadership(time_ns, member)?;
+            self.observe_log(time_ns, member)?;
+        }
+        Ok(())
+    }
+
+    /// The longest committed prefix observed so far.
+    pub fn committed_prefix(&self) -> &[EntryId] {
+        &self.committed
+    }
+
+    fn observe_term(
+        &mut self,
+        time_ns: u64,
+        member: &QuorumMemberSnapshot,
+    ) -> Result<(), StateViolation> {
+        let progress = self
+            .progress_by_node
+            .entry(member.node)
+            .or_insert(MemberProgress {
+                term: member.term,
+                verified_index: 0,
+            });
+        if member.term < progress.term {
+            return Err(StateViolation::QuorumTermDecreased {
+                time_ns,
+                node: member.node,
+                previous_term: progress.term,
+                term: member.term,
+            });
+        }
+        progress.term = member.term;
+        Ok(())
+    }
+
+    fn observe_leadership(
+        &mut self,
+        time_ns: u64,
+        member: &QuorumMemberSnapshot,
+    ) -> Result<(), StateViolation> {
+        if !member.is_leader {
+            return Ok(());
+        }
+        let leader = *self
+            .leader_by_term
+            .entry(member.term)
+            .or_insert(member.node);
+        if leader != member.node {
+            return Err(StateViolation::TwoQuorumLeaders {
+                time_ns,
+                term: member.term,
+                first_node: leader,
+                second_node: member.node,
+            });
+        }
+        Ok(())
+    }
+
+    fn observe_log(
+        &mut self,
+        time_ns: u64,
+        member: &QuorumMemberSnapshot,
+    ) -> Result<(), StateViolation> {
+        let log_length = member.log.len() as u64;
+        if member.commit_index > log_length {
+            return Err(StateViolation::CommitIndexBeyondLog {
+                time_ns,
+                node: member.node,
+                commit_index: member.commit_index,
+                log_length,
+            });
+        }
+        let progress = self
+            .progress_by_node
+            .get_mut(&member.node)
+            .expect("observe_term registers every member first");
+        let verified_index = progress.verified_index.min(member.commit_index);
+        // Sentinel: the last entry verified earlier must still be the committed one.
+        if verified_index > 0 {
+            self.check_entry(time_ns, member, verified_index)?;
+        }
+        for index in verified_index + 1..=member.commit_index {
+            self.check_entry(time_ns, member, index)?;
+        }
+        let progress = self
+            .progress_by_node
+            .get_mut(&member.node)
+            .expect("observe_term registers every member first");
+        progress.verified_index = member.commit_index;
+        Ok(())
+    }
+
+    /// Checks `member`'s entry at 1-based `index` (at or below its commit index) against the
+    /// committed prefix, extending the prefix when the member is the first to commit `index`.
+    fn check_entry(
+        &mut self,
+        time_ns: u64,
+        member: &QuorumMemberSnapshot,
+        index: u64,
+    ) -> Result<(), StateViolation> {
+        debug_assert!(index >= 1 && index <= member.commit_index);
+        let position = usize::try_from(index - 1).expect("index fits in memory");
+        let found = member.log[position];
+        if position == self.committed.len() {
+            self.committed.push(found);
+            self.committed_by_node.push(member.node);
+            return Ok(());
+        }
+        assert!(
+            position < self.committed.len(),
+            "entries are verified in index order, so the prefix never has a gap"
+        );
+        let committed = self.committed[position];
+        if committed != found {
+            return Err(StateViolation::CommittedEntryDiverged {
+                time_ns,
+                node: member.node,
+                index,
+                committed,
+                committed_by_node: self.committed_by_node[position],
+                found,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(term: u64, digest: u64) -> EntryId {
+        EntryId { term, digest }
+    }
+
+    fn member(
+        node: u32,
+        term: u64,
+        is_leader: bool,
+        commit_index: u64,
+        log: &[EntryId],
+    ) -> QuorumMemberSnapshot {
+        QuorumMemberSnapshot {
+            node,
+            term,
+            voted_for: Some(node),
+            is_leader,
+            commit_index,
+            log: log.to_vec(),
+        }
+    }
+
+    /// A healthy run: elections, replication, a follower catching up, a restart that drops the
+    /// volatile commit index, and uncommitted tails that differ. Nothing fires.
+    #[test]
+    fn good_sequence_stays_quiet() {
+        let mut monitor = QuorumMonitor::new();
+        let a = entry(1, 10);
+        let b = entry(1, 11);
+        let c = entry(2, 12);
+        monitor
+            .observe(
+                1,
+                &[member(1, 1, true, 1, &[a]), member(2, 1, false, 0, &[a])],
+            )
+            .unwrap();
+        // Node 2 has an uncommitted tail that differs from node 3's: allowed.
+        monitor
+            .observe(
+                2,
+                &[
+                    member(1, 1, true, 2, &[a, b]),
+                    member(2, 1, false, 1, &[a, entry(1, 99)]),
+                    member(3, 1, false, 0, &[]),
+                ],
+            )
+            .unwrap();
+        // New term, new leader; node 2 restarted: commit index back to 0.
+        monitor
+            .observe(
+                3,
+                &[
+                    member(2, 2, false, 0, &[a, b]),
+                    member(3, 2, true, 3, &[a, b, c]),
+                ],
+            )
+            .unwrap();
+        monitor
+            .observe(
+                4,
+                &[
+                    member(2, 2, false, 3, &[a, b, c]),
+                    member(3, 2, true, 3, &[a, b, c]),
+                ],
+            )
+            .unwrap();
+        assert_eq!(monitor.committed_prefix(), &[a, b, c]);
+    }
+
+    #[test]
+    fn two_leaders_in_one_term_fire_even_at_different_times() {
+        let mut monitor = QuorumMonitor::new();
+        monitor.observe(1, &[member(1, 5, true, 0, &[])]).unwrap();
+        monitor.observe(2, &[member(1, 5, false, 0, &[])]).unwrap();
+        let violation = monitor
+            .observe(3, &[member(2, 5, true, 0, &[])])
+            .unwrap_err();
+        assert_eq!(
+            violation,
+            StateViolation::TwoQuorumLeaders {
+                time_ns: 3,
+                term: 5,
+                first_node: 1,
+                second_node: 2
+            }
+        );
+    }
+
+    #[test]
+    fn divergent_committed_entries_fire() {
+        let mut monitor = QuorumMonitor::new();
+        let violation = monitor
+            .observe(
+                7,
+                &[
+                    member(1, 1, true, 2, &[entry(1, 1), entry(1, 2)]),
+                    member(2, 1, false, 2, &[entry(1, 1), entry(1, 3)]),
+                ],
+            )
+            .unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::CommittedEntryDiverged {
+                node: 2,
+                index: 2,
+                committed_by_node: 1,
+                ..
+            }
+        ));
+        assert!(violation.to_string().contains("committed index 2"));
+    }
+
+    #[test]
+    fn rewritten_committed_entry_fires_on_the_same_member() {
+        let mut monitor = QuorumMonitor::new();
+        monitor
+            .observe(1, &[member(1, 1, true, 2, &[entry(1, 1), entry(1, 2)])])
+            .unwrap();
+        let violation = monitor
+            .observe(
+                2,
+                &[member(
+                    1,
+                    1,
+                    true,
+                    3,
+                    &[entry(1, 1), entry(1, 7), entry(1, 3)],
+                )],
+            )
+            .unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::CommittedEntryDiverged { index: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn term_going_backwards_fires() {
+        let mut monitor = QuorumMonitor::new();
+        monitor.observe(1, &[member(1, 4, false, 0, &[])]).unwrap();
+        let violation = monitor
+            .observe(2, &[member(1, 3, false, 0, &[])])
+            .unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::QuorumTermDecreased {
+                node: 1,
+                previous_term: 4,
+                term: 3,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn commit_index_beyond_log_fires() {
+        let mut monitor = QuorumMonitor::new();
+        let violation = monitor
+            .observe(1, &[member(1, 1, true, 2, &[entry(1, 1)])])
+            .unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::CommitIndexBeyondLog { .. }
+        ));
+    }
+
+    #[test]
+    fn violation_serializes_with_its_kind() {
+        let violation = StateViolation::TwoQuorumLeaders {
+            time_ns: 1,
+            term: 2,
+            first_node: 3,
+            second_node: 4,
+        };
+        let json = serde_json::to_value(&violation).unwrap();
+        assert_eq!(json["kind"], "two-quorum-leaders");
+        assert_eq!(json["term"], 2);
+    }
+}
