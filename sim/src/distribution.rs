@@ -1,0 +1,189 @@
+//! Integer-only random choices: ratios and latency distributions.
+//!
+//! Probabilities are integer ratios, never floats, so a draw is bit-identical on every platform
+//! and in debug and release.
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// `numerator / denominator`, a probability in [0, 1].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ratio {
+    pub numerator: u32,
+    pub denominator: u32,
+}
+
+impl Ratio {
+    pub const NEVER: Ratio = Ratio {
+        numerator: 0,
+        denominator: 1,
+    };
+    pub const ALWAYS: Ratio = Ratio {
+        numerator: 1,
+        denominator: 1,
+    };
+
+    pub const fn new(numerator: u32, denominator: u32) -> Ratio {
+        Ratio {
+            numerator,
+            denominator,
+        }
+    }
+
+    /// Checks the ratio is a probability. `field` names it in the message.
+    pub fn validate(&self, field: &str) -> Result<(), String> {
+        if self.denominator == 0 {
+            return Err(format!("{field}: denominator must be positive"));
+        }
+        if self.numerator > self.denominator {
+            return Err(format!(
+                "{field}: {}/{} is above 1",
+                self.numerator, self.denominator
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_never(&self) -> bool {
+        self.numerator == 0
+    }
+
+    /// Draws true with this probability. Draws nothing when the ratio is zero, so enabling a
+    /// fault in one run does not shift the stream in runs where it is off.
+    pub fn sample(&self, rng: &mut impl Rng) -> bool {
+        debug_assert!(self.validate("ratio").is_ok(), "invalid ratio {self:?}");
+        if self.numerator == 0 {
+            return false;
+        }
+        rng.random_ratio(self.numerator, self.denominator)
+    }
+}
+
+/// How long a message takes on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum Latency {
+    Constant {
+        ns: u64,
+    },
+    Uniform {
+        min_ns: u64,
+        max_ns: u64,
+    },
+    /// Uniform in [min_ns, max_ns], plus with probability `tail` an extra delay uniform in
+    /// [0, tail_max_ns]: the occasional slow packet.
+    LongTail {
+        min_ns: u64,
+        max_ns: u64,
+        tail: Ratio,
+        tail_max_ns: u64,
+    },
+}
+
+impl Latency {
+    pub fn validate(&self, field: &str) -> Result<(), String> {
+        match *self {
+            Latency::Constant { .. } => Ok(()),
+            Latency::Uniform { min_ns, max_ns } => check_bounds(field, min_ns, max_ns),
+            Latency::LongTail {
+                min_ns,
+                max_ns,
+                tail,
+                ..
+            } => {
+                check_bounds(field, min_ns, max_ns)?;
+                tail.validate(&format!("{field}.tail"))
+            }
+        }
+    }
+
+    /// The largest latency this distribution can draw.
+    pub fn max_ns(&self) -> u64 {
+        match *self {
+            Latency::Constant { ns } => ns,
+            Latency::Uniform { max_ns, .. } => max_ns,
+            Latency::LongTail {
+                max_ns,
+                tail_max_ns,
+                ..
+            } => max_ns.saturating_add(tail_max_ns),
+        }
+    }
+
+    pub fn sample(&self, rng: &mut impl Rng) -> u64 {
+        match *self {
+            Latency::Constant { ns } => ns,
+            Latency::Uniform { min_ns, max_ns } => rng.random_range(min_ns..=max_ns),
+            Latency::LongTail {
+                min_ns,
+                max_ns,
+                tail,
+                tail_max_ns,
+            } => {
+                let base = rng.random_range(min_ns..=max_ns);
+                if tail.sample(rng) {
+                    base + rng.random_range(0..=tail_max_ns)
+                } else {
+                    base
+                }
+            }
+        }
+    }
+}
+
+fn check_bounds(field: &str, min_ns: u64, max_ns: u64) -> Result<(), String> {
+    if min_ns > max_ns {
+        return Err(format!("{field}: min_ns {min_ns} is above max_ns {max_ns}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::seed::{Stream, stream};
+
+    use super::*;
+
+    #[test]
+    fn ratio_validation_names_the_field() {
+        assert!(Ratio::new(1, 2).validate("loss").is_ok());
+        let error = Ratio::new(3, 2).validate("network.loss").unwrap_err();
+        assert!(error.contains("network.loss"), "{error}");
+        assert!(Ratio::new(0, 0).validate("loss").is_err());
+    }
+
+    #[test]
+    fn ratio_sampling_matches_its_probability() {
+        let mut rng = stream(1, Stream::Network);
+        let hits = (0..100_000)
+            .filter(|_| Ratio::new(1, 4).sample(&mut rng))
+            .count();
+        assert!((24_000..26_000).contains(&hits), "hits {hits}");
+        assert!(!(0..1000).any(|_| Ratio::NEVER.sample(&mut rng)));
+        assert!((0..1000).all(|_| Ratio::ALWAYS.sample(&mut rng)));
+    }
+
+    #[test]
+    fn latency_stays_within_its_bounds() {
+        let mut rng = stream(2, Stream::Network);
+        let latency = Latency::LongTail {
+            min_ns: 100,
+            max_ns: 200,
+            tail: Ratio::new(1, 10),
+            tail_max_ns: 1000,
+        };
+        let samples: Vec<u64> = (0..10_000).map(|_| latency.sample(&mut rng)).collect();
+        assert!(samples.iter().all(|&ns| (100..=1200).contains(&ns)));
+        let slow = samples.iter().filter(|&&ns| ns > 200).count();
+        assert!((800..1200).contains(&slow), "slow {slow}");
+        assert!(
+            Latency::Uniform {
+                min_ns: 5,
+                max_ns: 4
+            }
+            .validate("latency")
+            .is_err()
+        );
+    }
+}
