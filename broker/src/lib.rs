@@ -1,1 +1,42 @@
-//! placeholder
+//! Trial's sans-IO broker core: a KRaft-style controller quorum and broker metadata, as values with
+//! step functions (no sockets, clocks, threads or OS randomness: the driver supplies time,
+//! randomness and every input, and executes every output).
+//!
+//! Module map:
+//! - [`config`]: the cluster configuration, its limits, and its validation.
+//! - [`node`]: [`Node`], its [`Input`]s, [`Output`]s, timers and observations; the step function.
+//! - [`raft`]: Raft over the metadata log among the controller voters (pre-vote, votes persisted
+//!   before granted, log matching, majority commit, check quorum); other brokers are learners.
+//! - [`metadata`]: metadata records, the image they build, replica assignment, and the active
+//!   controller's decisions (pure functions).
+//! - [`controller`]: the active controller: proposals, broker sessions, request handling.
+//! - [`broker`]: the broker side: registration, heartbeats, ISR change requests, metadata answers,
+//!   and the snapshots ([`QuorumState`], [`PartitionView`]) a driver checks cluster-wide.
+//! - [`admin`]: a sans-IO admin client (create topic, preferred-leader election).
+//! - [`message`]: the wire protocol.
+//! - [`storage`]: the durable disk image and its writes.
+//! - [`disk`]: which actions wait for which syncs.
+//! - [`digest`]: a stable FNV-1a digest for log entries.
+//!
+//! Limits: `limits.metadata_log_entries_max` (default 100,000) bounds the metadata log; there are
+//! no snapshots, so a full log freezes the metadata (proposals are refused, see
+//! [`config::LimitsConfig`]).
+
+pub mod admin;
+pub mod broker;
+pub mod config;
+pub mod controller;
+pub mod digest;
+pub(crate) mod disk;
+pub mod message;
+pub mod metadata;
+pub mod node;
+pub mod raft;
+pub mod storage;
+
+pub use broker::{PartitionView, QuorumState};
+pub use config::{BugsConfig, ClusterConfig, ConfigError, LimitsConfig, TimingConfig, TopicConfig};
+pub use message::Message;
+pub use node::{Input, Node, Observation, Output, Timer};
+pub use raft::replication::ProposeError;
+pub use storage::{HardState, Storage, StorageWrite};

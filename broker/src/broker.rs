@@ -1,0 +1,245 @@
+//! The broker side of every node: registration and heartbeats to the active controller, following
+//! the metadata log, asking for ISR changes for the partitions it leads, and answering metadata
+//! requests from its own (possibly stale) image. Also the read-only snapshots a driver takes.
+//!
+//! A broker holds a broker epoch only between seeing its registration (for this incarnation)
+//! committed and learning it was fenced or is stale; without one it registers again.
+//!
+//! The data plane (partition logs, fetch, produce) will slot in here: [`Node::replica_caught_up`]
+//! is the hook that decides when a follower may join the ISR.
+
+use crate::message::{
+    AlterPartitionRequest, ControllerError, Message, MetadataResponse, PartitionMetadata,
+};
+use crate::metadata::image::MetadataImage;
+use crate::metadata::record::MetadataRecord;
+use crate::node::{Node, Timer};
+use crate::raft::Role;
+
+/// A broker's registration with the controller.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BrokerSession {
+    /// Drawn at every start: tells the controller a restarted broker from a retrying one.
+    pub(crate) incarnation: u64,
+    /// The current broker epoch, if registered and not known to be fenced.
+    pub(crate) broker_epoch: Option<u64>,
+    /// Highest broker epoch ever seen for this incarnation.
+    pub(crate) broker_epoch_highest: u64,
+}
+
+/// A node's view of one partition (from its committed metadata image).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PartitionView {
+    pub topic: String,
+    pub partition: u32,
+    pub replicas: Vec<u32>,
+    pub leader: Option<u32>,
+    pub leader_epoch: u64,
+    pub isr: Vec<u32>,
+    pub partition_epoch: u64,
+}
+
+/// A node's Raft state, for cluster-wide checks.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct QuorumState {
+    pub node: u32,
+    /// The durable term and vote: the node may already act in a newer term whose sync is pending
+    /// (only to reject requests; it grants votes and leads only in durable terms).
+    pub term: u64,
+    pub voted_for: Option<u32>,
+    pub is_leader: bool,
+    /// Entries `1..=commit_index` are known committed.
+    pub commit_index: u64,
+    /// `(term, digest)` of entry `i` (1-based) at position `i - 1`.
+    pub log: Vec<(u64, u64)>,
+}
+
+impl Node {
+    pub(crate) fn arm_broker_heartbeat(&mut self) {
+        self.set_timer(
+            Timer::BrokerHeartbeat,
+            self.config.timing.broker_heartbeat_interval_ns,
+        );
+    }
+
+    pub(crate) fn on_broker_heartbeat_timer(&mut self) {
+        self.arm_broker_heartbeat();
+        let Some(controller) = self.raft.leader else {
+            return;
+        };
+        let message = match self.broker.broker_epoch {
+            None => Message::RegisterBroker {
+                broker: self.id,
+                incarnation: self.broker.incarnation,
+            },
+            Some(broker_epoch) => Message::BrokerHeartbeat {
+                broker: self.id,
+                broker_epoch,
+            },
+        };
+        self.send(controller, message);
+        self.request_isr_expansions(controller);
+    }
+
+    pub(crate) fn on_broker_heartbeat_response(&mut self, result: Result<(), ControllerError>) {
+        if let Err(ControllerError::StaleBrokerEpoch { broker_epoch, .. }) = result
+            && self.broker.broker_epoch == Some(broker_epoch)
+        {
+            self.broker.broker_epoch = None; // Register again on the next heartbeat.
+        }
+    }
+
+    /// Reacts to a committed record: learns this broker's own registration and fencing.
+    pub(crate) fn on_record_applied(&mut self, record: &MetadataRecord) {
+        match record {
+            MetadataRecord::RegisterBroker {
+                broker,
+                incarnation,
+                broker_epoch,
+            } if *broker == self.id
+                && *incarnation == self.broker.incarnation
+                && *broker_epoch > self.broker.broker_epoch_highest =>
+            {
+                self.broker.broker_epoch_highest = *broker_epoch;
+                self.broker.broker_epoch = Some(*broker_epoch);
+            }
+            MetadataRecord::FenceBroker {
+                broker,
+                broker_epoch,
+            } if *broker == self.id && self.broker.broker_epoch == Some(*broker_epoch) => {
+                self.broker.broker_epoch = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether follower `replica` has caught up with this leader's log of `topic/partition`.
+    /// Without a data plane every active replica is caught up.
+    fn replica_caught_up(&self, _topic: &str, _partition: u32, _replica: u32) -> bool {
+        true
+    }
+
+    /// For every partition this broker leads, asks to add the active, caught-up replicas missing
+    /// from the ISR. Requests name the current epochs; a stale one is refused by the controller.
+    fn request_isr_expansions(&mut self, controller: u32) {
+        let Some(broker_epoch) = self.broker.broker_epoch else {
+            return;
+        };
+        let requests: Vec<AlterPartitionRequest> = self
+            .image
+            .partitions()
+            .filter(|(_, _, state)| state.leader == Some(self.id))
+            .filter_map(|(topic, partition, state)| {
+                let mut isr = state.isr.clone();
+                let joining = state.replicas.iter().filter(|replica| {
+                    !state.isr.contains(replica)
+                        && self.image.is_active(**replica)
+                        && self.replica_caught_up(topic, partition, **replica)
+                });
+                isr.extend(joining);
+                (isr.len() > state.isr.len()).then(|| AlterPartitionRequest {
+                    broker: self.id,
+                    broker_epoch,
+                    topic: topic.to_owned(),
+                    partition,
+                    leader_epoch: state.leader_epoch,
+                    partition_epoch: state.partition_epoch,
+                    isr,
+                })
+            })
+            .collect();
+        for request in requests {
+            self.send(controller, Message::AlterPartition(request));
+        }
+    }
+
+    pub(crate) fn on_metadata_request(&mut self, from: u32, request_id: u64) {
+        let brokers = self
+            .image
+            .brokers
+            .iter()
+            .filter(|(_, registration)| !registration.fenced)
+            .map(|(broker, registration)| (*broker, registration.broker_epoch))
+            .collect();
+        let partitions = self
+            .partition_views()
+            .into_iter()
+            .map(|view| PartitionMetadata {
+                topic: view.topic,
+                partition: view.partition,
+                replicas: view.replicas,
+                isr: view.isr,
+                leader: view.leader,
+                leader_epoch: view.leader_epoch,
+            })
+            .collect();
+        let response = MetadataResponse {
+            request_id,
+            metadata_index: self.image.applied_index,
+            controller: self.raft.leader,
+            brokers,
+            partitions,
+        };
+        self.send(from, Message::MetadataResponse(response));
+    }
+
+    /// This node's Raft state (voters and learners alike).
+    pub fn quorum_state(&self) -> QuorumState {
+        let log = self
+            .raft
+            .log
+            .entries()
+            .iter()
+            .zip(self.raft.log.digests())
+            .map(|(entry, digest)| (entry.term, *digest))
+            .collect();
+        QuorumState {
+            node: self.id,
+            term: self.raft.hard_state_durable.term,
+            voted_for: self.raft.hard_state_durable.voted_for,
+            is_leader: matches!(self.raft.role, Role::Leader(_)),
+            commit_index: self.raft.commit_index,
+            log,
+        }
+    }
+
+    /// Every partition as this node's committed metadata describes it, in (topic, partition) order.
+    pub fn partition_views(&self) -> Vec<PartitionView> {
+        self.image
+            .partitions()
+            .map(|(topic, partition, state)| PartitionView {
+                topic: topic.to_owned(),
+                partition,
+                replicas: state.replicas.clone(),
+                leader: state.leader,
+                leader_epoch: state.leader_epoch,
+                isr: state.isr.clone(),
+                partition_epoch: state.partition_epoch,
+            })
+            .collect()
+    }
+
+    /// Every registered broker's epoch as this node's committed metadata records it.
+    pub fn broker_epochs(&self) -> Vec<(u32, u64)> {
+        self.image
+            .brokers
+            .iter()
+            .map(|(broker, registration)| (*broker, registration.broker_epoch))
+            .collect()
+    }
+
+    /// This node's committed metadata.
+    pub fn metadata(&self) -> &MetadataImage {
+        &self.image
+    }
+
+    /// The Raft leader (active or soon-active controller) as far as this node knows.
+    pub fn controller_hint(&self) -> Option<u32> {
+        self.raft.leader
+    }
+
+    /// This broker's current broker epoch, if registered.
+    pub fn broker_epoch(&self) -> Option<u64> {
+        self.broker.broker_epoch
+    }
+}

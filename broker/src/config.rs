@@ -1,0 +1,471 @@
+//! Cluster configuration, its limits, and its validation.
+//!
+//! A [`ClusterConfig`] is shared by every node of a cluster (behind an `Arc`). It is validated once,
+//! when it is built ([`ClusterConfig::validate`]); code that holds a validated config may rely on
+//! every documented relation between its fields (odd voter count, election timeout longer than the
+//! heartbeat, replication factors within the broker count, ...).
+//!
+//! Node ids are dense: brokers are `0..brokers`, and the controller voters are the first
+//! `controllers` of them (`0..controllers`), as in KRaft's combined mode.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Most brokers a cluster may have.
+pub const BROKERS_MAX: u32 = 64;
+/// Most controller voters a cluster may have.
+pub const CONTROLLERS_MAX: u32 = 9;
+/// Most partitions of one topic.
+pub const TOPIC_PARTITIONS_MAX: u32 = 1024;
+/// Longest topic name, in bytes.
+pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+
+/// Configuration shared by every node of one cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    /// Number of brokers (every node is a broker). Node ids are `0..brokers`.
+    pub brokers: u32,
+    /// Number of controller voters: node ids `0..controllers`. Odd, at least 1.
+    pub controllers: u32,
+    /// Topics the first active controller creates at bootstrap.
+    pub topics: Vec<TopicConfig>,
+    /// Timeouts and intervals.
+    pub timing: TimingConfig,
+    /// Bounds on the controller's resources.
+    pub limits: LimitsConfig,
+    /// Allow electing a partition leader from outside the ISR when no ISR member is alive
+    /// (Kafka's `unclean.leader.election.enable`). Off by default: it can lose acknowledged data.
+    pub unclean_leader_election: bool,
+    /// Test-only switches that plant bugs. All off by default.
+    pub bugs: BugsConfig,
+}
+
+/// A topic created at bootstrap.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TopicConfig {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: u32,
+    pub min_insync_replicas: u32,
+}
+
+/// Timeouts and intervals, in nanoseconds of each node's local clock.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TimingConfig {
+    /// How often a Raft leader sends AppendEntries (heartbeats) to every node.
+    pub raft_heartbeat_interval_ns: u64,
+    /// A follower that has not heard from a leader for this long (plus jitter) starts a pre-vote.
+    /// A leader that has not heard from a majority for this long steps down (check quorum).
+    pub election_timeout_ns: u64,
+    /// Random extra delay added to each election timeout, drawn uniformly in `0..=jitter`.
+    pub election_jitter_ns: u64,
+    /// How often a broker heartbeats to the active controller (or retries its registration).
+    pub broker_heartbeat_interval_ns: u64,
+    /// A broker the active controller has not heard from for this long is fenced.
+    pub broker_session_timeout_ns: u64,
+}
+
+/// Bounds on the controller's resources.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LimitsConfig {
+    /// Most entries the metadata log may hold. There are no snapshots: once the log is full, the
+    /// active controller rejects every proposal (including the no-op of a new leader) with
+    /// [`crate::ProposeError::MetadataLogFull`], and the metadata stops changing.
+    pub metadata_log_entries_max: u64,
+    /// Most entries in one AppendEntries message.
+    pub append_entries_max: u64,
+    /// Most topics the cluster may hold (bootstrap and created).
+    pub topics_max: u32,
+}
+
+/// Test-only switches that plant bugs, so that the checkers can be shown to fire.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BugsConfig {
+    /// A voter grants a vote to a second candidate in a term in which it already voted.
+    pub grant_two_votes_per_term: bool,
+}
+
+impl Default for TimingConfig {
+    fn default() -> Self {
+        Self {
+            raft_heartbeat_interval_ns: 50_000_000,
+            election_timeout_ns: 300_000_000,
+            election_jitter_ns: 300_000_000,
+            broker_heartbeat_interval_ns: 100_000_000,
+            broker_session_timeout_ns: 600_000_000,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            metadata_log_entries_max: 100_000,
+            append_entries_max: 64,
+            topics_max: 64,
+        }
+    }
+}
+
+impl Default for ClusterConfig {
+    /// Three brokers, all three controller voters, one topic `orders` of 3 partitions with
+    /// replication factor 3 and `min.insync.replicas` 2.
+    fn default() -> Self {
+        Self {
+            brokers: 3,
+            controllers: 3,
+            topics: vec![TopicConfig {
+                name: "orders".to_owned(),
+                partitions: 3,
+                replication_factor: 3,
+                min_insync_replicas: 2,
+            }],
+            timing: TimingConfig::default(),
+            limits: LimitsConfig::default(),
+            unclean_leader_election: false,
+            bugs: BugsConfig::default(),
+        }
+    }
+}
+
+/// A contradiction or an out-of-bounds value in a [`ClusterConfig`]. Each names the field.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error("brokers must be in 1..={max}, got {value}")]
+    BrokersOutOfRange { value: u32, max: u32 },
+    #[error("controllers must be odd (a quorum of even size tolerates no more faults), got {0}")]
+    ControllersEven(u32),
+    #[error("controllers must be in 1..={max} and at most brokers ({brokers}), got {value}")]
+    ControllersOutOfRange { value: u32, brokers: u32, max: u32 },
+    #[error(
+        "timing.election_timeout_ns ({election_timeout_ns}) must be longer than \
+         timing.raft_heartbeat_interval_ns ({raft_heartbeat_interval_ns})"
+    )]
+    ElectionTimeoutNotAboveHeartbeat {
+        election_timeout_ns: u64,
+        raft_heartbeat_interval_ns: u64,
+    },
+    #[error(
+        "timing.broker_session_timeout_ns ({broker_session_timeout_ns}) must be longer than \
+         timing.broker_heartbeat_interval_ns ({broker_heartbeat_interval_ns})"
+    )]
+    SessionTimeoutNotAboveHeartbeat {
+        broker_session_timeout_ns: u64,
+        broker_heartbeat_interval_ns: u64,
+    },
+    #[error("timing.{field} must be positive")]
+    ZeroInterval { field: &'static str },
+    #[error("limits.{field} must be positive")]
+    ZeroLimit { field: &'static str },
+    #[error("topics: {count} topics exceed limits.topics_max ({max})")]
+    TooManyTopics { count: usize, max: u32 },
+    #[error("topics: {0}")]
+    Topic(#[from] TopicError),
+}
+
+/// A bad topic definition (bootstrap config or create-topic request).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Error, Serialize, Deserialize)]
+pub enum TopicError {
+    #[error("topic name must be 1..={max} bytes of [A-Za-z0-9._-], got {name:?}", max = TOPIC_NAME_BYTES_MAX)]
+    BadName { name: String },
+    #[error("topic {name:?} is defined twice")]
+    Duplicate { name: String },
+    #[error("topic {name:?}: partitions must be in 1..={max}, got {value}", max = TOPIC_PARTITIONS_MAX)]
+    PartitionsOutOfRange { name: String, value: u32 },
+    #[error("topic {name:?}: replication_factor must be in 1..=brokers ({brokers}), got {value}")]
+    ReplicationFactorOutOfRange {
+        name: String,
+        value: u32,
+        brokers: u32,
+    },
+    #[error(
+        "topic {name:?}: min_insync_replicas must be in 1..=replication_factor ({replication_factor}), got {value}"
+    )]
+    MinInsyncOutOfRange {
+        name: String,
+        value: u32,
+        replication_factor: u32,
+    },
+}
+
+impl ClusterConfig {
+    /// Checks every field and every relation between fields. A config must pass before a node is
+    /// built from it ([`crate::Node::new`] asserts it).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.brokers == 0 || self.brokers > BROKERS_MAX {
+            return Err(ConfigError::BrokersOutOfRange {
+                value: self.brokers,
+                max: BROKERS_MAX,
+            });
+        }
+        if self.controllers == 0
+            || self.controllers > CONTROLLERS_MAX
+            || self.controllers > self.brokers
+        {
+            return Err(ConfigError::ControllersOutOfRange {
+                value: self.controllers,
+                brokers: self.brokers,
+                max: CONTROLLERS_MAX,
+            });
+        }
+        if self.controllers % 2 == 0 {
+            return Err(ConfigError::ControllersEven(self.controllers));
+        }
+        self.timing.validate()?;
+        self.limits.validate()?;
+        if self.topics.len() > self.limits.topics_max as usize {
+            return Err(ConfigError::TooManyTopics {
+                count: self.topics.len(),
+                max: self.limits.topics_max,
+            });
+        }
+        for (position, topic) in self.topics.iter().enumerate() {
+            topic.validate(self.brokers)?;
+            if self.topics[..position]
+                .iter()
+                .any(|earlier| earlier.name == topic.name)
+            {
+                return Err(TopicError::Duplicate {
+                    name: topic.name.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `node` is a controller voter.
+    pub fn is_voter(&self, node: u32) -> bool {
+        node < self.controllers
+    }
+
+    /// The controller voters, in id order.
+    pub fn voters(&self) -> impl Iterator<Item = u32> + '_ {
+        0..self.controllers
+    }
+
+    /// Every node (every node is a broker), in id order.
+    pub fn nodes(&self) -> impl Iterator<Item = u32> + '_ {
+        0..self.brokers
+    }
+
+    /// Votes (or acknowledgements) needed for a majority of the voters.
+    pub fn quorum_size(&self) -> usize {
+        self.controllers as usize / 2 + 1
+    }
+}
+
+impl TimingConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            (
+                "raft_heartbeat_interval_ns",
+                self.raft_heartbeat_interval_ns,
+            ),
+            ("election_timeout_ns", self.election_timeout_ns),
+            (
+                "broker_heartbeat_interval_ns",
+                self.broker_heartbeat_interval_ns,
+            ),
+            ("broker_session_timeout_ns", self.broker_session_timeout_ns),
+        ];
+        if let Some((field, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::ZeroInterval { field });
+        }
+        if self.election_timeout_ns <= self.raft_heartbeat_interval_ns {
+            return Err(ConfigError::ElectionTimeoutNotAboveHeartbeat {
+                election_timeout_ns: self.election_timeout_ns,
+                raft_heartbeat_interval_ns: self.raft_heartbeat_interval_ns,
+            });
+        }
+        if self.broker_session_timeout_ns <= self.broker_heartbeat_interval_ns {
+            return Err(ConfigError::SessionTimeoutNotAboveHeartbeat {
+                broker_session_timeout_ns: self.broker_session_timeout_ns,
+                broker_heartbeat_interval_ns: self.broker_heartbeat_interval_ns,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl LimitsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.metadata_log_entries_max == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "metadata_log_entries_max",
+            });
+        }
+        if self.append_entries_max == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "append_entries_max",
+            });
+        }
+        if self.topics_max == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "topics_max",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl TopicConfig {
+    /// Checks the topic against the cluster's broker count.
+    pub fn validate(&self, brokers: u32) -> Result<(), TopicError> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= TOPIC_NAME_BYTES_MAX
+            && self
+                .name
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(&byte));
+        if !name_ok {
+            return Err(TopicError::BadName {
+                name: self.name.clone(),
+            });
+        }
+        if self.partitions == 0 || self.partitions > TOPIC_PARTITIONS_MAX {
+            return Err(TopicError::PartitionsOutOfRange {
+                name: self.name.clone(),
+                value: self.partitions,
+            });
+        }
+        if self.replication_factor == 0 || self.replication_factor > brokers {
+            return Err(TopicError::ReplicationFactorOutOfRange {
+                name: self.name.clone(),
+                value: self.replication_factor,
+                brokers,
+            });
+        }
+        if self.min_insync_replicas == 0 || self.min_insync_replicas > self.replication_factor {
+            return Err(TopicError::MinInsyncOutOfRange {
+                name: self.name.clone(),
+                value: self.min_insync_replicas,
+                replication_factor: self.replication_factor,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        assert_eq!(ClusterConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn rejects_zero_and_even_voter_counts() {
+        let mut config = ClusterConfig {
+            controllers: 0,
+            ..ClusterConfig::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::ControllersOutOfRange { value: 0, .. })
+        ));
+        config.controllers = 2;
+        let error = config.validate().unwrap_err();
+        assert_eq!(error, ConfigError::ControllersEven(2));
+        assert!(error.to_string().contains("controllers must be odd"));
+        config.brokers = 5;
+        config.controllers = 4;
+        assert_eq!(config.validate(), Err(ConfigError::ControllersEven(4)));
+    }
+
+    #[test]
+    fn rejects_more_voters_than_brokers() {
+        let config = ClusterConfig {
+            controllers: 5,
+            ..ClusterConfig::default()
+        };
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::ControllersOutOfRange {
+                value: 5,
+                brokers: 3,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn rejects_election_timeout_not_above_heartbeat() {
+        let mut config = ClusterConfig::default();
+        config.timing.election_timeout_ns = config.timing.raft_heartbeat_interval_ns;
+        let error = config.validate().unwrap_err();
+        assert!(matches!(
+            error,
+            ConfigError::ElectionTimeoutNotAboveHeartbeat { .. }
+        ));
+        assert!(error.to_string().contains("timing.election_timeout_ns"));
+    }
+
+    #[test]
+    fn rejects_session_timeout_not_above_heartbeat() {
+        let mut config = ClusterConfig::default();
+        config.timing.broker_session_timeout_ns = 1;
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::SessionTimeoutNotAboveHeartbeat { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_zero_intervals_and_limits() {
+        let mut config = ClusterConfig::default();
+        config.timing.raft_heartbeat_interval_ns = 0;
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::ZeroInterval {
+                field: "raft_heartbeat_interval_ns"
+            })
+        );
+        let mut config = ClusterConfig::default();
+        config.limits.metadata_log_entries_max = 0;
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::ZeroLimit {
+                field: "metadata_log_entries_max"
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_bad_topics() {
+        let mut config = ClusterConfig::default();
+        config.topics[0].replication_factor = 4;
+        let error = config.validate().unwrap_err();
+        assert!(matches!(
+            error,
+            ConfigError::Topic(TopicError::ReplicationFactorOutOfRange { value: 4, .. })
+        ));
+        assert!(error.to_string().contains("replication_factor"));
+        let mut config = ClusterConfig::default();
+        config.topics[0].min_insync_replicas = 4;
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Topic(TopicError::MinInsyncOutOfRange { .. }))
+        ));
+        let mut config = ClusterConfig::default();
+        config.topics.push(config.topics[0].clone());
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Topic(TopicError::Duplicate { .. }))
+        ));
+        let mut config = ClusterConfig::default();
+        config.topics[0].name = "a/b".to_owned();
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Topic(TopicError::BadName { .. }))
+        ));
+        let mut config = ClusterConfig::default();
+        config.topics[0].partitions = 0;
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::Topic(TopicError::PartitionsOutOfRange { .. }))
+        ));
+    }
+}

@@ -1,0 +1,147 @@
+//! Tracking of disk writes and syncs: what a node may only do once its writes are durable.
+//!
+//! A node issues writes ([`crate::Output::DiskWrite`]) and syncs ([`crate::Output::DiskSync`]);
+//! every write issued before a sync is durable once that sync succeeds. Actions that depend on
+//! durable state (granting a vote, counting the candidate's own vote, acknowledging entries to the
+//! leader, counting the leader's own copy) wait as [`Waiter`]s on the newest sync.
+//!
+//! Invariants: a waiter is released only by the success of a sync issued after every write that
+//! preceded the waiter; after a disk fault no waiter is released until a full rewrite of the
+//! node's state has been synced.
+
+use crate::message::Message;
+use crate::node::Output;
+use crate::storage::{HardState, StorageWrite};
+
+/// An action deferred until the writes issued before it are durable.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Waiter {
+    /// Send a message that promises durable state (a vote, an acknowledgement of entries).
+    Send { to: u32, message: Message },
+    /// The leader of `term` holds entries `1..=index` durably.
+    LeaderDurable { term: u64, index: u64 },
+    /// The candidate of `term` has durably voted for itself.
+    SelfVote { term: u64 },
+    /// This hard state is synced.
+    HardStateDurable(HardState),
+}
+
+/// Tags writes and syncs, and holds the waiters.
+#[derive(Debug, Default)]
+pub(crate) struct DiskTracker {
+    tag_next: u64,
+    /// Whether writes were issued since the last sync was issued.
+    writes_unsynced: bool,
+    /// The newest sync in flight, if any.
+    sync_newest: Option<u64>,
+    /// Waiters with the tag of the sync that releases them, in issue order.
+    waiters: Vec<(u64, Waiter)>,
+}
+
+/// Most waiters a node may hold: a bound on the work queued behind slow syncs.
+pub(crate) const WAITERS_MAX: usize = 4096;
+
+impl DiskTracker {
+    fn tag(&mut self) -> u64 {
+        self.tag_next += 1;
+        self.tag_next
+    }
+
+    /// Issues a write.
+    pub(crate) fn write(&mut self, write: StorageWrite, output: &mut Vec<Output>) {
+        let tag = self.tag();
+        output.push(Output::DiskWrite { tag, write });
+        self.writes_unsynced = true;
+    }
+
+    /// Defers `waiter` until every write issued so far is durable (issuing a sync if needed).
+    /// Returns the waiter back when that is already the case.
+    pub(crate) fn when_durable(
+        &mut self,
+        waiter: Waiter,
+        output: &mut Vec<Output>,
+    ) -> Option<Waiter> {
+        if self.writes_unsynced {
+            let tag = self.tag();
+            output.push(Output::DiskSync { tag });
+            self.sync_newest = Some(tag);
+            self.writes_unsynced = false;
+        }
+        match self.sync_newest {
+            Some(tag) => {
+                assert!(
+                    self.waiters.len() < WAITERS_MAX,
+                    "waiters_max exceeded: syncs never complete?"
+                );
+                self.waiters.push((tag, waiter));
+                None
+            }
+            None => Some(waiter),
+        }
+    }
+
+    /// A sync succeeded: releases the waiters of it and of every earlier sync.
+    pub(crate) fn sync_succeeded(&mut self, tag: u64) -> Vec<Waiter> {
+        if self.sync_newest == Some(tag) {
+            self.sync_newest = None;
+        }
+        let (released, kept): (Vec<_>, Vec<_>) = self
+            .waiters
+            .drain(..)
+            .partition(|(waiting_on, _)| *waiting_on <= tag);
+        self.waiters = kept;
+        released.into_iter().map(|(_, waiter)| waiter).collect()
+    }
+
+    /// A write or sync failed: earlier writes may be lost. Returns every waiter; the caller
+    /// rewrites its whole state and defers them again.
+    pub(crate) fn fault(&mut self) -> Vec<Waiter> {
+        self.sync_newest = None;
+        self.writes_unsynced = false;
+        self.waiters.drain(..).map(|(_, waiter)| waiter).collect()
+    }
+
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiters.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiter_released_only_by_a_later_sync() {
+        let mut disk = DiskTracker::default();
+        let mut output = Vec::new();
+        let waiter = Waiter::SelfVote { term: 1 };
+        assert_eq!(
+            disk.when_durable(waiter.clone(), &mut output),
+            Some(waiter.clone())
+        );
+        disk.write(StorageWrite::HardState(HardState::default()), &mut output);
+        assert_eq!(disk.when_durable(waiter.clone(), &mut output), None);
+        let Some(Output::DiskSync { tag }) = output.last().cloned() else {
+            panic!("sync issued")
+        };
+        assert!(disk.sync_succeeded(tag - 1).is_empty());
+        assert_eq!(disk.sync_succeeded(tag), vec![waiter]);
+        assert_eq!(disk.waiting(), 0);
+    }
+
+    #[test]
+    fn fault_returns_every_waiter() {
+        let mut disk = DiskTracker::default();
+        let mut output = Vec::new();
+        disk.write(StorageWrite::HardState(HardState::default()), &mut output);
+        assert_eq!(
+            disk.when_durable(Waiter::SelfVote { term: 1 }, &mut output),
+            None
+        );
+        assert_eq!(disk.fault(), vec![Waiter::SelfVote { term: 1 }]);
+        assert_eq!(
+            disk.when_durable(Waiter::SelfVote { term: 1 }, &mut output),
+            Some(Waiter::SelfVote { term: 1 })
+        );
+    }
+}

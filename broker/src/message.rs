@@ -1,0 +1,174 @@
+//! Messages between nodes, and between clients and nodes.
+//!
+//! Three families: Raft among the controller voters (and to the non-voting brokers, which follow
+//! the metadata log as learners), broker-to-controller requests (registration, heartbeats, ISR
+//! changes), and client/admin requests that any node answers (metadata, possibly stale) or that
+//! only the active controller serves (create topic, elect leaders).
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::config::{TopicConfig, TopicError};
+use crate::raft::log::Entry;
+
+/// Every message of the protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Message {
+    // Raft.
+    /// Would you vote for me in `term` (my current term + 1)? Changes nothing at the receiver.
+    PreVoteRequest {
+        term: u64,
+        candidate: u32,
+        last_log_index: u64,
+        last_log_term: u64,
+    },
+    /// `term` is the responder's current term.
+    PreVoteResponse {
+        term: u64,
+        granted: bool,
+    },
+    VoteRequest {
+        term: u64,
+        candidate: u32,
+        last_log_index: u64,
+        last_log_term: u64,
+    },
+    VoteResponse {
+        term: u64,
+        granted: bool,
+    },
+    AppendEntries {
+        term: u64,
+        leader: u32,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+    },
+    /// On success `index` is the responder's match index; on failure, the next index to try.
+    AppendEntriesResponse {
+        term: u64,
+        success: bool,
+        index: u64,
+    },
+
+    // Broker to active controller.
+    RegisterBroker {
+        broker: u32,
+        incarnation: u64,
+    },
+    BrokerHeartbeat {
+        broker: u32,
+        broker_epoch: u64,
+    },
+    BrokerHeartbeatResponse {
+        result: Result<(), ControllerError>,
+    },
+    AlterPartition(AlterPartitionRequest),
+    AlterPartitionResponse {
+        topic: String,
+        partition: u32,
+        result: Result<(), ControllerError>,
+    },
+
+    // Clients and admins.
+    /// Any node answers from its own (possibly stale) metadata image.
+    MetadataRequest {
+        request_id: u64,
+    },
+    MetadataResponse(MetadataResponse),
+    CreateTopic {
+        request_id: u64,
+        topic: TopicConfig,
+    },
+    CreateTopicResponse {
+        request_id: u64,
+        result: Result<(), ControllerError>,
+    },
+    /// Move each listed partition's leadership to its preferred replica (the first one), if that
+    /// replica is alive and in the ISR. An empty list means every partition.
+    ElectPreferredLeaders {
+        request_id: u64,
+        partitions: Vec<(String, u32)>,
+    },
+    ElectPreferredLeadersResponse {
+        request_id: u64,
+        result: Result<Vec<ElectionResult>, ControllerError>,
+    },
+}
+
+/// An ISR change a partition leader asks of the active controller.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AlterPartitionRequest {
+    pub broker: u32,
+    pub broker_epoch: u64,
+    pub topic: String,
+    pub partition: u32,
+    /// The requester's leader epoch and partition epoch: the change applies to exactly this state.
+    pub leader_epoch: u64,
+    pub partition_epoch: u64,
+    pub isr: Vec<u32>,
+}
+
+/// The outcome of a preferred-leader election for one partition.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ElectionResult {
+    pub topic: String,
+    pub partition: u32,
+    pub result: Result<u32, ControllerError>,
+}
+
+/// A node's view of the cluster, as of its `metadata_index`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MetadataResponse {
+    pub request_id: u64,
+    /// The responder's applied metadata index: larger is fresher.
+    pub metadata_index: u64,
+    /// The active controller as far as the responder knows.
+    pub controller: Option<u32>,
+    /// Registered, unfenced brokers with their broker epochs.
+    pub brokers: Vec<(u32, u64)>,
+    pub partitions: Vec<PartitionMetadata>,
+}
+
+/// One partition in a [`MetadataResponse`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionMetadata {
+    pub topic: String,
+    pub partition: u32,
+    pub replicas: Vec<u32>,
+    pub isr: Vec<u32>,
+    pub leader: Option<u32>,
+    pub leader_epoch: u64,
+}
+
+/// Why the active controller refused a request. Every variant except the last two is retriable.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Error, Serialize, Deserialize)]
+pub enum ControllerError {
+    #[error("not the active controller (try {leader_hint:?})")]
+    NotController { leader_hint: Option<u32> },
+    #[error("broker {broker} has no registration with epoch {broker_epoch}: register again")]
+    StaleBrokerEpoch { broker: u32, broker_epoch: u64 },
+    #[error("unknown topic partition {topic}/{partition}")]
+    UnknownTopicOrPartition { topic: String, partition: u32 },
+    #[error("broker is not the leader of the partition")]
+    NotLeader,
+    #[error("leader epoch {requested} is not the current {current}")]
+    FencedLeaderEpoch { requested: u64, current: u64 },
+    #[error("partition epoch {requested} is not the current {current}")]
+    InvalidUpdateVersion { requested: u64, current: u64 },
+    #[error("replica {0} is not an active broker and cannot join the ISR")]
+    IneligibleReplica(u32),
+    #[error("preferred leader is not an active member of the ISR")]
+    PreferredLeaderNotAvailable,
+    #[error("the metadata log is full")]
+    MetadataLogFull,
+    #[error("invalid ISR: must contain the leader, lie within the replicas and have no duplicates")]
+    InvalidIsr,
+    #[error("the cluster holds limits.topics_max topics")]
+    TopicLimitReached,
+    #[error("topic already exists")]
+    TopicExists,
+    #[error("invalid topic: {0}")]
+    InvalidTopic(TopicError),
+}

@@ -1,0 +1,401 @@
+//! The active controller's decisions, as pure functions of the metadata image.
+//!
+//! - Partition leaders come from the ISR, in replica order (the preferred replica first), among
+//!   registered, unfenced brokers. Only with `unclean_leader_election` may a leader come from
+//!   outside the ISR, and then the ISR becomes just that leader.
+//! - A broker leaving (fenced, or re-registering with a new incarnation) loses its leaderships and
+//!   its ISR memberships; the ISR never becomes empty: the last member stays (leaderless) so that
+//!   it can lead again when it returns, as in Kafka.
+//! - An ISR change from a partition leader applies only to the exact leader epoch and partition
+//!   epoch it names, from a broker with its current broker epoch, and may add only active brokers.
+
+use crate::config::{ClusterConfig, TopicConfig};
+use crate::message::{AlterPartitionRequest, ControllerError};
+use crate::metadata::assignment::assign_replicas;
+use crate::metadata::image::{MetadataImage, PartitionState, has_duplicates};
+use crate::metadata::record::{PartitionChange, TopicRecord};
+
+/// The change (if any) that gives `topic/partition` a valid leader, after removing `removed`
+/// (a broker being fenced or re-registered) from its leadership and ISR.
+pub fn elect_partition_leader(
+    image: &MetadataImage,
+    topic: &str,
+    partition: u32,
+    removed: Option<u32>,
+    unclean_leader_election: bool,
+) -> Option<PartitionChange> {
+    let state = image
+        .partition(topic, partition)
+        .expect("existing partition");
+    let eligible = |broker: u32| Some(broker) != removed && image.is_active(broker);
+    let mut isr = state.isr.clone();
+    if let Some(removed) = removed
+        && isr.len() > 1
+    {
+        isr.retain(|member| *member != removed);
+    }
+    let mut leader = state
+        .leader
+        .filter(|leader| eligible(*leader) && isr.contains(leader));
+    if leader.is_none() {
+        leader = state
+            .replicas
+            .iter()
+            .copied()
+            .find(|replica| isr.contains(replica) && eligible(*replica));
+    }
+    if leader.is_none() && unclean_leader_election {
+        leader = state
+            .replicas
+            .iter()
+            .copied()
+            .find(|replica| eligible(*replica));
+        if let Some(unclean) = leader {
+            isr = vec![unclean];
+        }
+    }
+    change_to(topic, partition, state, leader, isr)
+}
+
+/// The change that moves `topic/partition`'s leadership to its preferred replica, `None` if it
+/// already leads.
+pub fn elect_preferred_leader(
+    image: &MetadataImage,
+    topic: &str,
+    partition: u32,
+) -> Result<Option<PartitionChange>, ControllerError> {
+    let state = image
+        .partition(topic, partition)
+        .ok_or_else(|| unknown(topic, partition))?;
+    let preferred = state.replicas[0];
+    if state.leader == Some(preferred) {
+        return Ok(None);
+    }
+    if !state.isr.contains(&preferred) || !image.is_active(preferred) {
+        return Err(ControllerError::PreferredLeaderNotAvailable);
+    }
+    Ok(change_to(
+        topic,
+        partition,
+        state,
+        Some(preferred),
+        state.isr.clone(),
+    ))
+}
+
+/// Validates an ISR change request against the image (see module docs).
+pub fn alter_partition(
+    image: &MetadataImage,
+    request: &AlterPartitionRequest,
+) -> Result<Option<PartitionChange>, ControllerError> {
+    let registration = image.brokers.get(&request.broker);
+    if registration.is_none_or(|registration| {
+        registration.fenced || registration.broker_epoch != request.broker_epoch
+    }) {
+        return Err(ControllerError::StaleBrokerEpoch {
+            broker: request.broker,
+            broker_epoch: request.broker_epoch,
+        });
+    }
+    let state = image
+        .partition(&request.topic, request.partition)
+        .ok_or_else(|| unknown(&request.topic, request.partition))?;
+    if state.leader != Some(request.broker) {
+        return Err(ControllerError::NotLeader);
+    }
+    if request.leader_epoch != state.leader_epoch {
+        return Err(ControllerError::FencedLeaderEpoch {
+            requested: request.leader_epoch,
+            current: state.leader_epoch,
+        });
+    }
+    if request.partition_epoch != state.partition_epoch {
+        return Err(ControllerError::InvalidUpdateVersion {
+            requested: request.partition_epoch,
+            current: state.partition_epoch,
+        });
+    }
+    let isr_valid = request.isr.contains(&request.broker)
+        && !has_duplicates(&request.isr)
+        && request
+            .isr
+            .iter()
+            .all(|member| state.replicas.contains(member));
+    if !isr_valid {
+        return Err(ControllerError::InvalidIsr);
+    }
+    if let Some(ineligible) = request
+        .isr
+        .iter()
+        .find(|member| !state.isr.contains(member) && !image.is_active(**member))
+    {
+        return Err(ControllerError::IneligibleReplica(*ineligible));
+    }
+    Ok(change_to(
+        &request.topic,
+        request.partition,
+        state,
+        state.leader,
+        request.isr.clone(),
+    ))
+}
+
+/// Validates a new topic and assigns its replicas.
+pub fn create_topic(
+    config: &ClusterConfig,
+    image: &MetadataImage,
+    topic: &TopicConfig,
+) -> Result<TopicRecord, ControllerError> {
+    topic
+        .validate(config.brokers)
+        .map_err(ControllerError::InvalidTopic)?;
+    if image.topics.contains_key(&topic.name) {
+        return Err(ControllerError::TopicExists);
+    }
+    if image.topics.len() >= config.limits.topics_max as usize {
+        return Err(ControllerError::TopicLimitReached);
+    }
+    let ordinal = image.topics.len() as u32;
+    Ok(topic_record(config, ordinal, topic))
+}
+
+/// The bootstrap topics of the cluster configuration.
+pub fn bootstrap_topics(config: &ClusterConfig) -> Vec<TopicRecord> {
+    config
+        .topics
+        .iter()
+        .enumerate()
+        .map(|(ordinal, topic)| topic_record(config, ordinal as u32, topic))
+        .collect()
+}
+
+fn topic_record(config: &ClusterConfig, ordinal: u32, topic: &TopicConfig) -> TopicRecord {
+    TopicRecord {
+        name: topic.name.clone(),
+        min_insync_replicas: topic.min_insync_replicas,
+        replicas: assign_replicas(
+            ordinal,
+            topic.partitions,
+            topic.replication_factor,
+            config.brokers,
+        ),
+    }
+}
+
+/// The change to `leader` and `isr`, bumping the epochs; `None` if nothing changes.
+fn change_to(
+    topic: &str,
+    partition: u32,
+    state: &PartitionState,
+    leader: Option<u32>,
+    isr: Vec<u32>,
+) -> Option<PartitionChange> {
+    if leader == state.leader && isr == state.isr {
+        return None;
+    }
+    let leader_epoch = if leader == state.leader {
+        state.leader_epoch
+    } else {
+        state.leader_epoch + 1
+    };
+    assert!(
+        leader.is_none_or(|leader| isr.contains(&leader)),
+        "a partition leader is in its ISR"
+    );
+    Some(PartitionChange {
+        topic: topic.to_owned(),
+        partition,
+        leader,
+        leader_epoch,
+        isr,
+        partition_epoch: state.partition_epoch + 1,
+    })
+}
+
+fn unknown(topic: &str, partition: u32) -> ControllerError {
+    ControllerError::UnknownTopicOrPartition {
+        topic: topic.to_owned(),
+        partition,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::record::MetadataRecord;
+
+    /// An image with topic `t` (one partition, replicas 0, 1, 2) and brokers 0..3 registered.
+    fn image() -> MetadataImage {
+        let mut image = MetadataImage::default();
+        let topic = TopicRecord {
+            name: "t".to_owned(),
+            min_insync_replicas: 2,
+            replicas: vec![vec![0, 1, 2]],
+        };
+        image.apply(
+            1,
+            &MetadataRecord::Bootstrap {
+                topics: vec![topic],
+            },
+        );
+        for broker in 0..3 {
+            let index = image.applied_index + 1;
+            image.apply(
+                index,
+                &MetadataRecord::RegisterBroker {
+                    broker,
+                    incarnation: 7,
+                    broker_epoch: index,
+                },
+            );
+        }
+        image
+    }
+
+    fn apply(image: &mut MetadataImage, change: PartitionChange) {
+        let index = image.applied_index + 1;
+        image.apply(index, &MetadataRecord::PartitionChange(change));
+    }
+
+    #[test]
+    fn elects_the_first_active_isr_replica_and_bumps_the_epoch() {
+        let mut image = image();
+        let change =
+            elect_partition_leader(&image, "t", 0, None, false).expect("a leader is elected");
+        assert_eq!(
+            (change.leader, change.leader_epoch, change.partition_epoch),
+            (Some(0), 1, 1)
+        );
+        apply(&mut image, change);
+        assert_eq!(
+            elect_partition_leader(&image, "t", 0, None, false),
+            None,
+            "nothing to change"
+        );
+        let change =
+            elect_partition_leader(&image, "t", 0, Some(0), false).expect("moves off broker 0");
+        assert_eq!(
+            (change.leader, change.leader_epoch, change.isr.clone()),
+            (Some(1), 2, vec![1, 2])
+        );
+    }
+
+    #[test]
+    fn the_last_isr_member_stays_and_unclean_election_is_off_by_default() {
+        let mut image = image();
+        let change = elect_partition_leader(&image, "t", 0, None, false).unwrap();
+        apply(&mut image, change);
+        let change = elect_partition_leader(&image, "t", 0, Some(0), false).unwrap();
+        apply(&mut image, change);
+        let change = elect_partition_leader(&image, "t", 0, Some(1), false).unwrap();
+        apply(&mut image, change);
+        let change =
+            elect_partition_leader(&image, "t", 0, Some(2), false).expect("leader 2 removed");
+        assert_eq!((change.leader, change.isr.clone()), (None, vec![2]));
+        apply(&mut image, change);
+        let index = image.applied_index + 1;
+        let broker_epoch = image.brokers[&2].broker_epoch;
+        image.apply(
+            index,
+            &MetadataRecord::FenceBroker {
+                broker: 2,
+                broker_epoch,
+            },
+        );
+        assert_eq!(
+            elect_partition_leader(&image, "t", 0, None, false),
+            None,
+            "0 and 1 are outside the ISR"
+        );
+        let unclean = elect_partition_leader(&image, "t", 0, None, true).expect("unclean election");
+        assert_eq!((unclean.leader, unclean.isr), (Some(0), vec![0]));
+    }
+
+    #[test]
+    fn alter_partition_is_validated_by_epochs() {
+        let mut image = image();
+        let change = elect_partition_leader(&image, "t", 0, None, false).unwrap();
+        apply(&mut image, change);
+        let epoch = image.brokers[&0].broker_epoch;
+        let request = AlterPartitionRequest {
+            broker: 0,
+            broker_epoch: epoch,
+            topic: "t".to_owned(),
+            partition: 0,
+            leader_epoch: 1,
+            partition_epoch: 1,
+            isr: vec![0, 1],
+        };
+        assert!(matches!(alter_partition(&image, &request), Ok(Some(_))));
+        let stale_leader = AlterPartitionRequest {
+            leader_epoch: 0,
+            ..request.clone()
+        };
+        assert!(matches!(
+            alter_partition(&image, &stale_leader),
+            Err(ControllerError::FencedLeaderEpoch { .. })
+        ));
+        let stale_version = AlterPartitionRequest {
+            partition_epoch: 0,
+            ..request.clone()
+        };
+        assert!(matches!(
+            alter_partition(&image, &stale_version),
+            Err(ControllerError::InvalidUpdateVersion { .. })
+        ));
+        let stale_broker = AlterPartitionRequest {
+            broker_epoch: epoch - 1,
+            ..request.clone()
+        };
+        assert!(matches!(
+            alter_partition(&image, &stale_broker),
+            Err(ControllerError::StaleBrokerEpoch { .. })
+        ));
+        let not_leader = AlterPartitionRequest {
+            broker: 1,
+            broker_epoch: image.brokers[&1].broker_epoch,
+            ..request.clone()
+        };
+        assert_eq!(
+            alter_partition(&image, &not_leader),
+            Err(ControllerError::NotLeader)
+        );
+        let without_leader = AlterPartitionRequest {
+            isr: vec![1, 2],
+            ..request
+        };
+        assert_eq!(
+            alter_partition(&image, &without_leader),
+            Err(ControllerError::InvalidIsr)
+        );
+    }
+
+    #[test]
+    fn preferred_leader_election_needs_the_preferred_replica_in_the_isr() {
+        let mut image = image();
+        let change = elect_partition_leader(&image, "t", 0, None, false).unwrap();
+        apply(&mut image, change);
+        let change = elect_partition_leader(&image, "t", 0, Some(0), false).unwrap();
+        apply(&mut image, change);
+        assert_eq!(
+            elect_preferred_leader(&image, "t", 0),
+            Err(ControllerError::PreferredLeaderNotAvailable)
+        );
+        let state = image.partition("t", 0).unwrap().clone();
+        apply(
+            &mut image,
+            PartitionChange {
+                topic: "t".to_owned(),
+                partition: 0,
+                leader: state.leader,
+                leader_epoch: state.leader_epoch,
+                isr: vec![1, 2, 0],
+                partition_epoch: state.partition_epoch + 1,
+            },
+        );
+        let change = elect_preferred_leader(&image, "t", 0)
+            .unwrap()
+            .expect("moves back to 0");
+        assert_eq!((change.leader, change.leader_epoch), (Some(0), 3));
+    }
+}

@@ -1,0 +1,530 @@
+//! The node: one broker of the cluster (and, for ids below `controllers`, a controller voter), as a
+//! value with a step function.
+//!
+//! [`Node::step`] turns one [`Input`] at the node's local time into [`Output`]s: messages to send,
+//! timers to set, disk writes and syncs, observations. It never reads a clock, draws randomness of
+//! its own, or blocks. The handlers live in the modules of their concern as further `impl Node`
+//! blocks: [`crate::raft`] (election, replication), [`crate::controller`] (the active controller's
+//! request handling), [`crate::broker`] (registration, heartbeats, ISR maintenance, metadata
+//! answers).
+//!
+//! Invariants checked by [`Node::check_invariants`]: commit index <= last log index; the applied
+//! metadata index equals the commit index; a candidate or leader voted for itself in its term; a
+//! leader's followers never match past its log; the active controller's proposed image is the
+//! committed image plus exactly the uncommitted entries; the image invariants
+//! ([`crate::metadata::image`]).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rand::Rng;
+use rand::RngCore;
+
+use crate::broker::BrokerSession;
+use crate::config::ClusterConfig;
+use crate::controller::ControllerState;
+use crate::disk::{DiskTracker, Waiter};
+use crate::message::Message;
+use crate::metadata::image::MetadataImage;
+use crate::raft::{RaftState, Role};
+use crate::storage::{Storage, StorageWrite};
+
+/// Timers of a node. Setting a timer again replaces its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    /// A voter that has not heard from a leader starts a pre-vote.
+    Election,
+    /// A leader sends AppendEntries, checks its quorum, and runs the controller's periodic work.
+    RaftHeartbeat,
+    /// A broker heartbeats to the active controller (or registers) and maintains its ISRs.
+    BrokerHeartbeat,
+    /// A client's retry or script timer.
+    Client,
+}
+
+impl Timer {
+    /// The key the driver stores the timer under.
+    pub fn key(self) -> u64 {
+        match self {
+            Timer::Election => 1,
+            Timer::RaftHeartbeat => 2,
+            Timer::BrokerHeartbeat => 3,
+            Timer::Client => 4,
+        }
+    }
+
+    /// The timer stored under `key`.
+    pub fn from_key(key: u64) -> Option<Timer> {
+        match key {
+            1 => Some(Timer::Election),
+            2 => Some(Timer::RaftHeartbeat),
+            3 => Some(Timer::BrokerHeartbeat),
+            4 => Some(Timer::Client),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to a node.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Input {
+    /// First input after the node was built (boot or restart).
+    Start,
+    Message {
+        from: u32,
+        message: Message,
+    },
+    TimerFired(Timer),
+    /// A write was not applied; later writes may or may not have been.
+    DiskWriteFailed {
+        tag: u64,
+    },
+    /// A sync completed; on failure the writes it covered may be lost.
+    DiskSyncDone {
+        tag: u64,
+        succeeded: bool,
+    },
+}
+
+/// What a node asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Output {
+    Send {
+        to: u32,
+        message: Message,
+    },
+    SetTimer {
+        timer: Timer,
+        deadline_ns: u64,
+    },
+    CancelTimer {
+        timer: Timer,
+    },
+    /// Put a write in the page cache: pending until a later sync succeeds.
+    DiskWrite {
+        tag: u64,
+        write: StorageWrite,
+    },
+    /// Make every write issued so far durable; answered by [`Input::DiskSyncDone`].
+    DiskSync {
+        tag: u64,
+    },
+    Observe(Observation),
+}
+
+/// Why a leader stopped leading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResignReason {
+    /// It saw a higher term.
+    HigherTerm,
+    /// It had not heard from a majority for an election timeout.
+    CheckQuorum,
+}
+
+/// Events worth counting, reported to the driver.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Observation {
+    /// This voter started an election (after a successful pre-vote) for `term`.
+    ElectionStarted {
+        term: u64,
+    },
+    /// This voter became the Raft leader of `term`.
+    ControllerElected {
+        term: u64,
+    },
+    /// This leader committed its first entry: it is now the active controller.
+    ControllerActivated {
+        term: u64,
+    },
+    ControllerResigned {
+        term: u64,
+        reason: ResignReason,
+    },
+    /// The active controller proposed a registration.
+    BrokerRegistered {
+        broker: u32,
+        broker_epoch: u64,
+    },
+    /// The active controller proposed fencing a broker whose session expired.
+    BrokerFenced {
+        broker: u32,
+        broker_epoch: u64,
+    },
+    /// The active controller proposed a new partition leader (or none).
+    PartitionLeaderElected {
+        topic: String,
+        partition: u32,
+        leader: Option<u32>,
+        leader_epoch: u64,
+    },
+    /// The active controller proposed a new ISR.
+    IsrChanged {
+        topic: String,
+        partition: u32,
+        isr: Vec<u32>,
+    },
+    /// The active controller refused to append to a full metadata log.
+    MetadataLogFull,
+    /// A disk write or sync failed; the node rewrote its state.
+    DiskFault,
+    /// An admin client's final answer to one command.
+    AdminReply(Message),
+}
+
+/// Per-step context: the local time, a jitter drawn for this step, and the outputs.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub(crate) now_ns: u64,
+    /// A fresh draw in `0..=election_jitter_ns`, used if this step arms the election timer.
+    pub(crate) jitter_ns: u64,
+    pub(crate) output: Vec<Output>,
+    /// Messages a node sends to itself, handled within the same step.
+    pub(crate) loopback: VecDeque<Message>,
+}
+
+/// Most messages a node may send to itself in one step.
+const LOOPBACK_MAX: usize = 64;
+
+/// A broker node; voters also run the controller quorum.
+#[derive(Debug)]
+pub struct Node {
+    pub(crate) config: Arc<ClusterConfig>,
+    pub(crate) id: u32,
+    pub(crate) raft: RaftState,
+    /// Committed metadata, applied in log order.
+    pub(crate) image: MetadataImage,
+    /// Present while this node is the active controller.
+    pub(crate) controller: Option<ControllerState>,
+    pub(crate) broker: BrokerSession,
+    pub(crate) disk: DiskTracker,
+    pub(crate) effects: Effects,
+}
+
+impl Node {
+    /// Builds node `id` from its durable storage only (empty storage at first boot).
+    ///
+    /// Panics if `config` does not validate or `id` is not a broker of it: both are bugs of the
+    /// driver, which must validate configs when it builds them.
+    pub fn new(config: Arc<ClusterConfig>, id: u32, storage: &Storage) -> Node {
+        if let Err(error) = config.validate() {
+            panic!("Node::new with an invalid config: {error}");
+        }
+        assert!(
+            id < config.brokers,
+            "node {id} is not a broker of a {}-broker cluster",
+            config.brokers
+        );
+        Node {
+            raft: RaftState::recover(storage),
+            config,
+            id,
+            image: MetadataImage::default(),
+            controller: None,
+            broker: BrokerSession::default(),
+            disk: DiskTracker::default(),
+            effects: Effects::default(),
+        }
+    }
+
+    /// Handles one input at local time `now_ns`, appending the node's requests to `output`.
+    pub fn step<R: RngCore + ?Sized>(
+        &mut self,
+        now_ns: u64,
+        input: Input,
+        rng: &mut R,
+        output: &mut Vec<Output>,
+    ) {
+        self.effects.now_ns = now_ns;
+        self.effects.jitter_ns = rng.random_range(0..=self.config.timing.election_jitter_ns);
+        std::mem::swap(&mut self.effects.output, output);
+        match input {
+            Input::Start => self.on_start(rng.next_u64()),
+            Input::Message { from, message } => self.on_message(from, message),
+            Input::TimerFired(timer) => self.on_timer(timer),
+            Input::DiskSyncDone {
+                tag,
+                succeeded: true,
+            } => self.on_sync_succeeded(tag),
+            Input::DiskWriteFailed { .. }
+            | Input::DiskSyncDone {
+                succeeded: false, ..
+            } => self.on_disk_fault(),
+        }
+        self.drain_loopback();
+        self.replicate_new_entries();
+        std::mem::swap(&mut self.effects.output, output);
+    }
+
+    fn on_start(&mut self, incarnation: u64) {
+        self.broker.incarnation = incarnation;
+        if self.is_voter() {
+            self.reset_election_timer();
+        }
+        self.arm_broker_heartbeat();
+    }
+
+    fn on_timer(&mut self, timer: Timer) {
+        match timer {
+            Timer::Election => self.on_election_timeout(),
+            Timer::RaftHeartbeat => self.on_raft_heartbeat_timer(),
+            Timer::BrokerHeartbeat => self.on_broker_heartbeat_timer(),
+            Timer::Client => {} // Never armed by a node.
+        }
+    }
+
+    fn on_message(&mut self, from: u32, message: Message) {
+        match message {
+            Message::PreVoteRequest {
+                term,
+                candidate,
+                last_log_index,
+                last_log_term,
+            } => {
+                self.on_pre_vote_request(from, term, candidate, last_log_index, last_log_term);
+            }
+            Message::PreVoteResponse { term, granted } => {
+                self.on_pre_vote_response(from, term, granted)
+            }
+            Message::VoteRequest {
+                term,
+                candidate,
+                last_log_index,
+                last_log_term,
+            } => {
+                self.on_vote_request(from, term, candidate, last_log_index, last_log_term);
+            }
+            Message::VoteResponse { term, granted } => self.on_vote_response(from, term, granted),
+            Message::AppendEntries {
+                term,
+                leader,
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => {
+                self.on_append_entries(
+                    term,
+                    leader,
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    leader_commit,
+                );
+            }
+            Message::AppendEntriesResponse {
+                term,
+                success,
+                index,
+            } => {
+                self.on_append_entries_response(from, term, success, index);
+            }
+            Message::RegisterBroker {
+                broker,
+                incarnation,
+            } => self.on_register_broker(from, broker, incarnation),
+            Message::BrokerHeartbeat {
+                broker,
+                broker_epoch,
+            } => self.on_broker_heartbeat(from, broker, broker_epoch),
+            Message::BrokerHeartbeatResponse { result } => {
+                self.on_broker_heartbeat_response(result)
+            }
+            Message::AlterPartition(request) => self.on_alter_partition(from, request),
+            Message::AlterPartitionResponse { .. } => {} // The outcome shows in the metadata log.
+            Message::MetadataRequest { request_id } => self.on_metadata_request(from, request_id),
+            Message::CreateTopic { request_id, topic } => {
+                self.on_create_topic(from, request_id, topic)
+            }
+            Message::ElectPreferredLeaders {
+                request_id,
+                partitions,
+            } => {
+                self.on_elect_preferred_leaders(from, request_id, partitions);
+            }
+            Message::MetadataResponse(_)
+            | Message::CreateTopicResponse { .. }
+            | Message::ElectPreferredLeadersResponse { .. } => {} // Meant for clients.
+        }
+    }
+
+    fn drain_loopback(&mut self) {
+        let mut handled = 0;
+        while let Some(message) = self.effects.loopback.pop_front() {
+            handled += 1;
+            assert!(
+                handled <= LOOPBACK_MAX,
+                "loopback_max exceeded: a node keeps messaging itself"
+            );
+            self.on_message(self.id, message);
+        }
+    }
+
+    fn on_sync_succeeded(&mut self, tag: u64) {
+        for waiter in self.disk.sync_succeeded(tag) {
+            self.release(waiter);
+        }
+    }
+
+    /// A write or sync failed: rewrite everything this node holds, then defer the waiters again.
+    fn on_disk_fault(&mut self) {
+        let waiters = self.disk.fault();
+        let write = StorageWrite::Rewrite {
+            hard_state: self.raft.hard_state(),
+            metadata_log: self.raft.log.entries().to_vec(),
+        };
+        self.disk.write(write, &mut self.effects.output);
+        self.observe(Observation::DiskFault);
+        for waiter in waiters {
+            self.when_durable(waiter);
+        }
+    }
+
+    /// Runs `waiter` once every write issued so far is durable.
+    pub(crate) fn when_durable(&mut self, waiter: Waiter) {
+        if let Some(waiter) = self.disk.when_durable(waiter, &mut self.effects.output) {
+            self.release(waiter);
+        }
+    }
+
+    fn release(&mut self, waiter: Waiter) {
+        match waiter {
+            Waiter::Send { to, message } => self.send(to, message),
+            Waiter::LeaderDurable { term, index } => self.on_leader_durable(term, index),
+            Waiter::SelfVote { term } => self.on_self_vote_durable(term),
+            Waiter::HardStateDurable(hard_state) => {
+                assert!(
+                    hard_state.term >= self.raft.hard_state_durable.term,
+                    "durable terms never decrease"
+                );
+                self.raft.hard_state_durable = hard_state;
+            }
+        }
+    }
+
+    /// Writes the current term and vote, and tracks when they become durable.
+    pub(crate) fn persist_hard_state(&mut self) {
+        let hard_state = self.raft.hard_state();
+        self.write(StorageWrite::HardState(hard_state));
+        self.when_durable(Waiter::HardStateDurable(hard_state));
+    }
+
+    pub(crate) fn write(&mut self, write: StorageWrite) {
+        self.disk.write(write, &mut self.effects.output);
+    }
+
+    pub(crate) fn send(&mut self, to: u32, message: Message) {
+        if to == self.id {
+            self.effects.loopback.push_back(message);
+        } else {
+            self.effects.output.push(Output::Send { to, message });
+        }
+    }
+
+    pub(crate) fn set_timer(&mut self, timer: Timer, delay_ns: u64) {
+        let deadline_ns = self.effects.now_ns.saturating_add(delay_ns);
+        self.effects
+            .output
+            .push(Output::SetTimer { timer, deadline_ns });
+    }
+
+    pub(crate) fn cancel_timer(&mut self, timer: Timer) {
+        self.effects.output.push(Output::CancelTimer { timer });
+    }
+
+    pub(crate) fn observe(&mut self, observation: Observation) {
+        self.effects.output.push(Output::Observe(observation));
+    }
+
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.effects.now_ns
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Whether this node is a controller voter.
+    pub fn is_voter(&self) -> bool {
+        self.config.is_voter(self.id)
+    }
+
+    /// The cluster configuration.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// Asserts the node-local invariants (see module docs). Panics with context on a violation.
+    pub fn check_invariants(&self) {
+        let raft = &self.raft;
+        let bugs_planted = self.config.bugs.grant_two_votes_per_term;
+        assert!(
+            raft.commit_index <= raft.log.last_index() || bugs_planted,
+            "node {}: commit index {} past the last log index {}",
+            self.id,
+            raft.commit_index,
+            raft.log.last_index()
+        );
+        assert!(raft.log.entries().len() as u64 <= self.config.limits.metadata_log_entries_max);
+        assert!(
+            raft.log.last_term() <= raft.term,
+            "node {}: log term past the current term",
+            self.id
+        );
+        assert!(
+            raft.hard_state_durable.term <= raft.term,
+            "node {}: durable term past the current term",
+            self.id
+        );
+        if !bugs_planted {
+            assert_eq!(
+                self.image.applied_index, raft.commit_index,
+                "node {}: applied != committed",
+                self.id
+            );
+        }
+        match &raft.role {
+            Role::Candidate { .. } | Role::Leader(_) => {
+                assert_eq!(
+                    raft.voted_for,
+                    Some(self.id),
+                    "node {}: candidate or leader without self vote",
+                    self.id
+                );
+                assert!(self.is_voter());
+            }
+            Role::PreCandidate { .. } => assert!(self.is_voter()),
+            Role::Follower => assert!(
+                self.controller.is_none(),
+                "node {}: follower with a controller",
+                self.id
+            ),
+        }
+        if let Role::Leader(leader) = &raft.role {
+            assert_eq!(raft.leader, Some(self.id));
+            for (node, progress) in &leader.progress {
+                assert!(
+                    progress.match_index <= raft.log.last_index(),
+                    "follower {node} matches past the leader's log"
+                );
+                assert!(progress.match_index < progress.next_index);
+            }
+            assert!(leader.durable_index <= raft.log.last_index());
+        }
+        if let Some(controller) = &self.controller {
+            assert!(
+                matches!(raft.role, Role::Leader(_)),
+                "node {}: controller without leadership",
+                self.id
+            );
+            assert_eq!(
+                controller.proposed.applied_index,
+                raft.log.last_index(),
+                "proposed image lags the log"
+            );
+            controller.proposed.check_invariants();
+        }
+        self.image.check_invariants();
+        assert!(self.disk.waiting() <= crate::disk::WAITERS_MAX);
+    }
+}

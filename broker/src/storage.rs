@@ -1,0 +1,117 @@
+//! The durable disk image of a node and the writes that change it.
+//!
+//! The driver holds a [`Storage`] per node and applies the node's [`StorageWrite`]s to it once they
+//! are synced; a node restarted from a [`Storage`] ([`crate::Node::new`]) sees only what was synced.
+//!
+//! Invariants of the image: the metadata log is a gap-free sequence of entries `1..=len`; a write
+//! that would leave a gap (because an earlier write was lost to a disk fault) is ignored, so the
+//! image always holds a consistent prefix. The node learns of every lost write
+//! ([`crate::Input::DiskWriteFailed`] or a failed sync) and rewrites its whole state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::raft::log::Entry;
+
+/// Raft state that must survive a crash: the current term and the vote cast in it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HardState {
+    pub term: u64,
+    pub voted_for: Option<u32>,
+}
+
+/// A node's durable image: Raft hard state and the metadata log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Storage {
+    pub hard_state: HardState,
+    /// Metadata log entries `1..=len`: entry `i` is `metadata_log[i - 1]`.
+    pub metadata_log: Vec<Entry>,
+}
+
+/// One write a node issues. Writes are applied in the order they are issued.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StorageWrite {
+    /// Replace the hard state.
+    HardState(HardState),
+    /// Put `entries` at indexes `index..`, dropping every entry at `index` or later first.
+    /// `index` is at most `len + 1` of the image (otherwise the write is ignored: see module docs).
+    MetadataLogAppend { index: u64, entries: Vec<Entry> },
+    /// Replace the whole image (issued after a disk fault lost earlier writes).
+    Rewrite {
+        hard_state: HardState,
+        metadata_log: Vec<Entry>,
+    },
+}
+
+impl Storage {
+    /// Applies one write to the image.
+    pub fn apply(&mut self, write: &StorageWrite) {
+        match write {
+            StorageWrite::HardState(hard_state) => {
+                self.hard_state = *hard_state;
+            }
+            StorageWrite::MetadataLogAppend { index, entries } => {
+                assert!(*index >= 1, "metadata log indexes start at 1");
+                let length = self.metadata_log.len() as u64;
+                if *index > length + 1 {
+                    return; // An earlier write was lost: keep the consistent prefix.
+                }
+                self.metadata_log.truncate((*index - 1) as usize);
+                self.metadata_log.extend(entries.iter().cloned());
+            }
+            StorageWrite::Rewrite {
+                hard_state,
+                metadata_log,
+            } => {
+                self.hard_state = *hard_state;
+                self.metadata_log.clone_from(metadata_log);
+            }
+        }
+        self.assert_terms_monotonic();
+    }
+
+    fn assert_terms_monotonic(&self) {
+        debug_assert!(
+            self.metadata_log
+                .windows(2)
+                .all(|pair| pair[0].term <= pair[1].term),
+            "metadata log terms must not decrease"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::record::MetadataRecord;
+
+    fn entry(term: u64) -> Entry {
+        Entry {
+            term,
+            record: MetadataRecord::LeaderNoOp { leader: 0 },
+        }
+    }
+
+    #[test]
+    fn append_truncates_then_extends() {
+        let mut storage = Storage::default();
+        storage.apply(&StorageWrite::MetadataLogAppend {
+            index: 1,
+            entries: vec![entry(1), entry(1)],
+        });
+        storage.apply(&StorageWrite::MetadataLogAppend {
+            index: 2,
+            entries: vec![entry(2)],
+        });
+        assert_eq!(storage.metadata_log, vec![entry(1), entry(2)]);
+    }
+
+    #[test]
+    fn append_leaving_a_gap_is_ignored() {
+        let mut storage = Storage::default();
+        storage.apply(&StorageWrite::MetadataLogAppend {
+            index: 2,
+            entries: vec![entry(1)],
+        });
+        assert!(storage.metadata_log.is_empty());
+    }
+}

@@ -1,0 +1,291 @@
+//! Node behaviour driven step by step by hand (no simulator): the safety rules of Raft that hinge
+//! on the order of outputs (votes granted only after the sync, self-vote counted only after the
+//! sync, stale terms rejected, hard state recovered from storage).
+
+use std::sync::Arc;
+
+use broker::message::Message;
+use broker::node::{Input, Observation, Output, Timer};
+use broker::{ClusterConfig, HardState, Node, Storage, StorageWrite};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+struct Driven {
+    node: Node,
+    rng: ChaCha8Rng,
+    storage: Storage,
+    now_ns: u64,
+}
+
+impl Driven {
+    fn new(config: ClusterConfig, id: u32, storage: Storage) -> Driven {
+        let node = Node::new(Arc::new(config), id, &storage);
+        let mut driven = Driven {
+            node,
+            rng: ChaCha8Rng::seed_from_u64(u64::from(id)),
+            storage,
+            now_ns: 1_000,
+        };
+        driven.step(Input::Start);
+        driven
+    }
+
+    fn step(&mut self, input: Input) -> Vec<Output> {
+        let mut output = Vec::new();
+        self.now_ns += 1_000;
+        self.node
+            .step(self.now_ns, input, &mut self.rng, &mut output);
+        self.node.check_invariants();
+        output
+    }
+
+    /// Applies every write in `output` and completes every sync in it, returning what follows.
+    fn sync_all(&mut self, output: &[Output]) -> Vec<Output> {
+        let mut after = Vec::new();
+        for item in output {
+            match item {
+                Output::DiskWrite { write, .. } => self.storage.apply(write),
+                Output::DiskSync { tag } => after.extend(self.step(Input::DiskSyncDone {
+                    tag: *tag,
+                    succeeded: true,
+                })),
+                _ => {}
+            }
+        }
+        after
+    }
+}
+
+fn sends(output: &[Output]) -> Vec<(u32, Message)> {
+    output
+        .iter()
+        .filter_map(|item| match item {
+            Output::Send { to, message } => Some((*to, message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn vote_request(term: u64, candidate: u32) -> Input {
+    Input::Message {
+        from: candidate,
+        message: Message::VoteRequest {
+            term,
+            candidate,
+            last_log_index: 0,
+            last_log_term: 0,
+        },
+    }
+}
+
+#[test]
+fn a_vote_is_granted_only_after_its_sync() {
+    let mut voter = Driven::new(ClusterConfig::default(), 1, Storage::default());
+    let output = voter.step(vote_request(1, 0));
+    assert!(
+        sends(&output).is_empty(),
+        "no answer before the vote is durable: {output:?}"
+    );
+    let voted = StorageWrite::HardState(HardState {
+        term: 1,
+        voted_for: Some(0),
+    });
+    assert!(
+        output
+            .iter()
+            .any(|item| matches!(item, Output::DiskWrite { write, .. } if *write == voted))
+    );
+    let after = voter.sync_all(&output);
+    assert_eq!(
+        sends(&after),
+        vec![(
+            0,
+            Message::VoteResponse {
+                term: 1,
+                granted: true
+            }
+        )]
+    );
+    assert_eq!(
+        voter.storage.hard_state,
+        HardState {
+            term: 1,
+            voted_for: Some(0)
+        }
+    );
+}
+
+#[test]
+fn a_second_candidate_in_the_same_term_is_refused_unless_the_bug_is_planted() {
+    let mut voter = Driven::new(ClusterConfig::default(), 1, Storage::default());
+    let output = voter.step(vote_request(1, 0));
+    voter.sync_all(&output);
+    let output = voter.step(vote_request(1, 2));
+    assert_eq!(
+        sends(&output),
+        vec![(
+            2,
+            Message::VoteResponse {
+                term: 1,
+                granted: false
+            }
+        )]
+    );
+
+    let mut config = ClusterConfig::default();
+    config.bugs.grant_two_votes_per_term = true;
+    let mut buggy = Driven::new(config, 1, Storage::default());
+    let output = buggy.step(vote_request(1, 0));
+    buggy.sync_all(&output);
+    let output = buggy.step(vote_request(1, 2));
+    let after = buggy.sync_all(&output);
+    assert_eq!(
+        sends(&after),
+        vec![(
+            2,
+            Message::VoteResponse {
+                term: 1,
+                granted: true
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_restarted_voter_remembers_its_vote() {
+    let storage = Storage {
+        hard_state: HardState {
+            term: 3,
+            voted_for: Some(0),
+        },
+        metadata_log: Vec::new(),
+    };
+    let mut voter = Driven::new(ClusterConfig::default(), 1, storage);
+    assert_eq!(voter.node.quorum_state().term, 3);
+    let output = voter.step(vote_request(3, 2));
+    assert_eq!(
+        sends(&output),
+        vec![(
+            2,
+            Message::VoteResponse {
+                term: 3,
+                granted: false
+            }
+        )]
+    );
+}
+
+#[test]
+fn append_entries_from_an_older_term_are_rejected() {
+    let storage = Storage {
+        hard_state: HardState {
+            term: 5,
+            voted_for: None,
+        },
+        metadata_log: Vec::new(),
+    };
+    let mut follower = Driven::new(ClusterConfig::default(), 1, storage);
+    let message = Message::AppendEntries {
+        term: 4,
+        leader: 0,
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: Vec::new(),
+        leader_commit: 0,
+    };
+    let output = follower.step(Input::Message { from: 0, message });
+    assert_eq!(
+        sends(&output),
+        vec![(
+            0,
+            Message::AppendEntriesResponse {
+                term: 5,
+                success: false,
+                index: 0
+            }
+        )]
+    );
+}
+
+#[test]
+fn a_single_voter_leads_only_after_its_self_vote_is_durable() {
+    let config = ClusterConfig {
+        brokers: 1,
+        controllers: 1,
+        topics: Vec::new(),
+        ..ClusterConfig::default()
+    };
+    let mut node = Driven::new(config, 0, Storage::default());
+    let output = node.step(Input::TimerFired(Timer::Election));
+    assert!(output.contains(&Output::Observe(Observation::ElectionStarted { term: 1 })));
+    assert!(
+        !node.node.quorum_state().is_leader,
+        "not a leader before the self vote is synced"
+    );
+    let output = node.sync_all(&output);
+    assert!(output.contains(&Output::Observe(Observation::ControllerElected { term: 1 })));
+    assert!(node.node.quorum_state().is_leader);
+    assert!(
+        !node.node.is_active_controller(),
+        "the no-op is not committed yet"
+    );
+    let output = node.sync_all(&output);
+    assert!(
+        output.contains(&Output::Observe(Observation::ControllerActivated {
+            term: 1
+        }))
+    );
+    assert!(node.node.is_active_controller());
+    // The bootstrap record is proposed at once, and commits with its sync.
+    node.sync_all(&output);
+    assert!(node.node.metadata().bootstrapped);
+    assert_eq!(node.node.quorum_state().commit_index, 2);
+}
+
+#[test]
+fn a_pre_vote_is_refused_while_the_leader_is_heard_from() {
+    let mut follower = Driven::new(ClusterConfig::default(), 1, Storage::default());
+    let heartbeat = Message::AppendEntries {
+        term: 1,
+        leader: 0,
+        prev_log_index: 0,
+        prev_log_term: 0,
+        entries: Vec::new(),
+        leader_commit: 0,
+    };
+    let output = follower.step(Input::Message {
+        from: 0,
+        message: heartbeat,
+    });
+    follower.sync_all(&output);
+    let request = Message::PreVoteRequest {
+        term: 2,
+        candidate: 2,
+        last_log_index: 0,
+        last_log_term: 0,
+    };
+    let output = follower.step(Input::Message {
+        from: 2,
+        message: request,
+    });
+    assert_eq!(
+        sends(&output),
+        vec![(
+            2,
+            Message::PreVoteResponse {
+                term: 1,
+                granted: false
+            }
+        )]
+    );
+}
+
+#[test]
+#[should_panic(expected = "invalid config")]
+fn a_node_refuses_an_invalid_config() {
+    let config = ClusterConfig {
+        controllers: 2,
+        ..ClusterConfig::default()
+    };
+    let _ = Node::new(Arc::new(config), 0, &Storage::default());
+}
