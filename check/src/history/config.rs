@@ -1,0 +1,96 @@
+//! What the run under test promises, so that the report can tell expected anomalies from
+//! violations. Every anomaly seen is reported; only those the configuration rules out fail it.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::anomaly::AnomalyKind;
+
+/// The producers' acknowledgement mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Acks {
+    /// `acks=all`: an acknowledged write is on the whole ISR; losing it is a violation.
+    #[default]
+    All,
+    /// `acks=1`: acknowledged by the leader alone; a failover may lose it.
+    Leader,
+    /// `acks=0`: never acknowledged.
+    None,
+}
+
+/// How consumers get their keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsumerMode {
+    /// `assign`: each consumer reads the keys it chose; positions never jump.
+    #[default]
+    Assign,
+    /// `subscribe`: the group assigns keys; a rebalance resets positions to committed offsets,
+    /// so skips and re-reads across polls are expected.
+    Subscribe,
+}
+
+/// The configuration a history is judged against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckConfig {
+    pub acks: Acks,
+    pub consumer_mode: ConsumerMode,
+    /// Kafka's transactions make writes atomic but not isolated: `G0` and `int-send-skip` are
+    /// normal. Set to `false` to demand serializable writes.
+    pub kafka_transactions: bool,
+    /// Whether every consumer group must process each record exactly once.
+    pub exactly_once: bool,
+    /// Whether the consumers drained every key at the end (a liveness phase): then every
+    /// acknowledged record must have been read (`unseen` is a violation) and every group must
+    /// have processed all of them.
+    pub drained: bool,
+    /// Further anomalies the run declares expected.
+    pub expected: BTreeSet<AnomalyKind>,
+    /// How many witnesses the report keeps per anomaly (all are counted).
+    pub witnesses_per_anomaly_max: usize,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        Self {
+            acks: Acks::All,
+            consumer_mode: ConsumerMode::Assign,
+            kafka_transactions: true,
+            exactly_once: false,
+            drained: false,
+            expected: BTreeSet::new(),
+            witnesses_per_anomaly_max: 64,
+        }
+    }
+}
+
+impl CheckConfig {
+    /// Whether seeing `kind` fails a run with this configuration.
+    pub fn is_violation(&self, kind: AnomalyKind) -> bool {
+        if self.expected.contains(&kind) {
+            return false;
+        }
+        match kind {
+            AnomalyKind::LostWrite => self.acks == Acks::All,
+            AnomalyKind::Unseen => self.acks == Acks::All && self.drained,
+            AnomalyKind::PollSkip | AnomalyKind::NonmonotonicPoll => {
+                self.consumer_mode == ConsumerMode::Assign
+            }
+            AnomalyKind::WriteCycle | AnomalyKind::InternalSendSkip => !self.kafka_transactions,
+            AnomalyKind::DuplicateConsumption | AnomalyKind::LostConsumption => self.exactly_once,
+            AnomalyKind::Duplicate
+            | AnomalyKind::InconsistentOffsets
+            | AnomalyKind::AbortedRead
+            | AnomalyKind::PrecommittedRead
+            | AnomalyKind::InternalPollSkip
+            | AnomalyKind::InternalNonmonotonicPoll
+            | AnomalyKind::NonmonotonicSend
+            | AnomalyKind::InternalNonmonotonicSend
+            | AnomalyKind::CyclicInformationFlow
+            | AnomalyKind::CommittedOffsetRegression => true,
+        }
+    }
+}

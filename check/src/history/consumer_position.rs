@@ -1,0 +1,135 @@
+//! Walks each consumer process's reads of each key in order and hands every pair of successive
+//! reads (within one operation, or across two) to an analysis. The position of a key is
+//! forgotten when the process's assignment stops covering it or starts covering it anew (an
+//! `assign`, `subscribe` or `rebalance` that changed its keys), and when one of its transactions
+//! does not commit (the consumer rewinds to its committed offsets): what follows is not a skip.
+
+use std::collections::BTreeMap;
+
+use super::anomaly::{Record, SKIPPED_SHOWN_MAX};
+use super::context::Context;
+use super::model::{AssignmentChange, Event, EventId, Function, KeyId, Outcome};
+use super::version_order::KeyOrder;
+
+/// Where a process read a key: the record and its version-order index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub index: usize,
+    pub record: Record,
+    pub event: EventId,
+}
+
+/// Two successive reads of one key by one process.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    pub key: KeyId,
+    pub previous: Position,
+    pub current: Position,
+}
+
+impl Step {
+    /// Whether both reads are in one operation (the `int-` anomalies).
+    pub fn is_internal(&self) -> bool {
+        self.previous.event == self.current.event
+    }
+}
+
+#[derive(Debug, Default)]
+struct ProcessState {
+    positions: BTreeMap<KeyId, Position>,
+    assignment: Option<Vec<KeyId>>,
+}
+
+/// Calls `visit` with each step of each process's reads, in completion order.
+pub fn walk_reads(context: &Context, mut visit: impl FnMut(Step)) {
+    let model = context.model;
+    let mut processes: Vec<ProcessState> = (0..model.process_count())
+        .map(|_| ProcessState::default())
+        .collect();
+    for (event_id, event) in model.events.iter().enumerate() {
+        let state = &mut processes[event.process_slot as usize];
+        if let Some(change) = &event.assignment {
+            apply_assignment(context, state, change);
+        }
+        if event.function() == Function::Txn && event.outcome() != Outcome::Ok {
+            state.positions.clear();
+        }
+        read_event(context, state, event, event_id as EventId, &mut visit);
+    }
+}
+
+/// Keeps only the positions of keys assigned both before and after the change.
+pub fn retained_keys(
+    context: &Context,
+    previous: Option<&[KeyId]>,
+    change: &AssignmentChange,
+) -> (Option<Vec<KeyId>>, Vec<KeyId>) {
+    let next = match change {
+        AssignmentChange::Keys(keys) => Some(context.model.keys_of(keys).to_vec()),
+        AssignmentChange::Subscribed => None,
+    };
+    let retained = match (previous, &next) {
+        (Some(previous), Some(next)) => previous
+            .iter()
+            .copied()
+            .filter(|key| next.binary_search(key).is_ok())
+            .collect(),
+        _ => Vec::new(),
+    };
+    (next, retained)
+}
+
+fn apply_assignment(context: &Context, state: &mut ProcessState, change: &AssignmentChange) {
+    let (next, retained) = retained_keys(context, state.assignment.as_deref(), change);
+    state
+        .positions
+        .retain(|key, _position| retained.binary_search(key).is_ok());
+    state.assignment = next;
+}
+
+fn read_event(
+    context: &Context,
+    state: &mut ProcessState,
+    event: &Event,
+    event_id: EventId,
+    visit: &mut impl FnMut(Step),
+) {
+    for read in context.model.reads_of(event) {
+        let index = context
+            .orders
+            .of(read.key)
+            .index_of(read.offset)
+            .expect("every read offset is in the version order");
+        let current = Position {
+            index,
+            record: Record {
+                offset: read.offset,
+                value: read.value,
+            },
+            event: event_id,
+        };
+        if let Some(previous) = state.positions.insert(read.key, current) {
+            visit(Step {
+                key: read.key,
+                previous,
+                current,
+            });
+        }
+    }
+}
+
+/// The records of `order` strictly between two indices: at most [`SKIPPED_SHOWN_MAX`] of them,
+/// and how many there are.
+pub fn records_between(order: &KeyOrder, from_index: usize, to_index: usize) -> (Vec<Record>, u64) {
+    let count = to_index.saturating_sub(from_index + 1);
+    let shown = (from_index + 1..to_index)
+        .take(SKIPPED_SHOWN_MAX)
+        .flat_map(|index| order.entries_at(index))
+        .map(|entry| Record {
+            offset: entry.offset,
+            value: entry.value,
+        })
+        .take(SKIPPED_SHOWN_MAX)
+        .collect();
+    (shown, count as u64)
+}

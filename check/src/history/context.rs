@@ -1,0 +1,149 @@
+//! What every analysis shares: the model, the version orders, and lookups from values to the
+//! operations that wrote and read them.
+
+use super::model::{Event, EventId, KeyId, Model, OperationRef, Outcome};
+use super::version_order::VersionOrders;
+
+/// A `(key, value)` that was read, its first reader (in completion order) and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DistinctRead {
+    pub key: KeyId,
+    pub value: i64,
+    pub first_reader: EventId,
+    pub offset: u64,
+}
+
+/// The shared, read-only state of one check.
+#[derive(Debug)]
+pub struct Context<'a> {
+    pub model: &'a Model,
+    pub orders: VersionOrders,
+    /// `(value, writer)` for every attempted send, sorted by value.
+    writers: Vec<(i64, EventId)>,
+    /// `(key, value, reader, offset)` for every read, sorted.
+    readers: Vec<(KeyId, i64, EventId, u64)>,
+    /// Per event: whether it is known to have taken effect (`ok`, or an indeterminate write
+    /// whose value someone read).
+    committed: Vec<bool>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(model: &'a Model) -> Self {
+        let orders = VersionOrders::build(model);
+        let writers = collect_writers(model);
+        let readers = collect_readers(model);
+        let mut context = Self {
+            model,
+            orders,
+            writers,
+            readers,
+            committed: Vec::new(),
+        };
+        context.committed = context.compute_committed();
+        context
+    }
+
+    pub fn event(&self, event: EventId) -> &Event {
+        &self.model.events[event as usize]
+    }
+
+    pub fn operation(&self, event: EventId) -> OperationRef {
+        self.event(event).operation
+    }
+
+    pub fn key_name(&self, key: KeyId) -> String {
+        self.model.key_name(key).to_string()
+    }
+
+    /// The operation that attempted to send `value`, if any.
+    pub fn writer_of(&self, value: i64) -> Option<EventId> {
+        let position = self
+            .writers
+            .partition_point(|&(written, _)| written < value);
+        self.writers
+            .get(position)
+            .filter(|&&(written, _)| written == value)
+            .map(|&(_, writer)| writer)
+    }
+
+    /// The first operation (in completion order) that read `value` from `key`.
+    pub fn first_reader_of(&self, key: KeyId, value: i64) -> Option<EventId> {
+        let position = self
+            .readers
+            .partition_point(|&(read_key, read_value, _, _)| (read_key, read_value) < (key, value));
+        self.readers
+            .get(position)
+            .filter(|&&(read_key, read_value, _, _)| (read_key, read_value) == (key, value))
+            .map(|&(_, _, reader, _)| reader)
+    }
+
+    /// Each distinct `(key, value)` read, with its first reader and the offset it was read at.
+    pub fn distinct_reads(&self) -> impl Iterator<Item = DistinctRead> + '_ {
+        self.readers
+            .chunk_by(|left, right| (left.0, left.1) == (right.0, right.1))
+            .map(|run| DistinctRead {
+                key: run[0].0,
+                value: run[0].1,
+                first_reader: run[0].2,
+                offset: run[0].3,
+            })
+    }
+
+    pub fn was_read(&self, key: KeyId, value: i64) -> bool {
+        self.first_reader_of(key, value).is_some()
+    }
+
+    /// Whether the operation is known to have taken effect: `ok`, or indeterminate with one of
+    /// its sent values read by someone.
+    pub fn is_committed(&self, event: EventId) -> bool {
+        self.committed[event as usize]
+    }
+
+    fn compute_committed(&self) -> Vec<bool> {
+        self.model
+            .events
+            .iter()
+            .map(|event| match event.outcome() {
+                Outcome::Ok => true,
+                Outcome::Fail => false,
+                Outcome::Info | Outcome::Pending => self
+                    .model
+                    .sends_of(event)
+                    .iter()
+                    .any(|send| self.was_read(send.key, send.value)),
+            })
+            .collect()
+    }
+}
+
+fn collect_writers(model: &Model) -> Vec<(i64, EventId)> {
+    let mut writers: Vec<(i64, EventId)> = model
+        .events
+        .iter()
+        .enumerate()
+        .flat_map(|(event_id, event)| {
+            model
+                .sends_of(event)
+                .iter()
+                .map(move |send| (send.value, event_id as EventId))
+        })
+        .collect();
+    writers.sort_unstable();
+    writers
+}
+
+fn collect_readers(model: &Model) -> Vec<(KeyId, i64, EventId, u64)> {
+    let mut readers: Vec<(KeyId, i64, EventId, u64)> = model
+        .events
+        .iter()
+        .enumerate()
+        .flat_map(|(event_id, event)| {
+            model
+                .reads_of(event)
+                .iter()
+                .map(move |read| (read.key, read.value, event_id as EventId, read.offset))
+        })
+        .collect();
+    readers.sort_unstable();
+    readers
+}

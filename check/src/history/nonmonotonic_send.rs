@@ -1,0 +1,38 @@
+//! `nonmonotonic-send` and `int-nonmonotonic-send`: one producer's acknowledged records of a key
+//! land in the log in the order it sent them: each is later in the key's version order than the
+//! producer's previous one (within one operation: `int-nonmonotonic-send`; across operations:
+//! `nonmonotonic-send`).
+//!
+//! Source: Jepsen's Kafka workload (`jepsen.tests.kafka`, nonmonotonic-send,
+//! int-nonmonotonic-send); Kafka's ordering guarantee per producer and partition (KIP-98 keeps it
+//! under retries for idempotent producers).
+
+use super::anomaly::{AnomalyKind, Findings, OrderWitness, Witness};
+use super::context::Context;
+use super::producer_position::walk_sends;
+
+pub fn analyse(context: &Context, findings: &mut Findings) {
+    walk_sends(context, |step| {
+        if step.current.index > step.previous.index {
+            return;
+        }
+        let kind = if step.is_internal() {
+            AnomalyKind::InternalNonmonotonicSend
+        } else {
+            AnomalyKind::NonmonotonicSend
+        };
+        findings.add(kind, || {
+            let operation = context.operation(step.current.event);
+            Witness::Order(OrderWitness {
+                process: operation.process,
+                key: context.key_name(step.key),
+                previous_operation: context.operation(step.previous.event),
+                operation,
+                from: step.previous.record,
+                to: step.current.record,
+                skipped: Vec::new(),
+                skipped_count: 0,
+            })
+        });
+    });
+}

@@ -1,0 +1,41 @@
+//! `poll-skip` and `int-poll-skip`: a consumer that keeps a key assigned reads its records
+//! without gaps: two successive reads of a key by one process are adjacent in the key's version
+//! order (within one poll: `int-poll-skip`; across two polls: `poll-skip`). Gaps in offsets that
+//! nobody observed (transaction markers, aborted records) are not skips.
+//!
+//! Source: Jepsen's Kafka workload (`jepsen.tests.kafka`, poll-skip, int-poll-skip); Kafka's
+//! consumer contract (a consumer's position advances one record at a time).
+
+use super::anomaly::{AnomalyKind, Findings, OrderWitness, Witness};
+use super::consumer_position::{Step, records_between, walk_reads};
+use super::context::Context;
+
+pub fn analyse(context: &Context, findings: &mut Findings) {
+    walk_reads(context, |step| {
+        if step.current.index <= step.previous.index + 1 {
+            return;
+        }
+        let kind = if step.is_internal() {
+            AnomalyKind::InternalPollSkip
+        } else {
+            AnomalyKind::PollSkip
+        };
+        findings.add(kind, || witness(context, &step));
+    });
+}
+
+fn witness(context: &Context, step: &Step) -> Witness {
+    let order = context.orders.of(step.key);
+    let (skipped, skipped_count) = records_between(order, step.previous.index, step.current.index);
+    let operation = context.operation(step.current.event);
+    Witness::Order(OrderWitness {
+        process: operation.process,
+        key: context.key_name(step.key),
+        previous_operation: context.operation(step.previous.event),
+        operation,
+        from: step.previous.record,
+        to: step.current.record,
+        skipped,
+        skipped_count,
+    })
+}

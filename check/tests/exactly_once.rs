@@ -1,0 +1,168 @@
+//! Self-tests of the exactly-once verdict per consumer group: `duplicate-consumption` and
+//! `lost-consumption`, two histories that fire each and two near-misses each.
+
+mod support;
+
+use check::CheckConfig;
+use check::history::AnomalyKind::*;
+use support::{History, Txn, assert_clean, assert_fires, assert_silent};
+
+fn exactly_once() -> CheckConfig {
+    CheckConfig {
+        exactly_once: true,
+        ..Default::default()
+    }
+}
+
+fn exactly_once_drained() -> CheckConfig {
+    CheckConfig {
+        exactly_once: true,
+        drained: true,
+        ..Default::default()
+    }
+}
+
+/// Three records acknowledged on key `k`.
+fn three_records(history: &mut History) {
+    history.send_ok(0, &[("k", 1, 0), ("k", 2, 1), ("k", 3, 2)]);
+}
+
+// ---------------------------------------------------------------- duplicate-consumption
+
+/// Two members each poll and commit the same record (bug zoo 12: a partition handed to a new
+/// member before its old owner revoked it).
+#[test]
+fn duplicate_consumption_fires_for_two_members_committing_the_same_record() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.assign(1, Some("g"), &["k"]);
+    history.assign(2, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2), (2, 3)])]);
+    history.commit_ok(1, "g", &[("k", 3)]);
+    history.poll_ok_in(2, "g", &[("k", &[(0, 1)])]);
+    history.commit_ok(2, "g", &[("k", 1)]);
+    let report = history.check(&exactly_once());
+    assert_fires(&report, DuplicateConsumption);
+    assert!(!report.valid);
+    let witness = serde_json::to_value(&report.anomalies[&DuplicateConsumption][0]).unwrap();
+    assert_eq!(witness["value"], 1);
+    assert_eq!(witness["processed_by"].as_array().unwrap().len(), 2);
+}
+
+/// Two committed transactions consumed the same record.
+#[test]
+fn duplicate_consumption_fires_for_two_committed_transactions() {
+    let mut history = History::new();
+    three_records(&mut history);
+    let consume = Txn {
+        polls: vec![("k", vec![(0, 1), (1, 2), (2, 3)])],
+        commits: vec![("k", 3)],
+        ..Default::default()
+    };
+    history.txn(1, Some("g"), "ok", consume.clone());
+    history.txn(2, Some("g"), "ok", consume);
+    assert_fires(&history.check(&exactly_once()), DuplicateConsumption);
+}
+
+/// A poll never covered by a commit before the key moved away is not processed, so the next
+/// owner's processing is the only one.
+#[test]
+fn duplicate_consumption_stays_silent_when_the_first_poll_was_never_committed() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
+    history.assign(1, Some("g"), &[]);
+    history.commit_ok(1, "g", &[("k", 2)]);
+    history.assign(2, Some("g"), &["k"]);
+    history.poll_ok_in(2, "g", &[("k", &[(0, 1), (1, 2), (2, 3)])]);
+    history.commit_ok(2, "g", &[("k", 3)]);
+    let report = history.check(&exactly_once_drained());
+    assert_silent(&report, DuplicateConsumption);
+    assert_silent(&report, LostConsumption);
+}
+
+/// An aborted transaction's polls are not processed.
+#[test]
+fn duplicate_consumption_stays_silent_after_an_aborted_transaction() {
+    let mut history = History::new();
+    three_records(&mut history);
+    let consume = Txn {
+        polls: vec![("k", vec![(0, 1), (1, 2), (2, 3)])],
+        commits: vec![("k", 3)],
+        ..Default::default()
+    };
+    history.txn(1, Some("g"), "fail", consume.clone());
+    history.txn(2, Some("g"), "ok", consume);
+    assert_clean(&history.check(&exactly_once_drained()));
+}
+
+// ---------------------------------------------------------------- lost-consumption
+
+/// A member polled record 1, lost the key before committing; the next owner started after it.
+#[test]
+fn lost_consumption_fires_for_a_record_skipped_by_the_next_owner() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1)])]);
+    history.assign(1, Some("g"), &[]);
+    history.assign(2, Some("g"), &["k"]);
+    history.poll_ok_in(2, "g", &[("k", &[(1, 2), (2, 3)])]);
+    history.commit_ok(2, "g", &[("k", 3)]);
+    let report = history.check(&exactly_once());
+    assert_fires(&report, LostConsumption);
+    let witness = serde_json::to_value(&report.anomalies[&LostConsumption][0]).unwrap();
+    assert_eq!(witness["value"], 1);
+}
+
+/// In a drained run every committed record must be processed: polls never committed are lost.
+#[test]
+fn lost_consumption_fires_in_a_drained_run_for_polls_never_committed() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2), (2, 3)])]);
+    let report = history.check(&exactly_once_drained());
+    assert_fires(&report, LostConsumption);
+    assert_eq!(report.count(LostConsumption), 3);
+}
+
+#[test]
+fn lost_consumption_stays_silent_when_the_next_owner_starts_from_the_commit() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1)])]);
+    history.commit_ok(1, "g", &[("k", 1)]);
+    history.assign(1, Some("g"), &[]);
+    history.assign(2, Some("g"), &["k"]);
+    history.poll_ok_in(2, "g", &[("k", &[(1, 2), (2, 3)])]);
+    history.commit_ok(2, "g", &[("k", 3)]);
+    assert_clean(&history.check(&exactly_once_drained()));
+}
+
+/// Not drained: records above the highest processed one are not yet owed.
+#[test]
+fn lost_consumption_stays_silent_for_the_tail_of_an_undrained_run() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
+    history.commit_ok(1, "g", &[("k", 1)]);
+    let report = history.check(&exactly_once());
+    assert_silent(&report, LostConsumption);
+    assert!(report.valid);
+}
+
+/// Without `exactly_once` the verdict is reported but not a violation.
+#[test]
+fn consumption_anomalies_are_not_violations_without_exactly_once() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2), (2, 3)])]);
+    history.commit_ok(1, "g", &[("k", 3)]);
+    history.poll_ok_in(2, "g", &[("k", &[(0, 1)])]);
+    history.commit_ok(2, "g", &[("k", 1)]);
+    let report = history.check_default();
+    assert_fires(&report, DuplicateConsumption);
+    assert!(!report.violations.contains(&DuplicateConsumption));
+}
