@@ -23,6 +23,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod cluster;
 pub mod counters;
 pub mod digest;
 pub mod disk;

@@ -1,0 +1,118 @@
+//! The simulation process of a cluster: a broker node or an admin client.
+//!
+//! Translation only: engine inputs become broker inputs, broker outputs become context commands.
+//! Timer keys are [`broker::Timer::key`]; a sync's `Err` becomes `succeeded: false`.
+
+use std::sync::Arc;
+
+use broker::admin::{AdminClient, AdminCommand};
+use broker::node::{Input as BrokerInput, Output, Timer};
+use broker::{ClusterConfig, Message, Node, Observation};
+
+use crate::process::{Context, Input, NodeId, Process, Storage};
+
+/// A broker's durable image, as the engine's [`Storage`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MemberStorage(pub broker::Storage);
+
+impl Storage for MemberStorage {
+    type Write = broker::StorageWrite;
+
+    fn apply(&mut self, write: &broker::StorageWrite) {
+        self.0.apply(write);
+    }
+}
+
+/// One node of a simulated cluster.
+#[derive(Debug)]
+pub enum Member {
+    Broker(Box<Node>),
+    Admin(AdminClient),
+}
+
+impl Member {
+    /// Builds node `id`: a broker for ids below `config.brokers`, else an admin client with
+    /// `script`.
+    pub fn build(
+        config: &Arc<ClusterConfig>,
+        id: NodeId,
+        storage: &MemberStorage,
+        script: &[(u64, AdminCommand)],
+    ) -> Member {
+        if id.0 < config.brokers {
+            Member::Broker(Box::new(Node::new(Arc::clone(config), id.0, &storage.0)))
+        } else {
+            Member::Admin(AdminClient::new(config.brokers, script.to_vec()))
+        }
+    }
+
+    /// The broker node, if this member is one.
+    pub fn broker(&self) -> Option<&Node> {
+        match self {
+            Member::Broker(node) => Some(node),
+            Member::Admin(_) => None,
+        }
+    }
+
+    /// The admin client, if this member is one.
+    pub fn admin(&self) -> Option<&AdminClient> {
+        match self {
+            Member::Admin(admin) => Some(admin),
+            Member::Broker(_) => None,
+        }
+    }
+}
+
+fn translate_input(input: Input<Message>) -> Option<BrokerInput> {
+    Some(match input {
+        Input::Start => BrokerInput::Start,
+        Input::Message { from, message } => BrokerInput::Message {
+            from: from.0,
+            message,
+        },
+        Input::TimerFired { timer } => BrokerInput::TimerFired(Timer::from_key(timer)?),
+        Input::DiskWriteFailed { tag } => BrokerInput::DiskWriteFailed { tag },
+        Input::DiskSyncDone { tag, result } => BrokerInput::DiskSyncDone {
+            tag,
+            succeeded: result.is_ok(),
+        },
+    })
+}
+
+fn execute(outputs: Vec<Output>, context: &mut Context<'_, Member>) {
+    for output in outputs {
+        match output {
+            Output::Send { to, message } => context.send(NodeId(to), message),
+            Output::SetTimer { timer, deadline_ns } => context.set_timer(timer.key(), deadline_ns),
+            Output::CancelTimer { timer } => context.cancel_timer(timer.key()),
+            Output::DiskWrite { tag, write } => context.write(tag, write),
+            Output::DiskSync { tag } => context.sync(tag),
+            Output::Observe(observation) => context.observe(observation),
+        }
+    }
+}
+
+impl Process for Member {
+    type Message = Message;
+    type Storage = MemberStorage;
+    type Observation = Observation;
+
+    fn step(&mut self, input: Input<Message>, context: &mut Context<'_, Self>) {
+        let Some(input) = translate_input(input) else {
+            panic!("{}: a timer key no broker timer has", context.node());
+        };
+        let now_ns = context.now_ns();
+        let mut outputs = Vec::new();
+        match self {
+            Member::Broker(node) => node.step(now_ns, input, context.rng(), &mut outputs),
+            Member::Admin(admin) => admin.step(now_ns, input, context.rng(), &mut outputs),
+        }
+        execute(outputs, context);
+    }
+
+    fn check_invariants(&self) {
+        if let Member::Broker(node) = self {
+            node.check_invariants();
+        }
+    }
+}
