@@ -6,9 +6,8 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-/// `numerator / denominator`, a probability in [0, 1].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `numerator / denominator`, a probability in [0, 1]. Written `"1/100"` in scenario files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Ratio {
     pub numerator: u32,
     pub denominator: u32,
@@ -57,6 +56,43 @@ impl Ratio {
             return false;
         }
         rng.random_ratio(self.numerator, self.denominator)
+    }
+}
+
+impl std::fmt::Display for Ratio {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}/{}", self.numerator, self.denominator)
+    }
+}
+
+impl std::str::FromStr for Ratio {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parsed = text.split_once('/').and_then(|(numerator, denominator)| {
+            Some(Ratio::new(
+                numerator.parse().ok()?,
+                denominator.parse().ok()?,
+            ))
+        });
+        let ratio = parsed.ok_or_else(|| format!("{text:?} is not a ratio like \"1/100\""))?;
+        ratio
+            .validate("ratio")
+            .map_err(|_| format!("{text:?} is not a probability (0/1 to 1/1)"))?;
+        Ok(ratio)
+    }
+}
+
+impl Serialize for Ratio {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -151,6 +187,15 @@ mod tests {
         let error = Ratio::new(3, 2).validate("network.loss").unwrap_err();
         assert!(error.contains("network.loss"), "{error}");
         assert!(Ratio::new(0, 0).validate("loss").is_err());
+    }
+
+    #[test]
+    fn ratios_parse_and_print_back() {
+        assert_eq!("1/100".parse::<Ratio>(), Ok(Ratio::new(1, 100)));
+        assert_eq!(Ratio::new(3, 7).to_string(), "3/7");
+        for bad in ["", "1", "1/0", "2/1", "a/b", "1/2/3", "-1/2"] {
+            assert!(bad.parse::<Ratio>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! Faults a scenario script fires at simulated times.
+//!
+//! Every fault has a pair that undoes it (`crash`/`restart`, `pause`/`resume`,
+//! partitions/`heal`, `hold`/`release`, `network`/`network-reset`, disk faults end after their
+//! `duration`), and the run's heal phase undoes whatever the script left in place.
+
+use serde::{Deserialize, Serialize};
+
+use crate::distribution::{Latency, Ratio};
+use crate::scenario::duration::{Duration, SignedDuration};
+use crate::scenario::target::Target;
+
+/// One scripted fault: what happens, and when (from the start of the run).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    Crash {
+        at: Duration,
+        target: Target,
+    },
+    Restart {
+        at: Duration,
+        target: Target,
+    },
+    Pause {
+        at: Duration,
+        target: Target,
+    },
+    Resume {
+        at: Duration,
+        target: Target,
+    },
+    /// Cuts every link between brokers of different groups, both ways.
+    Partition {
+        at: Duration,
+        groups: Vec<Vec<Target>>,
+    },
+    /// Cuts the target off from every other broker, both ways.
+    Isolate {
+        at: Duration,
+        target: Target,
+    },
+    /// Cuts traffic from every broker of `from` to every broker of `to`; the reverse stays up.
+    OneWay {
+        at: Duration,
+        from: Vec<Target>,
+        to: Vec<Target>,
+    },
+    /// Two sides that cannot reach each other, and one broker that reaches both.
+    Bridge {
+        at: Duration,
+        left: Vec<Target>,
+        bridge: Target,
+        right: Vec<Target>,
+    },
+    /// A majority and a minority drawn from the nemesis stream.
+    RandomSplit {
+        at: Duration,
+    },
+    /// Repairs every cut link.
+    Heal {
+        at: Duration,
+    },
+    /// Holds one direction of a link (its traffic queues) until `release`.
+    Hold {
+        at: Duration,
+        from: Target,
+        to: Target,
+    },
+    Release {
+        at: Duration,
+        from: Target,
+        to: Target,
+    },
+    ClockOffset {
+        at: Duration,
+        target: Target,
+        offset: SignedDuration,
+    },
+    ClockDrift {
+        at: Duration,
+        target: Target,
+        ppm: i64,
+    },
+    ClockJump {
+        at: Duration,
+        target: Target,
+        delta: SignedDuration,
+    },
+    /// The target's syncs fail (and lose what they covered) for `duration`.
+    DiskFailSyncs {
+        at: Duration,
+        target: Target,
+        duration: Duration,
+    },
+    /// The target's writes are rejected for `duration`.
+    DiskFailWrites {
+        at: Duration,
+        target: Target,
+        duration: Duration,
+    },
+    /// Replaces the network's rates; fields left out keep their current value.
+    Network {
+        at: Duration,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency: Option<Latency>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loss: Option<Ratio>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duplication: Option<Ratio>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reordering: Option<Ratio>,
+    },
+    /// Back to the scenario's base network rates.
+    NetworkReset {
+        at: Duration,
+    },
+}
+
+impl Fault {
+    pub fn at(&self) -> Duration {
+        match self {
+            Fault::Crash { at, .. }
+            | Fault::Restart { at, .. }
+            | Fault::Pause { at, .. }
+            | Fault::Resume { at, .. }
+            | Fault::Partition { at, .. }
+            | Fault::Isolate { at, .. }
+            | Fault::OneWay { at, .. }
+            | Fault::Bridge { at, .. }
+            | Fault::RandomSplit { at }
+            | Fault::Heal { at }
+            | Fault::Hold { at, .. }
+            | Fault::Release { at, .. }
+            | Fault::ClockOffset { at, .. }
+            | Fault::ClockDrift { at, .. }
+            | Fault::ClockJump { at, .. }
+            | Fault::DiskFailSyncs { at, .. }
+            | Fault::DiskFailWrites { at, .. }
+            | Fault::Network { at, .. }
+            | Fault::NetworkReset { at } => *at,
+        }
+    }
+
+    /// Every target the fault names, with the field that names it.
+    pub fn targets(&self) -> Vec<(&'static str, &Target)> {
+        match self {
+            Fault::Crash { target, .. }
+            | Fault::Restart { target, .. }
+            | Fault::Pause { target, .. }
+            | Fault::Resume { target, .. }
+            | Fault::Isolate { target, .. }
+            | Fault::ClockOffset { target, .. }
+            | Fault::ClockDrift { target, .. }
+            | Fault::ClockJump { target, .. }
+            | Fault::DiskFailSyncs { target, .. }
+            | Fault::DiskFailWrites { target, .. } => vec![("target", target)],
+            Fault::Partition { groups, .. } => groups
+                .iter()
+                .flatten()
+                .map(|target| ("groups", target))
+                .collect(),
+            Fault::OneWay { from, to, .. } => {
+                let from = from.iter().map(|target| ("from", target));
+                from.chain(to.iter().map(|target| ("to", target))).collect()
+            }
+            Fault::Bridge {
+                left,
+                bridge,
+                right,
+                ..
+            } => {
+                let mut targets: Vec<_> = left.iter().map(|target| ("left", target)).collect();
+                targets.push(("bridge", bridge));
+                targets.extend(right.iter().map(|target| ("right", target)));
+                targets
+            }
+            Fault::Hold { from, to, .. } | Fault::Release { from, to, .. } => {
+                vec![("from", from), ("to", to)]
+            }
+            Fault::RandomSplit { .. }
+            | Fault::Heal { .. }
+            | Fault::Network { .. }
+            | Fault::NetworkReset { .. } => Vec::new(),
+        }
+    }
+}

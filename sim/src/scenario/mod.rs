@@ -1,0 +1,304 @@
+//! Scenario files: a cluster, a workload, a script of faults, and what the checks expect.
+//!
+//! The format is TOML read with serde, strictly: unknown fields, impossible values and
+//! contradictions are errors that name the file, the line and the field ([`ScenarioError`]).
+//! Trial writes scenarios back (the fuzzer and the shrinker do), and the format round-trips: a
+//! scenario written by [`Scenario::to_toml`] reads back identical.
+//!
+//! Map: [`duration`] (`"30s"`-style durations), [`target`] (fault targets), [`fault`] (the fault
+//! script), [`validate`] (the semantic rules), [`locate`] (from a field path to a line).
+
+pub mod duration;
+pub mod fault;
+pub mod locate;
+pub mod target;
+pub mod validate;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use duration::{Duration, SignedDuration};
+pub use fault::Fault;
+pub use target::Target;
+
+use crate::network::NetworkConfig;
+
+/// One scenario file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short identifier, `[a-z0-9-]`.
+    pub name: String,
+    /// Why the scenario exists: the failure it is meant to provoke.
+    pub why: String,
+    /// How long the workload runs under faults.
+    pub fault_phase: Duration,
+    /// After every fault is healed, how long the cluster has to converge and consumers to drain.
+    #[serde(default = "default_liveness_phase")]
+    pub liveness_phase: Duration,
+    pub cluster: Cluster,
+    /// The network's base rates (latency, loss, duplication, reordering).
+    #[serde(default, skip_serializing_if = "is_default_network")]
+    pub network: NetworkConfig,
+    pub workload: Workload,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nemesis: Option<Nemesis>,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_liveness_phase() -> Duration {
+    Duration::from_secs(20)
+}
+
+fn is_default_network(network: &NetworkConfig) -> bool {
+    *network == NetworkConfig::default()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub brokers: u32,
+    /// Controller quorum voters (combined mode: the first `controllers` brokers). Odd.
+    #[serde(default = "default_controllers")]
+    pub controllers: u32,
+    #[serde(default)]
+    pub flush: Flush,
+    /// Kafka's `unclean.leader.election.enable`. Off by default: it can lose acknowledged data.
+    #[serde(default)]
+    pub unclean_leader_election: bool,
+    /// Planted bugs (KAFKA.md's zoo). All off by default.
+    #[serde(default)]
+    pub bugs: Bugs,
+    pub topics: Vec<Topic>,
+}
+
+fn default_controllers() -> u32 {
+    3
+}
+
+/// When a broker syncs its log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flush {
+    /// Sync before acknowledging (Trial's default).
+    #[default]
+    EveryBatch,
+    /// Never sync explicitly; rely on replication (Kafka's default). A correlated crash of every
+    /// replica can lose acknowledged records: a documented trade-off.
+    Never,
+}
+
+/// Switches that plant the bug zoo's data-plane bugs (KAFKA.md, entries 1 to 5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bugs {
+    /// 1: truncate to the local high watermark instead of the epoch divergence point.
+    pub truncate_to_high_watermark: bool,
+    /// 2: skip truncation when the new leader is the same broker as before.
+    pub skip_truncation_when_leader_unchanged: bool,
+    /// 3: the leader accepts fetches carrying a stale leader epoch.
+    pub ignore_stale_follower_epoch: bool,
+    /// 4a: elect a leader from outside the ISR.
+    pub elect_outside_isr: bool,
+    /// 4b: re-admit a rebooted broker with a stale epoch into the ISR.
+    pub readmit_stale_broker: bool,
+    /// 5: advance the high watermark to the leader's log end offset.
+    pub high_watermark_at_leader_end: bool,
+}
+
+impl Bugs {
+    pub fn any(&self) -> bool {
+        *self != Bugs::default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    pub name: String,
+    pub partitions: u32,
+    pub replication_factor: u32,
+    pub min_insync_replicas: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    #[serde(default)]
+    pub producers: Vec<Producer>,
+    #[serde(default)]
+    pub consumers: Vec<Consumer>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Acks {
+    #[serde(rename = "0")]
+    None,
+    #[serde(rename = "1")]
+    Leader,
+    #[default]
+    #[serde(rename = "all")]
+    All,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Producer {
+    pub topic: String,
+    /// How many producer processes of this shape.
+    #[serde(default = "one")]
+    pub count: u32,
+    #[serde(default)]
+    pub acks: Acks,
+    /// Records per simulated second, per producer.
+    pub rate_per_second: u32,
+    /// Distinct keys; 0 sends unkeyed records (round-robin over partitions).
+    #[serde(default)]
+    pub keys: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsumerMode {
+    /// The consumer reads an explicit set of partitions.
+    #[default]
+    Assign,
+    /// The consumer joins a group that assigns partitions to it.
+    Subscribe,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consumer {
+    pub topic: String,
+    #[serde(default = "one")]
+    pub count: u32,
+    #[serde(default)]
+    pub mode: ConsumerMode,
+    /// The consumer group, for `subscribe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Random faults drawn from the seed, swarm style: each seed enables a random subset of `kinds`
+/// at random intensities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nemesis {
+    pub kinds: Vec<NemesisKind>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NemesisKind {
+    Partition,
+    Crash,
+    Pause,
+    Clock,
+    Disk,
+    Network,
+}
+
+/// What the checks expect of this scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expect {
+    /// Every record acknowledged with acks=all survives. Off only where the scenario documents a
+    /// trade-off that loses them (every replica crashing under `flush = "never"`).
+    pub acknowledged_writes_survive: bool,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect {
+            acknowledged_writes_survive: true,
+        }
+    }
+}
+
+/// A scenario file Trial refuses, located as precisely as the error allows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based.
+    pub line: Option<usize>,
+    /// The field's path, like `faults[2].target`.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(formatter, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(formatter, ": field `{field}`")?;
+        }
+        write!(formatter, ": {}", self.message)
+    }
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+            file: file.clone(),
+            line: None,
+            field: None,
+            message: format!("cannot read: {error}"),
+        })?;
+        Scenario::parse(&text, &file)
+    }
+
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|error| {
+            let message = error.message().trim().to_string();
+            let (line, field) = match error.span() {
+                Some(span) => locate::serde_error(text, span, &message),
+                None => (None, None),
+            };
+            ScenarioError {
+                file: file.to_string(),
+                line,
+                field,
+                message,
+            }
+        })?;
+        if let Err(problem) = scenario.validate() {
+            return Err(ScenarioError {
+                file: file.to_string(),
+                line: locate::line_of_field(text, &problem.path),
+                field: Some(problem.path.to_string()),
+                message: problem.message,
+            });
+        }
+        Ok(scenario)
+    }
+
+    /// Writes the scenario as TOML that [`Scenario::parse`] reads back identical.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario always serialises")
+    }
+
+    /// Checks every semantic rule; the first problem found, with its field path.
+    pub fn validate(&self) -> Result<(), validate::Problem> {
+        validate::scenario(self)
+    }
+
+    pub fn topic(&self, name: &str) -> Option<&Topic> {
+        self.cluster.topics.iter().find(|topic| topic.name == name)
+    }
+}

@@ -1,0 +1,127 @@
+//! Fault targets, resolved at the moment the fault fires.
+//!
+//! `b1`..`bN` name brokers; `leader(topic/partition)` is that partition's leader as the active
+//! controller last decided it; `controller` is the active controller; `random` is a broker drawn
+//! from the nemesis stream.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Broker `b<index + 1>`.
+    Broker(u32),
+    Leader {
+        topic: String,
+        partition: u32,
+    },
+    Controller,
+    Random,
+}
+
+impl Target {
+    /// The broker index for a name like `b3`, if it is one.
+    pub fn broker_index(name: &str) -> Option<u32> {
+        let digits = name.strip_prefix('b')?;
+        if digits.starts_with('0') {
+            return None;
+        }
+        digits
+            .parse::<u32>()
+            .ok()
+            .filter(|&number| number > 0)
+            .map(|number| number - 1)
+    }
+
+    pub fn broker_name(index: u32) -> String {
+        format!("b{}", index + 1)
+    }
+}
+
+impl std::str::FromStr for Target {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "controller" => return Ok(Target::Controller),
+            "random" => return Ok(Target::Random),
+            _ => {}
+        }
+        if let Some(index) = Target::broker_index(text) {
+            return Ok(Target::Broker(index));
+        }
+        let inner = text
+            .strip_prefix("leader(")
+            .and_then(|rest| rest.strip_suffix(')'));
+        let parsed = inner.and_then(|inner| {
+            let (topic, partition) = inner.rsplit_once('/')?;
+            Some(Target::Leader {
+                topic: topic.to_string(),
+                partition: partition.parse().ok()?,
+            })
+        });
+        parsed.ok_or_else(|| {
+            format!(
+                "{text:?} is not a target: expected a broker (b1, b2, ...), \
+                 leader(topic/partition), controller or random"
+            )
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Broker(index) => write!(formatter, "b{}", index + 1),
+            Target::Leader { topic, partition } => write!(formatter, "leader({topic}/{partition})"),
+            Target::Controller => formatter.write_str("controller"),
+            Target::Random => formatter.write_str("random"),
+        }
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_print_back() {
+        for text in [
+            "b1",
+            "b12",
+            "leader(orders/0)",
+            "leader(a/b/3)",
+            "controller",
+            "random",
+        ] {
+            let target: Target = text.parse().unwrap();
+            assert_eq!(target.to_string(), text);
+        }
+        assert_eq!("b2".parse::<Target>(), Ok(Target::Broker(1)));
+        for bad in [
+            "b0",
+            "b01",
+            "x1",
+            "leader(orders)",
+            "leader(orders/x)",
+            "leader orders/0",
+            "",
+        ] {
+            assert!(bad.parse::<Target>().is_err(), "{bad:?}");
+        }
+    }
+}

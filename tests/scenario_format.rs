@@ -1,0 +1,96 @@
+//! The scenario format is strict and round-trips. Each file in `tests/malformed/` is a scenario
+//! with one mistake; its header says on which line and in which field the reader must report it.
+
+use std::path::{Path, PathBuf};
+
+use sim::scenario::Scenario;
+
+struct Expectation {
+    line: Option<usize>,
+    field: Option<String>,
+    message: String,
+}
+
+fn header_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let prefix = format!("# expect-{key}:");
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .map(str::trim)
+}
+
+fn expectation(text: &str) -> Expectation {
+    Expectation {
+        line: header_value(text, "line")
+            .filter(|line| !line.is_empty())
+            .map(|line| line.parse().unwrap()),
+        field: header_value(text, "field").map(str::to_string),
+        message: header_value(text, "message")
+            .expect("every malformed file states its message")
+            .to_string(),
+    }
+}
+
+fn malformed_files() -> Vec<PathBuf> {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(directory)
+        .expect("tests/malformed exists")
+        .map(|entry| entry.expect("readable").path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "toml")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_malformed_scenario_is_rejected_with_its_line_and_field() {
+    let files = malformed_files();
+    assert!(
+        files.len() >= 12,
+        "at least 12 malformed scenarios, found {}",
+        files.len()
+    );
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expected = expectation(&text);
+        let error =
+            Scenario::load(&path).expect_err(&format!("{} must be rejected", path.display()));
+        let shown = error.to_string();
+        assert_eq!(error.line, expected.line, "{shown}");
+        assert_eq!(error.field, expected.field, "{shown}");
+        assert!(
+            shown.contains(&expected.message),
+            "{shown} should say {:?}",
+            expected.message
+        );
+        assert!(
+            shown.starts_with(&path.display().to_string()),
+            "{shown} names the file"
+        );
+    }
+}
+
+#[test]
+fn a_scenario_written_back_reads_back_identical() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenario-examples/every-fault.toml");
+    let scenario = Scenario::load(&path).unwrap();
+    assert_eq!(scenario.faults.len(), 19);
+    let written = scenario.to_toml();
+    let read_back = Scenario::parse(&written, "written-back.toml").unwrap();
+    assert_eq!(read_back, scenario);
+    assert_eq!(read_back.to_toml(), written, "writing is stable");
+}
+
+#[test]
+fn an_unreadable_file_is_an_error_naming_it() {
+    let error = Scenario::load(Path::new("/nonexistent/scenario.toml")).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("/nonexistent/scenario.toml: cannot read"),
+        "{error}"
+    );
+}
