@@ -19,6 +19,7 @@
 //! - [`digest`]: the 64-bit trace digest.
 //! - [`audit`]: the determinism audit (same seed twice, same digest).
 //! - [`counters`]: what happened in a run, counted.
+//! - [`runner`]: fault script execution and the swarm nemesis.
 //! - [`scenario`]: scenario files: cluster, workload, fault script, nemesis; strict parsing.
 //! - [`logging`]: `tracing` output stamped with simulated time and node name.
 
@@ -33,6 +34,7 @@ pub mod logging;
 pub mod network;
 pub mod process;
 pub mod queue;
+pub mod runner;
 pub mod scenario;
 pub mod seed;
 pub mod simulation;

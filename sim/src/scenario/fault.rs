@@ -118,6 +118,31 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The `action` name, as written in scenario files.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Fault::Crash { .. } => "crash",
+            Fault::Restart { .. } => "restart",
+            Fault::Pause { .. } => "pause",
+            Fault::Resume { .. } => "resume",
+            Fault::Partition { .. } => "partition",
+            Fault::Isolate { .. } => "isolate",
+            Fault::OneWay { .. } => "one-way",
+            Fault::Bridge { .. } => "bridge",
+            Fault::RandomSplit { .. } => "random-split",
+            Fault::Heal { .. } => "heal",
+            Fault::Hold { .. } => "hold",
+            Fault::Release { .. } => "release",
+            Fault::ClockOffset { .. } => "clock-offset",
+            Fault::ClockDrift { .. } => "clock-drift",
+            Fault::ClockJump { .. } => "clock-jump",
+            Fault::DiskFailSyncs { .. } => "disk-fail-syncs",
+            Fault::DiskFailWrites { .. } => "disk-fail-writes",
+            Fault::Network { .. } => "network",
+            Fault::NetworkReset { .. } => "network-reset",
+        }
+    }
+
     pub fn at(&self) -> Duration {
         match self {
             Fault::Crash { at, .. }
