@@ -89,6 +89,13 @@ impl Node {
         }
     }
 
+    pub(crate) fn on_register_broker_response(&mut self, broker_epoch: u64) {
+        if self.broker.broker_epoch.is_none() {
+            self.broker.broker_epoch = Some(broker_epoch);
+            self.broker.broker_epoch_highest = self.broker.broker_epoch_highest.max(broker_epoch);
+        }
+    }
+
     /// Reacts to a committed record: learns this broker's own registration and fencing.
     pub(crate) fn on_record_applied(&mut self, record: &MetadataRecord) {
         match record {
@@ -236,6 +243,11 @@ impl Node {
     /// The Raft leader (active or soon-active controller) as far as this node knows.
     pub fn controller_hint(&self) -> Option<u32> {
         self.raft.leader
+    }
+
+    /// The current Raft term, possibly newer than the durable one of [`Node::quorum_state`].
+    pub fn current_term(&self) -> u64 {
+        self.raft.term
     }
 
     /// This broker's current broker epoch, if registered.

@@ -250,12 +250,17 @@ impl Node {
         if self.controller.is_none() || from != broker || broker >= self.config.brokers {
             return; // The broker retries on its next heartbeat.
         }
-        let current = self.proposed().brokers.get(&broker);
-        if current.is_some_and(|registration| {
-            registration.incarnation == incarnation && !registration.fenced
-        }) {
+        let current = self.proposed().brokers.get(&broker).cloned();
+        if let Some(registration) = &current
+            && registration.incarnation == incarnation
+            && !registration.fenced
+        {
+            // A retry: the broker may have lost track of its epoch (a stale answer from a deposed
+            // controller), and the record is already applied at its end.
             self.refresh_session(broker);
-            return; // Already registered (a retry).
+            let broker_epoch = registration.broker_epoch;
+            self.send(from, Message::RegisterBrokerResponse { broker_epoch });
+            return;
         }
         if current.is_some() && self.move_broker_out(broker).is_err() {
             return;

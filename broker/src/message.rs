@@ -57,6 +57,10 @@ pub enum Message {
         broker: u32,
         incarnation: u64,
     },
+    /// Sent when the broker is already registered with this incarnation (a retry): its epoch.
+    RegisterBrokerResponse {
+        broker_epoch: u64,
+    },
     BrokerHeartbeat {
         broker: u32,
         broker_epoch: u64,

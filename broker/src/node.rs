@@ -326,6 +326,9 @@ impl Node {
                 broker,
                 broker_epoch,
             } => self.on_broker_heartbeat(from, broker, broker_epoch),
+            Message::RegisterBrokerResponse { broker_epoch } => {
+                self.on_register_broker_response(broker_epoch)
+            }
             Message::BrokerHeartbeatResponse { result } => {
                 self.on_broker_heartbeat_response(result)
             }

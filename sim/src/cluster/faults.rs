@@ -4,6 +4,7 @@
 //! Each fault lasts a random duration and is then reverted; at most `concurrent_max` faults are
 //! active at once, so a test can keep a majority reachable or not, as it needs.
 
+use check::state::StateViolation;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -140,6 +141,21 @@ impl RandomFaults {
             right.push(left.remove(0));
         }
         vec![left, right]
+    }
+
+    /// Steps `cluster` until `until_ns`, ticking the faults after every step.
+    pub fn run(
+        &mut self,
+        cluster: &mut ClusterSimulation,
+        until_ns: u64,
+    ) -> Result<(), StateViolation> {
+        while cluster.now_ns() < until_ns {
+            if !cluster.step()? {
+                break;
+            }
+            self.tick(cluster);
+        }
+        Ok(())
     }
 
     /// Reverts every active fault.

@@ -193,6 +193,25 @@ impl ClusterSimulation {
             .map(Node::id)
     }
 
+    /// Whether the cluster has converged: exactly one live active controller, every live broker
+    /// registered, and every partition led in the controller's committed metadata.
+    pub fn is_settled(&self) -> bool {
+        let mut controllers = self
+            .live_brokers()
+            .filter(|node| node.is_active_controller());
+        let (Some(controller), None) = (controllers.next(), controllers.next()) else {
+            return false;
+        };
+        let metadata = controller.metadata();
+        metadata.bootstrapped
+            && self
+                .live_brokers()
+                .all(|node| node.broker_epoch().is_some())
+            && metadata
+                .partitions()
+                .all(|(_, _, state)| state.leader.is_some())
+    }
+
     pub fn crash(&mut self, id: u32) -> bool {
         self.simulation.crash(NodeId(id))
     }
