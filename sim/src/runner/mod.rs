@@ -1,11 +1,16 @@
 //! Running a scenario: the fault script and the nemesis against a cluster.
 //!
+//! - [`artifact`]: artifact folders, written whole or not at all, and read back for replay.
 //! - [`faults`]: fires scripted faults at a cluster, resolving targets when they fire, and
 //!   undoes every fault still in force at heal.
 //! - [`nemesis`]: swarm-style random fault plans drawn from the seed.
+//! - [`report`]: the verdict, violations, counters and the reproduce command.
 
+pub mod artifact;
 pub mod faults;
 pub mod nemesis;
+pub mod report;
 
 pub use faults::{FaultExecutor, FiredFault};
 pub use nemesis::{NemesisPlan, plan};
+pub use report::{RunReport, RunStats, Verdict, Violation, ViolationSource};
