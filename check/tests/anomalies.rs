@@ -884,3 +884,23 @@ fn committed_offset_regression_stays_silent_across_groups() {
     history.commit_ok(2, "h", &[("j", 7)]);
     assert_clean(&history.check_default());
 }
+
+/// Values far apart take the checker's sparse value index instead of its dense table.
+#[test]
+fn analyses_work_with_sparse_values() {
+    let mut history = History::new();
+    history.send_fail(0, &[("k", -4_000_000_000_000)]);
+    history.send_ok(0, &[("k", 9_000_000_000_000, 1)]);
+    history.poll_ok(
+        1,
+        &[("k", &[(0, -4_000_000_000_000), (1, 9_000_000_000_000)])],
+    );
+    let report = history.check_default();
+    assert_fires(&report, AbortedRead);
+    assert_eq!(
+        report.anomaly_counts.len(),
+        1,
+        "{:?}",
+        report.anomaly_counts
+    );
+}

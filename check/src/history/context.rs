@@ -18,8 +18,8 @@ pub struct DistinctRead {
 pub struct Context<'a> {
     pub model: &'a Model,
     pub orders: VersionOrders,
-    /// `(value, writer)` for every attempted send, sorted by value.
-    writers: Vec<(i64, EventId)>,
+    /// Value -> the first operation that attempted to send it.
+    writers: WriterIndex,
     /// `(key, value, reader, offset)` for every read, sorted.
     readers: Vec<(KeyId, i64, EventId, u64)>,
     /// Per event: whether it is known to have taken effect (`ok`, or an indeterminate write
@@ -30,7 +30,7 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn new(model: &'a Model) -> Self {
         let orders = VersionOrders::build(model);
-        let writers = collect_writers(model);
+        let writers = WriterIndex::build(model);
         let readers = collect_readers(model);
         let mut context = Self {
             model,
@@ -57,13 +57,7 @@ impl<'a> Context<'a> {
 
     /// The operation that attempted to send `value`, if any.
     pub fn writer_of(&self, value: i64) -> Option<EventId> {
-        let position = self
-            .writers
-            .partition_point(|&(written, _)| written < value);
-        self.writers
-            .get(position)
-            .filter(|&&(written, _)| written == value)
-            .map(|&(_, writer)| writer)
+        self.writers.writer_of(value)
     }
 
     /// The first operation (in completion order) that read `value` from `key`.
@@ -113,6 +107,66 @@ impl<'a> Context<'a> {
                     .any(|send| self.was_read(send.key, send.value)),
             })
             .collect()
+    }
+}
+
+/// Value -> writer. Workloads number their values densely, so a table indexed by value is the
+/// common case (one memory access per lookup); sparse values fall back to a sorted list.
+#[derive(Debug)]
+enum WriterIndex {
+    Dense {
+        minimum: i64,
+        /// `writers[value - minimum]`, or [`NO_WRITER`].
+        writers: Vec<EventId>,
+    },
+    Sparse(Vec<(i64, EventId)>),
+}
+
+const NO_WRITER: EventId = EventId::MAX;
+/// A dense table may hold at most this many slots per value written (plus a constant).
+const DENSE_SLOTS_PER_VALUE_MAX: i128 = 4;
+
+impl WriterIndex {
+    fn build(model: &Model) -> Self {
+        let values = || model.sends.iter().map(|send| send.value);
+        let (Some(minimum), Some(maximum)) = (values().min(), values().max()) else {
+            return Self::Sparse(Vec::new());
+        };
+        let span = i128::from(maximum) - i128::from(minimum) + 1;
+        let dense_limit = DENSE_SLOTS_PER_VALUE_MAX * model.sends.len() as i128 + 1024;
+        if span > dense_limit {
+            return Self::Sparse(collect_writers(model));
+        }
+        let mut writers = vec![NO_WRITER; span as usize];
+        for (event_id, event) in model.events.iter().enumerate() {
+            for send in model.sends_of(event) {
+                let slot = &mut writers[(i128::from(send.value) - i128::from(minimum)) as usize];
+                if *slot == NO_WRITER {
+                    *slot = event_id as EventId;
+                }
+            }
+        }
+        Self::Dense { minimum, writers }
+    }
+
+    fn writer_of(&self, value: i64) -> Option<EventId> {
+        match self {
+            Self::Dense { minimum, writers } => {
+                let slot = i128::from(value) - i128::from(*minimum);
+                let slot = usize::try_from(slot).ok()?;
+                writers
+                    .get(slot)
+                    .copied()
+                    .filter(|&writer| writer != NO_WRITER)
+            }
+            Self::Sparse(writers) => {
+                let position = writers.partition_point(|&(written, _)| written < value);
+                writers
+                    .get(position)
+                    .filter(|&&(written, _)| written == value)
+                    .map(|&(_, writer)| writer)
+            }
+        }
     }
 }
 

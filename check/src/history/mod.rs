@@ -35,6 +35,7 @@ pub mod dependency_graph;
 pub mod duplicate;
 pub mod error;
 pub mod exactly_once;
+mod fast_reader;
 pub mod inconsistent_offsets;
 pub mod information_flow_cycle;
 pub mod lost_write;

@@ -12,6 +12,7 @@ use std::io::BufRead;
 use serde_json::{Map, Value};
 
 use super::error::ReadError;
+use super::fast_reader;
 use super::operation::{
     Function, MicroOperation, Operation, OperationType, OperationValue, PartitionDump, PolledKey,
 };
@@ -81,12 +82,20 @@ impl<R: BufRead> HistoryReader<R> {
             if self.line_text.trim().is_empty() {
                 continue;
             }
-            let object = parse_object(line, &self.line_text)?;
-            if object.contains_key("history_format") {
-                self.read_header(line, &object)?;
-                continue;
-            }
-            let operation = self.read_line_operation(line, &object)?;
+            // Well-formed sends, polls, transactions and commits take the typed fast path;
+            // anything it does not accept is judged (and explained) by the detailed path.
+            let parsed = match fast_reader::parse_line(&self.line_text) {
+                Some(parsed) => parsed,
+                None => {
+                    let object = parse_object(line, &self.line_text)?;
+                    if object.contains_key("history_format") {
+                        self.read_header(line, &object)?;
+                        continue;
+                    }
+                    parse_line(line, &object)?
+                }
+            };
+            let operation = self.accept(line, parsed)?;
             self.seen_operation = true;
             return Ok(Some(operation));
         }
@@ -115,61 +124,49 @@ impl<R: BufRead> HistoryReader<R> {
         Ok(())
     }
 
-    fn read_line_operation(
-        &mut self,
-        line: u64,
-        object: &Map<String, Value>,
-    ) -> Result<Operation, ReadError> {
-        if let Some(name) = object
-            .keys()
-            .find(|name| !FIELDS_KNOWN.contains(&name.as_str()))
-        {
-            return Err(field(line, name, "unknown field".to_string()));
-        }
-        let index = self.read_index(line, object)?;
-        let time_ns = self.read_time(line, object)?;
-        let process = unsigned(line, "process", required(line, object, "process")?)?;
-        let kind = read_type(line, object)?;
-        let function = read_function(line, object)?;
-        let group = read_group(line, object)?;
-        let value_json = object.get("value").unwrap_or(&Value::Null);
-        let value = parse_value(line, function, kind, value_json)?;
-        let value = self.advance_process(line, process, kind, function, value)?;
+    /// Applies the rules across lines: indices increase, time never decreases, processes
+    /// follow their state machine.
+    fn accept(&mut self, line: u64, parsed: ParsedLine) -> Result<Operation, ReadError> {
+        let index = self.accept_index(line, parsed.index)?;
+        let time_ns = self.accept_time(line, parsed.time_ns)?;
+        let value = self.advance_process(
+            line,
+            parsed.process,
+            parsed.kind,
+            parsed.function,
+            parsed.value,
+        )?;
         Ok(Operation {
             index,
             time_ns,
-            process,
-            kind,
-            function,
-            group,
+            process: parsed.process,
+            kind: parsed.kind,
+            function: parsed.function,
+            group: parsed.group,
             value,
         })
     }
 
-    fn read_index(&mut self, line: u64, object: &Map<String, Value>) -> Result<u64, ReadError> {
-        let index = match object.get("index") {
+    fn accept_index(&mut self, line: u64, index: Option<u64>) -> Result<u64, ReadError> {
+        let index = match index {
             None => self.next_index,
-            Some(json) => {
-                let index = unsigned(line, "index", json)?;
-                if index < self.next_index {
-                    return Err(field(
-                        line,
-                        "index",
-                        format!(
-                            "{index} does not increase (expected at least {})",
-                            self.next_index
-                        ),
-                    ));
-                }
-                index
+            Some(index) if index < self.next_index => {
+                return Err(field(
+                    line,
+                    "index",
+                    format!(
+                        "{index} does not increase (expected at least {})",
+                        self.next_index
+                    ),
+                ));
             }
+            Some(index) => index,
         };
         self.next_index = index + 1;
         Ok(index)
     }
 
-    fn read_time(&mut self, line: u64, object: &Map<String, Value>) -> Result<u64, ReadError> {
-        let time_ns = unsigned(line, "time", required(line, object, "time")?)?;
+    fn accept_time(&mut self, line: u64, time_ns: u64) -> Result<u64, ReadError> {
         if time_ns < self.last_time_ns {
             return Err(field(
                 line,
@@ -359,6 +356,48 @@ fn check_micro_completion(
 }
 
 // ---- line and field parsing ----
+
+/// One line's fields, parsed and checked on their own (before the rules across lines).
+#[derive(Debug)]
+pub(crate) struct ParsedLine {
+    pub index: Option<u64>,
+    pub time_ns: u64,
+    pub process: u64,
+    pub kind: OperationType,
+    pub function: Function,
+    pub group: Option<String>,
+    pub value: OperationValue,
+}
+
+/// The detailed path: every field checked, every error named.
+fn parse_line(line: u64, object: &Map<String, Value>) -> Result<ParsedLine, ReadError> {
+    if let Some(name) = object
+        .keys()
+        .find(|name| !FIELDS_KNOWN.contains(&name.as_str()))
+    {
+        return Err(field(line, name, "unknown field".to_string()));
+    }
+    let index = match object.get("index") {
+        None => None,
+        Some(json) => Some(unsigned(line, "index", json)?),
+    };
+    let time_ns = unsigned(line, "time", required(line, object, "time")?)?;
+    let process = unsigned(line, "process", required(line, object, "process")?)?;
+    let kind = read_type(line, object)?;
+    let function = read_function(line, object)?;
+    let group = read_group(line, object)?;
+    let value_json = object.get("value").unwrap_or(&Value::Null);
+    let value = parse_value(line, function, kind, value_json)?;
+    Ok(ParsedLine {
+        index,
+        time_ns,
+        process,
+        kind,
+        function,
+        group,
+        value,
+    })
+}
 
 fn parse_object(line: u64, text: &str) -> Result<Map<String, Value>, ReadError> {
     match serde_json::from_str::<Value>(text) {
@@ -729,4 +768,62 @@ fn parse_commit(line: u64, name: &str, parts: &[Value]) -> Result<MicroOperation
     };
     let offsets = parse_offsets(line, &format!("{name}[1]"), offsets)?;
     Ok(MicroOperation::Commit { offsets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path accepts a subset of what the detailed path accepts, and both read the same
+    /// thing from it.
+    #[test]
+    fn fast_and_detailed_paths_agree() {
+        let lines = [
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 1], ["send", "j", -2]]}"#,
+            r#"{"index": 3, "time": 2, "process": 0, "type": "ok", "f": "send", "value": [["send", "k", [0, 1]], ["send", "j", [7, -2]]]}"#,
+            r#"{"time": 1, "process": 0, "type": "info", "f": "send", "value": [["send", "k", [0, 1]], ["send", "j", 2]]}"#,
+            r#"{"time": 1, "process": 0, "type": "fail", "f": "send", "value": null, "error": {"code": 7}}"#,
+            r#"{"time": 1, "process": 1, "type": "invoke", "f": "poll", "group": "g", "value": [["poll"]]}"#,
+            r#"{"time": 1, "process": 1, "type": "ok", "f": "poll", "group": "g", "value": [["poll", {"z": [[3, 4]], "a": [[0, 1], [2, 3]], "m": []}]]}"#,
+            r#"{"time": 1, "process": 2, "type": "ok", "f": "txn", "value": [["poll", {"a": [[0, 1]]}], ["send", "b", [1, 5]], ["commit", {"b": 9, "a": 1}]]}"#,
+            r#"{"time": 1, "process": 2, "type": "invoke", "f": "commit", "group": "g", "value": {"k": 4, "a": 2}}"#,
+            r#"{"time": 1, "process": 2, "type": "invoke", "f": "rebalance", "group": null, "value": null}"#,
+            r#"{"time": 1, "process": 2, "type": "info", "f": "crash"}"#,
+            r#"{"time": 1, "process": 2, "type": "invoke", "f": "send", "value": [["send", "k\u00e9", 1]]}"#,
+        ];
+        for text in lines {
+            let fast =
+                fast_reader::parse_line(text).unwrap_or_else(|| panic!("fast path refused {text}"));
+            let detailed = parse_line(1, &parse_object(1, text).unwrap()).unwrap();
+            assert_eq!(format!("{fast:?}"), format!("{detailed:?}"), "{text}");
+        }
+    }
+
+    /// Lines the detailed path rejects (or handles alone) never pass the fast path.
+    #[test]
+    fn fast_path_refuses_what_it_must_not_judge() {
+        let lines = [
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", [0, 1]]]}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "send", "value": [["send", "k", 1]]}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "poll", "value": [["poll"]]}"#,
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "poll", "value": [["poll", {}]]}"#,
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "send", "value": []}"#,
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "send", "value": [["poll"]]}"#,
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "poll", "value": [["commit", {}]]}"#,
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 1, 2]]}"#,
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 9223372036854775808]]}"#,
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "assign", "value": ["k"]}"#,
+            r#"{"time": 1, "process": 0, "type": "invoke", "f": "poll", "value": [["poll"]], "extra": 1}"#,
+            r#"{"time": -1, "process": 0, "type": "invoke", "f": "poll", "value": [["poll"]]}"#,
+            r#"{"time": 1, "process": 0, "type": "begin", "f": "poll", "value": [["poll"]]}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "poll", "value": [["poll", {"a": [], "a": []}]]}"#,
+            r#"{"history_format": 1}"#,
+        ];
+        for text in lines {
+            assert!(
+                fast_reader::parse_line(text).is_none(),
+                "fast path accepted {text}"
+            );
+        }
+    }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod generate;
+
 use check::history::{AnomalyKind, CheckConfig, Report, check_history};
 use serde_json::{Value, json};
 
