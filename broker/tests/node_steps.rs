@@ -289,3 +289,46 @@ fn a_node_refuses_an_invalid_config() {
     };
     let _ = Node::new(Arc::new(config), 0, &Storage::default());
 }
+
+#[test]
+fn any_node_answers_metadata_requests_from_its_own_possibly_stale_image() {
+    let mut follower = Driven::new(ClusterConfig::default(), 2, Storage::default());
+    let output = follower.step(Input::Message {
+        from: 7,
+        message: Message::MetadataRequest { request_id: 5 },
+    });
+    let sent = sends(&output);
+    let [(7, Message::MetadataResponse(response))] = sent.as_slice() else {
+        panic!("one metadata response: {output:?}")
+    };
+    assert_eq!(
+        (
+            response.request_id,
+            response.metadata_index,
+            response.controller
+        ),
+        (5, 0, None)
+    );
+    assert!(
+        response.partitions.is_empty(),
+        "nothing committed is known yet: a stale, empty answer"
+    );
+}
+
+#[test]
+fn only_the_active_controller_serves_admin_requests() {
+    let mut follower = Driven::new(ClusterConfig::default(), 1, Storage::default());
+    let request = Message::ElectPreferredLeaders {
+        request_id: 3,
+        partitions: Vec::new(),
+    };
+    let output = follower.step(Input::Message {
+        from: 9,
+        message: request,
+    });
+    let refused = Message::ElectPreferredLeadersResponse {
+        request_id: 3,
+        result: Err(broker::message::ControllerError::NotController { leader_hint: None }),
+    };
+    assert_eq!(sends(&output), vec![(9, refused)]);
+}
