@@ -1,0 +1,174 @@
+//! `trial check HISTORY [--json]`: judge a history file (`shared/design/HISTORY.md`) recorded
+//! anywhere, with the `check` crate.
+//!
+//! Exit codes: 0 the history is valid for the declared configuration, 1 it holds violations,
+//! 2 bad input (unreadable file, malformed line: the message names file, line and field; an
+//! unknown anomaly name). The human report goes to stdout, errors to stderr; `--json` prints one
+//! JSON object: `{"history", "valid", "anomalies": {name: [witness, ...]}, "anomaly_counts",
+//! "violations", "stats", "config"}`.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use check::history::{Acks, AnomalyKind, ConsumerMode};
+use check::{CheckConfig, Report, check_history};
+
+/// How many witnesses per anomaly the human report prints.
+const WITNESSES_SHOWN_MAX: usize = 3;
+/// Bytes read from the history file at a time.
+const READ_BUFFER_BYTES: usize = 1 << 20;
+
+/// Arguments of `trial check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// The history file: JSON Lines, one operation per line (HISTORY.md).
+    pub history: PathBuf,
+    /// Print the report as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// The producers' acks: losing acknowledged writes is a violation only under `all`.
+    #[arg(long, value_enum, default_value_t = AcksArgument::All)]
+    pub acks: AcksArgument,
+    /// How consumers got their keys: under `subscribe`, skips and re-reads across polls are
+    /// expected (rebalances reset positions to committed offsets).
+    #[arg(long, value_enum, default_value_t = ConsumerModeArgument::Assign)]
+    pub consumer_mode: ConsumerModeArgument,
+    /// Demand serializable writes: `G0` and `int-send-skip` become violations (Kafka's
+    /// transactions allow both).
+    #[arg(long)]
+    pub isolated_writes: bool,
+    /// Every consumer group must process each record exactly once.
+    #[arg(long)]
+    pub exactly_once: bool,
+    /// The consumers drained every key at the end: unread acknowledged records are violations.
+    #[arg(long)]
+    pub drained: bool,
+    /// An anomaly the run expects (repeatable), e.g. `--expect G0`.
+    #[arg(long = "expect", value_name = "ANOMALY")]
+    pub expected: Vec<String>,
+    /// How many witnesses the report keeps per anomaly (all are counted).
+    #[arg(long, default_value_t = 64)]
+    pub witnesses_max: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcksArgument {
+    All,
+    Leader,
+    None,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerModeArgument {
+    Assign,
+    Subscribe,
+}
+
+/// Runs `trial check`.
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let config = match config_of(args) {
+        Ok(config) => config,
+        Err(message) => return bad_input(&message),
+    };
+    let file = match File::open(&args.history) {
+        Ok(file) => file,
+        Err(error) => {
+            return bad_input(&format!("{}: cannot open: {error}", args.history.display()));
+        }
+    };
+    let input = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+    let report = match check_history(input, &config) {
+        Ok(report) => report,
+        Err(error) => return bad_input(&format!("{}: {error}", args.history.display())),
+    };
+    if args.json {
+        print_json(args, &config, &report);
+    } else {
+        print_human(args, &config, &report);
+    }
+    if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn config_of(args: &CheckArgs) -> Result<CheckConfig, String> {
+    let expected = args
+        .expected
+        .iter()
+        .map(|name| {
+            name.parse::<AnomalyKind>()
+                .map_err(|error| error.to_string())
+        })
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    Ok(CheckConfig {
+        acks: match args.acks {
+            AcksArgument::All => Acks::All,
+            AcksArgument::Leader => Acks::Leader,
+            AcksArgument::None => Acks::None,
+        },
+        consumer_mode: match args.consumer_mode {
+            ConsumerModeArgument::Assign => ConsumerMode::Assign,
+            ConsumerModeArgument::Subscribe => ConsumerMode::Subscribe,
+        },
+        kafka_transactions: !args.isolated_writes,
+        exactly_once: args.exactly_once,
+        drained: args.drained,
+        expected,
+        witnesses_per_anomaly_max: args.witnesses_max,
+    })
+}
+
+fn bad_input(message: &str) -> ExitCode {
+    eprintln!("trial check: {message}");
+    ExitCode::from(2)
+}
+
+fn print_json(args: &CheckArgs, config: &CheckConfig, report: &Report) {
+    let mut json = serde_json::to_value(report).expect("reports serialize");
+    json["history"] = serde_json::json!(args.history.display().to_string());
+    json["config"] = serde_json::to_value(config).expect("configs serialize");
+    println!("{json}");
+}
+
+fn print_human(args: &CheckArgs, config: &CheckConfig, report: &Report) {
+    let stats = &report.stats;
+    println!(
+        "history {}: {} operations ({} ok, {} fail, {} info, {} pending), {} processes, {} keys, {} sends, {} reads, {} commits",
+        args.history.display(),
+        stats.operations,
+        stats.ok,
+        stats.fail,
+        stats.info,
+        stats.pending,
+        stats.processes,
+        stats.keys,
+        stats.sends,
+        stats.reads,
+        stats.commits,
+    );
+    for (kind, witnesses) in &report.anomalies {
+        let verdict = if config.is_violation(*kind) {
+            "VIOLATION"
+        } else {
+            "expected under this configuration"
+        };
+        println!("{kind}: {} ({verdict})", report.count(*kind));
+        for witness in witnesses.iter().take(WITNESSES_SHOWN_MAX) {
+            println!(
+                "  {}",
+                serde_json::to_string(witness).expect("witnesses serialize")
+            );
+        }
+    }
+    let violations: Vec<&str> = report.violations.iter().map(|kind| kind.name()).collect();
+    if report.valid {
+        println!("verdict=valid");
+    } else {
+        println!("verdict=invalid violations={}", violations.join(","));
+    }
+}
