@@ -5,7 +5,7 @@
 //! A broker holds a broker epoch only between seeing its registration (for this incarnation)
 //! committed and learning it was fenced or is stale; without one it registers again.
 //!
-//! The data plane (partition logs, fetch, produce) will slot in here: [`Node::replica_caught_up`]
+//! The data plane (partition logs, fetch, produce) will slot in here: `Node::replica_caught_up`
 //! is the hook that decides when a follower may join the ISR.
 
 use crate::message::{

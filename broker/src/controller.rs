@@ -199,19 +199,7 @@ impl Node {
     /// Proposes the partition changes that take `broker` out of every leadership and ISR.
     fn move_broker_out(&mut self, broker: u32) -> Result<(), ProposeError> {
         let unclean = self.config.unclean_leader_election;
-        let changes: Vec<PartitionChange> = self
-            .proposed()
-            .partitions()
-            .filter_map(|(topic, partition, _)| {
-                decide::elect_partition_leader(
-                    self.proposed(),
-                    topic,
-                    partition,
-                    Some(broker),
-                    unclean,
-                )
-            })
-            .collect();
+        let changes = decide::move_broker_out(self.proposed(), broker, unclean);
         for change in changes {
             self.propose(MetadataRecord::PartitionChange(change))?;
         }
@@ -220,14 +208,7 @@ impl Node {
 
     fn elect_leaderless_partitions(&mut self) -> Result<(), ProposeError> {
         let unclean = self.config.unclean_leader_election;
-        let changes: Vec<PartitionChange> = self
-            .proposed()
-            .partitions()
-            .filter(|(_, _, state)| state.leader.is_none())
-            .filter_map(|(topic, partition, _)| {
-                decide::elect_partition_leader(self.proposed(), topic, partition, None, unclean)
-            })
-            .collect();
+        let changes = decide::elect_leaderless_partitions(self.proposed(), unclean);
         for change in changes {
             self.propose(MetadataRecord::PartitionChange(change))?;
         }

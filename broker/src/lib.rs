@@ -15,12 +15,21 @@
 //! - [`admin`]: a sans-IO admin client (create topic, preferred-leader election).
 //! - [`message`]: the wire protocol.
 //! - [`storage`]: the durable disk image and its writes.
-//! - [`disk`]: which actions wait for which syncs.
+//! - `disk`: which actions wait for which syncs (crate-private).
 //! - [`digest`]: a stable FNV-1a digest for log entries.
 //!
 //! Limits: `limits.metadata_log_entries_max` (default 100,000) bounds the metadata log; there are
 //! no snapshots, so a full log freezes the metadata (proposals are refused, see
-//! [`config::LimitsConfig`]).
+//! [`config::LimitsConfig`]). Other bounds: `limits.append_entries_max` entries per AppendEntries,
+//! `limits.topics_max` topics, [`config::BROKERS_MAX`], [`config::CONTROLLERS_MAX`],
+//! [`config::TOPIC_PARTITIONS_MAX`], 4,096 actions waiting on syncs per node.
+//!
+//! Where the data plane slots in: partition replicas live in the same [`Node`] (a `replica`
+//! module beside [`broker`]), driven by the committed [`metadata`] image (a node leads the
+//! partitions whose view names it, with the view's leader epoch); their logs extend [`Storage`]
+//! and [`StorageWrite`] and reuse the sync waiters of `disk`; fetch and produce extend
+//! [`Message`]; the ISR-expansion hook is `Node::replica_caught_up` (today every active replica is
+//! caught up); clients join [`admin`] as sans-IO `client` types.
 
 pub mod admin;
 pub mod broker;

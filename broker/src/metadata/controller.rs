@@ -57,6 +57,43 @@ pub fn elect_partition_leader(
     change_to(topic, partition, state, leader, isr)
 }
 
+/// The changes that take `broker` out of every leadership and ISR (before it is fenced or
+/// re-registered). They touch distinct partitions, so they apply in any order.
+pub fn move_broker_out(
+    image: &MetadataImage,
+    broker: u32,
+    unclean_leader_election: bool,
+) -> Vec<PartitionChange> {
+    let changes: Vec<PartitionChange> = image
+        .partitions()
+        .filter_map(|(topic, partition, _)| {
+            elect_partition_leader(
+                image,
+                topic,
+                partition,
+                Some(broker),
+                unclean_leader_election,
+            )
+        })
+        .collect();
+    debug_assert!(changes.iter().all(|change| change.leader != Some(broker)));
+    changes
+}
+
+/// The changes that give every leaderless partition a leader, where one is eligible.
+pub fn elect_leaderless_partitions(
+    image: &MetadataImage,
+    unclean_leader_election: bool,
+) -> Vec<PartitionChange> {
+    image
+        .partitions()
+        .filter(|(_, _, state)| state.leader.is_none())
+        .filter_map(|(topic, partition, _)| {
+            elect_partition_leader(image, topic, partition, None, unclean_leader_election)
+        })
+        .collect()
+}
+
 /// The change that moves `topic/partition`'s leadership to its preferred replica, `None` if it
 /// already leads.
 pub fn elect_preferred_leader(
