@@ -235,6 +235,9 @@ impl PartitionLog {
             });
         }
         let end_offset = end_offset_max.min(self.log_end_offset());
+        if from_offset >= end_offset {
+            return Ok(Vec::new());
+        }
         let records_max = records_max.min(self.limits.fetch_records_max);
         let mut read = Vec::new();
         let mut records_read = 0;
@@ -494,5 +497,427 @@ impl PartitionLog {
         );
         self.check_invariants();
         write
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(values: std::ops::Range<u64>) -> Vec<Record> {
+        values.map(|value| Record { key: None, value }).collect()
+    }
+
+    fn limits() -> LogLimits {
+        LogLimits {
+            batch_records_max: 4,
+            fetch_records_max: 6,
+            log_records_max: 12,
+        }
+    }
+
+    /// Epoch 1: offsets 0..3 and 3..5; epoch 3: 5..9. Values equal offsets.
+    fn three_batches() -> PartitionLog {
+        let mut log = PartitionLog::new(limits());
+        log.append_as_leader(1, records(0..3)).expect("room");
+        log.append_as_leader(1, records(3..5)).expect("room");
+        log.append_as_leader(3, records(5..9)).expect("room");
+        log.check_invariants_deep();
+        log
+    }
+
+    fn spans(batches: &[RecordBatch]) -> Vec<(u64, u64, u64)> {
+        batches
+            .iter()
+            .map(|batch| (batch.base_offset, batch.end_offset(), batch.leader_epoch))
+            .collect()
+    }
+
+    #[test]
+    fn new_log_is_empty_at_offset_zero() {
+        let log = PartitionLog::new(limits());
+        assert_eq!(
+            (
+                log.log_start_offset(),
+                log.log_end_offset(),
+                log.high_watermark()
+            ),
+            (0, 0, 0)
+        );
+        assert_eq!((log.record_count(), log.latest_epoch()), (0, None));
+        assert!(log.batches().is_empty() && log.epoch_cache().is_empty());
+        assert_eq!(log.limits(), &limits());
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid log limits")]
+    fn invalid_limits_are_a_bug() {
+        PartitionLog::new(LogLimits {
+            batch_records_max: 0,
+            ..limits()
+        });
+    }
+
+    #[test]
+    fn append_as_leader_assigns_dense_offsets_and_returns_the_write() {
+        let mut log = PartitionLog::new(limits());
+        let first = log.append_as_leader(2, records(0..3)).expect("room");
+        assert_eq!((first.base_offset, first.log_end_offset), (0, 3));
+        let second = log.append_as_leader(2, records(3..4)).expect("room");
+        assert_eq!((second.base_offset, second.log_end_offset), (3, 4));
+        let mut image = LogImage::default();
+        image.apply(&first.write);
+        image.apply(&second.write);
+        assert_eq!(&image, log.image(), "the writes rebuild what the log holds");
+        assert_eq!(
+            log.record_at(3),
+            Some((
+                2,
+                Record {
+                    key: None,
+                    value: 3
+                }
+            ))
+        );
+        assert_eq!(log.record_at(4), None);
+    }
+
+    #[test]
+    fn append_as_leader_refuses_empty_oversized_and_overflowing_batches() {
+        let mut log = three_batches();
+        assert_eq!(
+            log.append_as_leader(3, Vec::new()),
+            Err(AppendError::EmptyBatch)
+        );
+        assert_eq!(
+            log.append_as_leader(3, records(0..5)),
+            Err(AppendError::BatchTooLarge { records: 5, max: 4 })
+        );
+        log.append_as_leader(3, records(9..12)).expect("room");
+        assert_eq!(
+            log.append_as_leader(3, records(12..13)),
+            Err(AppendError::LogFull {
+                records: 12,
+                appended: 1,
+                max: 12
+            })
+        );
+        assert_eq!(log.log_end_offset(), 12, "a refused append changes nothing");
+    }
+
+    #[test]
+    #[should_panic(expected = "below the log's latest epoch")]
+    fn append_as_leader_in_an_older_epoch_is_a_bug() {
+        let mut log = three_batches();
+        let _ = log.append_as_leader(2, records(9..10));
+    }
+
+    #[test]
+    fn append_as_follower_takes_batches_at_the_log_end_only() {
+        let mut log = PartitionLog::new(limits());
+        let batch = RecordBatch::new(0, 2, records(0..2));
+        let write = log.append_as_follower(&batch).expect("at the end");
+        assert_eq!(
+            write,
+            LogWrite::Append {
+                batch: batch.clone()
+            }
+        );
+        assert_eq!(
+            log.append_as_follower(&batch),
+            Err(AppendError::UnexpectedBaseOffset {
+                base_offset: 0,
+                log_end_offset: 2
+            })
+        );
+        let older = RecordBatch::new(2, 1, records(2..3));
+        assert_eq!(
+            log.append_as_follower(&older),
+            Err(AppendError::LeaderEpochBelowLatest {
+                base_offset: 2,
+                leader_epoch: 1,
+                latest_epoch: 2
+            })
+        );
+        let newer = RecordBatch::new(2, 5, records(2..3));
+        log.append_as_follower(&newer).expect("newer epoch");
+        assert_eq!(spans(log.batches()), vec![(0, 2, 2), (2, 3, 5)]);
+        log.check_invariants_deep();
+    }
+
+    #[test]
+    fn read_cuts_at_the_bounds_and_stops_at_whole_batches() {
+        let log = three_batches();
+        // From the middle of the first batch, bounded by the LEO.
+        let read = log.read(1, 100, 100).expect("in range");
+        assert_eq!(spans(&read), vec![(1, 3, 1), (3, 5, 1)], "6 records max");
+        // Bounded by a high watermark inside the third batch.
+        let read = log.read(5, 7, 100).expect("in range");
+        assert_eq!(spans(&read), vec![(5, 7, 3)]);
+        // A limit below the first batch still returns it.
+        let read = log.read(5, 100, 1).expect("in range");
+        assert_eq!(spans(&read), vec![(5, 9, 3)]);
+        // Two whole batches fit in five records, the third does not.
+        let read = log.read(0, 100, 5).expect("in range");
+        assert_eq!(spans(&read), vec![(0, 3, 1), (3, 5, 1)]);
+        assert_eq!(read[1].records, records(3..5));
+    }
+
+    #[test]
+    fn read_at_the_end_or_the_bound_is_empty_and_outside_the_log_is_out_of_range() {
+        let mut log = three_batches();
+        assert_eq!(log.read(9, 100, 10), Ok(Vec::new()));
+        assert_eq!(log.read(4, 4, 10), Ok(Vec::new()));
+        assert_eq!(
+            log.read(10, 100, 10),
+            Err(ReadError::OffsetOutOfRange {
+                offset: 10,
+                log_start_offset: 0,
+                log_end_offset: 9
+            })
+        );
+        log.advance_high_watermark(4);
+        log.advance_log_start_offset(4);
+        assert!(matches!(
+            log.read(3, 100, 10),
+            Err(ReadError::OffsetOutOfRange { offset: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn truncate_to_cuts_inside_a_batch_and_clamps_the_high_watermark() {
+        let mut log = three_batches();
+        log.advance_high_watermark(8);
+        assert_eq!(log.truncate_to(9), None, "nothing at or past the end");
+        assert_eq!(log.truncate_to(6), Some(LogWrite::TruncateTo { offset: 6 }));
+        assert_eq!(spans(log.batches()), vec![(0, 3, 1), (3, 5, 1), (5, 6, 3)]);
+        assert_eq!(log.high_watermark(), 6);
+        log.truncate_to(5);
+        assert_eq!(
+            log.latest_epoch(),
+            Some(1),
+            "epoch 3 is gone with its records"
+        );
+        log.check_invariants_deep();
+    }
+
+    #[test]
+    fn truncate_below_the_log_start_restarts_the_log_there() {
+        let mut log = three_batches();
+        log.advance_high_watermark(4);
+        log.advance_log_start_offset(4);
+        log.truncate_to(2);
+        assert_eq!(
+            (
+                log.log_start_offset(),
+                log.log_end_offset(),
+                log.high_watermark()
+            ),
+            (2, 2, 2)
+        );
+        assert!(log.epoch_cache().is_empty());
+        log.check_invariants_deep();
+    }
+
+    #[test]
+    fn truncate_fully_and_start_at_moves_the_whole_log() {
+        let mut log = three_batches();
+        let write = log.truncate_fully_and_start_at(30);
+        assert_eq!(
+            write,
+            LogWrite::StartAt {
+                log_start_offset: 30
+            }
+        );
+        assert_eq!(
+            (
+                log.log_start_offset(),
+                log.log_end_offset(),
+                log.high_watermark()
+            ),
+            (30, 30, 30)
+        );
+        log.append_as_leader(4, records(0..1)).expect("room");
+        assert_eq!(log.record_at(30).map(|(epoch, _)| epoch), Some(4));
+        log.check_invariants_deep();
+    }
+
+    #[test]
+    fn advance_log_start_offset_deletes_committed_records_only() {
+        let mut log = three_batches();
+        log.advance_high_watermark(6);
+        assert_eq!(log.advance_log_start_offset(0), None);
+        let write = log.advance_log_start_offset(6);
+        assert_eq!(write, Some(LogWrite::AdvanceLogStart { offset: 6 }));
+        assert_eq!(spans(log.batches()), vec![(6, 9, 3)]);
+        assert_eq!(log.epoch_cache().entries()[0].start_offset, 6);
+        log.check_invariants_deep();
+    }
+
+    #[test]
+    #[should_panic(expected = "above the high watermark")]
+    fn deleting_uncommitted_records_is_a_bug() {
+        let mut log = three_batches();
+        log.advance_high_watermark(2);
+        log.advance_log_start_offset(3);
+    }
+
+    #[test]
+    #[should_panic(expected = "goes back")]
+    fn a_leader_high_watermark_going_back_is_a_bug() {
+        let mut log = three_batches();
+        log.advance_high_watermark(5);
+        log.advance_high_watermark(4);
+    }
+
+    #[test]
+    #[should_panic(expected = "above the log end offset")]
+    fn a_high_watermark_past_the_log_end_is_a_bug() {
+        let mut log = three_batches();
+        log.advance_high_watermark(10);
+    }
+
+    #[test]
+    fn a_follower_high_watermark_follows_the_leader_within_its_log() {
+        let mut log = three_batches();
+        log.follow_high_watermark(20);
+        assert_eq!(log.high_watermark(), 9, "never above the own log end");
+        log.follow_high_watermark(3);
+        assert_eq!(log.high_watermark(), 3, "it may go down");
+    }
+
+    #[test]
+    fn checkpoint_writes_the_high_watermark_when_it_changed() {
+        let mut log = three_batches();
+        assert_eq!(log.checkpoint_high_watermark(), None);
+        log.advance_high_watermark(7);
+        assert_eq!(
+            log.checkpoint_high_watermark(),
+            Some(LogWrite::CheckpointHighWatermark { high_watermark: 7 })
+        );
+        assert_eq!(log.high_watermark_checkpoint(), 7);
+        assert_eq!(log.checkpoint_high_watermark(), None);
+    }
+
+    #[test]
+    fn recover_rebuilds_epochs_and_clamps_the_checkpoint_to_the_recovered_log() {
+        let mut log = three_batches();
+        log.advance_high_watermark(9);
+        let checkpoint = log.checkpoint_high_watermark().expect("changed");
+        // The disk got the first two batches and the checkpoint, not the third batch.
+        let mut image = LogImage::default();
+        for batch in &log.batches()[..2] {
+            image.apply(&LogWrite::Append {
+                batch: batch.clone(),
+            });
+        }
+        image.apply(&checkpoint);
+        let recovered = PartitionLog::recover(&image, limits());
+        assert_eq!(recovered.log_end_offset(), 5);
+        assert_eq!(
+            recovered.high_watermark(),
+            5,
+            "clamped to the recovered LEO"
+        );
+        assert_eq!(
+            recovered.high_watermark_checkpoint(),
+            9,
+            "the image as it is"
+        );
+        assert_eq!(recovered.latest_epoch(), Some(1));
+        recovered.check_invariants_deep();
+        // The whole image recovers the whole log.
+        let whole = PartitionLog::recover(log.image(), limits());
+        assert_eq!(whole, log);
+    }
+
+    #[test]
+    fn end_offset_for_epoch_of_an_empty_log_is_its_end() {
+        let mut log = PartitionLog::new(limits());
+        log.truncate_fully_and_start_at(7);
+        assert_eq!(
+            log.end_offset_for_epoch(3),
+            EpochEndOffset {
+                leader_epoch: 3,
+                end_offset: 7
+            }
+        );
+        let log = three_batches();
+        assert_eq!(
+            log.end_offset_for_epoch(2),
+            EpochEndOffset {
+                leader_epoch: 1,
+                end_offset: 5
+            }
+        );
+    }
+
+    /// KIP-279's motivating case: the follower's last epoch is one the leader never saw, and the
+    /// leader's answer names an epoch the follower never saw either. One round of KIP-101 would
+    /// keep a divergent record; the iterative search does not.
+    #[test]
+    fn resolve_divergence_iterates_until_the_follower_knows_the_answered_epoch() {
+        // Leader: epoch 1 at 0..2, epoch 2 at 2..4.
+        let mut leader = PartitionLog::new(limits());
+        leader.append_as_leader(1, records(0..2)).expect("room");
+        leader.append_as_leader(2, records(10..12)).expect("room");
+        // Follower: epoch 1 at 0..3 (offset 2 never reached the leader), epoch 3 at 3..4.
+        let mut follower = PartitionLog::new(limits());
+        follower.append_as_leader(1, records(0..3)).expect("room");
+        follower.append_as_leader(3, records(20..21)).expect("room");
+
+        let mut asked = follower.divergence_query().expect("records");
+        assert_eq!(asked, 3);
+        let mut rounds = 0;
+        let fetch_offset = loop {
+            rounds += 1;
+            let answer = leader.end_offset_for_epoch(asked);
+            let round = follower
+                .resolve_divergence(asked, answer)
+                .expect("fresh answer");
+            match round.next {
+                DivergenceNext::Ask { leader_epoch } => asked = leader_epoch,
+                DivergenceNext::Fetch { fetch_offset } => break fetch_offset,
+            }
+        };
+        assert_eq!(rounds, 2);
+        assert_eq!(
+            fetch_offset, 2,
+            "offset 2 diverges: epoch 1 here, epoch 2 there"
+        );
+        assert_eq!(follower.record_at(1), leader.record_at(1));
+        follower.check_invariants_deep();
+    }
+
+    #[test]
+    fn resolve_divergence_rejects_stale_and_impossible_answers() {
+        let mut follower = three_batches();
+        let answer = EpochEndOffset {
+            leader_epoch: 1,
+            end_offset: 5,
+        };
+        assert_eq!(
+            follower.resolve_divergence(1, answer),
+            Err(DivergenceError::StaleAnswer {
+                requested_epoch: 1,
+                latest_epoch: Some(3)
+            })
+        );
+        let above = EpochEndOffset {
+            leader_epoch: 4,
+            end_offset: 5,
+        };
+        assert_eq!(
+            follower.resolve_divergence(3, above),
+            Err(DivergenceError::AnswerAboveRequest {
+                requested_epoch: 3,
+                answered_epoch: 4
+            })
+        );
+        assert_eq!(
+            follower.log_end_offset(),
+            9,
+            "a rejected answer changes nothing"
+        );
     }
 }
