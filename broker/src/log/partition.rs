@@ -299,6 +299,36 @@ impl PartitionLog {
         write
     }
 
+    /// A follower's fetch offset (its LEO) fell outside the leader's log: the fetch was answered
+    /// OFFSET_OUT_OF_RANGE with the leader's log start and end offsets. Kafka's rule
+    /// (`ReplicaFetcherThread`): past the leader's end, truncate to it (after an unclean election
+    /// or a planted bug: the epoch search keeps a follower within its leader's log otherwise);
+    /// below the leader's start, restart the log at the leader's start. `None` if the offset is in
+    /// range after all (a stale answer). Then fetch from the new LEO.
+    pub fn reset_out_of_range(
+        &mut self,
+        leader_log_start_offset: u64,
+        leader_log_end_offset: u64,
+    ) -> Option<LogWrite> {
+        assert!(leader_log_start_offset <= leader_log_end_offset);
+        if self.log_end_offset() > leader_log_end_offset {
+            return self.truncate_to(leader_log_end_offset);
+        }
+        if self.log_end_offset() < leader_log_start_offset {
+            return Some(self.truncate_fully_and_start_at(leader_log_start_offset));
+        }
+        None
+    }
+
+    /// Reads what a consumer may see: [`Self::read`] bounded by the high watermark.
+    pub fn read_committed(
+        &self,
+        from_offset: u64,
+        records_max: u64,
+    ) -> Result<Vec<RecordBatch>, ReadError> {
+        self.read(from_offset, self.high_watermark, records_max)
+    }
+
     /// Deletes every record below `offset` (DeleteRecords or retention). Only committed records
     /// may go: panics if `offset` is above the high watermark.
     pub fn advance_log_start_offset(&mut self, offset: u64) -> Option<LogWrite> {
@@ -740,6 +770,38 @@ mod tests {
         log.append_as_leader(4, records(0..1)).expect("room");
         assert_eq!(log.record_at(30).map(|(epoch, _)| epoch), Some(4));
         log.check_invariants_deep();
+    }
+
+    #[test]
+    fn reset_out_of_range_comes_back_inside_the_leader_log() {
+        let mut log = three_batches();
+        assert_eq!(
+            log.reset_out_of_range(0, 9),
+            None,
+            "in range: a stale answer"
+        );
+        assert_eq!(
+            log.reset_out_of_range(0, 7),
+            Some(LogWrite::TruncateTo { offset: 7 })
+        );
+        assert_eq!(log.log_end_offset(), 7);
+        assert_eq!(
+            log.reset_out_of_range(20, 25),
+            Some(LogWrite::StartAt {
+                log_start_offset: 20
+            })
+        );
+        assert_eq!((log.log_start_offset(), log.log_end_offset()), (20, 20));
+        log.check_invariants_deep();
+    }
+
+    #[test]
+    fn read_committed_stops_at_the_high_watermark() {
+        let mut log = three_batches();
+        assert_eq!(log.read_committed(0, 100), Ok(Vec::new()));
+        log.advance_high_watermark(4);
+        let read = log.read_committed(0, 100).expect("in range");
+        assert_eq!(spans(&read), vec![(0, 3, 1), (3, 4, 1)]);
     }
 
     #[test]

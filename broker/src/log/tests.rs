@@ -1,12 +1,16 @@
-//! Property tests of the partition log, and the hand-built cases of the planted truncation bugs.
+//! Property tests of the partition log, and the planted truncation bugs shown to break them.
 //!
 //! - [`single_log`]: random append/truncate/delete/high-watermark sequences keep offsets dense, the
 //!   epoch cache equal to what the batches imply, and the contents equal to a flat reference model;
 //!   recovering from the writes issued so far gives back the same log (and any subset of them, as
 //!   after disk faults, still recovers to a consistent log).
-//! - [`replication`]: replicas under random leader changes and partial replication, running the
-//!   KIP-279 search after every change of leader, end up identical to the leader and never lose a
-//!   record that was once on every replica. The two zoo bugs break exactly that, by hand.
+//! - [`replication`]: a tiny model of the node's replication (3 replicas, random elections among
+//!   all of them, restarts, partial fetches, HW = minimum reported LEO) drives the log through
+//!   [`LogBugs::follower_start`] and the KIP-279 search. With the switches off, followers stay
+//!   prefixes of their leader, no record once on every replica is dropped, and once healed every
+//!   replica holds the leader's log with every record ever acknowledged. With a switch on, a
+//!   bounded campaign of random histories breaks that (self-tests of the model's checks).
+//! - [`zoo`]: the two bugs by hand, each next to the same history with the switch off.
 
 use super::*;
 
@@ -375,32 +379,53 @@ mod replication {
     enum Step {
         /// The leader appends a batch.
         Append { count: u64 },
-        /// A follower fetches once (searching its divergence point first if it must).
+        /// A follower fetches once (doing its follower start first if it owes one).
         Replicate { follower: usize, records_max: u64 },
-        /// A new leader epoch, led by `replica` (any replica: every one holds every committed
-        /// record, so any choice must keep them).
+        /// A new leader epoch, led by `replica`. The ISR is every replica, so any choice must keep
+        /// every acknowledged record.
         Elect { replica: usize },
+        /// A follower restarts from its disk (every write synced: nothing is lost).
+        Restart { replica: usize },
     }
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
             4 => (1..4u64).prop_map(|count| Step::Append { count }),
-            5 => (0..REPLICAS, 1..7u64)
+            6 => (0..REPLICAS, 1..7u64)
                 .prop_map(|(follower, records_max)| Step::Replicate { follower, records_max }),
             2 => (0..REPLICAS).prop_map(|replica| Step::Elect { replica }),
+            1 => (0..REPLICAS).prop_map(|replica| Step::Restart { replica }),
         ]
     }
 
-    /// Replicas of one partition, a leader, and what each follower still owes the protocol.
+    /// What a run broke, counted after the cluster healed.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Violations {
+        /// Records once below the leader's high watermark (acknowledged with acks=all) that the
+        /// final leader's log does not hold.
+        lost_acknowledged: usize,
+        /// Replicas whose final log differs from the leader's.
+        divergent_replicas: usize,
+    }
+
+    /// Replicas of one partition, a leader, and what each follower still owes the protocol: a
+    /// tiny model of the node's replication, driving the log as the node will.
     struct Cluster {
+        bugs: LogBugs,
         replicas: Vec<PartitionLog>,
         leader: usize,
         epoch: u64,
-        /// Whether each follower has searched its divergence point since the last election.
-        searched: Vec<bool>,
+        /// The leader each replica last followed, as it knows (`None` after a restart).
+        followed: Vec<Option<usize>>,
+        /// Whether each follower did its follower start since the last election or restart.
+        started: Vec<bool>,
+        /// The log end offset each follower last reported to the current leader by fetching.
+        reported: Vec<Option<u64>>,
         next_value: u64,
         /// Every record that was once on every replica, by offset.
         committed: BTreeMap<u64, (u64, Record)>,
+        /// Every record that was once below the leader's high watermark, by offset.
+        acknowledged: BTreeMap<u64, (u64, Record)>,
         /// Searches that took more than one round (KIP-279's iteration).
         multi_round_searches: u32,
         /// Searches that dropped at least one record.
@@ -408,17 +433,30 @@ mod replication {
     }
 
     impl Cluster {
-        fn new() -> Self {
+        fn new(bugs: LogBugs) -> Self {
             Self {
+                bugs,
                 replicas: vec![PartitionLog::new(limits()); REPLICAS],
                 leader: 0,
                 epoch: 1,
-                searched: vec![true; REPLICAS],
+                followed: vec![Some(0); REPLICAS],
+                started: vec![true; REPLICAS],
+                reported: vec![None; REPLICAS],
                 next_value: 0,
                 committed: BTreeMap::new(),
+                acknowledged: BTreeMap::new(),
                 multi_round_searches: 0,
                 truncating_searches: 0,
             }
+        }
+
+        fn run(bugs: LogBugs, steps: &[Step]) -> Self {
+            let mut cluster = Self::new(bugs);
+            for step in steps {
+                cluster.perform(step);
+            }
+            cluster.heal();
+            cluster
         }
 
         fn perform(&mut self, step: &Step) {
@@ -435,34 +473,125 @@ mod replication {
                     records_max,
                 } => self.replicate(follower, records_max),
                 Step::Elect { replica } => self.elect(replica),
+                Step::Restart { replica } => self.restart(replica),
             }
+            self.note_committed();
+            self.note_acknowledged();
+        }
+
+        fn correct(&self) -> bool {
+            self.bugs == LogBugs::default()
         }
 
         fn elect(&mut self, replica: usize) {
             self.epoch += 1;
             self.leader = replica;
-            self.searched = vec![false; REPLICAS];
+            self.followed[replica] = None;
+            self.started = vec![false; REPLICAS];
+            self.reported = vec![None; REPLICAS];
+        }
+
+        fn restart(&mut self, replica: usize) {
+            if replica == self.leader {
+                return;
+            }
+            let log = &mut self.replicas[replica];
+            log.checkpoint_high_watermark();
+            *log = PartitionLog::recover(log.image(), limits());
+            self.followed[replica] = None;
+            self.started[replica] = false;
         }
 
         fn replicate(&mut self, follower: usize, records_max: u64) {
             if follower == self.leader {
                 return;
             }
+            if !self.started[follower] {
+                self.start_following(follower);
+            }
+            let fetch_offset = self.replicas[follower].log_end_offset();
+            self.reported[follower] = Some(fetch_offset);
+            self.advance_high_watermark();
+            let correct = self.correct();
             let (leader, follower_log) =
                 leader_and_follower(&mut self.replicas, self.leader, follower);
-            if !self.searched[follower] {
-                let log_end_offset = follower_log.log_end_offset();
-                if search_divergence(follower_log, leader) > 1 {
-                    self.multi_round_searches += 1;
+            let read = leader.read(fetch_offset, leader.log_end_offset(), records_max);
+            match read {
+                Ok(batches) => {
+                    for batch in &batches {
+                        let appended = follower_log.append_as_follower(batch);
+                        assert!(
+                            appended.is_ok() || !correct,
+                            "a correct follower refused {batch:?}: {appended:?}"
+                        );
+                        if appended.is_err() {
+                            break;
+                        }
+                    }
                 }
-                if follower_log.log_end_offset() < log_end_offset {
-                    self.truncating_searches += 1;
+                Err(ReadError::OffsetOutOfRange {
+                    log_start_offset,
+                    log_end_offset,
+                    ..
+                }) => {
+                    assert!(!correct, "a correct follower fetched out of range");
+                    follower_log.reset_out_of_range(log_start_offset, log_end_offset);
                 }
-                self.searched[follower] = true;
+            }
+            follower_log.follow_high_watermark(leader.high_watermark());
+            if correct {
                 assert_prefix(follower_log, leader);
             }
-            fetch(follower_log, leader, records_max);
-            assert_prefix(follower_log, leader);
+        }
+
+        /// The follower start the node will do: ask the bug switches, then act on the answer.
+        fn start_following(&mut self, follower: usize) {
+            let leader_now = self.leader;
+            let leader_before = self.followed[follower].map(|index| index as u32);
+            let correct = self.correct();
+            let (leader, follower_log) =
+                leader_and_follower(&mut self.replicas, leader_now, follower);
+            let log_end_offset = follower_log.log_end_offset();
+            match self
+                .bugs
+                .follower_start(follower_log, leader_before, leader_now as u32)
+            {
+                FollowerStart::SearchDivergence { leader_epoch } => {
+                    assert_eq!(Some(leader_epoch), follower_log.divergence_query());
+                    if search_divergence(follower_log, leader) > 1 {
+                        self.multi_round_searches += 1;
+                    }
+                }
+                FollowerStart::TruncateToHighWatermark { offset } => {
+                    follower_log.truncate_to(offset);
+                }
+                FollowerStart::Fetch { .. } | FollowerStart::KeepLog { .. } => {}
+            }
+            if follower_log.log_end_offset() < log_end_offset {
+                self.truncating_searches += 1;
+            }
+            if correct {
+                assert_prefix(follower_log, leader);
+            }
+            self.followed[follower] = Some(leader_now);
+            self.started[follower] = true;
+        }
+
+        /// The leader's HW: the minimum log end offset over the ISR (every replica), once every
+        /// follower has reported one in this epoch. It never goes down.
+        fn advance_high_watermark(&mut self) {
+            let leader = &mut self.replicas[self.leader];
+            let mut high_watermark = leader.log_end_offset();
+            for (replica, reported) in self.reported.iter().enumerate() {
+                if replica == self.leader {
+                    continue;
+                }
+                let Some(reported) = reported else { return };
+                high_watermark = high_watermark.min(*reported);
+            }
+            if high_watermark > leader.high_watermark() {
+                leader.advance_high_watermark(high_watermark);
+            }
         }
 
         /// Adds every record now on every replica to the committed set.
@@ -481,8 +610,19 @@ mod replication {
                     .all(|replica| replica.record_at(offset) == first);
                 if let (true, Some(record)) = (everywhere, first) {
                     let earlier = self.committed.insert(offset, record);
-                    assert!(earlier.is_none_or(|earlier| earlier == record));
+                    if self.correct() {
+                        assert!(earlier.is_none_or(|earlier| earlier == record));
+                    }
                 }
+            }
+        }
+
+        /// Adds every record below the leader's high watermark to the acknowledged set.
+        fn note_acknowledged(&mut self) {
+            let leader = &self.replicas[self.leader];
+            for offset in leader.log_start_offset()..leader.high_watermark() {
+                let record = leader.record_at(offset).expect("below the HW, in the log");
+                self.acknowledged.entry(offset).or_insert(record);
             }
         }
 
@@ -498,13 +638,33 @@ mod replication {
             }
         }
 
-        /// Every follower searches and fetches until it holds the leader's whole log.
+        /// Every follower does its start and fetches until it holds the leader's whole log (or,
+        /// with a bug planted, stops progressing).
         fn heal(&mut self) {
             for follower in 0..REPLICAS {
-                let records_needed = self.replicas[self.leader].log_end_offset() + 1;
-                for _ in 0..records_needed {
+                let fetches_max = self.replicas[self.leader].log_end_offset() + 2;
+                for _ in 0..fetches_max {
                     self.replicate(follower, limits().fetch_records_max);
                 }
+            }
+            self.note_committed();
+            self.note_acknowledged();
+        }
+
+        fn violations(&self) -> Violations {
+            let leader = &self.replicas[self.leader];
+            let leader_records = flatten(leader);
+            Violations {
+                lost_acknowledged: self
+                    .acknowledged
+                    .iter()
+                    .filter(|(offset, record)| leader.record_at(**offset) != Some(**record))
+                    .count(),
+                divergent_replicas: self
+                    .replicas
+                    .iter()
+                    .filter(|replica| flatten(replica) != leader_records)
+                    .count(),
             }
         }
     }
@@ -522,51 +682,103 @@ mod replication {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
-        /// (b) Under random leader changes and partial replication, the KIP-279 search leaves
-        /// every follower a prefix of its leader, no record that was once on every replica is ever
-        /// dropped, and once healed every replica holds exactly the leader's log.
+        /// (b) Under random leader changes, restarts and partial replication, the KIP-279 search
+        /// leaves every follower a prefix of its leader, no record that was once on every replica
+        /// is ever dropped, and once healed every replica holds exactly the leader's log, with
+        /// every record ever below the high watermark.
         #[test]
         fn replicas_converge_and_keep_committed_records(
             steps in prop::collection::vec(step(), 1..80)
         ) {
-            let mut cluster = Cluster::new();
+            let mut cluster = Cluster::new(LogBugs::default());
             for step in &steps {
                 cluster.perform(step);
-                cluster.note_committed();
                 cluster.assert_no_committed_record_lost();
             }
             cluster.heal();
-            cluster.note_committed();
             cluster.assert_no_committed_record_lost();
-            let leader_records = flatten(&cluster.replicas[cluster.leader]);
+            prop_assert_eq!(cluster.violations(), Violations::default());
             for replica in &cluster.replicas {
-                prop_assert_eq!(&flatten(replica), &leader_records);
                 replica.check_invariants_deep();
             }
         }
     }
 
-    /// "Sometimes" is a property too: the random histories above do make followers truncate, and
-    /// sometimes over more than one round (KIP-279's case), or the property proves little.
-    #[test]
-    fn random_histories_exercise_multi_round_searches() {
+    /// What a campaign of random histories saw.
+    #[derive(Debug, Default)]
+    struct Campaign {
+        runs_losing_acknowledged: u32,
+        runs_diverging: u32,
+        truncating_searches: u32,
+        multi_round_searches: u32,
+    }
+
+    /// Runs `runs` deterministic random histories with `bugs` and counts what broke and what
+    /// happened.
+    fn campaign(bugs: LogBugs, runs: u32) -> Campaign {
         let mut runner = proptest::test_runner::TestRunner::deterministic();
         let strategy = prop::collection::vec(step(), 40..80);
-        let (mut multi_round_searches, mut truncating_searches) = (0, 0);
-        for _ in 0..200 {
+        let mut campaign = Campaign::default();
+        for _ in 0..runs {
             let steps = strategy
                 .new_tree(&mut runner)
                 .expect("a strategy without filters")
                 .current();
-            let mut cluster = Cluster::new();
-            for step in &steps {
-                cluster.perform(step);
-            }
-            multi_round_searches += cluster.multi_round_searches;
-            truncating_searches += cluster.truncating_searches;
+            let cluster = Cluster::run(bugs, &steps);
+            let violations = cluster.violations();
+            campaign.runs_losing_acknowledged += u32::from(violations.lost_acknowledged > 0);
+            campaign.runs_diverging += u32::from(violations.divergent_replicas > 0);
+            campaign.truncating_searches += cluster.truncating_searches;
+            campaign.multi_round_searches += cluster.multi_round_searches;
         }
-        assert!(truncating_searches > 0, "no search truncated anything");
-        assert!(multi_round_searches > 0, "no search needed a second round");
+        campaign
+    }
+
+    /// "Sometimes" is a property too: the random histories do make followers truncate, and
+    /// sometimes over more than one round (KIP-279's case), or the property above proves little.
+    #[test]
+    fn random_histories_exercise_truncation_and_multi_round_searches() {
+        let campaign = campaign(LogBugs::default(), 300);
+        assert_eq!(campaign.runs_losing_acknowledged, 0);
+        assert_eq!(campaign.runs_diverging, 0);
+        assert!(
+            campaign.truncating_searches > 0,
+            "no search truncated anything"
+        );
+        assert!(
+            campaign.multi_round_searches > 0,
+            "no search needed a second round"
+        );
+    }
+
+    /// Self-test of the model's checks against zoo #1: truncating to the local HW loses
+    /// acknowledged records within a bounded number of random histories.
+    #[test]
+    fn truncate_to_high_watermark_breaks_some_random_history() {
+        let bugs = LogBugs {
+            truncate_to_high_watermark: true,
+            ..LogBugs::default()
+        };
+        let campaign = campaign(bugs, 300);
+        assert!(
+            campaign.runs_losing_acknowledged > 0,
+            "no history lost an acknowledged record: {campaign:?}"
+        );
+    }
+
+    /// Self-test of the model's checks against zoo #2: skipping truncation when the leader is
+    /// unchanged leaves divergent replicas within a bounded number of random histories.
+    #[test]
+    fn skip_truncation_when_leader_unchanged_breaks_some_random_history() {
+        let bugs = LogBugs {
+            skip_truncation_when_leader_unchanged: true,
+            ..LogBugs::default()
+        };
+        let campaign = campaign(bugs, 300);
+        assert!(
+            campaign.runs_diverging > 0,
+            "no history diverged: {campaign:?}"
+        );
     }
 }
 
