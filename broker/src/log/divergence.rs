@@ -12,6 +12,11 @@
 //!   end of the largest own epoch below it, and ask again with the new latest epoch (KIP-279: a
 //!   single round could leave divergent records of an epoch the leader never saw).
 //!
+//! The request also carries the follower's current leader epoch (KIP-320), so a broker that is no
+//! longer the leader, or not yet, refuses to answer (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH)
+//! instead of answering from a log that is not the current leader's; the node checks that against
+//! its metadata before it calls [`crate::log::PartitionLog::end_offset_for_epoch`].
+//!
 //! Each round lowers the follower's latest epoch strictly or ends the search, so the search ends
 //! within as many rounds as the follower's log has epochs. After it, the follower's log is a prefix
 //! of the leader's (the property tests check this against random epoch histories), and it fetches
