@@ -197,7 +197,7 @@ impl PartitionLog {
 
     /// Appends a batch fetched from the leader. It must start at the log end offset and must not
     /// go back in epochs.
-    pub fn append_as_follower(&mut self, batch: &RecordBatch) -> Result<LogWrite, AppendError> {
+    pub fn append_as_follower(&mut self, batch: RecordBatch) -> Result<LogWrite, AppendError> {
         self.check_room(batch.record_count())?;
         if batch.base_offset != self.log_end_offset() {
             return Err(AppendError::UnexpectedBaseOffset {
@@ -213,7 +213,7 @@ impl PartitionLog {
                 latest_epoch,
             });
         }
-        Ok(self.append(batch.clone()))
+        Ok(self.append(batch))
     }
 
     /// Reads the batches holding `from_offset..end_offset_max` (bounded by the LEO), as whole
@@ -646,7 +646,7 @@ mod tests {
     fn append_as_follower_takes_batches_at_the_log_end_only() {
         let mut log = PartitionLog::new(limits());
         let batch = RecordBatch::new(0, 2, records(0..2));
-        let write = log.append_as_follower(&batch).expect("at the end");
+        let write = log.append_as_follower(batch.clone()).expect("at the end");
         assert_eq!(
             write,
             LogWrite::Append {
@@ -654,7 +654,7 @@ mod tests {
             }
         );
         assert_eq!(
-            log.append_as_follower(&batch),
+            log.append_as_follower(batch),
             Err(AppendError::UnexpectedBaseOffset {
                 base_offset: 0,
                 log_end_offset: 2
@@ -662,7 +662,7 @@ mod tests {
         );
         let older = RecordBatch::new(2, 1, records(2..3));
         assert_eq!(
-            log.append_as_follower(&older),
+            log.append_as_follower(older),
             Err(AppendError::LeaderEpochBelowLatest {
                 base_offset: 2,
                 leader_epoch: 1,
@@ -670,7 +670,7 @@ mod tests {
             })
         );
         let newer = RecordBatch::new(2, 5, records(2..3));
-        log.append_as_follower(&newer).expect("newer epoch");
+        log.append_as_follower(newer).expect("newer epoch");
         assert_eq!(spans(log.batches()), vec![(0, 2, 2), (2, 3, 5)]);
         log.check_invariants_deep();
     }

@@ -84,7 +84,7 @@ fn fetch(follower: &mut PartitionLog, leader: &PartitionLog, records_max: u64) -
             records_max,
         )
         .expect("a follower that searched its divergence point is within the leader's log");
-    for batch in &batches {
+    for batch in batches {
         follower
             .append_as_follower(batch)
             .expect("batches from the leader fit");
@@ -236,7 +236,7 @@ mod single_log {
                     self.next_value += count;
                     let batch = RecordBatch::new(log_end_offset, self.epoch, appended.clone());
                     let fits = self.log.record_count() + count <= limits().log_records_max;
-                    match self.log.append_as_follower(&batch) {
+                    match self.log.append_as_follower(batch) {
                         Ok(write) => {
                             let epoch = self.epoch;
                             self.model
@@ -518,11 +518,11 @@ mod replication {
             let read = leader.read(fetch_offset, leader.log_end_offset(), records_max);
             match read {
                 Ok(batches) => {
-                    for batch in &batches {
+                    for batch in batches {
                         let appended = follower_log.append_as_follower(batch);
                         assert!(
                             appended.is_ok() || !correct,
-                            "a correct follower refused {batch:?}: {appended:?}"
+                            "a correct follower refused a batch: {appended:?}"
                         );
                         if appended.is_err() {
                             break;
