@@ -13,6 +13,8 @@
 //! - [`broker`]: the broker side: registration, heartbeats, ISR change requests, metadata answers,
 //!   and the snapshots ([`QuorumState`], [`PartitionView`]) a driver checks cluster-wide.
 //! - [`admin`]: a sans-IO admin client (create topic, preferred-leader election).
+//! - [`log`]: the partition log: batches, epoch cache, high watermark, durable writes and
+//!   recovery, epoch-based truncation (KIP-101, KIP-279).
 //! - [`message`]: the wire protocol.
 //! - [`storage`]: the durable disk image and its writes.
 //! - `disk`: which actions wait for which syncs (crate-private).
@@ -37,6 +39,7 @@ pub mod config;
 pub mod controller;
 pub mod digest;
 pub(crate) mod disk;
+pub mod log;
 pub mod message;
 pub mod metadata;
 pub mod node;

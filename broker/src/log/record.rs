@@ -1,0 +1,156 @@
+//! Records and record batches: the unit a partition log stores, replicates and serves.
+//!
+//! A [`Record`] is a small concrete value rather than bytes: Trial's workload writes u64 values that
+//! are unique per run (so the checkers can tell every record apart) under small integer keys (the
+//! producer's partitioner hashes them). The broker never interprets either; a string key in a
+//! scenario is mapped to a u64 by the workload before it reaches the broker.
+//!
+//! A [`RecordBatch`] is what a leader appends for one produce request: one or more records at dense
+//! offsets `base_offset..end_offset()`, all stamped with the leader epoch of the leader that
+//! appended them (KIP-101: the epoch travels with the data, so every replica can rebuild the epoch
+//! history from its log alone). Invariant: a batch is never empty.
+
+use serde::{Deserialize, Serialize};
+
+/// One record: an opaque value under an optional key.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Record {
+    /// The partitioning key; `None` for unkeyed records (spread round-robin by the producer).
+    pub key: Option<u64>,
+    /// The payload. Trial's workload makes it unique per run.
+    pub value: u64,
+}
+
+/// Records at dense offsets, all appended by the leader of one leader epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordBatch {
+    /// Offset of the first record; record `i` sits at `base_offset + i`.
+    pub base_offset: u64,
+    /// Leader epoch of the leader that appended the batch (KIP-101).
+    pub leader_epoch: u64,
+    /// At least one record.
+    pub records: Vec<Record>,
+}
+
+impl RecordBatch {
+    /// A batch of `records` starting at `base_offset`. Panics on an empty batch.
+    pub fn new(base_offset: u64, leader_epoch: u64, records: Vec<Record>) -> Self {
+        assert!(!records.is_empty(), "a record batch is never empty");
+        Self {
+            base_offset,
+            leader_epoch,
+            records,
+        }
+    }
+
+    /// Number of records in the batch.
+    pub fn record_count(&self) -> u64 {
+        self.records.len() as u64
+    }
+
+    /// Offset of the last record.
+    pub fn last_offset(&self) -> u64 {
+        debug_assert!(!self.records.is_empty(), "a record batch is never empty");
+        self.end_offset() - 1
+    }
+
+    /// Offset just past the last record (the log end offset once the batch is appended).
+    pub fn end_offset(&self) -> u64 {
+        self.base_offset + self.record_count()
+    }
+
+    /// Whether `offset` falls inside the batch.
+    pub fn contains(&self, offset: u64) -> bool {
+        self.base_offset <= offset && offset < self.end_offset()
+    }
+
+    /// The record at `offset`, if the batch holds it.
+    pub fn record_at(&self, offset: u64) -> Option<&Record> {
+        if !self.contains(offset) {
+            return None;
+        }
+        self.records.get((offset - self.base_offset) as usize)
+    }
+
+    /// Every record with its offset, in offset order.
+    pub fn records_with_offsets(&self) -> impl Iterator<Item = (u64, &Record)> + '_ {
+        (self.base_offset..).zip(self.records.iter())
+    }
+
+    /// The part of the batch in `start_offset..end_offset`, keeping offsets and epoch. Both bounds
+    /// must cut the batch to at least one record.
+    pub fn slice(&self, start_offset: u64, end_offset: u64) -> RecordBatch {
+        let start = start_offset.max(self.base_offset);
+        let end = end_offset.min(self.end_offset());
+        assert!(
+            start < end,
+            "slice {start_offset}..{end_offset} of batch {}..{} holds no record",
+            self.base_offset,
+            self.end_offset()
+        );
+        let first = (start - self.base_offset) as usize;
+        let last = (end - self.base_offset) as usize;
+        RecordBatch::new(start, self.leader_epoch, self.records[first..last].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(batch: &RecordBatch) -> Vec<u64> {
+        batch.records.iter().map(|record| record.value).collect()
+    }
+
+    fn batch(base_offset: u64, leader_epoch: u64, values: &[u64]) -> RecordBatch {
+        let records = values
+            .iter()
+            .map(|value| Record {
+                key: None,
+                value: *value,
+            })
+            .collect();
+        RecordBatch::new(base_offset, leader_epoch, records)
+    }
+
+    #[test]
+    fn offsets_are_dense_from_the_base() {
+        let batch = batch(10, 2, &[7, 8, 9]);
+        assert_eq!(batch.record_count(), 3);
+        assert_eq!(batch.last_offset(), 12);
+        assert_eq!(batch.end_offset(), 13);
+        assert!(batch.contains(10) && batch.contains(12));
+        assert!(!batch.contains(9) && !batch.contains(13));
+        assert_eq!(batch.record_at(11).map(|record| record.value), Some(8));
+        assert_eq!(batch.record_at(13), None);
+        let offsets: Vec<u64> = batch
+            .records_with_offsets()
+            .map(|(offset, _)| offset)
+            .collect();
+        assert_eq!(offsets, vec![10, 11, 12]);
+    }
+
+    #[test]
+    fn slice_keeps_offsets_and_epoch() {
+        let batch = batch(10, 2, &[7, 8, 9, 10]);
+        let middle = batch.slice(11, 13);
+        assert_eq!((middle.base_offset, middle.leader_epoch), (11, 2));
+        assert_eq!(values(&middle), vec![8, 9]);
+        let clamped = batch.slice(0, 100);
+        assert_eq!(clamped, batch);
+    }
+
+    #[test]
+    #[should_panic(expected = "never empty")]
+    fn empty_batch_is_a_bug() {
+        RecordBatch::new(0, 0, Vec::new());
+    }
+
+    #[test]
+    #[should_panic(expected = "holds no record")]
+    fn empty_slice_is_a_bug() {
+        batch(10, 2, &[7]).slice(11, 12);
+    }
+}
