@@ -63,6 +63,7 @@ fn write_history(path: &PathBuf) -> usize {
         free_consumers: 4,
         group_members: 4,
         lines: LINES,
+        cooperative: false,
     };
     let lines = Generator::generate(SEED, shape);
     let mut writer = BufWriter::new(File::create(path).expect("create the history file"));

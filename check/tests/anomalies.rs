@@ -334,9 +334,8 @@ fn poll_skip_stays_silent_across_an_assignment_that_changed_the_keys() {
     assert_clean(&history.check_default());
 }
 
-#[test]
-fn poll_skip_across_a_rebalance_is_expected_under_subscribe() {
-    let mut history = History::new();
+/// A member that polled offset 0, then was handed the key again by a rebalance.
+fn rebalanced_member(history: &mut History) {
     history.send_ok(0, &[("k", 1, 0), ("k", 2, 1), ("k", 3, 2)]);
     history.subscribe(1, "g", &["k"]);
     history.rebalance(1, "g", 1, &["k"]);
@@ -344,9 +343,33 @@ fn poll_skip_across_a_rebalance_is_expected_under_subscribe() {
     history.rebalance(1, "g", 2, &["k"]);
     history.poll_ok_in(1, "g", &[("k", &[(2, 3)])]);
     history.poll_ok(2, &[("k", &[(0, 1), (1, 2), (2, 3)])]);
+}
+
+/// An eager rebalance revokes every key: the member resumes from a committed offset (another
+/// member may have moved it), so a jump is no skip.
+#[test]
+fn poll_skip_stays_silent_across_an_eager_rebalance() {
+    let mut history = History::new();
+    rebalanced_member(&mut history);
+    assert_clean(&history.check_default());
+}
+
+/// Under cooperative rebalancing a kept key keeps its position, so the jump is a skip; under
+/// `subscribe` it is listed but expected.
+#[test]
+fn poll_skip_on_a_key_kept_by_a_cooperative_rebalance_is_expected_under_subscribe() {
+    let mut history = History::new();
+    rebalanced_member(&mut history);
+    let cooperative = check::CheckConfig {
+        rebalance_protocol: check::history::RebalanceProtocol::Cooperative,
+        ..Default::default()
+    };
+    let report = history.check(&cooperative);
+    assert_fires(&report, PollSkip);
+    assert!(!report.valid, "a violation under assign");
     let subscribe = check::CheckConfig {
         consumer_mode: check::history::ConsumerMode::Subscribe,
-        ..Default::default()
+        ..cooperative
     };
     let report = history.check(&subscribe);
     assert_fires(&report, PollSkip);

@@ -32,12 +32,24 @@ pub enum ConsumerMode {
     Subscribe,
 }
 
+/// How a consumer group rebalances (KIP-429).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RebalanceProtocol {
+    /// Every rebalance revokes every partition; members resume from committed offsets.
+    #[default]
+    Eager,
+    /// A member keeps the partitions it is assigned again, with their positions.
+    Cooperative,
+}
+
 /// The configuration a history is judged against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CheckConfig {
     pub acks: Acks,
     pub consumer_mode: ConsumerMode,
+    pub rebalance_protocol: RebalanceProtocol,
     /// Kafka's transactions make writes atomic but not isolated: `G0` and `int-send-skip` are
     /// normal. Set to `false` to demand serializable writes.
     pub kafka_transactions: bool,
@@ -58,6 +70,7 @@ impl Default for CheckConfig {
         Self {
             acks: Acks::All,
             consumer_mode: ConsumerMode::Assign,
+            rebalance_protocol: RebalanceProtocol::Eager,
             kafka_transactions: true,
             exactly_once: false,
             drained: false,

@@ -1,12 +1,20 @@
 //! Walks each consumer process's reads of each key in order and hands every pair of successive
-//! reads (within one operation, or across two) to an analysis. The position of a key is
-//! forgotten when the process's assignment stops covering it or starts covering it anew (an
-//! `assign`, `subscribe` or `rebalance` that changed its keys), and when one of its transactions
-//! does not commit (the consumer rewinds to its committed offsets): what follows is not a skip.
+//! reads (within one operation, or across two) to an analysis.
+//!
+//! A process's position in a key is forgotten when an assignment change may have moved it, so
+//! that what follows is not judged a skip or a re-read (Kafka's consumer semantics):
+//! - `assign`: keys it keeps keep their positions (Kafka's `assign` preserves the fetch position
+//!   of partitions that stay assigned); keys it drops or gains start afresh;
+//! - `subscribe`: every key starts afresh (the group will assign keys from committed offsets);
+//! - `rebalance`: under the eager protocol every key was revoked and starts afresh from its
+//!   committed offset; under the cooperative protocol keys it keeps were never revoked;
+//! - a transaction that did not commit: every key starts afresh (the consumer rewinds to its
+//!   committed offsets).
 
 use std::collections::BTreeMap;
 
 use super::anomaly::{Record, SKIPPED_SHOWN_MAX};
+use super::config::RebalanceProtocol;
 use super::context::Context;
 use super::model::{AssignmentChange, Event, EventId, Function, KeyId, Outcome};
 use super::version_order::KeyOrder;
@@ -41,7 +49,7 @@ struct ProcessState {
 }
 
 /// Calls `visit` with each step of each process's reads, in completion order.
-pub fn walk_reads(context: &Context, mut visit: impl FnMut(Step)) {
+pub fn walk_reads(context: &Context, protocol: RebalanceProtocol, mut visit: impl FnMut(Step)) {
     let model = context.model;
     let mut processes: Vec<ProcessState> = (0..model.process_count())
         .map(|_| ProcessState::default())
@@ -49,7 +57,7 @@ pub fn walk_reads(context: &Context, mut visit: impl FnMut(Step)) {
     for (event_id, event) in model.events.iter().enumerate() {
         let state = &mut processes[event.process_slot as usize];
         if let Some(change) = &event.assignment {
-            apply_assignment(context, state, change);
+            apply_assignment(context, protocol, state, change);
         }
         if event.function() == Function::Txn && event.outcome() != Outcome::Ok {
             state.positions.clear();
@@ -58,18 +66,24 @@ pub fn walk_reads(context: &Context, mut visit: impl FnMut(Step)) {
     }
 }
 
-/// Keeps only the positions of keys assigned both before and after the change.
+/// Applies an assignment change: returns the new assignment (`None` when unknown, after a
+/// subscribe) and the keys whose positions (and uncommitted polls) survive it, sorted.
 pub fn retained_keys(
     context: &Context,
+    protocol: RebalanceProtocol,
     previous: Option<&[KeyId]>,
     change: &AssignmentChange,
 ) -> (Option<Vec<KeyId>>, Vec<KeyId>) {
-    let next = match change {
-        AssignmentChange::Keys(keys) => Some(context.model.keys_of(keys).to_vec()),
-        AssignmentChange::Subscribed => None,
+    let (next, keeps_positions) = match change {
+        AssignmentChange::Assigned(keys) => (Some(context.model.keys_of(keys).to_vec()), true),
+        AssignmentChange::Rebalanced(keys) => (
+            Some(context.model.keys_of(keys).to_vec()),
+            protocol == RebalanceProtocol::Cooperative,
+        ),
+        AssignmentChange::Subscribed => (None, false),
     };
-    let retained = match (previous, &next) {
-        (Some(previous), Some(next)) => previous
+    let retained = match (previous, &next, keeps_positions) {
+        (Some(previous), Some(next), true) => previous
             .iter()
             .copied()
             .filter(|key| next.binary_search(key).is_ok())
@@ -79,8 +93,13 @@ pub fn retained_keys(
     (next, retained)
 }
 
-fn apply_assignment(context: &Context, state: &mut ProcessState, change: &AssignmentChange) {
-    let (next, retained) = retained_keys(context, state.assignment.as_deref(), change);
+fn apply_assignment(
+    context: &Context,
+    protocol: RebalanceProtocol,
+    state: &mut ProcessState,
+    change: &AssignmentChange,
+) {
+    let (next, retained) = retained_keys(context, protocol, state.assignment.as_deref(), change);
     state
         .positions
         .retain(|key, _position| retained.binary_search(key).is_ok());

@@ -3,9 +3,10 @@
 //!
 //! A record counts as processed by the group when a member polled it in a committed (`ok`)
 //! transaction, or polled it in an `ok` poll and then committed an offset past it (an `ok`
-//! `commit`, or a commit inside an `ok` transaction) before its assignment changed (an `assign`,
-//! `subscribe` or `rebalance` that dropped the key). A poll its process never covered with a
-//! commit is not processed: the key's next owner reads it again. Records required: every
+//! `commit`, or a commit inside an `ok` transaction) before its assignment changed (an `assign`
+//! that dropped the key, a `subscribe`, or a `rebalance`: under the eager protocol any, under
+//! the cooperative one one that dropped the key; see `consumer_position`). A poll its process
+//! never covered with a commit is not processed: the key's next owner reads it again. Records required: every
 //! committed record (acknowledged, or read by anyone) of each key the group read, up to the
 //! highest record of the key the group processed (all of them when the run drained its
 //! consumers).
@@ -16,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use super::anomaly::{AnomalyKind, ConsumptionWitness, Findings, Record, Witness};
+use super::config::{CheckConfig, RebalanceProtocol};
 use super::consumer_position::retained_keys;
 use super::context::Context;
 use super::model::{Event, EventId, Function, GroupId, KeyId, Outcome};
@@ -30,15 +32,18 @@ struct MemberState {
     assignment: Option<Vec<KeyId>>,
 }
 
-pub fn analyse(context: &Context, drained: bool, findings: &mut Findings) {
-    let (mut processings, consumed) = collect_processings(context);
+pub fn analyse(context: &Context, config: &CheckConfig, findings: &mut Findings) {
+    let (mut processings, consumed) = collect_processings(context, config.rebalance_protocol);
     processings.sort_unstable();
     report_duplicates(context, &processings, findings);
-    report_losses(context, &processings, &consumed, drained, findings);
+    report_losses(context, &processings, &consumed, config.drained, findings);
 }
 
 /// Every processing, and the `(group, key)` pairs the groups read.
-fn collect_processings(context: &Context) -> (Vec<Processing>, Vec<(GroupId, KeyId)>) {
+fn collect_processings(
+    context: &Context,
+    protocol: RebalanceProtocol,
+) -> (Vec<Processing>, Vec<(GroupId, KeyId)>) {
     let model = context.model;
     let mut members: Vec<MemberState> = (0..model.process_count())
         .map(|_| MemberState::default())
@@ -51,7 +56,8 @@ fn collect_processings(context: &Context) -> (Vec<Processing>, Vec<(GroupId, Key
         };
         let member = &mut members[event.process_slot as usize];
         if let Some(change) = &event.assignment {
-            let (next, retained) = retained_keys(context, member.assignment.as_deref(), change);
+            let (next, retained) =
+                retained_keys(context, protocol, member.assignment.as_deref(), change);
             member
                 .pending
                 .retain(|key, _| retained.binary_search(key).is_ok());

@@ -54,7 +54,7 @@ pub mod version_order;
 pub mod write_cycle;
 
 pub use anomaly::{AnomalyKind, Witness};
-pub use config::{Acks, CheckConfig, ConsumerMode};
+pub use config::{Acks, CheckConfig, ConsumerMode, RebalanceProtocol};
 pub use error::ReadError;
 pub use model::{Model, ModelBuilder, OperationRef, Outcome};
 pub use operation::{
@@ -100,14 +100,14 @@ pub fn check_model(model: &Model, config: &CheckConfig) -> Report {
     inconsistent_offsets::analyse(&context, &mut findings);
     aborted_read::analyse(&context, &mut findings);
     precommitted_read::analyse(&context, &mut findings);
-    poll_skip::analyse(&context, &mut findings);
-    nonmonotonic_poll::analyse(&context, &mut findings);
+    poll_skip::analyse(&context, config.rebalance_protocol, &mut findings);
+    nonmonotonic_poll::analyse(&context, config.rebalance_protocol, &mut findings);
     nonmonotonic_send::analyse(&context, &mut findings);
     send_skip::analyse(&context, &mut findings);
     let graph = DependencyGraph::build(&context);
     write_cycle::analyse(&context, &graph, &mut findings);
     information_flow_cycle::analyse(&context, &graph, &mut findings);
-    exactly_once::analyse(&context, config.drained, &mut findings);
+    exactly_once::analyse(&context, config, &mut findings);
     committed_offsets::analyse(&context, &mut findings);
     Report::new(findings, config, model.stats.clone())
 }

@@ -72,8 +72,10 @@ pub struct CommitRecord {
 /// What a completed operation did to its process's assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssignmentChange {
-    /// `assign` or `rebalance`: from now on the process reads exactly these keys (sorted).
-    Keys(Range<u32>),
+    /// `assign`: from now on the process reads exactly these keys (sorted).
+    Assigned(Range<u32>),
+    /// `rebalance`: the group gave the process these keys (sorted).
+    Rebalanced(Range<u32>),
     /// `subscribe`: the group will assign keys; until then the assignment is unknown.
     Subscribed,
 }
@@ -338,11 +340,11 @@ impl ModelBuilder {
                 None
             }
             OperationValue::Keys(keys) if outcome == Outcome::Ok => match function {
-                Function::Assign => Some(AssignmentChange::Keys(self.record_keys(keys))),
+                Function::Assign => Some(AssignmentChange::Assigned(self.record_keys(keys))),
                 _ => Some(AssignmentChange::Subscribed),
             },
             OperationValue::Rebalance { assigned, .. } if outcome == Outcome::Ok => {
-                Some(AssignmentChange::Keys(self.record_keys(assigned)))
+                Some(AssignmentChange::Rebalanced(self.record_keys(assigned)))
             }
             OperationValue::Offsets(offsets) if outcome == Outcome::Ok => {
                 self.record_commits(offsets);

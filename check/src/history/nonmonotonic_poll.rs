@@ -8,11 +8,12 @@
 //! order).
 
 use super::anomaly::{AnomalyKind, Findings, OrderWitness, Witness};
+use super::config::RebalanceProtocol;
 use super::consumer_position::walk_reads;
 use super::context::Context;
 
-pub fn analyse(context: &Context, findings: &mut Findings) {
-    walk_reads(context, |step| {
+pub fn analyse(context: &Context, protocol: RebalanceProtocol, findings: &mut Findings) {
+    walk_reads(context, protocol, |step| {
         if step.current.index > step.previous.index {
             return;
         }

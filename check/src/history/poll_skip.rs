@@ -7,11 +7,12 @@
 //! consumer contract (a consumer's position advances one record at a time).
 
 use super::anomaly::{AnomalyKind, Findings, OrderWitness, Witness};
+use super::config::RebalanceProtocol;
 use super::consumer_position::{Step, records_between, walk_reads};
 use super::context::Context;
 
-pub fn analyse(context: &Context, findings: &mut Findings) {
-    walk_reads(context, |step| {
+pub fn analyse(context: &Context, protocol: RebalanceProtocol, findings: &mut Findings) {
+    walk_reads(context, protocol, |step| {
         if step.current.index <= step.previous.index + 1 {
             return;
         }

@@ -10,7 +10,8 @@
 //! - transactional producers apply all their records atomically at completion, or abort;
 //! - free consumers (`assign`) read their keys from the start and change assignment;
 //! - a consumer group's members poll their keys from their positions, usually commit right
-//!   after, and take keys over from the group's committed offsets at a rebalance;
+//!   after, and resume keys from the group's committed offsets at a rebalance (eager), or keep
+//!   the keys they are assigned again with their positions (cooperative);
 //! - a final drain reads every key to its end and commits the group's offsets.
 
 use std::collections::BTreeMap;
@@ -39,6 +40,9 @@ pub struct Shape {
     pub group_members: usize,
     /// Lines to generate before the final drain.
     pub lines: usize,
+    /// The group's rebalance protocol: cooperative members keep the keys they are assigned
+    /// again with their positions; eager members resume every key from its committed offset.
+    pub cooperative: bool,
 }
 
 impl Shape {
@@ -50,6 +54,7 @@ impl Shape {
             free_consumers: 2,
             group_members: 2,
             lines: 200,
+            cooperative: false,
         }
     }
 }
@@ -435,8 +440,8 @@ impl Generator {
         }
     }
 
-    /// Deals the keys among the group's members; keys that move start from the committed
-    /// position; keys a member keeps keep its position.
+    /// Deals the keys among the group's members. Keys resume from the group's committed
+    /// position, except, under the cooperative protocol, keys a member keeps.
     fn rebalance(&mut self) {
         self.generation += 1;
         let member_count = self.members.len();
@@ -446,7 +451,10 @@ impl Generator {
         }
         for (member, keys) in owners.into_iter().enumerate() {
             let mut consumer = self.members[member].clone();
-            consumer.positions.retain(|key, _| keys.contains(key));
+            let cooperative = self.shape.cooperative;
+            consumer
+                .positions
+                .retain(|key, _| cooperative && keys.contains(key));
             for &key in &keys {
                 let committed = self.committed.get(&key).copied().unwrap_or(0);
                 consumer.positions.entry(key).or_insert(committed);
