@@ -13,7 +13,7 @@ use std::io::BufReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use check::history::{Acks, AnomalyKind, ConsumerMode};
+use check::history::{Acks, AnomalyKind, ConsumerMode, RebalanceProtocol};
 use check::{CheckConfig, Report, check_history};
 
 /// How many witnesses per anomaly the human report prints.
@@ -21,7 +21,7 @@ const WITNESSES_SHOWN_MAX: usize = 3;
 /// Bytes read from the history file at a time.
 const READ_BUFFER_BYTES: usize = 1 << 20;
 
-/// Arguments of `trial check`.
+/// Check a history file (HISTORY.md) for anomalies: exit 0 valid, 1 violations, 2 bad input.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
     /// The history file: JSON Lines, one operation per line (HISTORY.md).
@@ -36,6 +36,10 @@ pub struct CheckArgs {
     /// expected (rebalances reset positions to committed offsets).
     #[arg(long, value_enum, default_value_t = ConsumerModeArgument::Assign)]
     pub consumer_mode: ConsumerModeArgument,
+    /// The group's rebalance protocol: `eager` revokes every key at each rebalance, so positions
+    /// restart from committed offsets; `cooperative` keeps the keys a member keeps.
+    #[arg(long, value_enum, default_value_t = RebalanceProtocolArgument::Eager)]
+    pub rebalance_protocol: RebalanceProtocolArgument,
     /// Demand serializable writes: `G0` and `int-send-skip` become violations (Kafka's
     /// transactions allow both).
     #[arg(long)]
@@ -59,6 +63,12 @@ pub enum AcksArgument {
     All,
     Leader,
     None,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RebalanceProtocolArgument {
+    Eager,
+    Cooperative,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +124,10 @@ fn config_of(args: &CheckArgs) -> Result<CheckConfig, String> {
         consumer_mode: match args.consumer_mode {
             ConsumerModeArgument::Assign => ConsumerMode::Assign,
             ConsumerModeArgument::Subscribe => ConsumerMode::Subscribe,
+        },
+        rebalance_protocol: match args.rebalance_protocol {
+            RebalanceProtocolArgument::Eager => RebalanceProtocol::Eager,
+            RebalanceProtocolArgument::Cooperative => RebalanceProtocol::Cooperative,
         },
         kafka_transactions: !args.isolated_writes,
         exactly_once: args.exactly_once,
