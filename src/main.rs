@@ -13,7 +13,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "trial", version, about = "Deterministic simulation testing for Kafka-like brokers")]
+#[command(
+    name = "trial",
+    version,
+    about = "Deterministic simulation testing for Kafka-like brokers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
