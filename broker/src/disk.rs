@@ -8,6 +8,11 @@
 //! Invariants: a waiter is released only by the success of a sync issued after every write that
 //! preceded the waiter; after a disk fault no waiter is released until a full rewrite of the
 //! node's state has been synced.
+//!
+//! Fault handling: a failed write or sync parks every waiter and marks a rewrite pending. The node
+//! rewrites its whole state after [`DISK_RETRY_INTERVAL_NS`] (not at once: a disk that rejects
+//! every write would otherwise make the node rewrite forever without time passing), then defers
+//! the parked waiters on the rewrite's sync. Waiters that arrive meanwhile are parked too.
 
 use crate::message::Message;
 use crate::node::Output;
@@ -36,7 +41,14 @@ pub(crate) struct DiskTracker {
     sync_newest: Option<u64>,
     /// Waiters with the tag of the sync that releases them, in issue order.
     waiters: Vec<(u64, Waiter)>,
+    /// Whether a fault happened and the node has not rewritten its state since.
+    rewrite_pending: bool,
+    /// Waiters held until the rewrite is issued.
+    parked: Vec<Waiter>,
 }
+
+/// How long a node waits after a disk fault before rewriting its state.
+pub(crate) const DISK_RETRY_INTERVAL_NS: u64 = 10_000_000;
 
 /// Most waiters a node may hold: a bound on the work queued behind failing syncs. Beyond it new
 /// waiters are dropped (see [`DiskTracker::when_durable`]).
@@ -62,6 +74,12 @@ impl DiskTracker {
         waiter: Waiter,
         output: &mut Vec<Output>,
     ) -> Option<Waiter> {
+        if self.rewrite_pending {
+            if self.parked.len() < WAITERS_MAX {
+                self.parked.push(waiter);
+            }
+            return None;
+        }
         if self.writes_unsynced {
             let tag = self.tag();
             output.push(Output::DiskSync { tag });
@@ -94,16 +112,35 @@ impl DiskTracker {
         released.into_iter().map(|(_, waiter)| waiter).collect()
     }
 
-    /// A write or sync failed: earlier writes may be lost. Returns every waiter; the caller
-    /// rewrites its whole state and defers them again.
-    pub(crate) fn fault(&mut self) -> Vec<Waiter> {
+    /// A write or sync failed: earlier writes may be lost. Parks every waiter until the rewrite.
+    /// Returns whether this fault started a pending rewrite (so the caller arms its retry).
+    pub(crate) fn fault(&mut self) -> bool {
         self.sync_newest = None;
         self.writes_unsynced = false;
-        self.waiters.drain(..).map(|(_, waiter)| waiter).collect()
+        let waiters = self.waiters.drain(..).map(|(_, waiter)| waiter);
+        self.parked.extend(waiters);
+        self.parked.truncate(WAITERS_MAX);
+        let started = !self.rewrite_pending;
+        self.rewrite_pending = true;
+        started
+    }
+
+    /// The retry is due: returns the parked waiters if a rewrite is pending. The caller issues the
+    /// rewrite, then defers the waiters again.
+    pub(crate) fn begin_rewrite(&mut self) -> Option<Vec<Waiter>> {
+        if !self.rewrite_pending {
+            return None;
+        }
+        self.rewrite_pending = false;
+        assert!(
+            self.waiters.is_empty(),
+            "waiters are parked while a rewrite is pending"
+        );
+        Some(std::mem::take(&mut self.parked))
     }
 
     pub(crate) fn waiting(&self) -> usize {
-        self.waiters.len()
+        self.waiters.len() + self.parked.len()
     }
 }
 
@@ -131,18 +168,21 @@ mod tests {
     }
 
     #[test]
-    fn fault_returns_every_waiter() {
+    fn a_fault_parks_waiters_until_the_rewrite() {
         let mut disk = DiskTracker::default();
         let mut output = Vec::new();
         disk.write(StorageWrite::HardState(HardState::default()), &mut output);
+        let first = Waiter::SelfVote { term: 1 };
+        assert_eq!(disk.when_durable(first.clone(), &mut output), None);
+        assert!(disk.fault(), "the first fault starts a rewrite");
+        assert!(!disk.fault(), "a second fault joins it");
+        let second = Waiter::SelfVote { term: 2 };
         assert_eq!(
-            disk.when_durable(Waiter::SelfVote { term: 1 }, &mut output),
-            None
+            disk.when_durable(second.clone(), &mut output),
+            None,
+            "parked, not released"
         );
-        assert_eq!(disk.fault(), vec![Waiter::SelfVote { term: 1 }]);
-        assert_eq!(
-            disk.when_durable(Waiter::SelfVote { term: 1 }, &mut output),
-            Some(Waiter::SelfVote { term: 1 })
-        );
+        assert_eq!(disk.begin_rewrite(), Some(vec![first, second]));
+        assert_eq!(disk.begin_rewrite(), None);
     }
 }

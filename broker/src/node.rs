@@ -23,7 +23,7 @@ use rand::RngCore;
 use crate::broker::BrokerSession;
 use crate::config::ClusterConfig;
 use crate::controller::ControllerState;
-use crate::disk::{DiskTracker, Waiter};
+use crate::disk::{DISK_RETRY_INTERVAL_NS, DiskTracker, Waiter};
 use crate::message::Message;
 use crate::metadata::image::MetadataImage;
 use crate::raft::{RaftState, Role};
@@ -40,6 +40,8 @@ pub enum Timer {
     BrokerHeartbeat,
     /// A client's retry or script timer.
     Client,
+    /// A node rewrites its state some time after a disk fault.
+    DiskRetry,
 }
 
 impl Timer {
@@ -50,6 +52,7 @@ impl Timer {
             Timer::RaftHeartbeat => 2,
             Timer::BrokerHeartbeat => 3,
             Timer::Client => 4,
+            Timer::DiskRetry => 5,
         }
     }
 
@@ -60,6 +63,7 @@ impl Timer {
             2 => Some(Timer::RaftHeartbeat),
             3 => Some(Timer::BrokerHeartbeat),
             4 => Some(Timer::Client),
+            5 => Some(Timer::DiskRetry),
             _ => None,
         }
     }
@@ -165,7 +169,7 @@ pub enum Observation {
     },
     /// The active controller refused to append to a full metadata log.
     MetadataLogFull,
-    /// A disk write or sync failed; the node rewrote its state.
+    /// A disk write or sync failed; the node will rewrite its whole state.
     DiskFault,
     /// An admin client's final answer to one command.
     AdminReply(Message),
@@ -268,6 +272,7 @@ impl Node {
             Timer::Election => self.on_election_timeout(),
             Timer::RaftHeartbeat => self.on_raft_heartbeat_timer(),
             Timer::BrokerHeartbeat => self.on_broker_heartbeat_timer(),
+            Timer::DiskRetry => self.on_disk_retry(),
             Timer::Client => {} // Never armed by a node.
         }
     }
@@ -370,13 +375,22 @@ impl Node {
 
     /// A write or sync failed: rewrite everything this node holds, then defer the waiters again.
     fn on_disk_fault(&mut self) {
-        let waiters = self.disk.fault();
+        self.observe(Observation::DiskFault);
+        if self.disk.fault() {
+            self.set_timer(Timer::DiskRetry, DISK_RETRY_INTERVAL_NS);
+        }
+    }
+
+    /// Rewrites everything this node holds after a disk fault, then defers the parked waiters.
+    fn on_disk_retry(&mut self) {
+        let Some(waiters) = self.disk.begin_rewrite() else {
+            return;
+        };
         let write = StorageWrite::Rewrite {
             hard_state: self.raft.hard_state(),
             metadata_log: self.raft.log.entries().to_vec(),
         };
-        self.disk.write(write, &mut self.effects.output);
-        self.observe(Observation::DiskFault);
+        self.write(write);
         for waiter in waiters {
             self.when_durable(waiter);
         }

@@ -2,7 +2,8 @@
 //!
 //! Each run crashes random voters while random pauses and partitions run, and restarts them after
 //! a random delay. Crashes tear the page cache (a seeded prefix of the pending writes survives),
-//! and short windows of failing syncs hit random voters (the node must rewrite its state). Right after each restart the rebuilt node must hold exactly what its disk
+//! and short windows of failing writes or failing syncs hit random voters (the node must rewrite
+//! its state before it acknowledges anything again). Right after each restart the rebuilt node must hold exactly what its disk
 //! durably held (term, vote, metadata log), and never less than it had declared durable before
 //! the crash: a term it synced is never forgotten, nor the vote it cast in it. After healing,
 //! every node catches up with the active controller's commit index. The cluster-wide monitors
@@ -57,8 +58,9 @@ fn restart_recovers_raft_state(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut next_crash_ns = rng.random_range(200 * MS..800 * MS);
     let mut down: Option<Down> = None;
-    let mut sync_faults: Option<(u32, u64)> = None;
-    let mut next_sync_fault_ns = rng.random_range(200 * MS..1_000 * MS);
+    // (node, end, writes rather than syncs)
+    let mut disk_faults: Option<(u32, u64, bool)> = None;
+    let mut next_disk_fault_ns = rng.random_range(200 * MS..1_000 * MS);
     let mut restarts = 0;
     while cluster.now_ns() < FAULT_PHASE_NS {
         ok(seed, cluster.step());
@@ -68,16 +70,16 @@ fn restart_recovers_raft_state(
             check_recovery(&mut cluster, &crashed, seed);
             restarts += 1;
         }
-        if let Some((node, _)) = sync_faults.take_if(|(_, end_ns)| *end_ns <= now_ns) {
-            cluster
-                .simulation_mut()
-                .set_sync_faults(NodeId(node), false);
+        if let Some((node, _, writes)) = disk_faults.take_if(|(_, end_ns, _)| *end_ns <= now_ns) {
+            set_disk_faults(&mut cluster, node, writes, false);
         }
-        if sync_faults.is_none() && now_ns >= next_sync_fault_ns {
+        if disk_faults.is_none() && now_ns >= next_disk_fault_ns {
             let node = rng.random_range(0..controllers);
-            cluster.simulation_mut().set_sync_faults(NodeId(node), true);
-            sync_faults = Some((node, now_ns + rng.random_range(20 * MS..300 * MS)));
-            next_sync_fault_ns = now_ns + rng.random_range(300 * MS..1_000 * MS);
+            let writes = rng.random_range(0..2u32) == 0;
+            set_disk_faults(&mut cluster, node, writes, true);
+            let end_ns = now_ns + rng.random_range(20 * MS..300 * MS);
+            disk_faults = Some((node, end_ns, writes));
+            next_disk_fault_ns = now_ns + rng.random_range(300 * MS..1_000 * MS);
         }
         if down.is_none() && now_ns >= next_crash_ns {
             let node = rng.random_range(0..controllers);
@@ -100,10 +102,8 @@ fn restart_recovers_raft_state(
         check_recovery(&mut cluster, &crashed, seed);
         restarts += 1;
     }
-    if let Some((node, _)) = sync_faults {
-        cluster
-            .simulation_mut()
-            .set_sync_faults(NodeId(node), false);
+    if let Some((node, _, writes)) = disk_faults {
+        set_disk_faults(&mut cluster, node, writes, false);
     }
     faults.heal_all(&mut cluster);
     let caught_up = ok(
@@ -127,6 +127,16 @@ fn restart_recovers_raft_state(
         "seed {seed}: nodes did not catch up after healing"
     );
     (restarts, cluster.counters())
+}
+
+/// Turns failing writes (or failing syncs) on or off for `node`.
+fn set_disk_faults(cluster: &mut ClusterSimulation, node: u32, writes: bool, on: bool) {
+    let simulation = cluster.simulation_mut();
+    if writes {
+        simulation.set_write_faults(NodeId(node), on);
+    } else {
+        simulation.set_sync_faults(NodeId(node), on);
+    }
 }
 
 /// Restarts `crashed` and checks the rebuilt node against its disk and its pre-crash promises.
