@@ -927,3 +927,43 @@ fn analyses_work_with_sparse_values() {
         report.anomaly_counts
     );
 }
+
+/// Under acks=1 a failover may truncate an acknowledged record and reuse its offset: the loss is
+/// listed, not a violation, and the acknowledged offset is not compared with what polls read.
+#[test]
+fn acks_leader_excuses_a_truncated_acknowledgement() {
+    let mut history = History::new();
+    history.send_ok(0, &[("k", 1, 0)]);
+    history.send_ok(0, &[("k", 2, 0)]);
+    history.send_ok(0, &[("k", 3, 1)]);
+    history.poll_ok(1, &[("k", &[(0, 2), (1, 3)])]);
+    let leader = check::CheckConfig {
+        acks: check::history::Acks::Leader,
+        ..Default::default()
+    };
+    let report = history.check(&leader);
+    assert_fires(&report, LostWrite);
+    assert_fires(&report, NonmonotonicSend);
+    assert_silent(&report, InconsistentOffsets);
+    assert!(report.valid, "{:?}", report.violations);
+    let report = history.check_default();
+    assert_fires(&report, InconsistentOffsets);
+    assert!(!report.valid);
+}
+
+/// Even under acks=1, two polls that disagree about an offset saw diverged committed data.
+#[test]
+fn acks_leader_still_fires_inconsistent_offsets_between_polls() {
+    let mut history = History::new();
+    history.send_ok(0, &[("k", 1, 0)]);
+    history.send_info(2, &[("k", 2)]);
+    history.poll_ok(1, &[("k", &[(0, 1)])]);
+    history.poll_ok(3, &[("k", &[(0, 2)])]);
+    let leader = check::CheckConfig {
+        acks: check::history::Acks::Leader,
+        ..Default::default()
+    };
+    let report = history.check(&leader);
+    assert_fires(&report, InconsistentOffsets);
+    assert!(!report.valid);
+}

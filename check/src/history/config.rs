@@ -14,7 +14,9 @@ pub enum Acks {
     /// `acks=all`: an acknowledged write is on the whole ISR; losing it is a violation.
     #[default]
     All,
-    /// `acks=1`: acknowledged by the leader alone; a failover may lose it.
+    /// `acks=1`: acknowledged by the leader alone; a failover may lose it and reuse its offset,
+    /// so `lost-write`, `unseen` and send order are not violations, and acknowledged offsets are
+    /// not compared for `inconsistent-offsets`.
     Leader,
     /// `acks=0`: never acknowledged.
     None,
@@ -92,6 +94,10 @@ impl CheckConfig {
             AnomalyKind::PollSkip | AnomalyKind::NonmonotonicPoll => {
                 self.consumer_mode == ConsumerMode::Assign
             }
+            // Without acks=all an acknowledged offset may be truncated and reused.
+            AnomalyKind::NonmonotonicSend | AnomalyKind::InternalNonmonotonicSend => {
+                self.acks == Acks::All
+            }
             AnomalyKind::WriteCycle | AnomalyKind::InternalSendSkip => !self.kafka_transactions,
             AnomalyKind::DuplicateConsumption | AnomalyKind::LostConsumption => self.exactly_once,
             AnomalyKind::Duplicate
@@ -100,8 +106,6 @@ impl CheckConfig {
             | AnomalyKind::PrecommittedRead
             | AnomalyKind::InternalPollSkip
             | AnomalyKind::InternalNonmonotonicPoll
-            | AnomalyKind::NonmonotonicSend
-            | AnomalyKind::InternalNonmonotonicSend
             | AnomalyKind::CyclicInformationFlow
             | AnomalyKind::CommittedOffsetRegression => true,
         }

@@ -97,7 +97,7 @@ pub fn check_model(model: &Model, config: &CheckConfig) -> Report {
     lost_write::analyse(&context, &highest_reads, &mut findings);
     unseen::analyse(&context, &highest_reads, &mut findings);
     duplicate::analyse(&context, &mut findings);
-    inconsistent_offsets::analyse(&context, &mut findings);
+    inconsistent_offsets::analyse(&context, config.acks, &mut findings);
     aborted_read::analyse(&context, &mut findings);
     precommitted_read::analyse(&context, &mut findings);
     poll_skip::analyse(&context, config.rebalance_protocol, &mut findings);
