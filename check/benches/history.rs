@@ -62,6 +62,7 @@ fn write_history(path: &PathBuf) -> usize {
         transactional_producers: 2,
         free_consumers: 4,
         group_members: 4,
+        transactional_consumers: 2,
         lines: LINES,
         cooperative: false,
     };

@@ -39,8 +39,16 @@ fn shape(keys: usize, lines: usize, cooperative: bool) -> Shape {
     }
 }
 
+/// 96 cases by default; `PROPTEST_CASES=N` for a longer search.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(96)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn correct_histories_fire_nothing(seed in any::<u64>(), keys in 1usize..5, lines in 20usize..400, cooperative in any::<bool>()) {
@@ -93,6 +101,8 @@ fn generated_histories_exercise_the_interesting_cases() {
         r#""f":"rebalance""#,
         r#""f":"commit""#,
         r#""f":"assign""#,
+        r#""f":"txn","group":"tg""#,
+        r#"["commit","#,
     ] {
         assert!(text.contains(needle), "no {needle} in a generated history");
     }

@@ -12,7 +12,9 @@
 //! - a consumer group's members poll their keys from their positions, usually commit right
 //!   after, and resume keys from the group's committed offsets at a rebalance (eager), or keep
 //!   the keys they are assigned again with their positions (cooperative);
-//! - a final drain reads every key to its end and commits the group's offsets.
+//! - consume-transform-produce processes poll their own keys, send, and commit their offsets in
+//!   one transaction that takes effect at once or aborts;
+//! - a final drain reads every key to its end and commits the groups' offsets.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +40,9 @@ pub struct Shape {
     pub transactional_producers: usize,
     pub free_consumers: usize,
     pub group_members: usize,
+    /// Consume-transform-produce processes: each polls its own keys, sends, and commits its
+    /// offsets inside one transaction (group [`TRANSACTIONAL_GROUP`]).
+    pub transactional_consumers: usize,
     /// Lines to generate before the final drain.
     pub lines: usize,
     /// The group's rebalance protocol: cooperative members keep the keys they are assigned
@@ -53,6 +58,7 @@ impl Shape {
             transactional_producers: 1,
             free_consumers: 2,
             group_members: 2,
+            transactional_consumers: 1,
             lines: 200,
             cooperative: false,
         }
@@ -60,6 +66,7 @@ impl Shape {
 }
 
 pub const GROUP: &str = "g";
+pub const TRANSACTIONAL_GROUP: &str = "tg";
 /// The most records one poll returns (Kafka's `max.poll.records`, scaled down).
 pub const POLL_RECORDS_MAX: usize = 8;
 /// The most keys a free consumer assigns itself.
@@ -105,6 +112,8 @@ pub struct Generator {
     transactional: Vec<(u64, Option<Pending>)>,
     free_consumers: Vec<(Consumer, bool)>,
     members: Vec<Consumer>,
+    /// Transactional consumers and their outstanding transaction's completion, if any.
+    transactional_consumers: Vec<(Consumer, Option<(&'static str, Value)>)>,
     /// Key -> the group's committed position (index into visible records).
     committed: BTreeMap<usize, usize>,
     generation: u64,
@@ -127,6 +136,7 @@ impl Generator {
             transactional: Vec::new(),
             free_consumers: Vec::new(),
             members: Vec::new(),
+            transactional_consumers: Vec::new(),
             committed: BTreeMap::new(),
             generation: 0,
         };
@@ -146,6 +156,18 @@ impl Generator {
                 positions: BTreeMap::new(),
             };
             generator.free_consumers.push((consumer, false));
+        }
+        for slot in 0..shape.transactional_consumers {
+            let process = generator.new_process();
+            let keys = (0..shape.keys)
+                .filter(|key| key % shape.transactional_consumers == slot)
+                .collect();
+            let consumer = Consumer {
+                process,
+                keys,
+                positions: BTreeMap::new(),
+            };
+            generator.transactional_consumers.push((consumer, None));
         }
         for _ in 0..shape.group_members {
             let process = generator.new_process();
@@ -167,6 +189,13 @@ impl Generator {
             generator.emit(process, "ok", "subscribe", Some(GROUP), json!(["t"]));
         }
         generator.rebalance();
+        for slot in 0..generator.transactional_consumers.len() {
+            let consumer = generator.transactional_consumers[slot].0.clone();
+            let names: Vec<String> = consumer.keys.iter().map(|&key| key_name(key)).collect();
+            let group = Some(TRANSACTIONAL_GROUP);
+            generator.emit(consumer.process, "invoke", "assign", group, json!(names));
+            generator.emit(consumer.process, "ok", "assign", group, json!(names));
+        }
         while generator.lines.len() < shape.lines {
             generator.step();
         }
@@ -216,9 +245,15 @@ impl Generator {
                 let slot = self.random.random_range(0..self.free_consumers.len());
                 self.step_free_consumer(slot);
             }
-            75..97 if !self.members.is_empty() => {
+            75..90 if !self.members.is_empty() => {
                 let member = self.random.random_range(0..self.members.len());
                 self.step_member(member);
+            }
+            90..97 if !self.transactional_consumers.is_empty() => {
+                let slot = self
+                    .random
+                    .random_range(0..self.transactional_consumers.len());
+                self.step_transactional_consumer(slot);
             }
             97..100 if !self.members.is_empty() => self.rebalance(),
             _ => {}
@@ -479,6 +514,96 @@ impl Generator {
         }
     }
 
+    // ---- consume-transform-produce ----
+
+    /// Invokes a transaction (its reads, sends and commit take effect at once, or it aborts), or
+    /// completes the outstanding one.
+    fn step_transactional_consumer(&mut self, slot: usize) {
+        let (mut consumer, pending) = self.transactional_consumers[slot].clone();
+        let group = Some(TRANSACTIONAL_GROUP);
+        if let Some((kind, value)) = pending {
+            self.emit(consumer.process, kind, "txn", group, value);
+            self.transactional_consumers[slot].1 = None;
+            return;
+        }
+        let commit = self.random.random_range(0..100u32) >= 10;
+        let mut reader = consumer.clone();
+        let polled = self.read(&mut reader);
+        let count = self.random.random_range(0..=2usize);
+        let sends: Vec<(usize, i64)> = (0..count)
+            .map(|_| {
+                (
+                    self.random.random_range(0..self.shape.keys),
+                    self.new_value(),
+                )
+            })
+            .collect();
+        let read_keys: Vec<usize> = reader
+            .keys
+            .iter()
+            .copied()
+            .filter(|&key| polled[0][1].get(key_name(key)).is_some())
+            .collect();
+        let mut offsets = serde_json::Map::new();
+        for &key in &read_keys {
+            let position = reader.positions[&key];
+            offsets.insert(key_name(key), json!(self.next_offset_at(key, position)));
+        }
+        let mut invoked = vec![json!(["poll"])];
+        invoked.extend(
+            sends
+                .iter()
+                .map(|&(key, value)| json!(["send", key_name(key), value])),
+        );
+        let commit_micro = (!offsets.is_empty()).then(|| json!(["commit", Value::Object(offsets)]));
+        invoked.extend(commit_micro.clone());
+        self.emit(consumer.process, "invoke", "txn", group, json!(invoked));
+        let completion = if commit {
+            let mut completed = vec![polled[0].clone()];
+            for &(key, value) in &sends {
+                let offset = self.append(key, value);
+                completed.push(json!(["send", key_name(key), [offset, value]]));
+            }
+            completed.extend(commit_micro);
+            consumer.positions = reader.positions;
+            ("ok", json!(completed))
+        } else {
+            for &(key, _) in &sends {
+                self.logs[key].next_offset += 1;
+            }
+            ("fail", Value::Null)
+        };
+        let mut touched: Vec<usize> = sends.iter().map(|&(key, _)| key).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for key in touched {
+            self.logs[key].next_offset += 1;
+        }
+        self.transactional_consumers[slot] = (consumer, Some(completion));
+    }
+
+    /// A final committed transaction that reads the rest of the consumer's keys.
+    fn drain_transactional_consumer(&mut self, slot: usize) {
+        let mut consumer = self.transactional_consumers[slot].0.clone();
+        let group = Some(TRANSACTIONAL_GROUP);
+        let polled = self.drain(&mut consumer);
+        let mut offsets = serde_json::Map::new();
+        for &key in &consumer.keys {
+            let position = consumer.positions[&key];
+            offsets.insert(key_name(key), json!(self.next_offset_at(key, position)));
+        }
+        let mut invoked = vec![json!(["poll"])];
+        let mut completed = vec![polled[0].clone()];
+        if !offsets.is_empty() {
+            let commit = json!(["commit", Value::Object(offsets)]);
+            invoked.push(commit.clone());
+            completed.push(commit);
+        }
+        self.emit(consumer.process, "invoke", "txn", group, json!(invoked));
+        self.emit(consumer.process, "ok", "txn", group, json!(completed));
+        self.transactional_consumers[slot].0 = consumer;
+    }
+
     // ---- the end ----
 
     /// Completes everything outstanding, then drains every key with a fresh free consumer and
@@ -498,6 +623,14 @@ impl Generator {
             if self.free_consumers[slot].1 {
                 self.step_free_consumer(slot);
             }
+        }
+        for slot in 0..self.transactional_consumers.len() {
+            if self.transactional_consumers[slot].1.is_some() {
+                self.step_transactional_consumer(slot);
+            }
+        }
+        for slot in 0..self.transactional_consumers.len() {
+            self.drain_transactional_consumer(slot);
         }
         let all_keys: Vec<usize> = (0..self.shape.keys).collect();
         let mut drainer = Consumer {
@@ -570,11 +703,17 @@ pub fn line_json(index: usize, line: &Line) -> Value {
 
 // ---- fault injection ----
 
-/// Where a poll read records: (line, key name, position in the key's list).
+/// Whether the line is an `ok` poll, or an `ok` transaction that starts with its poll (as the
+/// generator writes them): either way its records are in `value[0][1]`.
+fn reads_records(line: &Line) -> bool {
+    line.kind == "ok" && (line.f == "poll" || (line.f == "txn" && line.value[0][0] == "poll"))
+}
+
+/// Where polls read records: (line, key name, position in the key's list, offset, value).
 fn poll_records(lines: &[Line]) -> Vec<(usize, String, usize, u64, i64)> {
     let mut found = Vec::new();
     for (position, line) in lines.iter().enumerate() {
-        if line.kind != "ok" || line.f != "poll" {
+        if !reads_records(line) {
             continue;
         }
         for (key, records) in line.value[0][1].as_object().expect("poll map") {
@@ -609,10 +748,7 @@ pub fn drop_record(lines: &mut [Line], choice: usize) -> bool {
         return false;
     }
     let (key, value) = candidates[choice % candidates.len()].clone();
-    for line in lines
-        .iter_mut()
-        .filter(|line| line.kind == "ok" && line.f == "poll")
-    {
+    for line in lines.iter_mut().filter(|line| reads_records(line)) {
         if let Some(records) = line.value[0][1].get_mut(&key).and_then(Value::as_array_mut) {
             records.retain(|record| record[1].as_i64() != Some(value));
         }
