@@ -54,6 +54,19 @@ pub struct QuorumState {
     pub log: Vec<(u64, u64)>,
 }
 
+impl BrokerSession {
+    /// A current broker epoch is a log index (from 1) and never above the highest seen.
+    fn assert_consistent(&self) {
+        if let Some(broker_epoch) = self.broker_epoch {
+            assert!(
+                broker_epoch <= self.broker_epoch_highest,
+                "broker epoch above the highest seen"
+            );
+            assert!(broker_epoch > 0, "broker epochs are log indexes, from 1");
+        }
+    }
+}
+
 impl Node {
     pub(crate) fn arm_broker_heartbeat(&mut self) {
         self.set_timer(
@@ -94,6 +107,7 @@ impl Node {
             self.broker.broker_epoch = Some(broker_epoch);
             self.broker.broker_epoch_highest = self.broker.broker_epoch_highest.max(broker_epoch);
         }
+        self.broker.assert_consistent();
     }
 
     /// Reacts to a committed record: learns this broker's own registration and fencing.
@@ -118,6 +132,7 @@ impl Node {
             }
             _ => {}
         }
+        self.broker.assert_consistent();
     }
 
     /// Whether follower `replica` has caught up with this leader's log of `topic/partition`.
@@ -156,6 +171,10 @@ impl Node {
             })
             .collect();
         for request in requests {
+            debug_assert!(
+                request.isr.contains(&self.id),
+                "a leader keeps itself in the ISR"
+            );
             self.send(controller, Message::AlterPartition(request));
         }
     }

@@ -92,7 +92,11 @@ impl Node {
         if self.controller.is_none() {
             return Err(ProposeError::NotController);
         }
-        self.observe_proposal(&record);
+        assert!(
+            self.raft.is_leader(),
+            "an active controller leads the quorum"
+        );
+        let observations = self.observations_of(&record);
         let index = match self.append_as_leader(record.clone()) {
             Ok(index) => index,
             Err(error) => {
@@ -102,53 +106,59 @@ impl Node {
         };
         let controller = self.controller.as_mut().expect("active controller");
         controller.proposed.apply(index, &record);
+        assert_eq!(
+            controller.proposed.applied_index,
+            self.raft.log.last_index()
+        );
+        for observation in observations {
+            self.observe(observation);
+        }
         Ok(index)
     }
 
-    fn observe_proposal(&mut self, record: &MetadataRecord) {
-        let observation = match record {
+    /// What proposing `record` (not yet applied to the proposed image) is worth counting.
+    fn observations_of(&self, record: &MetadataRecord) -> Vec<Observation> {
+        match record {
             MetadataRecord::RegisterBroker {
                 broker,
                 broker_epoch,
                 ..
-            } => Observation::BrokerRegistered {
+            } => vec![Observation::BrokerRegistered {
                 broker: *broker,
                 broker_epoch: *broker_epoch,
-            },
+            }],
             MetadataRecord::FenceBroker {
                 broker,
                 broker_epoch,
-            } => Observation::BrokerFenced {
+            } => vec![Observation::BrokerFenced {
                 broker: *broker,
                 broker_epoch: *broker_epoch,
-            },
+            }],
             MetadataRecord::PartitionChange(change) => {
                 let state = self
                     .proposed()
                     .partition(&change.topic, change.partition)
                     .expect("existing partition");
-                let leader_unchanged = state.leader == change.leader;
+                let mut observations = Vec::new();
                 if state.isr != change.isr {
-                    let isr = change.isr.clone();
-                    self.observe(Observation::IsrChanged {
+                    observations.push(Observation::IsrChanged {
                         topic: change.topic.clone(),
                         partition: change.partition,
-                        isr,
+                        isr: change.isr.clone(),
                     });
                 }
-                if leader_unchanged {
-                    return;
+                if state.leader != change.leader {
+                    observations.push(Observation::PartitionLeaderElected {
+                        topic: change.topic.clone(),
+                        partition: change.partition,
+                        leader: change.leader,
+                        leader_epoch: change.leader_epoch,
+                    });
                 }
-                Observation::PartitionLeaderElected {
-                    topic: change.topic.clone(),
-                    partition: change.partition,
-                    leader: change.leader,
-                    leader_epoch: change.leader_epoch,
-                }
+                observations
             }
-            _ => return,
-        };
-        self.observe(observation);
+            _ => Vec::new(),
+        }
     }
 
     /// Periodic and after-change work: bootstrap, session expiry, leaderless partitions.
@@ -193,6 +203,21 @@ impl Node {
                 .session_deadlines_ns
                 .remove(&broker);
         }
+        debug_assert!(
+            self.proposed()
+                .brokers
+                .iter()
+                .all(|(broker, registration)| {
+                    registration.fenced
+                        || self
+                            .controller
+                            .as_ref()
+                            .expect("active")
+                            .session_deadlines_ns[broker]
+                            > now_ns
+                }),
+            "every expired session is fenced"
+        );
         Ok(())
     }
 
@@ -203,6 +228,12 @@ impl Node {
         for change in changes {
             self.propose(MetadataRecord::PartitionChange(change))?;
         }
+        debug_assert!(
+            self.proposed()
+                .partitions()
+                .all(|(_, _, state)| state.leader != Some(broker)),
+            "broker {broker} moved out of every leadership"
+        );
         Ok(())
     }
 
@@ -222,6 +253,10 @@ impl Node {
     }
 
     fn refresh_session(&mut self, broker: u32) {
+        assert!(
+            self.proposed().is_active(broker),
+            "only an active broker has a session"
+        );
         let deadline_ns = self.now_ns() + self.config.timing.broker_session_timeout_ns;
         let controller = self.controller.as_mut().expect("active controller");
         controller.session_deadlines_ns.insert(broker, deadline_ns);
@@ -257,6 +292,11 @@ impl Node {
         {
             return;
         }
+        let registration = &self.proposed().brokers[&broker];
+        assert_eq!(
+            (registration.broker_epoch, registration.fenced),
+            (broker_epoch, false)
+        );
         self.refresh_session(broker);
         let _ = self.elect_leaderless_partitions();
     }
