@@ -3,7 +3,8 @@
 //!
 //! Infrastructure:
 //! - [`operation`]: the typed form of a history line.
-//! - [`reader`]: the strict, streaming JSON Lines reader; [`error`]: its errors.
+//! - [`reader`]: the strict, streaming JSON Lines reader (with a typed fast path for common
+//!   lines, `fast_reader`); [`error`]: its errors.
 //! - [`model`]: the compact, interned form the analyses share.
 //! - [`version_order`]: each key's order of observed records.
 //! - [`context`]: lookups from values to writers and readers.

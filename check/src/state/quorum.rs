@@ -1,6 +1,7 @@
 //! The controller quorum's Raft invariants: at most one leader per term, ever; every member's log
 //! agrees with the cluster's committed prefix up to its own commit index; a committed entry never
-//! changes; a member's term never decreases.
+//! changes; a member's term never decreases; a leader's log holds every entry committed before
+//! its term (leader completeness).
 //!
 //! Source: Ongaro and Ousterhout, "In Search of an Understandable Consensus Algorithm", section 5
 //! (election safety, log matching, state machine safety); KIP-595 (KRaft's Raft).
@@ -10,6 +11,11 @@
 //! re-checks the last verified entry of each member (a cheap sentinel against rewritten logs) and
 //! scans only the entries newly covered by its commit index. The commit index is volatile in Raft
 //! and may drop after a restart; the verified mark then drops with it.
+//!
+//! Leader completeness needs the term in which an entry was committed, which snapshots do not
+//! show; the monitor bounds it by the highest term any member had when the entry was first seen
+//! committed. A leader whose term exceeds that bound must hold the entry; a stale leader of an
+//! older term (still unaware it was deposed) is not judged.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,6 +71,11 @@ pub struct QuorumMonitor {
     committed: Vec<EntryId>,
     /// The node that first showed each committed entry (parallel to `committed`).
     committed_by_node: Vec<u32>,
+    /// An upper bound on the term each entry was committed in (parallel to `committed`,
+    /// non-decreasing): the highest term seen when it was first seen committed.
+    commit_term_bound: Vec<u64>,
+    /// The highest term any member ever had.
+    term_max: u64,
     progress_by_node: BTreeMap<u32, MemberProgress>,
 }
 
@@ -79,6 +90,8 @@ impl QuorumMonitor {
         time_ns: u64,
         members: &[QuorumMemberSnapshot],
     ) -> Result<(), StateViolation> {
+        let snapshot_term_max = members.iter().map(|member| member.term).max();
+        self.term_max = self.term_max.max(snapshot_term_max.unwrap_or(0));
         for member in members {
             self.observe_term(time_ns, member)?;
             self.observe_leadership(time_ns, member)?;
@@ -153,40 +166,72 @@ impl QuorumMonitor {
                 log_length,
             });
         }
-        let progress = self
-            .progress_by_node
-            .get_mut(&member.node)
-            .expect("observe_term registers every member first");
-        let verified_index = progress.verified_index.min(member.commit_index);
+        let required_index = self.required_of_leader(time_ns, member)?;
+        let limit_index = member.commit_index.max(required_index);
+        let previously_verified = self.progress_by_node[&member.node].verified_index;
+        let verified_index = previously_verified.min(limit_index);
         // Sentinel: the last entry verified earlier must still be the committed one.
         if verified_index > 0 {
             self.check_entry(time_ns, member, verified_index)?;
         }
-        for index in verified_index + 1..=member.commit_index {
+        for index in verified_index + 1..=limit_index {
             self.check_entry(time_ns, member, index)?;
         }
         let progress = self
             .progress_by_node
             .get_mut(&member.node)
             .expect("observe_term registers every member first");
-        progress.verified_index = member.commit_index;
+        progress.verified_index = limit_index;
         Ok(())
     }
 
-    /// Checks `member`'s entry at 1-based `index` (at or below its commit index) against the
-    /// committed prefix, extending the prefix when the member is the first to commit `index`.
+    /// For a leader, how many committed entries its log must hold (those committed before its
+    /// term); 0 for a follower. Fails if its log is shorter than that.
+    fn required_of_leader(
+        &self,
+        time_ns: u64,
+        member: &QuorumMemberSnapshot,
+    ) -> Result<u64, StateViolation> {
+        if !member.is_leader {
+            return Ok(0);
+        }
+        let required = self
+            .commit_term_bound
+            .partition_point(|&bound| bound < member.term);
+        if required > member.log.len() {
+            let index = member.log.len() + 1;
+            return Err(StateViolation::LeaderMissingCommittedEntry {
+                time_ns,
+                node: member.node,
+                term: member.term,
+                index: index as u64,
+                committed: self.committed[index - 1],
+                committed_by_node: self.committed_by_node[index - 1],
+            });
+        }
+        Ok(required as u64)
+    }
+
+    /// Checks `member`'s entry at 1-based `index` (at or below its commit index, or for a leader
+    /// within the committed prefix) against the committed prefix, extending the prefix when the
+    /// member is the first to commit `index`.
     fn check_entry(
         &mut self,
         time_ns: u64,
         member: &QuorumMemberSnapshot,
         index: u64,
     ) -> Result<(), StateViolation> {
-        debug_assert!(index >= 1 && index <= member.commit_index);
+        debug_assert!(index >= 1 && index <= member.log.len() as u64);
         let position = usize::try_from(index - 1).expect("index fits in memory");
         let found = member.log[position];
         if position == self.committed.len() {
+            assert!(
+                index <= member.commit_index,
+                "only committed entries extend the prefix"
+            );
             self.committed.push(found);
             self.committed_by_node.push(member.node);
+            self.commit_term_bound.push(self.term_max);
             return Ok(());
         }
         assert!(
@@ -345,6 +390,72 @@ mod tests {
             violation,
             StateViolation::CommittedEntryDiverged { index: 2, .. }
         ));
+    }
+
+    /// A leader elected without the committed entries (a vote granted to a candidate whose log
+    /// is behind) breaks leader completeness.
+    #[test]
+    fn leader_without_committed_entries_fires() {
+        let mut monitor = QuorumMonitor::new();
+        let a = entry(1, 1);
+        let b = entry(1, 2);
+        monitor
+            .observe(
+                1,
+                &[
+                    member(1, 1, true, 2, &[a, b]),
+                    member(2, 1, false, 2, &[a, b]),
+                    member(3, 1, false, 0, &[a]),
+                ],
+            )
+            .unwrap();
+        let violation = monitor
+            .observe(2, &[member(3, 2, true, 1, &[a])])
+            .unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::LeaderMissingCommittedEntry {
+                node: 3,
+                term: 2,
+                index: 2,
+                ..
+            }
+        ));
+        // A new leader holding them, with its commit index still behind, is fine.
+        let mut monitor = QuorumMonitor::new();
+        monitor
+            .observe(1, &[member(1, 1, true, 2, &[a, b])])
+            .unwrap();
+        monitor
+            .observe(2, &[member(2, 2, true, 0, &[a, b, entry(2, 3)])])
+            .unwrap();
+        // But holding a different entry at a committed index is a divergence.
+        let violation = monitor
+            .observe(3, &[member(3, 3, true, 0, &[a, entry(1, 9)])])
+            .unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::CommittedEntryDiverged {
+                node: 3,
+                index: 2,
+                ..
+            }
+        ));
+    }
+
+    /// A deposed leader of an older term that never learnt of entries committed after it was
+    /// deposed is not judged by leader completeness.
+    #[test]
+    fn stale_leader_of_an_older_term_is_not_judged() {
+        let mut monitor = QuorumMonitor::new();
+        let a = entry(1, 1);
+        monitor.observe(1, &[member(3, 3, true, 0, &[])]).unwrap();
+        monitor
+            .observe(
+                2,
+                &[member(1, 4, true, 1, &[a]), member(3, 3, true, 0, &[])],
+            )
+            .unwrap();
     }
 
     #[test]

@@ -33,6 +33,19 @@ pub enum StateViolation {
         committed_by_node: u32,
         found: EntryId,
     },
+    /// A leader's log lacks an entry committed before its term (Raft leader completeness): it
+    /// was elected without the committed entries, so it will overwrite them.
+    #[error(
+        "at {time_ns} ns: node {node} leads term {term} without committed entry {index} ({committed}, first seen committed on node {committed_by_node})"
+    )]
+    LeaderMissingCommittedEntry {
+        time_ns: u64,
+        node: u32,
+        term: u64,
+        index: u64,
+        committed: EntryId,
+        committed_by_node: u32,
+    },
     /// A member claims a commit index beyond the end of its own log.
     #[error(
         "at {time_ns} ns: node {node} has commit index {commit_index} beyond its log of {log_length} entries"
