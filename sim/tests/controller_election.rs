@@ -2,8 +2,9 @@
 //! within a stated bound, under random crashes, pauses and partitions (issue 3, section 5).
 //!
 //! Each run: random faults for a while, then every fault healed; the cluster must settle (one
-//! active controller, every broker registered, every partition led). Convergence runs alternate
-//! between exact clocks and clocks skewed by up to 1 s and drifting by up to 0.1 %. The
+//! active controller, every broker registered, every partition led). Convergence runs rotate
+//! through exact or skewed and drifting clocks, and a clean or lossy, duplicating and reordering
+//! network. The
 //! replacement tests then crash or isolate the active controller and measure, in simulated time,
 //! until another node is the active controller (its term's no-op committed). The cluster-wide
 //! quorum and leadership monitors run after every step of every run.
@@ -16,7 +17,7 @@
 
 use broker::ClusterConfig;
 use sim::cluster::{ClusterSimulation, FaultKind, RandomFaults};
-use sim::{ClockConfig, SimulationConfig};
+use sim::{ClockConfig, Ratio, SimulationConfig};
 
 const SEEDS: u64 = 200;
 const MS: u64 = 1_000_000;
@@ -40,25 +41,35 @@ fn config(nodes: u32) -> ClusterConfig {
     }
 }
 
-/// Every other seed: clocks off by up to a second and drifting by up to 0.1 %.
-fn skewed_clocks(seed: u64) -> ClockConfig {
-    if seed % 2 == 0 {
-        ClockConfig::default()
-    } else {
-        ClockConfig {
-            offset_max_ns: 1_000 * MS,
-            drift_max_ppm: 1_000,
-        }
+/// The engine's defaults for `seed`.
+fn plain(seed: u64) -> SimulationConfig {
+    SimulationConfig {
+        seed,
+        ..SimulationConfig::default()
     }
 }
 
+/// By seed modulo 4: exact clocks and a clean network; clocks off by up to a second and drifting
+/// by up to 0.1 %; a network that loses 5 %, duplicates 5 % and reorders 10 % of messages; both.
+fn harsh(seed: u64) -> SimulationConfig {
+    let mut simulation = plain(seed);
+    if seed % 2 == 1 {
+        simulation.clock = ClockConfig {
+            offset_max_ns: 1_000 * MS,
+            drift_max_ppm: 1_000,
+        };
+    }
+    if seed % 4 >= 2 {
+        simulation.network.loss = Ratio::new(1, 20);
+        simulation.network.duplication = Ratio::new(1, 20);
+        simulation.network.reordering = Ratio::new(1, 10);
+    }
+    simulation
+}
+
 /// A cluster of `nodes` voters after a random fault phase, healed and settled.
-fn settled_cluster(nodes: u32, seed: u64, clock: ClockConfig) -> ClusterSimulation {
-    let simulation = SimulationConfig {
-        seed,
-        clock,
-        ..SimulationConfig::default()
-    };
+fn settled_cluster(nodes: u32, simulation: SimulationConfig) -> ClusterSimulation {
+    let seed = simulation.seed;
     let mut cluster =
         ClusterSimulation::new(config(nodes), simulation, Vec::new()).expect("valid config");
     let kinds = [FaultKind::Crash, FaultKind::Pause, FaultKind::Partition];
@@ -80,7 +91,7 @@ fn settled_cluster(nodes: u32, seed: u64, clock: ClockConfig) -> ClusterSimulati
 fn one_active_controller_emerges(nodes: u32) {
     let mut elections = 0;
     for seed in 0..SEEDS {
-        let cluster = settled_cluster(nodes, seed, skewed_clocks(seed));
+        let cluster = settled_cluster(nodes, harsh(seed));
         elections += cluster.counters().controller_elections;
     }
     assert!(
@@ -109,7 +120,7 @@ enum Removal {
 /// Takes the active controller away and returns how long (simulated ns) until another node is the
 /// active controller.
 fn replacement_time_ns(nodes: u32, seed: u64, removal: Removal) -> u64 {
-    let mut cluster = settled_cluster(nodes, seed, ClockConfig::default());
+    let mut cluster = settled_cluster(nodes, plain(seed));
     let settled_ns = cluster.now_ns();
     cluster
         .run_until(settled_ns + 200 * MS)
@@ -193,8 +204,8 @@ fn an_isolated_active_controller_is_replaced_within_the_bound_in_5_nodes() {
 #[test]
 fn the_same_seed_gives_the_same_trace_digest() {
     for seed in [0, 1, 42] {
-        let first = settled_cluster(5, seed, skewed_clocks(seed));
-        let second = settled_cluster(5, seed, skewed_clocks(seed));
+        let first = settled_cluster(5, harsh(seed));
+        let second = settled_cluster(5, harsh(seed));
         assert_eq!(first.now_ns(), second.now_ns(), "seed {seed}");
         assert_eq!(
             first.simulation().digest(),
