@@ -332,3 +332,24 @@ fn only_the_active_controller_serves_admin_requests() {
     };
     assert_eq!(sends(&output), vec![(9, refused)]);
 }
+
+#[test]
+fn a_durable_log_newer_than_the_durable_term_resumes_in_the_log_term_without_a_vote() {
+    use broker::metadata::record::MetadataRecord;
+    use broker::raft::log::Entry;
+    // A failed sync dropped the write of term 5; a later sync made term 5's entries durable.
+    let entry = Entry {
+        term: 5,
+        record: MetadataRecord::LeaderNoOp { leader: 0 },
+    };
+    let storage = Storage {
+        hard_state: HardState {
+            term: 4,
+            voted_for: Some(2),
+        },
+        metadata_log: vec![entry],
+    };
+    let node = Driven::new(ClusterConfig::default(), 1, storage);
+    let state = node.node.quorum_state();
+    assert_eq!((state.term, state.voted_for), (5, None));
+}

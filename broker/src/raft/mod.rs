@@ -83,16 +83,26 @@ pub(crate) struct RaftState {
 impl RaftState {
     /// Rebuilds the state from the durable image: term, vote and log survive; the commit index
     /// does not (it is learned again from the leader).
+    ///
+    /// The durable log may end in a term newer than the durable hard state: a failed sync can drop
+    /// the write that adopted the term while a later sync makes the term's entries durable. The
+    /// node then resumes in the log's term with no vote: it never durably voted in that term (a
+    /// vote is sent only once a sync covering it succeeded with no fault since).
     pub(crate) fn recover(storage: &Storage) -> RaftState {
         let log = RaftLog::from_entries(&storage.metadata_log);
-        assert!(
-            log.last_term() <= storage.hard_state.term,
-            "durable log term past the durable term"
-        );
+        let hard_state = if log.last_term() > storage.hard_state.term {
+            HardState {
+                term: log.last_term(),
+                voted_for: None,
+            }
+        } else {
+            storage.hard_state
+        };
+        assert!(log.last_term() <= hard_state.term);
         RaftState {
-            term: storage.hard_state.term,
-            voted_for: storage.hard_state.voted_for,
-            hard_state_durable: storage.hard_state,
+            term: hard_state.term,
+            voted_for: hard_state.voted_for,
+            hard_state_durable: hard_state,
             log,
             commit_index: 0,
             role: Role::Follower,
