@@ -5,6 +5,7 @@
 //! - [`operation`]: the typed form of a history line.
 //! - [`reader`]: the strict, streaming JSON Lines reader (with a typed fast path for common
 //!   lines, `fast_reader`); [`error`]: its errors.
+//! - [`writer`]: writes operations back as history lines (what a simulator records).
 //! - [`model`]: the compact, interned form the analyses share.
 //! - [`version_order`]: each key's order of observed records.
 //! - [`context`]: lookups from values to writers and readers.
@@ -53,6 +54,7 @@ pub mod send_skip;
 pub mod unseen;
 pub mod version_order;
 pub mod write_cycle;
+pub mod writer;
 
 pub use anomaly::{AnomalyKind, Witness};
 pub use config::{Acks, CheckConfig, ConsumerMode, RebalanceProtocol};
@@ -63,6 +65,7 @@ pub use operation::{
 };
 pub use reader::HistoryReader;
 pub use report::Report;
+pub use writer::{write_header, write_operation};
 
 use anomaly::Findings;
 use context::Context;
