@@ -1,5 +1,6 @@
 //! The reader's fast path: a typed serde parse of the common lines (sends, polls, transactions,
-//! commits, and lines whose value is `null`) with no intermediate JSON tree. It accepts a subset
+//! commits, assignments, rebalances, and lines whose value is `null`) with no intermediate JSON
+//! tree. It accepts a subset
 //! of what the detailed path accepts, never more: any line it does not accept, for whatever
 //! reason, goes to the detailed path, which either accepts it too or explains the error with its
 //! line and field. Both paths produce the same [`ParsedLine`].
@@ -46,7 +47,13 @@ pub(crate) fn parse_line(text: &str) -> Option<ParsedLine> {
             }
             OperationValue::Micro(micro)
         }
-        (FastValue::Offsets(offsets), Function::Commit) => OperationValue::Offsets(offsets),
+        (FastValue::Keys(keys), Function::Assign | Function::Subscribe) => {
+            OperationValue::Keys(keys)
+        }
+        (FastValue::Map(entries), Function::Commit) => {
+            OperationValue::Offsets(offsets_of(entries)?)
+        }
+        (FastValue::Map(entries), Function::Rebalance) => rebalance_of(entries)?,
         _ => return None,
     };
     Some(ParsedLine {
@@ -58,6 +65,33 @@ pub(crate) fn parse_line(text: &str) -> Option<ParsedLine> {
         group: fast.group.map(Cow::into_owned),
         value,
     })
+}
+
+/// A commit's `{key: offset}`, if every value is an offset.
+fn offsets_of(entries: Vec<(String, MapValue)>) -> Option<Vec<(String, u64)>> {
+    entries
+        .into_iter()
+        .map(|(key, value)| match value {
+            MapValue::Offset(offset) => Some((key, offset)),
+            MapValue::Keys(_) => None,
+        })
+        .collect()
+}
+
+/// A rebalance's `{"assigned": [...], "generation": g}` and nothing else.
+fn rebalance_of(entries: Vec<(String, MapValue)>) -> Option<OperationValue> {
+    match <[_; 2]>::try_from(entries).ok()? {
+        [
+            (assigned_name, MapValue::Keys(assigned)),
+            (generation_name, MapValue::Offset(generation)),
+        ] if assigned_name == "assigned" && generation_name == "generation" => {
+            Some(OperationValue::Rebalance {
+                generation,
+                assigned,
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The detailed path's rules for micro-operations, as a yes/no.
@@ -89,7 +123,79 @@ enum FastValue {
     #[default]
     Null,
     Micro(Vec<MicroOperation>),
-    Offsets(Vec<(String, u64)>),
+    /// A list of strings (also an empty list).
+    Keys(Vec<String>),
+    /// An object whose values are offsets or lists of strings, sorted by key.
+    Map(Vec<(String, MapValue)>),
+}
+
+enum MapValue {
+    Offset(u64),
+    Keys(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for MapValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MapValueVisitor)
+    }
+}
+
+struct MapValueVisitor;
+
+impl<'de> Visitor<'de> for MapValueVisitor {
+    type Value = MapValue;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an offset or a list of keys")
+    }
+
+    fn visit_u64<E: de::Error>(self, offset: u64) -> Result<MapValue, E> {
+        Ok(MapValue::Offset(offset))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MapValue, A::Error> {
+        let mut keys = Vec::new();
+        while let Some(key) = seq.next_element::<String>()? {
+            keys.push(key);
+        }
+        Ok(MapValue::Keys(keys))
+    }
+}
+
+/// An element of a list value: a micro-operation or a key.
+enum Element {
+    Micro(MicroOperation),
+    Key(String),
+}
+
+impl<'de> Deserialize<'de> for Element {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ElementVisitor)
+    }
+}
+
+struct ElementVisitor;
+
+impl<'de> Visitor<'de> for ElementVisitor {
+    type Value = Element;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a micro-operation or a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Element, E> {
+        Ok(Element::Key(key.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, key: String) -> Result<Element, E> {
+        Ok(Element::Key(key))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+        FastMicroVisitor
+            .visit_seq(seq)
+            .map(|FastMicro(micro_operation)| Element::Micro(micro_operation))
+    }
 }
 
 impl<'de> Deserialize<'de> for FastValue {
@@ -112,15 +218,28 @@ impl<'de> Visitor<'de> for FastValueVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FastValue, A::Error> {
-        let mut micro_operations = Vec::with_capacity(seq.size_hint().unwrap_or(2));
-        while let Some(FastMicro(micro_operation)) = seq.next_element()? {
-            micro_operations.push(micro_operation);
+        let mut micro_operations = Vec::new();
+        let mut keys = Vec::new();
+        while let Some(element) = seq.next_element()? {
+            match element {
+                Element::Micro(micro_operation) => micro_operations.push(micro_operation),
+                Element::Key(key) => keys.push(key),
+            }
         }
-        Ok(FastValue::Micro(micro_operations))
+        match (micro_operations.is_empty(), keys.is_empty()) {
+            (true, _) => Ok(FastValue::Keys(keys)),
+            (false, true) => Ok(FastValue::Micro(micro_operations)),
+            (false, false) => Err(de::Error::custom("a list mixing keys and micro-operations")),
+        }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<FastValue, A::Error> {
-        Ok(FastValue::Offsets(offsets_from(map)?))
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastValue, A::Error> {
+        let mut entries: Vec<(String, MapValue)> = Vec::new();
+        while let Some(entry) = map.next_entry()? {
+            entries.push(entry);
+        }
+        sort_unique_by_key(&mut entries, |(key, _)| key)?;
+        Ok(FastValue::Map(entries))
     }
 }
 

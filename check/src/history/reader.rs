@@ -7,7 +7,7 @@
 //! `info` of an idle process.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use serde_json::{Map, Value};
 
@@ -16,6 +16,9 @@ use super::fast_reader;
 use super::operation::{
     Function, MicroOperation, Operation, OperationType, OperationValue, PartitionDump, PolledKey,
 };
+
+/// The longest line the reader accepts (a poll returning a whole partition is a few MiB).
+pub const LINE_BYTES_MAX: u64 = 256 << 20;
 
 /// The only history format version this reader knows.
 pub const HISTORY_FORMAT_VERSION: u64 = 1;
@@ -72,12 +75,18 @@ impl<R: BufRead> HistoryReader<R> {
             self.line_text.clear();
             self.line_number += 1;
             let line = self.line_number;
-            let bytes = self
-                .input
+            let bytes = (&mut self.input)
+                .take(LINE_BYTES_MAX + 1)
                 .read_line(&mut self.line_text)
                 .map_err(|source| ReadError::Io { line, source })?;
             if bytes == 0 {
                 return Ok(None);
+            }
+            if bytes as u64 > LINE_BYTES_MAX {
+                return Err(sequence(
+                    line,
+                    format!("longer than the limit of {LINE_BYTES_MAX} bytes"),
+                ));
             }
             if self.line_text.trim().is_empty() {
                 continue;
@@ -790,6 +799,11 @@ mod tests {
             r#"{"time": 1, "process": 2, "type": "invoke", "f": "rebalance", "group": null, "value": null}"#,
             r#"{"time": 1, "process": 2, "type": "info", "f": "crash"}"#,
             r#"{"time": 1, "process": 2, "type": "invoke", "f": "send", "value": [["send", "k\u00e9", 1]]}"#,
+            r#"{"time": 1, "process": 2, "type": "ok", "f": "assign", "value": ["b", "a"]}"#,
+            r#"{"time": 1, "process": 2, "type": "invoke", "f": "assign", "value": []}"#,
+            r#"{"time": 1, "process": 2, "type": "ok", "f": "subscribe", "group": "g", "value": ["orders"]}"#,
+            r#"{"time": 1, "process": 2, "type": "ok", "f": "rebalance", "group": "g", "value": {"generation": 2, "assigned": ["a/1", "a/0"]}}"#,
+            r#"{"time": 1, "process": 2, "type": "ok", "f": "commit", "group": "g", "value": {}}"#,
         ];
         for text in lines {
             let fast =
@@ -812,12 +826,20 @@ mod tests {
             r#"{"time": 1, "process": 0, "type": "invoke", "f": "poll", "value": [["commit", {}]]}"#,
             r#"{"time": 1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 1, 2]]}"#,
             r#"{"time": 1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 9223372036854775808]]}"#,
-            r#"{"time": 1, "process": 0, "type": "invoke", "f": "assign", "value": ["k"]}"#,
             r#"{"time": 1, "process": 0, "type": "invoke", "f": "poll", "value": [["poll"]], "extra": 1}"#,
             r#"{"time": -1, "process": 0, "type": "invoke", "f": "poll", "value": [["poll"]]}"#,
             r#"{"time": 1, "process": 0, "type": "begin", "f": "poll", "value": [["poll"]]}"#,
             r#"{"time": 1, "process": 0, "type": "ok", "f": "poll", "value": [["poll", {"a": [], "a": []}]]}"#,
             r#"{"history_format": 1}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "rebalance", "value": {"generation": 2, "assigned": [], "extra": 1}}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "rebalance", "value": {"generation": [], "assigned": []}}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "rebalance", "value": {"assigned": []}}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "assign", "value": ["a", ["send", "k", 1]]}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "assign", "value": {"a": 1}}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "commit", "value": {"a": ["b"]}}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "commit", "value": ["a"]}"#,
+            r#"{"time": 1, "process": 0, "type": "info", "f": "crash", "value": []}"#,
+            r#"{"time": 1, "process": 0, "type": "ok", "f": "debug-topic-partitions", "value": {"b1": {"a": [[0, 1]]}}}"#,
         ];
         for text in lines {
             assert!(
