@@ -54,6 +54,20 @@ pub struct QuorumState {
     pub log: Vec<(u64, u64)>,
 }
 
+/// A cheap summary of everything [`Node::quorum_state`], [`Node::partition_views`] and
+/// [`Node::broker_epochs`] report: when it has not changed, neither have they (the metadata views
+/// change only when a record is applied; the log only at its end, by Raft's log matching), so a
+/// driver may skip re-checking the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StateFingerprint {
+    pub hard_state: crate::storage::HardState,
+    pub is_leader: bool,
+    pub commit_index: u64,
+    pub last_log_index: u64,
+    pub last_log_digest: u64,
+    pub applied_index: u64,
+}
+
 impl BrokerSession {
     /// A current broker epoch is a log index (from 1) and never above the highest seen.
     fn assert_consistent(&self) {
@@ -226,6 +240,18 @@ impl Node {
             is_leader: matches!(self.raft.role, Role::Leader(_)),
             commit_index: self.raft.commit_index,
             log,
+        }
+    }
+
+    /// A summary of this node's reported state (see [`StateFingerprint`]).
+    pub fn state_fingerprint(&self) -> StateFingerprint {
+        StateFingerprint {
+            hard_state: self.raft.hard_state_durable,
+            is_leader: self.raft.is_leader(),
+            commit_index: self.raft.commit_index,
+            last_log_index: self.raft.log.last_index(),
+            last_log_digest: self.raft.log.digests().last().copied().unwrap_or(0),
+            applied_index: self.image.applied_index,
         }
     }
 

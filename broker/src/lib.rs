@@ -46,7 +46,7 @@ pub mod node;
 pub mod raft;
 pub mod storage;
 
-pub use broker::{PartitionView, QuorumState};
+pub use broker::{PartitionView, QuorumState, StateFingerprint};
 pub use config::{BugsConfig, ClusterConfig, ConfigError, LimitsConfig, TimingConfig, TopicConfig};
 pub use message::Message;
 pub use node::{Input, Node, Observation, Output, Timer};

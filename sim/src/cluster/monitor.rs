@@ -6,12 +6,16 @@
 //! decrease per view).
 //!
 //! Only controller voters are quorum members. Crashed nodes are skipped; a restarted node's
-//! metadata views start again from scratch ([`ClusterMonitor::node_restarted`]).
+//! metadata views start again from scratch ([`ClusterMonitor::node_restarted`]). A node whose
+//! [`StateFingerprint`] has not changed since it was last checked is skipped: its snapshots are
+//! the same, and every monitored property is about changes.
 
 use check::state::{
     BrokerEpochSnapshot, EntryId, LeadershipMonitor, PartitionViewSnapshot, QuorumMemberSnapshot,
     QuorumMonitor, StateViolation,
 };
+
+use broker::StateFingerprint;
 
 use crate::cluster::member::Member;
 use crate::simulation::Simulation;
@@ -21,6 +25,9 @@ use crate::simulation::Simulation;
 pub struct ClusterMonitor {
     quorum: QuorumMonitor,
     leadership: LeadershipMonitor,
+    /// Each node's state summary when last checked (`None`: down, or never checked): a node
+    /// whose summary has not changed since is not snapshotted again (its snapshots are the same).
+    fingerprints: Vec<Option<StateFingerprint>>,
     members: Vec<QuorumMemberSnapshot>,
     partitions: Vec<PartitionViewSnapshot>,
     brokers: Vec<BrokerEpochSnapshot>,
@@ -34,6 +41,9 @@ impl ClusterMonitor {
     /// A node restarted: it replays its metadata from the start.
     pub fn node_restarted(&mut self, node: u32) {
         self.leadership.node_restarted(node);
+        if let Some(fingerprint) = self.fingerprints.get_mut(node as usize) {
+            *fingerprint = None;
+        }
     }
 
     /// Checks every live broker of `simulation` now.
@@ -41,10 +51,17 @@ impl ClusterMonitor {
         self.members.clear();
         self.partitions.clear();
         self.brokers.clear();
+        self.fingerprints.resize(simulation.node_count(), None);
         for id in simulation.node_ids() {
             let Some(node) = simulation.node(id).and_then(Member::broker) else {
+                self.fingerprints[id.index()] = None;
                 continue;
             };
+            let fingerprint = Some(node.state_fingerprint());
+            if self.fingerprints[id.index()] == fingerprint {
+                continue;
+            }
+            self.fingerprints[id.index()] = fingerprint;
             if node.is_voter() {
                 self.members.push(quorum_member(node));
             }
