@@ -41,7 +41,7 @@ fn in_memory_and_file_checks_agree() {
         ..Default::default()
     };
     let from_file = check_history(text.as_bytes(), &config).unwrap();
-    let from_memory = check_operations(read(text.as_bytes()), &config);
+    let from_memory = check_operations(read(text.as_bytes()), &config).unwrap();
     assert_eq!(from_file, from_memory);
 }
 
@@ -67,4 +67,27 @@ fn every_kind_of_value_is_written_in_the_format() {
         "{written}"
     );
     assert!(written.contains(r#"["poll",{"a/0":[[0,5]]}]"#), "{written}");
+}
+
+/// A simulator's in-memory operations get the reader's errors, named by position.
+#[test]
+fn in_memory_operations_are_validated() {
+    let text = r#"{"index": 0, "time": 5, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 1]]}
+{"index": 1, "time": 6, "process": 0, "type": "ok", "f": "send", "value": [["send", "k", [0, 1]]]}
+"#;
+    let mut operations = read(text.as_bytes());
+    operations[1].time_ns = 4;
+    let error = check_operations(operations.clone(), &CheckConfig::default()).unwrap_err();
+    assert_eq!((error.line(), error.field()), (2, Some("time")));
+    operations[1].time_ns = 6;
+    operations[1].value = check::history::OperationValue::Keys(vec!["k".to_string()]);
+    let error = check_operations(operations, &CheckConfig::default()).unwrap_err();
+    assert_eq!((error.line(), error.field()), (2, Some("value")));
+    let mut unpaired = read(text.as_bytes());
+    unpaired.remove(0);
+    let error = check_operations(unpaired, &CheckConfig::default()).unwrap_err();
+    assert!(
+        error.to_string().contains("without an invocation"),
+        "{error}"
+    );
 }

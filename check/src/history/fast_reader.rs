@@ -95,7 +95,7 @@ fn rebalance_of(entries: Vec<(String, MapValue)>) -> Option<OperationValue> {
 }
 
 /// The detailed path's rules for micro-operations, as a yes/no.
-fn micro_operations_allowed(
+pub(crate) fn micro_operations_allowed(
     function: Function,
     kind: OperationType,
     micro_operations: &[MicroOperation],

@@ -63,7 +63,7 @@ pub use model::{Model, ModelBuilder, OperationRef, Outcome};
 pub use operation::{
     Function, MicroOperation, Operation, OperationType, OperationValue, PolledKey,
 };
-pub use reader::HistoryReader;
+pub use reader::{HistoryReader, HistoryValidator};
 pub use report::Report;
 pub use writer::{write_header, write_operation};
 
@@ -80,17 +80,18 @@ pub fn check_history<R: BufRead>(input: R, config: &CheckConfig) -> Result<Repor
     Ok(check_model(&builder.finish(), config))
 }
 
-/// Checks operations already in memory (a simulator's own history). They must obey the
-/// history's rules (the reader's checks); a pairing error is a bug and panics.
+/// Checks operations already in memory (a simulator's own history), validated exactly as the
+/// reader validates a file: an error names the operation by its 1-based position ("line").
 pub fn check_operations(
     operations: impl IntoIterator<Item = Operation>,
     config: &CheckConfig,
-) -> Report {
+) -> Result<Report, ReadError> {
+    let mut validator = HistoryValidator::new();
     let mut builder = ModelBuilder::new();
-    for operation in operations {
-        builder.add(operation);
+    for (position, operation) in operations.into_iter().enumerate() {
+        builder.add(validator.validate(position as u64 + 1, operation)?);
     }
-    check_model(&builder.finish(), config)
+    Ok(check_model(&builder.finish(), config))
 }
 
 /// Runs every analysis over a built model.

@@ -49,10 +49,19 @@ pub struct HistoryReader<R> {
     line_text: String,
     line_number: u64,
     seen_operation: bool,
+    validator: HistoryValidator,
+    failed: bool,
+}
+
+/// The history's rules across lines: indices increase, time never decreases, a process has at
+/// most one operation outstanding, completions match their invocations, crashed processes stay
+/// crashed. [`HistoryReader`] applies it to every line; a simulator may apply it to operations it
+/// built in memory (see [`check_operations`](super::check_operations)).
+#[derive(Debug, Default)]
+pub struct HistoryValidator {
     next_index: u64,
     last_time_ns: u64,
     processes: BTreeMap<u64, ProcessState>,
-    failed: bool,
 }
 
 impl<R: BufRead> HistoryReader<R> {
@@ -62,9 +71,7 @@ impl<R: BufRead> HistoryReader<R> {
             line_text: String::new(),
             line_number: 0,
             seen_operation: false,
-            next_index: 0,
-            last_time_ns: 0,
-            processes: BTreeMap::new(),
+            validator: HistoryValidator::default(),
             failed: false,
         }
     }
@@ -104,7 +111,7 @@ impl<R: BufRead> HistoryReader<R> {
                     parse_line(line, &object)?
                 }
             };
-            let operation = self.accept(line, parsed)?;
+            let operation = self.validator.accept(line, parsed)?;
             self.seen_operation = true;
             return Ok(Some(operation));
         }
@@ -131,6 +138,39 @@ impl<R: BufRead> HistoryReader<R> {
             ));
         }
         Ok(())
+    }
+}
+
+impl HistoryValidator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Validates an operation built in memory as if it were line `line` of a history: its value
+    /// must have the shape its `f` and `type` call for, and it must obey the rules across lines.
+    /// Returns it with a `null` completion value filled in from its invocation.
+    pub fn validate(&mut self, line: u64, operation: Operation) -> Result<Operation, ReadError> {
+        if !value_shape_allowed(operation.function, operation.kind, &operation.value) {
+            return Err(field(
+                line,
+                "value",
+                format!(
+                    "not the shape HISTORY.md gives `{}` with type `{}`",
+                    operation.function,
+                    operation.kind.name()
+                ),
+            ));
+        }
+        let parsed = ParsedLine {
+            index: Some(operation.index),
+            time_ns: operation.time_ns,
+            process: operation.process,
+            kind: operation.kind,
+            function: operation.function,
+            group: operation.group,
+            value: operation.value,
+        };
+        self.accept(line, parsed)
     }
 
     /// Applies the rules across lines: indices increase, time never decreases, processes
@@ -205,6 +245,21 @@ impl<R: BufRead> HistoryReader<R> {
         let (next, value) = transition(line, process, previous, kind, function, value)?;
         *state = next;
         Ok(value)
+    }
+}
+
+/// Whether a value has the shape its `f` and `type` call for (what the parsers enforce).
+fn value_shape_allowed(function: Function, kind: OperationType, value: &OperationValue) -> bool {
+    match (function, value) {
+        (_, OperationValue::Null) => true,
+        (Function::Send | Function::Poll | Function::Txn, OperationValue::Micro(micro)) => {
+            fast_reader::micro_operations_allowed(function, kind, micro)
+        }
+        (Function::Assign | Function::Subscribe, OperationValue::Keys(_))
+        | (Function::Rebalance, OperationValue::Rebalance { .. })
+        | (Function::Commit, OperationValue::Offsets(_))
+        | (Function::DebugTopicPartitions, OperationValue::Dump(_)) => true,
+        _ => false,
     }
 }
 
