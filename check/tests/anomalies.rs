@@ -967,3 +967,27 @@ fn acks_leader_still_fires_inconsistent_offsets_between_polls() {
     assert_fires(&report, InconsistentOffsets);
     assert!(!report.valid);
 }
+
+/// A `debug-topic-partitions` dump explains a loss: the witness names the replicas that still
+/// hold the lost value (here only b2, which lost leadership before it replicated).
+#[test]
+fn lost_write_witness_names_the_replicas_holding_the_value() {
+    let mut history = History::new();
+    history.send_ok(0, &[("k", 1, 0), ("k", 2, 1)]);
+    history.poll_ok(1, &[("k", &[(1, 2)])]);
+    history.invoke(2, "debug-topic-partitions", serde_json::Value::Null);
+    history.line(
+        2,
+        "ok",
+        "debug-topic-partitions",
+        serde_json::json!({"b1": {"k": [[0, 9], [1, 2]]}, "b2": {"k": [[0, 1]]}}),
+        None,
+    );
+    let report = history.check_default();
+    let witness = serde_json::to_value(&report.anomalies[&LostWrite][0]).unwrap();
+    assert_eq!(witness["value"], 1);
+    assert_eq!(
+        witness["replicas"],
+        serde_json::json!([{"node": "b2", "offset": 0}])
+    );
+}

@@ -156,6 +156,16 @@ pub struct MissingWrite {
     pub writer: Option<OperationRef>,
     /// For `lost-write`: the highest record of the key that was read.
     pub highest_read: Option<RecordRead>,
+    /// Where the value sits in the replicas' logs, from a `debug-topic-partitions` dump (empty
+    /// without one, or if no replica holds it: then it was truncated everywhere).
+    pub replicas: Vec<ReplicaCopy>,
+}
+
+/// A copy of a record in one node's log, from a `debug-topic-partitions` dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplicaCopy {
+    pub node: String,
+    pub offset: u64,
 }
 
 /// One value at several offsets of one key.

@@ -1,6 +1,7 @@
 //! What every analysis shares: the model, the version orders, and lookups from values to the
 //! operations that wrote and read them.
 
+use super::anomaly::ReplicaCopy;
 use super::model::{Event, EventId, KeyId, Model, OperationRef, Outcome};
 use super::version_order::VersionOrders;
 
@@ -53,6 +54,20 @@ impl<'a> Context<'a> {
 
     pub fn key_name(&self, key: KeyId) -> String {
         self.model.key_name(key).to_string()
+    }
+
+    /// Where the replicas' dumped logs hold `value` of `key`.
+    pub fn replica_copies(&self, key: KeyId, value: i64) -> Vec<ReplicaCopy> {
+        let dumped = &self.model.dumped;
+        let start = dumped.partition_point(|record| (record.key, record.value) < (key, value));
+        dumped[start..]
+            .iter()
+            .take_while(|record| (record.key, record.value) == (key, value))
+            .map(|record| ReplicaCopy {
+                node: self.model.node_names[record.node as usize].clone(),
+                offset: record.offset,
+            })
+            .collect()
     }
 
     /// The operation that attempted to send `value`, if any.

@@ -73,6 +73,7 @@ fn analyse_key(
                         .writer_of(entry.value)
                         .map(|writer| context.operation(writer)),
                     highest_read: Some(highest_read.clone()),
+                    replicas: context.replica_copies(key, entry.value),
                 })
             });
         }

@@ -63,6 +63,16 @@ pub struct ReadRecord {
     pub value: i64,
 }
 
+/// A record in one node's log, from an `ok` `debug-topic-partitions` dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DumpedRecord {
+    pub key: KeyId,
+    pub value: i64,
+    pub offset: u64,
+    /// Index into [`Model::node_names`].
+    pub node: u32,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitRecord {
     pub key: KeyId,
@@ -131,6 +141,9 @@ pub struct Model {
     pub reads: Vec<ReadRecord>,
     pub commits: Vec<CommitRecord>,
     pub assigned_keys: Vec<KeyId>,
+    /// Replica logs dumped by `debug-topic-partitions`, sorted by (key, value).
+    pub dumped: Vec<DumpedRecord>,
+    pub node_names: Vec<String>,
     pub key_names: Vec<String>,
     pub group_names: Vec<String>,
     pub process_ids: Vec<u64>,
@@ -192,6 +205,7 @@ pub struct ModelBuilder {
     outstanding: BTreeMap<u64, Invocation>,
     key_ids: BTreeMap<String, KeyId>,
     group_ids: BTreeMap<String, GroupId>,
+    node_ids: BTreeMap<String, u32>,
     process_slots: BTreeMap<u64, ProcessSlot>,
 }
 
@@ -226,6 +240,8 @@ impl ModelBuilder {
         }
         self.model.key_names = invert(self.key_ids);
         self.model.group_names = invert(self.group_ids);
+        self.model.node_names = invert(self.node_ids);
+        self.model.dumped.sort_unstable();
         self.model.process_ids = invert(self.process_slots).into_iter().collect();
         let stats = &mut self.model.stats;
         stats.processes = self.model.process_ids.len() as u64;
@@ -348,6 +364,23 @@ impl ModelBuilder {
             }
             OperationValue::Offsets(offsets) if outcome == Outcome::Ok => {
                 self.record_commits(offsets);
+                None
+            }
+            OperationValue::Dump(dump) if outcome == Outcome::Ok => {
+                for (node, logs) in dump {
+                    let node = intern(&mut self.node_ids, node);
+                    for (key, records) in logs {
+                        let key = intern(&mut self.key_ids, key);
+                        self.model
+                            .dumped
+                            .extend(records.iter().map(|&(offset, value)| DumpedRecord {
+                                key,
+                                value,
+                                offset,
+                                node,
+                            }));
+                    }
+                }
                 None
             }
             _ => None,

@@ -33,6 +33,7 @@ pub fn analyse(
                             .writer_of(entry.value)
                             .map(|writer| context.operation(writer)),
                         highest_read: None,
+                        replicas: context.replica_copies(key, entry.value),
                     })
                 });
             }
