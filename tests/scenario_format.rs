@@ -94,3 +94,25 @@ fn an_unreadable_file_is_an_error_naming_it() {
         "{error}"
     );
 }
+
+#[test]
+fn every_bundled_scenario_parses_round_trips_and_says_why() {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|extension| extension != "toml") {
+            continue;
+        }
+        let scenario = Scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            scenario.why.trim().len() > 40,
+            "{}: say why it exists",
+            path.display()
+        );
+        let read_back = Scenario::parse(&scenario.to_toml(), "written-back.toml").unwrap();
+        assert_eq!(read_back, scenario, "{}", path.display());
+        count += 1;
+    }
+    assert!(count >= 13, "the scenario library has {count} files");
+}

@@ -170,6 +170,7 @@ pub struct Simulation<P: Process> {
     observations: Vec<(u64, NodeId, P::Observation)>,
     commands: Vec<Command<P>>,
     next_timer_generation: u64,
+    last_stepped_node: Option<NodeId>,
 }
 
 impl<P: Process> fmt::Debug for Simulation<P> {
@@ -229,6 +230,7 @@ impl<P: Process> Simulation<P> {
             observations: Vec::new(),
             commands: Vec::new(),
             next_timer_generation: 0,
+            last_stepped_node: None,
         };
         for index in 0..simulation.slots.len() {
             simulation.push_input(NodeId(index as u32), Input::Start);
@@ -299,6 +301,18 @@ impl<P: Process> Simulation<P> {
         self.queue.len()
     }
 
+    /// When the next event is due, if any: a driver that checks after every step uses it to stop
+    /// exactly at a deadline.
+    pub fn next_event_ns(&self) -> Option<u64> {
+        self.queue.peek_time_ns()
+    }
+
+    /// The node the last `step` handed an input to (`None` if it processed no input: a dropped
+    /// message, a stale timer). Drivers re-check only that node's state.
+    pub fn last_stepped_node(&self) -> Option<NodeId> {
+        self.last_stepped_node
+    }
+
     /// Everything the nodes observed since the last drain, in order: (simulated time, node, what).
     pub fn drain_observations(&mut self) -> Vec<(u64, NodeId, P::Observation)> {
         std::mem::take(&mut self.observations)
@@ -314,6 +328,7 @@ impl<P: Process> Simulation<P> {
             "event at {time_ns} ns scheduled in the past"
         );
         self.now_ns = time_ns;
+        self.last_stepped_node = None;
         self.dispatch(event);
         true
     }
@@ -439,6 +454,7 @@ impl<P: Process> Simulation<P> {
         self.digest.fold(node.0.into());
         input.hash(&mut self.digest);
         self.counters.events += 1;
+        self.last_stepped_node = Some(node);
         logging::set_context(self.now_ns, Some(node.0));
         let mut commands = std::mem::take(&mut self.commands);
         let slot = &mut self.slots[node.index()];

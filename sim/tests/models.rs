@@ -484,3 +484,20 @@ fn invalid_configurations_are_rejected_with_the_field_named() {
     .unwrap_err();
     assert!(error.to_string().contains("disk.sync_latency"), "{error}");
 }
+
+#[test]
+fn drivers_see_the_next_event_time_and_the_node_last_stepped() {
+    let roles = vec![Role::pinging(vec![B], 10 * MILLISECOND_NS), Role::idle()];
+    let mut simulation = demo::simulation(config(12), roles);
+    assert_eq!(
+        simulation.next_event_ns(),
+        Some(0),
+        "boot inputs are due at once"
+    );
+    while simulation.step() && simulation.now_ns() < 20 * MILLISECOND_NS {
+        let stepped = simulation.last_stepped_node();
+        assert!(stepped == Some(A) || stepped == Some(B), "{stepped:?}");
+    }
+    let next = simulation.next_event_ns().unwrap();
+    assert!(next >= simulation.now_ns());
+}
