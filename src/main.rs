@@ -5,8 +5,14 @@
 //! always reported with the file, line and field at fault and never a panic.
 //!
 //! - `trial check HISTORY`: judges a history file ([`check_command`]).
+//! - `trial fuzz`: a campaign of many seeds ([`fuzz_command`]).
+//! - `trial shrink ARTIFACT`: a failing run made small ([`shrink_command`]).
+//! - `trial merge DIR...`: sharded campaign folders merged into one summary ([`merge_command`]).
 
 mod check_command;
+mod fuzz_command;
+mod merge_command;
+mod shrink_command;
 
 use std::process::ExitCode;
 
@@ -27,11 +33,20 @@ struct Cli {
 enum Command {
     /// Check a history file (JSON Lines, shared/design/HISTORY.md) for anomalies.
     Check(check_command::CheckArgs),
+    /// Run a campaign of many seeds over scenario files or generated scenarios.
+    Fuzz(fuzz_command::FuzzArgs),
+    /// Shrink a failing artifact folder to the smallest scenario that still fails alike.
+    Shrink(shrink_command::ShrinkArgs),
+    /// Merge the folders of a sharded campaign into one summary.
+    Merge(merge_command::MergeArgs),
 }
 
 fn main() -> ExitCode {
     sim::logging::init_from_env();
     match Cli::parse().command {
         Command::Check(args) => check_command::run(&args),
+        Command::Fuzz(args) => fuzz_command::run(&args),
+        Command::Shrink(args) => shrink_command::run(&args),
+        Command::Merge(args) => merge_command::run(&args),
     }
 }

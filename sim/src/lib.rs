@@ -20,10 +20,12 @@
 //! - [`audit`]: the determinism audit (same seed twice, same digest).
 //! - [`counters`]: what happened in a run, counted.
 //! - [`runner`]: fault script execution and the swarm nemesis.
+//! - [`campaign`]: many seeds on threads: generated scenarios, audit, shrinking, sharding.
 //! - [`scenario`]: scenario files: cluster, workload, fault script, nemesis; strict parsing.
 //! - [`logging`]: `tracing` output stamped with simulated time and node name.
 
 pub mod audit;
+pub mod campaign;
 pub mod clock;
 pub mod cluster;
 pub mod counters;

@@ -1,0 +1,425 @@
+//! Runs a campaign's jobs on threads: resume, determinism audit, failure artifacts.
+//!
+//! Workers take the next pending job of the shard from one shared iterator, run it (twice when
+//! audited), write the failure's artifact if it failed, then append its record. The order in
+//! which seeds finish depends on the threads; what each seed concludes does not.
+//!
+//! A seed whose run panics (a broken invariant in the broker or the simulator) is recorded as a
+//! failure of kind `state/panic` rather than ending the campaign: a planted bug may well trip an
+//! assertion, and that is a finding.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::campaign::record::{CampaignConfig, CampaignFolder, FolderError, SeedRecord, Source};
+use crate::campaign::schedule::Job;
+use crate::campaign::{SeedRun, SeedRunner, bugs, generate};
+use crate::runner::artifact::{self, Artifact, SCENARIO_FILE};
+use crate::runner::report::{RunReport, Violation, ViolationSource};
+use crate::scenario::Scenario;
+
+/// How a campaign runs on this machine (nothing here changes what a seed concludes).
+#[derive(Clone, Copy, Debug)]
+pub struct Execution {
+    /// Worker threads.
+    pub threads: usize,
+    /// Stop taking new seeds after this much wall time.
+    pub time_budget: Option<std::time::Duration>,
+}
+
+/// Told of every finished seed (a progress bar, a test).
+pub trait Observer: Sync {
+    fn seed_finished(&self, record: &SeedRecord);
+}
+
+/// An observer that does nothing.
+#[derive(Debug)]
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn seed_finished(&self, _record: &SeedRecord) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error(transparent)]
+    Folder(#[from] FolderError),
+    #[error(transparent)]
+    Artifact(#[from] artifact::ArtifactError),
+    #[error("{0}")]
+    Scenario(String),
+}
+
+/// The scenario of each source: loaded (bug switches on) for a file, `None` for the generator.
+pub fn load_sources(config: &CampaignConfig) -> Result<Vec<Option<Scenario>>, CampaignError> {
+    config
+        .sources
+        .iter()
+        .map(|source| match source {
+            Source::Generated => Ok(None),
+            Source::File { path } => {
+                let mut scenario = Scenario::load(Path::new(path))
+                    .map_err(|error| CampaignError::Scenario(error.to_string()))?;
+                apply_bugs(&mut scenario, &config.bugs)?;
+                Ok(Some(scenario))
+            }
+        })
+        .collect()
+}
+
+fn apply_bugs(scenario: &mut Scenario, names: &[String]) -> Result<(), CampaignError> {
+    for name in names {
+        bugs::enable(&mut scenario.cluster.bugs, name).map_err(CampaignError::Scenario)?;
+    }
+    Ok(())
+}
+
+/// Runs every pending job of the shard (those not in `recorded`), appending a record for each;
+/// returns the new records.
+pub fn run<R: SeedRunner>(
+    folder: &CampaignFolder,
+    config: &CampaignConfig,
+    scenarios: &[Option<Scenario>],
+    recorded: &[SeedRecord],
+    execution: Execution,
+    runner: &R,
+    observer: &dyn Observer,
+) -> Result<Vec<SeedRecord>, CampaignError> {
+    assert_eq!(scenarios.len(), config.sources.len());
+    assert!(execution.threads >= 1, "a campaign needs a thread");
+    let schedule = config.schedule();
+    let done: BTreeSet<u64> = recorded.iter().map(|record| record.job).collect();
+    let pending: Box<dyn Iterator<Item = u64> + Send> = Box::new(
+        schedule
+            .shard_indices()
+            .filter(move |job| !done.contains(job)),
+    );
+    let pending = Mutex::new(pending);
+    let deadline = execution.time_budget.map(|budget| wall_now() + budget);
+    let stop = AtomicBool::new(false);
+    let first_error = Mutex::new(None);
+    let finished = Mutex::new(Vec::new());
+    let worker = || {
+        loop {
+            let out_of_time = deadline.is_some_and(|deadline| wall_now() >= deadline);
+            if out_of_time || stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let next = pending.lock().expect("no panic holding the lock").next();
+            let Some(index) = next else { return };
+            let job = schedule.job(index);
+            match run_job(folder, config, scenarios, job, runner) {
+                Ok(record) => {
+                    observer.seed_finished(&record);
+                    finished.lock().expect("unpoisoned").push(record);
+                }
+                Err(error) => {
+                    stop.store(true, Ordering::SeqCst);
+                    first_error.lock().expect("unpoisoned").get_or_insert(error);
+                }
+            }
+        }
+    };
+    // Threads outside any simulation: each runs whole seeds, one simulation at a time.
+    #[allow(clippy::disallowed_methods)]
+    std::thread::scope(|scope| {
+        for _ in 0..execution.threads {
+            scope.spawn(worker);
+        }
+    });
+    if let Some(error) = first_error.into_inner().expect("unpoisoned") {
+        return Err(error);
+    }
+    let mut finished = finished.into_inner().expect("unpoisoned");
+    finished.sort_by_key(|record| record.job);
+    Ok(finished)
+}
+
+/// The wall clock: the campaign's time budget and wall time per seed, never inside a run.
+#[allow(clippy::disallowed_methods)]
+fn wall_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+fn run_job<R: SeedRunner>(
+    folder: &CampaignFolder,
+    config: &CampaignConfig,
+    scenarios: &[Option<Scenario>],
+    job: Job,
+    runner: &R,
+) -> Result<SeedRecord, CampaignError> {
+    let source = &config.sources[job.source];
+    let scenario = match &scenarios[job.source] {
+        Some(scenario) => Cow::Borrowed(scenario),
+        None => {
+            let mut generated = generate::generate(job.seed);
+            apply_bugs(&mut generated, &config.bugs)?;
+            Cow::Owned(generated)
+        }
+    };
+    let started = wall_now();
+    let mut report = run_caught(runner, &scenario, source.label(), job.seed, false).report;
+    report.stats.wall_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    if job.audited {
+        let again = run_caught(runner, &scenario, source.label(), job.seed, false).report;
+        if again.digest != report.digest {
+            report.add_violation(determinism_violation(
+                job.seed,
+                &report.digest,
+                &again.digest,
+            ));
+        }
+    }
+    let mut record = SeedRecord::new(job.index, &report, job.audited);
+    record.scenario_path = source.label().to_string();
+    if record.failed() {
+        record.artifact = Some(write_failure(folder, &scenario, report, runner)?);
+    }
+    folder.append(&record)?;
+    Ok(record)
+}
+
+/// A determinism failure: the same seed gave two digests.
+pub fn determinism_violation(seed: u64, first: &str, second: &str) -> Violation {
+    Violation {
+        source: ViolationSource::Determinism,
+        kind: "digest-mismatch".to_string(),
+        description: format!(
+            "seed {seed} ran twice with digests {first} and {second}: something outside the \
+             seed reached the run"
+        ),
+        witnesses: vec![
+            serde_json::json!({ "run": 1, "digest": first }),
+            serde_json::json!({ "run": 2, "digest": second }),
+        ],
+    }
+}
+
+/// Writes the failure's artifact folder (a fresh run with the log on, for its history and log)
+/// and returns its path relative to the campaign folder.
+fn write_failure<R: SeedRunner>(
+    folder: &CampaignFolder,
+    scenario: &Scenario,
+    mut report: RunReport,
+    runner: &R,
+) -> Result<String, CampaignError> {
+    let name = format!("{}-seed-{}", scenario.name, report.seed);
+    let directory = folder.failure_path(&name);
+    let scenario_path = directory.join(SCENARIO_FILE).display().to_string();
+    let detailed = run_caught(runner, scenario, &scenario_path, report.seed, true);
+    report.scenario_path = scenario_path;
+    // A folder left by a campaign killed before it recorded this seed: same seed, same content.
+    let _ = std::fs::remove_dir_all(&directory);
+    artifact::write(
+        &directory,
+        &Artifact {
+            scenario,
+            report: &report,
+            history_lines: &detailed.history_lines,
+            log: &detailed.log,
+        },
+    )?;
+    Ok(format!(
+        "{}/{name}",
+        crate::campaign::record::FAILURES_FOLDER
+    ))
+}
+
+/// Runs a seed; a panic becomes a `state/panic` failure instead of ending the campaign.
+pub fn run_caught<R: SeedRunner>(
+    runner: &R,
+    scenario: &Scenario,
+    scenario_path: &str,
+    seed: u64,
+    capture_log: bool,
+) -> SeedRun {
+    let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runner.run(scenario, scenario_path, seed, capture_log)
+    }));
+    attempt.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        let mut report = RunReport::new(&scenario.name, scenario_path, seed, 0);
+        report.add_violation(Violation {
+            source: ViolationSource::State,
+            kind: "panic".to_string(),
+            description: format!("the run panicked: {message}"),
+            witnesses: Vec::new(),
+        });
+        SeedRun::from_report(report)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::campaign::fake;
+    use crate::campaign::record::read_records;
+    use crate::campaign::schedule::Shard;
+
+    fn temporary(name: &str) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("trial-execute-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        path
+    }
+
+    fn config(seeds: u64, shard: Shard) -> CampaignConfig {
+        CampaignConfig {
+            sources: vec![Source::Generated],
+            seeds: Some(seeds),
+            campaign_seed: 3,
+            shard,
+            audit_parts: 1_000,
+            bugs: Vec::new(),
+        }
+    }
+
+    fn execution() -> Execution {
+        Execution {
+            threads: 3,
+            time_budget: None,
+        }
+    }
+
+    /// Counts runs, to show a resumed campaign runs only the seeds it had not recorded.
+    struct Counting {
+        runs: AtomicU64,
+    }
+
+    impl SeedRunner for Counting {
+        fn run(&self, scenario: &Scenario, path: &str, seed: u64, log: bool) -> SeedRun {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            fake::crash_b2_runner(scenario, path, seed, log)
+        }
+    }
+
+    #[test]
+    fn an_interrupted_campaign_resumes_without_losing_or_repeating_a_seed() {
+        let path = temporary("resume");
+        let config = config(120, Shard::WHOLE);
+        let sources = load_sources(&config).unwrap();
+        let folder = CampaignFolder::create(&path, &config).unwrap();
+        let runner = Counting {
+            runs: AtomicU64::new(0),
+        };
+        let all = run(
+            &folder,
+            &config,
+            &sources,
+            &[],
+            execution(),
+            &runner,
+            &Quiet,
+        )
+        .unwrap();
+        assert_eq!(all.len(), 120);
+        let failures = all.iter().filter(|record| record.failed()).count();
+        assert!(failures > 0, "the fake runner finds something");
+        drop(folder);
+        // Interrupt: keep the first 50 lines and a torn 51st.
+        let seeds = path.join(crate::campaign::record::SEEDS_FILE);
+        let text = std::fs::read_to_string(&seeds).unwrap();
+        let kept: Vec<&str> = text.lines().take(50).collect();
+        let torn = &text.lines().nth(50).unwrap()[..10];
+        std::fs::write(&seeds, format!("{}\n{torn}", kept.join("\n"))).unwrap();
+        let (folder, again, recorded) = CampaignFolder::resume(&path).unwrap();
+        assert_eq!(again, config);
+        assert_eq!(recorded.len(), 50);
+        let runs_before = runner.runs.load(Ordering::SeqCst);
+        let rest = run(
+            &folder,
+            &config,
+            &sources,
+            &recorded,
+            execution(),
+            &runner,
+            &Quiet,
+        )
+        .unwrap();
+        assert_eq!(rest.len(), 70);
+        let audited_rest = rest.iter().filter(|record| record.audited).count() as u64;
+        let failed_rest = rest.iter().filter(|record| record.failed()).count() as u64;
+        assert_eq!(
+            runner.runs.load(Ordering::SeqCst) - runs_before,
+            70 + audited_rest + failed_rest,
+            "only the missing seeds ran"
+        );
+        let final_records = read_records(&path, false).unwrap();
+        let jobs: BTreeSet<u64> = final_records.iter().map(|record| record.job).collect();
+        assert_eq!(final_records.len(), 120, "no duplicates");
+        assert_eq!(jobs, (0..120).collect());
+        let mut by_job = final_records.clone();
+        by_job.sort_by_key(|record| record.job);
+        for (before, after) in all.iter().zip(&by_job) {
+            assert_eq!((before.seed, &before.digest), (after.seed, &after.digest));
+        }
+        for record in final_records.iter().filter(|record| record.failed()) {
+            let artifact = path.join(record.artifact.as_ref().unwrap());
+            let recorded = artifact::read(&artifact).unwrap();
+            assert_eq!(recorded.report.seed, record.seed);
+        }
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    #[test]
+    fn a_nondeterministic_runner_is_caught_by_the_audit() {
+        let path = temporary("audit");
+        let mut config = config(40, Shard::WHOLE);
+        config.audit_parts = crate::campaign::schedule::AUDIT_PARTS;
+        let sources = load_sources(&config).unwrap();
+        let folder = CampaignFolder::create(&path, &config).unwrap();
+        let calls = AtomicU64::new(0);
+        let leaky = |scenario: &Scenario, path: &str, seed: u64, _log: bool| {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            let mut report = fake::report(scenario, path, seed, false);
+            if seed % 5 == 0 {
+                report.digest = format!("{call:016x}");
+            }
+            SeedRun::from_report(report)
+        };
+        let records = run(&folder, &config, &sources, &[], execution(), &leaky, &Quiet).unwrap();
+        for record in &records {
+            let mismatched = record.violations == ["determinism/digest-mismatch"];
+            assert_eq!(mismatched, record.seed % 5 == 0, "{record:?}");
+        }
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    #[test]
+    fn a_panicking_run_is_a_failure_not_the_end_of_the_campaign() {
+        let path = temporary("panic");
+        let config = config(10, Shard { index: 1, count: 2 });
+        let sources = load_sources(&config).unwrap();
+        let folder = CampaignFolder::create(&path, &config).unwrap();
+        let panicky = |scenario: &Scenario, path: &str, seed: u64, _log: bool| {
+            assert!(seed % 2 == 0, "odd seed {seed}");
+            SeedRun::from_report(fake::report(scenario, path, seed, false))
+        };
+        let records = run(
+            &folder,
+            &config,
+            &sources,
+            &[],
+            execution(),
+            &panicky,
+            &Quiet,
+        )
+        .unwrap();
+        assert_eq!(records.len(), 5);
+        assert!(records.iter().all(|record| record.job % 2 == 1));
+        for record in &records {
+            assert_eq!(record.failed(), record.seed % 2 == 1);
+        }
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+}

@@ -1,0 +1,326 @@
+//! The campaign folder.
+//!
+//! ```text
+//! DIR/campaign.json   what the campaign is: sources, seeds, campaign seed, shard, audit, bugs
+//! DIR/seeds.jsonl     one line per finished seed, appended and flushed as each seed finishes
+//! DIR/failures/NAME/  one artifact folder per failure (runner::artifact), replayable
+//! DIR/summary.json    the summary, written when the campaign stops
+//! ```
+//!
+//! Invariants: a line is appended only after its failure artifact (if any) is complete, so a
+//! recorded failure always has its folder; a line is written with one `write` call, so a killed
+//! campaign leaves at most one torn last line, which [`CampaignFolder::resume`] cuts off. Each
+//! job index appears at most once: resume skips the recorded ones and reruns only the jobs that
+//! were in flight.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::campaign::schedule::{Schedule, Shard};
+use crate::runner::report::{RunReport, Verdict};
+
+pub const CAMPAIGN_FILE: &str = "campaign.json";
+pub const SEEDS_FILE: &str = "seeds.jsonl";
+pub const FAILURES_FOLDER: &str = "failures";
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// Where a campaign's scenarios come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Source {
+    /// A scenario file, by the path given.
+    File { path: String },
+    /// A scenario generated from each seed (`campaign::generate`).
+    Generated,
+}
+
+impl Source {
+    pub fn label(&self) -> &str {
+        match self {
+            Source::File { path } => path,
+            Source::Generated => "generated",
+        }
+    }
+}
+
+/// What a campaign is: everything that decides which jobs it runs and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignConfig {
+    pub sources: Vec<Source>,
+    /// Seeds per source over the whole campaign; `None`: until the time budget ends.
+    pub seeds: Option<u64>,
+    pub campaign_seed: u64,
+    pub shard: Shard,
+    /// Audited seeds per 10,000.
+    pub audit_parts: u32,
+    /// Bug switches turned on in every scenario, by name.
+    #[serde(default)]
+    pub bugs: Vec<String>,
+}
+
+impl CampaignConfig {
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            campaign_seed: self.campaign_seed,
+            shard: self.shard,
+            sources: self.sources.len(),
+            seeds: self.seeds,
+            audit_parts: self.audit_parts,
+        }
+    }
+}
+
+/// One finished seed: a line of `seeds.jsonl`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedRecord {
+    /// The job's index in the whole campaign.
+    pub job: u64,
+    pub scenario: String,
+    pub scenario_path: String,
+    pub seed: u64,
+    pub verdict: Verdict,
+    pub digest: String,
+    /// `source/kind` of each violation, in order.
+    #[serde(default)]
+    pub violations: Vec<String>,
+    pub counters: BTreeMap<String, u64>,
+    pub events: u64,
+    pub simulated_ns: u64,
+    pub wall_ns: u64,
+    /// Whether the seed was run twice for the determinism audit.
+    pub audited: bool,
+    /// The failure's artifact folder, relative to the campaign folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+}
+
+impl SeedRecord {
+    pub fn new(job: u64, report: &RunReport, audited: bool) -> SeedRecord {
+        SeedRecord {
+            job,
+            scenario: report.scenario.clone(),
+            scenario_path: report.scenario_path.clone(),
+            seed: report.seed,
+            verdict: report.verdict,
+            digest: report.digest.clone(),
+            violations: report
+                .violations
+                .iter()
+                .map(|violation| violation_label(violation.source, &violation.kind))
+                .collect(),
+            counters: report.stats.counters.clone(),
+            events: report.stats.events,
+            simulated_ns: report.stats.simulated_ns,
+            wall_ns: report.stats.wall_ns,
+            audited,
+            artifact: None,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.verdict == Verdict::Fail
+    }
+}
+
+/// `history/lost-write`: a violation's source and kind, as the campaign names them.
+pub fn violation_label(source: crate::runner::report::ViolationSource, kind: &str) -> String {
+    let source = serde_json::to_value(source).expect("a source serialises");
+    format!("{}/{kind}", source.as_str().unwrap_or("?"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: already holds a campaign; pass --resume to continue it, or another --out")]
+    Exists { path: PathBuf },
+    #[error("{path}: no campaign to resume ({CAMPAIGN_FILE} is missing)")]
+    NothingToResume { path: PathBuf },
+    #[error("{path}:{line}: {message}")]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FolderError + '_ {
+    move |source| FolderError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open campaign folder, appending to `seeds.jsonl`.
+#[derive(Debug)]
+pub struct CampaignFolder {
+    pub path: PathBuf,
+    seeds: Mutex<File>,
+}
+
+impl CampaignFolder {
+    /// Starts a new campaign in `path`, which must not hold one already.
+    pub fn create(path: &Path, config: &CampaignConfig) -> Result<CampaignFolder, FolderError> {
+        if path.join(CAMPAIGN_FILE).exists() || path.join(SEEDS_FILE).exists() {
+            return Err(FolderError::Exists {
+                path: path.to_path_buf(),
+            });
+        }
+        std::fs::create_dir_all(path.join(FAILURES_FOLDER)).map_err(io_error(path))?;
+        let config_path = path.join(CAMPAIGN_FILE);
+        let text = serde_json::to_string_pretty(config).expect("a config serialises");
+        std::fs::write(&config_path, format!("{text}\n")).map_err(io_error(&config_path))?;
+        Self::open_seeds(path)
+    }
+
+    /// Reopens a campaign: its config and the seeds already recorded. A torn last line (a
+    /// campaign killed while writing it) is cut off.
+    pub fn resume(
+        path: &Path,
+    ) -> Result<(CampaignFolder, CampaignConfig, Vec<SeedRecord>), FolderError> {
+        let config = read_config(path)?;
+        let records = read_records(path, true)?;
+        std::fs::create_dir_all(path.join(FAILURES_FOLDER)).map_err(io_error(path))?;
+        Ok((Self::open_seeds(path)?, config, records))
+    }
+
+    fn open_seeds(path: &Path) -> Result<CampaignFolder, FolderError> {
+        let seeds_path = path.join(SEEDS_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&seeds_path)
+            .map_err(io_error(&seeds_path))?;
+        Ok(CampaignFolder {
+            path: path.to_path_buf(),
+            seeds: Mutex::new(file),
+        })
+    }
+
+    /// Appends one record, in one write, and flushes it.
+    pub fn append(&self, record: &SeedRecord) -> Result<(), FolderError> {
+        let mut line = serde_json::to_string(record).expect("a record serialises");
+        line.push('\n');
+        let seeds_path = self.path.join(SEEDS_FILE);
+        let mut file = self
+            .seeds
+            .lock()
+            .expect("no writer panics holding the lock");
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.flush())
+            .map_err(io_error(&seeds_path))
+    }
+
+    pub fn failure_path(&self, name: &str) -> PathBuf {
+        self.path.join(FAILURES_FOLDER).join(name)
+    }
+}
+
+/// The campaign's config.
+pub fn read_config(path: &Path) -> Result<CampaignConfig, FolderError> {
+    let config_path = path.join(CAMPAIGN_FILE);
+    if !config_path.exists() {
+        return Err(FolderError::NothingToResume {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(&config_path).map_err(io_error(&config_path))?;
+    serde_json::from_str(&text).map_err(|error| FolderError::Corrupt {
+        path: config_path.clone(),
+        line: error.line(),
+        message: error.to_string(),
+    })
+}
+
+/// Every record of `seeds.jsonl`. With `repair`, a torn last line is cut off the file;
+/// without, it is ignored.
+pub fn read_records(path: &Path, repair: bool) -> Result<Vec<SeedRecord>, FolderError> {
+    let seeds_path = path.join(SEEDS_FILE);
+    let text = match std::fs::read_to_string(&seeds_path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => return Err(io_error(&seeds_path)(error)),
+    };
+    let complete_bytes = text.rfind('\n').map_or(0, |end| end + 1);
+    if repair && complete_bytes < text.len() {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&seeds_path)
+            .map_err(io_error(&seeds_path))?;
+        file.set_len(complete_bytes as u64)
+            .map_err(io_error(&seeds_path))?;
+    }
+    let mut records = Vec::new();
+    let mut jobs = BTreeSet::new();
+    for (number, line) in text[..complete_bytes].lines().enumerate() {
+        let corrupt = |message: String| FolderError::Corrupt {
+            path: seeds_path.clone(),
+            line: number + 1,
+            message,
+        };
+        let record: SeedRecord =
+            serde_json::from_str(line).map_err(|error| corrupt(error.to_string()))?;
+        if !jobs.insert(record.job) {
+            return Err(corrupt(format!("job {} is recorded twice", record.job)));
+        }
+        records.push(record);
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::report::RunReport;
+
+    fn temporary(name: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("trial-record-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        path
+    }
+
+    fn config() -> CampaignConfig {
+        CampaignConfig {
+            sources: vec![Source::Generated],
+            seeds: Some(10),
+            campaign_seed: 1,
+            shard: Shard::WHOLE,
+            audit_parts: 0,
+            bugs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_off_on_resume() {
+        let path = temporary("torn");
+        let folder = CampaignFolder::create(&path, &config()).unwrap();
+        for job in 0..3 {
+            let report = RunReport::new("s", "s.toml", job, job);
+            folder
+                .append(&SeedRecord::new(job, &report, false))
+                .unwrap();
+        }
+        drop(folder);
+        let seeds = path.join(SEEDS_FILE);
+        let mut text = std::fs::read_to_string(&seeds).unwrap();
+        text.push_str("{\"job\":3,\"scen");
+        std::fs::write(&seeds, text).unwrap();
+        assert!(matches!(
+            CampaignFolder::create(&path, &config()),
+            Err(FolderError::Exists { .. })
+        ));
+        let (_, again, records) = CampaignFolder::resume(&path).unwrap();
+        assert_eq!(again, config());
+        assert_eq!(records.iter().map(|r| r.job).collect::<Vec<_>>(), [0, 1, 2]);
+        assert!(std::fs::read_to_string(&seeds).unwrap().ends_with("}\n"));
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+}

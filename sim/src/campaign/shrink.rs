@@ -1,0 +1,613 @@
+//! Shrinking: a failing scenario made small while the same kind of violation persists.
+//!
+//! Greedy and deterministic: from the current scenario, the candidate reductions are listed in
+//! a fixed order, biggest first (drop the nemesis, drop halves then quarters ... then single
+//! faults, shorten the phases, drop topics, producers and consumers, fewer processes, lower
+//! rates and key spaces, fewer partitions, replicas and brokers). Each valid candidate runs with
+//! the same seed; the first that still shows a violation of the same source and kind becomes
+//! the current scenario and the list starts over. The search stops when no candidate keeps the
+//! violation or after `runs_max` runs. The same runner and inputs always give the same result.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::campaign::SeedRunner;
+use crate::campaign::execute::run_caught;
+use crate::campaign::record::violation_label;
+use crate::network::NetworkConfig;
+use crate::runner::artifact::{self, Artifact, ArtifactError, SCENARIO_FILE};
+use crate::runner::report::{RunReport, ViolationSource};
+use crate::scenario::{Duration, Fault, Scenario, Target};
+
+/// The default bound on runs of one shrink.
+pub const RUNS_MAX_DEFAULT: u64 = 2_000;
+/// Phases are never shortened below this.
+const PHASE_NS_MIN: u64 = 1_000_000_000;
+
+pub const SUMMARY_FILE: &str = "shrink.txt";
+pub const SUMMARY_JSON_FILE: &str = "shrink.json";
+
+/// The violation that must persist: its source and kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Goal {
+    pub source: ViolationSource,
+    pub kind: String,
+}
+
+impl Goal {
+    /// The first violation of a failing report.
+    pub fn of(report: &RunReport) -> Option<Goal> {
+        report.violations.first().map(|violation| Goal {
+            source: violation.source,
+            kind: violation.kind.clone(),
+        })
+    }
+
+    pub fn is_met_by(&self, report: &RunReport) -> bool {
+        report
+            .violations
+            .iter()
+            .any(|violation| violation.source == self.source && violation.kind == self.kind)
+    }
+}
+
+impl fmt::Display for Goal {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&violation_label(self.source, &self.kind))
+    }
+}
+
+/// How big a scenario is, in the units shrinking reduces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Size {
+    pub faults: usize,
+    /// Records the producers offer over the fault phase (processes x rate x seconds).
+    pub records: u64,
+    pub producers: u32,
+    pub consumers: u32,
+    pub topics: usize,
+    pub partitions: u32,
+    pub brokers: u32,
+    pub fault_phase: String,
+    pub liveness_phase: String,
+}
+
+impl Size {
+    pub fn of(scenario: &Scenario) -> Size {
+        let producers = &scenario.workload.producers;
+        let records = producers
+            .iter()
+            .map(|producer| {
+                u64::from(producer.count)
+                    * u64::from(producer.rate_per_second)
+                    * scenario.fault_phase.ns
+                    / 1_000_000_000
+            })
+            .sum();
+        Size {
+            faults: scenario.faults.len(),
+            records,
+            producers: producers.iter().map(|producer| producer.count).sum(),
+            consumers: scenario.workload.consumers.iter().map(|c| c.count).sum(),
+            topics: scenario.cluster.topics.len(),
+            partitions: scenario.cluster.topics.iter().map(|t| t.partitions).sum(),
+            brokers: scenario.cluster.brokers,
+            fault_phase: scenario.fault_phase.to_string(),
+            liveness_phase: scenario.liveness_phase.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            formatter,
+            "{} faults, ~{} records offered, {} producers, {} consumers, {} topics, {} partitions, \
+             {} brokers, fault phase {}, liveness {}",
+            self.faults,
+            self.records,
+            self.producers,
+            self.consumers,
+            self.topics,
+            self.partitions,
+            self.brokers,
+            self.fault_phase,
+            self.liveness_phase
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct Shrunk {
+    pub goal: Goal,
+    pub seed: u64,
+    pub original: Scenario,
+    pub scenario: Scenario,
+    /// The last failing run, of `scenario`.
+    pub report: RunReport,
+    /// What was removed, in the order it was.
+    pub removed: Vec<String>,
+    pub runs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShrinkError {
+    #[error("the run does not fail: nothing to shrink")]
+    NoViolation,
+    #[error("seed {seed} no longer shows {goal}: the recorded failure does not reproduce")]
+    DoesNotReproduce { seed: u64, goal: Goal },
+}
+
+/// Shrinks `scenario` under `seed` while a violation like `goal` (by default the first one the
+/// scenario shows) persists.
+pub fn shrink<R: SeedRunner>(
+    scenario: &Scenario,
+    seed: u64,
+    goal: Option<Goal>,
+    runner: &R,
+    runs_max: u64,
+) -> Result<Shrunk, ShrinkError> {
+    let run =
+        |candidate: &Scenario| run_caught(runner, candidate, &candidate.name, seed, false).report;
+    let report = run(scenario);
+    let goal = match goal {
+        Some(goal) => goal,
+        None => Goal::of(&report).ok_or(ShrinkError::NoViolation)?,
+    };
+    if !goal.is_met_by(&report) {
+        return Err(ShrinkError::DoesNotReproduce { seed, goal });
+    }
+    let mut shrunk = Shrunk {
+        goal,
+        seed,
+        original: scenario.clone(),
+        scenario: scenario.clone(),
+        report,
+        removed: Vec::new(),
+        runs: 1,
+    };
+    'search: loop {
+        for (what, candidate) in candidates(&shrunk.scenario) {
+            if shrunk.runs >= runs_max {
+                break 'search;
+            }
+            if candidate.validate().is_err() {
+                continue;
+            }
+            shrunk.runs += 1;
+            let report = run(&candidate);
+            if shrunk.goal.is_met_by(&report) {
+                shrunk.scenario = candidate;
+                shrunk.report = report;
+                shrunk.removed.push(what);
+                continue 'search;
+            }
+        }
+        break;
+    }
+    Ok(shrunk)
+}
+
+/// Every reduction of `scenario`, biggest first, each with what it removes.
+fn candidates(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let mut candidates = Vec::new();
+    let mut push = |what: String, candidate: Scenario| {
+        if candidate != *scenario {
+            candidates.push((what, candidate));
+        }
+    };
+    if scenario.nemesis.is_some() {
+        push("the nemesis".into(), with(scenario, |s| s.nemesis = None));
+    }
+    for (what, candidate) in fault_removals(scenario) {
+        push(what, candidate);
+    }
+    for (what, candidate) in phase_cuts(scenario) {
+        push(what, candidate);
+    }
+    for (what, candidate) in workload_cuts(scenario) {
+        push(what, candidate);
+    }
+    for (what, candidate) in cluster_cuts(scenario) {
+        push(what, candidate);
+    }
+    if scenario.network != NetworkConfig::default() {
+        push(
+            "the base network rates".into(),
+            with(scenario, |s| s.network = NetworkConfig::default()),
+        );
+    }
+    candidates
+}
+
+fn with(scenario: &Scenario, change: impl FnOnce(&mut Scenario)) -> Scenario {
+    let mut changed = scenario.clone();
+    change(&mut changed);
+    changed
+}
+
+/// Halves, quarters, ... then single faults, from the end of the script backwards (late faults
+/// are the likelier to be irrelevant).
+fn fault_removals(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let count = scenario.faults.len();
+    let mut removals = Vec::new();
+    if count == 0 {
+        return removals;
+    }
+    let mut chunk = count.div_ceil(2);
+    loop {
+        let mut end = count;
+        while end > 0 {
+            let start = end.saturating_sub(chunk);
+            let removed = &scenario.faults[start..end];
+            let what = describe_faults(removed);
+            removals.push((
+                what,
+                with(scenario, |s| {
+                    s.faults.drain(start..end);
+                }),
+            ));
+            end = start;
+        }
+        if chunk == 1 {
+            break;
+        }
+        chunk = chunk.div_ceil(2);
+    }
+    removals
+}
+
+fn describe_faults(faults: &[Fault]) -> String {
+    let names: Vec<String> = faults
+        .iter()
+        .map(|fault| format!("{} at {}", fault.action(), fault.at()))
+        .collect();
+    if names.len() <= 4 {
+        format!("fault {}", names.join(", "))
+    } else {
+        format!(
+            "{} faults ({} .. {})",
+            names.len(),
+            names[0],
+            names[names.len() - 1]
+        )
+    }
+}
+
+fn phase_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let mut cuts = Vec::new();
+    let last_fault_ns = scenario.faults.iter().map(|fault| fault.at().ns).max();
+    let floor_ns = last_fault_ns.unwrap_or(0).max(PHASE_NS_MIN);
+    for shorter_ns in [scenario.fault_phase.ns / 2, floor_ns] {
+        let shorter = Duration::from_ns(round_up_to_ms(shorter_ns.max(floor_ns)));
+        if shorter < scenario.fault_phase {
+            cuts.push((
+                format!("fault phase {} -> {shorter}", scenario.fault_phase),
+                with(scenario, |s| s.fault_phase = shorter),
+            ));
+        }
+    }
+    let liveness = Duration::from_ns(round_up_to_ms(
+        (scenario.liveness_phase.ns / 2).max(PHASE_NS_MIN),
+    ));
+    if liveness < scenario.liveness_phase {
+        cuts.push((
+            format!("liveness phase {} -> {liveness}", scenario.liveness_phase),
+            with(scenario, |s| s.liveness_phase = liveness),
+        ));
+    }
+    cuts
+}
+
+fn round_up_to_ms(ns: u64) -> u64 {
+    ns.div_ceil(1_000_000) * 1_000_000
+}
+
+fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let mut cuts = Vec::new();
+    let producers = &scenario.workload.producers;
+    let consumers = &scenario.workload.consumers;
+    for (index, producer) in producers.iter().enumerate() {
+        cuts.push((
+            format!("producer {index} (topic {})", producer.topic),
+            with(scenario, |s| {
+                s.workload.producers.remove(index);
+            }),
+        ));
+    }
+    for (index, consumer) in consumers.iter().enumerate() {
+        cuts.push((
+            format!("consumer {index} (topic {})", consumer.topic),
+            with(scenario, |s| {
+                s.workload.consumers.remove(index);
+            }),
+        ));
+    }
+    for (index, producer) in producers.iter().enumerate() {
+        if producer.count > 1 {
+            cuts.push((
+                format!("producer {index}: count {} -> 1", producer.count),
+                with(scenario, |s| s.workload.producers[index].count = 1),
+            ));
+        }
+        if producer.rate_per_second > 1 {
+            let lower = producer.rate_per_second / 2;
+            cuts.push((
+                format!(
+                    "producer {index}: rate {} -> {lower}/s",
+                    producer.rate_per_second
+                ),
+                with(scenario, |s| {
+                    s.workload.producers[index].rate_per_second = lower
+                }),
+            ));
+        }
+        if producer.keys > 1 {
+            let fewer = producer.keys / 2;
+            cuts.push((
+                format!("producer {index}: keys {} -> {fewer}", producer.keys),
+                with(scenario, |s| s.workload.producers[index].keys = fewer),
+            ));
+        }
+    }
+    for (index, consumer) in consumers.iter().enumerate() {
+        if consumer.count > 1 {
+            cuts.push((
+                format!("consumer {index}: count {} -> 1", consumer.count),
+                with(scenario, |s| s.workload.consumers[index].count = 1),
+            ));
+        }
+    }
+    cuts
+}
+
+fn cluster_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let mut cuts = Vec::new();
+    for topic in &scenario.cluster.topics {
+        let name = topic.name.clone();
+        cuts.push((
+            format!("topic {name} with its producers, consumers and leader faults"),
+            with(scenario, |s| remove_topic(s, &name)),
+        ));
+    }
+    for (index, topic) in scenario.cluster.topics.iter().enumerate() {
+        if topic.partitions > 1 {
+            let fewer = topic.partitions - 1;
+            cuts.push((
+                format!(
+                    "topic {}: partitions {} -> {fewer}",
+                    topic.name, topic.partitions
+                ),
+                with(scenario, |s| set_partitions(s, index, fewer)),
+            ));
+        }
+        if topic.replication_factor > 1 {
+            let fewer = topic.replication_factor - 1;
+            cuts.push((
+                format!(
+                    "topic {}: replication factor {} -> {fewer}",
+                    topic.name, topic.replication_factor
+                ),
+                with(scenario, |s| {
+                    let topic = &mut s.cluster.topics[index];
+                    topic.replication_factor = fewer;
+                    topic.min_insync_replicas = topic.min_insync_replicas.min(fewer);
+                }),
+            ));
+        }
+    }
+    if scenario.cluster.brokers > 1 {
+        let fewer = scenario.cluster.brokers - 1;
+        cuts.push((
+            format!(
+                "broker b{} and the faults naming it",
+                scenario.cluster.brokers
+            ),
+            with(scenario, |s| remove_last_broker(s, fewer)),
+        ));
+    }
+    cuts
+}
+
+fn names_topic(fault: &Fault, topic: &str) -> bool {
+    fault
+        .targets()
+        .iter()
+        .any(|(_, target)| matches!(target, Target::Leader { topic: named, .. } if named == topic))
+}
+
+fn remove_topic(scenario: &mut Scenario, name: &str) {
+    scenario.cluster.topics.retain(|topic| topic.name != name);
+    scenario.workload.producers.retain(|p| p.topic != name);
+    scenario.workload.consumers.retain(|c| c.topic != name);
+    scenario.faults.retain(|fault| !names_topic(fault, name));
+}
+
+/// Fewer partitions; leader targets beyond them move to the last partition kept.
+fn set_partitions(scenario: &mut Scenario, index: usize, partitions: u32) {
+    let name = scenario.cluster.topics[index].name.clone();
+    scenario.cluster.topics[index].partitions = partitions;
+    for fault in &mut scenario.faults {
+        let retarget = |target: &mut Target| {
+            if let Target::Leader { topic, partition } = target
+                && *topic == name
+            {
+                *partition = (*partition).min(partitions - 1);
+            }
+        };
+        for_each_target(fault, retarget);
+    }
+}
+
+fn for_each_target(fault: &mut Fault, mut visit: impl FnMut(&mut Target)) {
+    match fault {
+        Fault::Crash { target, .. }
+        | Fault::Restart { target, .. }
+        | Fault::Pause { target, .. }
+        | Fault::Resume { target, .. }
+        | Fault::Isolate { target, .. }
+        | Fault::ClockOffset { target, .. }
+        | Fault::ClockDrift { target, .. }
+        | Fault::ClockJump { target, .. }
+        | Fault::DiskFailSyncs { target, .. }
+        | Fault::DiskFailWrites { target, .. } => visit(target),
+        Fault::Partition { groups, .. } => groups.iter_mut().flatten().for_each(visit),
+        Fault::OneWay { from, to, .. } => from.iter_mut().chain(to.iter_mut()).for_each(visit),
+        Fault::Bridge {
+            left,
+            bridge,
+            right,
+            ..
+        } => {
+            left.iter_mut().chain(right.iter_mut()).for_each(&mut visit);
+            visit(bridge);
+        }
+        Fault::Hold { from, to, .. } | Fault::Release { from, to, .. } => {
+            visit(from);
+            visit(to);
+        }
+        Fault::RandomSplit { .. }
+        | Fault::Heal { .. }
+        | Fault::Network { .. }
+        | Fault::NetworkReset { .. } => {}
+    }
+}
+
+/// One broker fewer: replication, min ISR and controllers follow; faults naming it go.
+fn remove_last_broker(scenario: &mut Scenario, brokers: u32) {
+    let cluster = &mut scenario.cluster;
+    cluster.brokers = brokers;
+    let mut controllers = cluster.controllers.min(brokers);
+    if controllers % 2 == 0 {
+        controllers -= 1;
+    }
+    cluster.controllers = controllers;
+    for topic in &mut cluster.topics {
+        topic.replication_factor = topic.replication_factor.min(brokers);
+        topic.min_insync_replicas = topic.min_insync_replicas.min(topic.replication_factor);
+    }
+    scenario.faults.retain(|fault| {
+        fault
+            .targets()
+            .iter()
+            .all(|(_, target)| !matches!(target, Target::Broker(index) if *index >= brokers))
+    });
+}
+
+/// Writes the shrunk scenario as an artifact folder (replayable, `scenario.toml` and `seed`
+/// inside), with `shrink.txt` and `shrink.json` saying what was removed.
+pub fn write<R: SeedRunner>(
+    directory: &Path,
+    shrunk: &Shrunk,
+    runner: &R,
+) -> Result<(), ArtifactError> {
+    let scenario_path = directory.join(SCENARIO_FILE).display().to_string();
+    let detailed = run_caught(runner, &shrunk.scenario, &scenario_path, shrunk.seed, true);
+    let mut report = detailed.report.clone();
+    report.scenario_path = scenario_path;
+    artifact::write(
+        directory,
+        &Artifact {
+            scenario: &shrunk.scenario,
+            report: &report,
+            history_lines: &detailed.history_lines,
+            log: &detailed.log,
+        },
+    )?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ArtifactError::Io { path, source }
+    };
+    let summary_path = directory.join(SUMMARY_FILE);
+    std::fs::write(&summary_path, shrunk.text()).map_err(io(&summary_path))?;
+    let json_path = directory.join(SUMMARY_JSON_FILE);
+    let json = serde_json::json!({
+        "goal": shrunk.goal.to_string(),
+        "seed": shrunk.seed,
+        "runs": shrunk.runs,
+        "original": Size::of(&shrunk.original),
+        "shrunk": Size::of(&shrunk.scenario),
+        "removed": shrunk.removed,
+    });
+    let json = serde_json::to_string_pretty(&json).expect("json serialises");
+    std::fs::write(&json_path, format!("{json}\n")).map_err(io(&json_path))
+}
+
+impl Shrunk {
+    /// What the shrink found, for people.
+    pub fn text(&self) -> String {
+        let mut lines = vec![
+            format!(
+                "shrunk {} under seed {} keeping {} in {} runs",
+                self.original.name, self.seed, self.goal, self.runs
+            ),
+            format!("original: {}", Size::of(&self.original)),
+            format!("shrunk:   {}", Size::of(&self.scenario)),
+            format!("removed ({} steps):", self.removed.len()),
+        ];
+        lines.extend(self.removed.iter().map(|what| format!("  - {what}")));
+        lines.push(String::new());
+        lines.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::{SeedRun, fake, generate::generate};
+
+    #[test]
+    fn shrinking_keeps_the_violation_and_drops_what_does_not_matter() {
+        let seed = (0..).map(|n| n * 7).find(|&seed| {
+            generate(seed).faults.iter().any(|fault| {
+                matches!(
+                    fault,
+                    Fault::Crash {
+                        target: Target::Broker(1),
+                        ..
+                    }
+                )
+            }) && generate(seed).faults.len() > 4
+        });
+        let seed = seed.unwrap();
+        let original = generate(seed);
+        let shrunk = shrink(&original, seed, None, &fake::crash_b2_runner, 10_000).unwrap();
+        assert_eq!(shrunk.goal.to_string(), "history/lost-write");
+        assert_eq!(shrunk.scenario.faults.len(), 1, "{}", shrunk.text());
+        assert!(matches!(
+            shrunk.scenario.faults[0],
+            Fault::Crash {
+                target: Target::Broker(1),
+                ..
+            }
+        ));
+        assert_eq!(shrunk.scenario.cluster.brokers, 2, "b3.. go, b2 stays");
+        assert_eq!(shrunk.scenario.workload.producers.len(), 1);
+        assert_eq!(shrunk.scenario.workload.producers[0].rate_per_second, 1);
+        assert!(shrunk.scenario.validate().is_ok());
+        let again = shrink(&original, seed, None, &fake::crash_b2_runner, 10_000).unwrap();
+        assert_eq!(
+            again.scenario, shrunk.scenario,
+            "shrinking is deterministic"
+        );
+        assert_eq!(again.removed, shrunk.removed);
+    }
+
+    #[test]
+    fn a_passing_run_has_nothing_to_shrink_and_the_budget_bounds_runs() {
+        let passing = |scenario: &Scenario, path: &str, seed: u64, _log: bool| {
+            SeedRun::from_report(fake::report(scenario, path, seed, false))
+        };
+        assert!(matches!(
+            shrink(&generate(1), 1, None, &passing, 100),
+            Err(ShrinkError::NoViolation)
+        ));
+        let always = |scenario: &Scenario, path: &str, seed: u64, _log: bool| {
+            SeedRun::from_report(fake::report(scenario, path, seed, true))
+        };
+        let bounded = shrink(&generate(1), 1, None, &always, 5).unwrap();
+        assert_eq!(bounded.runs, 5);
+    }
+}

@@ -1,0 +1,280 @@
+//! `trial fuzz`: a campaign of many seeds over scenario files or generated scenarios
+//! (`sim::campaign`).
+//!
+//! Exit codes: 0 no failure (and every `--require`d event seen), 1 a failure found (or a
+//! required event never seen), 2 bad input (a bad scenario file, flag or campaign folder: the
+//! message names the file, line and field). The progress bar goes to stderr on a terminal only;
+//! the summary goes to stdout (`--json`: one JSON object), also saved as `DIR/summary.json`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sim::campaign::execute::{self, Execution, Observer};
+use sim::campaign::record::{
+    self, CampaignConfig, CampaignFolder, SUMMARY_FILE, SeedRecord, Source,
+};
+use sim::campaign::schedule::{AUDIT_PARTS, AUDIT_PARTS_DEFAULT, Shard};
+use sim::campaign::summary::Summary;
+use sim::campaign::{SimulationRunner, bugs};
+use sim::scenario::Duration;
+
+/// Run a campaign of seeds: exit 0 no failure, 1 failures found, 2 bad input.
+#[derive(clap::Args, Debug)]
+pub struct FuzzArgs {
+    /// Scenario files to run seeds of (each runs every seed).
+    pub scenarios: Vec<PathBuf>,
+    /// Also run a generated scenario per seed (swarm testing: cluster, workload, faults).
+    #[arg(long)]
+    pub generate: bool,
+    /// Seeds per source over the whole campaign (all shards).
+    #[arg(long)]
+    pub seeds: Option<u64>,
+    /// Stop taking new seeds after this much wall time, like `90s` or `10m`.
+    #[arg(long, value_name = "DURATION")]
+    pub time_budget: Option<Duration>,
+    /// Worker threads (default: every core). Each simulation is single-threaded.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// The campaign folder: campaign.json, seeds.jsonl, failures/, summary.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Continue the campaign in --out: skips every recorded seed.
+    #[arg(long)]
+    pub resume: bool,
+    /// The campaign's seed: with the shard, it decides every seed run (decimal or 0x-hex).
+    #[arg(long, default_value = "0", value_parser = parse_seed)]
+    pub campaign_seed: u64,
+    /// Run shard k of n (0-based): jobs k, k+n, k+2n, ...
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
+    /// The share of seeds run twice to compare digests (0 to 1).
+    #[arg(long, value_parser = parse_audit_ratio)]
+    pub audit_ratio: Option<u32>,
+    /// Fail the campaign if no run counted this event (a counter name; repeatable).
+    #[arg(long = "require", value_name = "EVENT")]
+    pub required: Vec<String>,
+    /// Turn a broker bug switch on in every scenario (repeatable), e.g. elect-outside-isr.
+    #[arg(long = "bug", value_name = "SWITCH")]
+    pub bugs: Vec<String>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_seed(text: &str) -> Result<u64, String> {
+    sim::parse_seed(text).map_err(|error| error.to_string())
+}
+
+/// A ratio in [0, 1] to parts per 10,000.
+fn parse_audit_ratio(text: &str) -> Result<u32, String> {
+    let ratio: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number from 0 to 1"))?;
+    if !(0.0..=1.0).contains(&ratio) {
+        return Err(format!("{text:?} is not a number from 0 to 1"));
+    }
+    Ok((ratio * f64::from(AUDIT_PARTS)).round() as u32)
+}
+
+fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("trial fuzz: {message}");
+    ExitCode::from(2)
+}
+
+/// Runs `trial fuzz`.
+pub fn run(args: &FuzzArgs) -> ExitCode {
+    let config = match config_of(args) {
+        Ok(config) => config,
+        Err(message) => return bad_input(message),
+    };
+    let opened = if args.resume {
+        resume(&args.out, config)
+    } else {
+        match config {
+            Some(config) => CampaignFolder::create(&args.out, &config)
+                .map(|folder| (folder, config, Vec::new()))
+                .map_err(|error| error.to_string()),
+            None => Err("name scenario files, or --generate".to_string()),
+        }
+    };
+    let (folder, config, recorded) = match opened {
+        Ok(opened) => opened,
+        Err(message) => return bad_input(message),
+    };
+    let scenarios = match execute::load_sources(&config) {
+        Ok(scenarios) => scenarios,
+        Err(error) => return bad_input(error),
+    };
+    if config.seeds.is_none() && args.time_budget.is_none() {
+        return bad_input("give --seeds N, --time-budget DURATION, or both");
+    }
+    let execution = Execution {
+        threads: args.jobs.unwrap_or_else(default_threads).max(1),
+        time_budget: args
+            .time_budget
+            .map(|budget| std::time::Duration::from_nanos(budget.ns)),
+    };
+    let progress = Progress::new(&config, recorded.len() as u64);
+    let started = wall_now();
+    let result = execute::run(
+        &folder,
+        &config,
+        &scenarios,
+        &recorded,
+        execution,
+        &SimulationRunner,
+        &progress,
+    );
+    progress.bar.finish_and_clear();
+    let new_records = match result {
+        Ok(records) => records,
+        Err(error) => return bad_input(error),
+    };
+    let elapsed = started.elapsed();
+    report(args, &folder.path, &recorded, &new_records, elapsed)
+}
+
+fn report(
+    args: &FuzzArgs,
+    folder: &Path,
+    recorded: &[SeedRecord],
+    new_records: &[SeedRecord],
+    elapsed: std::time::Duration,
+) -> ExitCode {
+    let mut summary = Summary::default();
+    let mut all = recorded.to_vec();
+    all.extend_from_slice(new_records);
+    summary.add(folder, &all);
+    summary.require(&args.required);
+    let json = serde_json::to_string_pretty(&summary).expect("a summary serialises");
+    let summary_path = folder.join(SUMMARY_FILE);
+    if let Err(error) = std::fs::write(&summary_path, format!("{json}\n")) {
+        return bad_input(format!("{}: {error}", summary_path.display()));
+    }
+    let per_minute = new_records.len() as f64 * 60.0 / elapsed.as_secs_f64().max(1e-9);
+    if args.json {
+        println!("{json}");
+    } else {
+        println!("{}", summary.text());
+        println!(
+            "this session: {} seeds in {:.1} s wall ({per_minute:.0} seeds/min); folder {}",
+            new_records.len(),
+            elapsed.as_secs_f64(),
+            folder.display()
+        );
+    }
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The config the flags describe; `None` when they name no source (a bare `--resume`).
+fn config_of(args: &FuzzArgs) -> Result<Option<CampaignConfig>, String> {
+    for name in &args.bugs {
+        bugs::enable(&mut Default::default(), name)?;
+    }
+    let mut sources: Vec<Source> = args
+        .scenarios
+        .iter()
+        .map(|path| Source::File {
+            path: path.display().to_string(),
+        })
+        .collect();
+    if args.generate {
+        sources.push(Source::Generated);
+    }
+    if sources.is_empty() {
+        return Ok(None);
+    }
+    if args.seeds == Some(0) {
+        return Err("--seeds must be at least 1".to_string());
+    }
+    Ok(Some(CampaignConfig {
+        sources,
+        seeds: args.seeds,
+        campaign_seed: args.campaign_seed,
+        shard: args.shard,
+        audit_parts: args.audit_ratio.unwrap_or(AUDIT_PARTS_DEFAULT),
+        bugs: args.bugs.clone(),
+    }))
+}
+
+/// Reopens the folder; flags naming a campaign must name the recorded one.
+fn resume(
+    out: &Path,
+    given: Option<CampaignConfig>,
+) -> Result<(CampaignFolder, CampaignConfig, Vec<SeedRecord>), String> {
+    let (folder, config, recorded) = CampaignFolder::resume(out).map_err(|e| e.to_string())?;
+    if let Some(given) = given
+        && given != config
+    {
+        return Err(format!(
+            "{}: the flags describe another campaign than the recorded one; \
+             run `trial fuzz --resume --out {}` alone to continue it",
+            out.join(record::CAMPAIGN_FILE).display(),
+            out.display()
+        ));
+    }
+    Ok((folder, config, recorded))
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get())
+}
+
+/// Wall time of the campaign, for seeds per minute: outside any simulation.
+#[allow(clippy::disallowed_methods)]
+fn wall_now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+/// The progress bar: on a terminal only.
+struct Progress {
+    bar: ProgressBar,
+    failures: std::sync::atomic::AtomicU64,
+}
+
+impl Progress {
+    fn new(config: &CampaignConfig, already_done: u64) -> Progress {
+        let attended = std::io::stderr().is_terminal();
+        let bar = match (attended, config.schedule().shard_jobs()) {
+            (false, _) => ProgressBar::hidden(),
+            (true, Some(total)) => ProgressBar::new(total),
+            (true, None) => ProgressBar::new_spinner(),
+        };
+        let template = "{elapsed_precise} [{bar:30}] {pos}/{len} seeds, {per_sec}, {msg}";
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_position(already_done);
+        bar.reset_eta();
+        bar.set_message("0 failures");
+        Progress {
+            bar,
+            failures: Default::default(),
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn seed_finished(&self, record: &SeedRecord) {
+        if record.failed() {
+            let failures = self
+                .failures
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            self.bar.set_message(format!("{failures} failures"));
+            self.bar.println(format!(
+                "FAIL {} seed {}: {}",
+                record.scenario,
+                record.seed,
+                record.violations.join(", ")
+            ));
+        }
+        self.bar.inc(1);
+    }
+}
