@@ -85,31 +85,10 @@ fn bad_input(message: impl std::fmt::Display) -> ExitCode {
 
 /// Runs `trial fuzz`.
 pub fn run(args: &FuzzArgs) -> ExitCode {
-    let config = match config_of(args) {
-        Ok(config) => config,
-        Err(message) => return bad_input(message),
-    };
-    let opened = if args.resume {
-        resume(&args.out, config)
-    } else {
-        match config {
-            Some(config) => CampaignFolder::create(&args.out, &config)
-                .map(|folder| (folder, config, Vec::new()))
-                .map_err(|error| error.to_string()),
-            None => Err("name scenario files, or --generate".to_string()),
-        }
-    };
-    let (folder, config, recorded) = match opened {
+    let (folder, config, scenarios, recorded) = match open(args) {
         Ok(opened) => opened,
         Err(message) => return bad_input(message),
     };
-    let scenarios = match execute::load_sources(&config) {
-        Ok(scenarios) => scenarios,
-        Err(error) => return bad_input(error),
-    };
-    if config.seeds.is_none() && args.time_budget.is_none() {
-        return bad_input("give --seeds N, --time-budget DURATION, or both");
-    }
     let execution = Execution {
         threads: args.jobs.unwrap_or_else(default_threads).max(1),
         time_budget: args
@@ -170,6 +149,37 @@ fn report(
     } else {
         ExitCode::from(1)
     }
+}
+
+type Opened = (
+    CampaignFolder,
+    CampaignConfig,
+    Vec<Option<sim::scenario::Scenario>>,
+    Vec<SeedRecord>,
+);
+
+/// Checks the flags, loads the scenarios, then creates (or reopens) the campaign folder: bad
+/// input leaves no folder behind.
+fn open(args: &FuzzArgs) -> Result<Opened, String> {
+    let given = config_of(args)?;
+    if args.resume {
+        let (folder, config, recorded) = resume(&args.out, given)?;
+        let scenarios = execute::load_sources(&config).map_err(|error| error.to_string())?;
+        ensure_bounded(&config, args)?;
+        return Ok((folder, config, scenarios, recorded));
+    }
+    let config = given.ok_or("name scenario files, or --generate")?;
+    ensure_bounded(&config, args)?;
+    let scenarios = execute::load_sources(&config).map_err(|error| error.to_string())?;
+    let folder = CampaignFolder::create(&args.out, &config).map_err(|error| error.to_string())?;
+    Ok((folder, config, scenarios, Vec::new()))
+}
+
+fn ensure_bounded(config: &CampaignConfig, args: &FuzzArgs) -> Result<(), String> {
+    if config.seeds.is_none() && args.time_budget.is_none() {
+        return Err("give --seeds N, --time-budget DURATION, or both".to_string());
+    }
+    Ok(())
 }
 
 /// The config the flags describe; `None` when they name no source (a bare `--resume`).

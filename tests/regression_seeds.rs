@@ -17,8 +17,7 @@ fn every_regression_seed_names_an_existing_scenario() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for entry in list() {
         let path = root.join(&entry.scenario_path);
-        sim::scenario::Scenario::load(&path).unwrap_or_else(|error| {
-            panic!("ci/regression-seeds.txt line {}: {error}", entry.line)
-        });
+        sim::scenario::Scenario::load(&path)
+            .unwrap_or_else(|error| panic!("ci/regression-seeds.txt line {}: {error}", entry.line));
     }
 }
