@@ -422,4 +422,26 @@ mod tests {
         }
         std::fs::remove_dir_all(&path).unwrap();
     }
+
+    #[test]
+    fn a_time_budget_stops_an_unbounded_campaign() {
+        let path = temporary("budget");
+        let mut config = config(1, Shard::WHOLE);
+        config.seeds = None;
+        let sources = load_sources(&config).unwrap();
+        let folder = CampaignFolder::create(&path, &config).unwrap();
+        let slow = |scenario: &Scenario, path: &str, seed: u64, _log: bool| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            SeedRun::from_report(fake::report(scenario, path, seed, false))
+        };
+        let execution = Execution {
+            threads: 2,
+            time_budget: Some(std::time::Duration::from_millis(100)),
+        };
+        let records = run(&folder, &config, &sources, &[], execution, &slow, &Quiet).unwrap();
+        assert!(records.len() >= 4, "{}", records.len());
+        let jobs: Vec<u64> = records.iter().map(|record| record.job).collect();
+        assert_eq!(jobs, (0..records.len() as u64).collect::<Vec<_>>());
+        std::fs::remove_dir_all(&path).unwrap();
+    }
 }
