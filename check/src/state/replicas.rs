@@ -226,6 +226,8 @@ impl PartitionState {
         Ok(())
     }
 
+    /// Verifies the replica's records below its high watermark: the sentinel, the records new
+    /// since the last observation, and a few older ones in rotation.
     fn observe_records(
         &mut self,
         time_ns: u64,
@@ -233,40 +235,79 @@ impl PartitionState {
     ) -> Result<(), StateViolation> {
         let progress = *self.progress_by_node.entry(replica.node).or_default();
         let verified_offset = progress.verified_offset.min(replica.high_watermark);
-        let mut sentinel = progress
+        let previous = progress
             .sentinel
             .filter(|sentinel| sentinel.offset < verified_offset);
-        let mut start = None;
-        // One past the last record known, in this snapshot, to be verified: the audit's range.
-        let mut verified_end = 0;
-        if let Some(previous) = sentinel
-            && let Some(position) = locate(&replica.records, previous.offset, previous.position)
-        {
-            // The last record verified earlier must still be the committed one.
-            let committed_position =
-                self.check_record(time_ns, replica, position, previous.committed_position)?;
-            sentinel = Some(Sentinel {
-                offset: previous.offset,
-                position,
-                committed_position,
-            });
-            start = Some(position + 1);
-            verified_end = position + 1;
-        }
+        let rechecked = match previous {
+            Some(previous) => self.recheck_sentinel(time_ns, replica, previous)?,
+            None => None,
+        };
         let scan_from = verified_offset.max(replica.log_start_offset);
-        let start = match start {
-            Some(start)
+        let start = match rechecked {
+            Some(sentinel)
                 if replica
                     .records
-                    .get(start)
+                    .get(sentinel.position + 1)
                     .is_none_or(|record| record.offset >= scan_from) =>
             {
-                start
+                sentinel.position + 1
             }
             _ => replica
                 .records
                 .partition_point(|record| record.offset < scan_from),
         };
+        let scanned = self.scan_new_records(time_ns, replica, start, rechecked)?;
+        // The records known, in this snapshot, to be verified: the audit's range.
+        let verified_end = scanned
+            .or(rechecked)
+            .map_or(0, |sentinel| sentinel.position + 1);
+        let (audit_position, audit_committed_hint) = self.audit_records(
+            time_ns,
+            replica,
+            (progress.audit_position, progress.audit_committed_hint),
+            verified_end,
+        )?;
+        self.progress_by_node.insert(
+            replica.node,
+            ReplicaProgress {
+                verified_offset: replica.high_watermark,
+                sentinel: scanned.or(rechecked).or(previous),
+                audit_position,
+                audit_committed_hint,
+            },
+        );
+        Ok(())
+    }
+
+    /// The last record verified earlier must still be the committed one. Returns where it is
+    /// now, or `None` if the replica no longer holds it (deleted below its log start: excused).
+    fn recheck_sentinel(
+        &mut self,
+        time_ns: u64,
+        replica: &ReplicaSnapshot,
+        previous: Sentinel,
+    ) -> Result<Option<Sentinel>, StateViolation> {
+        let Some(position) = locate(&replica.records, previous.offset, previous.position) else {
+            return Ok(None);
+        };
+        let committed_position =
+            self.check_record(time_ns, replica, position, previous.committed_position)?;
+        Ok(Some(Sentinel {
+            offset: previous.offset,
+            position,
+            committed_position,
+        }))
+    }
+
+    /// Verifies the records from `start` up to the high watermark; returns the last one.
+    fn scan_new_records(
+        &mut self,
+        time_ns: u64,
+        replica: &ReplicaSnapshot,
+        start: usize,
+        sentinel: Option<Sentinel>,
+    ) -> Result<Option<Sentinel>, StateViolation> {
+        let mut last = None;
         let mut previous_offset: Option<u64> = None;
         let mut committed_hint = sentinel.map_or(0, |sentinel| sentinel.committed_position + 1);
         for position in start..replica.records.len() {
@@ -279,29 +320,13 @@ impl PartitionState {
                 self.check_record(time_ns, replica, position, committed_hint)?;
             previous_offset = Some(record.offset);
             committed_hint = committed_position + 1;
-            verified_end = position + 1;
-            sentinel = Some(Sentinel {
+            last = Some(Sentinel {
                 offset: record.offset,
                 position,
                 committed_position,
             });
         }
-        let (audit_position, audit_committed_hint) = self.audit_records(
-            time_ns,
-            replica,
-            (progress.audit_position, progress.audit_committed_hint),
-            verified_end,
-        )?;
-        self.progress_by_node.insert(
-            replica.node,
-            ReplicaProgress {
-                verified_offset: replica.high_watermark,
-                sentinel,
-                audit_position,
-                audit_committed_hint,
-            },
-        );
-        Ok(())
+        Ok(last)
     }
 
     /// Re-checks up to [`AUDIT_RECORDS_PER_OBSERVATION`] verified records (positions below
