@@ -138,3 +138,22 @@ fn a_missing_file_and_an_unknown_anomaly_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("G9"));
 }
+
+#[test]
+fn exactly_once_is_judged_only_when_declared() {
+    let path = fixture("duplicate-consumption.jsonl");
+    let output = trial_check(&[path.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(json["anomaly_counts"]["duplicate-consumption"], 2);
+    let output = trial_check(&[path.to_str().unwrap(), "--json", "--exactly-once"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(
+        json["violations"],
+        serde_json::json!(["duplicate-consumption"])
+    );
+    let witness = &json["anomalies"]["duplicate-consumption"][0];
+    assert_eq!(witness["group"], "g");
+    assert_eq!(witness["processed_by"].as_array().unwrap().len(), 2);
+}
