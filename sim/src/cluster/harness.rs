@@ -104,6 +104,7 @@ pub struct ClusterSimulation {
     counters: ClusterCounters,
     admin_replies: Vec<(u64, Message)>,
     client_events: Vec<(u64, ClientEvent)>,
+    monitors_off: bool,
 }
 
 impl ClusterSimulation {
@@ -182,6 +183,7 @@ impl ClusterSimulation {
             counters: ClusterCounters::default(),
             admin_replies: Vec::new(),
             client_events: Vec::new(),
+            monitors_off: false,
         })
     }
 
@@ -189,8 +191,22 @@ impl ClusterSimulation {
     pub fn step(&mut self) -> Result<bool, StateViolation> {
         let stepped = self.simulation.step();
         self.count_observations();
-        self.monitor.observe(&self.simulation)?;
+        if !self.monitors_off {
+            self.monitor.observe(&self.simulation)?;
+        }
         Ok(stepped)
+    }
+
+    /// Turns the replica monitor (run after every step, on by default) on or off; benchmarks
+    /// measure both.
+    pub fn set_replica_monitor(&mut self, on: bool) {
+        self.monitor.set_replica_monitor(on);
+    }
+
+    /// Turns every cluster-wide monitor (on by default) on or off: off only to measure what the
+    /// simulation itself costs.
+    pub fn set_monitors(&mut self, on: bool) {
+        self.monitors_off = !on;
     }
 
     /// Steps until simulated time reaches `time_ns` (the last event processed may lie just past

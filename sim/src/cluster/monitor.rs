@@ -40,11 +40,17 @@ pub struct ClusterMonitor {
     replicas: Vec<ReplicaSnapshot>,
     /// (node, topic, partition) -> the HW shown last.
     shown_high_watermarks: BTreeMap<(u32, String, u32), u64>,
+    replica_monitor_off: bool,
 }
 
 impl ClusterMonitor {
     pub fn new() -> ClusterMonitor {
         ClusterMonitor::default()
+    }
+
+    /// Turns the replica monitor on (the default) or off.
+    pub fn set_replica_monitor(&mut self, on: bool) {
+        self.replica_monitor_off = !on;
     }
 
     /// A node restarted: it replays its metadata from the start.
@@ -90,7 +96,9 @@ impl ClusterMonitor {
                         broker_epoch,
                     }),
             );
-            self.snapshot_replicas(node);
+            if !self.replica_monitor_off {
+                self.snapshot_replicas(node);
+            }
         }
         let time_ns = simulation.now_ns();
         self.quorum.observe(time_ns, &self.members)?;
