@@ -4,6 +4,8 @@
 //! the contract: 0 pass (or valid), 1 a violation (or anomaly) found, 2 bad input, which is
 //! always reported with the file, line and field at fault and never a panic.
 //!
+//! - `trial run SCENARIO --seed N`, `trial replay DIR`: one run, and a re-run of a recorded one
+//!   ([`run_command`]).
 //! - `trial check HISTORY`: judges a history file ([`check_command`]).
 //! - `trial fuzz`: a campaign of many seeds ([`fuzz_command`]).
 //! - `trial shrink ARTIFACT`: a failing run made small ([`shrink_command`]).
@@ -12,6 +14,7 @@
 mod check_command;
 mod fuzz_command;
 mod merge_command;
+mod run_command;
 mod shrink_command;
 
 use std::process::ExitCode;
@@ -31,6 +34,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run one seed of a scenario; the last line is `seed=<N> digest=<16 hex> verdict=<pass|fail>`.
+    Run(run_command::RunArgs),
+    /// Re-run an artifact folder and confirm its digest is identical.
+    Replay(run_command::ReplayArgs),
     /// Check a history file (JSON Lines, shared/design/HISTORY.md) for anomalies.
     Check(check_command::CheckArgs),
     /// Run a campaign of many seeds over scenario files or generated scenarios.
@@ -44,6 +51,8 @@ enum Command {
 fn main() -> ExitCode {
     sim::logging::init_from_env();
     match Cli::parse().command {
+        Command::Run(args) => run_command::run_command(&args),
+        Command::Replay(args) => run_command::replay_command(&args),
         Command::Check(args) => check_command::run(&args),
         Command::Fuzz(args) => fuzz_command::run(&args),
         Command::Shrink(args) => shrink_command::run(&args),

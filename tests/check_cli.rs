@@ -11,19 +11,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Whether `src/main.rs` dispatches `trial check` yet (the lead engineer wires it). Until it
-/// does, these tests say so on stderr and pass; remove this guard once it is wired.
-fn check_is_wired() -> bool {
-    let wired = Command::new(env!("CARGO_BIN_EXE_trial"))
-        .args(["check", "--help"])
-        .output()
-        .is_ok_and(|output| output.status.success() && text(&output.stdout).contains("--json"));
-    if !wired {
-        eprintln!("SKIPPED: `trial check` is not wired into src/main.rs yet");
-    }
-    wired
-}
-
 fn trial_check(arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trial"))
         .arg("check")
@@ -38,9 +25,6 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn a_valid_history_exits_0() {
-    if !check_is_wired() {
-        return;
-    }
     let path = fixture("valid.jsonl");
     let output = trial_check(&[path.to_str().unwrap()]);
     assert_eq!(
@@ -55,9 +39,6 @@ fn a_valid_history_exits_0() {
 
 #[test]
 fn a_valid_history_with_json_says_valid() {
-    if !check_is_wired() {
-        return;
-    }
     let path = fixture("valid.jsonl");
     let output = trial_check(&[path.to_str().unwrap(), "--json"]);
     assert_eq!(output.status.code(), Some(0));
@@ -69,9 +50,6 @@ fn a_valid_history_with_json_says_valid() {
 
 #[test]
 fn a_history_with_anomalies_exits_1_and_json_lists_them() {
-    if !check_is_wired() {
-        return;
-    }
     let path = fixture("lost-write.jsonl");
     let output = trial_check(&[path.to_str().unwrap(), "--json"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
@@ -89,9 +67,6 @@ fn a_history_with_anomalies_exits_1_and_json_lists_them() {
 
 #[test]
 fn the_human_report_marks_violations_and_expected_anomalies() {
-    if !check_is_wired() {
-        return;
-    }
     let path = fixture("lost-write.jsonl");
     let output = trial_check(&[path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
@@ -106,9 +81,6 @@ fn the_human_report_marks_violations_and_expected_anomalies() {
 
 #[test]
 fn configuration_flags_change_the_verdict() {
-    if !check_is_wired() {
-        return;
-    }
     let path = fixture("lost-write.jsonl");
     let output = trial_check(&[path.to_str().unwrap(), "--acks", "leader"]);
     assert_eq!(
@@ -133,9 +105,6 @@ fn configuration_flags_change_the_verdict() {
 
 #[test]
 fn decreasing_time_exits_2_naming_file_line_and_field() {
-    if !check_is_wired() {
-        return;
-    }
     let path = fixture("malformed-time.jsonl");
     let output = trial_check(&[path.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
@@ -148,9 +117,6 @@ fn decreasing_time_exits_2_naming_file_line_and_field() {
 
 #[test]
 fn a_malformed_value_exits_2_naming_the_nested_field() {
-    if !check_is_wired() {
-        return;
-    }
     let path = fixture("malformed-value.jsonl");
     let output = trial_check(&[path.to_str().unwrap(), "--json"]);
     assert_eq!(output.status.code(), Some(2));
@@ -164,9 +130,6 @@ fn a_malformed_value_exits_2_naming_the_nested_field() {
 
 #[test]
 fn a_missing_file_and_an_unknown_anomaly_exit_2() {
-    if !check_is_wired() {
-        return;
-    }
     let output = trial_check(&["/nonexistent/history.jsonl"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("/nonexistent/history.jsonl"));
@@ -174,4 +137,23 @@ fn a_missing_file_and_an_unknown_anomaly_exit_2() {
     let output = trial_check(&[path.to_str().unwrap(), "--expect", "G9"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("G9"));
+}
+
+#[test]
+fn exactly_once_is_judged_only_when_declared() {
+    let path = fixture("duplicate-consumption.jsonl");
+    let output = trial_check(&[path.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(json["anomaly_counts"]["duplicate-consumption"], 2);
+    let output = trial_check(&[path.to_str().unwrap(), "--json", "--exactly-once"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(
+        json["violations"],
+        serde_json::json!(["duplicate-consumption"])
+    );
+    let witness = &json["anomalies"]["duplicate-consumption"][0];
+    assert_eq!(witness["group"], "g");
+    assert_eq!(witness["processed_by"].as_array().unwrap().len(), 2);
 }

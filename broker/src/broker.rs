@@ -5,12 +5,10 @@
 //! A broker holds a broker epoch only between seeing its registration (for this incarnation)
 //! committed and learning it was fenced or is stale; without one it registers again.
 //!
-//! The data plane (partition logs, fetch, produce) will slot in here: `Node::replica_caught_up`
-//! is the hook that decides when a follower may join the ISR.
+//! ISR changes are asked by partition leaders from the data plane ([`crate::replica`]), once a
+//! follower has caught up with the leader's log.
 
-use crate::message::{
-    AlterPartitionRequest, ControllerError, Message, MetadataResponse, PartitionMetadata,
-};
+use crate::message::{ControllerError, Message, MetadataResponse, PartitionMetadata};
 use crate::metadata::image::MetadataImage;
 use crate::metadata::record::MetadataRecord;
 use crate::node::{Node, Timer};
@@ -105,7 +103,6 @@ impl Node {
             },
         };
         self.send(controller, message);
-        self.request_isr_expansions(controller);
     }
 
     pub(crate) fn on_broker_heartbeat_response(&mut self, result: Result<(), ControllerError>) {
@@ -147,50 +144,6 @@ impl Node {
             _ => {}
         }
         self.broker.assert_consistent();
-    }
-
-    /// Whether follower `replica` has caught up with this leader's log of `topic/partition`.
-    /// Without a data plane every active replica is caught up.
-    fn replica_caught_up(&self, _topic: &str, _partition: u32, _replica: u32) -> bool {
-        true
-    }
-
-    /// For every partition this broker leads, asks to add the active, caught-up replicas missing
-    /// from the ISR. Requests name the current epochs; a stale one is refused by the controller.
-    fn request_isr_expansions(&mut self, controller: u32) {
-        let Some(broker_epoch) = self.broker.broker_epoch else {
-            return;
-        };
-        let requests: Vec<AlterPartitionRequest> = self
-            .image
-            .partitions()
-            .filter(|(_, _, state)| state.leader == Some(self.id))
-            .filter_map(|(topic, partition, state)| {
-                let mut isr = state.isr.clone();
-                let joining = state.replicas.iter().filter(|replica| {
-                    !state.isr.contains(replica)
-                        && self.image.is_active(**replica)
-                        && self.replica_caught_up(topic, partition, **replica)
-                });
-                isr.extend(joining);
-                (isr.len() > state.isr.len()).then(|| AlterPartitionRequest {
-                    broker: self.id,
-                    broker_epoch,
-                    topic: topic.to_owned(),
-                    partition,
-                    leader_epoch: state.leader_epoch,
-                    partition_epoch: state.partition_epoch,
-                    isr,
-                })
-            })
-            .collect();
-        for request in requests {
-            debug_assert!(
-                request.isr.contains(&self.id),
-                "a leader keeps itself in the ISR"
-            );
-            self.send(controller, Message::AlterPartition(request));
-        }
     }
 
     pub(crate) fn on_metadata_request(&mut self, from: u32, request_id: u64) {

@@ -11,6 +11,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::log::{FlushPolicy, LogBugs, LogLimits, LogLimitsError};
+
 /// Most brokers a cluster may have.
 pub const BROKERS_MAX: u32 = 64;
 /// Most controller voters a cluster may have.
@@ -36,6 +38,8 @@ pub struct ClusterConfig {
     /// Allow electing a partition leader from outside the ISR when no ISR member is alive
     /// (Kafka's `unclean.leader.election.enable`). Off by default: it can lose acknowledged data.
     pub unclean_leader_election: bool,
+    /// When partition logs are synced (`every-batch` by default; `never` as Kafka's default).
+    pub flush: FlushPolicy,
     /// Test-only switches that plant bugs. All off by default.
     pub bugs: BugsConfig,
 }
@@ -63,6 +67,19 @@ pub struct TimingConfig {
     pub broker_heartbeat_interval_ns: u64,
     /// A broker the active controller has not heard from for this long is fenced.
     pub broker_session_timeout_ns: u64,
+    /// Period of a broker's data-plane tick: parked fetches expire, lagging followers leave the
+    /// ISR, produce requests time out, lost replication requests are sent again.
+    pub replica_tick_interval_ns: u64,
+    /// A follower that has not caught up with its leader's log end offset for this long leaves
+    /// the ISR (Kafka's `replica.lag.time.max.ms`).
+    pub replica_lag_time_max_ns: u64,
+    /// Longest a leader holds a fetch that has nothing to return yet (Kafka's `fetch.max.wait.ms`).
+    pub fetch_wait_max_ns: u64,
+    /// A follower sends a replication request again if it has no answer after this long.
+    pub replica_request_timeout_ns: u64,
+    /// An acks=all produce request not acknowledged after this long is answered
+    /// REQUEST_TIMED_OUT (Kafka's produce `timeout.ms`).
+    pub produce_timeout_ns: u64,
 }
 
 /// Bounds on the controller's resources.
@@ -76,6 +93,13 @@ pub struct LimitsConfig {
     pub append_entries_max: u64,
     /// Most topics the cluster may hold (bootstrap and created).
     pub topics_max: u32,
+    /// Bounds on each partition log (batch, fetch and log sizes, in records).
+    pub log: LogLimits,
+    /// Most produce requests a partition leader holds waiting for acknowledgement; beyond it a
+    /// request is refused with a retriable error before it is appended.
+    pub produce_in_flight_max: u32,
+    /// Most fetches a partition leader holds parked waiting for data.
+    pub parked_fetches_max: u32,
 }
 
 /// Test-only switches that plant bugs, so that the checkers can be shown to fire.
@@ -83,6 +107,30 @@ pub struct LimitsConfig {
 pub struct BugsConfig {
     /// A voter grants a vote to a second candidate in a term in which it already voted.
     pub grant_two_votes_per_term: bool,
+    /// Zoo 1: a follower truncates to its local high watermark instead of the epoch divergence
+    /// point.
+    pub truncate_to_high_watermark: bool,
+    /// Zoo 2: a follower skips truncation when the new leader is the one it followed before.
+    pub skip_truncation_when_leader_unchanged: bool,
+    /// Zoo 3: a leader serves fetches that carry a stale leader epoch (no KIP-320 fencing).
+    pub ignore_stale_follower_epoch: bool,
+    /// Zoo 4a: the controller elects a partition leader in replica order, ignoring the ISR.
+    pub elect_outside_isr: bool,
+    /// Zoo 4b: a leader re-admits an active replica into the ISR without waiting for it to catch
+    /// up with its log.
+    pub readmit_stale_broker: bool,
+    /// Zoo 5: a leader's high watermark is its own log end offset, not the minimum over the ISR.
+    pub high_watermark_at_leader_end: bool,
+}
+
+impl BugsConfig {
+    /// The switches the partition log acts on.
+    pub fn log_bugs(&self) -> LogBugs {
+        LogBugs {
+            truncate_to_high_watermark: self.truncate_to_high_watermark,
+            skip_truncation_when_leader_unchanged: self.skip_truncation_when_leader_unchanged,
+        }
+    }
 }
 
 impl Default for TimingConfig {
@@ -93,6 +141,11 @@ impl Default for TimingConfig {
             election_jitter_ns: 300_000_000,
             broker_heartbeat_interval_ns: 100_000_000,
             broker_session_timeout_ns: 600_000_000,
+            replica_tick_interval_ns: 10_000_000,
+            replica_lag_time_max_ns: 1_000_000_000,
+            fetch_wait_max_ns: 100_000_000,
+            replica_request_timeout_ns: 300_000_000,
+            produce_timeout_ns: 1_500_000_000,
         }
     }
 }
@@ -103,6 +156,9 @@ impl Default for LimitsConfig {
             metadata_log_entries_max: 100_000,
             append_entries_max: 64,
             topics_max: 64,
+            log: LogLimits::default(),
+            produce_in_flight_max: 256,
+            parked_fetches_max: 64,
         }
     }
 }
@@ -123,6 +179,7 @@ impl Default for ClusterConfig {
             timing: TimingConfig::default(),
             limits: LimitsConfig::default(),
             unclean_leader_election: false,
+            flush: FlushPolicy::default(),
             bugs: BugsConfig::default(),
         }
     }
@@ -161,6 +218,16 @@ pub enum ConfigError {
     TooManyTopics { count: usize, max: u32 },
     #[error("topics: {0}")]
     Topic(#[from] TopicError),
+    #[error("{0}")]
+    LogLimits(#[from] LogLimitsError),
+    #[error(
+        "timing.replica_lag_time_max_ns ({replica_lag_time_max_ns}) must be longer than \
+         timing.fetch_wait_max_ns ({fetch_wait_max_ns}): a parked follower would leave the ISR"
+    )]
+    LagNotAboveFetchWait {
+        replica_lag_time_max_ns: u64,
+        fetch_wait_max_ns: u64,
+    },
 }
 
 /// A bad topic definition (bootstrap config or create-topic request).
@@ -268,6 +335,14 @@ impl TimingConfig {
                 self.broker_heartbeat_interval_ns,
             ),
             ("broker_session_timeout_ns", self.broker_session_timeout_ns),
+            ("replica_tick_interval_ns", self.replica_tick_interval_ns),
+            ("replica_lag_time_max_ns", self.replica_lag_time_max_ns),
+            ("fetch_wait_max_ns", self.fetch_wait_max_ns),
+            (
+                "replica_request_timeout_ns",
+                self.replica_request_timeout_ns,
+            ),
+            ("produce_timeout_ns", self.produce_timeout_ns),
         ];
         if let Some((field, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::ZeroInterval { field });
@@ -282,6 +357,12 @@ impl TimingConfig {
             return Err(ConfigError::SessionTimeoutNotAboveHeartbeat {
                 broker_session_timeout_ns: self.broker_session_timeout_ns,
                 broker_heartbeat_interval_ns: self.broker_heartbeat_interval_ns,
+            });
+        }
+        if self.replica_lag_time_max_ns <= self.fetch_wait_max_ns {
+            return Err(ConfigError::LagNotAboveFetchWait {
+                replica_lag_time_max_ns: self.replica_lag_time_max_ns,
+                fetch_wait_max_ns: self.fetch_wait_max_ns,
             });
         }
         Ok(())
@@ -305,6 +386,17 @@ impl LimitsConfig {
                 field: "topics_max",
             });
         }
+        if self.produce_in_flight_max == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "produce_in_flight_max",
+            });
+        }
+        if self.parked_fetches_max == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "parked_fetches_max",
+            });
+        }
+        self.log.validate()?;
         Ok(())
     }
 }
@@ -429,6 +521,36 @@ mod tests {
             config.validate(),
             Err(ConfigError::ZeroLimit {
                 field: "metadata_log_entries_max"
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_data_plane_limits_and_timings() {
+        let mut config = ClusterConfig::default();
+        config.limits.produce_in_flight_max = 0;
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::ZeroLimit {
+                field: "produce_in_flight_max"
+            })
+        );
+        let mut config = ClusterConfig::default();
+        config.limits.log.fetch_records_max = 1;
+        let error = config.validate().unwrap_err();
+        assert!(error.to_string().contains("fetch_records_max"));
+        let mut config = ClusterConfig::default();
+        config.timing.replica_lag_time_max_ns = config.timing.fetch_wait_max_ns;
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::LagNotAboveFetchWait { .. })
+        ));
+        let mut config = ClusterConfig::default();
+        config.timing.produce_timeout_ns = 0;
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::ZeroInterval {
+                field: "produce_timeout_ns"
             })
         );
     }

@@ -224,7 +224,11 @@ impl Node {
     /// Proposes the partition changes that take `broker` out of every leadership and ISR.
     fn move_broker_out(&mut self, broker: u32) -> Result<(), ProposeError> {
         let unclean = self.config.unclean_leader_election;
-        let changes = decide::move_broker_out(self.proposed(), broker, unclean);
+        let changes = if self.config.bugs.elect_outside_isr {
+            self.elect_ignoring_isr(Some(broker), false)
+        } else {
+            decide::move_broker_out(self.proposed(), broker, unclean)
+        };
         for change in changes {
             self.propose(MetadataRecord::PartitionChange(change))?;
         }
@@ -239,11 +243,32 @@ impl Node {
 
     fn elect_leaderless_partitions(&mut self) -> Result<(), ProposeError> {
         let unclean = self.config.unclean_leader_election;
-        let changes = decide::elect_leaderless_partitions(self.proposed(), unclean);
+        let changes = if self.config.bugs.elect_outside_isr {
+            self.elect_ignoring_isr(None, true)
+        } else {
+            decide::elect_leaderless_partitions(self.proposed(), unclean)
+        };
         for change in changes {
             self.propose(MetadataRecord::PartitionChange(change))?;
         }
         Ok(())
+    }
+
+    /// Zoo 4a: the changes of [`decide::elect_partition_leader_ignoring_isr`] for every partition
+    /// (only the leaderless ones with `leaderless_only`).
+    fn elect_ignoring_isr(
+        &self,
+        removed: Option<u32>,
+        leaderless_only: bool,
+    ) -> Vec<PartitionChange> {
+        let image = self.proposed();
+        image
+            .partitions()
+            .filter(|(_, _, state)| !leaderless_only || state.leader.is_none())
+            .filter_map(|(topic, partition, _)| {
+                decide::elect_partition_leader_ignoring_isr(image, topic, partition, removed)
+            })
+            .collect()
     }
 
     fn not_controller(&self) -> ControllerError {

@@ -29,6 +29,13 @@ pub(crate) enum Waiter {
     SelfVote { term: u64 },
     /// This hard state is synced.
     HardStateDurable(HardState),
+    /// A partition leader's log is synced up to `end_offset` (in `leader_epoch`).
+    LogDurable {
+        topic: String,
+        partition: u32,
+        leader_epoch: u64,
+        end_offset: u64,
+    },
 }
 
 /// Tags writes and syncs, and holds the waiters.

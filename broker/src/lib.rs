@@ -15,7 +15,11 @@
 //! - [`admin`]: a sans-IO admin client (create topic, preferred-leader election).
 //! - [`log`]: the partition log: batches, epoch cache, high watermark, durable writes and
 //!   recovery, epoch-based truncation (KIP-101, KIP-279).
-//! - [`message`]: the wire protocol.
+//! - [`replica`]: partition replicas: leaders (produce, fetch serving, high watermark, ISR
+//!   changes, KIP-320 fencing) and followers (divergence search, fetch loop), driven by the
+//!   committed metadata.
+//! - [`client`]: sans-IO producer and consumer, and the history events they report.
+//! - [`message`]: the wire protocol ([`message::data`]: the data plane's).
 //! - [`storage`]: the durable disk image and its writes.
 //! - `disk`: which actions wait for which syncs (crate-private).
 //! - [`digest`]: a stable FNV-1a digest for log entries.
@@ -26,15 +30,16 @@
 //! `limits.topics_max` topics, [`config::BROKERS_MAX`], [`config::CONTROLLERS_MAX`],
 //! [`config::TOPIC_PARTITIONS_MAX`], 4,096 actions waiting on syncs per node.
 //!
-//! Where the data plane slots in: partition replicas live in the same [`Node`] (a `replica`
-//! module beside [`broker`]), driven by the committed [`metadata`] image (a node leads the
-//! partitions whose view names it, with the view's leader epoch); their logs extend [`Storage`]
-//! and [`StorageWrite`] and reuse the sync waiters of `disk`; fetch and produce extend
-//! [`Message`]; the ISR-expansion hook is `Node::replica_caught_up` (today every active replica is
-//! caught up); clients join [`admin`] as sans-IO `client` types.
+//! The data plane: partition replicas live in the same [`Node`] ([`replica`]), driven by the
+//! committed [`metadata`] image (a node leads the partitions whose view names it, with the view's
+//! leader epoch); their logs live in [`Storage`] (one `LogImage` per partition) and reuse the
+//! sync waiters of `disk`; produce, fetch, OffsetsForLeaderEpoch and ListOffsets extend
+//! [`Message`]. Data-plane limits: `limits.log` (batch, fetch and log sizes),
+//! `limits.produce_in_flight_max`, `limits.parked_fetches_max`.
 
 pub mod admin;
 pub mod broker;
+pub mod client;
 pub mod config;
 pub mod controller;
 pub mod digest;
@@ -44,6 +49,7 @@ pub mod message;
 pub mod metadata;
 pub mod node;
 pub mod raft;
+pub mod replica;
 pub mod storage;
 
 pub use broker::{PartitionView, QuorumState, StateFingerprint};

@@ -27,6 +27,7 @@ use crate::disk::{DISK_RETRY_INTERVAL_NS, DiskTracker, Waiter};
 use crate::message::Message;
 use crate::metadata::image::MetadataImage;
 use crate::raft::{RaftState, Role};
+use crate::replica::Replicas;
 use crate::storage::{Storage, StorageWrite};
 
 /// Timers of a node. Setting a timer again replaces its deadline.
@@ -42,6 +43,8 @@ pub enum Timer {
     Client,
     /// A node rewrites its state some time after a disk fault.
     DiskRetry,
+    /// The data-plane tick: parked fetches expire, ISRs shrink, requests are retried.
+    Replica,
 }
 
 impl Timer {
@@ -53,6 +56,7 @@ impl Timer {
             Timer::BrokerHeartbeat => 3,
             Timer::Client => 4,
             Timer::DiskRetry => 5,
+            Timer::Replica => 6,
         }
     }
 
@@ -64,6 +68,7 @@ impl Timer {
             3 => Some(Timer::BrokerHeartbeat),
             4 => Some(Timer::Client),
             5 => Some(Timer::DiskRetry),
+            6 => Some(Timer::Replica),
             _ => None,
         }
     }
@@ -173,6 +178,24 @@ pub enum Observation {
     DiskFault,
     /// An admin client's final answer to one command.
     AdminReply(Message),
+    /// A replica started leading a partition in `leader_epoch`.
+    ReplicaBecameLeader {
+        topic: String,
+        partition: u32,
+        leader_epoch: u64,
+    },
+    /// A follower truncated its log (divergence search, out-of-range reset, or a zoo switch).
+    Truncated,
+    /// A leader asked the controller to shrink the ISR of a partition.
+    IsrShrinkRequested,
+    /// A leader asked the controller to expand the ISR of a partition.
+    IsrExpandRequested,
+    /// A leader's high watermark advanced.
+    HighWatermarkAdvanced,
+    /// A leader refused a request with a stale leader epoch (FENCED_LEADER_EPOCH).
+    FencedRequest,
+    /// A client reports something it did (producers and consumers: history events, retries).
+    Client(crate::client::ClientReport),
 }
 
 /// Per-step context: the local time, a jitter drawn for this step, and the outputs.
@@ -202,6 +225,8 @@ pub struct Node {
     pub(crate) broker: BrokerSession,
     pub(crate) disk: DiskTracker,
     pub(crate) effects: Effects,
+    /// Partition replicas (the data plane).
+    pub(crate) replicas: Replicas,
 }
 
 impl Node {
@@ -227,6 +252,10 @@ impl Node {
             broker: BrokerSession::default(),
             disk: DiskTracker::default(),
             effects: Effects::default(),
+            replicas: Replicas {
+                recovered: storage.logs.clone(),
+                ..Replicas::default()
+            },
         }
     }
 
@@ -256,6 +285,8 @@ impl Node {
         }
         self.drain_loopback();
         self.replicate_new_entries();
+        self.reconcile_replicas();
+        self.drain_loopback();
         std::mem::swap(&mut self.effects.output, output);
     }
 
@@ -265,6 +296,7 @@ impl Node {
             self.reset_election_timer();
         }
         self.arm_broker_heartbeat();
+        self.arm_replica_tick();
     }
 
     fn on_timer(&mut self, timer: Timer) {
@@ -273,6 +305,7 @@ impl Node {
             Timer::RaftHeartbeat => self.on_raft_heartbeat_timer(),
             Timer::BrokerHeartbeat => self.on_broker_heartbeat_timer(),
             Timer::DiskRetry => self.on_disk_retry(),
+            Timer::Replica => self.on_replica_tick(),
             Timer::Client => {} // Never armed by a node.
         }
     }
@@ -349,9 +382,21 @@ impl Node {
             } => {
                 self.on_elect_preferred_leaders(from, request_id, partitions);
             }
+            Message::Produce(request) => self.on_produce(from, request),
+            Message::Fetch(request) => self.on_fetch(from, request),
+            Message::FetchResponse(response) => self.on_fetch_response(response),
+            Message::OffsetsForLeaderEpoch(request) => {
+                self.on_offsets_for_leader_epoch(from, request)
+            }
+            Message::OffsetsForLeaderEpochResponse(response) => {
+                self.on_offsets_for_leader_epoch_response(response)
+            }
+            Message::ListOffsets(request) => self.on_list_offsets(from, request),
             Message::MetadataResponse(_)
             | Message::CreateTopicResponse { .. }
-            | Message::ElectPreferredLeadersResponse { .. } => {} // Meant for clients.
+            | Message::ElectPreferredLeadersResponse { .. }
+            | Message::ProduceResponse(_)
+            | Message::ListOffsetsResponse(_) => {} // Meant for clients.
         }
     }
 
@@ -386,9 +431,14 @@ impl Node {
         let Some(waiters) = self.disk.begin_rewrite() else {
             return;
         };
+        let mut logs = self.replicas.recovered.clone();
+        for (key, replica) in &self.replicas.partitions {
+            logs.insert(key.clone(), replica.log.image().clone());
+        }
         let write = StorageWrite::Rewrite {
             hard_state: self.raft.hard_state(),
             metadata_log: self.raft.log.entries().to_vec(),
+            logs,
         };
         self.write(write);
         for waiter in waiters {
@@ -408,6 +458,12 @@ impl Node {
             Waiter::Send { to, message } => self.send(to, message),
             Waiter::LeaderDurable { term, index } => self.on_leader_durable(term, index),
             Waiter::SelfVote { term } => self.on_self_vote_durable(term),
+            Waiter::LogDurable {
+                topic,
+                partition,
+                leader_epoch,
+                end_offset,
+            } => self.on_log_durable((topic, partition), leader_epoch, end_offset),
             Waiter::HardStateDurable(hard_state) => {
                 assert!(
                     hard_state.term >= self.raft.hard_state_durable.term,
@@ -542,5 +598,15 @@ impl Node {
         }
         self.image.check_invariants();
         assert!(self.disk.waiting() <= crate::disk::WAITERS_MAX);
+        for (key, replica) in &self.replicas.partitions {
+            replica.check_invariants(self.id, key, self.config.limits.produce_in_flight_max);
+            if replica.is_leader() {
+                assert!(
+                    self.broker.broker_epoch.is_some(),
+                    "{key:?}: node {} leads without a broker epoch",
+                    self.id
+                );
+            }
+        }
     }
 }

@@ -5,12 +5,19 @@
 //!
 //! Invariants of the image: the metadata log is a gap-free sequence of entries `1..=len`; a write
 //! that would leave a gap (because an earlier write was lost to a disk fault) is ignored, so the
-//! image always holds a consistent prefix. The node learns of every lost write
+//! image always holds a consistent prefix. Partition logs keep theirs the same way
+//! ([`LogImage::apply`]). The node learns of every lost write
 //! ([`crate::Input::DiskWriteFailed`] or a failed sync) and rewrites its whole state.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::log::{LogImage, LogWrite};
 use crate::raft::log::Entry;
+
+/// A data partition's name: `(topic, partition)`.
+pub type PartitionKey = (String, u32);
 
 /// Raft state that must survive a crash: the current term and the vote cast in it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -25,6 +32,8 @@ pub struct Storage {
     pub hard_state: HardState,
     /// Metadata log entries `1..=len`: entry `i` is `metadata_log[i - 1]`.
     pub metadata_log: Vec<Entry>,
+    /// The partition logs this broker holds a replica of.
+    pub logs: BTreeMap<PartitionKey, LogImage>,
 }
 
 /// One write a node issues. Writes are applied in the order they are issued.
@@ -35,10 +44,17 @@ pub enum StorageWrite {
     /// Put `entries` at indexes `index..`, dropping every entry at `index` or later first.
     /// `index` is at most `len + 1` of the image (otherwise the write is ignored: see module docs).
     MetadataLogAppend { index: u64, entries: Vec<Entry> },
+    /// Change one partition log.
+    Log {
+        topic: String,
+        partition: u32,
+        write: LogWrite,
+    },
     /// Replace the whole image (issued after a disk fault lost earlier writes).
     Rewrite {
         hard_state: HardState,
         metadata_log: Vec<Entry>,
+        logs: BTreeMap<PartitionKey, LogImage>,
     },
 }
 
@@ -58,12 +74,22 @@ impl Storage {
                 self.metadata_log.truncate((*index - 1) as usize);
                 self.metadata_log.extend(entries.iter().cloned());
             }
+            StorageWrite::Log {
+                topic,
+                partition,
+                write,
+            } => {
+                let key = (topic.clone(), *partition);
+                self.logs.entry(key).or_default().apply(write);
+            }
             StorageWrite::Rewrite {
                 hard_state,
                 metadata_log,
+                logs,
             } => {
                 self.hard_state = *hard_state;
                 self.metadata_log.clone_from(metadata_log);
+                self.logs.clone_from(logs);
             }
         }
         self.assert_terms_monotonic();

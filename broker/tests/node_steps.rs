@@ -159,6 +159,7 @@ fn a_restarted_voter_remembers_its_vote() {
             voted_for: Some(0),
         },
         metadata_log: Vec::new(),
+        ..Storage::default()
     };
     let mut voter = Driven::new(ClusterConfig::default(), 1, storage);
     assert_eq!(voter.node.quorum_state().term, 3);
@@ -183,6 +184,7 @@ fn append_entries_from_an_older_term_are_rejected() {
             voted_for: None,
         },
         metadata_log: Vec::new(),
+        ..Storage::default()
     };
     let mut follower = Driven::new(ClusterConfig::default(), 1, storage);
     let message = Message::AppendEntries {
@@ -348,6 +350,7 @@ fn a_durable_log_newer_than_the_durable_term_resumes_in_the_log_term_without_a_v
             voted_for: Some(2),
         },
         metadata_log: vec![entry],
+        ..Storage::default()
     };
     let node = Driven::new(ClusterConfig::default(), 1, storage);
     let state = node.node.quorum_state();

@@ -117,11 +117,27 @@ fn check_file(path: &Path) -> ExitCode {
         report.valid,
         report.anomaly_counts,
     );
+    if let Some((on_cpu, waiting)) = scheduler_times() {
+        println!(
+            "this process: {on_cpu:.3} s on a CPU, {waiting:.3} s waiting for one (other load on the machine)"
+        );
+    }
     if report.valid && report.anomaly_counts.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Seconds this process ran on a CPU and waited for one, from `/proc/self/schedstat`.
+fn scheduler_times() -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    let mut fields = text
+        .split_whitespace()
+        .map(|field| field.parse::<u64>().ok());
+    let on_cpu_ns = fields.next()??;
+    let waiting_ns = fields.next()??;
+    Some((on_cpu_ns as f64 / 1e9, waiting_ns as f64 / 1e9))
 }
 
 /// `VmHWM` (peak resident set) from `/proc/self/status`, or "unknown" off Linux.

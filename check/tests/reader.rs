@@ -192,3 +192,15 @@ fn every_operation_kind_of_the_format_is_accepted() {
 "#;
     assert_eq!(read_all(text).unwrap(), 12);
 }
+
+/// Values are sent at most once in a history (HISTORY.md): a second send of one is bad input.
+#[test]
+fn a_value_sent_twice_is_rejected() {
+    let again = r#"{"time": 3, "process": 1, "type": "invoke", "f": "txn", "value": [["poll"], ["send", "j", 1]]}"#;
+    let error = error_of(&format!("{SEND_INVOKE}\n{SEND_OK}\n{again}"));
+    assert_eq!((error.line(), error.field()), (3, Some("value[1][2]")));
+    assert!(
+        error.to_string().contains("already sent at line 1"),
+        "{error}"
+    );
+}

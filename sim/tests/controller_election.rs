@@ -85,6 +85,21 @@ fn settled_cluster(nodes: u32, simulation: SimulationConfig) -> ClusterSimulatio
         settled.is_some(),
         "seed {seed}: no single active controller {SETTLE_BOUND_NS} ns after healing"
     );
+    // A controller that was cut from its majority until the heal may still resign on its next
+    // check-quorum round: let that round pass, then demand a settled cluster again.
+    let timing = &cluster.config().timing;
+    let check_quorum_ns = timing.election_timeout_ns + timing.election_jitter_ns;
+    let deadline_ns = cluster.now_ns() + check_quorum_ns;
+    cluster
+        .run_until(deadline_ns)
+        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
+    let deadline_ns = cluster.now_ns() + SETTLE_BOUND_NS;
+    let settled = cluster.run_until_condition(deadline_ns, ClusterSimulation::is_settled);
+    let settled = settled.unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
+    assert!(
+        settled.is_some(),
+        "seed {seed}: no stable active controller after healing"
+    );
     cluster
 }
 

@@ -57,6 +57,43 @@ pub fn elect_partition_leader(
     change_to(topic, partition, state, leader, isr)
 }
 
+/// Zoo 4a (`bugs.elect_outside_isr`): like [`elect_partition_leader`], but a new leader is the
+/// first active replica in replica order, in the ISR or not (it is then added to the ISR). A
+/// replica outside the ISR may lack acknowledged records, which are then lost.
+pub fn elect_partition_leader_ignoring_isr(
+    image: &MetadataImage,
+    topic: &str,
+    partition: u32,
+    removed: Option<u32>,
+) -> Option<PartitionChange> {
+    let state = image
+        .partition(topic, partition)
+        .expect("existing partition");
+    let eligible = |broker: u32| Some(broker) != removed && image.is_active(broker);
+    let mut isr = state.isr.clone();
+    if let Some(removed) = removed
+        && isr.len() > 1
+    {
+        isr.retain(|member| *member != removed);
+    }
+    let leader = state
+        .leader
+        .filter(|leader| eligible(*leader) && isr.contains(leader))
+        .or_else(|| {
+            state
+                .replicas
+                .iter()
+                .copied()
+                .find(|replica| eligible(*replica))
+        });
+    if let Some(leader) = leader
+        && !isr.contains(&leader)
+    {
+        isr.push(leader);
+    }
+    change_to(topic, partition, state, leader, isr)
+}
+
 /// The changes that take `broker` out of every leadership and ISR (before it is fenced or
 /// re-registered). They touch distinct partitions, so they apply in any order.
 pub fn move_broker_out(

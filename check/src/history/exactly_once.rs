@@ -21,6 +21,7 @@ use super::config::{CheckConfig, RebalanceProtocol};
 use super::consumer_position::retained_keys;
 use super::context::Context;
 use super::model::{Event, EventId, Function, GroupId, KeyId, Outcome};
+use super::version_order::KeyOrder;
 
 /// One processing of one record by one group: `(group, key, value, offset, processing event)`.
 type Processing = (GroupId, KeyId, i64, u64, EventId);
@@ -149,34 +150,20 @@ fn report_losses(
             processings.partition_point(|processing| (processing.0, processing.1) <= (group, key));
         let processed = &processings[start..end];
         let order = context.orders.of(key);
-        let highest = processed
-            .iter()
-            .map(|processing| {
-                (
-                    order
-                        .index_of(processing.3)
-                        .expect("processed records were read"),
-                    processing,
-                )
-            })
-            .max_by_key(|(index, _)| *index);
+        let highest = highest_processed(order, processed);
         let required_end = match (drained, highest) {
             (true, _) => order.len(),
             (false, Some((index, _))) => index + 1,
             (false, None) => 0,
         };
-        let highest_processed = highest.map(|(_, processing)| Record {
-            offset: processing.3,
-            value: processing.2,
-        });
+        let highest_processed = highest.map(|(_, record)| record);
         for entry in (0..required_end).flat_map(|index| order.entries_at(index)) {
             let position = processed.partition_point(|processing| processing.2 < entry.value);
             let was_processed = processed
                 .get(position)
                 .is_some_and(|processing| processing.2 == entry.value);
-            let committed = context
-                .writer_of(entry.value)
-                .is_some_and(|writer| context.is_committed(writer));
+            let writer = context.writer_of(entry.value);
+            let committed = writer.is_some_and(|writer| context.is_committed(writer));
             if was_processed || !committed {
                 continue;
             }
@@ -186,13 +173,22 @@ fn report_losses(
                     key: context.key_name(key),
                     offset: entry.offset,
                     value: entry.value,
-                    writer: context
-                        .writer_of(entry.value)
-                        .map(|writer| context.operation(writer)),
+                    writer: writer.map(|writer| context.operation(writer)),
                     processed_by: Vec::new(),
                     highest_processed,
                 })
             });
         }
     }
+}
+
+/// The highest version-order index among a group's processings of one key, and its record.
+fn highest_processed(order: &KeyOrder, processed: &[Processing]) -> Option<(usize, Record)> {
+    processed
+        .iter()
+        .map(|&(_, _, value, offset, _)| {
+            let index = order.index_of(offset).expect("processed records were read");
+            (index, Record { offset, value })
+        })
+        .max_by_key(|&(index, _)| index)
 }

@@ -105,10 +105,14 @@ pub fn check_model(model: &Model, config: &CheckConfig) -> Report {
     inconsistent_offsets::analyse(&context, config.acks, &mut findings);
     aborted_read::analyse(&context, &mut findings);
     precommitted_read::analyse(&context, &mut findings);
-    poll_skip::analyse(&context, config.rebalance_protocol, &mut findings);
-    nonmonotonic_poll::analyse(&context, config.rebalance_protocol, &mut findings);
-    nonmonotonic_send::analyse(&context, &mut findings);
-    send_skip::analyse(&context, &mut findings);
+    consumer_position::walk_reads(&context, config.rebalance_protocol, |step| {
+        poll_skip::judge(&context, &step, &mut findings);
+        nonmonotonic_poll::judge(&context, &step, &mut findings);
+    });
+    producer_position::walk_sends(&context, |step| {
+        nonmonotonic_send::judge(&context, &step, &mut findings);
+        send_skip::judge(&context, &step, &mut findings);
+    });
     let graph = DependencyGraph::build(&context);
     write_cycle::analyse(&context, &graph, &mut findings);
     information_flow_cycle::analyse(&context, &graph, &mut findings);

@@ -7,22 +7,20 @@
 //! consumer contract (a consumer's position advances one record at a time).
 
 use super::anomaly::{AnomalyKind, Findings, OrderWitness, Witness};
-use super::config::RebalanceProtocol;
-use super::consumer_position::{Step, records_between, walk_reads};
+use super::consumer_position::{Step, records_between};
 use super::context::Context;
 
-pub fn analyse(context: &Context, protocol: RebalanceProtocol, findings: &mut Findings) {
-    walk_reads(context, protocol, |step| {
-        if step.current.index <= step.previous.index + 1 {
-            return;
-        }
-        let kind = if step.is_internal() {
-            AnomalyKind::InternalPollSkip
-        } else {
-            AnomalyKind::PollSkip
-        };
-        findings.add(kind, || witness(context, &step));
-    });
+/// Judges one step of the walk (see [`super::check_model`], which walks once for all).
+pub fn judge(context: &Context, step: &Step, findings: &mut Findings) {
+    if step.current.index <= step.previous.index + 1 {
+        return;
+    }
+    let kind = if step.is_internal() {
+        AnomalyKind::InternalPollSkip
+    } else {
+        AnomalyKind::PollSkip
+    };
+    findings.add(kind, || witness(context, step));
 }
 
 fn witness(context: &Context, step: &Step) -> Witness {

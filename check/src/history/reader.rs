@@ -62,6 +62,8 @@ pub struct HistoryValidator {
     next_index: u64,
     last_time_ns: u64,
     processes: BTreeMap<u64, ProcessState>,
+    /// Every value sent so far, and the line of its invocation (values are sent at most once).
+    sent_values: BTreeMap<i64, u64>,
 }
 
 impl<R: BufRead> HistoryReader<R> {
@@ -178,6 +180,9 @@ impl HistoryValidator {
     fn accept(&mut self, line: u64, parsed: ParsedLine) -> Result<Operation, ReadError> {
         let index = self.accept_index(line, parsed.index)?;
         let time_ns = self.accept_time(line, parsed.time_ns)?;
+        if parsed.kind == OperationType::Invoke {
+            self.register_sent_values(line, &parsed.value)?;
+        }
         let value = self.advance_process(
             line,
             parsed.process,
@@ -228,6 +233,27 @@ impl HistoryValidator {
         }
         self.last_time_ns = time_ns;
         Ok(time_ns)
+    }
+
+    /// Each value is sent at most once in a whole history (HISTORY.md), which is what lets a
+    /// value seen twice be called a duplicate.
+    fn register_sent_values(&mut self, line: u64, value: &OperationValue) -> Result<(), ReadError> {
+        let OperationValue::Micro(micro_operations) = value else {
+            return Ok(());
+        };
+        for (position, micro_operation) in micro_operations.iter().enumerate() {
+            let MicroOperation::Send { value, .. } = micro_operation else {
+                continue;
+            };
+            if let Some(first_line) = self.sent_values.insert(*value, line) {
+                return Err(field(
+                    line,
+                    &format!("value[{position}][2]"),
+                    format!("value {value} was already sent at line {first_line}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Applies the process state machine and returns the value with `null` completions filled

@@ -7,30 +7,28 @@
 //! for Kafka's transactions.
 
 use super::anomaly::{AnomalyKind, Findings, OrderWitness, Witness};
-use super::consumer_position::records_between;
+use super::consumer_position::{Step, records_between};
 use super::context::Context;
-use super::producer_position::walk_sends;
 
-pub fn analyse(context: &Context, findings: &mut Findings) {
-    walk_sends(context, |step| {
-        if !step.is_internal() || step.current.index <= step.previous.index + 1 {
-            return;
-        }
-        findings.add(AnomalyKind::InternalSendSkip, || {
-            let order = context.orders.of(step.key);
-            let (skipped, skipped_count) =
-                records_between(order, step.previous.index, step.current.index);
-            let operation = context.operation(step.current.event);
-            Witness::Order(OrderWitness {
-                process: operation.process,
-                key: context.key_name(step.key),
-                previous_operation: operation,
-                operation,
-                from: step.previous.record,
-                to: step.current.record,
-                skipped,
-                skipped_count,
-            })
-        });
+/// Judges one step of the walk (see [`super::check_model`], which walks once for all).
+pub fn judge(context: &Context, step: &Step, findings: &mut Findings) {
+    if !step.is_internal() || step.current.index <= step.previous.index + 1 {
+        return;
+    }
+    findings.add(AnomalyKind::InternalSendSkip, || {
+        let order = context.orders.of(step.key);
+        let (skipped, skipped_count) =
+            records_between(order, step.previous.index, step.current.index);
+        let operation = context.operation(step.current.event);
+        Witness::Order(OrderWitness {
+            process: operation.process,
+            key: context.key_name(step.key),
+            previous_operation: operation,
+            operation,
+            from: step.previous.record,
+            to: step.current.record,
+            skipped,
+            skipped_count,
+        })
     });
 }

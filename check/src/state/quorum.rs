@@ -8,8 +8,11 @@
 //!
 //! The monitor keeps the cluster's committed prefix (the longest prefix any member ever declared
 //! committed) and, per member, how far its log was already verified against it. Each observation
-//! re-checks the last verified entry of each member (a cheap sentinel against rewritten logs) and
-//! scans only the entries newly covered by its commit index. The commit index is volatile in Raft
+//! re-checks the last verified entry of each member (a cheap sentinel: logs are rewritten by
+//! truncating and appending, which replaces it), scans only the entries newly covered by its
+//! commit index, and audits a few older entries in rotation, so that an entry changed in place is
+//! caught within (entries / [`AUDIT_ENTRIES_PER_OBSERVATION`]) observations.
+//! [`QuorumMonitor::audit`] checks everything at once (for a run's final checks). The commit index is volatile in Raft
 //! and may drop after a restart; the verified mark then drops with it.
 //!
 //! Leader completeness needs the term in which an entry was committed, which snapshots do not
@@ -54,12 +57,17 @@ pub struct QuorumMemberSnapshot {
     pub log: Vec<EntryId>,
 }
 
+/// How many already-verified entries of each member one observation re-checks, in rotation.
+pub const AUDIT_ENTRIES_PER_OBSERVATION: u64 = 4;
+
 /// Where one member's log was last verified against the committed prefix.
 #[derive(Debug, Clone, Copy)]
 struct MemberProgress {
     term: u64,
     /// Entries `1..=verified_index` of this member's log matched the committed prefix.
     verified_index: u64,
+    /// The 1-based index where the next audit starts.
+    audit_index: u64,
 }
 
 /// Checks the controller quorum's Raft invariants across a whole run.
@@ -116,6 +124,7 @@ impl QuorumMonitor {
             .or_insert(MemberProgress {
                 term: member.term,
                 verified_index: 0,
+                audit_index: 1,
             });
         if member.term < progress.term {
             return Err(StateViolation::QuorumTermDecreased {
@@ -177,11 +186,56 @@ impl QuorumMonitor {
         for index in verified_index + 1..=limit_index {
             self.check_entry(time_ns, member, index)?;
         }
+        let audit_index = self.progress_by_node[&member.node].audit_index;
+        let audit_index = self.audit_entries(time_ns, member, audit_index, limit_index)?;
         let progress = self
             .progress_by_node
             .get_mut(&member.node)
             .expect("observe_term registers every member first");
         progress.verified_index = limit_index;
+        progress.audit_index = audit_index;
+        Ok(())
+    }
+
+    /// Re-checks up to [`AUDIT_ENTRIES_PER_OBSERVATION`] verified entries (indices `1..=last`)
+    /// from `start`, wrapping around; returns where the next audit starts.
+    fn audit_entries(
+        &mut self,
+        time_ns: u64,
+        member: &QuorumMemberSnapshot,
+        start: u64,
+        last: u64,
+    ) -> Result<u64, StateViolation> {
+        if last == 0 {
+            return Ok(1);
+        }
+        let mut index = if (1..=last).contains(&start) {
+            start
+        } else {
+            1
+        };
+        for _ in 0..AUDIT_ENTRIES_PER_OBSERVATION.min(last) {
+            self.check_entry(time_ns, member, index)?;
+            index = index % last + 1;
+        }
+        Ok(index)
+    }
+
+    /// Checks every member's whole verified log against the committed prefix, however long ago
+    /// it was verified: O(entries). For a run's final checks; the per-step
+    /// [`observe`](Self::observe) audits a few entries at a time.
+    pub fn audit(
+        &mut self,
+        time_ns: u64,
+        members: &[QuorumMemberSnapshot],
+    ) -> Result<(), StateViolation> {
+        self.observe(time_ns, members)?;
+        for member in members {
+            let verified_index = self.progress_by_node[&member.node].verified_index;
+            for index in 1..=verified_index {
+                self.check_entry(time_ns, member, index)?;
+            }
+        }
         Ok(())
     }
 
@@ -456,6 +510,36 @@ mod tests {
                 &[member(1, 4, true, 1, &[a]), member(3, 3, true, 0, &[])],
             )
             .unwrap();
+    }
+
+    /// An entry changed in place, deep in a member's log, is caught by the rolling audit within
+    /// one rotation, and by a full audit at once.
+    #[test]
+    fn entry_changed_in_place_is_caught_by_the_audits() {
+        let log: Vec<EntryId> = (0..40).map(|digest| entry(1, digest)).collect();
+        let mut changed = log.clone();
+        changed[7] = entry(1, 700);
+        let mut monitor = QuorumMonitor::new();
+        monitor.observe(1, &[member(1, 1, true, 40, &log)]).unwrap();
+        let violation = monitor
+            .audit(2, &[member(1, 1, true, 40, &changed)])
+            .unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::CommittedEntryDiverged { index: 8, .. }
+        ));
+        let mut monitor = QuorumMonitor::new();
+        monitor.observe(1, &[member(1, 1, true, 40, &log)]).unwrap();
+        let rotation = 40 / AUDIT_ENTRIES_PER_OBSERVATION + 1;
+        let caught = (0..rotation).find_map(|round| {
+            monitor
+                .observe(2 + round, &[member(1, 1, true, 40, &changed)])
+                .err()
+        });
+        assert!(matches!(
+            caught,
+            Some(StateViolation::CommittedEntryDiverged { index: 8, .. })
+        ));
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //! therefore committed), KIP-101 and KIP-279 (truncation by leader epoch, so that committed records
 //! never diverge), KIP-320 (fencing by leader epoch).
 //!
-//! The monitor keeps, per partition, every committed record it saw (offset -> record) and, per
+//! The monitor keeps, per partition, every committed record it saw (by offset) and, per
 //! replica, the offset below which its log was already verified. Each observation re-checks the
-//! last verified record (a cheap sentinel against rewritten logs) and scans only the records
-//! newly below the replica's high watermark. A replica that does not hold an offset (deleted below
+//! last verified record (a cheap sentinel: logs are rewritten by truncating and appending, which
+//! replaces it), scans only the records newly below the replica's high watermark, and audits a
+//! few older verified records in rotation, so that a record changed in place is caught within
+//! (records / [`AUDIT_RECORDS_PER_OBSERVATION`]) observations. [`ReplicaMonitor::audit`] checks
+//! everything at once (for a run's final checks). A replica that does not hold an offset (deleted below
 //! its log start offset, or a gap) is excused: the invariant is about the records it holds.
 
 use std::collections::BTreeMap;
@@ -62,6 +65,9 @@ impl ReplicaSnapshot {
     }
 }
 
+/// How many already-verified records of each replica one observation re-checks, in rotation.
+pub const AUDIT_RECORDS_PER_OBSERVATION: usize = 4;
+
 /// A record first seen below a high watermark, and the replica that showed it.
 #[derive(Debug, Clone, Copy)]
 struct CommittedRecord {
@@ -82,13 +88,30 @@ struct EpochLeader {
 struct ReplicaProgress {
     /// Records with offsets below this were verified against the committed records.
     verified_offset: u64,
-    /// The offset of the last record verified, if any: re-checked on each observation.
-    sentinel_offset: Option<u64>,
+    /// The last record verified, if any: re-checked on each observation.
+    sentinel: Option<Sentinel>,
+    /// The position in the replica's records where the next audit starts, and the likely
+    /// committed-record index of that record.
+    audit_position: usize,
+    audit_committed_hint: usize,
+}
+
+/// The last verified record of a replica, with where it was found (hints that make the next
+/// observation's lookups O(1) when the log only grew).
+#[derive(Debug, Clone, Copy)]
+struct Sentinel {
+    offset: u64,
+    /// Its index in the replica's `records`.
+    position: usize,
+    /// Its index in the partition's committed records.
+    committed_position: usize,
 }
 
 #[derive(Debug, Default)]
 struct PartitionState {
-    committed: BTreeMap<u64, CommittedRecord>,
+    /// Every record seen below a high watermark, by increasing offset (sparse offsets allowed).
+    /// Appends are the common case; a lookup is a binary search over contiguous memory.
+    committed: Vec<CommittedRecord>,
     leader_by_epoch: BTreeMap<u64, EpochLeader>,
     progress_by_node: BTreeMap<u32, ReplicaProgress>,
 }
@@ -116,6 +139,22 @@ impl ReplicaMonitor {
             check_high_watermark_within_log(time_ns, replica)?;
             state.observe_leadership(time_ns, replica)?;
             state.observe_records(time_ns, replica)?;
+        }
+        Ok(())
+    }
+
+    /// Checks every record every replica holds below its high watermark against the committed
+    /// records, however long ago it was verified: O(records). For a run's final checks; the
+    /// per-step [`observe`](Self::observe) audits a few records at a time.
+    pub fn audit(
+        &mut self,
+        time_ns: u64,
+        replicas: &[ReplicaSnapshot],
+    ) -> Result<(), StateViolation> {
+        for replica in replicas {
+            self.observe(time_ns, std::slice::from_ref(replica))?;
+            let state = self.partition_state(&replica.topic, replica.partition);
+            state.audit_all(time_ns, replica)?;
         }
         Ok(())
     }
@@ -187,6 +226,8 @@ impl PartitionState {
         Ok(())
     }
 
+    /// Verifies the replica's records below its high watermark: the sentinel, the records new
+    /// since the last observation, and a few older ones in rotation.
     fn observe_records(
         &mut self,
         time_ns: u64,
@@ -194,70 +235,182 @@ impl PartitionState {
     ) -> Result<(), StateViolation> {
         let progress = *self.progress_by_node.entry(replica.node).or_default();
         let verified_offset = progress.verified_offset.min(replica.high_watermark);
-        if let Some(sentinel_offset) = progress.sentinel_offset
-            && sentinel_offset < verified_offset
-        {
-            self.check_sentinel(time_ns, replica, sentinel_offset)?;
-        }
+        let previous = progress
+            .sentinel
+            .filter(|sentinel| sentinel.offset < verified_offset);
+        let rechecked = match previous {
+            Some(previous) => self.recheck_sentinel(time_ns, replica, previous)?,
+            None => None,
+        };
         let scan_from = verified_offset.max(replica.log_start_offset);
-        let start = replica
-            .records
-            .partition_point(|record| record.offset < scan_from);
-        let mut sentinel_offset = progress
-            .sentinel_offset
-            .filter(|&offset| offset < verified_offset);
-        let mut previous_offset: Option<u64> = None;
-        for record in replica.records[start..]
-            .iter()
-            .take_while(|record| record.offset < replica.high_watermark)
-        {
-            check_order(time_ns, replica, previous_offset, record.offset)?;
-            self.check_record(time_ns, replica, record)?;
-            previous_offset = Some(record.offset);
-            sentinel_offset = Some(record.offset);
-        }
+        let start = match rechecked {
+            Some(sentinel)
+                if replica
+                    .records
+                    .get(sentinel.position + 1)
+                    .is_none_or(|record| record.offset >= scan_from) =>
+            {
+                sentinel.position + 1
+            }
+            _ => replica
+                .records
+                .partition_point(|record| record.offset < scan_from),
+        };
+        let scanned = self.scan_new_records(time_ns, replica, start, rechecked)?;
+        // The records known, in this snapshot, to be verified: the audit's range.
+        let verified_end = scanned
+            .or(rechecked)
+            .map_or(0, |sentinel| sentinel.position + 1);
+        let (audit_position, audit_committed_hint) = self.audit_records(
+            time_ns,
+            replica,
+            (progress.audit_position, progress.audit_committed_hint),
+            verified_end,
+        )?;
         self.progress_by_node.insert(
             replica.node,
             ReplicaProgress {
                 verified_offset: replica.high_watermark,
-                sentinel_offset,
+                sentinel: scanned.or(rechecked).or(previous),
+                audit_position,
+                audit_committed_hint,
             },
         );
         Ok(())
     }
 
-    fn check_sentinel(
+    /// The last record verified earlier must still be the committed one. Returns where it is
+    /// now, or `None` if the replica no longer holds it (deleted below its log start: excused).
+    fn recheck_sentinel(
         &mut self,
         time_ns: u64,
         replica: &ReplicaSnapshot,
-        sentinel_offset: u64,
-    ) -> Result<(), StateViolation> {
-        let found = replica
+        previous: Sentinel,
+    ) -> Result<Option<Sentinel>, StateViolation> {
+        let Some(position) = locate(&replica.records, previous.offset, previous.position) else {
+            return Ok(None);
+        };
+        let committed_position =
+            self.check_record(time_ns, replica, position, previous.committed_position)?;
+        Ok(Some(Sentinel {
+            offset: previous.offset,
+            position,
+            committed_position,
+        }))
+    }
+
+    /// Verifies the records from `start` up to the high watermark; returns the last one.
+    fn scan_new_records(
+        &mut self,
+        time_ns: u64,
+        replica: &ReplicaSnapshot,
+        start: usize,
+        sentinel: Option<Sentinel>,
+    ) -> Result<Option<Sentinel>, StateViolation> {
+        let mut last = None;
+        let mut previous_offset: Option<u64> = None;
+        let mut committed_hint = sentinel.map_or(0, |sentinel| sentinel.committed_position + 1);
+        for position in start..replica.records.len() {
+            let record = replica.records[position];
+            if record.offset >= replica.high_watermark {
+                break;
+            }
+            check_order(time_ns, replica, previous_offset, record.offset)?;
+            let committed_position =
+                self.check_record(time_ns, replica, position, committed_hint)?;
+            previous_offset = Some(record.offset);
+            committed_hint = committed_position + 1;
+            last = Some(Sentinel {
+                offset: record.offset,
+                position,
+                committed_position,
+            });
+        }
+        Ok(last)
+    }
+
+    /// Re-checks up to [`AUDIT_RECORDS_PER_OBSERVATION`] verified records (positions below
+    /// `end`) from `start` (a position and its committed-record hint), wrapping around; returns
+    /// where the next audit starts.
+    fn audit_records(
+        &mut self,
+        time_ns: u64,
+        replica: &ReplicaSnapshot,
+        start: (usize, usize),
+        end: usize,
+    ) -> Result<(usize, usize), StateViolation> {
+        if end == 0 {
+            return Ok((0, 0));
+        }
+        let (mut position, mut hint) = if start.0 < end { start } else { (0, 0) };
+        for _ in 0..AUDIT_RECORDS_PER_OBSERVATION.min(end) {
+            if replica.records[position].offset >= replica.log_start_offset {
+                hint = self.check_record(time_ns, replica, position, hint)? + 1;
+            }
+            position += 1;
+            if position == end {
+                (position, hint) = (0, 0);
+            }
+        }
+        Ok((position, hint))
+    }
+
+    /// Checks every record the replica holds below its high watermark.
+    fn audit_all(&mut self, time_ns: u64, replica: &ReplicaSnapshot) -> Result<(), StateViolation> {
+        let start = replica
             .records
-            .binary_search_by_key(&sentinel_offset, |record| record.offset);
-        match found {
-            Ok(position) => self.check_record(time_ns, replica, &replica.records[position]),
-            // Deleted below the log start offset, or not held: excused.
-            Err(_) => Ok(()),
+            .partition_point(|record| record.offset < replica.log_start_offset);
+        let mut hint = usize::MAX;
+        for position in start..replica.records.len() {
+            if replica.records[position].offset >= replica.high_watermark {
+                break;
+            }
+            hint = self.check_record(time_ns, replica, position, hint.wrapping_add(1))?;
+        }
+        Ok(())
+    }
+
+    /// Where a record at `offset` is, or would go, among the committed records; `hint` is the
+    /// likely answer (checked first).
+    fn committed_position(&self, offset: u64, hint: usize) -> usize {
+        if let Some(committed) = self.committed.get(hint)
+            && committed.record.offset == offset
+        {
+            return hint;
+        }
+        match self.committed.last() {
+            Some(last) if last.record.offset < offset => self.committed.len(),
+            None => 0,
+            Some(_) => self
+                .committed
+                .partition_point(|committed| committed.record.offset < offset),
         }
     }
 
-    /// Checks one record below the replica's high watermark against the committed record at its
-    /// offset, recording it as committed when it is the first seen there.
+    /// Checks the replica's record at `position` (below its high watermark) against the
+    /// committed record at its offset, recording it as committed when it is the first seen
+    /// there. Returns its index among the committed records.
     fn check_record(
         &mut self,
         time_ns: u64,
         replica: &ReplicaSnapshot,
-        record: &RecordId,
-    ) -> Result<(), StateViolation> {
-        let committed = *self
-            .committed
-            .entry(record.offset)
-            .or_insert(CommittedRecord {
-                record: *record,
-                node: replica.node,
-            });
-        if committed.record != *record {
+        position: usize,
+        committed_hint: usize,
+    ) -> Result<usize, StateViolation> {
+        let record = replica.records[position];
+        let committed_position = self.committed_position(record.offset, committed_hint);
+        let committed = match self.committed.get(committed_position) {
+            Some(committed) if committed.record.offset == record.offset => *committed,
+            _ => {
+                let first = CommittedRecord {
+                    record,
+                    node: replica.node,
+                };
+                self.committed.insert(committed_position, first);
+                first
+            }
+        };
+        if committed.record != record {
             return Err(StateViolation::CommittedRecordDiverged {
                 time_ns,
                 node: replica.node,
@@ -266,11 +419,24 @@ impl PartitionState {
                 offset: record.offset,
                 committed: committed.record,
                 committed_by_node: committed.node,
-                found: *record,
+                found: record,
             });
         }
-        Ok(())
+        Ok(committed_position)
     }
+}
+
+/// The index of the record at `offset` in `records`, trying `hint` first.
+fn locate(records: &[RecordId], offset: u64, hint: usize) -> Option<usize> {
+    if records
+        .get(hint)
+        .is_some_and(|record| record.offset == offset)
+    {
+        return Some(hint);
+    }
+    records
+        .binary_search_by_key(&offset, |record| record.offset)
+        .ok()
 }
 
 fn check_high_watermark_within_log(
@@ -418,6 +584,63 @@ mod tests {
         assert!(matches!(
             violation,
             StateViolation::CommittedRecordDiverged { offset: 0, .. }
+        ));
+    }
+
+    /// Records deleted from the front shift every position: the monitor's position hints go
+    /// stale and it must still find and check the last verified record.
+    #[test]
+    fn rewrite_is_caught_after_the_log_start_moves() {
+        let records: Vec<RecordId> = (0..4).map(|offset| record(offset, 1, offset)).collect();
+        let mut trimmed = replica(1, 1, true, 5, &records[2..]);
+        trimmed.records.push(record(4, 1, 4));
+        trimmed.log_start_offset = 2;
+        let mut monitor = ReplicaMonitor::new();
+        monitor
+            .observe(1, &[replica(1, 1, true, 4, &records)])
+            .unwrap();
+        monitor.observe(2, &[trimmed.clone()]).unwrap();
+        let mut monitor = ReplicaMonitor::new();
+        monitor
+            .observe(1, &[replica(1, 1, true, 4, &records)])
+            .unwrap();
+        trimmed.records[1] = record(3, 1, 99);
+        let violation = monitor.observe(2, &[trimmed]).unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::CommittedRecordDiverged { offset: 3, .. }
+        ));
+    }
+
+    /// A lagging follower with sparse offsets is checked record by record against what the
+    /// leader committed, in the middle of the committed records.
+    #[test]
+    fn lagging_follower_is_checked_in_the_middle_of_the_committed_records() {
+        let leader_records = [
+            record(0, 1, 0),
+            record(2, 1, 2),
+            record(5, 1, 5),
+            record(6, 1, 6),
+        ];
+        let mut monitor = ReplicaMonitor::new();
+        monitor
+            .observe(1, &[replica(1, 1, true, 7, &leader_records)])
+            .unwrap();
+        monitor
+            .observe(2, &[replica(2, 1, false, 3, &leader_records[..2])])
+            .unwrap();
+        let diverged = [record(0, 1, 0), record(2, 1, 2), record(5, 1, 55)];
+        let violation = monitor
+            .observe(3, &[replica(2, 1, false, 6, &diverged)])
+            .unwrap_err();
+        assert!(matches!(
+            violation,
+            StateViolation::CommittedRecordDiverged {
+                node: 2,
+                offset: 5,
+                committed_by_node: 1,
+                ..
+            }
         ));
     }
 

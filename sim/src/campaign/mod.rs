@@ -148,12 +148,14 @@ impl SeedRunner for SimulationRunner {
         scenario: &Scenario,
         scenario_path: &str,
         seed: u64,
-        _capture_log: bool,
+        capture_log: bool,
     ) -> SeedRun {
-        // Placeholder until `runner::run` lands in main.
-        panic!(
-            "runner not merged yet: cannot run {scenario_path} seed {seed} ({})",
-            scenario.name
-        )
+        let options = crate::runner::run::RunOptions { capture_log };
+        let outcome = crate::runner::run::run(scenario, scenario_path, seed, options);
+        SeedRun {
+            report: outcome.report,
+            history_lines: outcome.history_lines,
+            log: outcome.log,
+        }
     }
 }

@@ -1,17 +1,21 @@
 //! [`ClusterSimulation`]: a broker cluster on the engine, stepped with the cluster-wide monitors.
 //!
-//! Node names are `b1..bN` for brokers (node id `i` is `b{i+1}`) and `admin` for the admin client
-//! when a script is given (node id `N`). Every fault verb goes through this type so that the
-//! monitors learn of restarts.
+//! Node names are `b1..bN` for brokers (node id `i` is `b{i+1}`), then `admin` for the admin
+//! client when a script is given, then producers `p1..` and consumers `c1..` when built with
+//! [`ClusterSimulation::with_clients`]. Every fault verb goes through this type so that the
+//! monitors learn of restarts. Faults of the runners target brokers only: clients stay connected.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use broker::admin::AdminCommand;
+use broker::client::{ClientEvent, ClientReport, ConsumerConfig, ProducerConfig};
+use broker::message::Acks;
 use broker::{ClusterConfig, Message, Node, Observation};
 use check::state::StateViolation;
 use serde::Serialize;
 
-use crate::cluster::member::Member;
+use crate::cluster::member::{Member, MemberSpec};
 use crate::cluster::monitor::ClusterMonitor;
 use crate::process::NodeId;
 use crate::simulation::{Simulation, SimulationConfig};
@@ -33,6 +37,51 @@ pub struct ClusterCounters {
     pub isr_changes: u64,
     pub metadata_log_full: u64,
     pub disk_faults: u64,
+    /// Replicas that started leading a partition.
+    pub replica_leaderships: u64,
+    /// Follower truncations (divergence search, out-of-range resets, zoo switches).
+    pub truncations: u64,
+    /// ISR shrinks and expansions asked by partition leaders.
+    pub isr_shrinks: u64,
+    pub isr_expands: u64,
+    pub high_watermark_advances: u64,
+    /// Requests refused FENCED_LEADER_EPOCH.
+    pub fenced_requests: u64,
+    /// Produce requests sent again after a definite failure.
+    pub produce_retries: u64,
+    /// Sends completed with an unknown outcome.
+    pub indeterminate_produces: u64,
+}
+
+/// A producer of [`ClusterSimulation::with_clients`]. The `n`-th (from 1, named `p{n}`) has
+/// index `n`: its values are `(n << 40) | sequence`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerSpec {
+    pub topic: String,
+    pub acks: Acks,
+    /// Records per simulated second.
+    pub rate_per_second: u64,
+    /// Keys uniform in `0..keys`; 0: unkeyed, round-robin.
+    pub keys: u64,
+    /// Local time at which it stops invoking new sends.
+    pub stop_at_ns: u64,
+    /// Its history process id.
+    pub process: u64,
+}
+
+/// An assign-mode consumer of [`ClusterSimulation::with_clients`] (named `c{n}`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConsumerSpec {
+    pub topic: String,
+    pub partitions: Vec<u32>,
+    pub process: u64,
+}
+
+/// The clients of a cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ClientSpecs {
+    pub producers: Vec<ProducerSpec>,
+    pub consumers: Vec<ConsumerSpec>,
 }
 
 /// Why a cluster could not be built.
@@ -42,6 +91,8 @@ pub enum ClusterError {
     Cluster(#[from] broker::ConfigError),
     #[error(transparent)]
     Simulation(#[from] crate::simulation::ConfigError),
+    #[error("clients: {0}")]
+    Clients(String),
 }
 
 /// A cluster of brokers (and optionally an admin client) on the simulation engine.
@@ -52,6 +103,8 @@ pub struct ClusterSimulation {
     monitor: ClusterMonitor,
     counters: ClusterCounters,
     admin_replies: Vec<(u64, Message)>,
+    client_events: Vec<(u64, ClientEvent)>,
+    monitors_off: bool,
 }
 
 impl ClusterSimulation {
@@ -61,17 +114,66 @@ impl ClusterSimulation {
         simulation: SimulationConfig,
         admin_script: Vec<(u64, AdminCommand)>,
     ) -> Result<ClusterSimulation, ClusterError> {
+        let mut members = Vec::new();
+        if !admin_script.is_empty() {
+            members.push(("admin".to_owned(), MemberSpec::Admin(admin_script)));
+        }
+        Self::build(config, simulation, members)
+    }
+
+    /// Builds the cluster with producers `p1..` and consumers `c1..` (after the brokers).
+    pub fn with_clients(
+        config: ClusterConfig,
+        simulation: SimulationConfig,
+        clients: ClientSpecs,
+    ) -> Result<ClusterSimulation, ClusterError> {
+        config.validate()?;
+        let mut members = Vec::new();
+        for (position, spec) in clients.producers.iter().enumerate() {
+            let number = position as u64 + 1;
+            check_topic(&config, &spec.topic, &[])?;
+            if spec.rate_per_second == 0 {
+                return Err(ClusterError::Clients(format!(
+                    "producer p{number}: rate_per_second must be positive"
+                )));
+            }
+            let mut producer = ProducerConfig::new(
+                spec.process,
+                number,
+                &spec.topic,
+                spec.acks,
+                spec.rate_per_second,
+            );
+            producer.keys = spec.keys;
+            producer.stop_at_ns = spec.stop_at_ns;
+            members.push((format!("p{number}"), MemberSpec::Producer(producer)));
+        }
+        for (position, spec) in clients.consumers.iter().enumerate() {
+            check_topic(&config, &spec.topic, &spec.partitions)?;
+            let consumer = ConsumerConfig::new(spec.process, &spec.topic, spec.partitions.clone());
+            members.push((format!("c{}", position + 1), MemberSpec::Consumer(consumer)));
+        }
+        Self::build(config, simulation, members)
+    }
+
+    fn build(
+        config: ClusterConfig,
+        simulation: SimulationConfig,
+        clients: Vec<(String, MemberSpec)>,
+    ) -> Result<ClusterSimulation, ClusterError> {
         config.validate()?;
         let config = Arc::new(config);
         let mut names: Vec<String> = (1..=config.brokers)
             .map(|number| format!("b{number}"))
             .collect();
-        if !admin_script.is_empty() {
-            names.push("admin".to_owned());
+        let mut specs = vec![MemberSpec::Broker; config.brokers as usize];
+        for (name, spec) in clients {
+            names.push(name);
+            specs.push(spec);
         }
         let factory_config = Arc::clone(&config);
         let factory = move |id: NodeId, storage: &_| {
-            Member::build(&factory_config, id, storage, &admin_script)
+            Member::build(&factory_config, id, storage, &specs[id.index()])
         };
         let simulation = Simulation::new(simulation, names, factory)?;
         Ok(ClusterSimulation {
@@ -80,6 +182,8 @@ impl ClusterSimulation {
             monitor: ClusterMonitor::new(),
             counters: ClusterCounters::default(),
             admin_replies: Vec::new(),
+            client_events: Vec::new(),
+            monitors_off: false,
         })
     }
 
@@ -87,8 +191,22 @@ impl ClusterSimulation {
     pub fn step(&mut self) -> Result<bool, StateViolation> {
         let stepped = self.simulation.step();
         self.count_observations();
-        self.monitor.observe(&self.simulation)?;
+        if !self.monitors_off {
+            self.monitor.observe(&self.simulation)?;
+        }
         Ok(stepped)
+    }
+
+    /// Turns the replica monitor (run after every step, on by default) on or off; benchmarks
+    /// measure both.
+    pub fn set_replica_monitor(&mut self, on: bool) {
+        self.monitor.set_replica_monitor(on);
+    }
+
+    /// Turns every cluster-wide monitor (on by default) on or off: off only to measure what the
+    /// simulation itself costs.
+    pub fn set_monitors(&mut self, on: bool) {
+        self.monitors_off = !on;
     }
 
     /// Steps until simulated time reaches `time_ns` (the last event processed may lie just past
@@ -141,6 +259,19 @@ impl ClusterSimulation {
                 Observation::MetadataLogFull => counters.metadata_log_full += 1,
                 Observation::DiskFault => counters.disk_faults += 1,
                 Observation::AdminReply(message) => self.admin_replies.push((time_ns, message)),
+                Observation::ReplicaBecameLeader { .. } => counters.replica_leaderships += 1,
+                Observation::Truncated => counters.truncations += 1,
+                Observation::IsrShrinkRequested => counters.isr_shrinks += 1,
+                Observation::IsrExpandRequested => counters.isr_expands += 1,
+                Observation::HighWatermarkAdvanced => counters.high_watermark_advances += 1,
+                Observation::FencedRequest => counters.fenced_requests += 1,
+                Observation::Client(ClientReport::ProduceRetry) => counters.produce_retries += 1,
+                Observation::Client(ClientReport::IndeterminateProduce) => {
+                    counters.indeterminate_produces += 1
+                }
+                Observation::Client(ClientReport::Event(event)) => {
+                    self.client_events.push((time_ns, event))
+                }
             }
         }
     }
@@ -155,6 +286,74 @@ impl ClusterSimulation {
 
     pub fn counters(&self) -> ClusterCounters {
         self.counters
+    }
+
+    /// The client history events reported since the last drain, in order, with their simulated
+    /// times.
+    pub fn drain_client_events(&mut self) -> Vec<(u64, ClientEvent)> {
+        std::mem::take(&mut self.client_events)
+    }
+
+    /// Each partition's high watermark at its current leader: among live brokers leading it,
+    /// the one with the highest leader epoch. Keys are `"topic/partition"`.
+    pub fn high_watermarks(&self) -> BTreeMap<String, u64> {
+        let mut leaders: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for node in self.live_brokers() {
+            for replica in node.replicas().filter(|replica| replica.is_leader) {
+                let key = format!("{}/{}", replica.topic, replica.partition);
+                let entry = (replica.leader_epoch, replica.log.high_watermark());
+                let current = leaders.entry(key).or_insert(entry);
+                if entry.0 > current.0 {
+                    *current = entry;
+                }
+            }
+        }
+        leaders
+            .into_iter()
+            .map(|(key, (_, high_watermark))| (key, high_watermark))
+            .collect()
+    }
+
+    /// Each live consumer's positions (the offset of the next record it reads), by consumer name
+    /// and `"topic/partition"`.
+    pub fn consumer_positions(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
+        self.simulation
+            .node_ids()
+            .filter_map(|id| {
+                let consumer = self.simulation.node(id)?.consumer()?;
+                let positions = consumer
+                    .positions()
+                    .into_iter()
+                    .map(|(topic, partition, position)| (format!("{topic}/{partition}"), position))
+                    .collect();
+                Some((self.simulation.name(id).to_owned(), positions))
+            })
+            .collect()
+    }
+
+    /// Every up broker's replicas: broker name -> `"topic/partition"` -> `(offset, value)` of
+    /// every record it holds (for the history's `debug-topic-partitions` dump and final checks).
+    pub fn replica_logs(&self) -> BTreeMap<String, BTreeMap<String, Vec<(u64, u64)>>> {
+        self.config
+            .nodes()
+            .filter_map(|id| {
+                let node = self.broker(id)?;
+                let logs = node
+                    .replicas()
+                    .map(|replica| {
+                        let records = replica
+                            .log
+                            .batches()
+                            .iter()
+                            .flat_map(|batch| batch.records_with_offsets())
+                            .map(|(offset, record)| (offset, record.value))
+                            .collect();
+                        (format!("{}/{}", replica.topic, replica.partition), records)
+                    })
+                    .collect();
+                Some((self.simulation.name(NodeId(id)).to_owned(), logs))
+            })
+            .collect()
     }
 
     /// The admin client's final answers so far, with their simulated times.
@@ -256,4 +455,28 @@ impl ClusterSimulation {
             }
         }
     }
+}
+
+/// Checks that a client's topic (and partitions) exist in the bootstrap config.
+fn check_topic(
+    config: &ClusterConfig,
+    topic: &str,
+    partitions: &[u32],
+) -> Result<(), ClusterError> {
+    let Some(found) = config
+        .topics
+        .iter()
+        .find(|candidate| candidate.name == topic)
+    else {
+        return Err(ClusterError::Clients(format!("unknown topic {topic:?}")));
+    };
+    if let Some(partition) = partitions
+        .iter()
+        .find(|partition| **partition >= found.partitions)
+    {
+        return Err(ClusterError::Clients(format!(
+            "topic {topic:?} has no partition {partition}"
+        )));
+    }
+    Ok(())
 }

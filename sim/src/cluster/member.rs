@@ -1,4 +1,4 @@
-//! The simulation process of a cluster: a broker node or an admin client.
+//! The simulation process of a cluster: a broker node, an admin client, a producer or a consumer.
 //!
 //! Translation only: engine inputs become broker inputs, broker outputs become context commands.
 //! Timer keys are [`broker::Timer::key`]; a sync's `Err` becomes `succeeded: false`.
@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use broker::admin::{AdminClient, AdminCommand};
+use broker::client::{Consumer, ConsumerConfig, Producer, ProducerConfig};
 use broker::node::{Input as BrokerInput, Output, Timer};
 use broker::{ClusterConfig, Message, Node, Observation};
 
@@ -28,21 +29,48 @@ impl Storage for MemberStorage {
 pub enum Member {
     Broker(Box<Node>),
     Admin(AdminClient),
+    Producer(Box<Producer>),
+    Consumer(Box<Consumer>),
+}
+
+/// What a node of the cluster is, to build it (again, after a restart).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MemberSpec {
+    Broker,
+    Admin(Vec<(u64, AdminCommand)>),
+    Producer(ProducerConfig),
+    Consumer(ConsumerConfig),
 }
 
 impl Member {
-    /// Builds node `id`: a broker for ids below `config.brokers`, else an admin client with
-    /// `script`.
+    /// Builds node `id` as `spec` says.
     pub fn build(
         config: &Arc<ClusterConfig>,
         id: NodeId,
         storage: &MemberStorage,
-        script: &[(u64, AdminCommand)],
+        spec: &MemberSpec,
     ) -> Member {
-        if id.0 < config.brokers {
-            Member::Broker(Box::new(Node::new(Arc::clone(config), id.0, &storage.0)))
-        } else {
-            Member::Admin(AdminClient::new(config.brokers, script.to_vec()))
+        match spec {
+            MemberSpec::Broker => {
+                Member::Broker(Box::new(Node::new(Arc::clone(config), id.0, &storage.0)))
+            }
+            MemberSpec::Admin(script) => {
+                Member::Admin(AdminClient::new(config.brokers, script.clone()))
+            }
+            MemberSpec::Producer(producer) => {
+                Member::Producer(Box::new(Producer::new(producer.clone(), config.brokers)))
+            }
+            MemberSpec::Consumer(consumer) => {
+                Member::Consumer(Box::new(Consumer::new(consumer.clone(), config.brokers)))
+            }
+        }
+    }
+
+    /// The consumer, if this member is one.
+    pub fn consumer(&self) -> Option<&Consumer> {
+        match self {
+            Member::Consumer(consumer) => Some(consumer),
+            _ => None,
         }
     }
 
@@ -50,7 +78,7 @@ impl Member {
     pub fn broker(&self) -> Option<&Node> {
         match self {
             Member::Broker(node) => Some(node),
-            Member::Admin(_) => None,
+            _ => None,
         }
     }
 
@@ -58,7 +86,7 @@ impl Member {
     pub fn admin(&self) -> Option<&AdminClient> {
         match self {
             Member::Admin(admin) => Some(admin),
-            Member::Broker(_) => None,
+            _ => None,
         }
     }
 }
@@ -106,6 +134,8 @@ impl Process for Member {
         match self {
             Member::Broker(node) => node.step(now_ns, input, context.rng(), &mut outputs),
             Member::Admin(admin) => admin.step(now_ns, input, context.rng(), &mut outputs),
+            Member::Producer(producer) => producer.step(now_ns, input, context.rng(), &mut outputs),
+            Member::Consumer(consumer) => consumer.step(now_ns, input, context.rng(), &mut outputs),
         }
         execute(outputs, context);
     }

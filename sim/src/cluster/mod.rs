@@ -15,6 +15,6 @@ pub mod member;
 pub mod monitor;
 
 pub use faults::{FaultKind, RandomFaults};
-pub use harness::{ClusterCounters, ClusterSimulation};
-pub use member::{Member, MemberStorage};
+pub use harness::{ClientSpecs, ClusterCounters, ClusterSimulation, ConsumerSpec, ProducerSpec};
+pub use member::{Member, MemberSpec, MemberStorage};
 pub use monitor::ClusterMonitor;

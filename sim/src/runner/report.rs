@@ -36,6 +36,8 @@ pub enum ViolationSource {
     History,
     /// A state invariant over node snapshots, checked after every step.
     State,
+    /// The cluster did not converge, or the consumers did not drain, after every fault healed.
+    Liveness,
     /// The run proved nothing: it produced, acknowledged or consumed nothing.
     Vacuous,
     /// The same seed gave two digests.

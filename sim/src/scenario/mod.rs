@@ -213,7 +213,10 @@ pub enum NemesisKind {
 #[serde(deny_unknown_fields, default)]
 pub struct Expect {
     /// Every record acknowledged with acks=all survives. Off only where the scenario documents a
-    /// trade-off that loses them (every replica crashing under `flush = "never"`).
+    /// trade-off that loses them (every replica crashing under `flush = "never"`); then the
+    /// consequences of a vanished log tail (lost-write, unseen, inconsistent-offsets,
+    /// nonmonotonic-poll, poll-skip) are reported but expected, and the replica monitor (records
+    /// below the high watermark never change) is off.
     pub acknowledged_writes_survive: bool,
 }
 

@@ -1,12 +1,20 @@
 //! Messages between nodes, and between clients and nodes.
 //!
-//! Three families: Raft among the controller voters (and to the non-voting brokers, which follow
+//! Four families (the data plane's types live in [`data`]): Raft among the controller voters (and to the non-voting brokers, which follow
 //! the metadata log as learners), broker-to-controller requests (registration, heartbeats, ISR
 //! changes), and client/admin requests that any node answers (metadata, possibly stale) or that
 //! only the active controller serves (create topic, elect leaders).
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+pub mod data;
+
+pub use data::{
+    Acks, DataError, FetchData, FetchRequest, FetchResponse, ListOffsetsRequest,
+    ListOffsetsResponse, OffsetSpec, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
+    ProduceRequest, ProduceResponse,
+};
 
 use crate::config::{TopicConfig, TopicError};
 use crate::raft::log::Entry;
@@ -99,6 +107,16 @@ pub enum Message {
         request_id: u64,
         result: Result<Vec<ElectionResult>, ControllerError>,
     },
+
+    // Data plane: followers and clients to partition leaders.
+    Produce(ProduceRequest),
+    ProduceResponse(ProduceResponse),
+    Fetch(FetchRequest),
+    FetchResponse(FetchResponse),
+    OffsetsForLeaderEpoch(OffsetsForLeaderEpochRequest),
+    OffsetsForLeaderEpochResponse(OffsetsForLeaderEpochResponse),
+    ListOffsets(ListOffsetsRequest),
+    ListOffsetsResponse(ListOffsetsResponse),
 }
 
 /// An ISR change a partition leader asks of the active controller.

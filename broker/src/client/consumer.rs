@@ -1,0 +1,314 @@
+//! A sans-IO consumer in assign mode: one history process polling its assigned partitions.
+//!
+//! It first completes an `assign` operation (the assignment is local), then loops `poll`
+//! operations: each sends one fetch per assigned partition whose leader it knows, from its
+//! position, and completes `ok` with what came back once every fetch answered or
+//! `poll_timeout_ns` passed (an empty poll is fine). Records are accepted only at the position
+//! (dense, in order); answers that arrive after their poll completed are dropped and fetched
+//! again. Errors: not leader, fenced or unknown epoch, unknown partition: refresh the metadata;
+//! OFFSET_OUT_OF_RANGE: reset to the earliest offset (ListOffsets), as `auto.offset.reset =
+//! earliest`.
+
+use std::collections::BTreeMap;
+
+use rand::RngCore;
+
+use super::ClientReport;
+use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
+use super::metadata::MetadataCache;
+use crate::message::{
+    DataError, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, Message,
+    OffsetSpec,
+};
+use crate::node::{Input, Observation, Output, Timer};
+
+/// A consumer's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConsumerConfig {
+    pub process: u64,
+    pub topic: String,
+    pub partitions: Vec<u32>,
+    /// A poll completes at the latest this long after it started.
+    pub poll_timeout_ns: u64,
+    /// Most records one fetch returns.
+    pub fetch_records_max: u64,
+    pub retry_backoff_ns: u64,
+}
+
+impl ConsumerConfig {
+    pub fn new(process: u64, topic: &str, partitions: Vec<u32>) -> Self {
+        ConsumerConfig {
+            process,
+            topic: topic.to_owned(),
+            partitions,
+            poll_timeout_ns: 250_000_000,
+            fetch_records_max: 512,
+            retry_backoff_ns: 50_000_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Poll {
+    /// Fetches awaiting answers: request id -> partition.
+    in_flight: BTreeMap<u64, u32>,
+    records: BTreeMap<u32, Vec<(u64, u64)>>,
+    deadline_ns: u64,
+}
+
+/// The consumer.
+#[derive(Debug)]
+pub struct Consumer {
+    config: ConsumerConfig,
+    metadata: MetadataCache,
+    /// The offset of the next record to read, per assigned partition.
+    positions: BTreeMap<u32, u64>,
+    /// Earliest-offset lookups in flight: request id -> partition.
+    resets: BTreeMap<u64, u32>,
+    request_id_next: u64,
+    assigned: bool,
+    poll: Option<Poll>,
+}
+
+impl Consumer {
+    pub fn new(config: ConsumerConfig, brokers: u32) -> Consumer {
+        let positions = config
+            .partitions
+            .iter()
+            .map(|partition| (*partition, 0))
+            .collect();
+        Consumer {
+            config,
+            metadata: MetadataCache::new(brokers),
+            positions,
+            resets: BTreeMap::new(),
+            request_id_next: 0,
+            assigned: false,
+            poll: None,
+        }
+    }
+
+    /// The offset of the next record to read, per assigned partition.
+    pub fn positions(&self) -> Vec<(String, u32, u64)> {
+        self.positions
+            .iter()
+            .map(|(partition, position)| (self.config.topic.clone(), *partition, *position))
+            .collect()
+    }
+
+    pub fn step<R: RngCore + ?Sized>(
+        &mut self,
+        now_ns: u64,
+        input: Input,
+        _rng: &mut R,
+        output: &mut Vec<Output>,
+    ) {
+        match input {
+            Input::Start => {
+                self.assign(output);
+                self.refresh_metadata(now_ns, output);
+            }
+            Input::Message { message, .. } => self.on_message(now_ns, message, output),
+            Input::TimerFired(_) | Input::DiskWriteFailed { .. } | Input::DiskSyncDone { .. } => {}
+        }
+        self.advance(now_ns, output);
+        self.arm_timer(now_ns, output);
+    }
+
+    fn request_id(&mut self) -> u64 {
+        self.request_id_next += 1;
+        self.request_id_next
+    }
+
+    fn assign(&mut self, output: &mut Vec<Output>) {
+        if self.assigned {
+            return;
+        }
+        self.assigned = true;
+        let keys: Vec<(String, u32)> = self
+            .config
+            .partitions
+            .iter()
+            .map(|partition| (self.config.topic.clone(), *partition))
+            .collect();
+        output.push(self.event(EventKind::Invoke, ClientOperation::Assign(keys.clone())));
+        output.push(self.event(EventKind::Ok, ClientOperation::Assign(keys)));
+    }
+
+    fn event(&self, kind: EventKind, operation: ClientOperation) -> Output {
+        Output::Observe(Observation::Client(ClientReport::Event(ClientEvent {
+            process: self.config.process,
+            kind,
+            operation,
+        })))
+    }
+
+    fn refresh_metadata(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let request_id = self.request_id();
+        let timeout_ns = self.config.retry_backoff_ns;
+        if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, timeout_ns) {
+            output.push(Output::Send { to, message });
+        }
+    }
+
+    fn on_message(&mut self, now_ns: u64, message: Message, output: &mut Vec<Output>) {
+        match message {
+            Message::MetadataResponse(response) => {
+                self.metadata.on_response(&response);
+            }
+            Message::FetchResponse(response) => self.on_fetch_response(now_ns, response, output),
+            Message::ListOffsetsResponse(response) => self.on_list_offsets_response(response),
+            _ => {}
+        }
+    }
+
+    fn on_fetch_response(
+        &mut self,
+        now_ns: u64,
+        response: FetchResponse,
+        output: &mut Vec<Output>,
+    ) {
+        let Some(poll) = &mut self.poll else {
+            return;
+        };
+        let Some(partition) = poll.in_flight.remove(&response.request_id) else {
+            return;
+        };
+        match response.result {
+            Ok(data) => {
+                let position = self.positions.get_mut(&partition).expect("assigned");
+                let polled = poll.records.entry(partition).or_default();
+                for batch in data.batches {
+                    for (offset, record) in batch.records_with_offsets() {
+                        if offset == *position {
+                            polled.push((offset, record.value));
+                            *position += 1;
+                        }
+                    }
+                }
+            }
+            Err(DataError::OffsetOutOfRange { .. }) => self.reset_to_earliest(partition, output),
+            Err(_) => {
+                self.metadata.invalidate(&self.config.topic, partition);
+                self.refresh_metadata(now_ns, output);
+            }
+        }
+    }
+
+    /// Asks the leader for the earliest offset, to restart `partition` there.
+    fn reset_to_earliest(&mut self, partition: u32, output: &mut Vec<Output>) {
+        let Some((leader, _)) = self.metadata.leader(&self.config.topic, partition) else {
+            return;
+        };
+        if self
+            .resets
+            .values()
+            .any(|resetting| *resetting == partition)
+        {
+            return;
+        }
+        let request_id = self.request_id();
+        self.resets.insert(request_id, partition);
+        let request = ListOffsetsRequest {
+            request_id,
+            topic: self.config.topic.clone(),
+            partition,
+            spec: OffsetSpec::Earliest,
+        };
+        output.push(Output::Send {
+            to: leader,
+            message: Message::ListOffsets(request),
+        });
+    }
+
+    fn on_list_offsets_response(&mut self, response: ListOffsetsResponse) {
+        let Some(partition) = self.resets.remove(&response.request_id) else {
+            return;
+        };
+        if let Ok(offset) = response.result {
+            self.positions.insert(partition, offset);
+        }
+    }
+
+    fn advance(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        if let Some(poll) = &self.poll
+            && (poll.in_flight.is_empty() || poll.deadline_ns <= now_ns)
+        {
+            let poll = self.poll.take().expect("present");
+            let polled = poll
+                .records
+                .into_iter()
+                .filter(|(_, records)| !records.is_empty())
+                .map(|(partition, records)| PolledRecords {
+                    topic: self.config.topic.clone(),
+                    partition,
+                    records,
+                })
+                .collect();
+            output.push(self.event(EventKind::Ok, ClientOperation::Poll(polled)));
+        }
+        if self.poll.is_none() {
+            self.start_poll(now_ns, output);
+        }
+    }
+
+    /// Invokes a poll when some partition's leader is known (else refreshes the metadata).
+    fn start_poll(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let topic = self.config.topic.clone();
+        let ready: Vec<(u32, u32, u64)> = self
+            .positions
+            .keys()
+            .filter(|partition| {
+                !self
+                    .resets
+                    .values()
+                    .any(|resetting| resetting == *partition)
+            })
+            .filter_map(|partition| {
+                let (leader, epoch) = self.metadata.leader(&topic, *partition)?;
+                Some((*partition, leader, epoch))
+            })
+            .collect();
+        if ready.len() < self.positions.len() {
+            self.refresh_metadata(now_ns, output);
+        }
+        if ready.is_empty() {
+            return;
+        }
+        output.push(self.event(EventKind::Invoke, ClientOperation::Poll(Vec::new())));
+        let mut in_flight = BTreeMap::new();
+        for (partition, leader, epoch) in ready {
+            let request_id = self.request_id();
+            in_flight.insert(request_id, partition);
+            let request = FetchRequest {
+                request_id,
+                replica: None,
+                topic: topic.clone(),
+                partition,
+                current_leader_epoch: Some(epoch),
+                fetch_offset: self.positions[&partition],
+                records_max: self.config.fetch_records_max,
+            };
+            output.push(Output::Send {
+                to: leader,
+                message: Message::Fetch(request),
+            });
+        }
+        self.poll = Some(Poll {
+            in_flight,
+            records: BTreeMap::new(),
+            deadline_ns: now_ns + self.config.poll_timeout_ns,
+        });
+    }
+
+    fn arm_timer(&self, now_ns: u64, output: &mut Vec<Output>) {
+        let deadline_ns = match &self.poll {
+            Some(poll) => poll.deadline_ns,
+            None => now_ns + self.config.retry_backoff_ns,
+        };
+        output.push(Output::SetTimer {
+            timer: Timer::Client,
+            deadline_ns: deadline_ns.max(now_ns + 1),
+        });
+    }
+}

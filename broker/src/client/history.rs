@@ -1,0 +1,51 @@
+//! What clients report: one history event per invocation and per completion, mirroring
+//! `shared/design/HISTORY.md` (the driver adds the time and converts to the history format).
+//!
+//! A client is one history process: after an `Invoke` comes exactly one `Ok`, `Fail` or `Info`
+//! of the same process before its next `Invoke`.
+
+/// The type of a history event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Invoke,
+    /// It happened.
+    Ok,
+    /// It definitely did not happen.
+    Fail,
+    /// It may or may not have happened.
+    Info,
+}
+
+/// One record of a send: `offset` is `None` on invoke and where unknown.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SentRecord {
+    pub topic: String,
+    pub partition: u32,
+    pub value: u64,
+    pub offset: Option<u64>,
+}
+
+/// What one poll returned from one partition.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PolledRecords {
+    pub topic: String,
+    pub partition: u32,
+    /// `(offset, value)`, in the order received.
+    pub records: Vec<(u64, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ClientOperation {
+    /// Offsets `None` on invoke.
+    Send(Vec<SentRecord>),
+    /// Empty on invoke.
+    Poll(Vec<PolledRecords>),
+    Assign(Vec<(String, u32)>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientEvent {
+    pub process: u64,
+    pub kind: EventKind,
+    pub operation: ClientOperation,
+}

@@ -1,0 +1,35 @@
+//! Sans-IO clients: a producer and an assign-mode consumer, each one history process.
+//!
+//! - [`history`]: the events clients report ([`ClientEvent`]), mirroring HISTORY.md.
+//! - [`partitioner`]: the producer's deterministic partitioner (FNV-1a over the key's bytes,
+//!   round-robin for unkeyed records).
+//! - [`producer`]: batches, retries of definite failures with a metadata refresh, per-request
+//!   timeouts, an in-flight limit; never retries an indeterminate outcome (so, without
+//!   idempotence, it never writes a value twice).
+//! - [`consumer`]: an assign-mode fetch loop that follows leader changes and resets to the
+//!   earliest offset on OFFSET_OUT_OF_RANGE.
+//! - [`metadata`]: the clients' cache of partition leaders, refreshed from any broker.
+//!
+//! Clients speak [`crate::Message`] with brokers, keep timers on [`crate::Timer::Client`], and
+//! report through [`crate::Observation::Client`]. They have no disk.
+
+pub mod consumer;
+pub mod history;
+pub mod metadata;
+pub mod partitioner;
+pub mod producer;
+
+pub use consumer::{Consumer, ConsumerConfig};
+pub use history::{ClientEvent, ClientOperation, EventKind, PolledRecords, SentRecord};
+pub use producer::{Producer, ProducerConfig};
+
+/// What a client reports to its driver.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ClientReport {
+    /// A history event.
+    Event(ClientEvent),
+    /// A producer sent a request again after a definite, retriable failure.
+    ProduceRetry,
+    /// A send completed with an unknown outcome (timeout, or NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+    IndeterminateProduce,
+}

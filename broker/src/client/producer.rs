@@ -1,0 +1,477 @@
+//! A sans-IO producer: one history process sending small batches of unique values.
+//!
+//! Each operation draws 1..=`records_per_operation_max` records (values `(index << 40) | sequence`,
+//! keys uniform in `0..keys` from the node's generator, or none with `keys = 0`), routes them to
+//! partitions ([`super::partitioner`]) and sends one produce request per partition, at most
+//! `in_flight_max` at once. Operations start at `rate_per_second` records per second on average
+//! (never two at once: a history process does one thing at a time) until `stop_at_ns`.
+//!
+//! Correctness rule for the history: a request whose outcome is unknown (no answer within
+//! `request_timeout_ns`, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND) is never sent
+//! again; only definite failures (not leader, unknown or fenced leader epoch, not enough replicas
+//! before append, unknown partition, the leader's in-flight limit) are retried, after a metadata
+//! refresh, until the operation's deadline. The operation then completes `ok` if every record was
+//! acknowledged, `fail` if none can have been appended, else `info` with the offsets known.
+//! With acks=0 it completes `info` as soon as its requests are sent.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, RngCore};
+
+use super::ClientReport;
+use super::history::{ClientEvent, ClientOperation, EventKind, SentRecord};
+use super::metadata::MetadataCache;
+use super::partitioner::partition_for_key;
+use crate::log::Record;
+use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
+use crate::node::{Input, Observation, Output, Timer};
+
+/// A producer's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerConfig {
+    /// The history process id.
+    pub process: u64,
+    /// The producer's index: its values are `(index << 40) | sequence`.
+    pub index: u64,
+    pub topic: String,
+    pub acks: Acks,
+    /// Records per second on average.
+    pub rate_per_second: u64,
+    /// Keys are drawn from `0..keys`; 0 means unkeyed (round-robin).
+    pub keys: u64,
+    /// No operation starts at or after this local time.
+    pub stop_at_ns: u64,
+    pub records_per_operation_max: u32,
+    /// Requests in flight at once (per operation: one per partition).
+    pub in_flight_max: u32,
+    /// A request unanswered this long has an unknown outcome.
+    pub request_timeout_ns: u64,
+    /// An operation retries definite failures until this long after it started.
+    pub operation_timeout_ns: u64,
+    pub retry_backoff_ns: u64,
+}
+
+impl ProducerConfig {
+    /// Defaults for everything but the workload.
+    pub fn new(process: u64, index: u64, topic: &str, acks: Acks, rate_per_second: u64) -> Self {
+        ProducerConfig {
+            process,
+            index,
+            topic: topic.to_owned(),
+            acks,
+            rate_per_second,
+            keys: 0,
+            stop_at_ns: u64::MAX,
+            records_per_operation_max: 3,
+            in_flight_max: 8,
+            request_timeout_ns: 2_000_000_000,
+            operation_timeout_ns: 5_000_000_000,
+            retry_backoff_ns: 50_000_000,
+        }
+    }
+}
+
+/// Most records one operation may draw (a bound on the batch a request carries).
+pub const RECORDS_PER_OPERATION_MAX: u32 = 64;
+
+/// Where one partition's part of an operation stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PartStatus {
+    /// Not sent (yet, or again after a definite failure), not before `retry_at_ns`.
+    Waiting {
+        retry_at_ns: u64,
+        attempted: bool,
+    },
+    InFlight {
+        request_id: u64,
+        sent_ns: u64,
+    },
+    Acknowledged {
+        base_offset: u64,
+    },
+    /// Definitely not appended (only if every attempt failed definitely).
+    Failed,
+    /// May or may not have been appended.
+    Unknown,
+}
+
+#[derive(Clone, Debug)]
+struct Part {
+    partition: u32,
+    /// Records with their position in the operation.
+    records: Vec<(usize, Record)>,
+    status: PartStatus,
+}
+
+#[derive(Clone, Debug)]
+struct Operation {
+    sent: Vec<SentRecord>,
+    parts: Vec<Part>,
+    deadline_ns: u64,
+}
+
+/// The producer.
+#[derive(Debug)]
+pub struct Producer {
+    config: ProducerConfig,
+    metadata: MetadataCache,
+    sequence_next: u64,
+    round_robin_next: u32,
+    request_id_next: u64,
+    operation: Option<Operation>,
+    invoke_at_ns: u64,
+    stopped: bool,
+}
+
+impl Producer {
+    pub fn new(config: ProducerConfig, brokers: u32) -> Producer {
+        assert!(
+            (1..=RECORDS_PER_OPERATION_MAX).contains(&config.records_per_operation_max),
+            "records_per_operation_max must be in 1..={RECORDS_PER_OPERATION_MAX}"
+        );
+        assert!(config.in_flight_max > 0 && config.rate_per_second > 0);
+        Producer {
+            config,
+            metadata: MetadataCache::new(brokers),
+            sequence_next: 0,
+            round_robin_next: 0,
+            request_id_next: 0,
+            operation: None,
+            invoke_at_ns: 0,
+            stopped: false,
+        }
+    }
+
+    /// Whether an operation is outstanding.
+    pub fn busy(&self) -> bool {
+        self.operation.is_some()
+    }
+
+    pub fn step<R: RngCore + ?Sized>(
+        &mut self,
+        now_ns: u64,
+        input: Input,
+        rng: &mut R,
+        output: &mut Vec<Output>,
+    ) {
+        match input {
+            Input::Start => self.refresh_metadata(now_ns, output),
+            Input::Message { message, .. } => self.on_message(now_ns, message, output),
+            Input::TimerFired(_) | Input::DiskWriteFailed { .. } | Input::DiskSyncDone { .. } => {}
+        }
+        self.advance(now_ns, rng, output);
+        self.arm_timer(now_ns, output);
+    }
+
+    fn request_id(&mut self) -> u64 {
+        self.request_id_next += 1;
+        self.request_id_next
+    }
+
+    fn refresh_metadata(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let request_id = self.request_id();
+        let timeout_ns = self.config.retry_backoff_ns;
+        if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, timeout_ns) {
+            output.push(Output::Send { to, message });
+        }
+    }
+
+    fn on_message(&mut self, now_ns: u64, message: Message, output: &mut Vec<Output>) {
+        match message {
+            Message::MetadataResponse(response) => {
+                self.metadata.on_response(&response);
+            }
+            Message::ProduceResponse(response) => {
+                self.on_produce_response(now_ns, response, output)
+            }
+            _ => {}
+        }
+    }
+
+    fn on_produce_response(
+        &mut self,
+        now_ns: u64,
+        response: ProduceResponse,
+        output: &mut Vec<Output>,
+    ) {
+        let retry_at_ns = now_ns + self.config.retry_backoff_ns;
+        let Some(operation) = &mut self.operation else {
+            return;
+        };
+        let Some(part) = operation.parts.iter_mut().find(|part| {
+            matches!(part.status, PartStatus::InFlight { request_id, .. } if request_id == response.request_id)
+        }) else {
+            return;
+        };
+        let mut invalidate = false;
+        part.status = match response.result {
+            Ok(base_offset) => PartStatus::Acknowledged { base_offset },
+            Err(error) if error.is_indeterminate() => {
+                output.push(report(ClientReport::IndeterminateProduce));
+                PartStatus::Unknown
+            }
+            Err(error) if error.is_retriable() => {
+                invalidate = matches!(
+                    error,
+                    DataError::NotLeader { .. }
+                        | DataError::FencedLeaderEpoch { .. }
+                        | DataError::UnknownLeaderEpoch { .. }
+                        | DataError::UnknownTopicOrPartition
+                );
+                PartStatus::Waiting {
+                    retry_at_ns,
+                    attempted: true,
+                }
+            }
+            Err(_) => PartStatus::Failed,
+        };
+        if invalidate {
+            let topic = self.config.topic.clone();
+            self.metadata.invalidate(&topic, response.partition);
+            self.refresh_metadata(now_ns, output);
+        }
+    }
+
+    /// Does everything that is due: time out requests, send waiting parts, complete the
+    /// operation, start the next one.
+    fn advance<R: RngCore + ?Sized>(&mut self, now_ns: u64, rng: &mut R, output: &mut Vec<Output>) {
+        self.expire_requests(now_ns, output);
+        self.send_parts(now_ns, output);
+        self.complete_if_resolved(output);
+        if self.operation.is_none() && !self.stopped {
+            if now_ns >= self.config.stop_at_ns {
+                self.stopped = true;
+            } else if now_ns >= self.invoke_at_ns
+                && self.metadata.partitions(&self.config.topic).is_some()
+            {
+                self.invoke(now_ns, rng, output);
+                self.send_parts(now_ns, output);
+                self.complete_if_resolved(output);
+            } else if self.metadata.partitions(&self.config.topic).is_none() {
+                self.refresh_metadata(now_ns, output);
+            }
+        }
+    }
+
+    fn expire_requests(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let timeout_ns = self.config.request_timeout_ns;
+        let Some(operation) = &mut self.operation else {
+            return;
+        };
+        let past_deadline = operation.deadline_ns <= now_ns;
+        for part in &mut operation.parts {
+            match part.status {
+                PartStatus::InFlight { sent_ns, .. } if sent_ns + timeout_ns <= now_ns => {
+                    output.push(report(ClientReport::IndeterminateProduce));
+                    part.status = PartStatus::Unknown;
+                }
+                PartStatus::Waiting { .. } if past_deadline => part.status = PartStatus::Failed,
+                _ => {}
+            }
+        }
+    }
+
+    fn send_parts(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let in_flight_max = self.config.in_flight_max as usize;
+        let topic = self.config.topic.clone();
+        let acks = self.config.acks;
+        let Some(operation) = &self.operation else {
+            return;
+        };
+        let mut in_flight = operation
+            .parts
+            .iter()
+            .filter(|part| matches!(part.status, PartStatus::InFlight { .. }))
+            .count();
+        let mut need_metadata = false;
+        for index in 0..operation.parts.len() {
+            if in_flight >= in_flight_max {
+                break;
+            }
+            let part = &self.operation.as_ref().expect("present").parts[index];
+            let PartStatus::Waiting {
+                retry_at_ns,
+                attempted,
+            } = part.status
+            else {
+                continue;
+            };
+            if retry_at_ns > now_ns {
+                continue;
+            }
+            let Some((leader, _)) = self.metadata.leader(&topic, part.partition) else {
+                need_metadata = true;
+                continue;
+            };
+            let request_id = self.request_id();
+            let part = &mut self.operation.as_mut().expect("present").parts[index];
+            let request = ProduceRequest {
+                request_id,
+                topic: topic.clone(),
+                partition: part.partition,
+                acks,
+                records: part.records.iter().map(|(_, record)| *record).collect(),
+            };
+            part.status = if acks == Acks::None {
+                PartStatus::Unknown
+            } else {
+                PartStatus::InFlight {
+                    request_id,
+                    sent_ns: now_ns,
+                }
+            };
+            in_flight += 1;
+            if attempted {
+                output.push(report(ClientReport::ProduceRetry));
+            }
+            output.push(Output::Send {
+                to: leader,
+                message: Message::Produce(request),
+            });
+        }
+        if need_metadata {
+            self.refresh_metadata(now_ns, output);
+        }
+    }
+
+    /// Completes the operation once every part is resolved.
+    fn complete_if_resolved(&mut self, output: &mut Vec<Output>) {
+        let Some(operation) = &self.operation else {
+            return;
+        };
+        let resolved = operation.parts.iter().all(|part| {
+            matches!(
+                part.status,
+                PartStatus::Acknowledged { .. } | PartStatus::Failed | PartStatus::Unknown
+            )
+        });
+        if !resolved {
+            return;
+        }
+        let operation = self.operation.take().expect("present");
+        let mut sent = operation.sent;
+        let mut acknowledged = 0;
+        let mut failed = 0;
+        for part in &operation.parts {
+            match part.status {
+                PartStatus::Acknowledged { base_offset } => {
+                    for (position, (index, _)) in part.records.iter().enumerate() {
+                        sent[*index].offset = Some(base_offset + position as u64);
+                    }
+                    acknowledged += 1;
+                }
+                PartStatus::Failed => failed += 1,
+                _ => {}
+            }
+        }
+        let kind = if acknowledged == operation.parts.len() {
+            EventKind::Ok
+        } else if failed == operation.parts.len() {
+            EventKind::Fail
+        } else {
+            EventKind::Info
+        };
+        output.push(self.event(kind, sent));
+    }
+
+    fn event(&self, kind: EventKind, sent: Vec<SentRecord>) -> Output {
+        report(ClientReport::Event(ClientEvent {
+            process: self.config.process,
+            kind,
+            operation: ClientOperation::Send(sent),
+        }))
+    }
+
+    fn invoke<R: RngCore + ?Sized>(&mut self, now_ns: u64, rng: &mut R, output: &mut Vec<Output>) {
+        let topic = self.config.topic.clone();
+        let partitions = self.metadata.partitions(&topic).expect("checked");
+        let count = rng.random_range(1..=self.config.records_per_operation_max) as usize;
+        let mut sent = Vec::with_capacity(count);
+        let mut by_partition: BTreeMap<u32, Vec<(usize, Record)>> = BTreeMap::new();
+        for index in 0..count {
+            let value = (self.config.index << 40) | self.sequence_next;
+            self.sequence_next += 1;
+            let key = (self.config.keys > 0).then(|| rng.random_range(0..self.config.keys));
+            let partition = match key {
+                Some(key) => partition_for_key(key, partitions),
+                None => {
+                    let partition = self.round_robin_next % partitions;
+                    self.round_robin_next = self.round_robin_next.wrapping_add(1);
+                    partition
+                }
+            };
+            sent.push(SentRecord {
+                topic: topic.clone(),
+                partition,
+                value,
+                offset: None,
+            });
+            by_partition
+                .entry(partition)
+                .or_default()
+                .push((index, Record { key, value }));
+        }
+        let parts = by_partition
+            .into_iter()
+            .map(|(partition, records)| Part {
+                partition,
+                records,
+                status: PartStatus::Waiting {
+                    retry_at_ns: now_ns,
+                    attempted: false,
+                },
+            })
+            .collect();
+        output.push(self.event(EventKind::Invoke, sent.clone()));
+        self.operation = Some(Operation {
+            sent,
+            parts,
+            deadline_ns: now_ns + self.config.operation_timeout_ns,
+        });
+        let interval_ns = count as u64 * 1_000_000_000 / self.config.rate_per_second;
+        self.invoke_at_ns = self.invoke_at_ns.max(now_ns.saturating_sub(interval_ns)) + interval_ns;
+    }
+
+    /// Sets the client timer to the earliest thing that will be due.
+    fn arm_timer(&self, now_ns: u64, output: &mut Vec<Output>) {
+        let mut deadlines = Vec::new();
+        if let Some(operation) = &self.operation {
+            deadlines.push(operation.deadline_ns);
+            for part in &operation.parts {
+                match part.status {
+                    PartStatus::Waiting { retry_at_ns, .. } if retry_at_ns > now_ns => {
+                        deadlines.push(retry_at_ns);
+                    }
+                    // Due but not sent: no leader known; wait for the metadata.
+                    PartStatus::Waiting { .. } => {
+                        deadlines.push(now_ns + self.config.retry_backoff_ns);
+                    }
+                    PartStatus::InFlight { sent_ns, .. } => {
+                        deadlines.push(sent_ns + self.config.request_timeout_ns);
+                    }
+                    _ => {}
+                }
+            }
+        } else if !self.stopped {
+            let due_ns = if self.metadata.partitions(&self.config.topic).is_none() {
+                now_ns + self.config.retry_backoff_ns
+            } else {
+                self.invoke_at_ns.min(self.config.stop_at_ns)
+            };
+            deadlines.push(due_ns);
+        }
+        if let Some(deadline_ns) = self.metadata.deadline_ns(self.config.retry_backoff_ns) {
+            deadlines.push(deadline_ns);
+        }
+        if let Some(deadline_ns) = deadlines.into_iter().min() {
+            output.push(Output::SetTimer {
+                timer: Timer::Client,
+                deadline_ns: deadline_ns.max(now_ns + 1),
+            });
+        }
+    }
+}
+
+fn report(report: ClientReport) -> Output {
+    Output::Observe(Observation::Client(report))
+}

@@ -1,0 +1,186 @@
+//! The data-plane wire types: produce, fetch (followers and consumers), OffsetsForLeaderEpoch and
+//! ListOffsets, with their errors.
+//!
+//! Each request names one partition. Fetches and produces carry the sender's view of the leader
+//! epoch where Kafka's do (KIP-320): the leader answers FENCED_LEADER_EPOCH to an older epoch and
+//! UNKNOWN_LEADER_EPOCH to a newer one, so that no replica acts on a stale view.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::log::{Record, RecordBatch};
+
+/// How many acknowledgements a producer waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Acks {
+    /// `acks=0`: no answer at all.
+    None,
+    /// `acks=1`: after the leader's own (synced, per the flush policy) append.
+    Leader,
+    /// `acks=all`: once the high watermark passes the batch, with at least
+    /// `min.insync.replicas` in the ISR.
+    All,
+}
+
+/// Appends `records` to `topic/partition` at its leader.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProduceRequest {
+    pub request_id: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub acks: Acks,
+    pub records: Vec<Record>,
+}
+
+/// The answer to a [`ProduceRequest`]: the base offset of the appended batch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProduceResponse {
+    pub request_id: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub result: Result<u64, DataError>,
+}
+
+/// A fetch from a follower (`replica` set) or a consumer (`replica` is `None`: it reads below
+/// the high watermark only).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchRequest {
+    pub request_id: u64,
+    pub replica: Option<u32>,
+    pub topic: String,
+    pub partition: u32,
+    /// The sender's leader epoch (`None`: a client that does not know it; no fencing).
+    pub current_leader_epoch: Option<u64>,
+    pub fetch_offset: u64,
+    pub records_max: u64,
+}
+
+/// What a leader returns to a fetch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchData {
+    pub leader_epoch: u64,
+    pub high_watermark: u64,
+    pub log_start_offset: u64,
+    pub log_end_offset: u64,
+    pub batches: Vec<RecordBatch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchResponse {
+    pub request_id: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub result: Result<FetchData, DataError>,
+}
+
+/// KIP-101: "where does your log of `leader_epoch` end?", asked by a new follower.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OffsetsForLeaderEpochRequest {
+    pub request_id: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub current_leader_epoch: u64,
+    pub leader_epoch: u64,
+}
+
+/// The answer: the largest epoch `<= leader_epoch` the leader has and the offset it ends at.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OffsetsForLeaderEpochResponse {
+    pub request_id: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub result: Result<(u64, u64), DataError>,
+}
+
+/// Which offset a [`ListOffsetsRequest`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OffsetSpec {
+    /// The log start offset.
+    Earliest,
+    /// The high watermark (the end of what consumers may read).
+    Latest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ListOffsetsRequest {
+    pub request_id: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub spec: OffsetSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ListOffsetsResponse {
+    pub request_id: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub result: Result<u64, DataError>,
+}
+
+/// Why a data-plane request failed. [`DataError::is_retriable`] says whether the same request may
+/// succeed later; [`DataError::is_indeterminate`] whether a produce may have been appended anyway.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Error, Serialize, Deserialize)]
+pub enum DataError {
+    #[error("NOT_LEADER_OR_FOLLOWER (leader hint {leader_hint:?})")]
+    NotLeader { leader_hint: Option<u32> },
+    #[error("NOT_ENOUGH_REPLICAS: ISR {isr} below min.insync.replicas {min_insync}")]
+    NotEnoughReplicas { isr: u32, min_insync: u32 },
+    #[error("NOT_ENOUGH_REPLICAS_AFTER_APPEND: the ISR shrank below min.insync.replicas")]
+    NotEnoughReplicasAfterAppend,
+    #[error("FENCED_LEADER_EPOCH: request epoch {requested} below the current {current}")]
+    FencedLeaderEpoch { requested: u64, current: u64 },
+    #[error("UNKNOWN_LEADER_EPOCH: request epoch {requested} above the current {current}")]
+    UnknownLeaderEpoch { requested: u64, current: u64 },
+    #[error("OFFSET_OUT_OF_RANGE: valid offsets are {log_start_offset}..={log_end_offset}")]
+    OffsetOutOfRange {
+        log_start_offset: u64,
+        log_end_offset: u64,
+    },
+    #[error("UNKNOWN_TOPIC_OR_PARTITION")]
+    UnknownTopicOrPartition,
+    #[error("REQUEST_TIMED_OUT")]
+    RequestTimedOut,
+    /// The leader holds `limits.produce_in_flight_max` requests already; nothing was appended.
+    #[error("too many produce requests in flight at the leader")]
+    ProduceInFlightLimit,
+    /// The batch breaks a limit (`limits.log.batch_records_max`, empty, or a full log).
+    #[error("RECORD_BATCH_TOO_LARGE or invalid batch: {reason}")]
+    InvalidBatch { reason: String },
+}
+
+impl DataError {
+    /// Whether the request may succeed if sent again (possibly after a metadata refresh).
+    pub fn is_retriable(&self) -> bool {
+        !matches!(self, DataError::InvalidBatch { .. })
+    }
+
+    /// Whether a produce answered with this error may have been appended (and may yet become
+    /// committed): the client must record the outcome as unknown and must not retry it.
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(
+            self,
+            DataError::NotEnoughReplicasAfterAppend | DataError::RequestTimedOut
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_after_append_errors_are_indeterminate() {
+        assert!(DataError::RequestTimedOut.is_indeterminate());
+        assert!(DataError::NotEnoughReplicasAfterAppend.is_indeterminate());
+        let definite = DataError::NotEnoughReplicas {
+            isr: 1,
+            min_insync: 2,
+        };
+        assert!(!definite.is_indeterminate() && definite.is_retriable());
+        let invalid = DataError::InvalidBatch {
+            reason: "empty".to_owned(),
+        };
+        assert!(!invalid.is_retriable() && !invalid.is_indeterminate());
+    }
+}

@@ -1,0 +1,563 @@
+//! The leader side of a partition: produce, fetch serving, the high watermark, the ISR.
+//!
+//! - HW = the minimum log end offset over the ISR, the leader's own counted only once synced
+//!   (under `every-batch`). Members whose expansion is pending count too (the "maximal ISR" of
+//!   KIP-497), so that a replica never joins the ISR with less than the HW. The HW never
+//!   decreases within an epoch ([`crate::log::PartitionLog::advance_high_watermark`] asserts it).
+//! - A follower's fetch offset is its acknowledgement: it syncs before it fetches.
+//! - acks=all is answered once the HW passes the batch; if the ISR is then below
+//!   `min.insync.replicas`, the answer is NOT_ENOUGH_REPLICAS_AFTER_APPEND (the outcome is unknown).
+//! - KIP-320: a request with an older leader epoch is answered FENCED_LEADER_EPOCH, a newer one
+//!   UNKNOWN_LEADER_EPOCH (zoo 3 switch: stale follower fetches are served).
+//! - A follower leaves the ISR after `timing.replica_lag_time_max_ns` without catching up with the
+//!   leader's LEO and joins once caught up (zoo 4b switch: joins at once).
+
+use crate::disk::Waiter;
+use crate::message::data::{Acks, FetchData};
+use crate::message::{
+    AlterPartitionRequest, DataError, FetchRequest, FetchResponse, ListOffsetsRequest,
+    ListOffsetsResponse, Message, OffsetSpec, OffsetsForLeaderEpochRequest,
+    OffsetsForLeaderEpochResponse, ProduceRequest, ProduceResponse,
+};
+use crate::node::{Node, Observation};
+use crate::replica::{LeaderState, ParkedFetch, PendingProduce, Replica, ReplicaRole};
+use crate::storage::{PartitionKey, StorageWrite};
+
+impl Node {
+    fn leader_hint(&self, key: &PartitionKey) -> Option<u32> {
+        self.image
+            .partition(&key.0, key.1)
+            .and_then(|state| state.leader)
+    }
+
+    /// The replica if this broker leads `key` in `request_epoch` (when given), else the error.
+    fn check_leader(
+        &self,
+        key: &PartitionKey,
+        request_epoch: Option<u64>,
+        serve_stale: bool,
+    ) -> Result<(), DataError> {
+        let Some(replica) = self.replicas.partitions.get(key) else {
+            if self.image.partition(&key.0, key.1).is_none() {
+                return Err(DataError::UnknownTopicOrPartition);
+            }
+            return Err(DataError::NotLeader {
+                leader_hint: self.leader_hint(key),
+            });
+        };
+        if let Some(requested) = request_epoch {
+            let current = replica.leader_epoch;
+            if requested < current && !serve_stale {
+                return Err(DataError::FencedLeaderEpoch { requested, current });
+            }
+            if requested > current {
+                return Err(DataError::UnknownLeaderEpoch { requested, current });
+            }
+        }
+        if !replica.is_leader() {
+            return Err(DataError::NotLeader {
+                leader_hint: self.leader_hint(key),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_produce(&mut self, from: u32, request: ProduceRequest) {
+        let key = (request.topic.clone(), request.partition);
+        let result = self.append_produce(from, &key, &request);
+        match result {
+            Ok(()) => self.on_leader_changed(&key),
+            Err(error) => {
+                if request.acks != Acks::None {
+                    self.answer_produce(from, &key, request.request_id, Err(error));
+                }
+            }
+        }
+    }
+
+    fn answer_produce(
+        &mut self,
+        to: u32,
+        key: &PartitionKey,
+        request_id: u64,
+        result: Result<u64, DataError>,
+    ) {
+        let response = ProduceResponse {
+            request_id,
+            topic: key.0.clone(),
+            partition: key.1,
+            result,
+        };
+        self.send(to, Message::ProduceResponse(response));
+    }
+
+    /// Validates and appends; queues the acknowledgement.
+    fn append_produce(
+        &mut self,
+        from: u32,
+        key: &PartitionKey,
+        request: &ProduceRequest,
+    ) -> Result<(), DataError> {
+        self.check_leader(key, None, false)?;
+        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
+        let deadline_ns = self.now_ns() + self.config.timing.produce_timeout_ns;
+        let never = !self.config.flush.must_sync_before_acknowledge();
+        let replica = self.replicas.partitions.get_mut(key).expect("checked");
+        let leader_epoch = replica.leader_epoch;
+        let ReplicaRole::Leader(leader) = &mut replica.role else {
+            unreachable!("checked")
+        };
+        let isr = leader.isr.len() as u32;
+        if request.acks == Acks::All && isr < leader.min_insync_replicas {
+            return Err(DataError::NotEnoughReplicas {
+                isr,
+                min_insync: leader.min_insync_replicas,
+            });
+        }
+        if leader.pending.len() >= in_flight_max {
+            return Err(DataError::ProduceInFlightLimit);
+        }
+        let appended = replica
+            .log
+            .append_as_leader(leader_epoch, request.records.clone())
+            .map_err(|error| DataError::InvalidBatch {
+                reason: error.to_string(),
+            })?;
+        let ReplicaRole::Leader(leader) = &mut replica.role else {
+            unreachable!("checked")
+        };
+        if never {
+            leader.durable_end_offset = appended.log_end_offset;
+        }
+        if request.acks != Acks::None {
+            leader.pending.push(PendingProduce {
+                from,
+                request_id: request.request_id,
+                acks: request.acks,
+                base_offset: appended.base_offset,
+                end_offset: appended.log_end_offset,
+                deadline_ns,
+            });
+        }
+        self.write_log(key, appended.write);
+        if !never {
+            self.when_log_durable(key, leader_epoch, appended.log_end_offset);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write_log(&mut self, key: &PartitionKey, write: crate::log::LogWrite) {
+        self.write(StorageWrite::Log {
+            topic: key.0.clone(),
+            partition: key.1,
+            write,
+        });
+    }
+
+    /// Counts the leader's own copy up to `end_offset` once every write so far is synced.
+    pub(crate) fn when_log_durable(
+        &mut self,
+        key: &PartitionKey,
+        leader_epoch: u64,
+        end_offset: u64,
+    ) {
+        self.when_durable(Waiter::LogDurable {
+            topic: key.0.clone(),
+            partition: key.1,
+            leader_epoch,
+            end_offset,
+        });
+    }
+
+    pub(crate) fn on_log_durable(&mut self, key: PartitionKey, leader_epoch: u64, end_offset: u64) {
+        let Some(replica) = self.replicas.partitions.get_mut(&key) else {
+            return;
+        };
+        if replica.leader_epoch != leader_epoch {
+            return;
+        }
+        let log_end_offset = replica.log.log_end_offset();
+        if let Some(leader) = replica.leader_state() {
+            // A truncation cannot happen while leading, so the synced prefix is still the log's.
+            leader.durable_end_offset = leader
+                .durable_end_offset
+                .max(end_offset.min(log_end_offset));
+            self.on_leader_changed(&key);
+        }
+    }
+
+    /// After any change to a led partition: advance the HW, answer what can be answered, ask
+    /// for ISR changes.
+    pub(crate) fn on_leader_changed(&mut self, key: &PartitionKey) {
+        self.advance_high_watermark(key);
+        self.answer_pending_produces(key);
+        self.complete_parked_fetches(key, false);
+        self.request_isr_change(key);
+    }
+
+    fn advance_high_watermark(&mut self, key: &PartitionKey) {
+        let at_leader_end = self.config.bugs.high_watermark_at_leader_end;
+        let id = self.id;
+        let Some(replica) = self.replicas.partitions.get_mut(key) else {
+            return;
+        };
+        let log_end_offset = replica.log.log_end_offset();
+        let high_watermark = replica.log.high_watermark();
+        let Some(leader) = replica.leader_state() else {
+            return;
+        };
+        let candidate = if at_leader_end {
+            log_end_offset
+        } else {
+            high_watermark_candidate(leader, id)
+        };
+        if candidate <= high_watermark {
+            return;
+        }
+        replica.log.advance_high_watermark(candidate);
+        let write = replica.log.checkpoint_high_watermark();
+        self.observe(Observation::HighWatermarkAdvanced);
+        if let Some(write) = write {
+            self.write_log(key, write);
+        }
+    }
+
+    fn answer_pending_produces(&mut self, key: &PartitionKey) {
+        let Some(replica) = self.replicas.partitions.get_mut(key) else {
+            return;
+        };
+        let high_watermark = replica.log.high_watermark();
+        let Some(leader) = replica.leader_state() else {
+            return;
+        };
+        let enough = leader.isr.len() as u32 >= leader.min_insync_replicas;
+        let durable = leader.durable_end_offset;
+        let mut answers = Vec::new();
+        leader.pending.retain(|pending| {
+            let answer = match pending.acks {
+                Acks::Leader if durable >= pending.end_offset => Some(Ok(pending.base_offset)),
+                Acks::All if high_watermark >= pending.end_offset => Some(if enough {
+                    Ok(pending.base_offset)
+                } else {
+                    Err(DataError::NotEnoughReplicasAfterAppend)
+                }),
+                _ => None,
+            };
+            match answer {
+                Some(result) => {
+                    answers.push((pending.from, pending.request_id, result));
+                    false
+                }
+                None => true,
+            }
+        });
+        for (from, request_id, result) in answers {
+            self.answer_produce(from, key, request_id, result);
+        }
+    }
+
+    pub(crate) fn on_fetch(&mut self, from: u32, request: FetchRequest) {
+        let key = (request.topic.clone(), request.partition);
+        let serve_stale = self.config.bugs.ignore_stale_follower_epoch && request.replica.is_some();
+        if let Err(error) = self.check_leader(&key, request.current_leader_epoch, serve_stale) {
+            if matches!(error, DataError::FencedLeaderEpoch { .. }) {
+                self.observe(Observation::FencedRequest);
+            }
+            self.answer_fetch(from, &request, Err(error));
+            return;
+        }
+        if let Some(follower) = request.replica {
+            self.record_follower_fetch(&key, follower, request.fetch_offset);
+        }
+        match self.serve_fetch(&key, &request) {
+            Ok(Some(data)) => self.answer_fetch(from, &request, Ok(data)),
+            Ok(None) => self.park_fetch(&key, from, request),
+            Err(error) => self.answer_fetch(from, &request, Err(error)),
+        }
+        self.on_leader_changed(&key);
+    }
+
+    fn answer_fetch(
+        &mut self,
+        to: u32,
+        request: &FetchRequest,
+        result: Result<FetchData, DataError>,
+    ) {
+        let response = FetchResponse {
+            request_id: request.request_id,
+            topic: request.topic.clone(),
+            partition: request.partition,
+            result,
+        };
+        self.send(to, Message::FetchResponse(response));
+    }
+
+    /// Notes a follower's LEO (its fetch offset) and when it last caught up.
+    fn record_follower_fetch(&mut self, key: &PartitionKey, follower: u32, fetch_offset: u64) {
+        let now_ns = self.now_ns();
+        let replica = self.replicas.partitions.get_mut(key).expect("checked");
+        let log_end_offset = replica.log.log_end_offset();
+        if fetch_offset > log_end_offset {
+            return; // Answered OFFSET_OUT_OF_RANGE; not a valid LEO of this log.
+        }
+        let leader = replica.leader_state().expect("checked");
+        let Some(progress) = leader.followers.get_mut(&follower) else {
+            return;
+        };
+        progress.log_end_offset = Some(fetch_offset);
+        if fetch_offset >= log_end_offset {
+            progress.last_caught_up_ns = now_ns;
+        }
+    }
+
+    /// The data to return now, `None` if there is nothing yet (park it).
+    fn serve_fetch(
+        &self,
+        key: &PartitionKey,
+        request: &FetchRequest,
+    ) -> Result<Option<FetchData>, DataError> {
+        let replica = &self.replicas.partitions[key];
+        let log = &replica.log;
+        let end_offset_max = match request.replica {
+            Some(_) => log.log_end_offset(),
+            None => log.high_watermark(),
+        };
+        let batches = log
+            .read(
+                request.fetch_offset,
+                end_offset_max,
+                request.records_max.max(1),
+            )
+            .map_err(|_| DataError::OffsetOutOfRange {
+                log_start_offset: log.log_start_offset(),
+                log_end_offset: log.log_end_offset(),
+            })?;
+        if batches.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(fetch_data(replica, batches)))
+    }
+
+    fn park_fetch(&mut self, key: &PartitionKey, from: u32, request: FetchRequest) {
+        let deadline_ns = self.now_ns() + self.config.timing.fetch_wait_max_ns;
+        let parked_max = self.config.limits.parked_fetches_max as usize;
+        let replica = self.replicas.partitions.get_mut(key).expect("checked");
+        let high_watermark = replica.log.high_watermark();
+        let leader = replica.leader_state().expect("checked");
+        // A retried fetch replaces the parked one of the same sender.
+        leader
+            .parked
+            .retain(|parked| !(parked.from == from && parked.request.replica == request.replica));
+        if leader.parked.len() >= parked_max {
+            let data = fetch_data(replica, Vec::new());
+            self.answer_fetch(from, &request, Ok(data));
+            return;
+        }
+        leader.parked.push(ParkedFetch {
+            from,
+            request,
+            high_watermark,
+            deadline_ns,
+        });
+    }
+
+    /// Answers the parked fetches that now have data (or, for followers, a new HW to learn), and
+    /// with `expire` also those whose wait is over.
+    pub(crate) fn complete_parked_fetches(&mut self, key: &PartitionKey, expire: bool) {
+        let now_ns = self.now_ns();
+        let Some(replica) = self.replicas.partitions.get_mut(key) else {
+            return;
+        };
+        let high_watermark = replica.log.high_watermark();
+        let Some(leader) = replica.leader_state() else {
+            return;
+        };
+        if leader.parked.is_empty() {
+            return;
+        }
+        let parked = std::mem::take(&mut leader.parked);
+        let mut keep = Vec::new();
+        for fetch in parked {
+            let served = self.serve_fetch(key, &fetch.request);
+            let hw_news = fetch.request.replica.is_some() && fetch.high_watermark != high_watermark;
+            match served {
+                Ok(Some(data)) => self.answer_fetch(fetch.from, &fetch.request, Ok(data)),
+                Ok(None) if hw_news || (expire && fetch.deadline_ns <= now_ns) => {
+                    let data = fetch_data(&self.replicas.partitions[key], Vec::new());
+                    self.answer_fetch(fetch.from, &fetch.request, Ok(data));
+                }
+                Ok(None) => keep.push(fetch),
+                Err(error) => self.answer_fetch(fetch.from, &fetch.request, Err(error)),
+            }
+        }
+        let replica = self.replicas.partitions.get_mut(key).expect("present");
+        if let Some(leader) = replica.leader_state() {
+            leader.parked = keep;
+        }
+    }
+
+    /// Asks the controller to shrink or expand the ISR when the followers' progress calls for it.
+    fn request_isr_change(&mut self, key: &PartitionKey) {
+        let now_ns = self.now_ns();
+        let lag_max_ns = self.config.timing.replica_lag_time_max_ns;
+        let retry_ns = self.config.timing.replica_request_timeout_ns;
+        let readmit = self.config.bugs.readmit_stale_broker;
+        let (Some(controller), Some(broker_epoch)) = (self.raft.leader, self.broker.broker_epoch)
+        else {
+            return;
+        };
+        let id = self.id;
+        let Some(replica) = self.replicas.partitions.get(key) else {
+            return;
+        };
+        let ReplicaRole::Leader(leader) = &replica.role else {
+            return;
+        };
+        let log_end_offset = replica.log.log_end_offset();
+        let mut isr: Vec<u32> = leader
+            .isr
+            .iter()
+            .copied()
+            .filter(|member| {
+                *member == id || leader.followers[member].last_caught_up_ns + lag_max_ns > now_ns
+            })
+            .collect();
+        for (follower, progress) in &leader.followers {
+            let caught_up = progress
+                .log_end_offset
+                .is_some_and(|leo| leo >= log_end_offset)
+                && progress.last_caught_up_ns + lag_max_ns > now_ns;
+            let eligible = self.image.is_active(*follower);
+            if !isr.contains(follower) && eligible && (caught_up || readmit) {
+                isr.push(*follower);
+            }
+        }
+        if isr == leader.isr {
+            return;
+        }
+        if let Some((requested, at_ns)) = &leader.isr_requested
+            && *requested == isr
+            && at_ns + retry_ns > now_ns
+        {
+            return;
+        }
+        let request = AlterPartitionRequest {
+            broker: id,
+            broker_epoch,
+            topic: key.0.clone(),
+            partition: key.1,
+            leader_epoch: replica.leader_epoch,
+            partition_epoch: replica.partition_epoch,
+            isr: isr.clone(),
+        };
+        let observation = if isr.len() < leader.isr.len() {
+            Observation::IsrShrinkRequested
+        } else {
+            Observation::IsrExpandRequested
+        };
+        let replica = self.replicas.partitions.get_mut(key).expect("present");
+        replica.leader_state().expect("leader").isr_requested = Some((isr, now_ns));
+        self.observe(observation);
+        self.send(controller, Message::AlterPartition(request));
+    }
+
+    pub(crate) fn tick_leader(&mut self, key: &PartitionKey) {
+        let now_ns = self.now_ns();
+        let Some(replica) = self.replicas.partitions.get_mut(key) else {
+            return;
+        };
+        let Some(leader) = replica.leader_state() else {
+            return;
+        };
+        let mut expired = Vec::new();
+        leader.pending.retain(|pending| {
+            let keep = pending.deadline_ns > now_ns;
+            if !keep {
+                expired.push((pending.from, pending.request_id));
+            }
+            keep
+        });
+        for (from, request_id) in expired {
+            self.answer_produce(from, key, request_id, Err(DataError::RequestTimedOut));
+        }
+        self.complete_parked_fetches(key, true);
+        self.request_isr_change(key);
+    }
+
+    pub(crate) fn on_offsets_for_leader_epoch(
+        &mut self,
+        from: u32,
+        request: OffsetsForLeaderEpochRequest,
+    ) {
+        let key = (request.topic.clone(), request.partition);
+        let result = self
+            .check_leader(&key, Some(request.current_leader_epoch), false)
+            .map(|()| {
+                let answer = self.replicas.partitions[&key]
+                    .log
+                    .end_offset_for_epoch(request.leader_epoch);
+                (answer.leader_epoch, answer.end_offset)
+            });
+        let response = OffsetsForLeaderEpochResponse {
+            request_id: request.request_id,
+            topic: request.topic,
+            partition: request.partition,
+            result,
+        };
+        self.send(from, Message::OffsetsForLeaderEpochResponse(response));
+    }
+
+    pub(crate) fn on_list_offsets(&mut self, from: u32, request: ListOffsetsRequest) {
+        let key = (request.topic.clone(), request.partition);
+        let result = self.check_leader(&key, None, false).map(|()| {
+            let log = &self.replicas.partitions[&key].log;
+            match request.spec {
+                OffsetSpec::Earliest => log.log_start_offset(),
+                OffsetSpec::Latest => log.high_watermark(),
+            }
+        });
+        let response = ListOffsetsResponse {
+            request_id: request.request_id,
+            topic: request.topic,
+            partition: request.partition,
+            result,
+        };
+        self.send(from, Message::ListOffsetsResponse(response));
+    }
+}
+
+/// The minimum LEO over the maximal ISR (the committed ISR plus a pending expansion), the
+/// leader's own counted as its synced end.
+fn high_watermark_candidate(leader: &LeaderState, id: u32) -> u64 {
+    let pending_members = leader
+        .isr_requested
+        .iter()
+        .flat_map(|(requested, _)| requested.iter());
+    leader
+        .isr
+        .iter()
+        .chain(pending_members)
+        .map(|member| {
+            if *member == id {
+                leader.durable_end_offset
+            } else {
+                leader
+                    .followers
+                    .get(member)
+                    .and_then(|progress| progress.log_end_offset)
+                    .unwrap_or(0)
+            }
+        })
+        .min()
+        .unwrap_or(0)
+}
+
+fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch>) -> FetchData {
+    FetchData {
+        leader_epoch: replica.leader_epoch,
+        high_watermark: replica.log.high_watermark(),
+        log_start_offset: replica.log.log_start_offset(),
+        log_end_offset: replica.log.log_end_offset(),
+        batches,
+    }
+}

@@ -1,0 +1,180 @@
+//! Partition replicas: the data plane of a broker (KAFKA.md, "Data replication").
+//!
+//! A broker holds a [`Replica`] of every partition whose replica list names it. The committed
+//! metadata image decides its role: the leader named there leads in the image's leader epoch; the
+//! others follow that leader. A replica acts only while its broker holds a broker epoch (it is
+//! registered for this incarnation and not fenced): the registration record comes after every
+//! change that took the broker out of leaderships and ISRs, so a broker never acts on the stale
+//! metadata it replays after a restart.
+//!
+//! - [`leader`]: produce, fetch serving (followers and consumers, parked fetches), the high
+//!   watermark (minimum log end offset over the ISR), ISR shrink and expansion requests,
+//!   OffsetsForLeaderEpoch and ListOffsets answers, KIP-320 fencing.
+//! - [`follower`]: becoming a follower (the truncation decision of [`crate::log::LogBugs`], the
+//!   KIP-279 divergence search), the fetch loop, the high watermark learned from the leader.
+//! - [`role`]: reconciling replicas with the metadata image, and the periodic tick.
+//!
+//! Invariants (asserted in [`crate::Node::check_invariants`]): every log's own invariants
+//! (`log start <= HW <= LEO`, dense offsets); a leader is in its ISR; a leader's durable end offset
+//! never passes its LEO; a leader holds at most `limits.produce_in_flight_max` produce requests and
+//! `limits.parked_fetches_max` parked fetches per partition.
+//!
+//! Durability: appends go to disk as [`crate::StorageWrite::Log`]. Under `flush = "every-batch"` a
+//! leader counts its own copy towards the HW (and answers acks=1) only once synced, and a follower
+//! syncs before the fetch that reports its new LEO. A disk fault makes the node rewrite its whole
+//! state, logs included, and hold every durability-dependent action until that rewrite is synced
+//! (see `disk`): the replica keeps serving reads and appends meanwhile, but nothing new becomes
+//! acknowledged or counted, like a Kafka broker whose log directory stalls. A broker whose disk
+//! keeps failing therefore stops making progress on acknowledgements but never acknowledges what
+//! is not durable.
+
+pub mod follower;
+pub mod leader;
+pub mod role;
+
+use std::collections::BTreeMap;
+
+use crate::log::{LogImage, PartitionLog};
+use crate::message::FetchRequest;
+use crate::message::data::Acks;
+use crate::storage::PartitionKey;
+
+/// Every replica this broker holds, and the logs recovered from disk not yet opened.
+#[derive(Debug, Default)]
+pub(crate) struct Replicas {
+    pub(crate) partitions: BTreeMap<PartitionKey, Replica>,
+    /// Logs read from disk at start, opened when the metadata first names the partition.
+    pub(crate) recovered: BTreeMap<PartitionKey, LogImage>,
+    pub(crate) request_id_next: u64,
+    /// The metadata index and broker epoch the roles were last reconciled with.
+    pub(crate) reconciled: Option<(u64, Option<u64>)>,
+}
+
+/// One replica of one partition.
+#[derive(Debug)]
+pub(crate) struct Replica {
+    pub(crate) log: PartitionLog,
+    /// The leader epoch of the metadata this replica acts on.
+    pub(crate) leader_epoch: u64,
+    pub(crate) partition_epoch: u64,
+    pub(crate) role: ReplicaRole,
+    /// The leader this replica followed last since the node started (zoo 2 compares with it).
+    pub(crate) followed_last: Option<u32>,
+}
+
+/// What a replica does.
+#[derive(Debug)]
+pub(crate) enum ReplicaRole {
+    /// Neither leads nor follows (no leader, or this broker has no broker epoch).
+    Offline,
+    Leader(LeaderState),
+    Follower(FollowerState),
+}
+
+/// A leader's view of its partition.
+#[derive(Debug)]
+pub(crate) struct LeaderState {
+    /// The committed ISR (from the metadata).
+    pub(crate) isr: Vec<u32>,
+    pub(crate) min_insync_replicas: u32,
+    pub(crate) followers: BTreeMap<u32, FollowerProgress>,
+    /// The end of this leader's own synced log (its LEO under `flush = "never"`).
+    pub(crate) durable_end_offset: u64,
+    pub(crate) pending: Vec<PendingProduce>,
+    pub(crate) parked: Vec<ParkedFetch>,
+    /// The ISR asked of the controller, with the time it was asked; cleared by a metadata change.
+    pub(crate) isr_requested: Option<(Vec<u32>, u64)>,
+}
+
+/// What a leader knows of one follower.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FollowerProgress {
+    /// The fetch offset of its latest fetch (its LEO then), if it fetched in this epoch.
+    pub(crate) log_end_offset: Option<u64>,
+    /// When it last fetched at or past the leader's LEO.
+    pub(crate) last_caught_up_ns: u64,
+}
+
+/// A produce request waiting for its acknowledgement.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingProduce {
+    pub(crate) from: u32,
+    pub(crate) request_id: u64,
+    pub(crate) acks: Acks,
+    pub(crate) base_offset: u64,
+    pub(crate) end_offset: u64,
+    pub(crate) deadline_ns: u64,
+}
+
+/// A fetch with nothing to return yet.
+#[derive(Clone, Debug)]
+pub(crate) struct ParkedFetch {
+    pub(crate) from: u32,
+    pub(crate) request: FetchRequest,
+    pub(crate) high_watermark: u64,
+    pub(crate) deadline_ns: u64,
+}
+
+/// A follower's replication loop.
+#[derive(Clone, Debug)]
+pub(crate) struct FollowerState {
+    pub(crate) leader: u32,
+    pub(crate) phase: FollowerPhase,
+    /// The request awaiting an answer, if any.
+    pub(crate) in_flight: Option<u64>,
+    /// When the last request was sent or the last error answer arrived.
+    pub(crate) sent_at_ns: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FollowerPhase {
+    /// Searching the divergence point: asking about the log's latest epoch.
+    Searching,
+    Fetching,
+}
+
+impl Replica {
+    pub(crate) fn is_leader(&self) -> bool {
+        matches!(self.role, ReplicaRole::Leader(_))
+    }
+
+    pub(crate) fn leader_state(&mut self) -> Option<&mut LeaderState> {
+        match &mut self.role {
+            ReplicaRole::Leader(leader) => Some(leader),
+            _ => None,
+        }
+    }
+
+    /// Asserts the replica's invariants (see module docs).
+    pub(crate) fn check_invariants(&self, node: u32, key: &PartitionKey, limits_in_flight: u32) {
+        self.log.check_invariants();
+        if let ReplicaRole::Leader(leader) = &self.role {
+            assert!(
+                leader.isr.contains(&node),
+                "{key:?}: leader {node} not in its ISR {:?}",
+                leader.isr
+            );
+            assert!(
+                leader.durable_end_offset <= self.log.log_end_offset(),
+                "{key:?}: durable end offset {} past the LEO {}",
+                leader.durable_end_offset,
+                self.log.log_end_offset()
+            );
+            assert!(leader.pending.len() <= limits_in_flight as usize);
+            for pending in &leader.pending {
+                assert!(pending.end_offset <= self.log.log_end_offset());
+            }
+        }
+    }
+}
+
+/// A read-only view of one replica, for drivers and checkers.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicaView<'a> {
+    pub topic: &'a str,
+    pub partition: u32,
+    pub is_leader: bool,
+    /// The leader epoch the replica acts on.
+    pub leader_epoch: u64,
+    pub log: &'a PartitionLog,
+}

@@ -1,0 +1,228 @@
+//! Reconciling replicas with the committed metadata image, and the data-plane tick.
+//!
+//! A replica's role changes only here, and only towards what the image says: a newer leader
+//! epoch (or a lost or regained broker epoch) ends the old role first: a leader drops its waiting
+//! produce requests (their clients time out: the outcome is unknown) and answers its parked
+//! fetches NOT_LEADER; then the new role starts. A change of ISR within an epoch only updates the
+//! leader's copy.
+
+use std::collections::BTreeMap;
+
+use crate::log::PartitionLog;
+use crate::message::{DataError, FetchResponse, Message};
+use crate::node::{Node, Observation, Timer};
+use crate::replica::{FollowerProgress, LeaderState, Replica, ReplicaRole, ReplicaView};
+use crate::storage::PartitionKey;
+
+/// The role the metadata asks of this broker for one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Desired {
+    Offline,
+    Leader,
+    Follower(u32),
+}
+
+/// The metadata facts of one partition a replica acts on.
+struct PartitionFacts {
+    replicas: Vec<u32>,
+    isr: Vec<u32>,
+    leader: Option<u32>,
+    leader_epoch: u64,
+    partition_epoch: u64,
+    min_insync_replicas: u32,
+}
+
+impl Node {
+    pub(crate) fn arm_replica_tick(&mut self) {
+        self.set_timer(Timer::Replica, self.config.timing.replica_tick_interval_ns);
+    }
+
+    pub(crate) fn on_replica_tick(&mut self) {
+        self.arm_replica_tick();
+        let keys: Vec<PartitionKey> = self.replicas.partitions.keys().cloned().collect();
+        for key in keys {
+            self.tick_leader(&key);
+            self.tick_follower(&key);
+        }
+    }
+
+    /// Brings every replica's role in line with the image, if the image or the broker epoch
+    /// changed since the last time.
+    pub(crate) fn reconcile_replicas(&mut self) {
+        let now = (self.image.applied_index, self.broker.broker_epoch);
+        if self.replicas.reconciled == Some(now) {
+            return;
+        }
+        self.replicas.reconciled = Some(now);
+        let facts: Vec<(PartitionKey, PartitionFacts)> = self
+            .image
+            .topics
+            .iter()
+            .flat_map(|(name, topic)| {
+                topic
+                    .partitions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, state)| state.replicas.contains(&self.id))
+                    .map(move |(partition, state)| {
+                        let facts = PartitionFacts {
+                            replicas: state.replicas.clone(),
+                            isr: state.isr.clone(),
+                            leader: state.leader,
+                            leader_epoch: state.leader_epoch,
+                            partition_epoch: state.partition_epoch,
+                            min_insync_replicas: topic.min_insync_replicas,
+                        };
+                        ((name.clone(), partition as u32), facts)
+                    })
+            })
+            .collect();
+        for (key, facts) in facts {
+            self.reconcile_replica(key, facts);
+        }
+    }
+
+    fn desired_role(&self, facts: &PartitionFacts) -> Desired {
+        if self.broker.broker_epoch.is_none() {
+            return Desired::Offline;
+        }
+        match facts.leader {
+            Some(leader) if leader == self.id => Desired::Leader,
+            Some(leader) => Desired::Follower(leader),
+            None => Desired::Offline,
+        }
+    }
+
+    fn reconcile_replica(&mut self, key: PartitionKey, facts: PartitionFacts) {
+        self.open_replica(&key);
+        let desired = self.desired_role(&facts);
+        let replica = self.replicas.partitions.get_mut(&key).expect("opened");
+        let current = match &replica.role {
+            ReplicaRole::Offline => Desired::Offline,
+            ReplicaRole::Leader(_) => Desired::Leader,
+            ReplicaRole::Follower(follower) => Desired::Follower(follower.leader),
+        };
+        assert!(
+            facts.leader_epoch >= replica.leader_epoch,
+            "{key:?}: the metadata's leader epoch went back"
+        );
+        let same_epoch = facts.leader_epoch == replica.leader_epoch;
+        replica.partition_epoch = facts.partition_epoch;
+        if same_epoch && current == desired {
+            if let Some(leader) = replica.leader_state() {
+                if leader.isr != facts.isr {
+                    leader.isr = facts.isr;
+                    leader.isr_requested = None;
+                }
+                self.on_leader_changed(&key);
+            }
+            return;
+        }
+        self.end_role(&key);
+        let replica = self.replicas.partitions.get_mut(&key).expect("opened");
+        replica.leader_epoch = facts.leader_epoch;
+        match desired {
+            Desired::Offline => {}
+            Desired::Leader => self.become_partition_leader(&key, facts),
+            Desired::Follower(leader) => self.become_partition_follower(&key, leader),
+        }
+    }
+
+    /// Opens the replica's log: recovered from disk if this node holds one, else empty.
+    fn open_replica(&mut self, key: &PartitionKey) {
+        if self.replicas.partitions.contains_key(key) {
+            return;
+        }
+        let limits = self.config.limits.log;
+        let log = match self.replicas.recovered.remove(key) {
+            Some(image) => PartitionLog::recover(&image, limits),
+            None => PartitionLog::new(limits),
+        };
+        let replica = Replica {
+            log,
+            leader_epoch: 0,
+            partition_epoch: 0,
+            role: ReplicaRole::Offline,
+            followed_last: None,
+        };
+        self.replicas.partitions.insert(key.clone(), replica);
+    }
+
+    /// Ends the current role: a leader's waiting produces are dropped (their outcome is unknown
+    /// to their clients, who time out) and its parked fetches are answered NOT_LEADER.
+    fn end_role(&mut self, key: &PartitionKey) {
+        let replica = self.replicas.partitions.get_mut(key).expect("opened");
+        let role = std::mem::replace(&mut replica.role, ReplicaRole::Offline);
+        if let ReplicaRole::Leader(leader) = role {
+            for parked in leader.parked {
+                let response = FetchResponse {
+                    request_id: parked.request.request_id,
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    result: Err(DataError::NotLeader { leader_hint: None }),
+                };
+                self.send(parked.from, Message::FetchResponse(response));
+            }
+        }
+    }
+
+    fn become_partition_leader(&mut self, key: &PartitionKey, facts: PartitionFacts) {
+        let now_ns = self.now_ns();
+        let never = !self.config.flush.must_sync_before_acknowledge();
+        let replica = self.replicas.partitions.get_mut(key).expect("opened");
+        assert!(
+            facts.isr.contains(&self.id),
+            "{key:?}: the metadata names leader {} outside its ISR",
+            self.id
+        );
+        let followers: BTreeMap<u32, FollowerProgress> = facts
+            .replicas
+            .iter()
+            .filter(|replica| **replica != self.id)
+            .map(|replica| {
+                let progress = FollowerProgress {
+                    log_end_offset: None,
+                    last_caught_up_ns: now_ns,
+                };
+                (*replica, progress)
+            })
+            .collect();
+        let log_end_offset = replica.log.log_end_offset();
+        let durable_end_offset = if never {
+            log_end_offset
+        } else {
+            replica.log.high_watermark()
+        };
+        replica.role = ReplicaRole::Leader(LeaderState {
+            isr: facts.isr,
+            min_insync_replicas: facts.min_insync_replicas,
+            followers,
+            durable_end_offset,
+            pending: Vec::new(),
+            parked: Vec::new(),
+            isr_requested: None,
+        });
+        replica.followed_last = None;
+        let leader_epoch = replica.leader_epoch;
+        self.observe(Observation::ReplicaBecameLeader {
+            topic: key.0.clone(),
+            partition: key.1,
+            leader_epoch,
+        });
+        self.when_log_durable(key, leader_epoch, log_end_offset);
+    }
+
+    /// Every replica of this broker, in (topic, partition) order.
+    pub fn replicas(&self) -> impl Iterator<Item = ReplicaView<'_>> {
+        self.replicas
+            .partitions
+            .iter()
+            .map(|((topic, partition), replica)| ReplicaView {
+                topic,
+                partition: *partition,
+                is_leader: replica.is_leader(),
+                leader_epoch: replica.leader_epoch,
+                log: &replica.log,
+            })
+    }
+}

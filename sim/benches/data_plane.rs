@@ -1,0 +1,113 @@
+//! Data-plane benchmark (issue 4): 3 brokers, one topic of 6 partitions with replication 3, two
+//! acks=all producers at 1,000 records per simulated second in total, two consumers, 60 simulated
+//! seconds, no faults.
+//!
+//! Run with `cargo bench -p sim --bench data_plane`. Prints wall time per run and events per wall
+//! second: without monitors (the simulation alone), with the quorum and leadership monitors, and
+//! with the replica monitor too (what tests run after every step). The harness times itself with
+//! the wall clock; the simulations it times never read it.
+
+use broker::message::Acks;
+use broker::{ClusterConfig, TopicConfig};
+use sim::SimulationConfig;
+use sim::cluster::{ClientSpecs, ClusterSimulation, ConsumerSpec, ProducerSpec};
+
+const RUNS: u64 = 5;
+const SECOND_NS: u64 = 1_000_000_000;
+const TOPIC: &str = "orders";
+
+fn cluster(seed: u64) -> ClusterSimulation {
+    let config = ClusterConfig {
+        topics: vec![TopicConfig {
+            name: TOPIC.to_owned(),
+            partitions: 6,
+            replication_factor: 3,
+            min_insync_replicas: 2,
+        }],
+        ..ClusterConfig::default()
+    };
+    let producer = |process| ProducerSpec {
+        topic: TOPIC.to_owned(),
+        acks: Acks::All,
+        rate_per_second: 500,
+        keys: 64,
+        stop_at_ns: u64::MAX,
+        process,
+    };
+    let consumer = |process, partitions| ConsumerSpec {
+        topic: TOPIC.to_owned(),
+        partitions,
+        process,
+    };
+    let clients = ClientSpecs {
+        producers: vec![producer(0), producer(1)],
+        consumers: vec![consumer(10, vec![0, 1, 2]), consumer(11, vec![3, 4, 5])],
+    };
+    let simulation = SimulationConfig {
+        seed,
+        check_invariants: false,
+        ..SimulationConfig::default()
+    };
+    ClusterSimulation::with_clients(config, simulation, clients).expect("valid config")
+}
+
+/// Which monitors run after every step.
+#[derive(Clone, Copy, Debug)]
+enum Monitors {
+    None,
+    QuorumAndLeadership,
+    All,
+}
+
+/// One run: (events, acknowledged records).
+fn one_run(seed: u64, monitors: Monitors) -> (u64, u64) {
+    let mut cluster = cluster(seed);
+    cluster.set_monitors(!matches!(monitors, Monitors::None));
+    cluster.set_replica_monitor(matches!(monitors, Monitors::All));
+    let mut acknowledged = 0;
+    for second in 1..=60 {
+        cluster
+            .run_until(second * SECOND_NS)
+            .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
+        for (_, event) in cluster.drain_client_events() {
+            if let (broker::client::EventKind::Ok, broker::client::ClientOperation::Send(sent)) =
+                (event.kind, &event.operation)
+            {
+                acknowledged += sent.len() as u64;
+            }
+        }
+    }
+    (cluster.simulation().counters().events, acknowledged)
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark harness times itself"
+)]
+fn measure(monitors: Monitors) {
+    let _ = one_run(u64::MAX, monitors);
+    let started = std::time::Instant::now();
+    let mut events = 0;
+    let mut acknowledged = 0;
+    for seed in 0..RUNS {
+        let (run_events, run_acknowledged) = one_run(seed, monitors);
+        events += run_events;
+        acknowledged += run_acknowledged;
+    }
+    let wall_ns = started.elapsed().as_nanos() as u64;
+    println!(
+        "data_plane (monitors: {monitors:?}): {RUNS} runs of 60 simulated s, 3 brokers, 6 partitions \
+         x RF 3, 2 producers at 1,000 records/s in total, 2 consumers: {} events and {} \
+         acknowledged records per run, {:.1} ms wall per run, {:.2} M events per wall second",
+        events / RUNS,
+        acknowledged / RUNS,
+        wall_ns as f64 / RUNS as f64 / 1e6,
+        events as f64 / (wall_ns as f64 / 1e9) / 1e6
+    );
+}
+
+fn main() {
+    measure(Monitors::None);
+    measure(Monitors::QuorumAndLeadership);
+    measure(Monitors::All);
+}

@@ -1,0 +1,203 @@
+//! From what the clients reported to a history: `check`'s operations, and the lines of a
+//! `history.jsonl` file (shared/design/HISTORY.md).
+//!
+//! Keys are `"topic/partition"`; values are the workload's unique u64s. Operations are indexed
+//! in the order the simulator observed them, which is the order they happened (the simulator
+//! processes events in time order), so the history's times never decrease.
+
+use std::collections::BTreeMap;
+
+use broker::client::history::{ClientEvent, ClientOperation, EventKind};
+use check::history::{
+    Function, MicroOperation, Operation, OperationType, OperationValue, PolledKey,
+};
+
+/// The most operations one run records. The scenario format bounds the workload well below it;
+/// reaching it is a bug in that bound.
+pub const HISTORY_OPERATIONS_MAX: usize = 20_000_000;
+
+/// The history key of a partition.
+pub fn history_key(topic: &str, partition: u32) -> String {
+    format!("{topic}/{partition}")
+}
+
+/// Records client events as history operations.
+///
+/// HISTORY.md (after Jepsen): a process whose operation ended `info` is considered crashed and is
+/// never used again. A client goes on after an indeterminate outcome, so from then on its
+/// operations are recorded under a fresh process id, allocated above every client's and the
+/// dump's own.
+#[derive(Debug, Default)]
+pub struct HistoryRecorder {
+    operations: Vec<Operation>,
+    /// Client process id -> the history process it records under now.
+    current_process: BTreeMap<u64, u64>,
+    next_spare_process: u64,
+}
+
+impl HistoryRecorder {
+    /// A recorder for clients whose process ids are below `first_spare_process`.
+    pub fn new(first_spare_process: u64) -> HistoryRecorder {
+        HistoryRecorder {
+            next_spare_process: first_spare_process,
+            ..HistoryRecorder::default()
+        }
+    }
+
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    pub fn into_operations(self) -> Vec<Operation> {
+        self.operations
+    }
+
+    fn push(
+        &mut self,
+        time_ns: u64,
+        process: u64,
+        kind: OperationType,
+        function: Function,
+        value: OperationValue,
+    ) {
+        assert!(
+            self.operations.len() < HISTORY_OPERATIONS_MAX,
+            "history exceeded {HISTORY_OPERATIONS_MAX} operations"
+        );
+        let index = self.operations.len() as u64;
+        debug_assert!(
+            self.operations
+                .last()
+                .is_none_or(|last| last.time_ns <= time_ns),
+            "history time went backwards"
+        );
+        self.operations.push(Operation {
+            index,
+            time_ns,
+            process,
+            kind,
+            function,
+            group: None,
+            value,
+        });
+    }
+
+    /// Records one client event, observed at `time_ns`.
+    pub fn record(&mut self, time_ns: u64, event: &ClientEvent) {
+        let kind = operation_type(event.kind);
+        let (function, value) = match &event.operation {
+            ClientOperation::Send(records) => {
+                let sends = records
+                    .iter()
+                    .map(|record| MicroOperation::Send {
+                        key: history_key(&record.topic, record.partition),
+                        value: value_of(record.value),
+                        offset: record.offset,
+                    })
+                    .collect();
+                (Function::Send, OperationValue::Micro(sends))
+            }
+            ClientOperation::Poll(polled) => {
+                let keys = (event.kind != EventKind::Invoke).then(|| {
+                    polled
+                        .iter()
+                        .map(|partition| PolledKey {
+                            key: history_key(&partition.topic, partition.partition),
+                            records: partition
+                                .records
+                                .iter()
+                                .map(|&(offset, value)| (offset, value_of(value)))
+                                .collect(),
+                        })
+                        .collect()
+                });
+                (
+                    Function::Poll,
+                    OperationValue::Micro(vec![MicroOperation::Poll { keys }]),
+                )
+            }
+            ClientOperation::Assign(partitions) => {
+                let keys = partitions
+                    .iter()
+                    .map(|(topic, partition)| history_key(topic, *partition))
+                    .collect();
+                (Function::Assign, OperationValue::Keys(keys))
+            }
+        };
+        let process = self
+            .current_process
+            .get(&event.process)
+            .copied()
+            .unwrap_or(event.process);
+        self.push(time_ns, process, kind, function, value);
+        if event.kind == EventKind::Info {
+            self.current_process
+                .insert(event.process, self.next_spare_process);
+            self.next_spare_process += 1;
+        }
+    }
+
+    /// Records the final `debug-topic-partitions` dump: every broker's replica logs, as read
+    /// directly from the replicas. An invocation and its completion, from its own process.
+    pub fn record_dump(
+        &mut self,
+        time_ns: u64,
+        process: u64,
+        logs: BTreeMap<String, BTreeMap<String, Vec<(u64, u64)>>>,
+    ) {
+        let dump = logs
+            .into_iter()
+            .map(|(node, partitions)| {
+                let partitions = partitions
+                    .into_iter()
+                    .map(|(key, records)| {
+                        (
+                            key,
+                            records
+                                .into_iter()
+                                .map(|(offset, value)| (offset, value_of(value)))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                (node, partitions)
+            })
+            .collect();
+        let function = Function::DebugTopicPartitions;
+        self.push(
+            time_ns,
+            process,
+            OperationType::Invoke,
+            function,
+            OperationValue::Null,
+        );
+        self.push(
+            time_ns,
+            process,
+            OperationType::Ok,
+            function,
+            OperationValue::Dump(dump),
+        );
+    }
+
+    /// The history as `history.jsonl` lines.
+    pub fn lines(&self) -> Vec<String> {
+        self.operations
+            .iter()
+            .map(|operation| check::history::writer::operation_json(operation).to_string())
+            .collect()
+    }
+}
+
+fn operation_type(kind: EventKind) -> OperationType {
+    match kind {
+        EventKind::Invoke => OperationType::Invoke,
+        EventKind::Ok => OperationType::Ok,
+        EventKind::Fail => OperationType::Fail,
+        EventKind::Info => OperationType::Info,
+    }
+}
+
+fn value_of(value: u64) -> i64 {
+    i64::try_from(value).expect("workload values stay below 2^63")
+}

@@ -1,0 +1,339 @@
+//! One run of one scenario under one seed: the phases, the checks, the report.
+//!
+//! Phases, as in TigerBeetle's VOPR and Jepsen:
+//! 1. **Fault phase** (`fault_phase`): the workload runs while the script's faults and the
+//!    nemesis's fire; the state monitors check every node snapshot after every step.
+//! 2. **Heal**: every fault still in force is cleared; producers have stopped.
+//! 3. **Liveness phase** (`liveness_phase`): the cluster must converge and the consumers drain
+//!    every partition to its high watermark; a cluster that does not is a liveness violation.
+//! 4. **Checks**: the history (with a final dump of every replica's log) goes to `check`; a run
+//!    that acknowledged or consumed nothing is vacuous and fails rather than passing.
+//!
+//! The run never reads a wall clock: the caller measures wall time and fills it in.
+
+use std::sync::{Arc, Mutex};
+
+use check::history::{AnomalyKind, CheckConfig};
+use check::state::StateViolation;
+
+use crate::cluster::ClusterSimulation;
+use crate::logging::SimulatedTimeFormat;
+use crate::runner::faults::FaultExecutor;
+use crate::runner::history::HistoryRecorder;
+use crate::runner::nemesis;
+use crate::runner::report::{RunReport, Violation, ViolationSource};
+use crate::runner::workload::{self, Workload};
+use crate::scenario::{Acks, Fault, Scenario};
+use crate::seed::{Stream, stream};
+use crate::simulation::SimulationConfig;
+
+/// How often the liveness phase looks whether the consumers have drained.
+const DRAIN_CHECK_INTERVAL_NS: u64 = 100_000_000;
+/// Once drained, how long the run goes on so that the polls that read the last records complete
+/// (a consumer's position moves when a fetch answers; its poll completes a little later).
+const DRAIN_SETTLE_NS: u64 = 1_000_000_000;
+/// Witnesses kept per violation in the report.
+const WITNESSES_PER_VIOLATION_MAX: usize = 8;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Keep the run's log (info level, stamped with simulated time) for an artifact folder.
+    pub capture_log: bool,
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: RunReport,
+    pub history_lines: Vec<String>,
+    pub log: String,
+}
+
+/// Runs `scenario` under `seed`. `scenario_path` is how the user named the file (it goes into
+/// the reproduce command).
+pub fn run(scenario: &Scenario, scenario_path: &str, seed: u64, options: RunOptions) -> RunOutcome {
+    if !options.capture_log {
+        return run_phases(scenario, scenario_path, seed);
+    }
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = Arc::clone(&buffer);
+    let subscriber = tracing_subscriber::fmt()
+        .event_format(SimulatedTimeFormat)
+        .with_writer(move || LogWriter(Arc::clone(&writer)))
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let mut outcome =
+        tracing::subscriber::with_default(subscriber, || run_phases(scenario, scenario_path, seed));
+    outcome.log = String::from_utf8_lossy(&buffer.lock().expect("log buffer")).into_owned();
+    outcome
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The state of one run as it goes.
+struct Run<'a> {
+    scenario: &'a Scenario,
+    cluster: ClusterSimulation,
+    executor: FaultExecutor,
+    recorder: HistoryRecorder,
+    workload: Workload,
+    report: RunReport,
+}
+
+fn run_phases(scenario: &Scenario, scenario_path: &str, seed: u64) -> RunOutcome {
+    let mut nemesis_rng = stream(seed, Stream::Nemesis);
+    let mut report = RunReport::new(&scenario.name, scenario_path, seed, 0);
+    let faults = fault_schedule(scenario, &mut nemesis_rng, &mut report);
+    let workload = Workload::of(scenario);
+    let simulation = SimulationConfig {
+        seed,
+        network: scenario.network,
+        check_invariants: true,
+        ..SimulationConfig::default()
+    };
+    let mut cluster = workload::build_cluster(scenario, &workload, simulation);
+    // Where the scenario declares that acknowledged writes may be lost (every replica crashing
+    // under flush = "never"), records below the high watermark may legitimately vanish: the
+    // replica monitor would report the declared trade-off as a violation.
+    cluster.set_replica_monitor(scenario.expect.acknowledged_writes_survive);
+    let executor = FaultExecutor::new(nemesis_rng, scenario.network);
+    let recorder = HistoryRecorder::new(workload.process_count() + 1);
+    let mut run = Run {
+        scenario,
+        cluster,
+        executor,
+        recorder,
+        workload,
+        report,
+    };
+    let phases = run.fault_phase(&faults).and_then(|()| run.heal_and_drain());
+    let drained = match phases {
+        Ok(drained) => drained,
+        Err(violation) => {
+            run.report.add_violation(state_violation(&violation));
+            false
+        }
+    };
+    run.finish(drained)
+}
+
+/// The script's faults and the nemesis's, merged in time order (the script first on ties).
+fn fault_schedule(
+    scenario: &Scenario,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    report: &mut RunReport,
+) -> Vec<Fault> {
+    let mut faults = scenario.faults.clone();
+    if let Some(nemesis) = &scenario.nemesis {
+        let plan = nemesis::plan(nemesis, scenario.cluster.brokers, scenario.fault_phase, rng);
+        report.nemesis = Some(plan.to_string());
+        faults.extend(plan.faults);
+    }
+    faults.sort_by_key(Fault::at);
+    faults
+}
+
+impl Run<'_> {
+    fn advance_to(&mut self, time_ns: u64) -> Result<(), StateViolation> {
+        while let Some(expiry_ns) = self
+            .executor
+            .next_expiry_ns()
+            .filter(|&expiry| expiry <= time_ns)
+        {
+            self.cluster.run_until(expiry_ns)?;
+            self.executor.expire(&mut self.cluster);
+            self.record_client_events();
+        }
+        self.cluster.run_until(time_ns)?;
+        self.record_client_events();
+        Ok(())
+    }
+
+    fn record_client_events(&mut self) {
+        for (time_ns, event) in self.cluster.drain_client_events() {
+            self.recorder.record(time_ns, &event);
+        }
+    }
+
+    fn fault_phase(&mut self, faults: &[Fault]) -> Result<(), StateViolation> {
+        for fault in faults {
+            self.advance_to(fault.at().ns)?;
+            self.executor.fire(&mut self.cluster, fault);
+        }
+        self.advance_to(self.scenario.fault_phase.ns)
+    }
+
+    /// Heals every fault, then runs the liveness phase until the consumers drain or it ends.
+    /// Returns whether they drained.
+    fn heal_and_drain(&mut self) -> Result<bool, StateViolation> {
+        self.executor.heal_everything(&mut self.cluster);
+        let end_ns = self.scenario.fault_phase.ns + self.scenario.liveness_phase.ns;
+        while self.cluster.now_ns() < end_ns {
+            let next_ns = (self.cluster.now_ns() + DRAIN_CHECK_INTERVAL_NS).min(end_ns);
+            self.advance_to(next_ns)?;
+            if self.workload.drained(&self.cluster) {
+                self.advance_to(self.cluster.now_ns() + DRAIN_SETTLE_NS)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn finish(mut self, drained: bool) -> RunOutcome {
+        self.record_client_events();
+        let dump_process = self.workload.process_count();
+        self.recorder.record_dump(
+            self.cluster.now_ns(),
+            dump_process,
+            self.cluster.replica_logs(),
+        );
+        if !drained && self.report.violations.is_empty() {
+            self.report.add_violation(Violation {
+                source: ViolationSource::Liveness,
+                kind: "not-drained".to_string(),
+                description: format!(
+                    "consumers did not read every partition to its high watermark within the {} liveness phase after heal",
+                    self.scenario.liveness_phase
+                ),
+                witnesses: vec![self.workload.progress_json(&self.cluster)],
+            });
+        }
+        self.check_history(drained);
+        self.check_vacuity();
+        self.fill_stats();
+        let history_lines = self.recorder.lines();
+        RunOutcome {
+            report: self.report,
+            history_lines,
+            log: String::new(),
+        }
+    }
+
+    fn check_config(&self, drained: bool) -> CheckConfig {
+        let all_acks_all = self
+            .scenario
+            .workload
+            .producers
+            .iter()
+            .all(|producer| producer.acks == Acks::All);
+        let mut config = CheckConfig {
+            acks: if all_acks_all {
+                check::history::Acks::All
+            } else {
+                check::history::Acks::Leader
+            },
+            drained,
+            witnesses_per_anomaly_max: WITNESSES_PER_VIOLATION_MAX,
+            ..CheckConfig::default()
+        };
+        if !self.scenario.expect.acknowledged_writes_survive {
+            // The declared trade-off: a log tail that vanished on every replica is lost, and
+            // its offsets are reused by later records; consumers that had read it see the
+            // offsets again with other values.
+            config.expected.extend([
+                AnomalyKind::LostWrite,
+                AnomalyKind::Unseen,
+                AnomalyKind::InconsistentOffsets,
+                AnomalyKind::NonmonotonicPoll,
+                AnomalyKind::PollSkip,
+            ]);
+        }
+        config
+    }
+
+    fn check_history(&mut self, drained: bool) {
+        let config = self.check_config(drained);
+        let operations = self.recorder.operations().iter().cloned();
+        let history = match check::history::check_operations(operations, &config) {
+            Ok(history) => history,
+            Err(error) => panic!("the simulator recorded a malformed history: {error}"),
+        };
+        for kind in &history.violations {
+            let witnesses = history.anomalies.get(kind).cloned().unwrap_or_default();
+            let first = witnesses
+                .first()
+                .map(|witness| serde_json::to_string(witness).expect("witness json"));
+            self.report.add_violation(Violation {
+                source: ViolationSource::History,
+                kind: kind.name().to_string(),
+                description: format!(
+                    "seen {} time(s); first: {}",
+                    history.count(*kind),
+                    first.unwrap_or_default()
+                ),
+                witnesses: witnesses
+                    .iter()
+                    .map(|witness| serde_json::to_value(witness).expect("witness json"))
+                    .collect(),
+            });
+        }
+    }
+
+    fn check_vacuity(&mut self) {
+        let activity = workload::activity(self.recorder.operations());
+        let reasons = [
+            (activity.sends_invoked == 0, "no record was produced"),
+            (
+                activity.records_acknowledged == 0
+                    && self
+                        .scenario
+                        .workload
+                        .producers
+                        .iter()
+                        .any(|producer| producer.acks != Acks::None),
+                "no record was acknowledged",
+            ),
+            (activity.records_polled == 0, "no record was consumed"),
+        ];
+        for (vacuous, reason) in reasons {
+            if vacuous {
+                self.report.add_violation(Violation {
+                    source: ViolationSource::Vacuous,
+                    kind: "vacuous".to_string(),
+                    description: format!("{reason}: the run proves nothing"),
+                    witnesses: vec![serde_json::to_value(activity).expect("activity json")],
+                });
+            }
+        }
+    }
+
+    fn fill_stats(&mut self) {
+        let simulation = self.cluster.simulation();
+        self.report.digest = crate::digest::format_digest(simulation.digest());
+        self.report.stats.simulated_ns = simulation.now_ns();
+        self.report.stats.add_engine_counters(simulation.counters());
+        self.report.stats.add_counters(&self.cluster.counters());
+        self.report.faults = self
+            .executor
+            .fired()
+            .iter()
+            .map(|fired| (fired.at_ns, fired.description.clone()))
+            .collect();
+    }
+}
+
+fn state_violation(violation: &StateViolation) -> Violation {
+    let witness = serde_json::to_value(violation).expect("state violation json");
+    let kind = witness
+        .get("kind")
+        .and_then(|kind| kind.as_str())
+        .unwrap_or("state")
+        .to_string();
+    Violation {
+        source: ViolationSource::State,
+        kind,
+        description: violation.to_string(),
+        witnesses: vec![witness],
+    }
+}

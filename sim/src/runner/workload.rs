@@ -1,0 +1,193 @@
+//! The workload of a scenario: which clients run, with which history process ids, and how to
+//! tell that they are done.
+//!
+//! Producers come first (process ids 0..), then consumers; the final replica dump uses the next
+//! id. A consumer shape of `count` consumers in assign mode splits its topic's partitions
+//! round-robin: consumer `j` reads every partition `p` with `p % count == j`.
+
+use check::history::{MicroOperation, Operation, OperationType, OperationValue};
+use serde::Serialize;
+
+use crate::cluster::{ClusterSimulation, ConsumerSpec, ProducerSpec};
+use crate::runner::history::history_key;
+use crate::scenario::{Acks, Scenario};
+use crate::simulation::SimulationConfig;
+
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub producers: Vec<ProducerSpec>,
+    pub consumers: Vec<ConsumerSpec>,
+}
+
+impl Workload {
+    pub fn of(scenario: &Scenario) -> Workload {
+        let mut process = 0;
+        let mut producers = Vec::new();
+        for shape in &scenario.workload.producers {
+            for _ in 0..shape.count {
+                producers.push(ProducerSpec {
+                    topic: shape.topic.clone(),
+                    acks: broker_acks(shape.acks),
+                    rate_per_second: u64::from(shape.rate_per_second),
+                    keys: u64::from(shape.keys),
+                    stop_at_ns: scenario.fault_phase.ns,
+                    process,
+                });
+                process += 1;
+            }
+        }
+        let mut consumers = Vec::new();
+        for shape in &scenario.workload.consumers {
+            let partitions = scenario
+                .topic(&shape.topic)
+                .expect("validated topic")
+                .partitions;
+            for index in 0..shape.count {
+                let assigned = (0..partitions)
+                    .filter(|partition| partition % shape.count == index)
+                    .collect();
+                consumers.push(ConsumerSpec {
+                    topic: shape.topic.clone(),
+                    partitions: assigned,
+                    process,
+                });
+                process += 1;
+            }
+        }
+        Workload {
+            producers,
+            consumers,
+        }
+    }
+
+    /// How many history processes the clients use.
+    pub fn process_count(&self) -> u64 {
+        (self.producers.len() + self.consumers.len()) as u64
+    }
+
+    /// Whether every consumer has read every assigned partition up to its high watermark.
+    pub fn drained(&self, cluster: &ClusterSimulation) -> bool {
+        let high_watermarks = cluster.high_watermarks();
+        let positions = cluster.consumer_positions();
+        self.consumers.iter().enumerate().all(|(index, consumer)| {
+            let name = consumer_name(index);
+            consumer.partitions.iter().all(|&partition| {
+                let key = history_key(&consumer.topic, partition);
+                let Some(&high_watermark) = high_watermarks.get(&key) else {
+                    return false;
+                };
+                let position = positions
+                    .get(&name)
+                    .and_then(|positions| positions.get(&key));
+                position.is_some_and(|&position| position >= high_watermark)
+            })
+        })
+    }
+
+    /// The final high watermarks and consumer positions, as a liveness witness.
+    pub fn progress_json(&self, cluster: &ClusterSimulation) -> serde_json::Value {
+        serde_json::json!({
+            "high_watermarks": cluster.high_watermarks(),
+            "consumer_positions": cluster.consumer_positions(),
+        })
+    }
+}
+
+/// The simulator's name for the consumer at `index` (the cluster names them `c1`, `c2`, ...).
+fn consumer_name(index: usize) -> String {
+    format!("c{}", index + 1)
+}
+
+fn broker_acks(acks: Acks) -> broker::message::data::Acks {
+    match acks {
+        Acks::None => broker::message::data::Acks::None,
+        Acks::Leader => broker::message::data::Acks::Leader,
+        Acks::All => broker::message::data::Acks::All,
+    }
+}
+
+/// Builds the scenario's cluster with its clients.
+pub fn build_cluster(
+    scenario: &Scenario,
+    workload: &Workload,
+    simulation: SimulationConfig,
+) -> ClusterSimulation {
+    let config = cluster_config(scenario);
+    let clients = crate::cluster::ClientSpecs {
+        producers: workload.producers.clone(),
+        consumers: workload.consumers.clone(),
+    };
+    match ClusterSimulation::with_clients(config, simulation, clients) {
+        Ok(cluster) => cluster,
+        Err(error) => panic!("a validated scenario must build a valid cluster: {error}"),
+    }
+}
+
+/// The broker configuration a scenario describes.
+pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
+    let cluster = &scenario.cluster;
+    let bugs = &cluster.bugs;
+    broker::ClusterConfig {
+        brokers: cluster.brokers,
+        controllers: cluster.controllers,
+        topics: cluster
+            .topics
+            .iter()
+            .map(|topic| broker::TopicConfig {
+                name: topic.name.clone(),
+                partitions: topic.partitions,
+                replication_factor: topic.replication_factor,
+                min_insync_replicas: topic.min_insync_replicas,
+            })
+            .collect(),
+        unclean_leader_election: cluster.unclean_leader_election,
+        flush: match cluster.flush {
+            crate::scenario::Flush::EveryBatch => broker::log::FlushPolicy::EveryBatch,
+            crate::scenario::Flush::Never => broker::log::FlushPolicy::Never,
+        },
+        bugs: broker::BugsConfig {
+            truncate_to_high_watermark: bugs.truncate_to_high_watermark,
+            skip_truncation_when_leader_unchanged: bugs.skip_truncation_when_leader_unchanged,
+            ignore_stale_follower_epoch: bugs.ignore_stale_follower_epoch,
+            elect_outside_isr: bugs.elect_outside_isr,
+            readmit_stale_broker: bugs.readmit_stale_broker,
+            high_watermark_at_leader_end: bugs.high_watermark_at_leader_end,
+            ..broker::BugsConfig::default()
+        },
+        ..broker::ClusterConfig::default()
+    }
+}
+
+/// How much the workload did: a run that did nothing proves nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Activity {
+    pub sends_invoked: u64,
+    pub records_acknowledged: u64,
+    pub records_polled: u64,
+}
+
+pub fn activity(operations: &[Operation]) -> Activity {
+    let mut activity = Activity::default();
+    for operation in operations {
+        let OperationValue::Micro(micro_operations) = &operation.value else {
+            continue;
+        };
+        for micro in micro_operations {
+            match (operation.kind, micro) {
+                (OperationType::Invoke, MicroOperation::Send { .. }) => activity.sends_invoked += 1,
+                (
+                    OperationType::Ok,
+                    MicroOperation::Send {
+                        offset: Some(_), ..
+                    },
+                ) => activity.records_acknowledged += 1,
+                (OperationType::Ok, MicroOperation::Poll { keys: Some(keys) }) => {
+                    activity.records_polled +=
+                        keys.iter().map(|key| key.records.len() as u64).sum::<u64>();
+                }
+                _ => {}
+            }
+        }
+    }
+    activity
+}

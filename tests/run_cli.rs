@@ -1,0 +1,213 @@
+//! `trial run` and `trial replay` as a user meets them: the summary line, exit codes, artifact
+//! folders that replay to the same digest, and malformed scenarios rejected with exit code 2 and
+//! the line and field named, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn trial(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trial"))
+        .args(arguments)
+        .output()
+        .expect("trial runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn repository(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+fn scratch_directory(name: &str) -> PathBuf {
+    let directory =
+        std::env::temp_dir().join(format!("trial-run-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&directory);
+    directory
+}
+
+fn summary_line(stdout: &str) -> &str {
+    stdout.lines().last().unwrap_or_default()
+}
+
+#[test]
+fn a_passing_run_ends_with_the_summary_line_and_exits_zero() {
+    let output = trial(&[
+        "run",
+        &repository("scenarios/leader-crash-after-ack.toml"),
+        "--seed",
+        "0x7",
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    let line = summary_line(&stdout);
+    assert!(line.starts_with("seed=7 digest="), "{line}");
+    assert!(line.ends_with(" verdict=pass"), "{line}");
+    let digest = line
+        .split("digest=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert_eq!(digest.len(), 16);
+    assert!(digest.chars().all(|c| c.is_ascii_hexdigit()));
+}
+
+#[test]
+fn json_output_carries_the_contract_fields() {
+    let output = trial(&[
+        "run",
+        &repository("scenarios/controller-crash.toml"),
+        "--seed",
+        "3",
+        "--json",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    for field in [
+        "scenario",
+        "seed",
+        "digest",
+        "verdict",
+        "violations",
+        "stats",
+    ] {
+        assert!(report.get(field).is_some(), "missing {field}: {report}");
+    }
+    for field in ["counters", "events", "simulated_ns", "wall_ns"] {
+        assert!(
+            report["stats"].get(field).is_some(),
+            "missing stats.{field}: {report}"
+        );
+    }
+    assert_eq!(report["seed"], 3);
+    assert!(report["stats"]["events"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_recorded_run_replays_to_the_same_digest() {
+    let directory = scratch_directory("replay");
+    let out = directory.display().to_string();
+    let output = trial(&[
+        "run",
+        &repository("scenarios/rolling-restart.toml"),
+        "--seed",
+        "11",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let recorded_line = summary_line(&text(&output.stdout)).to_string();
+    for file in [
+        "scenario.toml",
+        "seed",
+        "history.jsonl",
+        "run.json",
+        "log.txt",
+    ] {
+        assert!(directory.join(file).is_file(), "artifact lacks {file}");
+    }
+    let log = std::fs::read_to_string(directory.join("log.txt")).unwrap();
+    assert!(
+        log.contains("s b"),
+        "the log is stamped with simulated time and node: {log:.200}"
+    );
+    let history = std::fs::read_to_string(directory.join("history.jsonl")).unwrap();
+    assert!(history.lines().count() > 100);
+    let replay = trial(&["replay", &out]);
+    let stderr = text(&replay.stderr);
+    assert_eq!(replay.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("identical to the recorded run"), "{stderr}");
+    assert_eq!(summary_line(&text(&replay.stdout)), recorded_line);
+    let checked = trial(&[
+        "check",
+        &directory.join("history.jsonl").display().to_string(),
+    ]);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "the recorded history passes trial check: {}",
+        text(&checked.stdout)
+    );
+    let again = trial(&[
+        "run",
+        &repository("scenarios/rolling-restart.toml"),
+        "--out",
+        &out,
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing artifact folder is never overwritten"
+    );
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
+#[test]
+fn malformed_scenarios_exit_two_naming_the_line_and_field() {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        let text_of_file = std::fs::read_to_string(&path).unwrap();
+        let output = trial(&["run", &path.display().to_string()]);
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}: {stderr}",
+            path.display()
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let line = text_of_file
+            .lines()
+            .find_map(|line| line.strip_prefix("# expect-line: "))
+            .unwrap();
+        assert!(
+            stderr.contains(&format!("{}:{line}", path.display())),
+            "{stderr} names line {line}"
+        );
+        if let Some(field) = text_of_file
+            .lines()
+            .find_map(|line| line.strip_prefix("# expect-field: "))
+        {
+            assert!(
+                stderr.contains(&format!("field `{field}`")),
+                "{stderr} names field {field}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12);
+}
+
+#[test]
+fn bad_command_lines_exit_two() {
+    assert_eq!(
+        trial(&[
+            "run",
+            &repository("scenarios/ingest.toml"),
+            "--seed",
+            "0xZZ"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    assert_eq!(trial(&["run", "/nonexistent.toml"]).status.code(), Some(2));
+    assert_eq!(
+        trial(&["replay", "/nonexistent-folder"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(trial(&["frobnicate"]).status.code(), Some(2));
+}

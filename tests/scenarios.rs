@@ -1,0 +1,105 @@
+//! Every bundled scenario passes over 20 seeds, and each seed's digest is identical across two
+//! runs: the scenario library is both a regression suite and a determinism check.
+
+use std::path::{Path, PathBuf};
+
+use sim::runner::report::Verdict;
+use sim::runner::run::{RunOptions, run};
+use sim::scenario::Scenario;
+
+const SEEDS_PER_SCENARIO: u64 = 20;
+
+fn bundled_scenarios() -> Vec<PathBuf> {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(directory)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "toml")
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Runs `SEEDS_PER_SCENARIO` seeds of one bundled scenario; each must pass and give the same
+/// digest twice.
+fn passes_with_stable_digests(file: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let scenario = Scenario::load(&path).unwrap();
+    let name = format!("scenarios/{file}");
+    let mut failures = Vec::new();
+    for seed in 0..SEEDS_PER_SCENARIO {
+        let first = run(&scenario, &name, seed, RunOptions::default()).report;
+        if first.verdict != Verdict::Pass {
+            failures.push(first.summary());
+            continue;
+        }
+        let second = run(&scenario, &name, seed, RunOptions::default()).report;
+        assert_eq!(
+            first.digest, second.digest,
+            "{name} seed {seed}: two runs, two digests"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing runs:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn the_library_has_a_test_for_every_scenario() {
+    let files: Vec<String> = bundled_scenarios()
+        .iter()
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, LIBRARY, "add a test below for every new scenario");
+}
+
+const LIBRARY: [&str; 13] = [
+    "bridge-partition.toml",
+    "clock-jump-leader.toml",
+    "controller-crash.toml",
+    "crash-all-flush-every-batch.toml",
+    "crash-all-flush-never.toml",
+    "ingest.toml",
+    "leader-crash-after-ack.toml",
+    "lossy-network.toml",
+    "majority-minority-split.toml",
+    "minority-partition-leader.toml",
+    "one-way-partition.toml",
+    "rolling-restart.toml",
+    "zombie-leader-pause.toml",
+];
+
+macro_rules! scenario_tests {
+    ($($test:ident => $file:literal,)*) => {
+        $(
+            #[test]
+            fn $test() {
+                passes_with_stable_digests($file);
+            }
+        )*
+    };
+}
+
+scenario_tests! {
+    bridge_partition => "bridge-partition.toml",
+    clock_jump_leader => "clock-jump-leader.toml",
+    controller_crash => "controller-crash.toml",
+    crash_all_flush_every_batch => "crash-all-flush-every-batch.toml",
+    crash_all_flush_never => "crash-all-flush-never.toml",
+    ingest => "ingest.toml",
+    leader_crash_after_ack => "leader-crash-after-ack.toml",
+    lossy_network => "lossy-network.toml",
+    majority_minority_split => "majority-minority-split.toml",
+    minority_partition_leader => "minority-partition-leader.toml",
+    one_way_partition => "one-way-partition.toml",
+    rolling_restart => "rolling-restart.toml",
+    zombie_leader_pause => "zombie-leader-pause.toml",
+}
