@@ -94,6 +94,7 @@ pub fn run(args: &FuzzArgs) -> ExitCode {
         time_budget: args
             .time_budget
             .map(|budget| std::time::Duration::from_nanos(budget.ns)),
+        clock: campaign_clock,
     };
     let progress = Progress::new(&config, recorded.len() as u64);
     let started = wall_now();
@@ -240,6 +241,12 @@ fn default_threads() -> usize {
 #[allow(clippy::disallowed_methods)]
 fn wall_now() -> std::time::Instant {
     std::time::Instant::now()
+}
+
+/// The campaign's wall clock: time since the first reading.
+fn campaign_clock() -> std::time::Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(wall_now).elapsed()
 }
 
 /// The progress bar: on a terminal only.

@@ -28,6 +28,10 @@ pub struct Execution {
     pub threads: usize,
     /// Stop taking new seeds after this much wall time.
     pub time_budget: Option<std::time::Duration>,
+    /// The wall clock, as time elapsed since an arbitrary start: read for the time budget and
+    /// each seed's wall time, never inside a run. Handed in by the CLI, so the simulator crate
+    /// itself never reads a clock.
+    pub clock: fn() -> std::time::Duration,
 }
 
 /// Told of every finished seed (a progress bar, a test).
@@ -98,20 +102,21 @@ pub fn run<R: SeedRunner>(
             .filter(move |job| !done.contains(job)),
     );
     let pending = Mutex::new(pending);
-    let deadline = execution.time_budget.map(|budget| wall_now() + budget);
+    let clock = execution.clock;
+    let deadline = execution.time_budget.map(|budget| clock() + budget);
     let stop = AtomicBool::new(false);
     let first_error = Mutex::new(None);
     let finished = Mutex::new(Vec::new());
     let worker = || {
         loop {
-            let out_of_time = deadline.is_some_and(|deadline| wall_now() >= deadline);
+            let out_of_time = deadline.is_some_and(|deadline| clock() >= deadline);
             if out_of_time || stop.load(Ordering::SeqCst) {
                 return;
             }
             let next = pending.lock().expect("no panic holding the lock").next();
             let Some(index) = next else { return };
             let job = schedule.job(index);
-            match run_job(folder, config, scenarios, job, runner) {
+            match run_job(folder, config, scenarios, job, runner, clock) {
                 Ok(record) => {
                     observer.seed_finished(&record);
                     finished.lock().expect("unpoisoned").push(record);
@@ -138,18 +143,13 @@ pub fn run<R: SeedRunner>(
     Ok(finished)
 }
 
-/// The wall clock: the campaign's time budget and wall time per seed, never inside a run.
-#[allow(clippy::disallowed_methods)]
-fn wall_now() -> std::time::Instant {
-    std::time::Instant::now()
-}
-
 fn run_job<R: SeedRunner>(
     folder: &CampaignFolder,
     config: &CampaignConfig,
     scenarios: &[Option<Scenario>],
     job: Job,
     runner: &R,
+    clock: fn() -> std::time::Duration,
 ) -> Result<SeedRecord, CampaignError> {
     let source = &config.sources[job.source];
     let scenario = match &scenarios[job.source] {
@@ -160,9 +160,10 @@ fn run_job<R: SeedRunner>(
             Cow::Owned(generated)
         }
     };
-    let started = wall_now();
+    let started = clock();
     let mut report = run_caught(runner, &scenario, source.label(), job.seed, false).report;
-    report.stats.wall_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let elapsed = clock().saturating_sub(started);
+    report.stats.wall_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
     if job.audited {
         let again = run_caught(runner, &scenario, source.label(), job.seed, false).report;
         if again.digest != report.digest {
@@ -257,7 +258,7 @@ pub fn run_caught<R: SeedRunner>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
     use std::sync::atomic::AtomicU64;
 
@@ -284,10 +285,17 @@ mod tests {
         }
     }
 
+    /// A clock that advances one millisecond per reading: budgets run out deterministically.
+    pub(crate) fn fake_clock() -> std::time::Duration {
+        static READINGS: AtomicU64 = AtomicU64::new(0);
+        std::time::Duration::from_millis(READINGS.fetch_add(1, Ordering::SeqCst))
+    }
+
     fn execution() -> Execution {
         Execution {
             threads: 3,
             time_budget: None,
+            clock: fake_clock,
         }
     }
 
@@ -437,6 +445,7 @@ mod tests {
         let execution = Execution {
             threads: 2,
             time_budget: Some(std::time::Duration::from_millis(100)),
+            clock: fake_clock,
         };
         let records = run(&folder, &config, &sources, &[], execution, &slow, &Quiet).unwrap();
         assert!(records.len() >= 4, "{}", records.len());

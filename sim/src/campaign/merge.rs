@@ -141,6 +141,7 @@ mod tests {
         let execution = Execution {
             threads: 2,
             time_budget: None,
+            clock: execute::tests::fake_clock,
         };
         let run = |shard: Shard, folder: &PathBuf| {
             let config = config(shard);
