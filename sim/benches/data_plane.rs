@@ -106,8 +106,19 @@ fn measure(monitors: Monitors) {
     );
 }
 
+/// `cargo bench -p sim --bench data_plane -- none` (or `leadership`, `all`) measures one mode.
 fn main() {
-    measure(Monitors::None);
-    measure(Monitors::QuorumAndLeadership);
-    measure(Monitors::All);
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|argument| !argument.starts_with("--"))
+        .collect();
+    for (name, monitors) in [
+        ("none", Monitors::None),
+        ("leadership", Monitors::QuorumAndLeadership),
+        ("all", Monitors::All),
+    ] {
+        if filter.is_empty() || filter.iter().any(|wanted| wanted == name) {
+            measure(monitors);
+        }
+    }
 }
