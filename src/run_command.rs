@@ -97,6 +97,7 @@ pub fn run_command(args: &RunArgs) -> ExitCode {
     let path = args.scenario.display().to_string();
     let options = RunOptions {
         capture_log: args.out.is_some(),
+        ..RunOptions::default()
     };
     let outcome = timed_run(&scenario, &path, args.seed, options);
     if let Some(out) = &args.out {

@@ -150,7 +150,10 @@ impl SeedRunner for SimulationRunner {
         seed: u64,
         capture_log: bool,
     ) -> SeedRun {
-        let options = crate::runner::run::RunOptions { capture_log };
+        let options = crate::runner::run::RunOptions {
+            capture_log,
+            ..Default::default()
+        };
         let outcome = crate::runner::run::run(scenario, scenario_path, seed, options);
         SeedRun {
             report: outcome.report,

@@ -209,13 +209,17 @@ impl ClusterSimulation {
         self.monitors_off = !on;
     }
 
-    /// Steps until simulated time reaches `time_ns` (the last event processed may lie just past
-    /// it: the engine offers no peek at the next event's time).
+    /// Steps every event due at or before `time_ns`, checking the monitors after each, then
+    /// moves the clock to `time_ns`.
     pub fn run_until(&mut self, time_ns: u64) -> Result<(), StateViolation> {
-        while self.simulation.now_ns() < time_ns {
-            if !self.step()? {
-                break;
-            }
+        // Only events due by `time_ns`: a fault fired at `time_ns` lands before anything later,
+        // and every event goes through the monitors.
+        while self
+            .simulation
+            .next_event_ns()
+            .is_some_and(|next_ns| next_ns <= time_ns)
+        {
+            self.step()?;
         }
         self.simulation.run_until(time_ns);
         Ok(())
@@ -231,10 +235,12 @@ impl ClusterSimulation {
         if condition(self) {
             return Ok(Some(self.now_ns()));
         }
-        while self.simulation.now_ns() < deadline_ns {
-            if !self.step()? {
-                break;
-            }
+        while self
+            .simulation
+            .next_event_ns()
+            .is_some_and(|next_ns| next_ns <= deadline_ns)
+        {
+            self.step()?;
             if condition(self) {
                 return Ok(Some(self.now_ns()));
             }

@@ -42,6 +42,8 @@ pub enum ViolationSource {
     Vacuous,
     /// The same seed gave two digests.
     Determinism,
+    /// The run processed more events than its budget allows (a message or timer storm).
+    Budget,
 }
 
 /// One violation: what, and the evidence.

@@ -34,11 +34,21 @@ const DRAIN_CHECK_INTERVAL_NS: u64 = 100_000_000;
 const DRAIN_SETTLE_NS: u64 = 1_000_000_000;
 /// Witnesses kept per violation in the report.
 const WITNESSES_PER_VIOLATION_MAX: usize = 8;
+/// The event budget of a run, per simulated second of its phases: about sixteen times what a
+/// 3-broker cluster under a 1,000 records/s load processes. A run past its budget is a message
+/// or timer storm (a livelock is a finding too), and stopping it keeps a campaign from stalling
+/// on one seed.
+pub const EVENTS_PER_SIMULATED_SECOND_MAX: u64 = 200_000;
+/// How often, in simulated time, the run compares its events with its budget.
+const BUDGET_CHECK_INTERVAL_NS: u64 = 100_000_000;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
     /// Keep the run's log (info level, stamped with simulated time) for an artifact folder.
     pub capture_log: bool,
+    /// A lower event budget than the scenario's own ([`events_max`]), for tests of the budget
+    /// itself; `None` in every run a user can reproduce.
+    pub events_max: Option<u64>,
 }
 
 /// Everything a run produced.
@@ -53,7 +63,7 @@ pub struct RunOutcome {
 /// the reproduce command).
 pub fn run(scenario: &Scenario, scenario_path: &str, seed: u64, options: RunOptions) -> RunOutcome {
     if !options.capture_log {
-        return run_phases(scenario, scenario_path, seed);
+        return run_phases(scenario, scenario_path, seed, options);
     }
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let writer = Arc::clone(&buffer);
@@ -62,8 +72,9 @@ pub fn run(scenario: &Scenario, scenario_path: &str, seed: u64, options: RunOpti
         .with_writer(move || LogWriter(Arc::clone(&writer)))
         .with_max_level(tracing::Level::INFO)
         .finish();
-    let mut outcome =
-        tracing::subscriber::with_default(subscriber, || run_phases(scenario, scenario_path, seed));
+    let mut outcome = tracing::subscriber::with_default(subscriber, || {
+        run_phases(scenario, scenario_path, seed, options)
+    });
     outcome.log = String::from_utf8_lossy(&buffer.lock().expect("log buffer")).into_owned();
     outcome
 }
@@ -89,9 +100,35 @@ struct Run<'a> {
     recorder: HistoryRecorder,
     workload: Workload,
     report: RunReport,
+    events_max: u64,
 }
 
-fn run_phases(scenario: &Scenario, scenario_path: &str, seed: u64) -> RunOutcome {
+/// Why a phase stopped early.
+enum Stop {
+    /// A state monitor fired.
+    Violation(StateViolation),
+    /// The run spent its event budget.
+    Budget { events: u64 },
+}
+
+impl From<StateViolation> for Stop {
+    fn from(violation: StateViolation) -> Self {
+        Stop::Violation(violation)
+    }
+}
+
+/// The event budget of `scenario`'s run (see [`EVENTS_PER_SIMULATED_SECOND_MAX`]).
+pub fn events_max(scenario: &Scenario) -> u64 {
+    let phases_ns = scenario.fault_phase.ns + scenario.liveness_phase.ns + DRAIN_SETTLE_NS;
+    phases_ns.div_ceil(1_000_000_000) * EVENTS_PER_SIMULATED_SECOND_MAX
+}
+
+fn run_phases(
+    scenario: &Scenario,
+    scenario_path: &str,
+    seed: u64,
+    options: RunOptions,
+) -> RunOutcome {
     let mut nemesis_rng = stream(seed, Stream::Nemesis);
     let mut report = RunReport::new(&scenario.name, scenario_path, seed, 0);
     let faults = fault_schedule(scenario, &mut nemesis_rng, &mut report);
@@ -116,12 +153,18 @@ fn run_phases(scenario: &Scenario, scenario_path: &str, seed: u64) -> RunOutcome
         recorder,
         workload,
         report,
+        events_max: options.events_max.unwrap_or_else(|| events_max(scenario)),
     };
     let phases = run.fault_phase(&faults).and_then(|()| run.heal_and_drain());
     let drained = match phases {
         Ok(drained) => drained,
-        Err(violation) => {
+        Err(Stop::Violation(violation)) => {
             run.report.add_violation(state_violation(&violation));
+            false
+        }
+        Err(Stop::Budget { events }) => {
+            let violation = run.budget_violation(events);
+            run.report.add_violation(violation);
             false
         }
     };
@@ -145,19 +188,56 @@ fn fault_schedule(
 }
 
 impl Run<'_> {
-    fn advance_to(&mut self, time_ns: u64) -> Result<(), StateViolation> {
+    fn advance_to(&mut self, time_ns: u64) -> Result<(), Stop> {
         while let Some(expiry_ns) = self
             .executor
             .next_expiry_ns()
             .filter(|&expiry| expiry <= time_ns)
         {
-            self.cluster.run_until(expiry_ns)?;
+            self.run_within_budget(expiry_ns)?;
             self.executor.expire(&mut self.cluster);
             self.record_client_events();
         }
-        self.cluster.run_until(time_ns)?;
+        self.run_within_budget(time_ns)?;
         self.record_client_events();
         Ok(())
+    }
+
+    /// Runs the cluster to `time_ns` in slices, stopping once the events exceed the budget.
+    /// Slicing changes nothing in the trace: a slice runs exactly the events due by its end.
+    fn run_within_budget(&mut self, time_ns: u64) -> Result<(), Stop> {
+        loop {
+            let slice_end_ns = (self.cluster.now_ns() + BUDGET_CHECK_INTERVAL_NS).min(time_ns);
+            self.cluster.run_until(slice_end_ns)?;
+            let events = self.cluster.simulation().counters().events;
+            if events > self.events_max {
+                return Err(Stop::Budget { events });
+            }
+            if slice_end_ns >= time_ns {
+                return Ok(());
+            }
+        }
+    }
+
+    fn budget_violation(&self, events: u64) -> Violation {
+        let counters = self.cluster.simulation().counters();
+        Violation {
+            source: ViolationSource::Budget,
+            kind: "event-budget-exceeded".to_string(),
+            description: format!(
+                "{events} events by simulated time {:.3} s, past the run's budget of {} \
+                 ({EVENTS_PER_SIMULATED_SECOND_MAX} per simulated second): a message or timer \
+                 storm; the run stopped there",
+                self.cluster.now_ns() as f64 / 1e9,
+                self.events_max
+            ),
+            witnesses: vec![serde_json::json!({
+                "messages_sent": counters.messages_sent,
+                "timers_fired": counters.timers_fired,
+                "disk_writes": counters.disk_writes,
+                "disk_syncs": counters.disk_syncs,
+            })],
+        }
     }
 
     fn record_client_events(&mut self) {
@@ -166,7 +246,7 @@ impl Run<'_> {
         }
     }
 
-    fn fault_phase(&mut self, faults: &[Fault]) -> Result<(), StateViolation> {
+    fn fault_phase(&mut self, faults: &[Fault]) -> Result<(), Stop> {
         for fault in faults {
             self.advance_to(fault.at().ns)?;
             self.executor.fire(&mut self.cluster, fault);
@@ -176,7 +256,7 @@ impl Run<'_> {
 
     /// Heals every fault, then runs the liveness phase until the consumers drain or it ends.
     /// Returns whether they drained.
-    fn heal_and_drain(&mut self) -> Result<bool, StateViolation> {
+    fn heal_and_drain(&mut self) -> Result<bool, Stop> {
         self.executor.heal_everything(&mut self.cluster);
         let end_ns = self.scenario.fault_phase.ns + self.scenario.liveness_phase.ns;
         while self.cluster.now_ns() < end_ns {
