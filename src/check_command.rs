@@ -146,12 +146,12 @@ fn print_json(args: &CheckArgs, config: &CheckConfig, report: &Report) {
     let mut json = serde_json::to_value(report).expect("reports serialize");
     json["history"] = serde_json::json!(args.history.display().to_string());
     json["config"] = serde_json::to_value(config).expect("configs serialize");
-    println!("{json}");
+    outln!("{json}");
 }
 
 fn print_human(args: &CheckArgs, config: &CheckConfig, report: &Report) {
     let stats = &report.stats;
-    println!(
+    outln!(
         "history {}: {} operations ({} ok, {} fail, {} info, {} pending), {} processes, {} keys, {} sends, {} reads, {} commits",
         args.history.display(),
         stats.operations,
@@ -171,9 +171,9 @@ fn print_human(args: &CheckArgs, config: &CheckConfig, report: &Report) {
         } else {
             "expected under this configuration"
         };
-        println!("{kind}: {} ({verdict})", report.count(*kind));
+        outln!("{kind}: {} ({verdict})", report.count(*kind));
         for witness in witnesses.iter().take(WITNESSES_SHOWN_MAX) {
-            println!(
+            outln!(
                 "  {}",
                 serde_json::to_string(witness).expect("witnesses serialize")
             );
@@ -181,8 +181,8 @@ fn print_human(args: &CheckArgs, config: &CheckConfig, report: &Report) {
     }
     let violations: Vec<&str> = report.violations.iter().map(|kind| kind.name()).collect();
     if report.valid {
-        println!("verdict=valid");
+        outln!("verdict=valid");
     } else {
-        println!("verdict=invalid violations={}", violations.join(","));
+        outln!("verdict=invalid violations={}", violations.join(","));
     }
 }

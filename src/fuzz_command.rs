@@ -135,10 +135,10 @@ fn report(
     }
     let per_minute = new_records.len() as f64 * 60.0 / elapsed.as_secs_f64().max(1e-9);
     if args.json {
-        println!("{json}");
+        outln!("{json}");
     } else {
-        println!("{}", summary.text());
-        println!(
+        outln!("{}", summary.text());
+        outln!(
             "this session: {} seeds in {:.1} s wall ({per_minute:.0} seeds/min); folder {}",
             new_records.len(),
             elapsed.as_secs_f64(),

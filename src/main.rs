@@ -11,6 +11,24 @@
 //! - `trial shrink ARTIFACT`: a failing run made small ([`shrink_command`]).
 //! - `trial merge DIR...`: sharded campaign folders merged into one summary ([`merge_command`]).
 
+/// `println!` for the commands' output, except that a closed stdout (`trial run ... | head`)
+/// is not an error: the reader has what it wanted, the run goes on and keeps its exit code.
+/// (`println!` panics on a broken pipe, and a panic is never how `trial` ends.)
+macro_rules! outln {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($argument)*);
+    }};
+}
+
+/// `print!` with [`outln!`]'s handling of a closed stdout.
+macro_rules! out {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($argument)*);
+    }};
+}
+
 mod check_command;
 mod fuzz_command;
 mod merge_command;

@@ -36,9 +36,9 @@ pub fn run(args: &MergeArgs) -> ExitCode {
     merged.summary.require(&args.required);
     if args.json {
         let json = serde_json::to_string_pretty(&merged).expect("a summary serialises");
-        println!("{json}");
+        outln!("{json}");
     } else {
-        println!("{}", merged.text());
+        outln!("{}", merged.text());
     }
     let complete = merged.shards_missing.is_empty() && merged.shards_incomplete.is_empty();
     if merged.summary.passed() && complete {

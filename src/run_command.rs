@@ -65,12 +65,12 @@ pub fn timed_run(
 
 fn print_report(report: &RunReport, json: bool) {
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(report).expect("a report serialises")
         );
     } else {
-        println!("{}", report.summary());
+        outln!("{}", report.summary());
     }
 }
 

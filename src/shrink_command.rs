@@ -76,12 +76,12 @@ pub fn run(args: &ShrinkArgs) -> ExitCode {
     if let Err(error) = shrink::write(&out, &shrunk, &SimulationRunner) {
         return bad_input(error);
     }
-    print!("{}", shrunk.text());
-    println!("written to {}", out.display());
-    println!(
+    out!("{}", shrunk.text());
+    outln!("written to {}", out.display());
+    outln!(
         "reproduce: cargo run --release -- run {} --seed {seed}",
         out.join(SCENARIO_FILE).display()
     );
-    println!("replay:    cargo run --release -- replay {}", out.display());
+    outln!("replay:    cargo run --release -- replay {}", out.display());
     ExitCode::SUCCESS
 }

@@ -211,3 +211,24 @@ fn bad_command_lines_exit_two() {
     );
     assert_eq!(trial(&["frobnicate"]).status.code(), Some(2));
 }
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly_with_its_exit_code() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trial"))
+        .args([
+            "run",
+            &repository("scenarios/controller-crash.toml"),
+            "--seed",
+            "0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the run prints anything, as `trial run ... | head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
