@@ -136,3 +136,17 @@ fn zoo_5_high_watermark_at_leader_end() {
         },
     );
 }
+
+/// Not a zoo entry: the controller quorum's planted double vote, which can elect two active
+/// controllers in one term; the quorum monitor sees it.
+#[test]
+fn controller_grants_two_votes_per_term() {
+    first_failure(
+        "two-votes",
+        "controller-crash.toml",
+        Bugs {
+            grant_two_votes_per_term: true,
+            ..Bugs::default()
+        },
+    );
+}

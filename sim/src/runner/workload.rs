@@ -152,7 +152,7 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
             elect_outside_isr: bugs.elect_outside_isr,
             readmit_stale_broker: bugs.readmit_stale_broker,
             high_watermark_at_leader_end: bugs.high_watermark_at_leader_end,
-            ..broker::BugsConfig::default()
+            grant_two_votes_per_term: bugs.grant_two_votes_per_term,
         },
         ..broker::ClusterConfig::default()
     }

@@ -93,7 +93,8 @@ pub enum Flush {
     Never,
 }
 
-/// Switches that plant the bug zoo's data-plane bugs (KAFKA.md, entries 1 to 5).
+/// Switches that plant the bug zoo's data-plane bugs (KAFKA.md, entries 1 to 5) and the
+/// controller quorum's double vote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Bugs {
@@ -109,6 +110,9 @@ pub struct Bugs {
     pub readmit_stale_broker: bool,
     /// 5: advance the high watermark to the leader's log end offset.
     pub high_watermark_at_leader_end: bool,
+    /// The controller quorum's planted bug (not a zoo entry): a voter grants a second vote in a
+    /// term it already voted in, so one term can elect two active controllers.
+    pub grant_two_votes_per_term: bool,
 }
 
 impl Bugs {
