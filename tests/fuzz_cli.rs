@@ -39,7 +39,6 @@ fn by_job(records: Vec<SeedRecord>) -> BTreeMap<u64, (u64, String)> {
 const SEEDS: u64 = 60;
 
 #[test]
-#[ignore = "open: one generated seed of campaign seed 0 runs for minutes (runs need a bound on events); un-ignore once bounded"]
 fn a_killed_campaign_resumes_without_losing_or_repeating_a_seed() {
     let out = temporary("killed");
     let mut child = trial()
@@ -112,7 +111,6 @@ fn a_killed_campaign_resumes_without_losing_or_repeating_a_seed() {
 }
 
 #[test]
-#[ignore = "open: one generated seed of campaign seed 0 runs for minutes (runs need a bound on events); un-ignore once bounded"]
 fn shards_of_a_campaign_merge_into_one_summary() {
     let root = temporary("shards");
     let mut folders = Vec::new();
