@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub mod data;
+pub mod group;
 
 pub use data::{
     Acks, DataError, FetchData, FetchRequest, FetchResponse, ListOffsetsRequest,
@@ -117,6 +118,17 @@ pub enum Message {
     OffsetsForLeaderEpochResponse(OffsetsForLeaderEpochResponse),
     ListOffsets(ListOffsetsRequest),
     ListOffsetsResponse(ListOffsetsResponse),
+
+    // Consumer groups: members to their group's coordinator ([`group`]).
+    JoinGroup(group::JoinGroupRequest),
+    JoinGroupResponse(group::JoinGroupResponse),
+    Heartbeat(group::HeartbeatRequest),
+    HeartbeatResponse(group::HeartbeatResponse),
+    LeaveGroup(group::LeaveGroupRequest),
+    OffsetCommit(group::OffsetCommitRequest),
+    OffsetCommitResponse(group::OffsetCommitResponse),
+    OffsetFetch(group::OffsetFetchRequest),
+    OffsetFetchResponse(group::OffsetFetchResponse),
 }
 
 /// An ISR change a partition leader asks of the active controller.
