@@ -6,7 +6,8 @@
 //! its own, or blocks. The handlers live in the modules of their concern as further `impl Node`
 //! blocks: [`crate::raft`] (election, replication), [`crate::controller`] (the active controller's
 //! request handling), [`crate::broker`] (registration, heartbeats, ISR maintenance, metadata
-//! answers).
+//! answers), [`crate::replica`] (the data plane), `crate::group::coordinator` (group coordinators
+//! of the offsets partitions this broker leads, reconciled after every step).
 //!
 //! Invariants checked by [`Node::check_invariants`]: commit index <= last log index; the applied
 //! metadata index equals the commit index; a candidate or leader voted for itself in its term; a

@@ -17,7 +17,8 @@
 //!
 //! Errors: REBALANCE_IN_PROGRESS: rejoin; ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID: the member
 //! lost its partitions (no commit: they may already be someone else's) and rejoins (a new member
-//! after UNKNOWN_MEMBER_ID); coordinator errors: find the coordinator again. A commit without an
+//! after UNKNOWN_MEMBER_ID; the history records the loss as a rebalance to no partitions);
+//! coordinator errors: find the coordinator again. A commit without an
 //! answer after `request_timeout_ns`, or answered REQUEST_TIMED_OUT, completes `info`.
 //! At `stop_at_ns` the member commits, leaves the group and stops (a scaled-down worker).
 
@@ -165,6 +166,9 @@ pub struct GroupConsumer {
     next_heartbeat_ns: u64,
     last_commit_ns: u64,
     operation: Option<Operation>,
+    /// Partitions were lost (fenced): the history learns it, as a rebalance to nothing, once
+    /// the open operation completes.
+    loss_unrecorded: bool,
 }
 
 impl GroupConsumer {
@@ -191,6 +195,7 @@ impl GroupConsumer {
             next_heartbeat_ns: 0,
             last_commit_ns: 0,
             operation: None,
+            loss_unrecorded: false,
         }
     }
 
@@ -310,6 +315,12 @@ impl GroupConsumer {
         self.initialize_positions(now_ns, output);
         if self.operation.is_some() {
             return;
+        }
+        if self.loss_unrecorded {
+            self.loss_unrecorded = false;
+            let rebalance = (self.generation, Vec::new());
+            output.push(self.event(EventKind::Invoke, ClientOperation::Rebalance(None)));
+            output.push(self.event(EventKind::Ok, ClientOperation::Rebalance(Some(rebalance))));
         }
         if now_ns >= self.config.stop_at_ns {
             self.stop(now_ns, output);
@@ -456,6 +467,7 @@ impl GroupConsumer {
             Err(error) => {
                 if error == GroupError::UnknownMemberId {
                     self.member_id = None;
+                    self.loss_unrecorded |= !self.assignment.is_empty();
                     self.lose_partitions();
                 }
                 if error.is_coordinator_error() {
@@ -558,6 +570,7 @@ impl GroupConsumer {
                     self.member_id = None;
                 }
                 if matches!(self.membership, Membership::Member { .. }) {
+                    self.loss_unrecorded |= !self.assignment.is_empty();
                     self.lose_partitions();
                     self.membership = Membership::Rejoin;
                     self.committed_before_rejoin = true;

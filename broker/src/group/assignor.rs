@@ -3,9 +3,10 @@
 //!
 //! Guarantees (tested in `broker/tests/group_assignor.rs`): every partition of a topic some
 //! member subscribes to goes to exactly one member that subscribes to it; nothing else is
-//! assigned; the same inputs give the same assignment. The sticky assignor also keeps every
-//! partition with its previous owner while that owner stays under its quota (with one
-//! subscription shared by all, the previous assignment is kept whole if it was balanced).
+//! assigned; the same inputs give the same assignment; with one subscription shared by all,
+//! member counts differ by at most one. The sticky assignor also keeps every partition with its
+//! previous owner while that owner stays within its share (so a balanced previous assignment is
+//! kept whole, and a member that joins takes partitions only from those above their share).
 
 use std::collections::BTreeMap;
 
@@ -82,8 +83,9 @@ fn assign_range(members: &[AssignorMember], topics: &BTreeMap<String, u32>) -> A
     assignment
 }
 
-/// Keeps previous owners up to the quota `ceil(partitions / members)`, then gives each remaining
-/// partition to the eligible member holding the fewest (lowest id on ties).
+/// Keeps previous owners up to their share (`floor(partitions / members)`, one more for the first
+/// `partitions % members` members that reach it), then gives each remaining partition to the
+/// eligible member holding the fewest (lowest id on ties).
 fn assign_sticky(members: &[AssignorMember], topics: &BTreeMap<String, u32>) -> Assignment {
     let mut assignment = empty_assignment(members);
     let all: Vec<TopicPartition> = topics
@@ -94,7 +96,8 @@ fn assign_sticky(members: &[AssignorMember], topics: &BTreeMap<String, u32>) -> 
     if members.is_empty() {
         return assignment;
     }
-    let quota = all.len().div_ceil(members.len());
+    let share = all.len() / members.len();
+    let mut extra_shares = all.len() % members.len();
     let mut previous_owner: BTreeMap<&TopicPartition, u64> = BTreeMap::new();
     for member in members {
         for owned in &member.previous {
@@ -103,18 +106,27 @@ fn assign_sticky(members: &[AssignorMember], topics: &BTreeMap<String, u32>) -> 
     }
     let mut unassigned = Vec::new();
     for partition in &all {
-        let kept = previous_owner.get(partition).copied().filter(|owner| {
+        let owner = previous_owner.get(partition).copied().filter(|owner| {
             let member = members.iter().find(|member| member.member_id == *owner);
             member.is_some_and(|member| member.topics.contains(&partition.0))
-                && assignment[owner].len() < quota
         });
-        match kept {
-            Some(owner) => assignment
-                .get_mut(&owner)
-                .expect("member")
-                .push(partition.clone()),
-            None => unassigned.push(partition.clone()),
+        let Some(owner) = owner else {
+            unassigned.push(partition.clone());
+            continue;
+        };
+        let held = assignment[&owner].len();
+        let keeps = held < share || (held == share && extra_shares > 0);
+        if !keeps {
+            unassigned.push(partition.clone());
+            continue;
         }
+        if held == share {
+            extra_shares -= 1;
+        }
+        assignment
+            .get_mut(&owner)
+            .expect("member")
+            .push(partition.clone());
     }
     for partition in unassigned {
         let least_loaded = members

@@ -299,3 +299,137 @@ impl Group {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION_NS: u64 = 1_000;
+    const REBALANCE_NS: u64 = 5_000;
+
+    fn join(member_id: Option<u64>, owned: &[u32]) -> JoinGroupRequest {
+        JoinGroupRequest {
+            request_id: 7,
+            group: "g".to_owned(),
+            member_id,
+            topics: vec!["t".to_owned()],
+            protocol: RebalanceProtocol::Cooperative,
+            assignor: AssignorKind::Sticky,
+            session_timeout_ns: SESSION_NS,
+            rebalance_timeout_ns: REBALANCE_NS,
+            owned: owned.iter().map(|p| ("t".to_owned(), *p)).collect(),
+        }
+    }
+
+    fn topics() -> BTreeMap<String, u32> {
+        [("t".to_owned(), 4)].into()
+    }
+
+    fn assignment_of(answers: &JoinAnswers, member_id: u64) -> Vec<u32> {
+        answers
+            .iter()
+            .filter_map(|(_, response)| response.result.as_ref().ok())
+            .find(|joined| joined.member_id == member_id)
+            .map(|joined| joined.assignment.iter().map(|(_, p)| *p).collect())
+            .expect("answered")
+    }
+
+    /// One member holds everything; a second joins.
+    fn two_members(group: &mut Group, assign_before_revoke: bool) -> JoinAnswers {
+        group.join(0, 1, &join(None, &[]), 1, 8).unwrap();
+        let answers = group.try_complete(0, "g", &topics(), assign_before_revoke);
+        assert_eq!(assignment_of(&answers, 1), vec![0, 1, 2, 3]);
+        group.join(10, 2, &join(None, &[]), 2, 8).unwrap();
+        group
+            .join(10, 1, &join(Some(1), &[0, 1, 2, 3]), 0, 8)
+            .unwrap();
+        group.try_complete(10, "g", &topics(), assign_before_revoke)
+    }
+
+    #[test]
+    fn cooperative_withholds_a_partition_until_its_owner_revoked_it() {
+        let mut group = Group::new(RebalanceProtocol::Cooperative, AssignorKind::Sticky, 0);
+        let answers = two_members(&mut group, false);
+        assert_eq!(assignment_of(&answers, 1), vec![0, 1]);
+        assert!(
+            assignment_of(&answers, 2).is_empty(),
+            "2 and 3 are still 1's"
+        );
+        assert!(matches!(group.phase, Phase::PreparingRebalance { .. }));
+        // Member 1 revoked 2 and 3; both rejoin; now they move.
+        group.join(20, 1, &join(Some(1), &[0, 1]), 0, 8).unwrap();
+        group.join(20, 2, &join(Some(2), &[]), 0, 8).unwrap();
+        let answers = group.try_complete(20, "g", &topics(), false);
+        assert_eq!(assignment_of(&answers, 2), vec![2, 3]);
+        assert_eq!(group.generation, 3);
+        group.check_invariants("g", 8);
+    }
+
+    #[test]
+    fn zoo_12a_hands_the_partition_over_at_once() {
+        let mut group = Group::new(RebalanceProtocol::Cooperative, AssignorKind::Sticky, 0);
+        let answers = two_members(&mut group, true);
+        assert_eq!(assignment_of(&answers, 2), vec![2, 3]);
+        assert_eq!(group.phase, Phase::Stable);
+    }
+
+    #[test]
+    fn a_silent_member_expires_and_its_stale_commits_are_fenced() {
+        let mut group = Group::new(RebalanceProtocol::Eager, AssignorKind::Range, 0);
+        let mut request = join(None, &[]);
+        request.protocol = RebalanceProtocol::Eager;
+        request.assignor = AssignorKind::Range;
+        group.join(0, 1, &request, 1, 8).unwrap();
+        group.join(0, 2, &request, 2, 8).unwrap();
+        group.try_complete(0, "g", &topics(), false);
+        assert_eq!(group.check_commit(1, 1), Ok(()));
+        group.heartbeat(900, 2, 1).unwrap();
+        group.expire(SESSION_NS + 1);
+        assert!(
+            !group.members.contains_key(&1),
+            "member 1 missed its session"
+        );
+        assert_eq!(
+            group.heartbeat(SESSION_NS + 2, 2, 1),
+            Err(GroupError::RebalanceInProgress)
+        );
+        request.member_id = Some(2);
+        group.join(SESSION_NS + 3, 2, &request, 0, 8).unwrap();
+        group.try_complete(SESSION_NS + 3, "g", &topics(), false);
+        assert_eq!(group.check_commit(1, 1), Err(GroupError::UnknownMemberId));
+        assert_eq!(group.check_commit(2, 1), Err(GroupError::IllegalGeneration));
+        assert_eq!(group.check_commit(2, 2), Ok(()));
+    }
+
+    #[test]
+    fn a_rebalance_completes_at_its_deadline_without_the_missing() {
+        let mut group = Group::new(RebalanceProtocol::Cooperative, AssignorKind::Sticky, 0);
+        group.join(0, 1, &join(None, &[]), 1, 8).unwrap();
+        group.join(0, 2, &join(None, &[]), 2, 8).unwrap();
+        group.try_complete(0, "g", &topics(), false);
+        group.join(10, 3, &join(None, &[]), 3, 8).unwrap();
+        // Members 1 and 2 heartbeat but never rejoin.
+        assert!(
+            group
+                .try_complete(REBALANCE_NS, "g", &topics(), false)
+                .is_empty()
+        );
+        let answers = group.try_complete(REBALANCE_NS + 10, "g", &topics(), false);
+        assert_eq!(assignment_of(&answers, 3), vec![0, 1, 2, 3]);
+        assert_eq!(group.members.len(), 1);
+        assert_eq!(
+            group.join(0, 1, &join(Some(1), &[]), 0, 8),
+            Err(GroupError::UnknownMemberId)
+        );
+    }
+
+    #[test]
+    fn the_group_size_is_bounded() {
+        let mut group = Group::new(RebalanceProtocol::Cooperative, AssignorKind::Sticky, 0);
+        group.join(0, 1, &join(None, &[]), 1, 1).unwrap();
+        assert_eq!(
+            group.join(0, 2, &join(None, &[]), 2, 1),
+            Err(GroupError::GroupMaxSizeReached)
+        );
+    }
+}
