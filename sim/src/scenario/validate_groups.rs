@@ -196,7 +196,7 @@ pub(super) fn worker_schedule(scenario: &Scenario, path: &FieldPath) -> Checked 
         let position = *removed.values().max().expect("a group lost every consumer");
         return ensure(
             false,
-            || path.index(position),
+            || path.index(position).key("target"),
             || format!("group {group:?} loses every consumer: keep one to drain it"),
         );
     }
