@@ -198,6 +198,12 @@ pub enum Observation {
     FencedRequest,
     /// A client reports something it did (producers and consumers: history events, retries).
     Client(crate::client::ClientReport),
+    /// A group coordinator completed a rebalance: a new generation.
+    GroupRebalanced,
+    /// A group coordinator refused a commit from a stale generation or an unknown member.
+    CommitFenced,
+    /// A broker started coordinating an offsets partition (it replays the partition first).
+    CoordinatorStarted,
 }
 
 /// Per-step context: the local time, a jitter drawn for this step, and the outputs.

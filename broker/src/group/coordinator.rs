@@ -28,7 +28,7 @@ use crate::message::group::{
     OffsetFetchResponse,
 };
 use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
-use crate::node::Node;
+use crate::node::{Node, Observation};
 
 /// Every offsets partition this broker coordinates, and its commits in flight.
 #[derive(Debug, Default)]
@@ -152,6 +152,7 @@ impl Node {
             member_id_next: 0,
         };
         self.groups.partitions.insert(partition, coordinator);
+        self.observe(Observation::CoordinatorStarted);
     }
 
     /// Replays the offsets partition's records below the high watermark into the table.
@@ -191,6 +192,9 @@ impl Node {
         for (name, group) in &mut coordinator.groups {
             group.expire(now_ns);
             answers.extend(group.try_complete(now_ns, name, &topics, assign_before_revoke));
+        }
+        if !answers.is_empty() {
+            self.observe(Observation::GroupRebalanced);
         }
         for (to, response) in answers {
             self.send(to, Message::JoinGroupResponse(response));
@@ -329,7 +333,11 @@ impl Node {
                 .groups
                 .get(&request.group)
                 .ok_or(GroupError::UnknownMemberId)?;
-            group.check_commit(request.member_id, request.generation)?;
+            let fenced = group.check_commit(request.member_id, request.generation);
+            if fenced.is_err() {
+                self.observe(Observation::CommitFenced);
+            }
+            fenced?;
         }
         if self.groups.pending_commits.len() >= limits.pending_commits_max as usize {
             return Err(GroupError::CoordinatorNotAvailable);

@@ -53,6 +53,12 @@ pub struct ClusterCounters {
     pub produce_retries: u64,
     /// Sends completed with an unknown outcome.
     pub indeterminate_produces: u64,
+    /// Group generations completed by coordinators.
+    pub group_rebalances: u64,
+    /// Offset commits refused for a stale generation or an unknown member.
+    pub commits_fenced: u64,
+    /// Offsets partitions a broker started coordinating (after a failover: replayed).
+    pub coordinator_starts: u64,
 }
 
 /// A producer of [`ClusterSimulation::with_clients`]. The `n`-th (from 1, named `p{n}`) has
@@ -297,6 +303,9 @@ impl ClusterSimulation {
                 Observation::Client(ClientReport::Event(event)) => {
                     self.client_events.push((time_ns, event))
                 }
+                Observation::GroupRebalanced => counters.group_rebalances += 1,
+                Observation::CommitFenced => counters.commits_fenced += 1,
+                Observation::CoordinatorStarted => counters.coordinator_starts += 1,
             }
         }
     }
