@@ -47,6 +47,10 @@ pub struct CheckArgs {
     /// Every consumer group must process each record exactly once.
     #[arg(long)]
     pub exactly_once: bool,
+    /// Every consumer group must read each record at least once (auto-commit semantics): a
+    /// record a group never polled is a `lost-consumption`; duplicates are expected.
+    #[arg(long)]
+    pub at_least_once: bool,
     /// The consumers drained every key at the end: unread acknowledged records are violations.
     #[arg(long)]
     pub drained: bool,
@@ -131,6 +135,7 @@ fn config_of(args: &CheckArgs) -> Result<CheckConfig, String> {
         },
         kafka_transactions: !args.isolated_writes,
         exactly_once: args.exactly_once,
+        at_least_once: args.at_least_once,
         drained: args.drained,
         expected,
         witnesses_per_anomaly_max: args.witnesses_max,

@@ -61,12 +61,18 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 13] = [
+const LIBRARY: [&str; 19] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
     "crash-all-flush-every-batch.toml",
     "crash-all-flush-never.toml",
+    "fanout.toml",
+    "group-consumer-rolling-restart.toml",
+    "group-cooperative-scale.toml",
+    "group-coordinator-crash.toml",
+    "group-worker-pool.toml",
+    "group-zombie-consumer.toml",
     "ingest.toml",
     "leader-crash-after-ack.toml",
     "lossy-network.toml",
@@ -94,6 +100,12 @@ scenario_tests! {
     controller_crash => "controller-crash.toml",
     crash_all_flush_every_batch => "crash-all-flush-every-batch.toml",
     crash_all_flush_never => "crash-all-flush-never.toml",
+    fanout => "fanout.toml",
+    group_consumer_rolling_restart => "group-consumer-rolling-restart.toml",
+    group_cooperative_scale => "group-cooperative-scale.toml",
+    group_coordinator_crash => "group-coordinator-crash.toml",
+    group_worker_pool => "group-worker-pool.toml",
+    group_zombie_consumer => "group-zombie-consumer.toml",
     ingest => "ingest.toml",
     leader_crash_after_ack => "leader-crash-after-ack.toml",
     lossy_network => "lossy-network.toml",

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::group::config::{GroupsConfig, GroupsConfigError};
 use crate::log::{FlushPolicy, LogBugs, LogLimits, LogLimitsError};
 
 /// Most brokers a cluster may have.
@@ -42,6 +43,8 @@ pub struct ClusterConfig {
     pub flush: FlushPolicy,
     /// Test-only switches that plant bugs. All off by default.
     pub bugs: BugsConfig,
+    /// Consumer groups, when the cluster serves them (see [`ClusterConfig::with_groups`]).
+    pub groups: Option<GroupsConfig>,
 }
 
 /// A topic created at bootstrap.
@@ -121,6 +124,15 @@ pub struct BugsConfig {
     pub readmit_stale_broker: bool,
     /// Zoo 5: a leader's high watermark is its own log end offset, not the minimum over the ISR.
     pub high_watermark_at_leader_end: bool,
+    /// Zoo 11: a group coordinator accepts offset commits from stale generations and unknown
+    /// members.
+    pub accept_stale_generation_commits: bool,
+    /// Zoo 12a: a cooperative group assigns a partition to its new owner in the same generation
+    /// that revokes it from the old one.
+    pub assign_before_revoke: bool,
+    /// Zoo 12b: a new group coordinator starts from empty state instead of replaying the offsets
+    /// partition.
+    pub drop_group_state_on_failover: bool,
 }
 
 impl BugsConfig {
@@ -181,6 +193,7 @@ impl Default for ClusterConfig {
             unclean_leader_election: false,
             flush: FlushPolicy::default(),
             bugs: BugsConfig::default(),
+            groups: None,
         }
     }
 }
@@ -220,6 +233,8 @@ pub enum ConfigError {
     Topic(#[from] TopicError),
     #[error("{0}")]
     LogLimits(#[from] LogLimitsError),
+    #[error("{0}")]
+    Groups(#[from] GroupsConfigError),
     #[error(
         "timing.replica_lag_time_max_ns ({replica_lag_time_max_ns}) must be longer than \
          timing.fetch_wait_max_ns ({fetch_wait_max_ns}): a parked follower would leave the ISR"
@@ -298,7 +313,17 @@ impl ClusterConfig {
                 .into());
             }
         }
+        if let Some(groups) = &self.groups {
+            groups.validate(self.limits.log.batch_records_max, &self.topics)?;
+        }
         Ok(())
+    }
+
+    /// This config serving consumer groups: `groups` and its offsets topic added.
+    pub fn with_groups(mut self, groups: GroupsConfig) -> ClusterConfig {
+        self.topics.push(groups.offsets_topic());
+        self.groups = Some(groups);
+        self
     }
 
     /// Whether `node` is a controller voter.

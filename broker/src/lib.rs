@@ -18,7 +18,10 @@
 //! - [`replica`]: partition replicas: leaders (produce, fetch serving, high watermark, ISR
 //!   changes, KIP-320 fencing) and followers (divergence search, fetch loop), driven by the
 //!   committed metadata.
-//! - [`client`]: sans-IO producer and consumer, and the history events they report.
+//! - [`group`]: consumer groups: the coordinator (membership, rebalances, assignors), offsets
+//!   committed as records of the internal offsets topic and replayed after failover.
+//! - [`client`]: sans-IO producer, assign-mode consumer, group consumer, and the history events
+//!   they report.
 //! - [`message`]: the wire protocol ([`message::data`]: the data plane's).
 //! - [`storage`]: the durable disk image and its writes.
 //! - `disk`: which actions wait for which syncs (crate-private).
@@ -44,6 +47,7 @@ pub mod config;
 pub mod controller;
 pub mod digest;
 pub(crate) mod disk;
+pub mod group;
 pub mod log;
 pub mod message;
 pub mod metadata;

@@ -6,7 +6,8 @@
 //! its own, or blocks. The handlers live in the modules of their concern as further `impl Node`
 //! blocks: [`crate::raft`] (election, replication), [`crate::controller`] (the active controller's
 //! request handling), [`crate::broker`] (registration, heartbeats, ISR maintenance, metadata
-//! answers).
+//! answers), [`crate::replica`] (the data plane), `crate::group::coordinator` (group coordinators
+//! of the offsets partitions this broker leads, reconciled after every step).
 //!
 //! Invariants checked by [`Node::check_invariants`]: commit index <= last log index; the applied
 //! metadata index equals the commit index; a candidate or leader voted for itself in its term; a
@@ -24,6 +25,7 @@ use crate::broker::BrokerSession;
 use crate::config::ClusterConfig;
 use crate::controller::ControllerState;
 use crate::disk::{DISK_RETRY_INTERVAL_NS, DiskTracker, Waiter};
+use crate::group::coordinator::GroupCoordinators;
 use crate::message::Message;
 use crate::metadata::image::MetadataImage;
 use crate::raft::{RaftState, Role};
@@ -196,6 +198,12 @@ pub enum Observation {
     FencedRequest,
     /// A client reports something it did (producers and consumers: history events, retries).
     Client(crate::client::ClientReport),
+    /// A group coordinator completed a rebalance: a new generation.
+    GroupRebalanced,
+    /// A group coordinator refused a commit from a stale generation or an unknown member.
+    CommitFenced,
+    /// A broker started coordinating an offsets partition (it replays the partition first).
+    CoordinatorStarted,
 }
 
 /// Per-step context: the local time, a jitter drawn for this step, and the outputs.
@@ -227,6 +235,8 @@ pub struct Node {
     pub(crate) effects: Effects,
     /// Partition replicas (the data plane).
     pub(crate) replicas: Replicas,
+    /// Group coordinators of the offsets partitions this broker leads.
+    pub(crate) groups: GroupCoordinators,
 }
 
 impl Node {
@@ -256,6 +266,7 @@ impl Node {
                 recovered: storage.logs.clone(),
                 ..Replicas::default()
             },
+            groups: GroupCoordinators::default(),
         }
     }
 
@@ -286,6 +297,8 @@ impl Node {
         self.drain_loopback();
         self.replicate_new_entries();
         self.reconcile_replicas();
+        self.drain_loopback();
+        self.reconcile_coordinators();
         self.drain_loopback();
         std::mem::swap(&mut self.effects.output, output);
     }
@@ -392,11 +405,20 @@ impl Node {
                 self.on_offsets_for_leader_epoch_response(response)
             }
             Message::ListOffsets(request) => self.on_list_offsets(from, request),
+            Message::ProduceResponse(response) => self.on_commit_appended(response),
+            Message::JoinGroup(request) => self.on_join_group(from, request),
+            Message::Heartbeat(request) => self.on_heartbeat(from, request),
+            Message::LeaveGroup(request) => self.on_leave_group(request),
+            Message::OffsetCommit(request) => self.on_offset_commit(from, request),
+            Message::OffsetFetch(request) => self.on_offset_fetch(from, request),
             Message::MetadataResponse(_)
             | Message::CreateTopicResponse { .. }
             | Message::ElectPreferredLeadersResponse { .. }
-            | Message::ProduceResponse(_)
-            | Message::ListOffsetsResponse(_) => {} // Meant for clients.
+            | Message::ListOffsetsResponse(_)
+            | Message::JoinGroupResponse(_)
+            | Message::HeartbeatResponse(_)
+            | Message::OffsetCommitResponse(_)
+            | Message::OffsetFetchResponse(_) => {} // Meant for clients.
         }
     }
 
@@ -597,6 +619,7 @@ impl Node {
             controller.proposed.check_invariants();
         }
         self.image.check_invariants();
+        self.check_coordinator_invariants();
         assert!(self.disk.waiting() <= crate::disk::WAITERS_MAX);
         for (key, replica) in &self.replicas.partitions {
             replica.check_invariants(self.id, key, self.config.limits.produce_in_flight_max);

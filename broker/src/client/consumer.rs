@@ -137,6 +137,7 @@ impl Consumer {
 
     fn event(&self, kind: EventKind, operation: ClientOperation) -> Output {
         Output::Observe(Observation::Client(ClientReport::Event(ClientEvent {
+            group: None,
             process: self.config.process,
             kind,
             operation,

@@ -41,11 +41,19 @@ pub enum ClientOperation {
     /// Empty on invoke.
     Poll(Vec<PolledRecords>),
     Assign(Vec<(String, u32)>),
+    /// A group consumer's topics.
+    Subscribe(Vec<String>),
+    /// `None` on invoke; on `ok` the new generation and the assignment (sorted).
+    Rebalance(Option<(u64, Vec<(String, u32)>)>),
+    /// `(topic, partition, next offset)`: the same on invoke and completion.
+    Commit(Vec<(String, u32, u64)>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ClientEvent {
     pub process: u64,
+    /// The consumer group, for a group consumer's events.
+    pub group: Option<String>,
     pub kind: EventKind,
     pub operation: ClientOperation,
 }

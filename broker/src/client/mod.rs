@@ -1,4 +1,5 @@
-//! Sans-IO clients: a producer and an assign-mode consumer, each one history process.
+//! Sans-IO clients: a producer, an assign-mode consumer and a group consumer, each one history
+//! process.
 //!
 //! - [`history`]: the events clients report ([`ClientEvent`]), mirroring HISTORY.md.
 //! - [`partitioner`]: the producer's deterministic partitioner (FNV-1a over the key's bytes,
@@ -8,18 +9,22 @@
 //!   idempotence, it never writes a value twice).
 //! - [`consumer`]: an assign-mode fetch loop that follows leader changes and resets to the
 //!   earliest offset on OFFSET_OUT_OF_RANGE.
+//! - [`group_consumer`]: a subscribe-mode consumer in a group: joins and rejoins on rebalances,
+//!   commits (auto or manual), resumes from committed offsets, `auto.offset.reset`.
 //! - [`metadata`]: the clients' cache of partition leaders, refreshed from any broker.
 //!
 //! Clients speak [`crate::Message`] with brokers, keep timers on [`crate::Timer::Client`], and
 //! report through [`crate::Observation::Client`]. They have no disk.
 
 pub mod consumer;
+pub mod group_consumer;
 pub mod history;
 pub mod metadata;
 pub mod partitioner;
 pub mod producer;
 
 pub use consumer::{Consumer, ConsumerConfig};
+pub use group_consumer::{CommitMode, GroupConsumer, GroupConsumerConfig, OffsetReset};
 pub use history::{ClientEvent, ClientOperation, EventKind, PolledRecords, SentRecord};
 pub use producer::{Producer, ProducerConfig};
 

@@ -376,6 +376,7 @@ impl Producer {
 
     fn event(&self, kind: EventKind, sent: Vec<SentRecord>) -> Output {
         report(ClientReport::Event(ClientEvent {
+            group: None,
             process: self.config.process,
             kind,
             operation: ClientOperation::Send(sent),

@@ -1,14 +1,18 @@
 //! Messages between nodes, and between clients and nodes.
 //!
-//! Four families (the data plane's types live in [`data`]): Raft among the controller voters (and to the non-voting brokers, which follow
-//! the metadata log as learners), broker-to-controller requests (registration, heartbeats, ISR
-//! changes), and client/admin requests that any node answers (metadata, possibly stale) or that
-//! only the active controller serves (create topic, elect leaders).
+//! Five families (the data plane's types live in [`data`], the consumer groups' in [`group`]):
+//! Raft among the controller voters (and to the non-voting brokers, which follow the metadata log
+//! as learners), broker-to-controller requests (registration, heartbeats, ISR changes),
+//! client/admin requests that any node answers (metadata, possibly stale) or that only the active
+//! controller serves (create topic, elect leaders), the data plane (produce, fetch), and group
+//! requests that only a group's coordinator serves (join, heartbeat, leave, offset commit and
+//! fetch).
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub mod data;
+pub mod group;
 
 pub use data::{
     Acks, DataError, FetchData, FetchRequest, FetchResponse, ListOffsetsRequest,
@@ -117,6 +121,17 @@ pub enum Message {
     OffsetsForLeaderEpochResponse(OffsetsForLeaderEpochResponse),
     ListOffsets(ListOffsetsRequest),
     ListOffsetsResponse(ListOffsetsResponse),
+
+    // Consumer groups: members to their group's coordinator ([`group`]).
+    JoinGroup(group::JoinGroupRequest),
+    JoinGroupResponse(group::JoinGroupResponse),
+    Heartbeat(group::HeartbeatRequest),
+    HeartbeatResponse(group::HeartbeatResponse),
+    LeaveGroup(group::LeaveGroupRequest),
+    OffsetCommit(group::OffsetCommitRequest),
+    OffsetCommitResponse(group::OffsetCommitResponse),
+    OffsetFetch(group::OffsetFetchRequest),
+    OffsetFetchResponse(group::OffsetFetchResponse),
 }
 
 /// An ISR change a partition leader asks of the active controller.

@@ -57,6 +57,10 @@ pub struct CheckConfig {
     pub kafka_transactions: bool,
     /// Whether every consumer group must process each record exactly once.
     pub exactly_once: bool,
+    /// Whether every consumer group must read each record at least once (Kafka's auto-commit
+    /// semantics): a record counts as consumed by a group once a member polled it, and only
+    /// `lost-consumption` is a violation (`duplicate-consumption` is listed, not failed).
+    pub at_least_once: bool,
     /// Whether the consumers drained every key at the end (a liveness phase): then every
     /// acknowledged record must have been read (`unseen` is a violation) and every group must
     /// have processed all of them.
@@ -75,6 +79,7 @@ impl Default for CheckConfig {
             rebalance_protocol: RebalanceProtocol::Eager,
             kafka_transactions: true,
             exactly_once: false,
+            at_least_once: false,
             drained: false,
             expected: BTreeSet::new(),
             witnesses_per_anomaly_max: 64,
@@ -99,7 +104,8 @@ impl CheckConfig {
                 self.acks == Acks::All
             }
             AnomalyKind::WriteCycle | AnomalyKind::InternalSendSkip => !self.kafka_transactions,
-            AnomalyKind::DuplicateConsumption | AnomalyKind::LostConsumption => self.exactly_once,
+            AnomalyKind::DuplicateConsumption => self.exactly_once,
+            AnomalyKind::LostConsumption => self.exactly_once || self.at_least_once,
             AnomalyKind::Duplicate
             | AnomalyKind::InconsistentOffsets
             | AnomalyKind::AbortedRead

@@ -11,13 +11,16 @@
 //! highest record of the key the group processed (all of them when the run drained its
 //! consumers).
 //!
+//! Under `at_least_once` (and not `exactly_once`) an `ok` poll by a member is the processing:
+//! `lost-consumption` means the group never read a committed record, duplicates are expected.
+//!
 //! Source: Kafka's exactly-once semantics (KIP-98, KIP-447: consume-transform-produce with
 //! offsets committed in the transaction); Kafka's consumer docs on committed offsets.
 
 use std::collections::BTreeMap;
 
 use super::anomaly::{AnomalyKind, ConsumptionWitness, Findings, Record, Witness};
-use super::config::{CheckConfig, RebalanceProtocol};
+use super::config::CheckConfig;
 use super::consumer_position::retained_keys;
 use super::context::Context;
 use super::model::{Event, EventId, Function, GroupId, KeyId, Outcome};
@@ -34,7 +37,7 @@ struct MemberState {
 }
 
 pub fn analyse(context: &Context, config: &CheckConfig, findings: &mut Findings) {
-    let (mut processings, consumed) = collect_processings(context, config.rebalance_protocol);
+    let (mut processings, consumed) = collect_processings(context, config);
     processings.sort_unstable();
     report_duplicates(context, &processings, findings);
     report_losses(context, &processings, &consumed, config.drained, findings);
@@ -43,8 +46,11 @@ pub fn analyse(context: &Context, config: &CheckConfig, findings: &mut Findings)
 /// Every processing, and the `(group, key)` pairs the groups read.
 fn collect_processings(
     context: &Context,
-    protocol: RebalanceProtocol,
+    config: &CheckConfig,
 ) -> (Vec<Processing>, Vec<(GroupId, KeyId)>) {
+    let protocol = config.rebalance_protocol;
+    // At-least-once: a poll is the processing; commits only decide where the next owner starts.
+    let polls_process = config.at_least_once && !config.exactly_once;
     let model = context.model;
     let mut members: Vec<MemberState> = (0..model.process_count())
         .map(|_| MemberState::default())
@@ -70,7 +76,7 @@ fn collect_processings(
         let event_id = event_id as EventId;
         for read in model.reads_of(event) {
             consumed.push((group, read.key));
-            if event.function() == Function::Txn {
+            if event.function() == Function::Txn || polls_process {
                 processings.push((group, read.key, read.value, read.offset, event_id));
             } else {
                 member.pending.entry(read.key).or_default().push((

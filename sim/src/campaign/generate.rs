@@ -142,6 +142,12 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
             count: rng.random_range(1..=2),
             mode: ConsumerMode::Assign,
             group: None,
+            topics: Vec::new(),
+            protocol: None,
+            assignor: None,
+            commit: None,
+            auto_offset_reset: None,
+            session_timeout: None,
         });
     }
     Workload {

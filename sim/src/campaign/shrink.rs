@@ -452,7 +452,9 @@ fn for_each_target(fault: &mut Fault, mut visit: impl FnMut(&mut Target)) {
         | Fault::ClockDrift { target, .. }
         | Fault::ClockJump { target, .. }
         | Fault::DiskFailSyncs { target, .. }
-        | Fault::DiskFailWrites { target, .. } => visit(target),
+        | Fault::DiskFailWrites { target, .. }
+        | Fault::AddConsumer { target, .. }
+        | Fault::RemoveConsumer { target, .. } => visit(target),
         Fault::Partition { groups, .. } => groups.iter_mut().flatten().for_each(visit),
         Fault::OneWay { from, to, .. } => from.iter_mut().chain(to.iter_mut()).for_each(visit),
         Fault::Bridge {

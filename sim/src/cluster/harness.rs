@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use broker::admin::AdminCommand;
-use broker::client::{ClientEvent, ClientReport, ConsumerConfig, ProducerConfig};
+use broker::client::{
+    ClientEvent, ClientReport, ConsumerConfig, GroupConsumerConfig, ProducerConfig,
+};
 use broker::message::Acks;
 use broker::{ClusterConfig, Message, Node, Observation};
 use check::state::StateViolation;
@@ -51,6 +53,12 @@ pub struct ClusterCounters {
     pub produce_retries: u64,
     /// Sends completed with an unknown outcome.
     pub indeterminate_produces: u64,
+    /// Group generations completed by coordinators.
+    pub group_rebalances: u64,
+    /// Offset commits refused for a stale generation or an unknown member.
+    pub commits_fenced: u64,
+    /// Offsets partitions a broker started coordinating (after a failover: replayed).
+    pub coordinator_starts: u64,
 }
 
 /// A producer of [`ClusterSimulation::with_clients`]. The `n`-th (from 1, named `p{n}`) has
@@ -127,6 +135,17 @@ impl ClusterSimulation {
         simulation: SimulationConfig,
         clients: ClientSpecs,
     ) -> Result<ClusterSimulation, ClusterError> {
+        Self::with_group_clients(config, simulation, clients, Vec::new())
+    }
+
+    /// Builds the cluster with producers `p1..`, then consumers `c1..`: the assign-mode ones of
+    /// `clients`, then `group_consumers` (after the brokers).
+    pub fn with_group_clients(
+        config: ClusterConfig,
+        simulation: SimulationConfig,
+        clients: ClientSpecs,
+        group_consumers: Vec<GroupConsumerConfig>,
+    ) -> Result<ClusterSimulation, ClusterError> {
         config.validate()?;
         let mut members = Vec::new();
         for (position, spec) in clients.producers.iter().enumerate() {
@@ -152,6 +171,18 @@ impl ClusterSimulation {
             check_topic(&config, &spec.topic, &spec.partitions)?;
             let consumer = ConsumerConfig::new(spec.process, &spec.topic, spec.partitions.clone());
             members.push((format!("c{}", position + 1), MemberSpec::Consumer(consumer)));
+        }
+        if !group_consumers.is_empty() && config.groups.is_none() {
+            return Err(ClusterError::Clients(
+                "group consumers need a cluster with groups".to_string(),
+            ));
+        }
+        for (position, consumer) in group_consumers.into_iter().enumerate() {
+            for topic in &consumer.topics {
+                check_topic(&config, topic, &[])?;
+            }
+            let number = clients.consumers.len() + position + 1;
+            members.push((format!("c{number}"), MemberSpec::GroupConsumer(consumer)));
         }
         Self::build(config, simulation, members)
     }
@@ -278,6 +309,9 @@ impl ClusterSimulation {
                 Observation::Client(ClientReport::Event(event)) => {
                     self.client_events.push((time_ns, event))
                 }
+                Observation::GroupRebalanced => counters.group_rebalances += 1,
+                Observation::CommitFenced => counters.commits_fenced += 1,
+                Observation::CoordinatorStarted => counters.coordinator_starts += 1,
             }
         }
     }
@@ -326,9 +360,10 @@ impl ClusterSimulation {
         self.simulation
             .node_ids()
             .filter_map(|id| {
-                let consumer = self.simulation.node(id)?.consumer()?;
-                let positions = consumer
-                    .positions()
+                let positions = self
+                    .simulation
+                    .node(id)?
+                    .consumer_positions()?
                     .into_iter()
                     .map(|(topic, partition, position)| (format!("{topic}/{partition}"), position))
                     .collect();
@@ -337,8 +372,8 @@ impl ClusterSimulation {
             .collect()
     }
 
-    /// Every up broker's replicas: broker name -> `"topic/partition"` -> `(offset, value)` of
-    /// every record it holds (for the history's `debug-topic-partitions` dump and final checks).
+    /// Every up broker's replicas (but the internal offsets topic's, whose values are offsets):
+    /// broker name -> `"topic/partition"` -> `(offset, value)` of every record it holds (for the history's `debug-topic-partitions` dump and final checks).
     pub fn replica_logs(&self) -> BTreeMap<String, BTreeMap<String, Vec<(u64, u64)>>> {
         self.config
             .nodes()
@@ -346,6 +381,7 @@ impl ClusterSimulation {
                 let node = self.broker(id)?;
                 let logs = node
                     .replicas()
+                    .filter(|replica| replica.topic != broker::group::OFFSETS_TOPIC)
                     .map(|replica| {
                         let records = replica
                             .log
@@ -375,6 +411,15 @@ impl ClusterSimulation {
     /// restarts, so that the monitors learn of them.
     pub fn simulation_mut(&mut self) -> &mut Simulation<Member> {
         &mut self.simulation
+    }
+
+    /// The node id of consumer `c<index + 1>`, if the cluster has it.
+    pub fn consumer_node(&self, index: u32) -> Option<u32> {
+        let name = format!("c{}", index + 1);
+        self.simulation
+            .node_ids()
+            .find(|id| self.simulation.name(*id) == name)
+            .map(|id| id.0)
     }
 
     /// Broker `id`, if it is up.

@@ -1,4 +1,5 @@
-//! The simulation process of a cluster: a broker node, an admin client, a producer or a consumer.
+//! The simulation process of a cluster: a broker node, an admin client, a producer, a consumer or
+//! a group consumer.
 //!
 //! Translation only: engine inputs become broker inputs, broker outputs become context commands.
 //! Timer keys are [`broker::Timer::key`]; a sync's `Err` becomes `succeeded: false`.
@@ -6,7 +7,9 @@
 use std::sync::Arc;
 
 use broker::admin::{AdminClient, AdminCommand};
-use broker::client::{Consumer, ConsumerConfig, Producer, ProducerConfig};
+use broker::client::{
+    Consumer, ConsumerConfig, GroupConsumer, GroupConsumerConfig, Producer, ProducerConfig,
+};
 use broker::node::{Input as BrokerInput, Output, Timer};
 use broker::{ClusterConfig, Message, Node, Observation};
 
@@ -31,6 +34,7 @@ pub enum Member {
     Admin(AdminClient),
     Producer(Box<Producer>),
     Consumer(Box<Consumer>),
+    GroupConsumer(Box<GroupConsumer>),
 }
 
 /// What a node of the cluster is, to build it (again, after a restart).
@@ -40,6 +44,7 @@ pub enum MemberSpec {
     Admin(Vec<(u64, AdminCommand)>),
     Producer(ProducerConfig),
     Consumer(ConsumerConfig),
+    GroupConsumer(GroupConsumerConfig),
 }
 
 impl Member {
@@ -63,6 +68,9 @@ impl Member {
             MemberSpec::Consumer(consumer) => {
                 Member::Consumer(Box::new(Consumer::new(consumer.clone(), config.brokers)))
             }
+            MemberSpec::GroupConsumer(consumer) => Member::GroupConsumer(Box::new(
+                GroupConsumer::new(consumer.clone(), config.brokers),
+            )),
         }
     }
 
@@ -70,6 +78,24 @@ impl Member {
     pub fn consumer(&self) -> Option<&Consumer> {
         match self {
             Member::Consumer(consumer) => Some(consumer),
+            _ => None,
+        }
+    }
+
+    /// The group consumer, if this member is one.
+    pub fn group_consumer(&self) -> Option<&GroupConsumer> {
+        match self {
+            Member::GroupConsumer(consumer) => Some(consumer),
+            _ => None,
+        }
+    }
+
+    /// A consumer's positions (assign mode) or its group's committed offsets of its assignment
+    /// (group consumers), as `(topic, partition, offset)`.
+    pub fn consumer_positions(&self) -> Option<Vec<(String, u32, u64)>> {
+        match self {
+            Member::Consumer(consumer) => Some(consumer.positions()),
+            Member::GroupConsumer(consumer) => Some(consumer.positions()),
             _ => None,
         }
     }
@@ -136,6 +162,9 @@ impl Process for Member {
             Member::Admin(admin) => admin.step(now_ns, input, context.rng(), &mut outputs),
             Member::Producer(producer) => producer.step(now_ns, input, context.rng(), &mut outputs),
             Member::Consumer(consumer) => consumer.step(now_ns, input, context.rng(), &mut outputs),
+            Member::GroupConsumer(consumer) => {
+                consumer.step(now_ns, input, context.rng(), &mut outputs)
+            }
         }
         execute(outputs, context);
     }

@@ -207,6 +207,9 @@ impl FaultExecutor {
                 set_network(cluster, self.base_network)?;
                 Ok("network rates reset".to_string())
             }
+            Fault::AddConsumer { target, .. } | Fault::RemoveConsumer { target, .. } => Ok(
+                format!("{} {target} (on the workload's schedule)", fault.action()),
+            ),
         }
     }
 
@@ -217,10 +220,11 @@ impl FaultExecutor {
         verb: &str,
         action: fn(&mut ClusterSimulation, u32) -> bool,
     ) -> Result<String, String> {
-        let broker = self.resolve(cluster, target)?;
-        let changed = action(cluster, broker);
+        let node = self.resolve(cluster, target)?;
+        let changed = action(cluster, node);
         let note = if changed { "" } else { " (no change)" };
-        Ok(format!("{verb} {} ({target}){note}", broker_name(broker)))
+        let name = cluster.simulation().name(NodeId(node));
+        Ok(format!("{verb} {name} ({target}){note}"))
     }
 
     fn hold_or_release(
@@ -261,7 +265,7 @@ impl FaultExecutor {
         ))
     }
 
-    /// The broker a target names right now.
+    /// The node a target names right now (a broker, or a consumer for `c<n>`).
     pub fn resolve(&mut self, cluster: &ClusterSimulation, target: &Target) -> Result<u32, String> {
         match target {
             Target::Broker(index) => Ok(*index),
@@ -270,6 +274,19 @@ impl FaultExecutor {
                 .ok_or_else(|| "no active controller".to_string()),
             Target::Leader { topic, partition } => leader_of(cluster, topic, *partition),
             Target::Random => Ok(self.rng.random_range(0..cluster.config().brokers)),
+            Target::Consumer(index) => cluster
+                .consumer_node(*index)
+                .ok_or_else(|| format!("{target} is not a consumer of this cluster")),
+            Target::Coordinator { group } => {
+                let groups = cluster
+                    .config()
+                    .groups
+                    .as_ref()
+                    .ok_or_else(|| "the cluster has no consumer groups".to_string())?;
+                let partition =
+                    broker::group::offsets_partition_for_group(group, groups.offsets_partitions);
+                leader_of(cluster, broker::group::OFFSETS_TOPIC, partition)
+            }
         }
     }
 

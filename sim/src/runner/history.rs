@@ -32,6 +32,8 @@ pub struct HistoryRecorder {
     operations: Vec<Operation>,
     /// Client process id -> the history process it records under now.
     current_process: BTreeMap<u64, u64>,
+    /// Client process id -> the index of its invocation still open.
+    open: BTreeMap<u64, usize>,
     next_spare_process: u64,
 }
 
@@ -60,6 +62,18 @@ impl HistoryRecorder {
         function: Function,
         value: OperationValue,
     ) {
+        self.push_in_group(time_ns, process, kind, function, None, value);
+    }
+
+    fn push_in_group(
+        &mut self,
+        time_ns: u64,
+        process: u64,
+        kind: OperationType,
+        function: Function,
+        group: Option<String>,
+        value: OperationValue,
+    ) {
         assert!(
             self.operations.len() < HISTORY_OPERATIONS_MAX,
             "history exceeded {HISTORY_OPERATIONS_MAX} operations"
@@ -77,7 +91,7 @@ impl HistoryRecorder {
             process,
             kind,
             function,
-            group: None,
+            group,
             value,
         });
     }
@@ -123,18 +137,69 @@ impl HistoryRecorder {
                     .collect();
                 (Function::Assign, OperationValue::Keys(keys))
             }
+            ClientOperation::Subscribe(topics) => {
+                (Function::Subscribe, OperationValue::Keys(topics.clone()))
+            }
+            ClientOperation::Rebalance(None) => (Function::Rebalance, OperationValue::Null),
+            ClientOperation::Rebalance(Some((generation, assigned))) => (
+                Function::Rebalance,
+                OperationValue::Rebalance {
+                    generation: *generation,
+                    assigned: assigned
+                        .iter()
+                        .map(|(topic, partition)| history_key(topic, *partition))
+                        .collect(),
+                },
+            ),
+            ClientOperation::Commit(offsets) => (
+                Function::Commit,
+                OperationValue::Offsets(
+                    offsets
+                        .iter()
+                        .map(|(topic, partition, offset)| (history_key(topic, *partition), *offset))
+                        .collect(),
+                ),
+            ),
         };
-        let process = self
-            .current_process
-            .get(&event.process)
-            .copied()
-            .unwrap_or(event.process);
-        self.push(time_ns, process, kind, function, value);
+        let process = self.process_of(event.process);
+        if event.kind == EventKind::Invoke {
+            self.open.insert(event.process, self.operations.len());
+        } else {
+            self.open.remove(&event.process);
+        }
+        self.push_in_group(time_ns, process, kind, function, event.group.clone(), value);
         if event.kind == EventKind::Info {
             self.current_process
                 .insert(event.process, self.next_spare_process);
             self.next_spare_process += 1;
         }
+    }
+
+    fn process_of(&self, client_process: u64) -> u64 {
+        self.current_process
+            .get(&client_process)
+            .copied()
+            .unwrap_or(client_process)
+    }
+
+    /// A client crashed (a consumer the script crashed): its open operation completes `info` (it
+    /// may or may not have happened), and the client records under a fresh process from now on,
+    /// as a restarted client is a new process.
+    pub fn crash_process(&mut self, time_ns: u64, client_process: u64) {
+        if let Some(open) = self.open.remove(&client_process) {
+            let invocation = self.operations[open].clone();
+            self.push_in_group(
+                time_ns,
+                invocation.process,
+                OperationType::Info,
+                invocation.function,
+                invocation.group,
+                OperationValue::Null,
+            );
+        }
+        self.current_process
+            .insert(client_process, self.next_spare_process);
+        self.next_spare_process += 1;
     }
 
     /// Records the final `debug-topic-partitions` dump: every broker's replica logs, as read

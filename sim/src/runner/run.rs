@@ -23,7 +23,7 @@ use crate::runner::history::HistoryRecorder;
 use crate::runner::nemesis;
 use crate::runner::report::{RunReport, Violation, ViolationSource};
 use crate::runner::workload::{self, Workload};
-use crate::scenario::{Acks, Fault, Scenario};
+use crate::scenario::{Acks, Fault, Scenario, Target};
 use crate::seed::{Stream, stream};
 use crate::simulation::SimulationConfig;
 
@@ -250,6 +250,14 @@ impl Run<'_> {
         for fault in faults {
             self.advance_to(fault.at().ns)?;
             self.executor.fire(&mut self.cluster, fault);
+            if let Fault::Crash {
+                target: Target::Consumer(index),
+                ..
+            } = fault
+            {
+                let process = self.workload.producers.len() as u64 + u64::from(*index);
+                self.recorder.crash_process(self.cluster.now_ns(), process);
+            }
         }
         self.advance_to(self.scenario.fault_phase.ns)
     }
@@ -317,6 +325,9 @@ impl Run<'_> {
             witnesses_per_anomaly_max: WITNESSES_PER_VIOLATION_MAX,
             ..CheckConfig::default()
         };
+        if workload::groups::uses_groups(self.scenario) {
+            self.group_check_config(&mut config);
+        }
         if !self.scenario.expect.acknowledged_writes_survive {
             // The declared trade-off: a log tail that vanished on every replica is lost, and
             // its offsets are reused by later records; consumers that had read it see the
@@ -330,6 +341,22 @@ impl Run<'_> {
             ]);
         }
         config
+    }
+
+    /// Group runs: keys come from rebalances; each group must read every record at least once,
+    /// or exactly once where the scenario expects it.
+    fn group_check_config(&self, config: &mut CheckConfig) {
+        let cooperative = self.scenario.workload.consumers.iter().all(|consumer| {
+            consumer.protocol == Some(crate::scenario::RebalanceProtocol::Cooperative)
+        });
+        config.consumer_mode = check::history::ConsumerMode::Subscribe;
+        config.rebalance_protocol = if cooperative {
+            check::history::RebalanceProtocol::Cooperative
+        } else {
+            check::history::RebalanceProtocol::Eager
+        };
+        config.exactly_once = self.scenario.expect.exactly_once;
+        config.at_least_once = true;
     }
 
     fn check_history(&mut self, drained: bool) {

@@ -3,20 +3,30 @@
 //!
 //! Producers come first (process ids 0..), then consumers; the final replica dump uses the next
 //! id. A consumer shape of `count` consumers in assign mode splits its topic's partitions
-//! round-robin: consumer `j` reads every partition `p` with `p % count == j`.
+//! round-robin: consumer `j` reads every partition `p` with `p % count == j`. Subscribe-mode
+//! consumers join their groups instead ([`groups`]).
 
 use check::history::{MicroOperation, Operation, OperationType, OperationValue};
 use serde::Serialize;
 
 use crate::cluster::{ClusterSimulation, ConsumerSpec, ProducerSpec};
 use crate::runner::history::history_key;
-use crate::scenario::{Acks, Scenario};
+use broker::client::GroupConsumerConfig;
+
+use crate::scenario::{Acks, ConsumerMode, Scenario};
+
+#[path = "workload_groups.rs"]
+pub mod groups;
 use crate::simulation::SimulationConfig;
 
 #[derive(Clone, Debug)]
 pub struct Workload {
     pub producers: Vec<ProducerSpec>,
     pub consumers: Vec<ConsumerSpec>,
+    /// Subscribe-mode consumers (a scenario's consumers are all assign or all subscribe).
+    pub group_consumers: Vec<GroupConsumerConfig>,
+    /// Every topic's partition count.
+    pub partitions: std::collections::BTreeMap<String, u32>,
 }
 
 impl Workload {
@@ -37,7 +47,11 @@ impl Workload {
             }
         }
         let mut consumers = Vec::new();
+        let group_consumers = groups::group_consumers(scenario, process);
         for shape in &scenario.workload.consumers {
+            if shape.mode == ConsumerMode::Subscribe {
+                continue;
+            }
             let partitions = scenario
                 .topic(&shape.topic)
                 .expect("validated topic")
@@ -57,18 +71,35 @@ impl Workload {
         Workload {
             producers,
             consumers,
+            group_consumers,
+            partitions: scenario
+                .cluster
+                .topics
+                .iter()
+                .map(|topic| (topic.name.clone(), topic.partitions))
+                .collect(),
         }
     }
 
     /// How many history processes the clients use.
     pub fn process_count(&self) -> u64 {
-        (self.producers.len() + self.consumers.len()) as u64
+        (self.producers.len() + self.consumers.len() + self.group_consumers.len()) as u64
     }
 
-    /// Whether every consumer has read every assigned partition up to its high watermark.
+    /// Whether every consumer has read every assigned partition up to its high watermark (and
+    /// every group has committed every partition of its topics that far).
     pub fn drained(&self, cluster: &ClusterSimulation) -> bool {
         let high_watermarks = cluster.high_watermarks();
         let positions = cluster.consumer_positions();
+        let group_consumers = &self.group_consumers;
+        if !groups::groups_drained(
+            group_consumers,
+            &self.partitions,
+            &high_watermarks,
+            &positions,
+        ) {
+            return false;
+        }
         self.consumers.iter().enumerate().all(|(index, consumer)| {
             let name = consumer_name(index);
             consumer.partitions.iter().all(|&partition| {
@@ -117,7 +148,8 @@ pub fn build_cluster(
         producers: workload.producers.clone(),
         consumers: workload.consumers.clone(),
     };
-    match ClusterSimulation::with_clients(config, simulation, clients) {
+    let group_consumers = workload.group_consumers.clone();
+    match ClusterSimulation::with_group_clients(config, simulation, clients, group_consumers) {
         Ok(cluster) => cluster,
         Err(error) => panic!("a validated scenario must build a valid cluster: {error}"),
     }
@@ -127,7 +159,7 @@ pub fn build_cluster(
 pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
     let cluster = &scenario.cluster;
     let bugs = &cluster.bugs;
-    broker::ClusterConfig {
+    let mut config = broker::ClusterConfig {
         brokers: cluster.brokers,
         controllers: cluster.controllers,
         topics: cluster
@@ -153,9 +185,16 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
             readmit_stale_broker: bugs.readmit_stale_broker,
             high_watermark_at_leader_end: bugs.high_watermark_at_leader_end,
             grant_two_votes_per_term: bugs.grant_two_votes_per_term,
+            accept_stale_generation_commits: bugs.accept_stale_generation_commits,
+            assign_before_revoke: bugs.assign_before_revoke,
+            drop_group_state_on_failover: bugs.drop_group_state_on_failover,
         },
         ..broker::ClusterConfig::default()
+    };
+    if groups::uses_groups(scenario) {
+        config = config.with_groups(groups::groups_config(scenario));
     }
+    config
 }
 
 /// How much the workload did: a run that did nothing proves nothing.

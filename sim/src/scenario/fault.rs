@@ -2,7 +2,10 @@
 //!
 //! Every fault has a pair that undoes it (`crash`/`restart`, `pause`/`resume`,
 //! partitions/`heal`, `hold`/`release`, `network`/`network-reset`, disk faults end after their
-//! `duration`), and the run's heal phase undoes whatever the script left in place.
+//! `duration`), and the run's heal phase undoes whatever the script left in place. Consumer
+//! targets (`c<n>`) may be crashed, restarted, paused and resumed like brokers; `add-consumer`
+//! and `remove-consumer` are a worker pool's schedule (the workload reads them when it builds the
+//! consumers; a heal does not bring a removed consumer back).
 
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +118,16 @@ pub enum Fault {
     NetworkReset {
         at: Duration,
     },
+    /// A group consumer (`c<n>`) joins only at `at`: it is absent before (a worker added).
+    AddConsumer {
+        at: Duration,
+        target: Target,
+    },
+    /// A group consumer commits, leaves its group at `at` and stays gone (a worker removed).
+    RemoveConsumer {
+        at: Duration,
+        target: Target,
+    },
 }
 
 impl Fault {
@@ -140,6 +153,8 @@ impl Fault {
             Fault::DiskFailWrites { .. } => "disk-fail-writes",
             Fault::Network { .. } => "network",
             Fault::NetworkReset { .. } => "network-reset",
+            Fault::AddConsumer { .. } => "add-consumer",
+            Fault::RemoveConsumer { .. } => "remove-consumer",
         }
     }
 
@@ -163,7 +178,9 @@ impl Fault {
             | Fault::DiskFailSyncs { at, .. }
             | Fault::DiskFailWrites { at, .. }
             | Fault::Network { at, .. }
-            | Fault::NetworkReset { at } => *at,
+            | Fault::NetworkReset { at }
+            | Fault::AddConsumer { at, .. }
+            | Fault::RemoveConsumer { at, .. } => *at,
         }
     }
 
@@ -179,7 +196,9 @@ impl Fault {
             | Fault::ClockDrift { target, .. }
             | Fault::ClockJump { target, .. }
             | Fault::DiskFailSyncs { target, .. }
-            | Fault::DiskFailWrites { target, .. } => vec![("target", target)],
+            | Fault::DiskFailWrites { target, .. }
+            | Fault::AddConsumer { target, .. }
+            | Fault::RemoveConsumer { target, .. } => vec![("target", target)],
             Fault::Partition { groups, .. } => groups
                 .iter()
                 .flatten()

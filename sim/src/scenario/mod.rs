@@ -93,7 +93,7 @@ pub enum Flush {
     Never,
 }
 
-/// Switches that plant the bug zoo's data-plane bugs (KAFKA.md, entries 1 to 5) and the
+/// Switches that plant the bug zoo's bugs (KAFKA.md, entries 1 to 5, 11 and 12) and the
 /// controller quorum's double vote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -113,6 +113,12 @@ pub struct Bugs {
     /// The controller quorum's planted bug (not a zoo entry): a voter grants a second vote in a
     /// term it already voted in, so one term can elect two active controllers.
     pub grant_two_votes_per_term: bool,
+    /// 11: the group coordinator accepts offset commits from stale generations.
+    pub accept_stale_generation_commits: bool,
+    /// 12a: a cooperative group hands a partition over before its owner revoked it.
+    pub assign_before_revoke: bool,
+    /// 12b: a new group coordinator drops the group state instead of replaying the offsets log.
+    pub drop_group_state_on_failover: bool,
 }
 
 impl Bugs {
@@ -187,6 +193,73 @@ pub struct Consumer {
     /// The consumer group, for `subscribe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Further topics the group consumer subscribes to (`subscribe` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
+    /// The group's rebalance protocol (`subscribe` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<RebalanceProtocol>,
+    /// The group's assignor (`subscribe` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignor: Option<Assignor>,
+    /// When the group consumer commits (`subscribe` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitMode>,
+    /// Where a partition without a committed offset starts (`subscribe` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_offset_reset: Option<OffsetReset>,
+    /// The member's session timeout (`subscribe` only; default 1.5s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_timeout: Option<Duration>,
+}
+
+impl Consumer {
+    /// Every topic a consumer reads: `topic`, then `topics`.
+    pub fn all_topics(&self) -> Vec<String> {
+        let mut topics = vec![self.topic.clone()];
+        topics.extend(self.topics.iter().cloned());
+        topics
+    }
+}
+
+/// How a group rebalances (KIP-429).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RebalanceProtocol {
+    /// Every member revokes everything before rejoining.
+    #[default]
+    Eager,
+    /// Partitions move only after their owner revoked them.
+    Cooperative,
+}
+
+/// The coordinator's assignor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assignor {
+    #[default]
+    Range,
+    Sticky,
+}
+
+/// When a group consumer commits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    /// Kafka's `enable.auto.commit`: before a poll, what earlier polls returned (at-least-once).
+    #[default]
+    Auto,
+    /// After each poll that returned records (commit after processing).
+    Manual,
+}
+
+/// Kafka's `auto.offset.reset`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffsetReset {
+    #[default]
+    Earliest,
+    Latest,
 }
 
 fn one() -> u32 {
@@ -222,12 +295,24 @@ pub struct Expect {
     /// nonmonotonic-poll, poll-skip) are reported but expected, and the replica monitor (records
     /// below the high watermark never change) is off.
     pub acknowledged_writes_survive: bool,
+    /// Every consumer group processes each record exactly once (a record is processed when a
+    /// member polled it and committed past it before giving the partition up). Only where the
+    /// protocol allows no redelivery: manual commits, and no consumer or coordinator failures.
+    /// Otherwise groups are judged at-least-once: every record read by each group, duplicates
+    /// listed but expected.
+    #[serde(skip_serializing_if = "is_false")]
+    pub exactly_once: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Default for Expect {
     fn default() -> Self {
         Expect {
             acknowledged_writes_survive: true,
+            exactly_once: false,
         }
     }
 }

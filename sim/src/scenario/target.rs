@@ -2,7 +2,9 @@
 //!
 //! `b1`..`bN` name brokers; `leader(topic/partition)` is that partition's leader as the active
 //! controller last decided it; `controller` is the active controller; `random` is a broker drawn
-//! from the nemesis stream.
+//! from the nemesis stream. `c1`..`cN` name the workload's consumers (in scenario order), for the
+//! crash, restart, pause, resume, add-consumer and remove-consumer actions; `coordinator(group)`
+//! is the broker leading the group's offsets partition (its group coordinator).
 
 use std::fmt;
 
@@ -18,6 +20,12 @@ pub enum Target {
     },
     Controller,
     Random,
+    /// Consumer `c<index + 1>` of the workload.
+    Consumer(u32),
+    /// The coordinator of a consumer group.
+    Coordinator {
+        group: String,
+    },
 }
 
 impl Target {
@@ -37,6 +45,24 @@ impl Target {
     pub fn broker_name(index: u32) -> String {
         format!("b{}", index + 1)
     }
+
+    /// The consumer index for a name like `c3`, if it is one.
+    pub fn consumer_index(name: &str) -> Option<u32> {
+        let digits = name.strip_prefix('c')?;
+        if digits.starts_with('0') {
+            return None;
+        }
+        digits
+            .parse::<u32>()
+            .ok()
+            .filter(|&number| number > 0)
+            .map(|number| number - 1)
+    }
+
+    /// Whether the target names a consumer rather than a broker.
+    pub fn is_consumer(&self) -> bool {
+        matches!(self, Target::Consumer(_))
+    }
 }
 
 impl std::str::FromStr for Target {
@@ -49,6 +75,18 @@ impl std::str::FromStr for Target {
         }
         if let Some(index) = Target::broker_index(text) {
             return Ok(Target::Broker(index));
+        }
+        if let Some(index) = Target::consumer_index(text) {
+            return Ok(Target::Consumer(index));
+        }
+        if let Some(group) = text
+            .strip_prefix("coordinator(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .filter(|group| !group.is_empty())
+        {
+            return Ok(Target::Coordinator {
+                group: group.to_string(),
+            });
         }
         let inner = text
             .strip_prefix("leader(")
@@ -63,7 +101,8 @@ impl std::str::FromStr for Target {
         parsed.ok_or_else(|| {
             format!(
                 "{text:?} is not a target: expected a broker (b1, b2, ...), \
-                 leader(topic/partition), controller or random"
+                 leader(topic/partition), controller, random, a consumer (c1, c2, ...) or \
+                 coordinator(group)"
             )
         })
     }
@@ -76,6 +115,8 @@ impl fmt::Display for Target {
             Target::Leader { topic, partition } => write!(formatter, "leader({topic}/{partition})"),
             Target::Controller => formatter.write_str("controller"),
             Target::Random => formatter.write_str("random"),
+            Target::Consumer(index) => write!(formatter, "c{}", index + 1),
+            Target::Coordinator { group } => write!(formatter, "coordinator({group})"),
         }
     }
 }
@@ -107,6 +148,9 @@ mod tests {
             "leader(a/b/3)",
             "controller",
             "random",
+            "c1",
+            "c12",
+            "coordinator(billing)",
         ] {
             let target: Target = text.parse().unwrap();
             assert_eq!(target.to_string(), text);
@@ -119,6 +163,8 @@ mod tests {
             "leader(orders)",
             "leader(orders/x)",
             "leader orders/0",
+            "c0",
+            "coordinator()",
             "",
         ] {
             assert!(bad.parse::<Target>().is_err(), "{bad:?}");

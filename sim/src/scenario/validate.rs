@@ -9,7 +9,10 @@ use std::collections::BTreeSet;
 
 use crate::clock::DRIFT_PPM_MAX;
 use crate::scenario::locate::FieldPath;
-use crate::scenario::{ConsumerMode, Fault, Scenario, Target, Topic};
+use crate::scenario::{Consumer, ConsumerMode, Fault, Scenario, Target, Topic};
+
+#[path = "validate_groups.rs"]
+mod groups;
 
 pub const BROKERS_MAX: u32 = 64;
 pub const CONTROLLERS_MAX: u32 = 9;
@@ -62,6 +65,7 @@ pub fn scenario(scenario: &Scenario) -> Checked {
     for (index, fault) in scenario.faults.iter().enumerate() {
         self::fault(scenario, index, fault, &root.key("faults").index(index))?;
     }
+    groups::worker_schedule(scenario, &root.key("faults"))?;
     nemesis(scenario, &root.key("nemesis"))
 }
 
@@ -165,6 +169,16 @@ fn topic(topic: &Topic, brokers: u32, path: &FieldPath) -> Checked {
         || format!("{:?} is not a topic name ([A-Za-z0-9._-])", topic.name),
     )?;
     ensure(
+        !topic.name.starts_with("__"),
+        || path.key("name"),
+        || {
+            format!(
+                "{:?}: names starting with \"__\" are internal topics",
+                topic.name
+            )
+        },
+    )?;
+    ensure(
         (1..=PARTITIONS_MAX).contains(&topic.partitions),
         || path.key("partitions"),
         || {
@@ -233,12 +247,36 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
         known_topic(scenario, &consumer.topic, &consumer_path)?;
         process_count(consumer.count, &consumer_path)?;
         ensure(
-            consumer.mode == ConsumerMode::Assign,
+            consumer.mode == workload.consumers[0].mode,
             || consumer_path.key("mode"),
-            || {
-                "mode \"subscribe\" needs consumer groups, which this version does not have yet"
-                    .to_string()
-            },
+            || "consumers are all \"assign\" or all \"subscribe\": do not mix modes".to_string(),
+        )?;
+        match consumer.mode {
+            ConsumerMode::Assign => assign_consumer(consumer, &consumer_path)?,
+            ConsumerMode::Subscribe => {
+                groups::subscribe_consumer(scenario, index, consumer, &consumer_path)?
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An assign-mode consumer carries none of the group settings.
+fn assign_consumer(consumer: &Consumer, path: &FieldPath) -> Checked {
+    let group_fields = [
+        ("group", consumer.group.is_some()),
+        ("topics", !consumer.topics.is_empty()),
+        ("protocol", consumer.protocol.is_some()),
+        ("assignor", consumer.assignor.is_some()),
+        ("commit", consumer.commit.is_some()),
+        ("auto_offset_reset", consumer.auto_offset_reset.is_some()),
+        ("session_timeout", consumer.session_timeout.is_some()),
+    ];
+    for (field, present) in group_fields {
+        ensure(
+            !present,
+            || path.key(field),
+            || format!("`{field}` is a group setting: it needs mode = \"subscribe\""),
         )?;
     }
     Ok(())
@@ -287,6 +325,7 @@ fn fault(scenario: &Scenario, index: usize, fault: &Fault, path: &FieldPath) -> 
     }
     for (field, target) in fault.targets() {
         self::target(scenario, target, &path.key(field))?;
+        groups::target_allowed(fault, target, &path.key(field))?;
     }
     fault_arguments(fault, path)
 }
@@ -314,6 +353,7 @@ fn target(scenario: &Scenario, target: &Target, path: &FieldPath) -> Checked {
             )
         }
         Target::Controller | Target::Random => Ok(()),
+        Target::Consumer(_) | Target::Coordinator { .. } => groups::target(scenario, target, path),
     }
 }
 

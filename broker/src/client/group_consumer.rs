@@ -1,0 +1,931 @@
+//! A sans-IO group consumer: one history process that subscribes to topics in a consumer group,
+//! rejoins on every rebalance, and commits its offsets to the group's coordinator.
+//!
+//! Life: `subscribe` (at `start_at_ns`), then JoinGroup at the coordinator (the leader of the
+//! group's offsets partition, from the metadata); each answer installs an assignment, recorded as
+//! a `rebalance` operation. Newly assigned partitions start at the group's committed offset
+//! (OffsetFetch), or, when nothing is committed, at the earliest or latest offset
+//! (`auto.offset.reset`, via ListOffsets). Then a loop of `poll` and `commit` operations, one at
+//! a time (a history process does one thing at a time), with heartbeats in the background.
+//!
+//! Commit modes: `auto` commits, before a poll, the positions earlier polls returned, once every
+//! `auto_commit_interval_ns` (Kafka's at-least-once `enable.auto.commit`); `manual` commits the
+//! positions right after each poll that returned records (commit after processing). Either way a
+//! member commits before it gives partitions up: under the eager protocol everything before it
+//! rejoins, under the cooperative one the revoked partitions before it installs the assignment
+//! that revokes them (so their next owner starts where this one stopped).
+//!
+//! Errors: REBALANCE_IN_PROGRESS: rejoin; ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID: the member
+//! lost its partitions (no commit: they may already be someone else's) and rejoins (a new member
+//! after UNKNOWN_MEMBER_ID; the history records the loss as a rebalance to no partitions);
+//! coordinator errors: find the coordinator again. A commit without an
+//! answer after `request_timeout_ns`, or answered REQUEST_TIMED_OUT, completes `info`.
+//! At `stop_at_ns` the member commits, leaves the group and stops (a scaled-down worker).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::RngCore;
+
+use super::ClientReport;
+use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
+use super::metadata::MetadataCache;
+use crate::group::{OFFSETS_TOPIC, offsets_partition_for_group};
+use crate::message::group::{
+    AssignorKind, GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, JoinedGroup, LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetFetchRequest, OffsetFetchResponse, RebalanceProtocol, TopicPartition,
+};
+use crate::message::{
+    DataError, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, Message,
+    OffsetSpec,
+};
+use crate::node::{Input, Observation, Output, Timer};
+
+/// When a group consumer commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CommitMode {
+    /// Before a poll, every `auto_commit_interval_ns`: what earlier polls returned.
+    Auto,
+    /// After every poll that returned records.
+    Manual,
+}
+
+/// Where a partition without a committed offset starts (Kafka's `auto.offset.reset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OffsetReset {
+    Earliest,
+    Latest,
+}
+
+/// A group consumer's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GroupConsumerConfig {
+    pub process: u64,
+    pub group: String,
+    pub topics: Vec<String>,
+    pub protocol: RebalanceProtocol,
+    pub assignor: AssignorKind,
+    pub commit_mode: CommitMode,
+    pub offset_reset: OffsetReset,
+    /// Partitions of the offsets topic (to find the coordinator).
+    pub offsets_partitions: u32,
+    pub session_timeout_ns: u64,
+    pub heartbeat_interval_ns: u64,
+    pub rebalance_timeout_ns: u64,
+    pub auto_commit_interval_ns: u64,
+    pub poll_timeout_ns: u64,
+    pub fetch_records_max: u64,
+    /// A commit or heartbeat unanswered this long is given up.
+    pub request_timeout_ns: u64,
+    pub retry_backoff_ns: u64,
+    /// The consumer subscribes at this local time (a worker added later)...
+    pub start_at_ns: u64,
+    /// ...and leaves its group at this one (a worker removed).
+    pub stop_at_ns: u64,
+}
+
+impl GroupConsumerConfig {
+    pub fn new(process: u64, group: &str, topics: Vec<String>, offsets_partitions: u32) -> Self {
+        GroupConsumerConfig {
+            process,
+            group: group.to_owned(),
+            topics,
+            protocol: RebalanceProtocol::Eager,
+            assignor: AssignorKind::Range,
+            commit_mode: CommitMode::Auto,
+            offset_reset: OffsetReset::Earliest,
+            offsets_partitions,
+            session_timeout_ns: 1_500_000_000,
+            heartbeat_interval_ns: 300_000_000,
+            rebalance_timeout_ns: 3_000_000_000,
+            auto_commit_interval_ns: 500_000_000,
+            poll_timeout_ns: 250_000_000,
+            fetch_records_max: 512,
+            request_timeout_ns: 2_000_000_000,
+            retry_backoff_ns: 50_000_000,
+            start_at_ns: 0,
+            stop_at_ns: u64::MAX,
+        }
+    }
+}
+
+/// The one operation the process has open.
+#[derive(Debug)]
+enum Operation {
+    Poll {
+        /// Fetches awaiting answers: request id -> partition.
+        in_flight: BTreeMap<u64, TopicPartition>,
+        records: BTreeMap<TopicPartition, Vec<(u64, u64)>>,
+        deadline_ns: u64,
+    },
+    Commit {
+        request_id: u64,
+        offsets: Vec<(String, u32, u64)>,
+        deadline_ns: u64,
+    },
+}
+
+/// Where the member stands in its group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Membership {
+    /// Not subscribed yet, or stopped.
+    Idle,
+    /// Wants to (re)join; sends JoinGroup when it can.
+    Rejoin,
+    /// JoinGroup sent.
+    Joining { request_id: u64, sent_ns: u64 },
+    /// In generation `generation`.
+    Member { generation: u64 },
+}
+
+/// The group consumer.
+#[derive(Debug)]
+pub struct GroupConsumer {
+    config: GroupConsumerConfig,
+    metadata: MetadataCache,
+    request_id_next: u64,
+    subscribed: bool,
+    stopped: bool,
+    member_id: Option<u64>,
+    /// The generation of the last join answer (what commits and heartbeats carry).
+    generation: u64,
+    membership: Membership,
+    /// The eager pre-join commit was made (or was not needed) for the rejoin under way.
+    committed_before_rejoin: bool,
+    /// A join answer waiting for the operation slot (and, cooperative, the revoke commit).
+    pending_install: Option<JoinedGroup>,
+    revoke_committed: bool,
+    assignment: Vec<TopicPartition>,
+    /// Fetch position per assigned partition, once known.
+    positions: BTreeMap<TopicPartition, u64>,
+    /// The group's committed offset per assigned partition, as far as this member knows.
+    committed: BTreeMap<TopicPartition, u64>,
+    /// OffsetFetch or ListOffsets in flight: request id -> partitions.
+    initializing: BTreeMap<u64, (Vec<TopicPartition>, u64)>,
+    heartbeat: Option<(u64, u64)>,
+    next_heartbeat_ns: u64,
+    last_commit_ns: u64,
+    operation: Option<Operation>,
+    /// Partitions were lost (fenced): the history learns it, as a rebalance to nothing, once
+    /// the open operation completes.
+    loss_unrecorded: bool,
+}
+
+impl GroupConsumer {
+    pub fn new(config: GroupConsumerConfig, brokers: u32) -> GroupConsumer {
+        assert!(config.offsets_partitions > 0 && !config.topics.is_empty());
+        assert!(config.heartbeat_interval_ns < config.session_timeout_ns);
+        GroupConsumer {
+            config,
+            metadata: MetadataCache::new(brokers),
+            request_id_next: 0,
+            subscribed: false,
+            stopped: false,
+            member_id: None,
+            generation: 0,
+            membership: Membership::Idle,
+            committed_before_rejoin: false,
+            pending_install: None,
+            revoke_committed: false,
+            assignment: Vec::new(),
+            positions: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            initializing: BTreeMap::new(),
+            heartbeat: None,
+            next_heartbeat_ns: 0,
+            last_commit_ns: 0,
+            operation: None,
+            loss_unrecorded: false,
+        }
+    }
+
+    /// The group's committed offset of each partition assigned to this member (what a drained
+    /// group must have reached), as `(topic, partition, offset)`.
+    pub fn positions(&self) -> Vec<(String, u32, u64)> {
+        self.assignment
+            .iter()
+            .filter_map(|key| {
+                let committed = self.committed.get(key)?;
+                Some((key.0.clone(), key.1, *committed))
+            })
+            .collect()
+    }
+
+    /// The consumer's group.
+    pub fn group(&self) -> &str {
+        &self.config.group
+    }
+
+    /// The member's assignment.
+    pub fn assignment(&self) -> &[TopicPartition] {
+        &self.assignment
+    }
+
+    pub fn step<R: RngCore + ?Sized>(
+        &mut self,
+        now_ns: u64,
+        input: Input,
+        _rng: &mut R,
+        output: &mut Vec<Output>,
+    ) {
+        match input {
+            Input::Start => self.refresh_metadata(now_ns, output),
+            Input::Message { message, .. } => self.on_message(now_ns, message, output),
+            Input::TimerFired(_) | Input::DiskWriteFailed { .. } | Input::DiskSyncDone { .. } => {}
+        }
+        if !self.stopped {
+            self.advance(now_ns, output);
+            self.arm_timer(now_ns, output);
+        }
+    }
+
+    fn request_id(&mut self) -> u64 {
+        self.request_id_next += 1;
+        self.request_id_next
+    }
+
+    fn event(&self, kind: EventKind, operation: ClientOperation) -> Output {
+        Output::Observe(Observation::Client(ClientReport::Event(ClientEvent {
+            process: self.config.process,
+            group: Some(self.config.group.clone()),
+            kind,
+            operation,
+        })))
+    }
+
+    fn refresh_metadata(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let request_id = self.request_id();
+        let timeout_ns = self.config.retry_backoff_ns;
+        if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, timeout_ns) {
+            output.push(Output::Send { to, message });
+        }
+    }
+
+    fn offsets_partition(&self) -> u32 {
+        offsets_partition_for_group(&self.config.group, self.config.offsets_partitions)
+    }
+
+    /// The coordinator as the metadata names it (the offsets partition's leader).
+    fn coordinator(&self) -> Option<u32> {
+        let (leader, _) = self
+            .metadata
+            .leader(OFFSETS_TOPIC, self.offsets_partition())?;
+        Some(leader)
+    }
+
+    fn forget_coordinator(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        self.metadata
+            .invalidate(OFFSETS_TOPIC, self.offsets_partition());
+        self.refresh_metadata(now_ns, output);
+    }
+
+    fn on_message(&mut self, now_ns: u64, message: Message, output: &mut Vec<Output>) {
+        match message {
+            Message::MetadataResponse(response) => {
+                self.metadata.on_response(&response);
+            }
+            Message::FetchResponse(response) => self.on_fetch_response(now_ns, response, output),
+            Message::ListOffsetsResponse(response) => self.on_list_offsets_response(response),
+            Message::JoinGroupResponse(response) => self.on_join_response(now_ns, response, output),
+            Message::HeartbeatResponse(response) => {
+                self.on_heartbeat_response(now_ns, response, output)
+            }
+            Message::OffsetCommitResponse(response) => {
+                self.on_commit_response(now_ns, response, output)
+            }
+            Message::OffsetFetchResponse(response) => {
+                self.on_offset_fetch_response(now_ns, response, output)
+            }
+            _ => {}
+        }
+    }
+
+    // ------------------------------------------------------------------ the main loop
+
+    fn advance(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        if !self.subscribed {
+            if now_ns < self.config.start_at_ns {
+                return;
+            }
+            self.subscribe(output);
+        }
+        self.complete_operation(now_ns, output);
+        self.send_heartbeat(now_ns, output);
+        self.retry_stale_join(now_ns);
+        self.initialize_positions(now_ns, output);
+        if self.operation.is_some() {
+            return;
+        }
+        if self.loss_unrecorded {
+            self.loss_unrecorded = false;
+            let rebalance = (self.generation, Vec::new());
+            output.push(self.event(EventKind::Invoke, ClientOperation::Rebalance(None)));
+            output.push(self.event(EventKind::Ok, ClientOperation::Rebalance(Some(rebalance))));
+        }
+        if now_ns >= self.config.stop_at_ns {
+            self.stop(now_ns, output);
+            return;
+        }
+        if self.pending_install.is_some() {
+            self.install_when_revoked(now_ns, output);
+            return;
+        }
+        if self.membership == Membership::Rejoin {
+            self.rejoin(now_ns, output);
+            return;
+        }
+        if matches!(self.membership, Membership::Member { .. }) && self.commit_due(now_ns) {
+            self.start_commit(now_ns, self.dirty_offsets(None), output);
+            return;
+        }
+        self.start_poll(now_ns, output);
+    }
+
+    fn subscribe(&mut self, output: &mut Vec<Output>) {
+        self.subscribed = true;
+        self.membership = Membership::Rejoin;
+        let topics = self.config.topics.clone();
+        output.push(self.event(
+            EventKind::Invoke,
+            ClientOperation::Subscribe(topics.clone()),
+        ));
+        output.push(self.event(EventKind::Ok, ClientOperation::Subscribe(topics)));
+    }
+
+    /// Commits what is uncommitted, leaves the group, and stops for good.
+    fn stop(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let dirty = self.dirty_offsets(None);
+        if !dirty.is_empty() && matches!(self.membership, Membership::Member { .. }) {
+            self.start_commit(now_ns, dirty, output);
+            return;
+        }
+        if let (Some(member_id), Some(coordinator)) = (self.member_id, self.coordinator()) {
+            let request = LeaveGroupRequest {
+                group: self.config.group.clone(),
+                member_id,
+            };
+            output.push(Output::Send {
+                to: coordinator,
+                message: Message::LeaveGroup(request),
+            });
+        }
+        self.stopped = true;
+        self.membership = Membership::Idle;
+        self.lose_partitions();
+        output.push(Output::CancelTimer {
+            timer: Timer::Client,
+        });
+    }
+
+    /// Sends JoinGroup; under the eager protocol first commits and revokes everything.
+    fn rejoin(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let eager = self.config.protocol == RebalanceProtocol::Eager;
+        if eager && !self.committed_before_rejoin {
+            self.committed_before_rejoin = true;
+            let dirty = self.dirty_offsets(None);
+            if !dirty.is_empty() && self.member_id.is_some() {
+                self.start_commit(now_ns, dirty, output);
+                return;
+            }
+        }
+        if eager {
+            self.lose_partitions();
+        }
+        let Some(coordinator) = self.coordinator() else {
+            self.refresh_metadata(now_ns, output);
+            return;
+        };
+        let request_id = self.request_id();
+        let request = JoinGroupRequest {
+            request_id,
+            group: self.config.group.clone(),
+            member_id: self.member_id,
+            topics: self.config.topics.clone(),
+            protocol: self.config.protocol,
+            assignor: self.config.assignor,
+            session_timeout_ns: self.config.session_timeout_ns,
+            rebalance_timeout_ns: self.config.rebalance_timeout_ns,
+            owned: self.assignment.clone(),
+        };
+        output.push(Output::Send {
+            to: coordinator,
+            message: Message::JoinGroup(request),
+        });
+        self.membership = Membership::Joining {
+            request_id,
+            sent_ns: now_ns,
+        };
+    }
+
+    /// A join unanswered past the rebalance timeout (and a request timeout) is sent again.
+    fn retry_stale_join(&mut self, now_ns: u64) {
+        if let Membership::Joining { sent_ns, .. } = self.membership
+            && sent_ns + self.config.rebalance_timeout_ns + self.config.request_timeout_ns <= now_ns
+        {
+            self.membership = Membership::Rejoin;
+        }
+    }
+
+    fn needs_rejoin(&mut self) {
+        if matches!(self.membership, Membership::Member { .. }) {
+            self.membership = Membership::Rejoin;
+            self.committed_before_rejoin = false;
+        }
+    }
+
+    /// Drops every partition without committing (it may be someone else's already).
+    fn lose_partitions(&mut self) {
+        self.assignment.clear();
+        self.positions.clear();
+        self.committed.clear();
+        self.initializing.clear();
+    }
+
+    fn on_join_response(
+        &mut self,
+        now_ns: u64,
+        response: JoinGroupResponse,
+        output: &mut Vec<Output>,
+    ) {
+        let Membership::Joining { request_id, .. } = self.membership else {
+            return;
+        };
+        if request_id != response.request_id {
+            return;
+        }
+        match response.result {
+            Ok(joined) => {
+                self.member_id = Some(joined.member_id);
+                self.generation = joined.generation;
+                self.membership = Membership::Member {
+                    generation: joined.generation,
+                };
+                self.next_heartbeat_ns = now_ns + self.config.heartbeat_interval_ns;
+                self.revoke_committed = false;
+                self.pending_install = Some(joined);
+            }
+            Err(error) => {
+                if error == GroupError::UnknownMemberId {
+                    self.member_id = None;
+                    self.loss_unrecorded |= !self.assignment.is_empty();
+                    self.lose_partitions();
+                }
+                if error.is_coordinator_error() {
+                    self.forget_coordinator(now_ns, output);
+                }
+                self.membership = Membership::Rejoin;
+                self.committed_before_rejoin = true;
+            }
+        }
+    }
+
+    /// Installs a new assignment once the partitions it revokes are committed.
+    fn install_when_revoked(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let joined = self.pending_install.as_ref().expect("pending");
+        let kept: BTreeSet<&TopicPartition> = joined.assignment.iter().collect();
+        let revoked: Vec<TopicPartition> = self
+            .assignment
+            .iter()
+            .filter(|key| !kept.contains(key))
+            .cloned()
+            .collect();
+        if !self.revoke_committed {
+            self.revoke_committed = true;
+            let dirty = self.dirty_offsets(Some(&revoked));
+            if !dirty.is_empty() {
+                self.start_commit(now_ns, dirty, output);
+                return;
+            }
+        }
+        let joined = self.pending_install.take().expect("pending");
+        for key in &revoked {
+            self.positions.remove(key);
+            self.committed.remove(key);
+        }
+        self.initializing.clear();
+        self.assignment = joined.assignment.clone();
+        let rebalance = (joined.generation, joined.assignment);
+        output.push(self.event(EventKind::Invoke, ClientOperation::Rebalance(None)));
+        output.push(self.event(EventKind::Ok, ClientOperation::Rebalance(Some(rebalance))));
+        self.initialize_positions(now_ns, output);
+    }
+
+    // ------------------------------------------------------------------ heartbeats
+
+    fn send_heartbeat(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let Membership::Member { generation } = self.membership else {
+            return;
+        };
+        if let Some((_, sent_ns)) = self.heartbeat {
+            if sent_ns + self.config.request_timeout_ns > now_ns {
+                return;
+            }
+            // Unanswered: the coordinator may have moved.
+            self.heartbeat = None;
+            self.forget_coordinator(now_ns, output);
+        }
+        if now_ns < self.next_heartbeat_ns {
+            return;
+        }
+        let (Some(member_id), Some(coordinator)) = (self.member_id, self.coordinator()) else {
+            self.refresh_metadata(now_ns, output);
+            return;
+        };
+        let request_id = self.request_id();
+        self.heartbeat = Some((request_id, now_ns));
+        self.next_heartbeat_ns = now_ns + self.config.heartbeat_interval_ns;
+        let request = HeartbeatRequest {
+            request_id,
+            group: self.config.group.clone(),
+            member_id,
+            generation,
+        };
+        output.push(Output::Send {
+            to: coordinator,
+            message: Message::Heartbeat(request),
+        });
+    }
+
+    fn on_heartbeat_response(
+        &mut self,
+        now_ns: u64,
+        response: HeartbeatResponse,
+        output: &mut Vec<Output>,
+    ) {
+        if self.heartbeat.map(|(request_id, _)| request_id) != Some(response.request_id) {
+            return;
+        }
+        self.heartbeat = None;
+        if let Err(error) = response.result {
+            self.on_group_error(now_ns, &error, output);
+        }
+    }
+
+    /// What a heartbeat's or a commit's error means for the membership.
+    fn on_group_error(&mut self, now_ns: u64, error: &GroupError, output: &mut Vec<Output>) {
+        match error {
+            GroupError::RebalanceInProgress => self.needs_rejoin(),
+            GroupError::IllegalGeneration | GroupError::UnknownMemberId => {
+                if *error == GroupError::UnknownMemberId {
+                    self.member_id = None;
+                }
+                if matches!(self.membership, Membership::Member { .. }) {
+                    self.loss_unrecorded |= !self.assignment.is_empty();
+                    self.lose_partitions();
+                    self.membership = Membership::Rejoin;
+                    self.committed_before_rejoin = true;
+                }
+            }
+            error if error.is_coordinator_error() => self.forget_coordinator(now_ns, output),
+            _ => {}
+        }
+    }
+
+    // ------------------------------------------------------------------ positions
+
+    /// Asks for the committed offsets of assigned partitions without a position.
+    fn initialize_positions(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        if self.pending_install.is_some() {
+            return;
+        }
+        let timeout_ns = self.config.request_timeout_ns;
+        self.initializing
+            .retain(|_, (_, sent_ns)| *sent_ns + timeout_ns > now_ns);
+        let busy: BTreeSet<&TopicPartition> = self
+            .initializing
+            .values()
+            .flat_map(|(keys, _)| keys.iter())
+            .collect();
+        let missing: Vec<TopicPartition> = self
+            .assignment
+            .iter()
+            .filter(|key| !self.positions.contains_key(*key) && !busy.contains(key))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let Some(coordinator) = self.coordinator() else {
+            self.refresh_metadata(now_ns, output);
+            return;
+        };
+        let request_id = self.request_id();
+        self.initializing
+            .insert(request_id, (missing.clone(), now_ns));
+        let request = OffsetFetchRequest {
+            request_id,
+            group: self.config.group.clone(),
+            partitions: missing,
+        };
+        output.push(Output::Send {
+            to: coordinator,
+            message: Message::OffsetFetch(request),
+        });
+    }
+
+    fn on_offset_fetch_response(
+        &mut self,
+        now_ns: u64,
+        response: OffsetFetchResponse,
+        output: &mut Vec<Output>,
+    ) {
+        if self.initializing.remove(&response.request_id).is_none() {
+            return;
+        }
+        let offsets = match response.result {
+            Ok(offsets) => offsets,
+            Err(error) => {
+                self.on_group_error(now_ns, &error, output);
+                return;
+            }
+        };
+        for (topic, partition, offset) in offsets {
+            let key = (topic, partition);
+            if !self.assignment.contains(&key) {
+                continue;
+            }
+            match offset {
+                Some(offset) => {
+                    self.positions.insert(key.clone(), offset);
+                    self.committed.insert(key, offset);
+                }
+                None => self.reset_offset(now_ns, key, output),
+            }
+        }
+    }
+
+    /// No committed offset: start where `auto.offset.reset` says.
+    fn reset_offset(&mut self, now_ns: u64, key: TopicPartition, output: &mut Vec<Output>) {
+        let Some((leader, _)) = self.metadata.leader(&key.0, key.1) else {
+            self.refresh_metadata(now_ns, output);
+            return;
+        };
+        let spec = match self.config.offset_reset {
+            OffsetReset::Earliest => OffsetSpec::Earliest,
+            OffsetReset::Latest => OffsetSpec::Latest,
+        };
+        let request_id = self.request_id();
+        self.initializing
+            .insert(request_id, (vec![key.clone()], now_ns));
+        let request = ListOffsetsRequest {
+            request_id,
+            topic: key.0,
+            partition: key.1,
+            spec,
+        };
+        output.push(Output::Send {
+            to: leader,
+            message: Message::ListOffsets(request),
+        });
+    }
+
+    fn on_list_offsets_response(&mut self, response: ListOffsetsResponse) {
+        let Some((keys, _)) = self.initializing.remove(&response.request_id) else {
+            return;
+        };
+        let key = (response.topic, response.partition);
+        if let Ok(offset) = response.result
+            && keys.contains(&key)
+            && self.assignment.contains(&key)
+        {
+            self.positions.insert(key, offset);
+        }
+    }
+
+    // ------------------------------------------------------------------ commits
+
+    /// Positions not yet committed (of `only`, when given).
+    fn dirty_offsets(&self, only: Option<&[TopicPartition]>) -> Vec<(String, u32, u64)> {
+        self.positions
+            .iter()
+            .filter(|(key, _)| only.is_none_or(|only| only.contains(key)))
+            .filter(|(key, position)| self.committed.get(*key) != Some(position))
+            .map(|(key, position)| (key.0.clone(), key.1, *position))
+            .collect()
+    }
+
+    fn commit_due(&self, now_ns: u64) -> bool {
+        let due = match self.config.commit_mode {
+            CommitMode::Auto => self.last_commit_ns + self.config.auto_commit_interval_ns <= now_ns,
+            CommitMode::Manual => true,
+        };
+        due && !self.dirty_offsets(None).is_empty()
+    }
+
+    /// Invokes a commit of `offsets` (at most the coordinator's per-commit limit is the caller's
+    /// concern: a member holds few partitions).
+    fn start_commit(
+        &mut self,
+        now_ns: u64,
+        offsets: Vec<(String, u32, u64)>,
+        output: &mut Vec<Output>,
+    ) {
+        debug_assert!(!offsets.is_empty());
+        let generation = self.generation;
+        let (Some(member_id), Some(coordinator)) = (self.member_id, self.coordinator()) else {
+            self.refresh_metadata(now_ns, output);
+            return;
+        };
+        self.last_commit_ns = now_ns;
+        let request_id = self.request_id();
+        output.push(self.event(EventKind::Invoke, ClientOperation::Commit(offsets.clone())));
+        let request = OffsetCommitRequest {
+            request_id,
+            group: self.config.group.clone(),
+            member_id,
+            generation,
+            offsets: offsets.clone(),
+        };
+        output.push(Output::Send {
+            to: coordinator,
+            message: Message::OffsetCommit(request),
+        });
+        self.operation = Some(Operation::Commit {
+            request_id,
+            offsets,
+            deadline_ns: now_ns + self.config.request_timeout_ns,
+        });
+    }
+
+    fn on_commit_response(
+        &mut self,
+        now_ns: u64,
+        response: OffsetCommitResponse,
+        output: &mut Vec<Output>,
+    ) {
+        let Some(Operation::Commit { request_id, .. }) = &self.operation else {
+            return;
+        };
+        if *request_id != response.request_id {
+            return;
+        }
+        let Some(Operation::Commit { offsets, .. }) = self.operation.take() else {
+            unreachable!("matched above")
+        };
+        match response.result {
+            Ok(()) => {
+                for (topic, partition, offset) in &offsets {
+                    let key = (topic.clone(), *partition);
+                    if self.assignment.contains(&key) {
+                        self.committed.insert(key, *offset);
+                    }
+                }
+                output.push(self.event(EventKind::Ok, ClientOperation::Commit(offsets)));
+            }
+            Err(GroupError::RequestTimedOut) => {
+                output.push(self.event(EventKind::Info, ClientOperation::Commit(offsets)));
+            }
+            Err(error) => {
+                output.push(self.event(EventKind::Fail, ClientOperation::Commit(offsets)));
+                self.on_group_error(now_ns, &error, output);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ polls
+
+    /// Completes the open operation if it is done (a poll) or timed out (a commit: `info`).
+    fn complete_operation(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        match &self.operation {
+            Some(Operation::Poll {
+                in_flight,
+                deadline_ns,
+                ..
+            }) if in_flight.is_empty() || *deadline_ns <= now_ns => {
+                let Some(Operation::Poll { records, .. }) = self.operation.take() else {
+                    unreachable!("matched above")
+                };
+                let polled = records
+                    .into_iter()
+                    .filter(|(_, records)| !records.is_empty())
+                    .map(|((topic, partition), records)| PolledRecords {
+                        topic,
+                        partition,
+                        records,
+                    })
+                    .collect();
+                output.push(self.event(EventKind::Ok, ClientOperation::Poll(polled)));
+            }
+            Some(Operation::Commit { deadline_ns, .. }) if *deadline_ns <= now_ns => {
+                let Some(Operation::Commit { offsets, .. }) = self.operation.take() else {
+                    unreachable!("matched above")
+                };
+                output.push(self.event(EventKind::Info, ClientOperation::Commit(offsets)));
+                self.forget_coordinator(now_ns, output);
+            }
+            _ => {}
+        }
+    }
+
+    /// Invokes a poll of every assigned partition with a position and a known leader.
+    fn start_poll(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let ready: Vec<(TopicPartition, u32, u64, u64)> = self
+            .positions
+            .iter()
+            .filter_map(|(key, position)| {
+                let (leader, epoch) = self.metadata.leader(&key.0, key.1)?;
+                Some((key.clone(), leader, epoch, *position))
+            })
+            .collect();
+        if ready.len() < self.positions.len() {
+            self.refresh_metadata(now_ns, output);
+        }
+        if ready.is_empty() {
+            return;
+        }
+        output.push(self.event(EventKind::Invoke, ClientOperation::Poll(Vec::new())));
+        let mut in_flight = BTreeMap::new();
+        for (key, leader, epoch, position) in ready {
+            let request_id = self.request_id();
+            let request = FetchRequest {
+                request_id,
+                replica: None,
+                topic: key.0.clone(),
+                partition: key.1,
+                current_leader_epoch: Some(epoch),
+                fetch_offset: position,
+                records_max: self.config.fetch_records_max,
+            };
+            in_flight.insert(request_id, key);
+            output.push(Output::Send {
+                to: leader,
+                message: Message::Fetch(request),
+            });
+        }
+        self.operation = Some(Operation::Poll {
+            in_flight,
+            records: BTreeMap::new(),
+            deadline_ns: now_ns + self.config.poll_timeout_ns,
+        });
+    }
+
+    fn on_fetch_response(
+        &mut self,
+        now_ns: u64,
+        response: FetchResponse,
+        output: &mut Vec<Output>,
+    ) {
+        let Some(Operation::Poll {
+            in_flight, records, ..
+        }) = &mut self.operation
+        else {
+            return;
+        };
+        let Some(key) = in_flight.remove(&response.request_id) else {
+            return;
+        };
+        match response.result {
+            Ok(data) => {
+                let Some(position) = self.positions.get_mut(&key) else {
+                    return; // Lost meanwhile.
+                };
+                let polled = records.entry(key).or_default();
+                for batch in data.batches {
+                    for (offset, record) in batch.records_with_offsets() {
+                        if offset == *position {
+                            polled.push((offset, record.value));
+                            *position += 1;
+                        }
+                    }
+                }
+            }
+            Err(DataError::OffsetOutOfRange { .. }) => {
+                self.positions.remove(&key);
+                self.reset_offset(now_ns, key, output);
+            }
+            Err(_) => {
+                self.metadata.invalidate(&key.0, key.1);
+                self.refresh_metadata(now_ns, output);
+            }
+        }
+    }
+
+    fn arm_timer(&self, now_ns: u64, output: &mut Vec<Output>) {
+        let tick_ns = self
+            .config
+            .retry_backoff_ns
+            .min(self.config.heartbeat_interval_ns);
+        let mut deadline_ns = now_ns + tick_ns;
+        if !self.subscribed {
+            deadline_ns = self.config.start_at_ns;
+        }
+        match &self.operation {
+            Some(Operation::Poll {
+                deadline_ns: at, ..
+            })
+            | Some(Operation::Commit {
+                deadline_ns: at, ..
+            }) => {
+                deadline_ns = deadline_ns.min(*at);
+            }
+            None => {}
+        }
+        if self.config.stop_at_ns > now_ns {
+            deadline_ns = deadline_ns.min(self.config.stop_at_ns);
+        }
+        output.push(Output::SetTimer {
+            timer: Timer::Client,
+            deadline_ns: deadline_ns.max(now_ns + 1),
+        });
+    }
+}

@@ -1,0 +1,465 @@
+//! The group coordinator inside a [`Node`]: one [`OffsetsPartition`] per partition of the offsets
+//! topic this broker leads.
+//!
+//! - **Who coordinates**: the leader of the group's offsets partition, in its leader epoch. After
+//!   every step, [`Node::reconcile_coordinators`] drops the state of partitions this broker no
+//!   longer leads (or leads in a newer epoch) and starts loading those it newly leads.
+//! - **Committed offsets live in the log**: a commit is one batch appended to the offsets
+//!   partition through the ordinary produce path with acks=all (sent to this node itself), and
+//!   answered when the high watermark covers it. The in-memory table is only a replay of the log
+//!   up to the high watermark, so a new coordinator rebuilds it from its replica; it serves once
+//!   it has applied everything its log held when it took over (COORDINATOR_LOAD_IN_PROGRESS
+//!   until then). Zoo 12b (`drop_group_state_on_failover`) skips that replay.
+//! - **Membership lives in memory**, as in Kafka: after a failover, members find the new
+//!   coordinator, are told UNKNOWN_MEMBER_ID and join again. Generations and member ids carry the
+//!   leader epoch in their high 32 bits, so they grow across failovers and are never reused.
+//! - **Fencing**: a commit must come from a current member in the current generation (zoo 11,
+//!   `accept_stale_generation_commits`, accepts any).
+
+use std::collections::BTreeMap;
+
+use crate::group::config::OFFSETS_TOPIC;
+use crate::group::state::Group;
+use crate::group::{commit_key, offsets_partition_for_group};
+use crate::log::Record;
+use crate::message::group::{
+    GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse,
+};
+use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
+use crate::node::{Node, Observation};
+
+/// Every offsets partition this broker coordinates, and its commits in flight.
+#[derive(Debug, Default)]
+pub(crate) struct GroupCoordinators {
+    pub(crate) partitions: BTreeMap<u32, OffsetsPartition>,
+    /// Commits appended and waiting for the high watermark: produce request id -> client.
+    pending_commits: BTreeMap<u64, PendingCommit>,
+    request_id_next: u64,
+}
+
+/// The coordinator of one offsets partition, in one leader epoch.
+#[derive(Debug)]
+pub(crate) struct OffsetsPartition {
+    leader_epoch: u64,
+    /// The log end offset when this broker took over: it serves once applied this far.
+    loaded_end_offset: u64,
+    /// The next log offset to apply to `offsets`.
+    applied_offset: u64,
+    /// Commit key ([`commit_key`]) -> committed offset, replayed from the log.
+    offsets: BTreeMap<u64, u64>,
+    groups: BTreeMap<String, Group>,
+    member_id_next: u64,
+}
+
+#[derive(Debug)]
+struct PendingCommit {
+    from: u32,
+    request_id: u64,
+    group: String,
+    partition: u32,
+}
+
+impl OffsetsPartition {
+    fn is_loaded(&self) -> bool {
+        self.applied_offset >= self.loaded_end_offset
+    }
+
+    /// Ids of this coordinator's epoch: the epoch in the high 32 bits.
+    fn epoch_base(&self) -> u64 {
+        self.leader_epoch << 32
+    }
+}
+
+impl Node {
+    /// Brings the coordinators in line with the offsets partitions this broker leads, replays
+    /// newly committed offsets, and runs the groups' timers.
+    pub(crate) fn reconcile_coordinators(&mut self) {
+        let Some(groups) = &self.config.groups else {
+            return;
+        };
+        for partition in 0..groups.offsets_partitions {
+            self.reconcile_coordinator(partition);
+        }
+        let loaded: Vec<u32> = self.groups.partitions.keys().copied().collect();
+        for partition in loaded {
+            self.apply_committed_offsets(partition);
+            self.run_group_timers(partition);
+        }
+    }
+
+    /// The leader epoch in which this broker leads offsets partition `partition`, if it does.
+    fn offsets_leader_epoch(&self, partition: u32) -> Option<u64> {
+        let key = (OFFSETS_TOPIC.to_owned(), partition);
+        let replica = self.replicas.partitions.get(&key)?;
+        replica.is_leader().then_some(replica.leader_epoch)
+    }
+
+    fn reconcile_coordinator(&mut self, partition: u32) {
+        let leading = self.offsets_leader_epoch(partition);
+        let current = self
+            .groups
+            .partitions
+            .get(&partition)
+            .map(|p| p.leader_epoch);
+        if current == leading {
+            return;
+        }
+        if current.is_some() {
+            self.resign_coordinator(partition);
+        }
+        if let Some(leader_epoch) = leading {
+            self.start_coordinator(partition, leader_epoch);
+        }
+    }
+
+    /// Drops a partition's groups; commits waiting on it end with an unknown outcome (the
+    /// replica dropped their produce requests).
+    fn resign_coordinator(&mut self, partition: u32) {
+        self.groups.partitions.remove(&partition);
+        let ended: Vec<u64> = self
+            .groups
+            .pending_commits
+            .iter()
+            .filter(|(_, pending)| pending.partition == partition)
+            .map(|(request_id, _)| *request_id)
+            .collect();
+        for request_id in ended {
+            let pending = self
+                .groups
+                .pending_commits
+                .remove(&request_id)
+                .expect("listed");
+            self.answer_commit(pending, Err(GroupError::RequestTimedOut));
+        }
+    }
+
+    fn start_coordinator(&mut self, partition: u32, leader_epoch: u64) {
+        let key = (OFFSETS_TOPIC.to_owned(), partition);
+        let log = &self.replicas.partitions[&key].log;
+        let applied_offset = if self.config.bugs.drop_group_state_on_failover {
+            log.log_end_offset()
+        } else {
+            log.log_start_offset()
+        };
+        let coordinator = OffsetsPartition {
+            leader_epoch,
+            loaded_end_offset: log.log_end_offset(),
+            applied_offset,
+            offsets: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            member_id_next: 0,
+        };
+        self.groups.partitions.insert(partition, coordinator);
+        self.observe(Observation::CoordinatorStarted);
+    }
+
+    /// Replays the offsets partition's records below the high watermark into the table.
+    fn apply_committed_offsets(&mut self, partition: u32) {
+        let key = (OFFSETS_TOPIC.to_owned(), partition);
+        let log = &self.replicas.partitions[&key].log;
+        let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
+        let high_watermark = log.high_watermark();
+        if coordinator.applied_offset >= high_watermark {
+            return;
+        }
+        let from = coordinator.applied_offset.max(log.log_start_offset());
+        let batches = log.batches();
+        let first = batches.partition_point(|batch| batch.end_offset() <= from);
+        for batch in &batches[first..] {
+            if batch.base_offset >= high_watermark {
+                break;
+            }
+            for (offset, record) in batch.records_with_offsets() {
+                if offset < from || offset >= high_watermark {
+                    continue;
+                }
+                let commit = record.key.expect("offset commit records are keyed");
+                coordinator.offsets.insert(commit, record.value);
+            }
+        }
+        coordinator.applied_offset = high_watermark;
+    }
+
+    /// Expires sessions and completes rebalances whose members all rejoined or timed out.
+    fn run_group_timers(&mut self, partition: u32) {
+        let now_ns = self.now_ns();
+        let assign_before_revoke = self.config.bugs.assign_before_revoke;
+        let topics = self.topic_partition_counts();
+        let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
+        let mut answers = Vec::new();
+        for (name, group) in &mut coordinator.groups {
+            group.expire(now_ns);
+            answers.extend(group.try_complete(now_ns, name, &topics, assign_before_revoke));
+        }
+        if !answers.is_empty() {
+            self.observe(Observation::GroupRebalanced);
+        }
+        for (to, response) in answers {
+            self.send(to, Message::JoinGroupResponse(response));
+        }
+    }
+
+    fn topic_partition_counts(&self) -> BTreeMap<String, u32> {
+        self.image
+            .topics
+            .iter()
+            .filter(|(name, _)| name.as_str() != OFFSETS_TOPIC)
+            .map(|(name, topic)| (name.clone(), topic.partitions.len() as u32))
+            .collect()
+    }
+
+    /// The offsets partition of `group` if this broker coordinates it and has loaded it.
+    fn coordinator_for(&self, group: &str) -> Result<u32, GroupError> {
+        let Some(groups) = &self.config.groups else {
+            return Err(GroupError::NotCoordinator);
+        };
+        let partition = offsets_partition_for_group(group, groups.offsets_partitions);
+        let Some(coordinator) = self.groups.partitions.get(&partition) else {
+            return Err(GroupError::NotCoordinator);
+        };
+        if self.offsets_leader_epoch(partition) != Some(coordinator.leader_epoch) {
+            return Err(GroupError::NotCoordinator);
+        }
+        if !coordinator.is_loaded() {
+            return Err(GroupError::CoordinatorLoadInProgress);
+        }
+        Ok(partition)
+    }
+
+    pub(crate) fn on_join_group(&mut self, from: u32, request: JoinGroupRequest) {
+        if let Err(error) = self.join_group(from, &request) {
+            let response = JoinGroupResponse {
+                request_id: request.request_id,
+                group: request.group,
+                result: Err(error),
+            };
+            self.send(from, Message::JoinGroupResponse(response));
+            return;
+        }
+        let partition = self.coordinator_for(&request.group).expect("joined");
+        self.run_group_timers(partition);
+    }
+
+    fn join_group(&mut self, from: u32, request: &JoinGroupRequest) -> Result<(), GroupError> {
+        let partition = self.coordinator_for(&request.group)?;
+        let limits = self.config.groups.clone().expect("coordinating");
+        let timeouts_ok = (limits.session_timeout_min_ns..=limits.session_timeout_max_ns)
+            .contains(&request.session_timeout_ns)
+            && request.rebalance_timeout_ns <= limits.rebalance_timeout_max_ns;
+        if !timeouts_ok {
+            return Err(GroupError::InvalidSessionTimeout);
+        }
+        let now_ns = self.now_ns();
+        let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
+        if !coordinator.groups.contains_key(&request.group) {
+            if coordinator.groups.len() >= limits.groups_max as usize {
+                return Err(GroupError::GroupsMaxReached);
+            }
+            let group = Group::new(request.protocol, request.assignor, coordinator.epoch_base());
+            coordinator.groups.insert(request.group.clone(), group);
+        }
+        coordinator.member_id_next += 1;
+        let new_member_id = coordinator.epoch_base() | coordinator.member_id_next;
+        let group = coordinator.groups.get_mut(&request.group).expect("present");
+        group.join(
+            now_ns,
+            from,
+            request,
+            new_member_id,
+            limits.members_per_group_max,
+        )
+    }
+
+    pub(crate) fn on_heartbeat(&mut self, from: u32, request: HeartbeatRequest) {
+        let now_ns = self.now_ns();
+        let result = self.coordinator_for(&request.group).and_then(|partition| {
+            let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
+            match coordinator.groups.get_mut(&request.group) {
+                Some(group) => group.heartbeat(now_ns, request.member_id, request.generation),
+                None => Err(GroupError::UnknownMemberId),
+            }
+        });
+        let response = HeartbeatResponse {
+            request_id: request.request_id,
+            group: request.group,
+            result,
+        };
+        self.send(from, Message::HeartbeatResponse(response));
+    }
+
+    pub(crate) fn on_leave_group(&mut self, request: LeaveGroupRequest) {
+        let now_ns = self.now_ns();
+        let Ok(partition) = self.coordinator_for(&request.group) else {
+            return;
+        };
+        let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
+        if let Some(group) = coordinator.groups.get_mut(&request.group) {
+            group.leave(now_ns, request.member_id);
+        }
+        self.run_group_timers(partition);
+    }
+
+    pub(crate) fn on_offset_commit(&mut self, from: u32, request: OffsetCommitRequest) {
+        match self.append_commit(from, &request) {
+            Ok(()) => {}
+            Err(error) => {
+                let response = OffsetCommitResponse {
+                    request_id: request.request_id,
+                    group: request.group,
+                    result: Err(error),
+                };
+                self.send(from, Message::OffsetCommitResponse(response));
+            }
+        }
+    }
+
+    /// Validates and fences a commit, then appends it to the offsets partition (acks=all).
+    fn append_commit(
+        &mut self,
+        from: u32,
+        request: &OffsetCommitRequest,
+    ) -> Result<(), GroupError> {
+        let partition = self.coordinator_for(&request.group)?;
+        let limits = self.config.groups.clone().expect("coordinating");
+        if request.offsets.is_empty() || request.offsets.len() > limits.commit_offsets_max as usize
+        {
+            return Err(GroupError::InvalidCommitOffsetSize);
+        }
+        if !self.config.bugs.accept_stale_generation_commits {
+            let coordinator = &self.groups.partitions[&partition];
+            let group = coordinator
+                .groups
+                .get(&request.group)
+                .ok_or(GroupError::UnknownMemberId)?;
+            let fenced = group.check_commit(request.member_id, request.generation);
+            if fenced.is_err() {
+                self.observe(Observation::CommitFenced);
+            }
+            fenced?;
+        }
+        if self.groups.pending_commits.len() >= limits.pending_commits_max as usize {
+            return Err(GroupError::CoordinatorNotAvailable);
+        }
+        let records = request
+            .offsets
+            .iter()
+            .map(|(topic, topic_partition, offset)| Record {
+                key: Some(commit_key(&request.group, topic, *topic_partition)),
+                value: *offset,
+            })
+            .collect();
+        self.groups.request_id_next += 1;
+        let produce_id = self.groups.request_id_next;
+        self.groups.pending_commits.insert(
+            produce_id,
+            PendingCommit {
+                from,
+                request_id: request.request_id,
+                group: request.group.clone(),
+                partition,
+            },
+        );
+        let produce = ProduceRequest {
+            request_id: produce_id,
+            topic: OFFSETS_TOPIC.to_owned(),
+            partition,
+            acks: Acks::All,
+            records,
+        };
+        self.send(self.id, Message::Produce(produce));
+        Ok(())
+    }
+
+    /// The offsets partition's answer to a commit's append (only this node produces to it).
+    pub(crate) fn on_commit_appended(&mut self, response: ProduceResponse) {
+        if response.topic != OFFSETS_TOPIC {
+            return;
+        }
+        let Some(pending) = self.groups.pending_commits.remove(&response.request_id) else {
+            return;
+        };
+        assert_eq!(
+            pending.partition, response.partition,
+            "a commit's answer comes from the partition it was appended to"
+        );
+        let result = match response.result {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_indeterminate() => Err(GroupError::RequestTimedOut),
+            Err(DataError::NotLeader { .. } | DataError::FencedLeaderEpoch { .. }) => {
+                Err(GroupError::NotCoordinator)
+            }
+            Err(_) => Err(GroupError::CoordinatorNotAvailable),
+        };
+        self.answer_commit(pending, result);
+    }
+
+    fn answer_commit(&mut self, pending: PendingCommit, result: Result<(), GroupError>) {
+        let response = OffsetCommitResponse {
+            request_id: pending.request_id,
+            group: pending.group,
+            result,
+        };
+        self.send(pending.from, Message::OffsetCommitResponse(response));
+    }
+
+    pub(crate) fn on_offset_fetch(&mut self, from: u32, request: OffsetFetchRequest) {
+        let result = self.coordinator_for(&request.group).map(|partition| {
+            let coordinator = &self.groups.partitions[&partition];
+            request
+                .partitions
+                .iter()
+                .map(|(topic, topic_partition)| {
+                    let key = commit_key(&request.group, topic, *topic_partition);
+                    let offset = coordinator.offsets.get(&key).copied();
+                    (topic.clone(), *topic_partition, offset)
+                })
+                .collect()
+        });
+        let response = OffsetFetchResponse {
+            request_id: request.request_id,
+            group: request.group,
+            result,
+        };
+        self.send(from, Message::OffsetFetchResponse(response));
+    }
+
+    /// Asserts the coordinators' invariants: each leads its partition in its epoch, never
+    /// applies past the high watermark, and holds its groups within their limits.
+    pub(crate) fn check_coordinator_invariants(&self) {
+        let Some(limits) = &self.config.groups else {
+            assert!(
+                self.groups.partitions.is_empty(),
+                "coordinating without groups"
+            );
+            return;
+        };
+        let dropped = self.config.bugs.drop_group_state_on_failover;
+        assert!(self.groups.pending_commits.len() <= limits.pending_commits_max as usize);
+        for (partition, coordinator) in &self.groups.partitions {
+            assert_eq!(
+                self.offsets_leader_epoch(*partition),
+                Some(coordinator.leader_epoch),
+                "node {}: coordinates offsets partition {partition} without leading it",
+                self.id
+            );
+            let key = (OFFSETS_TOPIC.to_owned(), *partition);
+            let high_watermark = self.replicas.partitions[&key].log.high_watermark();
+            assert!(
+                dropped || coordinator.applied_offset <= high_watermark,
+                "node {}: offsets partition {partition} applied to {} past its HW {high_watermark}",
+                self.id,
+                coordinator.applied_offset
+            );
+            assert!(coordinator.groups.len() <= limits.groups_max as usize);
+            for (name, group) in &coordinator.groups {
+                group.check_invariants(name, limits.members_per_group_max);
+                assert!(
+                    group.generation >= coordinator.epoch_base(),
+                    "group {name}: generation below its coordinator's epoch"
+                );
+            }
+        }
+    }
+}

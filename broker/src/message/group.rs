@@ -1,0 +1,174 @@
+//! The consumer-group wire types: JoinGroup, Heartbeat, LeaveGroup, OffsetCommit and OffsetFetch,
+//! with their errors (Kafka's group protocol, KIP-429 for cooperative rebalancing).
+//!
+//! Every request names its group and goes to the group's coordinator: the leader of the group's
+//! partition of the internal offsets topic ([`crate::group::offsets_partition_for_group`]). A
+//! broker that does not lead that partition answers NOT_COORDINATOR; one that leads it but has not
+//! replayed it yet answers COORDINATOR_LOAD_IN_PROGRESS. The assignor runs at the coordinator (as
+//! in KIP-848), so a JoinGroup answer carries the member's assignment and there is no SyncGroup
+//! round trip.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// How a group moves partitions between members.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RebalanceProtocol {
+    /// Every member revokes every partition before it rejoins.
+    #[default]
+    Eager,
+    /// A member keeps what it is assigned again; a partition moves only after its owner revoked
+    /// it in an earlier generation (KIP-429).
+    Cooperative,
+}
+
+/// Which deterministic assignor the coordinator runs.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssignorKind {
+    /// Kafka's RangeAssignor: per topic, contiguous ranges in member order.
+    #[default]
+    Range,
+    /// Balanced, and keeps every partition with its previous owner where balance allows.
+    Sticky,
+}
+
+/// A topic partition, as `(topic, partition)`.
+pub type TopicPartition = (String, u32);
+
+/// Joins (or rejoins) a group. The answer waits until the rebalance completes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct JoinGroupRequest {
+    pub request_id: u64,
+    pub group: String,
+    /// `None` for a new member; the coordinator assigns one.
+    pub member_id: Option<u64>,
+    pub topics: Vec<String>,
+    pub protocol: RebalanceProtocol,
+    pub assignor: AssignorKind,
+    pub session_timeout_ns: u64,
+    pub rebalance_timeout_ns: u64,
+    /// The partitions the member still owns (cooperative: it keeps consuming them meanwhile).
+    pub owned: Vec<TopicPartition>,
+}
+
+/// The member's place in the new generation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct JoinedGroup {
+    pub member_id: u64,
+    pub generation: u64,
+    /// Sorted.
+    pub assignment: Vec<TopicPartition>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct JoinGroupResponse {
+    pub request_id: u64,
+    pub group: String,
+    pub result: Result<JoinedGroup, GroupError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    pub request_id: u64,
+    pub group: String,
+    pub member_id: u64,
+    pub generation: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub request_id: u64,
+    pub group: String,
+    pub result: Result<(), GroupError>,
+}
+
+/// A member leaves at once (no answer: a lost leave ends with the member's session).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeaveGroupRequest {
+    pub group: String,
+    pub member_id: u64,
+}
+
+/// Commits offsets (the offset of the next record to consume) for the member's generation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OffsetCommitRequest {
+    pub request_id: u64,
+    pub group: String,
+    pub member_id: u64,
+    pub generation: u64,
+    pub offsets: Vec<(String, u32, u64)>,
+}
+
+/// `Ok` once the commit is on the whole ISR of the offsets partition (like acks=all).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OffsetCommitResponse {
+    pub request_id: u64,
+    pub group: String,
+    pub result: Result<(), GroupError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OffsetFetchRequest {
+    pub request_id: u64,
+    pub group: String,
+    pub partitions: Vec<TopicPartition>,
+}
+
+/// The committed offset of each asked partition (`None`: nothing committed).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OffsetFetchResponse {
+    pub request_id: u64,
+    pub group: String,
+    pub result: Result<Vec<(String, u32, Option<u64>)>, GroupError>,
+}
+
+/// Why a coordinator refused a group request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Error, Serialize, Deserialize)]
+pub enum GroupError {
+    #[error("NOT_COORDINATOR")]
+    NotCoordinator,
+    #[error("COORDINATOR_LOAD_IN_PROGRESS")]
+    CoordinatorLoadInProgress,
+    #[error("UNKNOWN_MEMBER_ID")]
+    UnknownMemberId,
+    #[error("ILLEGAL_GENERATION")]
+    IllegalGeneration,
+    #[error("REBALANCE_IN_PROGRESS")]
+    RebalanceInProgress,
+    #[error("INCONSISTENT_GROUP_PROTOCOL")]
+    InconsistentGroupProtocol,
+    #[error("INVALID_SESSION_TIMEOUT")]
+    InvalidSessionTimeout,
+    #[error("GROUP_MAX_SIZE_REACHED")]
+    GroupMaxSizeReached,
+    /// The coordinator holds `groups.groups_max` groups already.
+    #[error("too many groups at the coordinator")]
+    GroupsMaxReached,
+    /// The commit names too many partitions, or none.
+    #[error("INVALID_COMMIT_OFFSET_SIZE")]
+    InvalidCommitOffsetSize,
+    /// The commit's append failed or timed out: it may or may not have been written.
+    #[error("REQUEST_TIMED_OUT")]
+    RequestTimedOut,
+    /// The commit was not appended (not enough replicas, in-flight limit): retriable.
+    #[error("COORDINATOR_NOT_AVAILABLE")]
+    CoordinatorNotAvailable,
+}
+
+impl GroupError {
+    /// Whether the client should find the coordinator again.
+    pub fn is_coordinator_error(&self) -> bool {
+        matches!(
+            self,
+            GroupError::NotCoordinator
+                | GroupError::CoordinatorLoadInProgress
+                | GroupError::CoordinatorNotAvailable
+        )
+    }
+}

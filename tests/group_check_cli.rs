@@ -1,0 +1,89 @@
+//! The history of a group run passes `trial check` under the group flags, and the same history
+//! with one commit moved backwards fails it: the history format carries what the group checks
+//! need (`subscribe`, `rebalance`, `commit`, each operation's `group`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn trial(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trial"))
+        .args(arguments)
+        .output()
+        .expect("run trial")
+}
+
+fn check(history: &Path) -> Output {
+    trial(&[
+        "check",
+        history.to_str().unwrap(),
+        "--consumer-mode",
+        "subscribe",
+        "--at-least-once",
+        "--drained",
+        "--json",
+    ])
+}
+
+/// Rewrites the last `ok` commit of the history to commit offset 0 for every key.
+fn rewind_last_commit(history: &str) -> String {
+    let mut lines: Vec<serde_json::Value> = history
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let last = lines
+        .iter_mut()
+        .rev()
+        .find(|line| line["f"] == "commit" && line["type"] == "ok")
+        .expect("the run committed");
+    for offset in last["value"].as_object_mut().unwrap().values_mut() {
+        *offset = serde_json::json!(0);
+    }
+    lines.iter().map(|line| line.to_string() + "\n").collect()
+}
+
+#[test]
+fn a_group_run_history_passes_check_and_a_rewound_commit_fails_it() {
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("trial-group-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/fanout.toml");
+    let run = trial(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let history = out.join("history.jsonl");
+    let text = std::fs::read_to_string(&history).unwrap();
+    for function in ["subscribe", "rebalance", "commit"] {
+        assert!(
+            text.contains(&format!("\"f\":\"{function}\"")),
+            "the history records {function}"
+        );
+    }
+    let report = check(&history);
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report.status.code(), Some(0), "{json}");
+    assert_eq!(json["valid"], true);
+    let rewound = out.join("rewound.jsonl");
+    std::fs::write(&rewound, rewind_last_commit(&text)).unwrap();
+    let report = check(&rewound);
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(report.status.code(), Some(1), "{json}");
+    assert!(
+        json["violations"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("committed-offset-regression")),
+        "{json}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -1,0 +1,182 @@
+//! Consumer groups over many seeds: every group scenario of the library passes seeds 20 to 199
+//! (`tests/scenarios.rs` runs seeds 0 to 19 twice, for determinism), and each group bug switch
+//! of KAFKA.md's zoo (11, 12a, 12b) makes its matching scenario fail within 500 seeds, with a
+//! reproduce command that fails again identically and a failure `trial shrink` reduces.
+
+use std::path::Path;
+use std::process::Command;
+
+use sim::campaign::SimulationRunner;
+use sim::campaign::shrink::{self, Size};
+use sim::runner::report::Verdict;
+use sim::runner::run::{RunOptions, run};
+use sim::scenario::{Bugs, Scenario};
+
+/// Seeds 0..20 run in `tests/scenarios.rs`.
+const SEEDS: std::ops::Range<u64> = 20..200;
+const BUG_SEEDS_MAX: u64 = 500;
+/// Runs one shrink may spend here (a full shrink may take thousands).
+const SHRINK_RUNS_MAX: u64 = 40;
+
+fn library(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    Scenario::load(&path).unwrap()
+}
+
+fn passes_seeds(file: &str) {
+    let scenario = library(file);
+    let name = format!("scenarios/{file}");
+    let failures: Vec<String> = SEEDS
+        .filter_map(|seed| {
+            let report = run(&scenario, &name, seed, RunOptions::default()).report;
+            (report.verdict != Verdict::Pass).then(|| report.summary())
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} failing runs of {name}:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[test]
+fn group_worker_pool_passes_200_seeds() {
+    passes_seeds("group-worker-pool.toml");
+}
+
+#[test]
+fn group_zombie_consumer_passes_200_seeds() {
+    passes_seeds("group-zombie-consumer.toml");
+}
+
+#[test]
+fn group_coordinator_crash_passes_200_seeds() {
+    passes_seeds("group-coordinator-crash.toml");
+}
+
+#[test]
+fn group_consumer_rolling_restart_passes_200_seeds() {
+    passes_seeds("group-consumer-rolling-restart.toml");
+}
+
+#[test]
+fn group_cooperative_scale_passes_200_seeds() {
+    passes_seeds("group-cooperative-scale.toml");
+}
+
+#[test]
+fn fanout_passes_200_seeds() {
+    passes_seeds("fanout.toml");
+}
+
+/// Runs seeds of `scenario_file` with `bugs` planted until one fails with `kind`; checks the
+/// printed reproduce command fails again with the same digest, and that shrinking keeps the
+/// violation while making the scenario smaller. Returns the failing seed.
+fn caught_and_shrunk(label: &str, scenario_file: &str, bugs: Bugs, kind: &str) -> u64 {
+    let mut scenario = library(scenario_file);
+    scenario.cluster.bugs = bugs;
+    scenario.name = format!("{}-{label}", scenario.name);
+    let path = std::env::temp_dir().join(format!(
+        "trial-group-bug-{label}-{}.toml",
+        std::process::id()
+    ));
+    std::fs::write(&path, scenario.to_toml()).unwrap();
+    let path_text = path.display().to_string();
+    let report = (0..BUG_SEEDS_MAX)
+        .find_map(|seed| {
+            let report = run(&scenario, &path_text, seed, RunOptions::default()).report;
+            (report.verdict == Verdict::Fail).then_some(report)
+        })
+        .unwrap_or_else(|| panic!("{label}: no failure in {BUG_SEEDS_MAX} seeds"));
+    assert_eq!(
+        report.violations[0].kind,
+        kind,
+        "{label}: the planted bug shows as {kind}: {}",
+        report.summary()
+    );
+    let summary = report.summary();
+    let command = summary
+        .lines()
+        .find_map(|line| line.strip_prefix("reproduce: "))
+        .expect("a reproduce line");
+    let arguments: Vec<&str> = command
+        .strip_prefix("cargo run --release -- ")
+        .expect("cargo form")
+        .split(' ')
+        .collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_trial"))
+        .args(&arguments)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{label}: fails again: {stdout}"
+    );
+    assert_eq!(stdout.lines().last().unwrap(), report.summary_line());
+    std::fs::remove_file(&path).unwrap();
+    let shrunk = shrink::shrink(
+        &scenario,
+        report.seed,
+        None,
+        &SimulationRunner,
+        SHRINK_RUNS_MAX,
+    )
+    .unwrap();
+    let (before, after) = (Size::of(&scenario), Size::of(&shrunk.scenario));
+    assert!(
+        !shrunk.removed.is_empty() && shrunk.goal.is_met_by(&shrunk.report),
+        "{label}: shrinking removed nothing (before {before}, after {after})"
+    );
+    println!(
+        "{label}: seed {}, shrunk from {before} to {after}",
+        report.seed
+    );
+    report.seed
+}
+
+#[test]
+fn zoo_11_stale_generation_commit_is_caught() {
+    let bugs = Bugs {
+        accept_stale_generation_commits: true,
+        ..Bugs::default()
+    };
+    caught_and_shrunk(
+        "stale-generation",
+        "group-zombie-consumer.toml",
+        bugs,
+        "committed-offset-regression",
+    );
+}
+
+#[test]
+fn zoo_12a_assign_before_revoke_is_caught() {
+    let bugs = Bugs {
+        assign_before_revoke: true,
+        ..Bugs::default()
+    };
+    caught_and_shrunk(
+        "assign-before-revoke",
+        "group-cooperative-scale.toml",
+        bugs,
+        "duplicate-consumption",
+    );
+}
+
+#[test]
+fn zoo_12b_dropped_group_state_is_caught() {
+    let bugs = Bugs {
+        drop_group_state_on_failover: true,
+        ..Bugs::default()
+    };
+    caught_and_shrunk(
+        "drop-group-state",
+        "group-coordinator-crash.toml",
+        bugs,
+        "committed-offset-regression",
+    );
+}
