@@ -14,6 +14,7 @@
 //! committed image plus exactly the uncommitted entries; the image invariants
 //! ([`crate::metadata::image`]).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -227,7 +228,15 @@ pub struct Node {
     pub(crate) effects: Effects,
     /// Partition replicas (the data plane).
     pub(crate) replicas: Replicas,
+    /// The metadata images [`Node::check_invariants`] checked last, by what identifies them: the
+    /// committed image's applied index, and the active controller's term and proposed index. An
+    /// image changes only by applying the next record (and a leader's log only grows within its
+    /// term), so an image checked at the same indexes is the same image: it is not walked again.
+    images_checked: Cell<Option<ImagesChecked>>,
 }
+
+/// The indexes that identify the images a node checked (see `Node::images_checked`).
+type ImagesChecked = (u64, Option<(u64, u64)>);
 
 impl Node {
     /// Builds node `id` from its durable storage only (empty storage at first boot).
@@ -256,6 +265,7 @@ impl Node {
                 recovered: storage.logs.clone(),
                 ..Replicas::default()
             },
+            images_checked: Cell::new(None),
         }
     }
 
@@ -594,9 +604,20 @@ impl Node {
                 raft.log.last_index(),
                 "proposed image lags the log"
             );
-            controller.proposed.check_invariants();
         }
-        self.image.check_invariants();
+        let images = (
+            self.image.applied_index,
+            self.controller
+                .as_ref()
+                .map(|controller| (raft.term, controller.proposed.applied_index)),
+        );
+        if self.images_checked.get() != Some(images) {
+            if let Some(controller) = &self.controller {
+                controller.proposed.check_invariants();
+            }
+            self.image.check_invariants();
+            self.images_checked.set(Some(images));
+        }
         assert!(self.disk.waiting() <= crate::disk::WAITERS_MAX);
         for (key, replica) in &self.replicas.partitions {
             replica.check_invariants(self.id, key, self.config.limits.produce_in_flight_max);

@@ -69,10 +69,18 @@ impl BatchLog {
         self.batches.last().map(|batch| batch.leader_epoch)
     }
 
-    /// Index of the batch holding `offset`, or the number of batches if none does.
+    /// Index of the batch holding `offset`, or the number of batches if none does. Appends and
+    /// reads work at the end of the log: the last batch is tried before a binary search.
     pub(super) fn batch_index(&self, offset: u64) -> usize {
-        self.batches
-            .partition_point(|batch| batch.end_offset() <= offset)
+        match self.batches.last() {
+            Some(last) if last.base_offset <= offset => {
+                self.batches.len() - usize::from(last.end_offset() > offset)
+            }
+            None => 0,
+            Some(_) => self
+                .batches
+                .partition_point(|batch| batch.end_offset() <= offset),
+        }
     }
 
     /// The epoch of the record just before `offset`, if the log holds it.
