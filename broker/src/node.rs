@@ -423,7 +423,8 @@ impl Node {
     }
 
     fn on_sync_succeeded(&mut self, tag: u64) {
-        for waiter in self.disk.sync_succeeded(tag) {
+        self.disk.sync_succeeded(tag);
+        while let Some(waiter) = self.disk.next_released(tag) {
             self.release(waiter);
         }
     }

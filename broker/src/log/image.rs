@@ -105,11 +105,11 @@ impl BatchLog {
 
     /// Puts `batch` at its base offset, dropping what sits at or after it. The caller checked
     /// [`Self::fits`].
-    pub(super) fn put(&mut self, batch: &RecordBatch) {
-        assert!(self.fits(batch), "batch {batch:?} does not fit {self:?}");
+    pub(super) fn put(&mut self, batch: RecordBatch) {
+        assert!(self.fits(&batch), "batch {batch:?} does not fit {self:?}");
         self.truncate_to(batch.base_offset);
-        self.batches.push(batch.clone());
         self.log_end_offset = batch.end_offset();
+        self.batches.push(batch);
         self.assert_dense();
     }
 
@@ -219,7 +219,7 @@ impl LogImage {
         match write {
             LogWrite::Append { batch } => {
                 if self.batch_log.fits(batch) {
-                    self.batch_log.put(batch);
+                    self.batch_log.put(batch.clone());
                 }
             }
             LogWrite::TruncateTo { offset } => self.batch_log.truncate_to(*offset),
@@ -228,6 +228,18 @@ impl LogImage {
             LogWrite::CheckpointHighWatermark { high_watermark } => {
                 self.high_watermark_checkpoint = *high_watermark;
             }
+        }
+    }
+
+    /// [`Self::apply`] for a write the caller no longer needs: an appended batch moves in.
+    pub fn apply_owned(&mut self, write: LogWrite) {
+        match write {
+            LogWrite::Append { batch } => {
+                if self.batch_log.fits(&batch) {
+                    self.batch_log.put(batch);
+                }
+            }
+            other => self.apply(&other),
         }
     }
 
