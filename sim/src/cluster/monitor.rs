@@ -9,7 +9,8 @@
 //! on every replica and never changed; a leader's HW never decreasing within its epoch; one
 //! leader per epoch). To keep a step cheap, each replica's snapshot holds only the records from
 //! just below the high watermark it showed at the previous observation (the monitor's sentinel)
-//! to its log end: the monitor verifies each record once, when it first falls below the HW, and
+//! up to its current high watermark (nothing above it is checked; a HW beyond the log shows as
+//! a snapshot whose last record ends below the HW): the monitor verifies each record once, when it first falls below the HW, and
 //! re-checks the sentinel every time; records it is not shown count as "not held", which it
 //! excuses. The final comparison of whole logs is the runner's (`replica_logs`).
 //!
@@ -168,17 +169,21 @@ impl ClusterMonitor {
                 .shown_replicas
                 .get_mut(replica.topic)
                 .expect("inserted above");
-            let previous = by_replica.insert((replica.partition, node.id()), now);
-            if previous == Some(now) {
-                continue;
-            }
+            let previous = match by_replica.get_mut(&(replica.partition, node.id())) {
+                Some(shown) if *shown == now => continue,
+                Some(shown) => Some(std::mem::replace(shown, now)),
+                None => by_replica.insert((replica.partition, node.id()), now),
+            };
             let shown = previous.map_or(0, |previous| previous.high_watermark);
             let from_offset = shown
                 .min(log.high_watermark())
                 .saturating_sub(1)
                 .max(log.log_start_offset());
+            // Up to the HW: the monitor checks nothing above it, and the record just below it
+            // (shown whenever the HW is above the log start) still tells a HW beyond the log.
             let records = log
                 .records_from(from_offset)
+                .take_while(|(offset, _, _)| *offset < log.high_watermark())
                 .map(|(offset, leader_epoch, record)| RecordId {
                     offset,
                     leader_epoch,
