@@ -50,6 +50,8 @@ pub(crate) struct Replicas {
     pub(crate) request_id_next: u64,
     /// The metadata index and broker epoch the roles were last reconciled with.
     pub(crate) reconciled: Option<(u64, Option<u64>)>,
+    /// The keys of `partitions`, in order, for the tick (reused: no copies per tick).
+    pub(crate) tick_keys: Vec<PartitionKey>,
 }
 
 /// One replica of one partition.
