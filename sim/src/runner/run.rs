@@ -37,7 +37,10 @@ const WITNESSES_PER_VIOLATION_MAX: usize = 8;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
-    /// Keep the run's log (info level, stamped with simulated time) for an artifact folder.
+    /// Keep the run's log (info level, stamped with simulated time) and its history as
+    /// `history.jsonl` lines, for an artifact folder. Without it both stay empty: a campaign
+    /// runs a failing seed again with them on, and serialising every passing seed's history
+    /// would cost it throughput.
     pub capture_log: bool,
 }
 
@@ -45,6 +48,7 @@ pub struct RunOptions {
 #[derive(Debug)]
 pub struct RunOutcome {
     pub report: RunReport,
+    /// Empty unless [`RunOptions::capture_log`] was set.
     pub history_lines: Vec<String>,
     pub log: String,
 }
@@ -53,7 +57,7 @@ pub struct RunOutcome {
 /// the reproduce command).
 pub fn run(scenario: &Scenario, scenario_path: &str, seed: u64, options: RunOptions) -> RunOutcome {
     if !options.capture_log {
-        return run_phases(scenario, scenario_path, seed);
+        return run_phases(scenario, scenario_path, seed, false);
     }
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let writer = Arc::clone(&buffer);
@@ -62,8 +66,9 @@ pub fn run(scenario: &Scenario, scenario_path: &str, seed: u64, options: RunOpti
         .with_writer(move || LogWriter(Arc::clone(&writer)))
         .with_max_level(tracing::Level::INFO)
         .finish();
-    let mut outcome =
-        tracing::subscriber::with_default(subscriber, || run_phases(scenario, scenario_path, seed));
+    let mut outcome = tracing::subscriber::with_default(subscriber, || {
+        run_phases(scenario, scenario_path, seed, true)
+    });
     outcome.log = String::from_utf8_lossy(&buffer.lock().expect("log buffer")).into_owned();
     outcome
 }
@@ -91,7 +96,12 @@ struct Run<'a> {
     report: RunReport,
 }
 
-fn run_phases(scenario: &Scenario, scenario_path: &str, seed: u64) -> RunOutcome {
+fn run_phases(
+    scenario: &Scenario,
+    scenario_path: &str,
+    seed: u64,
+    keep_history_lines: bool,
+) -> RunOutcome {
     let mut nemesis_rng = stream(seed, Stream::Nemesis);
     let mut report = RunReport::new(&scenario.name, scenario_path, seed, 0);
     let faults = fault_schedule(scenario, &mut nemesis_rng, &mut report);
@@ -125,7 +135,7 @@ fn run_phases(scenario: &Scenario, scenario_path: &str, seed: u64) -> RunOutcome
             false
         }
     };
-    run.finish(drained)
+    run.finish(drained, keep_history_lines)
 }
 
 /// The script's faults and the nemesis's, merged in time order (the script first on ties).
@@ -190,7 +200,7 @@ impl Run<'_> {
         Ok(false)
     }
 
-    fn finish(mut self, drained: bool) -> RunOutcome {
+    fn finish(mut self, drained: bool, keep_history_lines: bool) -> RunOutcome {
         self.record_client_events();
         let dump_process = self.workload.process_count();
         self.recorder.record_dump(
@@ -212,7 +222,11 @@ impl Run<'_> {
         self.check_history(drained);
         self.check_vacuity();
         self.fill_stats();
-        let history_lines = self.recorder.lines();
+        let history_lines = if keep_history_lines {
+            self.recorder.lines()
+        } else {
+            Vec::new()
+        };
         RunOutcome {
             report: self.report,
             history_lines,
