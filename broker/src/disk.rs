@@ -6,13 +6,15 @@
 //! leader, counting the leader's own copy) wait as [`Waiter`]s on the newest sync.
 //!
 //! Invariants: a waiter is released only by the success of a sync issued after every write that
-//! preceded the waiter; after a disk fault no waiter is released until a full rewrite of the
+//! preceded the waiter (except background writes, which nothing waits for); after a disk fault no waiter is released until a full rewrite of the
 //! node's state has been synced.
 //!
 //! Fault handling: a failed write or sync parks every waiter and marks a rewrite pending. The node
 //! rewrites its whole state after [`DISK_RETRY_INTERVAL_NS`] (not at once: a disk that rejects
 //! every write would otherwise make the node rewrite forever without time passing), then defers
 //! the parked waiters on the rewrite's sync. Waiters that arrive meanwhile are parked too.
+
+use std::collections::VecDeque;
 
 use crate::message::Message;
 use crate::node::Output;
@@ -46,8 +48,9 @@ pub(crate) struct DiskTracker {
     writes_unsynced: bool,
     /// The newest sync in flight, if any.
     sync_newest: Option<u64>,
-    /// Waiters with the tag of the sync that releases them, in issue order.
-    waiters: Vec<(u64, Waiter)>,
+    /// Waiters with the tag of the sync that releases them, in issue order (so by tag: a waiter
+    /// always waits on the newest sync).
+    waiters: VecDeque<(u64, Waiter)>,
     /// Whether a fault happened and the node has not rewritten its state since.
     rewrite_pending: bool,
     /// Waiters held until the rewrite is issued.
@@ -74,6 +77,15 @@ impl DiskTracker {
         self.writes_unsynced = true;
     }
 
+    /// Issues a write that no waiter depends on (a high watermark checkpoint, which Kafka writes
+    /// in the background): it becomes durable with the next sync issued for any reason, and does
+    /// not make the next waiter issue a sync of its own. Losing it is safe: a restarted replica
+    /// recovers an older checkpoint, clamps it into its log, and truncates by leader epoch.
+    pub(crate) fn write_in_background(&mut self, write: StorageWrite, output: &mut Vec<Output>) {
+        let tag = self.tag();
+        output.push(Output::DiskWrite { tag, write });
+    }
+
     /// Defers `waiter` until every write issued so far is durable (issuing a sync if needed).
     /// Returns the waiter back when that is already the case.
     pub(crate) fn when_durable(
@@ -98,7 +110,11 @@ impl DiskTracker {
                 // While syncs keep failing, waiters pile up; past the bound the newest are
                 // dropped: an unsent acknowledgement or an uncounted copy is always safe.
                 if self.waiters.len() < WAITERS_MAX {
-                    self.waiters.push((tag, waiter));
+                    assert!(
+                        self.waiters.back().is_none_or(|(last, _)| *last <= tag),
+                        "waiters wait in tag order"
+                    );
+                    self.waiters.push_back((tag, waiter));
                 }
                 None
             }
@@ -106,17 +122,24 @@ impl DiskTracker {
         }
     }
 
-    /// A sync succeeded: releases the waiters of it and of every earlier sync.
-    pub(crate) fn sync_succeeded(&mut self, tag: u64) -> Vec<Waiter> {
+    /// A sync succeeded: the waiters of it and of every earlier sync are released, one by one,
+    /// by [`DiskTracker::next_released`].
+    pub(crate) fn sync_succeeded(&mut self, tag: u64) {
         if self.sync_newest == Some(tag) {
             self.sync_newest = None;
         }
-        let (released, kept): (Vec<_>, Vec<_>) = self
-            .waiters
-            .drain(..)
-            .partition(|(waiting_on, _)| *waiting_on <= tag);
-        self.waiters = kept;
-        released.into_iter().map(|(_, waiter)| waiter).collect()
+    }
+
+    /// The next waiter the sync `tag` releases, oldest first. Waiters wait in tag order (a waiter
+    /// always waits on the newest sync), and a waiter added while they are released waits on a
+    /// later sync, so it is not released by this one.
+    pub(crate) fn next_released(&mut self, tag: u64) -> Option<Waiter> {
+        match self.waiters.front() {
+            Some((waiting_on, _)) if *waiting_on <= tag => {
+                self.waiters.pop_front().map(|(_, waiter)| waiter)
+            }
+            _ => None,
+        }
     }
 
     /// A write or sync failed: earlier writes may be lost. Parks every waiter until the rewrite.
@@ -169,8 +192,11 @@ mod tests {
         let Some(Output::DiskSync { tag }) = output.last().cloned() else {
             panic!("sync issued")
         };
-        assert!(disk.sync_succeeded(tag - 1).is_empty());
-        assert_eq!(disk.sync_succeeded(tag), vec![waiter]);
+        disk.sync_succeeded(tag - 1);
+        assert_eq!(disk.next_released(tag - 1), None);
+        disk.sync_succeeded(tag);
+        assert_eq!(disk.next_released(tag), Some(waiter));
+        assert_eq!(disk.next_released(tag), None);
         assert_eq!(disk.waiting(), 0);
     }
 

@@ -15,6 +15,7 @@
 //! committed image plus exactly the uncommitted entries; the image invariants
 //! ([`crate::metadata::image`]).
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -237,7 +238,15 @@ pub struct Node {
     pub(crate) replicas: Replicas,
     /// Group coordinators of the offsets partitions this broker leads.
     pub(crate) groups: GroupCoordinators,
+    /// The metadata images [`Node::check_invariants`] checked last, by what identifies them: the
+    /// committed image's applied index, and the active controller's term and proposed index. An
+    /// image changes only by applying the next record (and a leader's log only grows within its
+    /// term), so an image checked at the same indexes is the same image: it is not walked again.
+    images_checked: Cell<Option<ImagesChecked>>,
 }
+
+/// The indexes that identify the images a node checked (see `Node::images_checked`).
+type ImagesChecked = (u64, Option<(u64, u64)>);
 
 impl Node {
     /// Builds node `id` from its durable storage only (empty storage at first boot).
@@ -267,6 +276,7 @@ impl Node {
                 ..Replicas::default()
             },
             groups: GroupCoordinators::default(),
+            images_checked: Cell::new(None),
         }
     }
 
@@ -435,7 +445,8 @@ impl Node {
     }
 
     fn on_sync_succeeded(&mut self, tag: u64) {
-        for waiter in self.disk.sync_succeeded(tag) {
+        self.disk.sync_succeeded(tag);
+        while let Some(waiter) = self.disk.next_released(tag) {
             self.release(waiter);
         }
     }
@@ -616,9 +627,20 @@ impl Node {
                 raft.log.last_index(),
                 "proposed image lags the log"
             );
-            controller.proposed.check_invariants();
         }
-        self.image.check_invariants();
+        let images = (
+            self.image.applied_index,
+            self.controller
+                .as_ref()
+                .map(|controller| (raft.term, controller.proposed.applied_index)),
+        );
+        if self.images_checked.get() != Some(images) {
+            if let Some(controller) = &self.controller {
+                controller.proposed.check_invariants();
+            }
+            self.image.check_invariants();
+            self.images_checked.set(Some(images));
+        }
         self.check_coordinator_invariants();
         assert!(self.disk.waiting() <= crate::disk::WAITERS_MAX);
         for (key, replica) in &self.replicas.partitions {

@@ -95,6 +95,25 @@ impl Storage {
         self.assert_terms_monotonic();
     }
 
+    /// Applies one write the caller no longer needs, moving its parts into the image (no copy of
+    /// the topic name or of an appended batch). Same effect as [`Storage::apply`].
+    pub fn apply_owned(&mut self, write: StorageWrite) {
+        match write {
+            StorageWrite::Log {
+                topic,
+                partition,
+                write,
+            } => {
+                self.logs
+                    .entry((topic, partition))
+                    .or_default()
+                    .apply_owned(write);
+                self.assert_terms_monotonic();
+            }
+            other => self.apply(&other),
+        }
+    }
+
     fn assert_terms_monotonic(&self) {
         debug_assert!(
             self.metadata_log

@@ -126,7 +126,7 @@ impl<S: Storage> Disk<S> {
                 .pop_front()
                 .expect("covered writes are pending");
             if succeeded {
-                self.durable.apply(&write);
+                self.durable.apply_owned(write);
             }
         }
         self.pending_first_sequence += covered;
@@ -155,7 +155,7 @@ impl<S: Storage> Disk<S> {
         };
         for _ in 0..survivors {
             let write = self.pending.pop_front().expect("survivors are pending");
-            self.durable.apply(&write);
+            self.durable.apply_owned(write);
         }
         let lost = self.pending.len() as u64;
         self.pending_first_sequence += pending;

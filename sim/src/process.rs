@@ -55,6 +55,12 @@ pub trait Storage: Clone + Default + fmt::Debug + 'static {
     type Write: Clone + fmt::Debug + Hash;
 
     fn apply(&mut self, write: &Self::Write);
+
+    /// Applies a write the disk no longer needs: an image may move its parts in instead of
+    /// cloning them.
+    fn apply_owned(&mut self, write: Self::Write) {
+        self.apply(&write);
+    }
 }
 
 /// One thing that happens to a node.

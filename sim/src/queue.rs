@@ -6,11 +6,19 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// The heap orders small keys; payloads sit still in a slab, so sifting moves 24 bytes, not a
-/// whole event.
+/// Bits of a key that hold the payload's slot; the sequence number takes the bits above them.
+const SLOT_BITS: u32 = 24;
+/// The most events queued at once (slots are 24-bit).
+pub const QUEUED_EVENTS_MAX: usize = 1 << SLOT_BITS;
+/// The most events one queue ever takes (sequence numbers are 40-bit).
+pub const PUSHED_EVENTS_MAX: u64 = 1 << (64 - SLOT_BITS);
+
+/// The heap orders 16-byte keys, `time << 64 | sequence << 24 | slot`: one integer comparison
+/// orders by time then insertion sequence (sequences are unique, so the slot bits never
+/// decide). Payloads sit still in a slab, so sifting moves 16 bytes, not a whole event.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    heap: BinaryHeap<Reverse<u128>>,
     payloads: Vec<Option<E>>,
     free_payloads: Vec<u32>,
     next_sequence: u64,
@@ -30,6 +38,7 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     pub fn push(&mut self, time_ns: u64, event: E) {
         let sequence = self.next_sequence;
+        assert!(sequence < PUSHED_EVENTS_MAX, "pushed_events_max exceeded");
         self.next_sequence += 1;
         let slot = match self.free_payloads.pop() {
             Some(slot) => {
@@ -38,25 +47,33 @@ impl<E> EventQueue<E> {
                 slot
             }
             None => {
+                assert!(
+                    self.payloads.len() < QUEUED_EVENTS_MAX,
+                    "queued_events_max exceeded"
+                );
                 self.payloads.push(Some(event));
-                u32::try_from(self.payloads.len() - 1).expect("fewer than 2^32 queued events")
+                (self.payloads.len() - 1) as u32
             }
         };
-        self.heap.push(Reverse((time_ns, sequence, slot)));
+        let order = (sequence << SLOT_BITS) | u64::from(slot);
+        self.heap
+            .push(Reverse((u128::from(time_ns) << 64) | u128::from(order)));
     }
 
     /// The earliest event and its time.
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        let Reverse((time_ns, _, slot)) = self.heap.pop()?;
-        let event = self.payloads[slot as usize]
+        let Reverse(key) = self.heap.pop()?;
+        let time_ns = (key >> 64) as u64;
+        let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as usize;
+        let event = self.payloads[slot]
             .take()
             .expect("a queued slot holds its event");
-        self.free_payloads.push(slot);
+        self.free_payloads.push(slot as u32);
         Some((time_ns, event))
     }
 
     pub fn peek_time_ns(&self) -> Option<u64> {
-        self.heap.peek().map(|Reverse((time_ns, _, _))| *time_ns)
+        self.heap.peek().map(|Reverse(key)| (*key >> 64) as u64)
     }
 
     pub fn len(&self) -> usize {

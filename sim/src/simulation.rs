@@ -318,6 +318,13 @@ impl<P: Process> Simulation<P> {
         std::mem::take(&mut self.observations)
     }
 
+    /// [`Simulation::drain_observations`] without an allocation per drain: swaps the
+    /// observations with `into`, which must be empty (a driver reuses one buffer).
+    pub fn swap_observations(&mut self, into: &mut Vec<(u64, NodeId, P::Observation)>) {
+        assert!(into.is_empty(), "swap_observations into a non-empty buffer");
+        std::mem::swap(&mut self.observations, into);
+    }
+
     /// Processes the earliest event. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
         let Some((time_ns, event)) = self.queue.pop() else {
@@ -549,7 +556,21 @@ impl<P: Process> Simulation<P> {
         }
     }
 
+    /// Sets (or replaces) a timer. Setting it again to the deadline it already has changes
+    /// nothing: its queued event stands (nodes re-arm their timers on every step).
     fn set_timer(&mut self, node: NodeId, timer: u64, deadline_local_ns: u64) {
+        let unchanged = self.slots[node.index()]
+            .timers
+            .iter()
+            .any(|set| set.timer == timer && set.deadline_local_ns == deadline_local_ns);
+        if !unchanged {
+            self.arm_timer(node, timer, deadline_local_ns);
+        }
+    }
+
+    /// Queues a timer's event at the simulated time its local deadline maps to, replacing any
+    /// earlier event of the same timer.
+    fn arm_timer(&mut self, node: NodeId, timer: u64, deadline_local_ns: u64) {
         let generation = self.next_timer_generation;
         self.next_timer_generation += 1;
         let slot = &mut self.slots[node.index()];
@@ -576,7 +597,7 @@ impl<P: Process> Simulation<P> {
     fn reschedule_timers(&mut self, node: NodeId) {
         let timers = self.slots[node.index()].timers.clone();
         for timer in timers {
-            self.set_timer(node, timer.timer, timer.deadline_local_ns);
+            self.arm_timer(node, timer.timer, timer.deadline_local_ns);
         }
     }
 

@@ -13,7 +13,8 @@ pub struct MetadataCache {
     brokers: u32,
     metadata_index: u64,
     /// (topic, partition) -> (leader, leader epoch).
-    leaders: BTreeMap<(String, u32), (Option<u32>, u64)>,
+    /// topic -> partition -> (leader, leader epoch); by topic first so that a lookup borrows.
+    leaders: BTreeMap<String, BTreeMap<u32, (Option<u32>, u64)>>,
     partition_counts: BTreeMap<String, u32>,
     /// The refresh in flight: its request id and when it was sent.
     in_flight: Option<(u64, u64)>,
@@ -35,7 +36,7 @@ impl MetadataCache {
 
     /// The leader and its epoch, if known.
     pub fn leader(&self, topic: &str, partition: u32) -> Option<(u32, u64)> {
-        let (leader, epoch) = self.leaders.get(&(topic.to_owned(), partition))?;
+        let (leader, epoch) = self.leaders.get(topic)?.get(&partition)?;
         leader.map(|leader| (leader, *epoch))
     }
 
@@ -80,9 +81,17 @@ impl MetadataCache {
         }
         self.metadata_index = response.metadata_index;
         for partition in &response.partitions {
-            let key = (partition.topic.clone(), partition.partition);
+            if !self.leaders.contains_key(&partition.topic) {
+                self.leaders
+                    .insert(partition.topic.clone(), BTreeMap::new());
+            }
             self.leaders
-                .insert(key, (partition.leader, partition.leader_epoch));
+                .get_mut(&partition.topic)
+                .expect("inserted above")
+                .insert(
+                    partition.partition,
+                    (partition.leader, partition.leader_epoch),
+                );
             let count = self
                 .partition_counts
                 .entry(partition.topic.clone())
@@ -94,7 +103,11 @@ impl MetadataCache {
 
     /// Forgets the leader of a partition (after NOT_LEADER and the like).
     pub fn invalidate(&mut self, topic: &str, partition: u32) {
-        if let Some(entry) = self.leaders.get_mut(&(topic.to_owned(), partition)) {
+        if let Some(entry) = self
+            .leaders
+            .get_mut(topic)
+            .and_then(|partitions| partitions.get_mut(&partition))
+        {
             entry.0 = None;
         }
     }

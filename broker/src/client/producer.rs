@@ -435,7 +435,7 @@ impl Producer {
 
     /// Sets the client timer to the earliest thing that will be due.
     fn arm_timer(&self, now_ns: u64, output: &mut Vec<Output>) {
-        let mut deadlines = Vec::new();
+        let mut deadlines = Deadlines::default();
         if let Some(operation) = &self.operation {
             deadlines.push(operation.deadline_ns);
             for part in &operation.parts {
@@ -464,12 +464,27 @@ impl Producer {
         if let Some(deadline_ns) = self.metadata.deadline_ns(self.config.retry_backoff_ns) {
             deadlines.push(deadline_ns);
         }
-        if let Some(deadline_ns) = deadlines.into_iter().min() {
+        if let Some(deadline_ns) = deadlines.earliest_ns {
             output.push(Output::SetTimer {
                 timer: Timer::Client,
                 deadline_ns: deadline_ns.max(now_ns + 1),
             });
         }
+    }
+}
+
+/// The earliest of the deadlines pushed (no allocation: the producer re-arms on every step).
+#[derive(Debug, Default)]
+struct Deadlines {
+    earliest_ns: Option<u64>,
+}
+
+impl Deadlines {
+    fn push(&mut self, deadline_ns: u64) {
+        self.earliest_ns = Some(
+            self.earliest_ns
+                .map_or(deadline_ns, |earliest| earliest.min(deadline_ns)),
+        );
     }
 }
 

@@ -69,10 +69,18 @@ impl BatchLog {
         self.batches.last().map(|batch| batch.leader_epoch)
     }
 
-    /// Index of the batch holding `offset`, or the number of batches if none does.
+    /// Index of the batch holding `offset`, or the number of batches if none does. Appends and
+    /// reads work at the end of the log: the last batch is tried before a binary search.
     pub(super) fn batch_index(&self, offset: u64) -> usize {
-        self.batches
-            .partition_point(|batch| batch.end_offset() <= offset)
+        match self.batches.last() {
+            Some(last) if last.base_offset <= offset => {
+                self.batches.len() - usize::from(last.end_offset() > offset)
+            }
+            None => 0,
+            Some(_) => self
+                .batches
+                .partition_point(|batch| batch.end_offset() <= offset),
+        }
     }
 
     /// The epoch of the record just before `offset`, if the log holds it.
@@ -97,11 +105,11 @@ impl BatchLog {
 
     /// Puts `batch` at its base offset, dropping what sits at or after it. The caller checked
     /// [`Self::fits`].
-    pub(super) fn put(&mut self, batch: &RecordBatch) {
-        assert!(self.fits(batch), "batch {batch:?} does not fit {self:?}");
+    pub(super) fn put(&mut self, batch: RecordBatch) {
+        assert!(self.fits(&batch), "batch {batch:?} does not fit {self:?}");
         self.truncate_to(batch.base_offset);
-        self.batches.push(batch.clone());
         self.log_end_offset = batch.end_offset();
+        self.batches.push(batch);
         self.assert_dense();
     }
 
@@ -211,7 +219,7 @@ impl LogImage {
         match write {
             LogWrite::Append { batch } => {
                 if self.batch_log.fits(batch) {
-                    self.batch_log.put(batch);
+                    self.batch_log.put(batch.clone());
                 }
             }
             LogWrite::TruncateTo { offset } => self.batch_log.truncate_to(*offset),
@@ -220,6 +228,18 @@ impl LogImage {
             LogWrite::CheckpointHighWatermark { high_watermark } => {
                 self.high_watermark_checkpoint = *high_watermark;
             }
+        }
+    }
+
+    /// [`Self::apply`] for a write the caller no longer needs: an appended batch moves in.
+    pub fn apply_owned(&mut self, write: LogWrite) {
+        match write {
+            LogWrite::Append { batch } => {
+                if self.batch_log.fits(&batch) {
+                    self.batch_log.put(batch);
+                }
+            }
+            other => self.apply(&other),
         }
     }
 

@@ -78,14 +78,28 @@ pub struct Appended {
 }
 
 /// One replica's log of one partition. See the module docs for its invariants.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PartitionLog {
     /// Everything written so far, synced or not.
     image: LogImage,
     epochs: EpochCache,
     high_watermark: u64,
     limits: LogLimits,
+    /// Counts the changes to the records (appends, truncations, log start moves); not part of
+    /// the log's value (two logs holding the same records are equal whatever their histories).
+    records_version: u64,
 }
+
+impl PartialEq for PartitionLog {
+    fn eq(&self, other: &Self) -> bool {
+        self.image == other.image
+            && self.epochs == other.epochs
+            && self.high_watermark == other.high_watermark
+            && self.limits == other.limits
+    }
+}
+
+impl Eq for PartitionLog {}
 
 impl PartitionLog {
     /// An empty log at offset 0. Panics on invalid limits (validate configs when they are built).
@@ -109,6 +123,7 @@ impl PartitionLog {
             epochs: EpochCache::from_batches(log_start_offset, image.batches()),
             high_watermark,
             limits,
+            records_version: 0,
         };
         log.check_invariants();
         log
@@ -134,6 +149,25 @@ impl PartitionLog {
 
     pub fn high_watermark(&self) -> u64 {
         self.high_watermark
+    }
+
+    /// A counter bumped by every change to the records (append, truncation, log start move):
+    /// while it stays the same, so do the records, and a driver that checks logs after every
+    /// step skips an unchanged log in O(1).
+    pub fn records_version(&self) -> u64 {
+        self.records_version
+    }
+
+    /// Every record at `from_offset` or later with its offset and leader epoch, in offset order
+    /// (nothing below the log start offset).
+    pub fn records_from(&self, from_offset: u64) -> impl Iterator<Item = (u64, u64, &Record)> {
+        let first = self.image.batch_log.batch_index(from_offset);
+        self.batches()[first..].iter().flat_map(move |batch| {
+            batch
+                .records_with_offsets()
+                .filter(move |(offset, _)| *offset >= from_offset)
+                .map(|(offset, record)| (offset, batch.leader_epoch, record))
+        })
     }
 
     /// The last high watermark written with [`Self::checkpoint_high_watermark`].
@@ -272,6 +306,7 @@ impl PartitionLog {
         }
         let write = LogWrite::TruncateTo { offset };
         self.image.apply(&write);
+        self.records_version += 1;
         if self.image.batches().is_empty() {
             self.epochs.clear();
         } else {
@@ -293,6 +328,7 @@ impl PartitionLog {
     pub fn truncate_fully_and_start_at(&mut self, log_start_offset: u64) -> LogWrite {
         let write = LogWrite::StartAt { log_start_offset };
         self.image.apply(&write);
+        self.records_version += 1;
         self.epochs.clear();
         self.high_watermark = log_start_offset;
         self.check_invariants();
@@ -342,6 +378,7 @@ impl PartitionLog {
         }
         let write = LogWrite::AdvanceLogStart { offset };
         self.image.apply(&write);
+        self.records_version += 1;
         if self.image.batches().is_empty() {
             self.epochs.clear();
         } else {
@@ -520,6 +557,7 @@ impl PartitionLog {
         self.epochs.assign(batch.leader_epoch, batch.base_offset);
         let write = LogWrite::Append { batch };
         self.image.apply(&write);
+        self.records_version += 1;
         assert_eq!(
             self.log_end_offset(),
             end_offset,

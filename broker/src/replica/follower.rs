@@ -163,11 +163,17 @@ impl Node {
     }
 
     pub(crate) fn on_fetch_response(&mut self, response: FetchResponse) {
-        let key = (response.topic.clone(), response.partition);
-        if !self.awaited(&key, response.request_id) {
+        let FetchResponse {
+            request_id,
+            topic,
+            partition,
+            result,
+        } = response;
+        let key = (topic, partition);
+        if !self.awaited(&key, request_id) {
             return;
         }
-        match response.result {
+        match result {
             Ok(data) => {
                 self.append_fetched(&key, data);
                 self.send_follower_request(&key);
@@ -192,23 +198,20 @@ impl Node {
 
     /// Appends what the leader returned, then learns its HW.
     fn append_fetched(&mut self, key: &PartitionKey, data: FetchData) {
-        let replica = self.replicas.partitions.get_mut(key).expect("awaited");
-        let mut writes = Vec::new();
         for batch in data.batches {
+            let replica = self.replicas.partitions.get_mut(key).expect("awaited");
             match replica.log.append_as_follower(batch) {
-                Ok(write) => writes.push(write),
+                Ok(write) => self.write_log(key, write),
                 Err(_) => break, // A stale or duplicated answer: fetch again from the LEO.
             }
         }
+        let replica = self.replicas.partitions.get_mut(key).expect("awaited");
         replica.log.follow_high_watermark(data.high_watermark);
         assert!(
             replica.log.high_watermark() <= data.high_watermark.max(replica.log.log_start_offset()),
             "{key:?}: a follower's HW exceeds its leader's"
         );
         if let Some(write) = replica.log.checkpoint_high_watermark() {
-            writes.push(write);
-        }
-        for write in writes {
             self.write_log(key, write);
         }
     }

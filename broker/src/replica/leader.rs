@@ -146,12 +146,21 @@ impl Node {
         Ok(())
     }
 
+    /// Writes a change of `key`'s log. A high watermark checkpoint goes in the background: no
+    /// acknowledgement waits for it (see [`crate::disk::DiskTracker::write_in_background`]).
     pub(crate) fn write_log(&mut self, key: &PartitionKey, write: crate::log::LogWrite) {
-        self.write(StorageWrite::Log {
+        let background = matches!(write, crate::log::LogWrite::CheckpointHighWatermark { .. });
+        let write = StorageWrite::Log {
             topic: key.0.clone(),
             partition: key.1,
             write,
-        });
+        };
+        if background {
+            self.disk
+                .write_in_background(write, &mut self.effects.output);
+        } else {
+            self.write(write);
+        }
     }
 
     /// Counts the leader's own copy up to `end_offset` once every write so far is synced.
@@ -256,23 +265,24 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_fetch(&mut self, from: u32, request: FetchRequest) {
-        let key = (request.topic.clone(), request.partition);
+    pub(crate) fn on_fetch(&mut self, from: u32, mut request: FetchRequest) {
+        // The key takes the topic name: answers take it from the key (no copy per fetch).
+        let key = (std::mem::take(&mut request.topic), request.partition);
         let serve_stale = self.config.bugs.ignore_stale_follower_epoch && request.replica.is_some();
         if let Err(error) = self.check_leader(&key, request.current_leader_epoch, serve_stale) {
             if matches!(error, DataError::FencedLeaderEpoch { .. }) {
                 self.observe(Observation::FencedRequest);
             }
-            self.answer_fetch(from, &request, Err(error));
+            self.answer_fetch(from, &key, &request, Err(error));
             return;
         }
         if let Some(follower) = request.replica {
             self.record_follower_fetch(&key, follower, request.fetch_offset);
         }
         match self.serve_fetch(&key, &request) {
-            Ok(Some(data)) => self.answer_fetch(from, &request, Ok(data)),
+            Ok(Some(data)) => self.answer_fetch(from, &key, &request, Ok(data)),
             Ok(None) => self.park_fetch(&key, from, request),
-            Err(error) => self.answer_fetch(from, &request, Err(error)),
+            Err(error) => self.answer_fetch(from, &key, &request, Err(error)),
         }
         self.on_leader_changed(&key);
     }
@@ -280,13 +290,15 @@ impl Node {
     fn answer_fetch(
         &mut self,
         to: u32,
+        key: &PartitionKey,
         request: &FetchRequest,
         result: Result<FetchData, DataError>,
     ) {
+        debug_assert_eq!(request.partition, key.1);
         let response = FetchResponse {
             request_id: request.request_id,
-            topic: request.topic.clone(),
-            partition: request.partition,
+            topic: key.0.clone(),
+            partition: key.1,
             result,
         };
         self.send(to, Message::FetchResponse(response));
@@ -350,7 +362,7 @@ impl Node {
             .retain(|parked| !(parked.from == from && parked.request.replica == request.replica));
         if leader.parked.len() >= parked_max {
             let data = fetch_data(replica, Vec::new());
-            self.answer_fetch(from, &request, Ok(data));
+            self.answer_fetch(from, key, &request, Ok(data));
             return;
         }
         leader.parked.push(ParkedFetch {
@@ -369,10 +381,27 @@ impl Node {
             return;
         };
         let high_watermark = replica.log.high_watermark();
+        let log_start_offset = replica.log.log_start_offset();
+        let log_end_offset = replica.log.log_end_offset();
         let Some(leader) = replica.leader_state() else {
             return;
         };
-        if leader.parked.is_empty() {
+        let answerable = |fetch: &ParkedFetch| {
+            let end_offset = match fetch.request.replica {
+                Some(_) => log_end_offset,
+                None => high_watermark,
+            };
+            let offset = fetch.request.fetch_offset;
+            let hw_news = fetch.request.replica.is_some() && fetch.high_watermark != high_watermark;
+            // Data to return (see `serve_fetch`), an out-of-range offset, HW news, or a wait over.
+            offset < end_offset.min(log_end_offset)
+                || offset < log_start_offset
+                || offset > log_end_offset
+                || hw_news
+                || (expire && fetch.deadline_ns <= now_ns)
+        };
+        // The common case, without taking the list apart: nothing to answer yet.
+        if !leader.parked.iter().any(answerable) {
             return;
         }
         let parked = std::mem::take(&mut leader.parked);
@@ -381,13 +410,13 @@ impl Node {
             let served = self.serve_fetch(key, &fetch.request);
             let hw_news = fetch.request.replica.is_some() && fetch.high_watermark != high_watermark;
             match served {
-                Ok(Some(data)) => self.answer_fetch(fetch.from, &fetch.request, Ok(data)),
+                Ok(Some(data)) => self.answer_fetch(fetch.from, key, &fetch.request, Ok(data)),
                 Ok(None) if hw_news || (expire && fetch.deadline_ns <= now_ns) => {
                     let data = fetch_data(&self.replicas.partitions[key], Vec::new());
-                    self.answer_fetch(fetch.from, &fetch.request, Ok(data));
+                    self.answer_fetch(fetch.from, key, &fetch.request, Ok(data));
                 }
                 Ok(None) => keep.push(fetch),
-                Err(error) => self.answer_fetch(fetch.from, &fetch.request, Err(error)),
+                Err(error) => self.answer_fetch(fetch.from, key, &fetch.request, Err(error)),
             }
         }
         let replica = self.replicas.partitions.get_mut(key).expect("present");
@@ -414,21 +443,27 @@ impl Node {
             return;
         };
         let log_end_offset = replica.log.log_end_offset();
-        let mut isr: Vec<u32> = leader
-            .isr
-            .iter()
-            .copied()
-            .filter(|member| {
-                *member == id || leader.followers[member].last_caught_up_ns + lag_max_ns > now_ns
-            })
-            .collect();
-        for (follower, progress) in &leader.followers {
+        let in_sync = |member: &u32| {
+            *member == id || leader.followers[member].last_caught_up_ns + lag_max_ns > now_ns
+        };
+        let joins = |follower: &u32, progress: &crate::replica::FollowerProgress| {
             let caught_up = progress
                 .log_end_offset
                 .is_some_and(|leo| leo >= log_end_offset)
                 && progress.last_caught_up_ns + lag_max_ns > now_ns;
-            let eligible = self.image.is_active(*follower);
-            if !isr.contains(follower) && eligible && (caught_up || readmit) {
+            (caught_up || readmit) && self.image.is_active(*follower)
+        };
+        // The common case, without building the ISR: every member stays and nobody joins.
+        if leader.isr.iter().all(in_sync)
+            && leader.followers.iter().all(|(follower, progress)| {
+                leader.isr.contains(follower) || !joins(follower, progress)
+            })
+        {
+            return;
+        }
+        let mut isr: Vec<u32> = leader.isr.iter().copied().filter(in_sync).collect();
+        for (follower, progress) in &leader.followers {
+            if !isr.contains(follower) && joins(follower, progress) {
                 isr.push(*follower);
             }
         }

@@ -21,7 +21,9 @@
 //!
 //! Durability: appends go to disk as [`crate::StorageWrite::Log`]. Under `flush = "every-batch"` a
 //! leader counts its own copy towards the HW (and answers acks=1) only once synced, and a follower
-//! syncs before the fetch that reports its new LEO. A disk fault makes the node rewrite its whole
+//! syncs before the fetch that reports its new LEO. A high watermark checkpoint is written in the
+//! background (Kafka checkpoints it periodically): it syncs with the next append, so a follower
+//! that learned only a new HW fetches again at once. A disk fault makes the node rewrite its whole
 //! state, logs included, and hold every durability-dependent action until that rewrite is synced
 //! (see `disk`): the replica keeps serving reads and appends meanwhile, but nothing new becomes
 //! acknowledged or counted, like a Kafka broker whose log directory stalls. A broker whose disk
@@ -48,6 +50,8 @@ pub(crate) struct Replicas {
     pub(crate) request_id_next: u64,
     /// The metadata index and broker epoch the roles were last reconciled with.
     pub(crate) reconciled: Option<(u64, Option<u64>)>,
+    /// The keys of `partitions`, in order, for the tick (reused: no copies per tick).
+    pub(crate) tick_keys: Vec<PartitionKey>,
 }
 
 /// One replica of one partition.
@@ -110,6 +114,7 @@ pub(crate) struct PendingProduce {
 #[derive(Clone, Debug)]
 pub(crate) struct ParkedFetch {
     pub(crate) from: u32,
+    /// The request, its topic name moved out: the partition's key names it.
     pub(crate) request: FetchRequest,
     pub(crate) high_watermark: u64,
     pub(crate) deadline_ns: u64,

@@ -39,11 +39,17 @@ impl Node {
 
     pub(crate) fn on_replica_tick(&mut self) {
         self.arm_replica_tick();
-        let keys: Vec<PartitionKey> = self.replicas.partitions.keys().cloned().collect();
-        for key in keys {
-            self.tick_leader(&key);
-            self.tick_follower(&key);
+        // Replicas are only ever added: the key list is rebuilt when their number changed.
+        let mut keys = std::mem::take(&mut self.replicas.tick_keys);
+        if keys.len() != self.replicas.partitions.len() {
+            keys.clear();
+            keys.extend(self.replicas.partitions.keys().cloned());
         }
+        for key in &keys {
+            self.tick_leader(key);
+            self.tick_follower(key);
+        }
+        self.replicas.tick_keys = keys;
     }
 
     /// Brings every replica's role in line with the image, if the image or the broker epoch

@@ -113,6 +113,8 @@ pub struct ClusterSimulation {
     admin_replies: Vec<(u64, Message)>,
     client_events: Vec<(u64, ClientEvent)>,
     monitors_off: bool,
+    /// The buffer observations are drained into after every step (reused: no allocation).
+    observations: Vec<(u64, NodeId, Observation)>,
 }
 
 impl ClusterSimulation {
@@ -215,6 +217,7 @@ impl ClusterSimulation {
             admin_replies: Vec::new(),
             client_events: Vec::new(),
             monitors_off: false,
+            observations: Vec::new(),
         })
     }
 
@@ -280,7 +283,9 @@ impl ClusterSimulation {
     }
 
     fn count_observations(&mut self) {
-        for (time_ns, _node, observation) in self.simulation.drain_observations() {
+        let mut observations = std::mem::take(&mut self.observations);
+        self.simulation.swap_observations(&mut observations);
+        for (time_ns, _node, observation) in observations.drain(..) {
             let counters = &mut self.counters;
             match observation {
                 Observation::ElectionStarted { .. } => counters.elections_started += 1,
@@ -314,6 +319,7 @@ impl ClusterSimulation {
                 Observation::CoordinatorStarted => counters.coordinator_starts += 1,
             }
         }
+        self.observations = observations;
     }
 
     pub fn now_ns(&self) -> u64 {

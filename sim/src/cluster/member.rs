@@ -4,6 +4,7 @@
 //! Translation only: engine inputs become broker inputs, broker outputs become context commands.
 //! Timer keys are [`broker::Timer::key`]; a sync's `Err` becomes `succeeded: false`.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use broker::admin::{AdminClient, AdminCommand};
@@ -24,6 +25,10 @@ impl Storage for MemberStorage {
 
     fn apply(&mut self, write: &broker::StorageWrite) {
         self.0.apply(write);
+    }
+
+    fn apply_owned(&mut self, write: broker::StorageWrite) {
+        self.0.apply_owned(write);
     }
 }
 
@@ -133,7 +138,13 @@ fn translate_input(input: Input<Message>) -> Option<BrokerInput> {
     })
 }
 
-fn execute(outputs: Vec<Output>, context: &mut Context<'_, Member>) {
+thread_local! {
+    /// One step's outputs, reused from step to step so that a step allocates nothing for them
+    /// (empty between steps: nothing carries over).
+    static OUTPUTS: RefCell<Vec<Output>> = const { RefCell::new(Vec::new()) };
+}
+
+fn execute(outputs: std::vec::Drain<'_, Output>, context: &mut Context<'_, Member>) {
     for output in outputs {
         match output {
             Output::Send { to, message } => context.send(NodeId(to), message),
@@ -156,17 +167,19 @@ impl Process for Member {
             panic!("{}: a timer key no broker timer has", context.node());
         };
         let now_ns = context.now_ns();
-        let mut outputs = Vec::new();
-        match self {
-            Member::Broker(node) => node.step(now_ns, input, context.rng(), &mut outputs),
-            Member::Admin(admin) => admin.step(now_ns, input, context.rng(), &mut outputs),
-            Member::Producer(producer) => producer.step(now_ns, input, context.rng(), &mut outputs),
-            Member::Consumer(consumer) => consumer.step(now_ns, input, context.rng(), &mut outputs),
-            Member::GroupConsumer(consumer) => {
-                consumer.step(now_ns, input, context.rng(), &mut outputs)
+        OUTPUTS.with_borrow_mut(|outputs| {
+            debug_assert!(outputs.is_empty(), "outputs left over from another step");
+            match self {
+                Member::Broker(node) => node.step(now_ns, input, context.rng(), outputs),
+                Member::Admin(admin) => admin.step(now_ns, input, context.rng(), outputs),
+                Member::Producer(producer) => producer.step(now_ns, input, context.rng(), outputs),
+                Member::Consumer(consumer) => consumer.step(now_ns, input, context.rng(), outputs),
+                Member::GroupConsumer(consumer) => {
+                    consumer.step(now_ns, input, context.rng(), outputs)
+                }
             }
-        }
-        execute(outputs, context);
+            execute(outputs.drain(..), context);
+        });
     }
 
     fn check_invariants(&self) {

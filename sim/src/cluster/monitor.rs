@@ -9,16 +9,22 @@
 //! on every replica and never changed; a leader's HW never decreasing within its epoch; one
 //! leader per epoch). To keep a step cheap, each replica's snapshot holds only the records from
 //! just below the high watermark it showed at the previous observation (the monitor's sentinel)
-//! to its log end: the monitor verifies each record once, when it first falls below the HW, and
+//! up to its current high watermark (nothing above it is checked; a HW beyond the log shows as
+//! a snapshot whose last record ends below the HW): the monitor verifies each record once, when it first falls below the HW, and
 //! re-checks the sentinel every time; records it is not shown count as "not held", which it
 //! excuses. The final comparison of whole logs is the runner's (`replica_logs`).
+//!
+//! Only the node the last step handed an input to is looked at: a node's state changes only
+//! when it is stepped, so every other node would show the same snapshots again, and every
+//! monitored property is about changes. Within that node, a replica whose log
+//! ([`broker::log::PartitionLog::records_version`]), high watermark, log start, leader epoch and
+//! role are as last shown is skipped for the same reason.
 //!
 //! Only controller voters are quorum members. Crashed nodes are skipped; a restarted node's
 //! metadata views and replica progress start again from scratch
 //! ([`ClusterMonitor::node_restarted`]). A node whose [`StateFingerprint`] (its quorum and
 //! metadata state) has not changed since it was last checked is not shown again to the quorum
-//! and leadership monitors: its snapshots are the same, and every monitored property is about
-//! changes. Its replicas are shown every time (the fingerprint does not cover them).
+//! and leadership monitors: its snapshots are the same.
 
 use std::collections::BTreeMap;
 
@@ -46,9 +52,19 @@ pub struct ClusterMonitor {
     brokers: Vec<BrokerEpochSnapshot>,
     replica_monitor: ReplicaMonitor,
     replicas: Vec<ReplicaSnapshot>,
-    /// (node, topic, partition) -> the HW shown last.
-    shown_high_watermarks: BTreeMap<(u32, String, u32), u64>,
+    /// topic -> (partition, node) -> what the replica showed last.
+    shown_replicas: BTreeMap<String, BTreeMap<(u32, u32), ShownReplica>>,
     replica_monitor_off: bool,
+}
+
+/// What a replica showed at its last observation: if all of it is the same, so is its snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ShownReplica {
+    records_version: u64,
+    high_watermark: u64,
+    log_start_offset: u64,
+    leader_epoch: u64,
+    is_leader: bool,
 }
 
 impl ClusterMonitor {
@@ -68,81 +84,110 @@ impl ClusterMonitor {
             *fingerprint = None;
         }
         self.replica_monitor.node_restarted(node);
-        self.shown_high_watermarks
-            .retain(|(shown_node, _, _), _| *shown_node != node);
+        for by_replica in self.shown_replicas.values_mut() {
+            by_replica.retain(|(_, shown_node), _| *shown_node != node);
+        }
     }
 
-    /// Checks every live broker of `simulation` now.
+    /// Checks the broker `simulation` stepped last, if it is up (see the module docs).
     pub fn observe(&mut self, simulation: &Simulation<Member>) -> Result<(), StateViolation> {
-        self.members.clear();
-        self.partitions.clear();
-        self.brokers.clear();
-        self.fingerprints.resize(simulation.node_count(), None);
-        self.replicas.clear();
-        for id in simulation.node_ids() {
-            let Some(node) = simulation.node(id).and_then(Member::broker) else {
-                self.fingerprints[id.index()] = None;
-                continue;
-            };
-            if !self.replica_monitor_off {
-                self.snapshot_replicas(node);
-            }
-            let fingerprint = Some(node.state_fingerprint());
-            if self.fingerprints[id.index()] == fingerprint {
-                continue;
-            }
-            self.fingerprints[id.index()] = fingerprint;
-            if node.is_voter() {
-                self.members.push(quorum_member(node));
-            }
-            self.partitions
-                .extend(
-                    node.partition_views()
-                        .into_iter()
-                        .map(|view| PartitionViewSnapshot {
-                            node: id.0,
-                            topic: view.topic,
-                            partition: view.partition,
-                            leader: view.leader,
-                            leader_epoch: view.leader_epoch,
-                            isr: view.isr,
-                        }),
-                );
-            self.brokers.extend(
-                node.broker_epochs()
-                    .into_iter()
-                    .map(|(broker, broker_epoch)| BrokerEpochSnapshot {
-                        node: id.0,
-                        broker,
-                        broker_epoch,
-                    }),
-            );
-        }
+        let Some(id) = simulation.last_stepped_node() else {
+            return Ok(());
+        };
+        let Some(node) = simulation.node(id).and_then(Member::broker) else {
+            return Ok(());
+        };
         let time_ns = simulation.now_ns();
-        self.quorum.observe(time_ns, &self.members)?;
-        self.leadership
-            .observe(time_ns, &self.partitions, &self.brokers)?;
+        self.replicas.clear();
+        if !self.replica_monitor_off {
+            self.snapshot_replicas(node);
+        }
+        self.fingerprints.resize(simulation.node_count(), None);
+        let fingerprint = Some(node.state_fingerprint());
+        if self.fingerprints[id.index()] != fingerprint {
+            self.fingerprints[id.index()] = fingerprint;
+            self.snapshot_state(node);
+            self.quorum.observe(time_ns, &self.members)?;
+            self.leadership
+                .observe(time_ns, &self.partitions, &self.brokers)?;
+        }
+        if self.replicas.is_empty() {
+            return Ok(());
+        }
         self.replica_monitor.observe(time_ns, &self.replicas)
     }
 
+    /// Snapshots `node`'s quorum state, partition views and broker epochs.
+    fn snapshot_state(&mut self, node: &broker::Node) {
+        self.members.clear();
+        self.partitions.clear();
+        self.brokers.clear();
+        if node.is_voter() {
+            self.members.push(quorum_member(node));
+        }
+        let id = node.id();
+        self.partitions
+            .extend(
+                node.partition_views()
+                    .into_iter()
+                    .map(|view| PartitionViewSnapshot {
+                        node: id,
+                        topic: view.topic,
+                        partition: view.partition,
+                        leader: view.leader,
+                        leader_epoch: view.leader_epoch,
+                        isr: view.isr,
+                    }),
+            );
+        self.brokers.extend(
+            node.broker_epochs()
+                .into_iter()
+                .map(|(broker, broker_epoch)| BrokerEpochSnapshot {
+                    node: id,
+                    broker,
+                    broker_epoch,
+                }),
+        );
+    }
+
+    /// Snapshots every replica of `node` that changed since it was last shown.
     fn snapshot_replicas(&mut self, node: &broker::Node) {
         for replica in node.replicas() {
             let log = replica.log;
-            let key = (node.id(), replica.topic.to_owned(), replica.partition);
-            let shown = self.shown_high_watermarks.get(&key).copied().unwrap_or(0);
+            let now = ShownReplica {
+                records_version: log.records_version(),
+                high_watermark: log.high_watermark(),
+                log_start_offset: log.log_start_offset(),
+                leader_epoch: replica.leader_epoch,
+                is_leader: replica.is_leader,
+            };
+            if !self.shown_replicas.contains_key(replica.topic) {
+                self.shown_replicas
+                    .insert(replica.topic.to_owned(), BTreeMap::new());
+            }
+            let by_replica = self
+                .shown_replicas
+                .get_mut(replica.topic)
+                .expect("inserted above");
+            let previous = match by_replica.get_mut(&(replica.partition, node.id())) {
+                Some(shown) if *shown == now => continue,
+                Some(shown) => Some(std::mem::replace(shown, now)),
+                None => by_replica.insert((replica.partition, node.id()), now),
+            };
+            let shown = previous.map_or(0, |previous| previous.high_watermark);
             let from_offset = shown
                 .min(log.high_watermark())
                 .saturating_sub(1)
                 .max(log.log_start_offset());
-            self.shown_high_watermarks.insert(key, log.high_watermark());
-            let records = (from_offset..log.log_end_offset())
-                .filter_map(|offset| {
-                    let (leader_epoch, record) = log.record_at(offset)?;
-                    Some(RecordId {
-                        offset,
-                        leader_epoch,
-                        digest: record_digest(record.key, record.value),
-                    })
+            // Up to the HW: the monitor checks nothing above it, and the record just below it
+            // (shown whenever the HW is above the log start) still tells a HW beyond the log.
+            let records = log
+                .records_from(from_offset)
+                .take_while(|(offset, _, _)| *offset < log.high_watermark())
+                .map(|(offset, leader_epoch, record)| RecordId {
+                    offset,
+                    leader_epoch,
+                    digest: record_digest(record.key, record.value),
                 })
                 .collect();
             self.replicas.push(ReplicaSnapshot {

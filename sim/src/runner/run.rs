@@ -44,7 +44,10 @@ const BUDGET_CHECK_INTERVAL_NS: u64 = 100_000_000;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
-    /// Keep the run's log (info level, stamped with simulated time) for an artifact folder.
+    /// Keep the run's log (info level, stamped with simulated time) and its history as
+    /// `history.jsonl` lines, for an artifact folder. Without it both stay empty: a campaign
+    /// runs a failing seed again with them on, and serialising every passing seed's history
+    /// would cost it throughput.
     pub capture_log: bool,
     /// A lower event budget than the scenario's own ([`events_max`]), for tests of the budget
     /// itself; `None` in every run a user can reproduce.
@@ -55,6 +58,7 @@ pub struct RunOptions {
 #[derive(Debug)]
 pub struct RunOutcome {
     pub report: RunReport,
+    /// Empty unless [`RunOptions::capture_log`] was set.
     pub history_lines: Vec<String>,
     pub log: String,
 }
@@ -168,7 +172,7 @@ fn run_phases(
             false
         }
     };
-    run.finish(drained)
+    run.finish(drained, options.capture_log)
 }
 
 /// The script's faults and the nemesis's, merged in time order (the script first on ties).
@@ -278,7 +282,7 @@ impl Run<'_> {
         Ok(false)
     }
 
-    fn finish(mut self, drained: bool) -> RunOutcome {
+    fn finish(mut self, drained: bool, keep_history_lines: bool) -> RunOutcome {
         self.record_client_events();
         let dump_process = self.workload.process_count();
         self.recorder.record_dump(
@@ -300,7 +304,11 @@ impl Run<'_> {
         self.check_history(drained);
         self.check_vacuity();
         self.fill_stats();
-        let history_lines = self.recorder.lines();
+        let history_lines = if keep_history_lines {
+            self.recorder.lines()
+        } else {
+            Vec::new()
+        };
         RunOutcome {
             report: self.report,
             history_lines,
