@@ -23,6 +23,7 @@ use rand::RngCore;
 use crate::broker::BrokerSession;
 use crate::config::ClusterConfig;
 use crate::controller::ControllerState;
+use crate::dedup::{RequestWindows, WindowLimits, initial_request_id};
 use crate::disk::{DISK_RETRY_INTERVAL_NS, DiskTracker, Waiter};
 use crate::message::Message;
 use crate::metadata::image::MetadataImage;
@@ -194,6 +195,9 @@ pub enum Observation {
     HighWatermarkAdvanced,
     /// A leader refused a request with a stale leader epoch (FENCED_LEADER_EPOCH).
     FencedRequest,
+    /// A request this node had already handled arrived again (a network duplicate) and was
+    /// dropped ([`crate::dedup`]).
+    DuplicateRequestDropped,
     /// A client reports something it did (producers and consumers: history events, retries).
     Client(crate::client::ClientReport),
 }
@@ -227,6 +231,8 @@ pub struct Node {
     pub(crate) effects: Effects,
     /// Partition replicas (the data plane).
     pub(crate) replicas: Replicas,
+    /// The requests handled lately, per sender: duplicates are dropped.
+    pub(crate) requests_seen: RequestWindows,
 }
 
 impl Node {
@@ -256,6 +262,7 @@ impl Node {
                 recovered: storage.logs.clone(),
                 ..Replicas::default()
             },
+            requests_seen: RequestWindows::default(),
         }
     }
 
@@ -272,7 +279,11 @@ impl Node {
         std::mem::swap(&mut self.effects.output, output);
         match input {
             Input::Start => self.on_start(rng.next_u64()),
-            Input::Message { from, message } => self.on_message(from, message),
+            Input::Message { from, message } => {
+                if self.admit(from, &message) {
+                    self.on_message(from, message);
+                }
+            }
             Input::TimerFired(timer) => self.on_timer(timer),
             Input::DiskSyncDone {
                 tag,
@@ -292,11 +303,31 @@ impl Node {
 
     fn on_start(&mut self, incarnation: u64) {
         self.broker.incarnation = incarnation;
+        self.replicas.request_id_next = initial_request_id(incarnation);
         if self.is_voter() {
             self.reset_election_timer();
         }
         self.arm_broker_heartbeat();
         self.arm_replica_tick();
+    }
+
+    /// Whether a message from the network is handled: not a request already handled.
+    fn admit(&mut self, from: u32, message: &Message) -> bool {
+        let Some(request_id) = message.request_id() else {
+            return true;
+        };
+        if self.config.bugs.handle_duplicate_requests {
+            return true;
+        }
+        let limits = WindowLimits {
+            request_window_max: self.config.limits.request_window_max,
+            request_senders_max: self.config.limits.request_senders_max,
+        };
+        let admitted = self.requests_seen.admit(from, request_id, limits);
+        if !admitted {
+            self.observe(Observation::DuplicateRequestDropped);
+        }
+        admitted
     }
 
     fn on_timer(&mut self, timer: Timer) {
