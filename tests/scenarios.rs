@@ -61,19 +61,22 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 13] = [
+const LIBRARY: [&str; 16] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
     "crash-all-flush-every-batch.toml",
     "crash-all-flush-never.toml",
+    "fast-double-failover.toml",
     "ingest.toml",
+    "lagging-replica-restart.toml",
     "leader-crash-after-ack.toml",
     "lossy-network.toml",
     "majority-minority-split.toml",
     "minority-partition-leader.toml",
     "one-way-partition.toml",
     "rolling-restart.toml",
+    "zombie-follower.toml",
     "zombie-leader-pause.toml",
 ];
 
@@ -94,12 +97,15 @@ scenario_tests! {
     controller_crash => "controller-crash.toml",
     crash_all_flush_every_batch => "crash-all-flush-every-batch.toml",
     crash_all_flush_never => "crash-all-flush-never.toml",
+    fast_double_failover => "fast-double-failover.toml",
     ingest => "ingest.toml",
+    lagging_replica_restart => "lagging-replica-restart.toml",
     leader_crash_after_ack => "leader-crash-after-ack.toml",
     lossy_network => "lossy-network.toml",
     majority_minority_split => "majority-minority-split.toml",
     minority_partition_leader => "minority-partition-leader.toml",
     one_way_partition => "one-way-partition.toml",
     rolling_restart => "rolling-restart.toml",
+    zombie_follower => "zombie-follower.toml",
     zombie_leader_pause => "zombie-leader-pause.toml",
 }
