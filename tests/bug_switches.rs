@@ -64,11 +64,10 @@ fn first_failure(label: &str, scenario_file: &str, bugs: Bugs) -> u64 {
 }
 
 #[test]
-#[ignore = "open: the matching library scenario does not provoke it within 200 seeds yet (sim/tests/data_plane_bugs.rs catches it with a dedicated schedule)"]
 fn zoo_1_truncate_to_high_watermark() {
     first_failure(
         "truncate-to-hw",
-        "leader-crash-after-ack.toml",
+        "fast-double-failover.toml",
         Bugs {
             truncate_to_high_watermark: true,
             ..Bugs::default()
@@ -77,21 +76,19 @@ fn zoo_1_truncate_to_high_watermark() {
 }
 
 #[test]
-#[ignore = "open: no library scenario provokes this bug within 200 seeds yet; it needs a targeted fault schedule"]
 fn zoo_2_skip_truncation_when_leader_unchanged() {
     let bugs = Bugs {
         skip_truncation_when_leader_unchanged: true,
         ..Bugs::default()
     };
-    first_failure("skip-truncation", "minority-partition-leader.toml", bugs);
+    first_failure("skip-truncation", "zombie-follower.toml", bugs);
 }
 
 #[test]
-#[ignore = "open: no library scenario provokes this bug within 200 seeds yet; it needs a targeted fault schedule"]
 fn zoo_3_ignore_stale_follower_epoch() {
     first_failure(
         "stale-follower",
-        "zombie-leader-pause.toml",
+        "zombie-follower.toml",
         Bugs {
             ignore_stale_follower_epoch: true,
             ..Bugs::default()
@@ -100,11 +97,10 @@ fn zoo_3_ignore_stale_follower_epoch() {
 }
 
 #[test]
-#[ignore = "open: the matching library scenario does not provoke it within 200 seeds yet (sim/tests/data_plane_bugs.rs catches it with a dedicated schedule)"]
 fn zoo_4_elect_outside_isr() {
     first_failure(
         "outside-isr",
-        "leader-crash-after-ack.toml",
+        "lagging-replica-restart.toml",
         Bugs {
             elect_outside_isr: true,
             ..Bugs::default()
@@ -113,11 +109,10 @@ fn zoo_4_elect_outside_isr() {
 }
 
 #[test]
-#[ignore = "open: no library scenario provokes this bug within 200 seeds yet; it needs a targeted fault schedule"]
 fn zoo_4_readmit_stale_broker() {
     first_failure(
         "readmit-stale",
-        "rolling-restart.toml",
+        "lagging-replica-restart.toml",
         Bugs {
             readmit_stale_broker: true,
             ..Bugs::default()

@@ -61,25 +61,28 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 19] = [
+const LIBRARY: [&str; 22] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
     "crash-all-flush-every-batch.toml",
     "crash-all-flush-never.toml",
     "fanout.toml",
+    "fast-double-failover.toml",
     "group-consumer-rolling-restart.toml",
     "group-cooperative-scale.toml",
     "group-coordinator-crash.toml",
     "group-worker-pool.toml",
     "group-zombie-consumer.toml",
     "ingest.toml",
+    "lagging-replica-restart.toml",
     "leader-crash-after-ack.toml",
     "lossy-network.toml",
     "majority-minority-split.toml",
     "minority-partition-leader.toml",
     "one-way-partition.toml",
     "rolling-restart.toml",
+    "zombie-follower.toml",
     "zombie-leader-pause.toml",
 ];
 
@@ -107,11 +110,13 @@ scenario_tests! {
     group_worker_pool => "group-worker-pool.toml",
     group_zombie_consumer => "group-zombie-consumer.toml",
     ingest => "ingest.toml",
+    lagging_replica_restart => "lagging-replica-restart.toml",
     leader_crash_after_ack => "leader-crash-after-ack.toml",
     lossy_network => "lossy-network.toml",
     majority_minority_split => "majority-minority-split.toml",
     minority_partition_leader => "minority-partition-leader.toml",
     one_way_partition => "one-way-partition.toml",
     rolling_restart => "rolling-restart.toml",
+    zombie_follower => "zombie-follower.toml",
     zombie_leader_pause => "zombie-leader-pause.toml",
 }

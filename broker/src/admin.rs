@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use rand::{Rng, RngCore};
 
 use crate::config::TopicConfig;
+use crate::dedup::initial_request_id;
 use crate::message::{ControllerError, Message};
 use crate::node::{Input, Observation, Output, Timer};
 
@@ -30,6 +31,9 @@ pub const ADMIN_RETRY_INTERVAL_NS: u64 = 100_000_000;
 pub struct AdminClient {
     brokers: u32,
     script: VecDeque<(u64, AdminCommand)>,
+    /// The command being run, with the request id of its first attempt: every attempt has a
+    /// fresh id (a node drops a request id it has seen, see `crate::dedup`), and an answer to
+    /// any attempt of the command is its answer.
     current: Option<(u64, AdminCommand)>,
     controller_hint: Option<u32>,
     request_id_next: u64,
@@ -62,7 +66,10 @@ impl AdminClient {
         output: &mut Vec<Output>,
     ) {
         match input {
-            Input::Start => self.arm_for_next(now_ns, output),
+            Input::Start => {
+                self.request_id_next = initial_request_id(rng.next_u64());
+                self.arm_for_next(now_ns, output);
+            }
             Input::TimerFired(_) => self.on_timer(now_ns, rng, output),
             Input::Message { message, .. } => self.on_reply(now_ns, message, output),
             Input::DiskWriteFailed { .. } | Input::DiskSyncDone { .. } => {}
@@ -89,12 +96,13 @@ impl AdminClient {
                 Some((at_ns, _)) if *at_ns <= now_ns => {
                     let (_, command) = self.script.pop_front().expect("front exists");
                     self.current = Some((self.request_id_next, command));
-                    self.request_id_next += 1;
                 }
                 _ => return self.arm_for_next(now_ns, output),
             }
         }
-        let (request_id, command) = self.current.clone().expect("a command in flight");
+        let (_, command) = self.current.clone().expect("a command in flight");
+        let request_id = self.request_id_next;
+        self.request_id_next += 1;
         let to = self
             .controller_hint
             .take()
@@ -126,9 +134,9 @@ impl AdminClient {
         if self
             .current
             .as_ref()
-            .is_none_or(|(current, _)| *current != request_id)
+            .is_none_or(|(first, _)| !(*first..self.request_id_next).contains(&request_id))
         {
-            return; // A late answer to an earlier attempt.
+            return; // A late answer to an earlier command, or a duplicate.
         }
         if let Some(hint) = result_is_not_controller {
             self.controller_hint = hint; // Retried when the timer fires.

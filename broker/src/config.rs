@@ -103,6 +103,12 @@ pub struct LimitsConfig {
     pub produce_in_flight_max: u32,
     /// Most fetches a partition leader holds parked waiting for data.
     pub parked_fetches_max: u32,
+    /// Most request ids a node remembers per sender to drop duplicated requests, as a TCP
+    /// connection would ([`crate::dedup`]): a duplicate arriving after this many newer requests
+    /// of its sender is handled again.
+    pub request_window_max: u32,
+    /// Most senders whose request ids a node remembers; the least recently heard is forgotten.
+    pub request_senders_max: u32,
 }
 
 /// Test-only switches that plant bugs, so that the checkers can be shown to fire.
@@ -133,6 +139,9 @@ pub struct BugsConfig {
     /// Zoo 12b: a new group coordinator starts from empty state instead of replaying the offsets
     /// partition.
     pub drop_group_state_on_failover: bool,
+    /// Not TCP: a node handles a duplicated request again (no [`crate::dedup`] window), so a
+    /// duplicated produce request is appended twice. Shows the duplication tests can fail.
+    pub handle_duplicate_requests: bool,
 }
 
 impl BugsConfig {
@@ -171,6 +180,8 @@ impl Default for LimitsConfig {
             log: LogLimits::default(),
             produce_in_flight_max: 256,
             parked_fetches_max: 64,
+            request_window_max: 1024,
+            request_senders_max: 256,
         }
     }
 }
@@ -421,6 +432,16 @@ impl LimitsConfig {
                 field: "parked_fetches_max",
             });
         }
+        if self.request_window_max == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "request_window_max",
+            });
+        }
+        if self.request_senders_max == 0 {
+            return Err(ConfigError::ZeroLimit {
+                field: "request_senders_max",
+            });
+        }
         self.log.validate()?;
         Ok(())
     }
@@ -560,6 +581,14 @@ mod tests {
                 field: "produce_in_flight_max"
             })
         );
+        for field in ["request_window_max", "request_senders_max"] {
+            let mut config = ClusterConfig::default();
+            match field {
+                "request_window_max" => config.limits.request_window_max = 0,
+                _ => config.limits.request_senders_max = 0,
+            }
+            assert_eq!(config.validate(), Err(ConfigError::ZeroLimit { field }));
+        }
         let mut config = ClusterConfig::default();
         config.limits.log.fetch_records_max = 1;
         let error = config.validate().unwrap_err();

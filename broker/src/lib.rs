@@ -25,6 +25,8 @@
 //! - [`message`]: the wire protocol ([`message::data`]: the data plane's).
 //! - [`storage`]: the durable disk image and its writes.
 //! - `disk`: which actions wait for which syncs (crate-private).
+//! - `dedup`: TCP's at-most-once delivery, modelled: a node drops a request it already handled
+//!   (per-sender windows of request ids, crate-private).
 //! - [`digest`]: a stable FNV-1a digest for log entries.
 //!
 //! Limits: `limits.metadata_log_entries_max` (default 100,000) bounds the metadata log; there are
@@ -38,13 +40,15 @@
 //! leader epoch); their logs live in [`Storage`] (one `LogImage` per partition) and reuse the
 //! sync waiters of `disk`; produce, fetch, OffsetsForLeaderEpoch and ListOffsets extend
 //! [`Message`]. Data-plane limits: `limits.log` (batch, fetch and log sizes),
-//! `limits.produce_in_flight_max`, `limits.parked_fetches_max`.
+//! `limits.produce_in_flight_max`, `limits.parked_fetches_max`; request deduplication:
+//! `limits.request_window_max` ids per sender, `limits.request_senders_max` senders.
 
 pub mod admin;
 pub mod broker;
 pub mod client;
 pub mod config;
 pub mod controller;
+pub(crate) mod dedup;
 pub mod digest;
 pub(crate) mod disk;
 pub mod group;

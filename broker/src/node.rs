@@ -25,6 +25,7 @@ use rand::RngCore;
 use crate::broker::BrokerSession;
 use crate::config::ClusterConfig;
 use crate::controller::ControllerState;
+use crate::dedup::{RequestWindows, WindowLimits, initial_request_id};
 use crate::disk::{DISK_RETRY_INTERVAL_NS, DiskTracker, Waiter};
 use crate::group::coordinator::GroupCoordinators;
 use crate::message::Message;
@@ -197,6 +198,9 @@ pub enum Observation {
     HighWatermarkAdvanced,
     /// A leader refused a request with a stale leader epoch (FENCED_LEADER_EPOCH).
     FencedRequest,
+    /// A request this node had already handled arrived again (a network duplicate) and was
+    /// dropped ([`crate::dedup`]).
+    DuplicateRequestDropped,
     /// A client reports something it did (producers and consumers: history events, retries).
     Client(crate::client::ClientReport),
     /// A group coordinator completed a rebalance: a new generation.
@@ -243,6 +247,8 @@ pub struct Node {
     /// image changes only by applying the next record (and a leader's log only grows within its
     /// term), so an image checked at the same indexes is the same image: it is not walked again.
     images_checked: Cell<Option<ImagesChecked>>,
+    /// The requests handled lately, per sender: duplicates are dropped.
+    pub(crate) requests_seen: RequestWindows,
 }
 
 /// The indexes that identify the images a node checked (see `Node::images_checked`).
@@ -277,6 +283,7 @@ impl Node {
             },
             groups: GroupCoordinators::default(),
             images_checked: Cell::new(None),
+            requests_seen: RequestWindows::default(),
         }
     }
 
@@ -293,7 +300,11 @@ impl Node {
         std::mem::swap(&mut self.effects.output, output);
         match input {
             Input::Start => self.on_start(rng.next_u64()),
-            Input::Message { from, message } => self.on_message(from, message),
+            Input::Message { from, message } => {
+                if self.admit(from, &message) {
+                    self.on_message(from, message);
+                }
+            }
             Input::TimerFired(timer) => self.on_timer(timer),
             Input::DiskSyncDone {
                 tag,
@@ -313,13 +324,40 @@ impl Node {
         std::mem::swap(&mut self.effects.output, output);
     }
 
+    /// A fresh id for a request this node sends. Every kind of request shares this one
+    /// sequence, which starts at a random point per incarnation ([`crate::dedup`]).
+    pub(crate) fn next_request_id(&mut self) -> u64 {
+        self.replicas.request_id_next += 1;
+        self.replicas.request_id_next
+    }
+
     fn on_start(&mut self, incarnation: u64) {
         self.broker.incarnation = incarnation;
+        self.replicas.request_id_next = initial_request_id(incarnation);
         if self.is_voter() {
             self.reset_election_timer();
         }
         self.arm_broker_heartbeat();
         self.arm_replica_tick();
+    }
+
+    /// Whether a message from the network is handled: not a request already handled.
+    fn admit(&mut self, from: u32, message: &Message) -> bool {
+        let Some(request_id) = message.request_id() else {
+            return true;
+        };
+        if self.config.bugs.handle_duplicate_requests {
+            return true;
+        }
+        let limits = WindowLimits {
+            request_window_max: self.config.limits.request_window_max,
+            request_senders_max: self.config.limits.request_senders_max,
+        };
+        let admitted = self.requests_seen.admit(from, request_id, limits);
+        if !admitted {
+            self.observe(Observation::DuplicateRequestDropped);
+        }
+        admitted
     }
 
     fn on_timer(&mut self, timer: Timer) {

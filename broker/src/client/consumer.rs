@@ -16,6 +16,7 @@ use rand::RngCore;
 use super::ClientReport;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
+use crate::dedup::initial_request_id;
 use crate::message::{
     DataError, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, Message,
     OffsetSpec,
@@ -100,11 +101,12 @@ impl Consumer {
         &mut self,
         now_ns: u64,
         input: Input,
-        _rng: &mut R,
+        rng: &mut R,
         output: &mut Vec<Output>,
     ) {
         match input {
             Input::Start => {
+                self.request_id_next = initial_request_id(rng.next_u64());
                 self.assign(output);
                 self.refresh_metadata(now_ns, output);
             }

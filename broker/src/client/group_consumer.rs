@@ -29,6 +29,7 @@ use rand::RngCore;
 use super::ClientReport;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
+use crate::dedup::initial_request_id;
 use crate::group::{OFFSETS_TOPIC, offsets_partition_for_group};
 use crate::message::group::{
     AssignorKind, GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
@@ -225,11 +226,15 @@ impl GroupConsumer {
         &mut self,
         now_ns: u64,
         input: Input,
-        _rng: &mut R,
+        rng: &mut R,
         output: &mut Vec<Output>,
     ) {
         match input {
-            Input::Start => self.refresh_metadata(now_ns, output),
+            Input::Start => {
+                // A fresh incarnation's request ids must not repeat its predecessor's.
+                self.request_id_next = initial_request_id(rng.next_u64());
+                self.refresh_metadata(now_ns, output);
+            }
             Input::Message { message, .. } => self.on_message(now_ns, message, output),
             Input::TimerFired(_) | Input::DiskWriteFailed { .. } | Input::DiskSyncDone { .. } => {}
         }

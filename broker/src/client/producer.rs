@@ -22,6 +22,7 @@ use super::ClientReport;
 use super::history::{ClientEvent, ClientOperation, EventKind, SentRecord};
 use super::metadata::MetadataCache;
 use super::partitioner::partition_for_key;
+use crate::dedup::initial_request_id;
 use crate::log::Record;
 use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
@@ -155,7 +156,10 @@ impl Producer {
         output: &mut Vec<Output>,
     ) {
         match input {
-            Input::Start => self.refresh_metadata(now_ns, output),
+            Input::Start => {
+                self.request_id_next = initial_request_id(rng.next_u64());
+                self.refresh_metadata(now_ns, output);
+            }
             Input::Message { message, .. } => self.on_message(now_ns, message, output),
             Input::TimerFired(_) | Input::DiskWriteFailed { .. } | Input::DiskSyncDone { .. } => {}
         }

@@ -36,7 +36,6 @@ pub(crate) struct GroupCoordinators {
     pub(crate) partitions: BTreeMap<u32, OffsetsPartition>,
     /// Commits appended and waiting for the high watermark: produce request id -> client.
     pending_commits: BTreeMap<u64, PendingCommit>,
-    request_id_next: u64,
 }
 
 /// The coordinator of one offsets partition, in one leader epoch.
@@ -350,8 +349,7 @@ impl Node {
                 value: *offset,
             })
             .collect();
-        self.groups.request_id_next += 1;
-        let produce_id = self.groups.request_id_next;
+        let produce_id = self.next_request_id();
         self.groups.pending_commits.insert(
             produce_id,
             PendingCommit {

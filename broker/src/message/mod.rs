@@ -134,6 +134,55 @@ pub enum Message {
     OffsetFetchResponse(group::OffsetFetchResponse),
 }
 
+impl Message {
+    /// The id of a request a node answers at most once ([`crate::dedup`]): client and follower
+    /// requests, whose senders use a fresh id for every request they send (retries included).
+    /// `None` for the rest: Raft, broker-to-controller traffic and responses, which are
+    /// idempotent (terms, log matching, broker and partition epochs) or matched to the request
+    /// their receiver awaits.
+    pub fn request_id(&self) -> Option<u64> {
+        match self {
+            Message::MetadataRequest { request_id }
+            | Message::CreateTopic { request_id, .. }
+            | Message::ElectPreferredLeaders { request_id, .. } => Some(*request_id),
+            Message::Produce(request) => Some(request.request_id),
+            Message::Fetch(request) => Some(request.request_id),
+            Message::OffsetsForLeaderEpoch(request) => Some(request.request_id),
+            Message::ListOffsets(request) => Some(request.request_id),
+            Message::JoinGroup(request) => Some(request.request_id),
+            Message::Heartbeat(request) => Some(request.request_id),
+            Message::OffsetCommit(request) => Some(request.request_id),
+            Message::OffsetFetch(request) => Some(request.request_id),
+            // Listed one by one so that a new message kind must decide.
+            Message::PreVoteRequest { .. }
+            | Message::PreVoteResponse { .. }
+            | Message::VoteRequest { .. }
+            | Message::VoteResponse { .. }
+            | Message::AppendEntries { .. }
+            | Message::AppendEntriesResponse { .. }
+            | Message::RegisterBroker { .. }
+            | Message::RegisterBrokerResponse { .. }
+            | Message::BrokerHeartbeat { .. }
+            | Message::BrokerHeartbeatResponse { .. }
+            | Message::AlterPartition(_)
+            | Message::AlterPartitionResponse { .. }
+            | Message::MetadataResponse(_)
+            | Message::CreateTopicResponse { .. }
+            | Message::ElectPreferredLeadersResponse { .. }
+            | Message::ProduceResponse(_)
+            | Message::FetchResponse(_)
+            | Message::OffsetsForLeaderEpochResponse(_)
+            | Message::ListOffsetsResponse(_)
+            // Leaving twice is leaving once: the second finds no member.
+            | Message::LeaveGroup(_)
+            | Message::JoinGroupResponse(_)
+            | Message::HeartbeatResponse(_)
+            | Message::OffsetCommitResponse(_)
+            | Message::OffsetFetchResponse(_) => None,
+        }
+    }
+}
+
 /// An ISR change a partition leader asks of the active controller.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AlterPartitionRequest {

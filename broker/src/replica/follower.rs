@@ -57,8 +57,7 @@ impl Node {
 
     /// Sends the request of the follower's phase (a divergence question or a fetch).
     fn send_follower_request(&mut self, key: &PartitionKey) {
-        self.replicas.request_id_next += 1;
-        let request_id = self.replicas.request_id_next;
+        let request_id = self.next_request_id();
         let now_ns = self.now_ns();
         let id = self.id;
         let records_max = self.config.limits.log.fetch_records_max;

@@ -4,7 +4,9 @@
 //! (producers, rates, keys, acks, consumers) and the phase lengths are drawn from the seed's
 //! `Workload` stream; the fault schedule from its `Nemesis` stream, through the nemesis's swarm
 //! plan (a random subset of kinds at random intensities), plus sometimes crashes aimed at a
-//! partition leader. The result is an ordinary [`Scenario`] with explicit faults and no
+//! partition leader, and sometimes one aimed replica pattern: the fault shapes of the library
+//! scenarios that catch the bug zoo's replication bugs (`fast-double-failover`,
+//! `zombie-follower`, `lagging-replica-restart`), with drawn timings. The result is an ordinary [`Scenario`] with explicit faults and no
 //! `nemesis` section, so it can be written out, replayed and shrunk like any scenario file.
 //!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
@@ -56,7 +58,7 @@ pub fn generate(seed: u64) -> Scenario {
     );
     let cluster = cluster(&mut workload_rng);
     let workload = workload(&cluster.topics, &mut workload_rng);
-    let faults = faults(&cluster, fault_phase, &mut nemesis_rng);
+    let (faults, fault_phase) = faults(&cluster, fault_phase, &mut nemesis_rng);
     let scenario = Scenario {
         name: format!("generated-{seed:016x}"),
         why: format!(
@@ -156,8 +158,13 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
     }
 }
 
-/// The swarm plan over a random subset of every kind, plus (sometimes) leader crashes.
-fn faults(cluster: &Cluster, fault_phase: Duration, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+/// The swarm plan over a random subset of every kind, plus (sometimes) leader crashes and
+/// (sometimes) a replica pattern, which lengthens a short fault phase to fit.
+fn faults(
+    cluster: &Cluster,
+    fault_phase: Duration,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<Fault>, Duration) {
     let mut kinds = ALL_KINDS.to_vec();
     kinds.shuffle(rng);
     kinds.truncate(rng.random_range(1..=ALL_KINDS.len()));
@@ -167,8 +174,177 @@ fn faults(cluster: &Cluster, fault_phase: Duration, rng: &mut ChaCha8Rng) -> Vec
     if rng.random_ratio(1, 2) {
         faults.extend(leader_crashes(cluster, fault_phase, rng));
     }
+    let mut fault_phase = fault_phase;
+    if rng.random_ratio(1, 2) {
+        fault_phase = fault_phase.max(Duration::from_ms(REPLICA_PATTERN_PHASE_MS_MIN));
+        faults.extend(replica_pattern(cluster, fault_phase, rng));
+    }
+    // Stable: faults of one pattern at one time keep their order (a cut before a crash).
     faults.sort_by_key(Fault::at);
+    (faults, fault_phase)
+}
+
+/// The aimed replica patterns: each is the fault shape of a library scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplicaPattern {
+    /// The followers lose each other, the leader crashes, then the new leader crashes too.
+    FastDoubleFailover,
+    /// A follower cut from the voters only, while its leader crashes, another leads, the old
+    /// leader returns and leads again.
+    ZombieFollower,
+    /// A follower down long, back unable to reach its leader, then the leader crashes.
+    LaggingReplicaRestart,
+}
+
+const REPLICA_PATTERNS: [ReplicaPattern; 3] = [
+    ReplicaPattern::FastDoubleFailover,
+    ReplicaPattern::ZombieFollower,
+    ReplicaPattern::LaggingReplicaRestart,
+];
+
+/// Longest a replica pattern runs, from its start.
+const REPLICA_PATTERN_MS_MAX: u64 = 8_000;
+/// A pattern starts once the cluster had time to settle.
+const REPLICA_PATTERN_START_MS_MIN: u64 = 2_000;
+/// The shortest fault phase with room for a pattern (within the generator's phase bounds).
+const REPLICA_PATTERN_PHASE_MS_MIN: u64 = REPLICA_PATTERN_START_MS_MIN + REPLICA_PATTERN_MS_MAX;
+const _: () = assert!(REPLICA_PATTERN_PHASE_MS_MIN <= FAULT_PHASE_SECONDS_MAX * 1_000);
+
+/// One replica pattern aimed at the replicated partition whose replicas hold the fewest controller
+/// voters (so that crashing and cutting its replicas rarely costs the quorum), if there is one
+/// with replication factor 3 and the fault phase has room for it. Timings are drawn around the library scenarios' ones.
+fn replica_pattern(cluster: &Cluster, fault_phase: Duration, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let pattern = REPLICA_PATTERNS[rng.random_range(0..REPLICA_PATTERNS.len())];
+    let phase_ms = fault_phase.ns / 1_000_000;
+    let Some(latest_start_ms) = phase_ms.checked_sub(REPLICA_PATTERN_MS_MAX) else {
+        return Vec::new();
+    };
+    if latest_start_ms < REPLICA_PATTERN_START_MS_MIN {
+        return Vec::new();
+    }
+    let Some((topic, partition)) = least_voting_partition(cluster) else {
+        return Vec::new();
+    };
+    let start_ms = rng.random_range(REPLICA_PATTERN_START_MS_MIN..=latest_start_ms);
+    let at = |offset_ms: u64| Duration::from_ms(start_ms + offset_ms);
+    let leader = Target::Leader {
+        topic: topic.clone(),
+        partition,
+    };
+    let follower = |index: u32| Target::Follower {
+        topic: topic.clone(),
+        partition,
+        index,
+    };
+    let restart_all = |at: Duration| {
+        (0..cluster.brokers).map(move |broker| Fault::Restart {
+            at,
+            target: Target::Broker(broker),
+        })
+    };
+    let mut faults = Vec::new();
+    match pattern {
+        ReplicaPattern::FastDoubleFailover => {
+            faults.push(Fault::Network {
+                at: at(0),
+                latency: Some(crate::distribution::Latency::Uniform {
+                    min_ns: 5_000_000,
+                    max_ns: 20_000_000,
+                }),
+                loss: None,
+                duplication: None,
+                reordering: None,
+            });
+            faults.push(Fault::Partition {
+                at: at(1_000),
+                groups: vec![vec![follower(1)], vec![follower(2)]],
+            });
+            faults.push(Fault::Crash {
+                at: at(1_000),
+                target: leader.clone(),
+            });
+            faults.push(Fault::Crash {
+                at: at(rng.random_range(1_900..=2_400)),
+                target: leader,
+            });
+            faults.extend(restart_all(at(4_000)));
+            faults.push(Fault::Heal { at: at(5_000) });
+            faults.push(Fault::NetworkReset { at: at(5_000) });
+        }
+        ReplicaPattern::ZombieFollower => {
+            faults.push(Fault::Pause {
+                at: at(0),
+                target: follower(1),
+            });
+            faults.push(Fault::Resume {
+                at: at(300),
+                target: follower(1),
+            });
+            let voters = (0..cluster.controllers).map(Target::Broker).collect();
+            faults.push(Fault::Partition {
+                at: at(300),
+                groups: vec![vec![follower(2)], voters],
+            });
+            faults.push(Fault::Crash {
+                at: at(300),
+                target: leader.clone(),
+            });
+            faults.extend(restart_all(at(rng.random_range(1_500..=2_000))));
+            faults.push(Fault::Crash {
+                at: at(rng.random_range(4_000..=4_500)),
+                target: leader,
+            });
+            faults.extend(restart_all(at(6_000)));
+            faults.push(Fault::Heal { at: at(7_500) });
+        }
+        ReplicaPattern::LaggingReplicaRestart => {
+            faults.push(Fault::Crash {
+                at: at(0),
+                target: follower(1),
+            });
+            let back_ms = rng.random_range(1_500..=2_500);
+            faults.push(Fault::Partition {
+                at: at(back_ms),
+                groups: vec![vec![leader.clone()], vec![follower(1)]],
+            });
+            faults.extend(restart_all(at(back_ms)));
+            faults.push(Fault::Crash {
+                at: at(back_ms + rng.random_range(1_500..=2_500)),
+                target: leader,
+            });
+            faults.extend(restart_all(at(6_500)));
+            faults.push(Fault::Heal { at: at(7_500) });
+        }
+    }
+    debug_assert!(faults.iter().all(|fault| fault.at() <= fault_phase));
     faults
+}
+
+/// The partition with replication factor 3 whose replicas include the fewest controller voters
+/// (ids below `controllers`; replicas follow the controller's deterministic assignment).
+fn least_voting_partition(cluster: &Cluster) -> Option<(String, u32)> {
+    let mut best: Option<(u32, String, u32)> = None;
+    for (ordinal, topic) in cluster.topics.iter().enumerate() {
+        if topic.replication_factor != 3 {
+            continue;
+        }
+        let assignment = broker::metadata::assignment::assign_replicas(
+            ordinal as u32,
+            topic.partitions,
+            topic.replication_factor,
+            cluster.brokers,
+        );
+        for (partition, replicas) in (0..).zip(&assignment) {
+            let voters = replicas
+                .iter()
+                .filter(|replica| **replica < cluster.controllers)
+                .count() as u32;
+            if best.as_ref().is_none_or(|(fewest, _, _)| voters < *fewest) {
+                best = Some((voters, topic.name.clone(), partition));
+            }
+        }
+    }
+    best.map(|(_, topic, partition)| (topic, partition))
 }
 
 /// Crashes of a partition's leader, each followed by restarts of every broker (a restart of a
@@ -217,6 +393,45 @@ mod tests {
             let again = Scenario::parse(&text, "generated.toml").unwrap();
             assert_eq!(again, scenario, "seed {seed}");
         }
+    }
+
+    #[test]
+    fn some_generated_scenarios_aim_replica_patterns_at_followers() {
+        let aimed = (0..100)
+            .filter(|seed| {
+                generate(*seed)
+                    .faults
+                    .iter()
+                    .flat_map(|fault| fault.targets())
+                    .any(|(_, target)| matches!(target, Target::Follower { .. }))
+            })
+            .count();
+        assert!(
+            (20..=70).contains(&aimed),
+            "about half of the seeds (those with a replication factor 3 topic), got {aimed} of 100"
+        );
+    }
+
+    #[test]
+    fn the_least_voting_partition_avoids_the_voters() {
+        let cluster = Cluster {
+            brokers: 6,
+            controllers: 3,
+            flush: Default::default(),
+            unclean_leader_election: false,
+            bugs: Default::default(),
+            topics: vec![Topic {
+                name: "orders".to_owned(),
+                partitions: 4,
+                replication_factor: 3,
+                min_insync_replicas: 2,
+            }],
+        };
+        assert_eq!(
+            least_voting_partition(&cluster),
+            Some(("orders".to_owned(), 3)),
+            "orders/3 lives on brokers 3, 4 and 5"
+        );
     }
 
     #[test]

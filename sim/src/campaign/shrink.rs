@@ -412,10 +412,12 @@ fn cluster_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
 }
 
 fn names_topic(fault: &Fault, topic: &str) -> bool {
-    fault
-        .targets()
-        .iter()
-        .any(|(_, target)| matches!(target, Target::Leader { topic: named, .. } if named == topic))
+    fault.targets().iter().any(|(_, target)| match target {
+        Target::Leader { topic: named, .. } | Target::Follower { topic: named, .. } => {
+            named == topic
+        }
+        _ => false,
+    })
 }
 
 fn remove_topic(scenario: &mut Scenario, name: &str) {
@@ -431,7 +433,10 @@ fn set_partitions(scenario: &mut Scenario, index: usize, partitions: u32) {
     scenario.cluster.topics[index].partitions = partitions;
     for fault in &mut scenario.faults {
         let retarget = |target: &mut Target| {
-            if let Target::Leader { topic, partition } = target
+            if let Target::Leader { topic, partition }
+            | Target::Follower {
+                topic, partition, ..
+            } = target
                 && *topic == name
             {
                 *partition = (*partition).min(partitions - 1);

@@ -49,6 +49,8 @@ pub struct ClusterCounters {
     pub high_watermark_advances: u64,
     /// Requests refused FENCED_LEADER_EPOCH.
     pub fenced_requests: u64,
+    /// Duplicated requests (from the network) a node dropped because it had handled them.
+    pub duplicate_requests_dropped: u64,
     /// Produce requests sent again after a definite failure.
     pub produce_retries: u64,
     /// Sends completed with an unknown outcome.
@@ -307,6 +309,7 @@ impl ClusterSimulation {
                 Observation::IsrExpandRequested => counters.isr_expands += 1,
                 Observation::HighWatermarkAdvanced => counters.high_watermark_advances += 1,
                 Observation::FencedRequest => counters.fenced_requests += 1,
+                Observation::DuplicateRequestDropped => counters.duplicate_requests_dropped += 1,
                 Observation::Client(ClientReport::ProduceRetry) => counters.produce_retries += 1,
                 Observation::Client(ClientReport::IndeterminateProduce) => {
                     counters.indeterminate_produces += 1

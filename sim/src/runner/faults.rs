@@ -273,6 +273,11 @@ impl FaultExecutor {
                 .active_controller()
                 .ok_or_else(|| "no active controller".to_string()),
             Target::Leader { topic, partition } => leader_of(cluster, topic, *partition),
+            Target::Follower {
+                topic,
+                partition,
+                index,
+            } => follower_of(cluster, topic, *partition, *index),
             Target::Random => Ok(self.rng.random_range(0..cluster.config().brokers)),
             Target::Consumer(index) => cluster
                 .consumer_node(*index)
@@ -391,7 +396,40 @@ fn set_disk_fault(cluster: &mut ClusterSimulation, broker: u32, kind: DiskFault,
 }
 
 /// The leader of `topic/partition` in the active controller's metadata.
+/// The `index`-th (from 1) replica of `topic/partition`, in replica order, other than its leader
+/// in the active controller's metadata.
+fn follower_of(
+    cluster: &ClusterSimulation,
+    topic: &str,
+    partition: u32,
+    index: u32,
+) -> Result<u32, String> {
+    assert!(index >= 1, "follower indexes count from 1 (validated)");
+    let state = partition_state(cluster, topic, partition)?;
+    let leader = state
+        .leader
+        .ok_or_else(|| format!("{topic}/{partition} has no leader"))?;
+    state
+        .replicas
+        .iter()
+        .copied()
+        .filter(|replica| *replica != leader)
+        .nth(index as usize - 1)
+        .ok_or_else(|| format!("{topic}/{partition} has no follower {index}"))
+}
+
 fn leader_of(cluster: &ClusterSimulation, topic: &str, partition: u32) -> Result<u32, String> {
+    partition_state(cluster, topic, partition)?
+        .leader
+        .ok_or_else(|| format!("{topic}/{partition} has no leader"))
+}
+
+/// `topic/partition` in the active controller's metadata.
+fn partition_state(
+    cluster: &ClusterSimulation,
+    topic: &str,
+    partition: u32,
+) -> Result<broker::metadata::image::PartitionState, String> {
     let controller = cluster
         .active_controller()
         .ok_or_else(|| "no active controller".to_string())?;
@@ -404,7 +442,5 @@ fn leader_of(cluster: &ClusterSimulation, topic: &str, partition: u32) -> Result
         .find(|(name, index, _)| *name == topic && *index == partition)
         .map(|(_, _, state)| state.clone())
         .ok_or_else(|| format!("{topic}/{partition} is not created yet"))?;
-    state
-        .leader
-        .ok_or_else(|| format!("{topic}/{partition} has no leader"))
+    Ok(state)
 }

@@ -152,9 +152,8 @@ fn faults_of(
         }
         NemesisKind::Network => {
             let loss = Some(Ratio::new(rng.random_range(1..=20), 100));
-            // No duplication: the broker does not yet drop duplicated requests as a TCP
-            // connection would, so duplicates would be the network's, not the broker's.
-            let duplication = None;
+            // Brokers drop a request they already handled, as TCP would (`broker::dedup`).
+            let duplication = Some(Ratio::new(rng.random_range(0..=10), 100));
             let reordering = Some(Ratio::new(rng.random_range(0..=10), 100));
             let fault = Fault::Network {
                 at,

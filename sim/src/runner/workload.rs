@@ -188,6 +188,8 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
             accept_stale_generation_commits: bugs.accept_stale_generation_commits,
             assign_before_revoke: bugs.assign_before_revoke,
             drop_group_state_on_failover: bugs.drop_group_state_on_failover,
+            // Not a scenario switch: only the duplication tests turn dedup off.
+            handle_duplicate_requests: false,
         },
         ..broker::ClusterConfig::default()
     };

@@ -1,10 +1,13 @@
 //! Fault targets, resolved at the moment the fault fires.
 //!
 //! `b1`..`bN` name brokers; `leader(topic/partition)` is that partition's leader as the active
-//! controller last decided it; `controller` is the active controller; `random` is a broker drawn
-//! from the nemesis stream. `c1`..`cN` name the workload's consumers (in scenario order), for the
-//! crash, restart, pause, resume, add-consumer and remove-consumer actions; `coordinator(group)`
-//! is the broker leading the group's offsets partition (its group coordinator).
+//! controller last decided it; `follower(topic/partition)` the first of its other replicas in
+//! replica order (`follower(topic/partition, n)` the `n`-th, from 1), so that a script can aim at
+//! one follower and then at the same or the other one; `controller` is the active controller;
+//! `random` is a broker drawn from the nemesis stream. `c1`..`cN` name the workload's consumers
+//! (in scenario order), for the crash, restart, pause, resume, add-consumer and remove-consumer
+//! actions; `coordinator(group)` is the broker leading the group's offsets partition (its group
+//! coordinator).
 
 use std::fmt;
 
@@ -17,6 +20,13 @@ pub enum Target {
     Leader {
         topic: String,
         partition: u32,
+    },
+    /// The `index`-th (from 1) replica of the partition, in replica order, that is not its
+    /// leader.
+    Follower {
+        topic: String,
+        partition: u32,
+        index: u32,
     },
     Controller,
     Random,
@@ -98,10 +108,12 @@ impl std::str::FromStr for Target {
                 partition: partition.parse().ok()?,
             })
         });
+        let parsed = parsed.or_else(|| parse_follower(text));
         parsed.ok_or_else(|| {
             format!(
                 "{text:?} is not a target: expected a broker (b1, b2, ...), \
-                 leader(topic/partition), controller, random, a consumer (c1, c2, ...) or \
+                 leader(topic/partition), follower(topic/partition), \
+                 follower(topic/partition, n), controller, random, a consumer (c1, c2, ...) or \
                  coordinator(group)"
             )
         })
@@ -113,12 +125,38 @@ impl fmt::Display for Target {
         match self {
             Target::Broker(index) => write!(formatter, "b{}", index + 1),
             Target::Leader { topic, partition } => write!(formatter, "leader({topic}/{partition})"),
+            Target::Follower {
+                topic,
+                partition,
+                index: 1,
+            } => write!(formatter, "follower({topic}/{partition})"),
+            Target::Follower {
+                topic,
+                partition,
+                index,
+            } => write!(formatter, "follower({topic}/{partition}, {index})"),
             Target::Controller => formatter.write_str("controller"),
             Target::Random => formatter.write_str("random"),
             Target::Consumer(index) => write!(formatter, "c{}", index + 1),
             Target::Coordinator { group } => write!(formatter, "coordinator({group})"),
         }
     }
+}
+
+/// `follower(topic/partition)` or `follower(topic/partition, n)` with `n >= 1`.
+fn parse_follower(text: &str) -> Option<Target> {
+    let inner = text.strip_prefix("follower(")?.strip_suffix(')')?;
+    let (key, index) = match inner.split_once(", ") {
+        Some((key, index)) if !index.starts_with('0') => (key, index.parse().ok()?),
+        Some(_) => return None,
+        None => (inner, 1),
+    };
+    let (topic, partition) = key.rsplit_once('/')?;
+    Some(Target::Follower {
+        topic: topic.to_string(),
+        partition: partition.parse().ok()?,
+        index,
+    })
 }
 
 impl Serialize for Target {
@@ -146,6 +184,8 @@ mod tests {
             "b12",
             "leader(orders/0)",
             "leader(a/b/3)",
+            "follower(orders/0)",
+            "follower(orders/0, 2)",
             "controller",
             "random",
             "c1",
@@ -162,6 +202,10 @@ mod tests {
             "x1",
             "leader(orders)",
             "leader(orders/x)",
+            "follower(orders/0, 0)",
+            "follower(orders/0, 01)",
+            "follower(orders/0,2)",
+            "follower(orders)",
             "leader orders/0",
             "c0",
             "coordinator()",

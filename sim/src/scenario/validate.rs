@@ -352,6 +352,31 @@ fn target(scenario: &Scenario, target: &Target, path: &FieldPath) -> Checked {
                 || format!("{target}: no such topic partition"),
             )
         }
+        Target::Follower {
+            topic,
+            partition,
+            index,
+        } => {
+            let known = scenario
+                .topic(topic)
+                .filter(|known| *partition < known.partitions);
+            ensure(
+                known.is_some(),
+                || path.clone(),
+                || format!("{target}: no such topic partition"),
+            )?;
+            let followers = known.map_or(0, |known| known.replication_factor - 1);
+            ensure(
+                (1..=followers).contains(index),
+                || path.clone(),
+                || {
+                    format!(
+                        "{target}: the partition has {followers} follower(s) (replication factor \
+                         minus the leader)"
+                    )
+                },
+            )
+        }
         Target::Controller | Target::Random => Ok(()),
         Target::Consumer(_) | Target::Coordinator { .. } => groups::target(scenario, target, path),
     }

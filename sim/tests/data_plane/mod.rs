@@ -238,3 +238,22 @@ pub fn summary(events: &[(u64, ClientEvent)]) -> (u64, u64, u64) {
     }
     (sends, ok, polls)
 }
+
+/// Values held at two offsets of one replica's log: a record appended twice (every value is
+/// sent once by the workload, HISTORY.md).
+pub fn check_duplicates(cluster: &ClusterSimulation) -> Problems {
+    let mut problems = Vec::new();
+    for (broker, partitions) in &cluster.replica_logs() {
+        for (key, records) in partitions {
+            let mut offsets: BTreeMap<u64, u64> = BTreeMap::new();
+            for (offset, value) in records {
+                if let Some(first) = offsets.insert(*value, *offset) {
+                    problems.push(format!(
+                        "duplicate: {broker} {key} holds value {value} at offsets {first} and {offset}"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
