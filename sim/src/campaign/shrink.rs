@@ -432,7 +432,7 @@ fn set_partitions(scenario: &mut Scenario, index: usize, partitions: u32) {
     let name = scenario.cluster.topics[index].name.clone();
     scenario.cluster.topics[index].partitions = partitions;
     for fault in &mut scenario.faults {
-        let retarget = |target: &mut Target| {
+        for (_, target) in fault.targets_mut() {
             if let Target::Leader { topic, partition }
             | Target::Follower {
                 topic, partition, ..
@@ -441,44 +441,7 @@ fn set_partitions(scenario: &mut Scenario, index: usize, partitions: u32) {
             {
                 *partition = (*partition).min(partitions - 1);
             }
-        };
-        for_each_target(fault, retarget);
-    }
-}
-
-fn for_each_target(fault: &mut Fault, mut visit: impl FnMut(&mut Target)) {
-    match fault {
-        Fault::Crash { target, .. }
-        | Fault::Restart { target, .. }
-        | Fault::Pause { target, .. }
-        | Fault::Resume { target, .. }
-        | Fault::Isolate { target, .. }
-        | Fault::ClockOffset { target, .. }
-        | Fault::ClockDrift { target, .. }
-        | Fault::ClockJump { target, .. }
-        | Fault::DiskFailSyncs { target, .. }
-        | Fault::DiskFailWrites { target, .. }
-        | Fault::AddConsumer { target, .. }
-        | Fault::RemoveConsumer { target, .. } => visit(target),
-        Fault::Partition { groups, .. } => groups.iter_mut().flatten().for_each(visit),
-        Fault::OneWay { from, to, .. } => from.iter_mut().chain(to.iter_mut()).for_each(visit),
-        Fault::Bridge {
-            left,
-            bridge,
-            right,
-            ..
-        } => {
-            left.iter_mut().chain(right.iter_mut()).for_each(&mut visit);
-            visit(bridge);
         }
-        Fault::Hold { from, to, .. } | Fault::Release { from, to, .. } => {
-            visit(from);
-            visit(to);
-        }
-        Fault::RandomSplit { .. }
-        | Fault::Heal { .. }
-        | Fault::Network { .. }
-        | Fault::NetworkReset { .. } => {}
     }
 }
 

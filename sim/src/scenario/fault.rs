@@ -130,6 +130,55 @@ pub enum Fault {
     },
 }
 
+/// The one body of [`Fault::targets`] and [`Fault::targets_mut`]: the same match, over shared or
+/// unique references (`$iter` is `iter` or `iter_mut`).
+macro_rules! named_targets {
+    ($fault:expr, $iter:ident) => {
+        match $fault {
+            Fault::Crash { target, .. }
+            | Fault::Restart { target, .. }
+            | Fault::Pause { target, .. }
+            | Fault::Resume { target, .. }
+            | Fault::Isolate { target, .. }
+            | Fault::ClockOffset { target, .. }
+            | Fault::ClockDrift { target, .. }
+            | Fault::ClockJump { target, .. }
+            | Fault::DiskFailSyncs { target, .. }
+            | Fault::DiskFailWrites { target, .. }
+            | Fault::AddConsumer { target, .. }
+            | Fault::RemoveConsumer { target, .. } => vec![("target", target)],
+            Fault::Partition { groups, .. } => groups
+                .$iter()
+                .flatten()
+                .map(|target| ("groups", target))
+                .collect(),
+            Fault::OneWay { from, to, .. } => {
+                let from = from.$iter().map(|target| ("from", target));
+                from.chain(to.$iter().map(|target| ("to", target)))
+                    .collect()
+            }
+            Fault::Bridge {
+                left,
+                bridge,
+                right,
+                ..
+            } => {
+                let mut targets: Vec<_> = left.$iter().map(|target| ("left", target)).collect();
+                targets.push(("bridge", bridge));
+                targets.extend(right.$iter().map(|target| ("right", target)));
+                targets
+            }
+            Fault::Hold { from, to, .. } | Fault::Release { from, to, .. } => {
+                vec![("from", from), ("to", to)]
+            }
+            Fault::RandomSplit { .. }
+            | Fault::Heal { .. }
+            | Fault::Network { .. }
+            | Fault::NetworkReset { .. } => Vec::new(),
+        }
+    };
+}
+
 impl Fault {
     /// The `action` name, as written in scenario files.
     pub fn action(&self) -> &'static str {
@@ -186,46 +235,11 @@ impl Fault {
 
     /// Every target the fault names, with the field that names it.
     pub fn targets(&self) -> Vec<(&'static str, &Target)> {
-        match self {
-            Fault::Crash { target, .. }
-            | Fault::Restart { target, .. }
-            | Fault::Pause { target, .. }
-            | Fault::Resume { target, .. }
-            | Fault::Isolate { target, .. }
-            | Fault::ClockOffset { target, .. }
-            | Fault::ClockDrift { target, .. }
-            | Fault::ClockJump { target, .. }
-            | Fault::DiskFailSyncs { target, .. }
-            | Fault::DiskFailWrites { target, .. }
-            | Fault::AddConsumer { target, .. }
-            | Fault::RemoveConsumer { target, .. } => vec![("target", target)],
-            Fault::Partition { groups, .. } => groups
-                .iter()
-                .flatten()
-                .map(|target| ("groups", target))
-                .collect(),
-            Fault::OneWay { from, to, .. } => {
-                let from = from.iter().map(|target| ("from", target));
-                from.chain(to.iter().map(|target| ("to", target))).collect()
-            }
-            Fault::Bridge {
-                left,
-                bridge,
-                right,
-                ..
-            } => {
-                let mut targets: Vec<_> = left.iter().map(|target| ("left", target)).collect();
-                targets.push(("bridge", bridge));
-                targets.extend(right.iter().map(|target| ("right", target)));
-                targets
-            }
-            Fault::Hold { from, to, .. } | Fault::Release { from, to, .. } => {
-                vec![("from", from), ("to", to)]
-            }
-            Fault::RandomSplit { .. }
-            | Fault::Heal { .. }
-            | Fault::Network { .. }
-            | Fault::NetworkReset { .. } => Vec::new(),
-        }
+        named_targets!(self, iter)
+    }
+
+    /// [`Fault::targets`], to rewrite them (the shrinker retargets faults at a smaller cluster).
+    pub fn targets_mut(&mut self) -> Vec<(&'static str, &mut Target)> {
+        named_targets!(self, iter_mut)
     }
 }
