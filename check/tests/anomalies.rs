@@ -354,10 +354,10 @@ fn poll_skip_stays_silent_across_an_eager_rebalance() {
     assert_clean(&history.check_default());
 }
 
-/// Under cooperative rebalancing a kept key keeps its position, so the jump is a skip; under
-/// `subscribe` it is listed but expected.
+/// Under cooperative rebalancing a kept key keeps its position, so the jump is a real skip,
+/// under `assign` and under `subscribe` alike: only what a rebalance moved is excused.
 #[test]
-fn poll_skip_on_a_key_kept_by_a_cooperative_rebalance_is_expected_under_subscribe() {
+fn poll_skip_on_a_key_kept_by_a_cooperative_rebalance_is_a_violation_under_subscribe() {
     let mut history = History::new();
     rebalanced_member(&mut history);
     let cooperative = check::CheckConfig {
@@ -373,7 +373,15 @@ fn poll_skip_on_a_key_kept_by_a_cooperative_rebalance_is_expected_under_subscrib
     };
     let report = history.check(&subscribe);
     assert_fires(&report, PollSkip);
-    assert!(report.valid, "subscribe excuses skips across rebalances");
+    assert!(
+        !report.valid,
+        "a kept key's skip is real under subscribe too"
+    );
+    let eager_subscribe = check::CheckConfig {
+        rebalance_protocol: check::history::RebalanceProtocol::Eager,
+        ..subscribe
+    };
+    assert_clean(&history.check(&eager_subscribe));
 }
 
 // ---------------------------------------------------------------- nonmonotonic-poll
