@@ -305,9 +305,11 @@ impl Consumer {
     }
 
     fn arm_timer(&self, now_ns: u64, output: &mut Vec<Output>) {
+        // A poll deadline already past waits on a message: no timer at it (it would fire at
+        // every nanosecond).
         let deadline_ns = match &self.poll {
-            Some(poll) => poll.deadline_ns,
-            None => now_ns + self.config.retry_backoff_ns,
+            Some(poll) if poll.deadline_ns > now_ns => poll.deadline_ns,
+            _ => now_ns + self.config.retry_backoff_ns,
         };
         output.push(Output::SetTimer {
             timer: Timer::Client,

@@ -911,7 +911,7 @@ impl GroupConsumer {
             .retry_backoff_ns
             .min(self.config.heartbeat_interval_ns);
         let mut deadline_ns = now_ns + tick_ns;
-        if !self.subscribed {
+        if !self.subscribed && self.config.start_at_ns > now_ns {
             deadline_ns = self.config.start_at_ns;
         }
         match &self.operation {
@@ -920,9 +920,10 @@ impl GroupConsumer {
             })
             | Some(Operation::Commit {
                 deadline_ns: at, ..
-            }) => {
+            }) if *at > now_ns => {
                 deadline_ns = deadline_ns.min(*at);
             }
+            Some(_) => {}
             None => {}
         }
         if self.config.stop_at_ns > now_ns {

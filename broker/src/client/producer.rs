@@ -439,7 +439,10 @@ impl Producer {
 
     /// Sets the client timer to the earliest thing that will be due.
     fn arm_timer(&self, now_ns: u64, output: &mut Vec<Output>) {
-        let mut deadlines = Deadlines::default();
+        let mut deadlines = Deadlines {
+            now_ns,
+            earliest_ns: None,
+        };
         if let Some(operation) = &self.operation {
             deadlines.push(operation.deadline_ns);
             for part in &operation.parts {
@@ -477,14 +480,21 @@ impl Producer {
     }
 }
 
-/// The earliest of the deadlines pushed (no allocation: the producer re-arms on every step).
-#[derive(Debug, Default)]
+/// The earliest of the deadlines pushed that lie in the future (no allocation: the producer
+/// re-arms on every step). A deadline already past was handled by this step's `advance`, or
+/// waits on a message (an operation past its deadline waits for its last request to time
+/// out): a timer at it would fire at every nanosecond, a timer storm.
+#[derive(Debug)]
 struct Deadlines {
+    now_ns: u64,
     earliest_ns: Option<u64>,
 }
 
 impl Deadlines {
     fn push(&mut self, deadline_ns: u64) {
+        if deadline_ns <= self.now_ns {
+            return;
+        }
         self.earliest_ns = Some(
             self.earliest_ns
                 .map_or(deadline_ns, |earliest| earliest.min(deadline_ns)),

@@ -39,8 +39,6 @@ const WITNESSES_PER_VIOLATION_MAX: usize = 8;
 /// or timer storm (a livelock is a finding too), and stopping it keeps a campaign from stalling
 /// on one seed.
 pub const EVENTS_PER_SIMULATED_SECOND_MAX: u64 = 200_000;
-/// How often, in simulated time, the run compares its events with its budget.
-const BUDGET_CHECK_INTERVAL_NS: u64 = 100_000_000;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
@@ -207,20 +205,20 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Runs the cluster to `time_ns` in slices, stopping once the events exceed the budget.
-    /// Slicing changes nothing in the trace: a slice runs exactly the events due by its end.
+    /// Runs the cluster to `time_ns`, stopping as soon as the events exceed the budget (checked
+    /// after every step: a timer storm may never let simulated time move on). The trace is
+    /// that of `run_until(time_ns)`.
     fn run_within_budget(&mut self, time_ns: u64) -> Result<(), Stop> {
-        loop {
-            let slice_end_ns = (self.cluster.now_ns() + BUDGET_CHECK_INTERVAL_NS).min(time_ns);
-            self.cluster.run_until(slice_end_ns)?;
+        let events_max = self.events_max;
+        let over_budget = self.cluster.run_until_condition(time_ns, |cluster| {
+            cluster.simulation().counters().events > events_max
+        })?;
+        if over_budget.is_some() {
             let events = self.cluster.simulation().counters().events;
-            if events > self.events_max {
-                return Err(Stop::Budget { events });
-            }
-            if slice_end_ns >= time_ns {
-                return Ok(());
-            }
+            return Err(Stop::Budget { events });
         }
+        self.cluster.run_until(time_ns)?;
+        Ok(())
     }
 
     fn budget_violation(&self, events: u64) -> Violation {
