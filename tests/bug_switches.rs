@@ -1,64 +1,19 @@
 //! Each planted bug of KAFKA.md's zoo (entries 1 to 5) makes its matching library scenario fail
 //! within 200 seeds, and the failure prints a command that reproduces it exactly.
 
-use std::path::Path;
-use std::process::Command;
+mod support;
 
-use sim::runner::report::Verdict;
-use sim::runner::run::{RunOptions, run};
-use sim::scenario::{Bugs, Scenario};
+use sim::scenario::Bugs;
 
 const SEEDS_MAX: u64 = 200;
 
-fn library(name: &str) -> Scenario {
-    Scenario::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios")
-            .join(name),
-    )
-    .unwrap()
-}
-
-/// Runs seeds of `scenario` with `bugs` planted until one fails; checks the printed reproduce
-/// command reproduces that failure (same digest, exit code 1). Returns the failing seed.
+/// Runs seeds of `scenario_file` with `bugs` planted until one fails; checks the printed
+/// reproduce command reproduces that failure (same digest, exit code 1). Returns the failing seed.
 fn first_failure(label: &str, scenario_file: &str, bugs: Bugs) -> u64 {
-    let mut scenario = library(scenario_file);
-    scenario.cluster.bugs = bugs;
-    scenario.name = format!("{}-{label}", scenario.name);
-    let path = std::env::temp_dir().join(format!("trial-bug-{label}-{}.toml", std::process::id()));
-    std::fs::write(&path, scenario.to_toml()).unwrap();
-    let path_text = path.display().to_string();
-    let failing = (0..SEEDS_MAX).find_map(|seed| {
-        let report = run(&scenario, &path_text, seed, RunOptions::default()).report;
-        (report.verdict == Verdict::Fail).then_some(report)
-    });
-    let report = failing
+    let (scenario, path) = support::with_bugs(label, scenario_file, bugs);
+    let report = support::first_failure(&scenario, &path, SEEDS_MAX)
         .unwrap_or_else(|| panic!("{label}: no failure in {SEEDS_MAX} seeds of {scenario_file}"));
-    let summary = report.summary();
-    let command = summary
-        .lines()
-        .find_map(|line| line.strip_prefix("reproduce: "))
-        .expect("a reproduce line");
-    let arguments: Vec<&str> = command
-        .strip_prefix("cargo run --release -- ")
-        .expect("cargo form")
-        .split(' ')
-        .collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_trial"))
-        .args(&arguments)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{label}: the reproduce command fails again: {stdout}"
-    );
-    assert_eq!(
-        stdout.lines().last().unwrap(),
-        report.summary_line(),
-        "{label}: same seed, same digest"
-    );
+    support::assert_reproduce_command_fails_again(label, &report);
     std::fs::remove_file(&path).unwrap();
     report.seed
 }

@@ -3,27 +3,20 @@
 //! of KAFKA.md's zoo (11, 12a, 12b) makes its matching scenario fail within 500 seeds, with a
 //! reproduce command that fails again identically and a failure `trial shrink` reduces.
 
-use std::path::Path;
-use std::process::Command;
+mod support;
 
 use sim::campaign::SimulationRunner;
 use sim::campaign::shrink::{self, Size};
 use sim::runner::report::Verdict;
 use sim::runner::run::{RunOptions, run};
-use sim::scenario::{Bugs, Scenario};
+use sim::scenario::Bugs;
+use support::library;
 
 /// Seeds 0..20 run in `tests/scenarios.rs`.
 const SEEDS: std::ops::Range<u64> = 20..200;
 const BUG_SEEDS_MAX: u64 = 500;
 /// Runs one shrink may spend here (a full shrink may take thousands).
 const SHRINK_RUNS_MAX: u64 = 40;
-
-fn library(name: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(name);
-    Scenario::load(&path).unwrap()
-}
 
 fn passes_seeds(file: &str) {
     let scenario = library(file);
@@ -76,20 +69,8 @@ fn fanout_passes_200_seeds() {
 /// printed reproduce command fails again with the same digest, and that shrinking keeps the
 /// violation while making the scenario smaller. Returns the failing seed.
 fn caught_and_shrunk(label: &str, scenario_file: &str, bugs: Bugs, kind: &str) -> u64 {
-    let mut scenario = library(scenario_file);
-    scenario.cluster.bugs = bugs;
-    scenario.name = format!("{}-{label}", scenario.name);
-    let path = std::env::temp_dir().join(format!(
-        "trial-group-bug-{label}-{}.toml",
-        std::process::id()
-    ));
-    std::fs::write(&path, scenario.to_toml()).unwrap();
-    let path_text = path.display().to_string();
-    let report = (0..BUG_SEEDS_MAX)
-        .find_map(|seed| {
-            let report = run(&scenario, &path_text, seed, RunOptions::default()).report;
-            (report.verdict == Verdict::Fail).then_some(report)
-        })
+    let (scenario, path) = support::with_bugs(label, scenario_file, bugs);
+    let report = support::first_failure(&scenario, &path, BUG_SEEDS_MAX)
         .unwrap_or_else(|| panic!("{label}: no failure in {BUG_SEEDS_MAX} seeds"));
     assert_eq!(
         report.violations[0].kind,
@@ -97,27 +78,7 @@ fn caught_and_shrunk(label: &str, scenario_file: &str, bugs: Bugs, kind: &str) -
         "{label}: the planted bug shows as {kind}: {}",
         report.summary()
     );
-    let summary = report.summary();
-    let command = summary
-        .lines()
-        .find_map(|line| line.strip_prefix("reproduce: "))
-        .expect("a reproduce line");
-    let arguments: Vec<&str> = command
-        .strip_prefix("cargo run --release -- ")
-        .expect("cargo form")
-        .split(' ')
-        .collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_trial"))
-        .args(&arguments)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{label}: fails again: {stdout}"
-    );
-    assert_eq!(stdout.lines().last().unwrap(), report.summary_line());
+    support::assert_reproduce_command_fails_again(label, &report);
     std::fs::remove_file(&path).unwrap();
     let shrunk = shrink::shrink(
         &scenario,

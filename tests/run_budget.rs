@@ -1,20 +1,11 @@
 //! A run has an event budget: a message or timer storm stops the run with its own kind of
 //! violation instead of stalling a campaign on one seed.
 
-use std::path::Path;
+mod support;
 
 use sim::runner::report::{Verdict, ViolationSource};
 use sim::runner::run::{EVENTS_PER_SIMULATED_SECOND_MAX, RunOptions, events_max, run};
-use sim::scenario::Scenario;
-
-fn library(name: &str) -> Scenario {
-    Scenario::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios")
-            .join(name),
-    )
-    .unwrap()
-}
+use support::library;
 
 #[test]
 fn the_budget_scales_with_the_phases() {
