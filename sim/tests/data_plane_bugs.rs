@@ -34,18 +34,24 @@ fn violation(seed: u64, bugs: BugsConfig, kinds: &[FaultKind]) -> Option<String>
         return Some(format!("monitor: {violation}"));
     }
     faults.heal_all(&mut cluster);
-    let deadline_ns = cluster.now_ns() + CONVERGENCE_BOUND_NS;
+    heal_converge_and_check(&mut cluster)
+}
+
+/// Heals everything, lets the cluster converge (within `CONVERGENCE_BOUND_NS`) and settle, then
+/// checks the logs and the reads: the first violation, if any. A cluster that did not converge
+/// and shows no problem is no finding.
+fn heal_converge_and_check(cluster: &mut ClusterSimulation) -> Option<String> {
     cluster.heal_all();
-    let converged = match cluster.run_until_condition(deadline_ns, converged) {
-        Ok(converged) => converged.is_some(),
-        Err(violation) => return Some(format!("monitor: {violation}")),
+    let converged = match advance_until(cluster, CONVERGENCE_BOUND_NS, converged) {
+        Ok(converged) => converged,
+        Err(violation) => return Some(violation),
     };
-    if let Err(violation) = cluster.run_until(cluster.now_ns() + 500 * MS) {
-        return Some(format!("monitor: {violation}"));
+    if let Err(violation) = advance_by(cluster, 500 * MS) {
+        return Some(violation);
     }
     let events = cluster.drain_client_events();
-    let mut problems = check_logs(&cluster, &events);
-    problems.extend(check_reads(&cluster, &events));
+    let mut problems = check_logs(cluster, &events);
+    problems.extend(check_reads(cluster, &events));
     if !converged && problems.is_empty() {
         return None;
     }
@@ -53,25 +59,30 @@ fn violation(seed: u64, bugs: BugsConfig, kinds: &[FaultKind]) -> Option<String>
 }
 
 /// The first seed in `0..seeds` whose run with `bugs` shows a violation, after checking that
-/// the same seeds up to it pass with every switch off.
-fn assert_caught(name: &str, bugs: BugsConfig, kinds: &[FaultKind], seeds: u64) {
+/// every seed up to it passes with every switch off. `run` runs one seed under some switches.
+fn assert_caught_by_run(
+    name: &str,
+    bugs: BugsConfig,
+    seeds: u64,
+    run: impl Fn(u64, BugsConfig) -> Option<String>,
+) -> u64 {
     for seed in 0..seeds {
-        if let Some(found) = violation(seed, bugs.clone(), kinds) {
-            println!("{name}: seed {seed}: {found}");
-            let clean = violation(seed, BugsConfig::default(), kinds);
-            assert_eq!(
-                clean, None,
-                "{name}: seed {seed} fails with every switch off too"
-            );
-            return;
-        }
+        let clean = run(seed, BugsConfig::default());
         assert_eq!(
-            violation(seed, BugsConfig::default(), kinds),
-            None,
-            "seed {seed}, switches off"
+            clean, None,
+            "{name}: seed {seed} fails with every switch off"
         );
+        if let Some(found) = run(seed, bugs.clone()) {
+            println!("{name}: seed {seed}: {found}");
+            return seed;
+        }
     }
     panic!("{name}: no violation in {seeds} seeds");
+}
+
+/// [`assert_caught_by_run`] under random faults of `kinds`.
+fn assert_caught(name: &str, bugs: BugsConfig, kinds: &[FaultKind], seeds: u64) {
+    assert_caught_by_run(name, bugs, seeds, |seed, bugs| violation(seed, bugs, kinds));
 }
 
 const ALL: [FaultKind; 3] = [FaultKind::Crash, FaultKind::Pause, FaultKind::Partition];
@@ -131,44 +142,7 @@ fn double_failover_violation(seed: u64, bugs: BugsConfig) -> Option<String> {
     if let Err(violation) = cluster.run_until(cluster.now_ns() + 2_000 * MS) {
         return Some(format!("monitor: {violation}"));
     }
-    cluster.heal_all();
-    let deadline_ns = cluster.now_ns() + CONVERGENCE_BOUND_NS;
-    let converged = match cluster.run_until_condition(deadline_ns, converged) {
-        Ok(converged) => converged.is_some(),
-        Err(violation) => return Some(format!("monitor: {violation}")),
-    };
-    if let Err(violation) = cluster.run_until(cluster.now_ns() + 500 * MS) {
-        return Some(format!("monitor: {violation}"));
-    }
-    let events = cluster.drain_client_events();
-    let mut problems = check_logs(&cluster, &events);
-    problems.extend(check_reads(&cluster, &events));
-    if !converged && problems.is_empty() {
-        return None;
-    }
-    problems.into_iter().next()
-}
-
-/// The first seed in `0..seeds` whose double failover with `bugs` shows a violation, after
-/// checking that the same seeds up to it pass with every switch off.
-fn assert_caught_by_double_failover(name: &str, bugs: BugsConfig, seeds: u64) {
-    for seed in 0..seeds {
-        if let Some(found) = double_failover_violation(seed, bugs.clone()) {
-            println!("{name}: seed {seed}: {found}");
-            assert_eq!(
-                double_failover_violation(seed, BugsConfig::default()),
-                None,
-                "{name}: seed {seed} fails with every switch off too"
-            );
-            return;
-        }
-        assert_eq!(
-            double_failover_violation(seed, BugsConfig::default()),
-            None,
-            "seed {seed}, switches off"
-        );
-    }
-    panic!("{name}: no violation in {seeds} seeds");
+    heal_converge_and_check(&mut cluster)
 }
 
 #[test]
@@ -177,7 +151,12 @@ fn zoo_1_truncate_to_high_watermark_is_caught_by_a_fast_double_failover() {
         truncate_to_high_watermark: true,
         ..BugsConfig::default()
     };
-    assert_caught_by_double_failover("truncate_to_high_watermark", bugs, 100);
+    assert_caught_by_run(
+        "truncate_to_high_watermark",
+        bugs,
+        100,
+        double_failover_violation,
+    );
 }
 
 /// The partition the scripted schedules below aim at: with six brokers, three of them controller
@@ -292,38 +271,14 @@ fn scripted_violation(seed: u64, bugs: BugsConfig, schedule: Schedule) -> Option
     if let Err(violation) = schedule(&mut cluster, seed) {
         return Some(violation);
     }
-    cluster.heal_all();
-    let converged = match advance_until(&mut cluster, CONVERGENCE_BOUND_NS, converged) {
-        Ok(converged) => converged,
-        Err(violation) => return Some(violation),
-    };
-    if let Err(violation) = advance_by(&mut cluster, 500 * MS) {
-        return Some(violation);
-    }
-    let events = cluster.drain_client_events();
-    let mut problems = check_logs(&cluster, &events);
-    problems.extend(check_reads(&cluster, &events));
-    if !converged && problems.is_empty() {
-        return None;
-    }
-    problems.into_iter().next()
+    heal_converge_and_check(&mut cluster)
 }
 
-/// The first seed in `0..seeds` whose run of `schedule` with `bugs` shows a violation, after
-/// checking that the same seeds up to it pass with every switch off.
+/// [`assert_caught_by_run`] over the scripted `schedule`.
 fn assert_caught_by(name: &str, bugs: BugsConfig, schedule: Schedule, seeds: u64) -> u64 {
-    for seed in 0..seeds {
-        let clean = scripted_violation(seed, BugsConfig::default(), schedule);
-        assert_eq!(
-            clean, None,
-            "{name}: seed {seed} fails with every switch off"
-        );
-        if let Some(found) = scripted_violation(seed, bugs.clone(), schedule) {
-            println!("{name}: seed {seed}: {found}");
-            return seed;
-        }
-    }
-    panic!("{name}: no violation in {seeds} seeds");
+    assert_caught_by_run(name, bugs, seeds, |seed, bugs| {
+        scripted_violation(seed, bugs, schedule)
+    })
 }
 
 /// Back-to-back leaderships of one broker that a follower does not see in between. On the
