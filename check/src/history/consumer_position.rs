@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::anomaly::{Record, SKIPPED_SHOWN_MAX};
+use super::anomaly::{AnomalyKind, Findings, OrderWitness, Record, SKIPPED_SHOWN_MAX, Witness};
 use super::config::RebalanceProtocol;
 use super::context::Context;
 use super::model::{AssignmentChange, Event, EventId, Function, KeyId, Outcome};
@@ -40,6 +40,37 @@ impl Step {
     pub fn is_internal(&self) -> bool {
         self.previous.event == self.current.event
     }
+
+    /// The witness of this step: both reads, and the records of the version order between
+    /// them (`skipped`, at most [`SKIPPED_SHOWN_MAX`] of `skipped_count`).
+    pub fn witness(&self, context: &Context, skipped: Vec<Record>, skipped_count: u64) -> Witness {
+        let operation = context.operation(self.current.event);
+        Witness::Order(OrderWitness {
+            process: operation.process,
+            key: context.key_name(self.key),
+            previous_operation: context.operation(self.previous.event),
+            operation,
+            from: self.previous.record,
+            to: self.current.record,
+            skipped,
+            skipped_count,
+        })
+    }
+}
+
+/// Reports a step that does not move forward in the version order, as `internal` within one
+/// operation and as `across` between two: the nonmonotonic anomalies, of polls and of sends.
+pub fn judge_going_back(
+    context: &Context,
+    step: &Step,
+    findings: &mut Findings,
+    [internal, across]: [AnomalyKind; 2],
+) {
+    if step.current.index > step.previous.index {
+        return;
+    }
+    let kind = if step.is_internal() { internal } else { across };
+    findings.add(kind, || step.witness(context, Vec::new(), 0));
 }
 
 #[derive(Debug, Default)]

@@ -7,31 +7,15 @@
 //! int-nonmonotonic-send); Kafka's ordering guarantee per producer and partition (KIP-98 keeps it
 //! under retries for idempotent producers).
 
-use super::anomaly::{AnomalyKind, Findings, OrderWitness, Witness};
-use super::consumer_position::Step;
+use super::anomaly::{AnomalyKind, Findings};
+use super::consumer_position::{Step, judge_going_back};
 use super::context::Context;
 
 /// Judges one step of the walk (see [`super::check_model`], which walks once for all).
 pub fn judge(context: &Context, step: &Step, findings: &mut Findings) {
-    if step.current.index > step.previous.index {
-        return;
-    }
-    let kind = if step.is_internal() {
-        AnomalyKind::InternalNonmonotonicSend
-    } else {
-        AnomalyKind::NonmonotonicSend
-    };
-    findings.add(kind, || {
-        let operation = context.operation(step.current.event);
-        Witness::Order(OrderWitness {
-            process: operation.process,
-            key: context.key_name(step.key),
-            previous_operation: context.operation(step.previous.event),
-            operation,
-            from: step.previous.record,
-            to: step.current.record,
-            skipped: Vec::new(),
-            skipped_count: 0,
-        })
-    });
+    let kinds = [
+        AnomalyKind::InternalNonmonotonicSend,
+        AnomalyKind::NonmonotonicSend,
+    ];
+    judge_going_back(context, step, findings, kinds);
 }

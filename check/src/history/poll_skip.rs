@@ -6,7 +6,7 @@
 //! Source: Jepsen's Kafka workload (`jepsen.tests.kafka`, poll-skip, int-poll-skip); Kafka's
 //! consumer contract (a consumer's position advances one record at a time).
 
-use super::anomaly::{AnomalyKind, Findings, OrderWitness, Witness};
+use super::anomaly::{AnomalyKind, Findings, Witness};
 use super::consumer_position::{Step, records_between};
 use super::context::Context;
 
@@ -26,15 +26,5 @@ pub fn judge(context: &Context, step: &Step, findings: &mut Findings) {
 fn witness(context: &Context, step: &Step) -> Witness {
     let order = context.orders.of(step.key);
     let (skipped, skipped_count) = records_between(order, step.previous.index, step.current.index);
-    let operation = context.operation(step.current.event);
-    Witness::Order(OrderWitness {
-        process: operation.process,
-        key: context.key_name(step.key),
-        previous_operation: context.operation(step.previous.event),
-        operation,
-        from: step.previous.record,
-        to: step.current.record,
-        skipped,
-        skipped_count,
-    })
+    step.witness(context, skipped, skipped_count)
 }
