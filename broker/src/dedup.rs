@@ -90,6 +90,27 @@ impl RequestWindows {
     }
 }
 
+/// The ids a client gives its requests: a fresh one for every request (retries included),
+/// starting at a random point per incarnation ([`RequestIds::start`]), as the contract above
+/// asks of every sender.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RequestIds {
+    last: u64,
+}
+
+impl RequestIds {
+    /// A new incarnation starts counting from `initial_request_id(draw)`.
+    pub(crate) fn start(&mut self, draw: u64) {
+        self.last = initial_request_id(draw);
+    }
+
+    /// A fresh id.
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.last += 1;
+        self.last
+    }
+}
+
 /// The first request id of a sender's incarnation, from a random draw: below 2^62, so that
 /// counting up from it never overflows, and unlikely to be near any earlier incarnation's ids.
 pub(crate) fn initial_request_id(draw: u64) -> u64 {

@@ -16,7 +16,7 @@ use rand::RngCore;
 use super::ClientReport;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
-use crate::dedup::initial_request_id;
+use crate::dedup::RequestIds;
 use crate::message::{
     DataError, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, Message,
     OffsetSpec,
@@ -66,7 +66,7 @@ pub struct Consumer {
     positions: BTreeMap<u32, u64>,
     /// Earliest-offset lookups in flight: request id -> partition.
     resets: BTreeMap<u64, u32>,
-    request_id_next: u64,
+    request_ids: RequestIds,
     assigned: bool,
     poll: Option<Poll>,
 }
@@ -83,7 +83,7 @@ impl Consumer {
             metadata: MetadataCache::new(brokers),
             positions,
             resets: BTreeMap::new(),
-            request_id_next: 0,
+            request_ids: RequestIds::default(),
             assigned: false,
             poll: None,
         }
@@ -106,7 +106,7 @@ impl Consumer {
     ) {
         match input {
             Input::Start => {
-                self.request_id_next = initial_request_id(rng.next_u64());
+                self.request_ids.start(rng.next_u64());
                 self.assign(output);
                 self.refresh_metadata(now_ns, output);
             }
@@ -115,11 +115,6 @@ impl Consumer {
         }
         self.advance(now_ns, output);
         self.arm_timer(now_ns, output);
-    }
-
-    fn request_id(&mut self) -> u64 {
-        self.request_id_next += 1;
-        self.request_id_next
     }
 
     fn assign(&mut self, output: &mut Vec<Output>) {
@@ -147,7 +142,7 @@ impl Consumer {
     }
 
     fn refresh_metadata(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         let timeout_ns = self.config.retry_backoff_ns;
         if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, timeout_ns) {
             output.push(Output::Send { to, message });
@@ -210,7 +205,7 @@ impl Consumer {
         {
             return;
         }
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         self.resets.insert(request_id, partition);
         let request = ListOffsetsRequest {
             request_id,
@@ -281,7 +276,7 @@ impl Consumer {
         output.push(self.event(EventKind::Invoke, ClientOperation::Poll(Vec::new())));
         let mut in_flight = BTreeMap::new();
         for (partition, leader, epoch) in ready {
-            let request_id = self.request_id();
+            let request_id = self.request_ids.next_id();
             in_flight.insert(request_id, partition);
             let request = FetchRequest {
                 request_id,

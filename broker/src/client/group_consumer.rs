@@ -29,7 +29,7 @@ use rand::RngCore;
 use super::ClientReport;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
-use crate::dedup::initial_request_id;
+use crate::dedup::RequestIds;
 use crate::group::{OFFSETS_TOPIC, offsets_partition_for_group};
 use crate::message::group::{
     AssignorKind, GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
@@ -144,7 +144,7 @@ enum Membership {
 pub struct GroupConsumer {
     config: GroupConsumerConfig,
     metadata: MetadataCache,
-    request_id_next: u64,
+    request_ids: RequestIds,
     subscribed: bool,
     stopped: bool,
     member_id: Option<u64>,
@@ -179,7 +179,7 @@ impl GroupConsumer {
         GroupConsumer {
             config,
             metadata: MetadataCache::new(brokers),
-            request_id_next: 0,
+            request_ids: RequestIds::default(),
             subscribed: false,
             stopped: false,
             member_id: None,
@@ -232,7 +232,7 @@ impl GroupConsumer {
         match input {
             Input::Start => {
                 // A fresh incarnation's request ids must not repeat its predecessor's.
-                self.request_id_next = initial_request_id(rng.next_u64());
+                self.request_ids.start(rng.next_u64());
                 self.refresh_metadata(now_ns, output);
             }
             Input::Message { message, .. } => self.on_message(now_ns, message, output),
@@ -242,11 +242,6 @@ impl GroupConsumer {
             self.advance(now_ns, output);
             self.arm_timer(now_ns, output);
         }
-    }
-
-    fn request_id(&mut self) -> u64 {
-        self.request_id_next += 1;
-        self.request_id_next
     }
 
     fn event(&self, kind: EventKind, operation: ClientOperation) -> Output {
@@ -259,7 +254,7 @@ impl GroupConsumer {
     }
 
     fn refresh_metadata(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         let timeout_ns = self.config.retry_backoff_ns;
         if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, timeout_ns) {
             output.push(Output::Send { to, message });
@@ -400,7 +395,7 @@ impl GroupConsumer {
             self.refresh_metadata(now_ns, output);
             return;
         };
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         let request = JoinGroupRequest {
             request_id,
             group: self.config.group.clone(),
@@ -536,7 +531,7 @@ impl GroupConsumer {
             self.refresh_metadata(now_ns, output);
             return;
         };
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         self.heartbeat = Some((request_id, now_ns));
         self.next_heartbeat_ns = now_ns + self.config.heartbeat_interval_ns;
         let request = HeartbeatRequest {
@@ -614,7 +609,7 @@ impl GroupConsumer {
             self.refresh_metadata(now_ns, output);
             return;
         };
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         self.initializing
             .insert(request_id, (missing.clone(), now_ns));
         let request = OffsetFetchRequest {
@@ -669,7 +664,7 @@ impl GroupConsumer {
             OffsetReset::Earliest => OffsetSpec::Earliest,
             OffsetReset::Latest => OffsetSpec::Latest,
         };
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         self.initializing
             .insert(request_id, (vec![key.clone()], now_ns));
         let request = ListOffsetsRequest {
@@ -732,7 +727,7 @@ impl GroupConsumer {
             return;
         };
         self.last_commit_ns = now_ns;
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         output.push(self.event(EventKind::Invoke, ClientOperation::Commit(offsets.clone())));
         let request = OffsetCommitRequest {
             request_id,
@@ -841,7 +836,7 @@ impl GroupConsumer {
         output.push(self.event(EventKind::Invoke, ClientOperation::Poll(Vec::new())));
         let mut in_flight = BTreeMap::new();
         for (key, leader, epoch, position) in ready {
-            let request_id = self.request_id();
+            let request_id = self.request_ids.next_id();
             let request = FetchRequest {
                 request_id,
                 replica: None,

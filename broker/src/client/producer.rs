@@ -22,7 +22,7 @@ use super::ClientReport;
 use super::history::{ClientEvent, ClientOperation, EventKind, SentRecord};
 use super::metadata::MetadataCache;
 use super::partitioner::partition_for_key;
-use crate::dedup::initial_request_id;
+use crate::dedup::RequestIds;
 use crate::log::Record;
 use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
@@ -118,7 +118,7 @@ pub struct Producer {
     metadata: MetadataCache,
     sequence_next: u64,
     round_robin_next: u32,
-    request_id_next: u64,
+    request_ids: RequestIds,
     operation: Option<Operation>,
     invoke_at_ns: u64,
     stopped: bool,
@@ -136,7 +136,7 @@ impl Producer {
             metadata: MetadataCache::new(brokers),
             sequence_next: 0,
             round_robin_next: 0,
-            request_id_next: 0,
+            request_ids: RequestIds::default(),
             operation: None,
             invoke_at_ns: 0,
             stopped: false,
@@ -157,7 +157,7 @@ impl Producer {
     ) {
         match input {
             Input::Start => {
-                self.request_id_next = initial_request_id(rng.next_u64());
+                self.request_ids.start(rng.next_u64());
                 self.refresh_metadata(now_ns, output);
             }
             Input::Message { message, .. } => self.on_message(now_ns, message, output),
@@ -167,13 +167,8 @@ impl Producer {
         self.arm_timer(now_ns, output);
     }
 
-    fn request_id(&mut self) -> u64 {
-        self.request_id_next += 1;
-        self.request_id_next
-    }
-
     fn refresh_metadata(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        let request_id = self.request_id();
+        let request_id = self.request_ids.next_id();
         let timeout_ns = self.config.retry_backoff_ns;
         if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, timeout_ns) {
             output.push(Output::Send { to, message });
@@ -307,7 +302,7 @@ impl Producer {
                 need_metadata = true;
                 continue;
             };
-            let request_id = self.request_id();
+            let request_id = self.request_ids.next_id();
             let part = &mut self.operation.as_mut().expect("present").parts[index];
             let request = ProduceRequest {
                 request_id,
