@@ -113,8 +113,24 @@ impl Node {
         }
     }
 
+    /// Takes the epoch only if this broker's own image already holds that registration, current
+    /// and unfenced. The answer may outrun the metadata log (a fresh registration, answered
+    /// before this broker applied it) or trail it (a late or duplicated answer for an epoch since
+    /// fenced). Acting on either would let a restarted broker lead a partition in an epoch its
+    /// image still names from before the crash, appending records at offsets its previous
+    /// incarnation had already filled in that same epoch (as Kafka, a broker stays fenced until
+    /// it has caught up with its own registration). A fresh registration is taken when applied.
     pub(crate) fn on_register_broker_response(&mut self, broker_epoch: u64) {
-        if self.broker.broker_epoch.is_none() {
+        let current = self
+            .image
+            .brokers
+            .get(&self.id)
+            .is_some_and(|registration| {
+                registration.incarnation == self.broker.incarnation
+                    && registration.broker_epoch == broker_epoch
+                    && !registration.fenced
+            });
+        if self.broker.broker_epoch.is_none() && current {
             self.broker.broker_epoch = Some(broker_epoch);
             self.broker.broker_epoch_highest = self.broker.broker_epoch_highest.max(broker_epoch);
         }

@@ -356,3 +356,15 @@ fn a_durable_log_newer_than_the_durable_term_resumes_in_the_log_term_without_a_v
     let state = node.node.quorum_state();
     assert_eq!((state.term, state.voted_for), (5, None));
 }
+
+#[test]
+fn a_registration_answer_ahead_of_the_image_gives_no_broker_epoch() {
+    // A restarted broker's registration is answered before its metadata log reaches the record:
+    // its image still names it leader from before the crash, so it must not act yet.
+    let mut restarted = Driven::new(ClusterConfig::default(), 2, Storage::default());
+    restarted.step(Input::Message {
+        from: 0,
+        message: Message::RegisterBrokerResponse { broker_epoch: 24 },
+    });
+    assert_eq!(restarted.node.broker_epoch(), None);
+}
