@@ -1,8 +1,9 @@
 //! The leader side of a partition: produce, fetch serving, the high watermark, the ISR.
 //!
 //! - HW = the minimum log end offset over the ISR, the leader's own counted only once synced
-//!   (under `every-batch`). Members whose expansion is pending count too (the "maximal ISR" of
-//!   KIP-497), so that a replica never joins the ISR with less than the HW. The HW never
+//!   (under `every-batch`). Members of every ISR asked of the controller in the current partition
+//!   epoch count too (the "maximal ISR" of KIP-497): any of those requests may still commit, and
+//!   a replica must never join the ISR with less than the HW. The HW never
 //!   decreases within an epoch ([`crate::log::PartitionLog::advance_high_watermark`] asserts it).
 //! - A follower's fetch offset is its acknowledgement: it syncs before it fetches.
 //! - acks=all is answered once the HW passes the batch; if the ISR is then below
@@ -491,7 +492,13 @@ impl Node {
             Observation::IsrExpandRequested
         };
         let replica = self.replicas.partitions.get_mut(key).expect("present");
-        replica.leader_state().expect("leader").isr_requested = Some((isr, now_ns));
+        let leader = replica.leader_state().expect("leader");
+        for member in &isr {
+            if let Err(position) = leader.isr_requested_members.binary_search(member) {
+                leader.isr_requested_members.insert(position, *member);
+            }
+        }
+        leader.isr_requested = Some((isr, now_ns));
         self.observe(observation);
         self.send(controller, Message::AlterPartition(request));
     }
@@ -561,17 +568,13 @@ impl Node {
     }
 }
 
-/// The minimum LEO over the maximal ISR (the committed ISR plus a pending expansion), the
-/// leader's own counted as its synced end.
+/// The minimum LEO over the maximal ISR (the committed ISR plus every member asked for in this
+/// partition epoch), the leader's own counted as its synced end.
 fn high_watermark_candidate(leader: &LeaderState, id: u32) -> u64 {
-    let pending_members = leader
-        .isr_requested
-        .iter()
-        .flat_map(|(requested, _)| requested.iter());
     leader
         .isr
         .iter()
-        .chain(pending_members)
+        .chain(&leader.isr_requested_members)
         .map(|member| {
             if *member == id {
                 leader.durable_end_offset
@@ -594,5 +597,52 @@ fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch>) -> Fetch
         log_start_offset: replica.log.log_start_offset(),
         log_end_offset: replica.log.log_end_offset(),
         batches,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::replica::FollowerProgress;
+
+    fn leader(isr: Vec<u32>, follower_ends: &[(u32, u64)]) -> LeaderState {
+        let followers: BTreeMap<u32, FollowerProgress> = follower_ends
+            .iter()
+            .map(|(follower, end)| {
+                let progress = FollowerProgress {
+                    log_end_offset: Some(*end),
+                    last_caught_up_ns: 0,
+                };
+                (*follower, progress)
+            })
+            .collect();
+        LeaderState {
+            isr,
+            min_insync_replicas: 1,
+            followers,
+            durable_end_offset: 210,
+            pending: Vec::new(),
+            parked: Vec::new(),
+            isr_requested: None,
+            isr_requested_members: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_high_watermark_waits_for_every_member_asked_for_in_the_partition_epoch() {
+        // Found by a campaign: leader 0 asked for ISR [0, 2] when 2 had caught up at 209, then
+        // for [0, 1] once 2 fell behind. The first request committed after the HW reached 210,
+        // and 2 joined the ISR without offset 209, later leading and losing it.
+        let mut state = leader(vec![0], &[(1, 210), (2, 209)]);
+        state.isr_requested = Some((vec![0, 1], 0));
+        assert_eq!(
+            high_watermark_candidate(&state, 0),
+            210,
+            "the last request alone"
+        );
+        state.isr_requested_members = vec![0, 1, 2];
+        assert_eq!(high_watermark_candidate(&state, 0), 209);
     }
 }

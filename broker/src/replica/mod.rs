@@ -86,8 +86,16 @@ pub(crate) struct LeaderState {
     pub(crate) durable_end_offset: u64,
     pub(crate) pending: Vec<PendingProduce>,
     pub(crate) parked: Vec<ParkedFetch>,
-    /// The ISR asked of the controller, with the time it was asked; cleared by a metadata change.
+    /// The ISR asked of the controller last, with the time it was asked; cleared by a metadata
+    /// change.
     pub(crate) isr_requested: Option<(Vec<u32>, u64)>,
+    /// Every member of every ISR asked of the controller in the current partition epoch, sorted.
+    /// Any one of those requests may still commit (a request retried or replaced after a timeout
+    /// is not withdrawn), so the HW counts them all, as Kafka's "maximal ISR" does (KIP-497):
+    /// else a request replaced by a later one could commit after the HW passed a member's LEO,
+    /// putting a replica that lacks committed records into the ISR. Cleared when the partition
+    /// epoch changes: the controller refuses requests naming an older one.
+    pub(crate) isr_requested_members: Vec<u32>,
 }
 
 /// What a leader knows of one follower.

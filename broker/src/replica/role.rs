@@ -113,9 +113,13 @@ impl Node {
             "{key:?}: the metadata's leader epoch went back"
         );
         let same_epoch = facts.leader_epoch == replica.leader_epoch;
+        let partition_epoch_changed = replica.partition_epoch != facts.partition_epoch;
         replica.partition_epoch = facts.partition_epoch;
         if same_epoch && current == desired {
             if let Some(leader) = replica.leader_state() {
+                if partition_epoch_changed {
+                    leader.isr_requested_members.clear();
+                }
                 if leader.isr != facts.isr {
                     leader.isr = facts.isr;
                     leader.isr_requested = None;
@@ -207,6 +211,7 @@ impl Node {
             pending: Vec::new(),
             parked: Vec::new(),
             isr_requested: None,
+            isr_requested_members: Vec::new(),
         });
         replica.followed_last = None;
         let leader_epoch = replica.leader_epoch;
