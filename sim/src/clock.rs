@@ -3,7 +3,13 @@
 //! A node reads only its local clock. Local time is a piecewise-linear function of simulated
 //! time: from an anchor `(anchor_simulated_ns, anchor_local_ns)` it advances at
 //! `(1_000_000 + drift_ppm) / 1_000_000` of simulated speed. Changing the offset, the drift or
-//! jumping the clock re-anchors it at the current simulated time. Local time is clamped at zero.
+//! jumping the clock re-anchors it at the current simulated time.
+//!
+//! A backward step or offset stops at zero: the reading never goes below zero, and it advances
+//! from there at once. (Before, the deficit below zero was kept and the reading stood at zero
+//! until simulated time made it up: a node whose clock was stepped back 30 s in all stood still
+//! for 30 s of simulated time, timers and all, long after every fault had healed. No real clock
+//! does that, and it failed liveness checks for no broker fault.)
 //!
 //! Invariant: between two changes, local time is non-decreasing in simulated time (drift is
 //! bounded above -1_000_000 ppm), so converting a local deadline back to simulated time is exact:
@@ -29,7 +35,7 @@ impl Clock {
         );
         Clock {
             anchor_simulated_ns: 0,
-            anchor_local_ns: i128::from(offset_ns),
+            anchor_local_ns: i128::from(offset_ns).max(0),
             drift_ppm,
         }
     }
@@ -83,7 +89,7 @@ impl Clock {
     /// Sets the clock to read `simulated + offset_ns` from now on (drift continues from here).
     pub fn set_offset(&mut self, now_ns: u64, offset_ns: i64) {
         self.anchor_simulated_ns = now_ns;
-        self.anchor_local_ns = i128::from(now_ns) + i128::from(offset_ns);
+        self.anchor_local_ns = (i128::from(now_ns) + i128::from(offset_ns)).max(0);
     }
 
     pub fn set_drift_ppm(&mut self, now_ns: u64, drift_ppm: i64) {
@@ -98,7 +104,7 @@ impl Clock {
     /// Moves the local clock by `delta_ns` at once (forwards or backwards), as an NTP step does.
     pub fn jump(&mut self, now_ns: u64, delta_ns: i64) {
         self.reanchor(now_ns);
-        self.anchor_local_ns += i128::from(delta_ns);
+        self.anchor_local_ns = (self.anchor_local_ns + i128::from(delta_ns)).max(0);
     }
 }
 
@@ -132,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn jumps_move_the_reading_and_clamp_at_zero() {
+    fn jumps_move_the_reading_and_stop_at_zero() {
         let mut clock = Clock::default();
         clock.jump(1_000, 5_000);
         assert_eq!(clock.local_at(1_000), 6_000);
@@ -143,6 +149,12 @@ mod tests {
         );
         clock.jump(2_000, -100_000);
         assert_eq!(clock.local_at(2_000), 0);
-        assert_eq!(clock.simulated_at(100, 2_000), 2_000 + 100 + 93_000);
+        assert_eq!(
+            clock.simulated_at(100, 2_000),
+            2_000 + 100,
+            "a clock stepped back below zero runs on from zero, it does not stand still"
+        );
+        clock.set_offset(3_000, -10_000);
+        assert_eq!(clock.local_at(3_500), 500);
     }
 }
