@@ -89,6 +89,8 @@ pub fn elect_partition_leader_ignoring_isr(
     if let Some(leader) = leader
         && !isr.contains(&leader)
     {
+        // The removed broker stayed only as the last member; the new leader takes its place.
+        isr.retain(|member| Some(*member) != removed);
         isr.push(leader);
     }
     change_to(topic, partition, state, leader, isr)
@@ -383,6 +385,30 @@ mod tests {
         );
         let unclean = elect_partition_leader(&image, "t", 0, None, true).expect("unclean election");
         assert_eq!((unclean.leader, unclean.isr), (Some(0), vec![0]));
+    }
+
+    #[test]
+    fn the_planted_election_outside_the_isr_replaces_a_departing_last_member() {
+        let mut image = image();
+        for removed in [None, Some(0), Some(1), Some(2)] {
+            let change = elect_partition_leader(&image, "t", 0, removed, false).unwrap();
+            apply(&mut image, change);
+        }
+        // Leaderless, ISR [2]. Broker 2 is being fenced: zoo 4a elects 0 from outside the ISR,
+        // and 2 must leave the ISR it no longer is the last member of (else fencing it breaks
+        // the image's invariant instead of losing records, as the bug does in Kafka).
+        let change = elect_partition_leader_ignoring_isr(&image, "t", 0, Some(2)).unwrap();
+        assert_eq!((change.leader, change.isr.clone()), (Some(0), vec![0]));
+        apply(&mut image, change);
+        let broker_epoch = image.brokers[&2].broker_epoch;
+        let index = image.applied_index + 1;
+        image.apply(
+            index,
+            &MetadataRecord::FenceBroker {
+                broker: 2,
+                broker_epoch,
+            },
+        );
     }
 
     #[test]
