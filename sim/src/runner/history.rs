@@ -50,6 +50,13 @@ impl HistoryRecorder {
         &self.operations
     }
 
+    /// Whether some client's send is invoked and not yet completed.
+    pub fn has_open_sends(&self) -> bool {
+        self.open
+            .values()
+            .any(|&index| self.operations[index].function == Function::Send)
+    }
+
     pub fn into_operations(self) -> Vec<Operation> {
         self.operations
     }

@@ -11,6 +11,7 @@
 //!
 //! The run never reads a wall clock: the caller measures wall time and fills it in.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use check::history::{AnomalyKind, CheckConfig};
@@ -100,6 +101,8 @@ struct Run<'a> {
     cluster: ClusterSimulation,
     executor: FaultExecutor,
     recorder: HistoryRecorder,
+    /// `"topic/partition"` -> one past the highest offset acknowledged to an `acks=all` send.
+    acknowledged_ends: BTreeMap<String, u64>,
     workload: Workload,
     report: RunReport,
     events_max: u64,
@@ -153,6 +156,7 @@ fn run_phases(
         cluster,
         executor,
         recorder,
+        acknowledged_ends: BTreeMap::new(),
         workload,
         report,
         events_max: options.events_max.unwrap_or_else(|| events_max(scenario)),
@@ -244,6 +248,8 @@ impl Run<'_> {
 
     fn record_client_events(&mut self) {
         for (time_ns, event) in self.cluster.drain_client_events() {
+            self.workload
+                .note_acknowledged(&event, &mut self.acknowledged_ends);
             self.recorder.record(time_ns, &event);
         }
     }
@@ -272,7 +278,12 @@ impl Run<'_> {
         while self.cluster.now_ns() < end_ns {
             let next_ns = (self.cluster.now_ns() + DRAIN_CHECK_INTERVAL_NS).min(end_ns);
             self.advance_to(next_ns)?;
-            if self.workload.drained(&self.cluster) {
+            let sends_settled = !self.recorder.has_open_sends();
+            if sends_settled
+                && self
+                    .workload
+                    .drained(&self.cluster, &self.acknowledged_ends)
+            {
                 self.advance_to(self.cluster.now_ns() + DRAIN_SETTLE_NS)?;
                 return Ok(true);
             }

@@ -6,12 +6,14 @@
 //! round-robin: consumer `j` reads every partition `p` with `p % count == j`. Subscribe-mode
 //! consumers join their groups instead ([`groups`]).
 
+use std::collections::BTreeMap;
+
 use check::history::{MicroOperation, Operation, OperationType, OperationValue};
 use serde::Serialize;
 
 use crate::cluster::{ClusterSimulation, ConsumerSpec, ProducerSpec};
 use crate::runner::history::history_key;
-use broker::client::GroupConsumerConfig;
+use broker::client::{ClientEvent, ClientOperation, EventKind, GroupConsumerConfig};
 
 use crate::scenario::{Acks, ConsumerMode, Scenario};
 
@@ -26,7 +28,7 @@ pub struct Workload {
     /// Subscribe-mode consumers (a scenario's consumers are all assign or all subscribe).
     pub group_consumers: Vec<GroupConsumerConfig>,
     /// Every topic's partition count.
-    pub partitions: std::collections::BTreeMap<String, u32>,
+    pub partitions: BTreeMap<String, u32>,
 }
 
 impl Workload {
@@ -87,9 +89,20 @@ impl Workload {
     }
 
     /// Whether every consumer has read every assigned partition up to its high watermark (and
-    /// every group has committed every partition of its topics that far).
-    pub fn drained(&self, cluster: &ClusterSimulation) -> bool {
-        let high_watermarks = cluster.high_watermarks();
+    /// every group has committed every partition of its topics that far), and past every record
+    /// acknowledged to a producer (`acknowledged_ends`: a partition's new leader may not know
+    /// the HW its predecessor acknowledged at yet).
+    pub fn drained(
+        &self,
+        cluster: &ClusterSimulation,
+        acknowledged_ends: &BTreeMap<String, u64>,
+    ) -> bool {
+        let mut high_watermarks = cluster.high_watermarks();
+        for (key, high_watermark) in &mut high_watermarks {
+            if let Some(&acknowledged_end) = acknowledged_ends.get(key) {
+                *high_watermark = (*high_watermark).max(acknowledged_end);
+            }
+        }
         let positions = cluster.consumer_positions();
         let group_consumers = &self.group_consumers;
         if !groups::groups_drained(
@@ -113,6 +126,33 @@ impl Workload {
                 position.is_some_and(|&position| position >= high_watermark)
             })
         })
+    }
+
+    /// Notes the offsets of an `acks=all` send's acknowledgement in `acknowledged_ends`
+    /// (`"topic/partition"` -> one past the highest such offset). Other acknowledgements are
+    /// left out: an `acks=1` record may be lost with its leader, as Kafka allows.
+    pub fn note_acknowledged(
+        &self,
+        event: &ClientEvent,
+        acknowledged_ends: &mut BTreeMap<String, u64>,
+    ) {
+        let (EventKind::Ok, ClientOperation::Send(records)) = (event.kind, &event.operation) else {
+            return;
+        };
+        let acks_all = self.producers.iter().any(|producer| {
+            producer.process == event.process && producer.acks == broker::message::Acks::All
+        });
+        if !acks_all {
+            return;
+        }
+        for record in records {
+            if let Some(offset) = record.offset {
+                let end = acknowledged_ends
+                    .entry(history_key(&record.topic, record.partition))
+                    .or_insert(0);
+                *end = (*end).max(offset + 1);
+            }
+        }
     }
 
     /// The final high watermarks and consumer positions, as a liveness witness.
