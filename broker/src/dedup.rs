@@ -24,7 +24,7 @@
 //! Responses are not deduplicated here: every client and follower handles only the answer to the
 //! request it awaits and ignores any other (a duplicate, or a late answer to a retried request).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// The request ids a node has seen, per sender.
 #[derive(Debug, Default)]
@@ -34,12 +34,50 @@ pub(crate) struct RequestWindows {
     heard_next: u64,
 }
 
-/// The last request ids of one sender, oldest first, and the same ids as a set.
+/// The last request ids of one sender, oldest first, and the same ids sorted.
+///
+/// A sender counts its ids up, so they mostly arrive in increasing order: a new id goes at the
+/// back of `sorted` and the oldest leaves from its front, each without moving the others (a
+/// reordered id costs a shift of the few ids it lands among). No allocation once the window is
+/// full, unlike a tree set's node per id.
 #[derive(Debug, Default)]
 struct SenderWindow {
     order: VecDeque<u64>,
-    seen: BTreeSet<u64>,
+    sorted: VecDeque<u64>,
     heard: u64,
+}
+
+impl SenderWindow {
+    fn contains(&self, request_id: u64) -> bool {
+        // The common case, a fresh id above every id seen, without a search.
+        if self.sorted.back().is_none_or(|&newest| newest < request_id) {
+            return false;
+        }
+        self.sorted.binary_search(&request_id).is_ok()
+    }
+
+    fn insert(&mut self, request_id: u64) {
+        let position = self.sorted.partition_point(|&seen| seen < request_id);
+        debug_assert!(
+            self.sorted.get(position) != Some(&request_id),
+            "inserted once"
+        );
+        self.sorted.insert(position, request_id);
+        self.order.push_back(request_id);
+    }
+
+    /// Forgets the oldest id. Returns false if the window was empty.
+    fn forget_oldest(&mut self) -> bool {
+        let Some(oldest) = self.order.pop_front() else {
+            return false;
+        };
+        let position = self
+            .sorted
+            .binary_search(&oldest)
+            .expect("the window's order and sorted ids hold the same ids");
+        self.sorted.remove(position);
+        true
+    }
 }
 
 /// How a node admits requests: the bounds of [`crate::LimitsConfig`].
@@ -59,18 +97,16 @@ impl RequestWindows {
         self.heard_next += 1;
         let heard = self.heard_next;
         let window = self.senders.entry(from).or_default();
-        if window.seen.contains(&request_id) {
+        if window.contains(request_id) {
             return false;
         }
         window.heard = heard;
-        window.order.push_back(request_id);
-        window.seen.insert(request_id);
+        window.insert(request_id);
         if window.order.len() > limits.request_window_max as usize {
-            let oldest = window.order.pop_front().expect("longer than the window");
-            let removed = window.seen.remove(&oldest);
-            assert!(removed, "the window's order and set hold the same ids");
+            let forgot = window.forget_oldest();
+            assert!(forgot, "longer than the window");
         }
-        assert_eq!(window.order.len(), window.seen.len());
+        assert_eq!(window.order.len(), window.sorted.len());
         assert!(window.order.len() <= limits.request_window_max as usize);
         assert!(self.senders.len() <= limits.request_senders_max as usize);
         true
@@ -151,6 +187,24 @@ mod tests {
             windows.admit(7, 1, LIMITS),
             "beyond the window: forgotten (the documented limit)"
         );
+    }
+
+    #[test]
+    fn reordered_ids_are_admitted_once_and_forgotten_in_arrival_order() {
+        let mut windows = RequestWindows::default();
+        for id in [5, 3, 4] {
+            assert!(windows.admit(7, id, LIMITS));
+        }
+        for id in [3, 4, 5] {
+            assert!(!windows.admit(7, id, LIMITS), "{id} is in the window");
+        }
+        assert!(windows.admit(7, 1, LIMITS), "below every id seen, but new");
+        assert!(
+            windows.admit(7, 5, LIMITS),
+            "5 arrived first: forgotten first, though not the smallest"
+        );
+        assert!(!windows.admit(7, 1, LIMITS));
+        assert!(!windows.admit(7, 4, LIMITS));
     }
 
     #[test]

@@ -268,7 +268,7 @@ mod tests {
     use crate::log::record::Record;
 
     fn batch(base_offset: u64, leader_epoch: u64, count: u64) -> RecordBatch {
-        let records = (0..count)
+        let records: Vec<Record> = (0..count)
             .map(|index| Record {
                 key: None,
                 value: base_offset * 1000 + index,

@@ -58,4 +58,4 @@ pub use flush::FlushPolicy;
 pub use image::{LogImage, LogWrite};
 pub use limits::{LogLimits, LogLimitsError};
 pub use partition::{AppendError, Appended, PartitionLog, ReadError};
-pub use record::{Record, RecordBatch};
+pub use record::{Record, RecordBatch, SharedRecords};

@@ -728,7 +728,7 @@ mod tests {
         // Two whole batches fit in five records, the third does not.
         let read = log.read(0, 100, 5).expect("in range");
         assert_eq!(spans(&read), vec![(0, 3, 1), (3, 5, 1)]);
-        assert_eq!(read[1].records, records(3..5));
+        assert_eq!(read[1].records[..], records(3..5)[..]);
     }
 
     #[test]

@@ -10,7 +10,11 @@
 //! appended them (KIP-101: the epoch travels with the data, so every replica can rebuild the epoch
 //! history from its log alone). Invariant: a batch is never empty.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One record: an opaque value under an optional key.
 #[derive(
@@ -31,12 +35,58 @@ pub struct RecordBatch {
     /// Leader epoch of the leader that appended the batch (KIP-101).
     pub leader_epoch: u64,
     /// At least one record.
-    pub records: Vec<Record>,
+    pub records: SharedRecords,
+}
+
+/// The records of a batch, shared instead of copied: one appended batch sits in the leader's
+/// log, its disk write and durable image, every fetch answer that carries it whole, and each
+/// follower's log, write and image. Cloning bumps a reference count. Reads as a slice; compares,
+/// hashes (the trace digest included), prints and serialises exactly as a `Vec<Record>` does.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedRecords(Arc<[Record]>);
+
+impl Deref for SharedRecords {
+    type Target = [Record];
+
+    fn deref(&self) -> &[Record] {
+        &self.0
+    }
+}
+
+impl From<Vec<Record>> for SharedRecords {
+    fn from(records: Vec<Record>) -> Self {
+        SharedRecords(records.into())
+    }
+}
+
+impl From<&[Record]> for SharedRecords {
+    fn from(records: &[Record]) -> Self {
+        SharedRecords(records.into())
+    }
+}
+
+impl fmt::Debug for SharedRecords {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(formatter)
+    }
+}
+
+impl Serialize for SharedRecords {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedRecords {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<Record>::deserialize(deserializer).map(SharedRecords::from)
+    }
 }
 
 impl RecordBatch {
     /// A batch of `records` starting at `base_offset`. Panics on an empty batch.
-    pub fn new(base_offset: u64, leader_epoch: u64, records: Vec<Record>) -> Self {
+    pub fn new(base_offset: u64, leader_epoch: u64, records: impl Into<SharedRecords>) -> Self {
+        let records = records.into();
         assert!(!records.is_empty(), "a record batch is never empty");
         Self {
             base_offset,
@@ -90,9 +140,12 @@ impl RecordBatch {
             self.base_offset,
             self.end_offset()
         );
+        if (start, end) == (self.base_offset, self.end_offset()) {
+            return self.clone(); // The whole batch: its records are shared, not copied.
+        }
         let first = (start - self.base_offset) as usize;
         let last = (end - self.base_offset) as usize;
-        RecordBatch::new(start, self.leader_epoch, self.records[first..last].to_vec())
+        RecordBatch::new(start, self.leader_epoch, &self.records[first..last])
     }
 }
 
@@ -105,7 +158,7 @@ mod tests {
     }
 
     fn batch(base_offset: u64, leader_epoch: u64, values: &[u64]) -> RecordBatch {
-        let records = values
+        let records: Vec<Record> = values
             .iter()
             .map(|value| Record {
                 key: None,

@@ -355,7 +355,6 @@ impl Node {
         let deadline_ns = self.now_ns() + self.config.timing.fetch_wait_max_ns;
         let parked_max = self.config.limits.parked_fetches_max as usize;
         let replica = self.replicas.partitions.get_mut(key).expect("checked");
-        let high_watermark = replica.log.high_watermark();
         let leader = replica.leader_state().expect("checked");
         // A retried fetch replaces the parked one of the same sender.
         leader
@@ -369,13 +368,14 @@ impl Node {
         leader.parked.push(ParkedFetch {
             from,
             request,
-            high_watermark,
             deadline_ns,
         });
     }
 
-    /// Answers the parked fetches that now have data (or, for followers, a new HW to learn), and
-    /// with `expire` also those whose wait is over.
+    /// Answers the parked fetches that now have data, and with `expire` also those whose wait is
+    /// over. A new HW alone completes no fetch, a follower's included: as in Kafka's delayed
+    /// fetch, a follower learns the HW from the answer to its next fetch that returns (data, or
+    /// the end of its wait).
     pub(crate) fn complete_parked_fetches(&mut self, key: &PartitionKey, expire: bool) {
         let now_ns = self.now_ns();
         let Some(replica) = self.replicas.partitions.get_mut(key) else {
@@ -393,12 +393,10 @@ impl Node {
                 None => high_watermark,
             };
             let offset = fetch.request.fetch_offset;
-            let hw_news = fetch.request.replica.is_some() && fetch.high_watermark != high_watermark;
-            // Data to return (see `serve_fetch`), an out-of-range offset, HW news, or a wait over.
+            // Data to return (see `serve_fetch`), an out-of-range offset, or a wait over.
             offset < end_offset.min(log_end_offset)
                 || offset < log_start_offset
                 || offset > log_end_offset
-                || hw_news
                 || (expire && fetch.deadline_ns <= now_ns)
         };
         // The common case, without taking the list apart: nothing to answer yet.
@@ -409,10 +407,9 @@ impl Node {
         let mut keep = Vec::new();
         for fetch in parked {
             let served = self.serve_fetch(key, &fetch.request);
-            let hw_news = fetch.request.replica.is_some() && fetch.high_watermark != high_watermark;
             match served {
                 Ok(Some(data)) => self.answer_fetch(fetch.from, key, &fetch.request, Ok(data)),
-                Ok(None) if hw_news || (expire && fetch.deadline_ns <= now_ns) => {
+                Ok(None) if expire && fetch.deadline_ns <= now_ns => {
                     let data = fetch_data(&self.replicas.partitions[key], Vec::new());
                     self.answer_fetch(fetch.from, key, &fetch.request, Ok(data));
                 }

@@ -23,7 +23,9 @@
 //! leader counts its own copy towards the HW (and answers acks=1) only once synced, and a follower
 //! syncs before the fetch that reports its new LEO. A high watermark checkpoint is written in the
 //! background (Kafka checkpoints it periodically): it syncs with the next append, so a follower
-//! that learned only a new HW fetches again at once. A disk fault makes the node rewrite its whole
+//! that learned only a new HW fetches again at once. A follower learns a new HW lazily, from the
+//! answer to its next fetch: a parked fetch completes on new data or at the end of its wait, not
+//! on a HW change (Kafka's delayed fetch). A disk fault makes the node rewrite its whole
 //! state, logs included, and hold every durability-dependent action until that rewrite is synced
 //! (see `disk`): the replica keeps serving reads and appends meanwhile, but nothing new becomes
 //! acknowledged or counted, like a Kafka broker whose log directory stalls. A broker whose disk
@@ -124,7 +126,6 @@ pub(crate) struct ParkedFetch {
     pub(crate) from: u32,
     /// The request, its topic name moved out: the partition's key names it.
     pub(crate) request: FetchRequest,
-    pub(crate) high_watermark: u64,
     pub(crate) deadline_ns: u64,
 }
 

@@ -26,8 +26,6 @@
 //! metadata state) has not changed since it was last checked is not shown again to the quorum
 //! and leadership monitors: its snapshots are the same.
 
-use std::collections::BTreeMap;
-
 use check::state::replicas::{RecordId, ReplicaMonitor, ReplicaSnapshot};
 use check::state::{
     BrokerEpochSnapshot, EntryId, LeadershipMonitor, PartitionViewSnapshot, QuorumMemberSnapshot,
@@ -52,9 +50,76 @@ pub struct ClusterMonitor {
     brokers: Vec<BrokerEpochSnapshot>,
     replica_monitor: ReplicaMonitor,
     replicas: Vec<ReplicaSnapshot>,
-    /// topic -> (partition, node) -> what the replica showed last.
-    shown_replicas: BTreeMap<String, BTreeMap<(u32, u32), ShownReplica>>,
+    /// Per node, what each of its replicas showed last, in the order the node lists its
+    /// replicas (so a step finds each at its position without a search; see [`ShownReplicas`]).
+    shown_replicas: Vec<ShownReplicas>,
     replica_monitor_off: bool,
+}
+
+/// One node's replicas as last shown, kept in the node's (topic, partition) order: a node lists
+/// its replicas in that order, and the list changes only when a partition is created or first
+/// named, so each replica is almost always found at its position. Entries are never dropped
+/// (as in a map) but by a restart.
+#[derive(Debug, Default)]
+struct ShownReplicas {
+    entries: Vec<ShownEntry>,
+}
+
+#[derive(Debug)]
+struct ShownEntry {
+    topic: String,
+    partition: u32,
+    shown: ShownReplica,
+}
+
+impl ShownReplicas {
+    /// Records what the replica `topic/partition`, listed at `position`, shows `now`.
+    fn record(
+        &mut self,
+        position: usize,
+        topic: &str,
+        partition: u32,
+        now: ShownReplica,
+    ) -> Showing {
+        let is_it = |entry: &ShownEntry| entry.partition == partition && entry.topic == topic;
+        if !self.entries.get(position).is_some_and(is_it) {
+            // The list changed: bring the replica's entry (or a new one) to its position. The
+            // replicas listed before it are at theirs already.
+            assert!(
+                position <= self.entries.len(),
+                "earlier replicas are recorded"
+            );
+            match self.entries.iter().position(is_it) {
+                Some(found) => {
+                    let entry = self.entries.remove(found);
+                    self.entries.insert(position, entry);
+                }
+                None => {
+                    let entry = ShownEntry {
+                        topic: topic.to_owned(),
+                        partition,
+                        shown: now,
+                    };
+                    self.entries.insert(position, entry);
+                    return Showing::First;
+                }
+            }
+        }
+        let entry = &mut self.entries[position];
+        if entry.shown == now {
+            return Showing::Unchanged;
+        }
+        Showing::Changed {
+            previous: std::mem::replace(&mut entry.shown, now),
+        }
+    }
+}
+
+/// How what a replica shows compares with what it showed last.
+enum Showing {
+    Unchanged,
+    First,
+    Changed { previous: ShownReplica },
 }
 
 /// What a replica showed at its last observation: if all of it is the same, so is its snapshot.
@@ -84,8 +149,8 @@ impl ClusterMonitor {
             *fingerprint = None;
         }
         self.replica_monitor.node_restarted(node);
-        for by_replica in self.shown_replicas.values_mut() {
-            by_replica.retain(|(_, shown_node), _| *shown_node != node);
+        if let Some(shown) = self.shown_replicas.get_mut(node as usize) {
+            shown.entries.clear();
         }
     }
 
@@ -152,7 +217,12 @@ impl ClusterMonitor {
 
     /// Snapshots every replica of `node` that changed since it was last shown.
     fn snapshot_replicas(&mut self, node: &broker::Node) {
-        for replica in node.replicas() {
+        let index = node.id() as usize;
+        if self.shown_replicas.len() <= index {
+            self.shown_replicas
+                .resize_with(index + 1, ShownReplicas::default);
+        }
+        for (position, replica) in node.replicas().enumerate() {
             let log = replica.log;
             let now = ShownReplica {
                 records_version: log.records_version(),
@@ -161,18 +231,15 @@ impl ClusterMonitor {
                 leader_epoch: replica.leader_epoch,
                 is_leader: replica.is_leader,
             };
-            if !self.shown_replicas.contains_key(replica.topic) {
-                self.shown_replicas
-                    .insert(replica.topic.to_owned(), BTreeMap::new());
-            }
-            let by_replica = self
-                .shown_replicas
-                .get_mut(replica.topic)
-                .expect("inserted above");
-            let previous = match by_replica.get_mut(&(replica.partition, node.id())) {
-                Some(shown) if *shown == now => continue,
-                Some(shown) => Some(std::mem::replace(shown, now)),
-                None => by_replica.insert((replica.partition, node.id()), now),
+            let previous = match self.shown_replicas[index].record(
+                position,
+                replica.topic,
+                replica.partition,
+                now,
+            ) {
+                Showing::Unchanged => continue,
+                Showing::First => None,
+                Showing::Changed { previous } => Some(previous),
             };
             let shown = previous.map_or(0, |previous| previous.high_watermark);
             let from_offset = shown
