@@ -141,6 +141,44 @@ fn lost_consumption_stays_silent_when_the_next_owner_starts_from_the_commit() {
     assert_clean(&history.check(&exactly_once_drained()));
 }
 
+/// Under acks=1 an acknowledged record the leader lost in a failover (its offset reused by
+/// another record) is not owed to the group; under acks=all it is. Found by generated group
+/// runs with an acks=1 producer, which failed `lost-consumption` with every bug switch off.
+#[test]
+fn lost_consumption_stays_silent_under_acks_1_for_an_acknowledged_record_nobody_read() {
+    let mut history = History::new();
+    history.send_ok(0, &[("k", 1, 0), ("k", 2, 1)]);
+    history.send_ok(0, &[("k", 3, 1), ("k", 4, 2)]);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 3), (2, 4)])]);
+    history.commit_ok(1, "g", &[("k", 3)]);
+    let acks_leader = CheckConfig {
+        acks: check::history::Acks::Leader,
+        ..exactly_once_drained()
+    };
+    let report = history.check(&acks_leader);
+    assert_silent(&report, LostConsumption);
+    assert_fires(&history.check(&exactly_once_drained()), LostConsumption);
+}
+
+/// Under acks=1 a record someone read is still owed: the group skipping it is a loss.
+#[test]
+fn lost_consumption_fires_under_acks_1_for_a_record_another_reader_saw() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.poll_ok(3, &[("k", &[(0, 1), (1, 2), (2, 3)])]);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (2, 3)])]);
+    history.commit_ok(1, "g", &[("k", 3)]);
+    let acks_leader = CheckConfig {
+        acks: check::history::Acks::Leader,
+        ..exactly_once_drained()
+    };
+    let report = history.check(&acks_leader);
+    assert_fires(&report, LostConsumption);
+    assert_eq!(report.count(LostConsumption), 1);
+}
+
 /// Not drained: records above the highest processed one are not yet owed.
 #[test]
 fn lost_consumption_stays_silent_for_the_tail_of_an_undrained_run() {

@@ -12,7 +12,12 @@
 //!   until then). Zoo 12b (`drop_group_state_on_failover`) skips that replay.
 //! - **Membership lives in memory**, as in Kafka: after a failover, members find the new
 //!   coordinator, are told UNKNOWN_MEMBER_ID and join again. Generations and member ids carry the
-//!   leader epoch in their high 32 bits, so they grow across failovers and are never reused.
+//!   leader epoch in their high 32 bits, so they grow across failovers and are never reused. A
+//!   broker can also stop and start coordinating within one leader epoch (it lost its broker
+//!   epoch, its replicas went offline, and it regained it before the controller moved the
+//!   leadership): the new coordinator hands out ids above every id the old one did
+//!   ([`GroupCoordinators::retired`]), or a member of the old one would share its id with a new
+//!   member, and an old generation would be current again.
 //! - **Fencing**: a commit must come from a current member in the current generation (zoo 11,
 //!   `accept_stale_generation_commits`, accepts any).
 
@@ -36,6 +41,9 @@ pub(crate) struct GroupCoordinators {
     pub(crate) partitions: BTreeMap<u32, OffsetsPartition>,
     /// Commits appended and waiting for the high watermark: produce request id -> client.
     pending_commits: BTreeMap<u64, PendingCommit>,
+    /// Offsets partition -> the leader epoch its last coordinator on this broker resigned in,
+    /// and the first id (member id or generation) that coordinator never handed out.
+    retired: BTreeMap<u32, (u64, u64)>,
 }
 
 /// The coordinator of one offsets partition, in one leader epoch.
@@ -49,6 +57,8 @@ pub(crate) struct OffsetsPartition {
     /// Commit key ([`commit_key`]) -> committed offset, replayed from the log.
     offsets: BTreeMap<u64, u64>,
     groups: BTreeMap<String, Group>,
+    /// Every member id and generation of this coordinator is above this.
+    ids_base: u64,
     member_id_next: u64,
 }
 
@@ -65,9 +75,19 @@ impl OffsetsPartition {
         self.applied_offset >= self.loaded_end_offset
     }
 
-    /// Ids of this coordinator's epoch: the epoch in the high 32 bits.
-    fn epoch_base(&self) -> u64 {
-        self.leader_epoch << 32
+    /// Ids of this coordinator: the epoch in the high 32 bits, above those of an earlier
+    /// coordinator of the same epoch on this broker.
+    fn ids_base(&self) -> u64 {
+        self.ids_base
+    }
+
+    /// The first id this coordinator has not handed out, as a member id or a generation.
+    fn ids_next(&self) -> u64 {
+        let generations = self.groups.values().map(|group| group.generation + 1);
+        generations
+            .max()
+            .unwrap_or(0)
+            .max(self.ids_base + self.member_id_next + 1)
     }
 }
 
@@ -116,7 +136,13 @@ impl Node {
     /// Drops a partition's groups; commits waiting on it end with an unknown outcome (the
     /// replica dropped their produce requests).
     fn resign_coordinator(&mut self, partition: u32) {
-        self.groups.partitions.remove(&partition);
+        let coordinator = self
+            .groups
+            .partitions
+            .remove(&partition)
+            .expect("coordinating");
+        let retired = (coordinator.leader_epoch, coordinator.ids_next());
+        self.groups.retired.insert(partition, retired);
         let ended: Vec<u64> = self
             .groups
             .pending_commits
@@ -142,12 +168,21 @@ impl Node {
         } else {
             log.log_start_offset()
         };
+        let ids_base = match self.groups.retired.get(&partition) {
+            Some(&(retired_epoch, ids_next)) if retired_epoch == leader_epoch => ids_next,
+            _ => leader_epoch << 32,
+        };
+        assert!(
+            ids_base >> 32 == leader_epoch,
+            "offsets partition {partition}: the ids of leader epoch {leader_epoch} ran out"
+        );
         let coordinator = OffsetsPartition {
             leader_epoch,
             loaded_end_offset: log.log_end_offset(),
             applied_offset,
             offsets: BTreeMap::new(),
             groups: BTreeMap::new(),
+            ids_base,
             member_id_next: 0,
         };
         self.groups.partitions.insert(partition, coordinator);
@@ -256,11 +291,11 @@ impl Node {
             if coordinator.groups.len() >= limits.groups_max as usize {
                 return Err(GroupError::GroupsMaxReached);
             }
-            let group = Group::new(request.protocol, request.assignor, coordinator.epoch_base());
+            let group = Group::new(request.protocol, request.assignor, coordinator.ids_base());
             coordinator.groups.insert(request.group.clone(), group);
         }
         coordinator.member_id_next += 1;
-        let new_member_id = coordinator.epoch_base() | coordinator.member_id_next;
+        let new_member_id = coordinator.ids_base() + coordinator.member_id_next;
         let group = coordinator.groups.get_mut(&request.group).expect("present");
         group.join(
             now_ns,
@@ -454,8 +489,8 @@ impl Node {
             for (name, group) in &coordinator.groups {
                 group.check_invariants(name, limits.members_per_group_max);
                 assert!(
-                    group.generation >= coordinator.epoch_base(),
-                    "group {name}: generation below its coordinator's epoch"
+                    group.generation >= coordinator.ids_base(),
+                    "group {name}: generation below its coordinator's ids"
                 );
             }
         }

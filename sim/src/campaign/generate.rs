@@ -6,13 +6,27 @@
 //! plan (a random subset of kinds at random intensities), plus sometimes crashes aimed at a
 //! partition leader, and sometimes one aimed replica pattern: the fault shapes of the library
 //! scenarios that catch the bug zoo's replication bugs (`fast-double-failover`,
-//! `zombie-follower`, `lagging-replica-restart`), with drawn timings. The result is an ordinary [`Scenario`] with explicit faults and no
-//! `nemesis` section, so it can be written out, replayed and shrunk like any scenario file.
+//! `zombie-follower`, `lagging-replica-restart`), with drawn timings.
+//!
+//! About one seed in three reads through a consumer group instead of assign-mode consumers: one
+//! group of 2 to 4 subscribe-mode members over every topic, with a drawn protocol, assignor,
+//! commit mode and session timeout. Most of those get an aimed group pattern, the fault shape of
+//! a library scenario that catches a group bug of the zoo, with drawn timings: a member paused
+//! past its session timeout (`group-zombie-consumer`), members added and removed
+//! (`group-cooperative-scale`), the group's coordinator crashed (`group-coordinator-crash`).
+//! Half of the patterns run alone, without the swarm, as the library scenarios do. The result is
+//! an ordinary [`Scenario`] with explicit faults and no `nemesis` section, so it can be written
+//! out, replayed and shrunk like any scenario file.
 //!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
 //! TOML; runs are short (fault phase 5 to 15 s, liveness 10 to 15 s) so campaigns are fast;
 //! safety settings stay at their defaults (flush every batch, no unclean election, no bug
-//! switch), so with bugs off a failure is a real finding.
+//! switch), so with bugs off a failure is a real finding. The checks expect no more than the
+//! protocol guarantees: a group is judged exactly-once only when nothing fails (its only faults
+//! are the scale pattern's additions and removals, as in `group-cooperative-scale` and
+//! `group-worker-pool`), at-least-once otherwise. The group draws come after every other draw
+//! of their stream, so a seed without a group has the same cluster, workload and swarm as
+//! before groups were generated.
 
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -20,8 +34,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::runner::nemesis;
 use crate::scenario::{
-    Acks, Cluster, Consumer, ConsumerMode, Duration, Expect, Fault, Nemesis, NemesisKind, Producer,
-    Scenario, Target, Topic, Workload,
+    Acks, Assignor, Cluster, CommitMode, Consumer, ConsumerMode, Duration, Expect, Fault, Nemesis,
+    NemesisKind, Producer, RebalanceProtocol, Scenario, Target, Topic, Workload,
 };
 use crate::seed::{Stream, stream};
 
@@ -43,6 +57,31 @@ pub const KEYS_MAX: u32 = 32;
 /// fault's undoing (restart, resume, heal) never precedes it.
 pub const SWARM_QUIET_START_MS: u64 = 2_000;
 
+/// The share of seeds whose consumers are one consumer group.
+const GROUP_SEEDS_RATIO: (u32, u32) = (1, 3);
+/// The share of group seeds with an aimed group pattern.
+const GROUP_PATTERN_RATIO: (u32, u32) = (2, 3);
+pub const GROUP_MEMBERS_MIN: u32 = 2;
+pub const GROUP_MEMBERS_MAX: u32 = 4;
+const GROUP_NAME: &str = "group0";
+/// A drawn session timeout; half of the groups keep the client's default.
+const SESSION_TIMEOUT_MS_MIN: u64 = 800;
+const SESSION_TIMEOUT_MS_MAX: u64 = 3_000;
+/// The group consumer's default session timeout (`GroupConsumerConfig`).
+const SESSION_TIMEOUT_MS_DEFAULT: u64 = 1_500;
+/// Time between two membership changes of the scale pattern.
+const SCALE_STEP_MS_MIN: u64 = 800;
+const SCALE_STEP_MS_MAX: u64 = 1_800;
+/// Longest a group pattern runs, from its start (five scale steps; a zombie's first pause,
+/// 3 + 2.5 s; two coordinator crashes, 0.3 + 2.5 + 3 + 2.5 s).
+const GROUP_PATTERN_MS_MAX: u64 = 9_000;
+/// A group pattern starts once the group had time to form and commit.
+const GROUP_PATTERN_START_MS_MIN: u64 = 2_000;
+const GROUP_PATTERN_PHASE_MS_MIN: u64 = GROUP_PATTERN_START_MS_MIN + GROUP_PATTERN_MS_MAX;
+const _: () = assert!(GROUP_PATTERN_PHASE_MS_MIN <= FAULT_PHASE_SECONDS_MAX * 1_000);
+const _: () = assert!(SESSION_TIMEOUT_MS_MAX + 2_500 <= GROUP_PATTERN_MS_MAX);
+const _: () = assert!(5 * SCALE_STEP_MS_MAX <= GROUP_PATTERN_MS_MAX);
+
 const ALL_KINDS: [NemesisKind; 6] = [
     NemesisKind::Partition,
     NemesisKind::Crash,
@@ -63,8 +102,23 @@ pub fn generate(seed: u64) -> Scenario {
         workload_rng.random_range(LIVENESS_PHASE_SECONDS_MIN..=LIVENESS_PHASE_SECONDS_MAX),
     );
     let cluster = cluster(&mut workload_rng);
-    let workload = workload(&cluster.topics, &mut workload_rng);
-    let (faults, fault_phase) = faults(&cluster, fault_phase, &mut nemesis_rng);
+    let mut workload = workload(&cluster.topics, &mut workload_rng);
+    let (mut faults, mut fault_phase) = faults(&cluster, fault_phase, &mut nemesis_rng);
+    let mut expect = Expect::default();
+    if workload_rng.random_ratio(GROUP_SEEDS_RATIO.0, GROUP_SEEDS_RATIO.1) {
+        let group = group_consumer(&cluster.topics, &mut workload_rng);
+        workload.consumers = vec![group.clone()];
+        let brokers = cluster.brokers;
+        if let Some(pattern) = group_pattern(&group, brokers, fault_phase, &mut nemesis_rng) {
+            fault_phase = fault_phase.max(pattern.fault_phase);
+            if pattern.alone {
+                faults.clear();
+            }
+            expect.exactly_once = pattern.alone && pattern.kind == GroupPatternKind::Scale;
+            faults.extend(pattern.faults);
+            faults.sort_by_key(Fault::at);
+        }
+    }
     let scenario = Scenario {
         name: format!("generated-{seed:016x}"),
         why: format!(
@@ -78,7 +132,7 @@ pub fn generate(seed: u64) -> Scenario {
         workload,
         faults,
         nemesis: None,
-        expect: Expect::default(),
+        expect,
     };
     if let Err(problem) = scenario.validate() {
         panic!(
@@ -162,6 +216,197 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
         producers,
         consumers,
     }
+}
+
+/// One group of subscribe-mode members over every topic, its settings drawn.
+fn group_consumer(topics: &[Topic], rng: &mut ChaCha8Rng) -> Consumer {
+    let count = rng.random_range(GROUP_MEMBERS_MIN..=GROUP_MEMBERS_MAX);
+    let protocol = if rng.random_ratio(1, 2) {
+        RebalanceProtocol::Eager
+    } else {
+        RebalanceProtocol::Cooperative
+    };
+    let assignor = if rng.random_ratio(1, 2) {
+        Assignor::Range
+    } else {
+        Assignor::Sticky
+    };
+    let commit = if rng.random_ratio(1, 2) {
+        CommitMode::Auto
+    } else {
+        CommitMode::Manual
+    };
+    let session_timeout = rng.random_ratio(1, 2).then(|| {
+        Duration::from_ms(rng.random_range(SESSION_TIMEOUT_MS_MIN..=SESSION_TIMEOUT_MS_MAX))
+    });
+    Consumer {
+        topic: topics[0].name.clone(),
+        count,
+        mode: ConsumerMode::Subscribe,
+        group: Some(GROUP_NAME.to_owned()),
+        topics: topics[1..].iter().map(|topic| topic.name.clone()).collect(),
+        protocol: Some(protocol),
+        assignor: Some(assignor),
+        commit: Some(commit),
+        auto_offset_reset: None,
+        session_timeout,
+    }
+}
+
+/// The aimed group patterns: each is the fault shape of a library scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GroupPatternKind {
+    /// A member paused past its session timeout wakes up and commits old positions
+    /// (`group-zombie-consumer`).
+    Zombie,
+    /// Members join and leave, each change a rebalance that moves partitions
+    /// (`group-cooperative-scale`, `group-worker-pool`).
+    Scale,
+    /// The group's coordinator crashes, as a member joins (`group-coordinator-crash`).
+    CoordinatorCrash,
+}
+
+const GROUP_PATTERN_KINDS: [GroupPatternKind; 3] = [
+    GroupPatternKind::Zombie,
+    GroupPatternKind::Scale,
+    GroupPatternKind::CoordinatorCrash,
+];
+
+struct GroupPattern {
+    kind: GroupPatternKind,
+    /// Whether the pattern runs without the swarm, leader crashes and replica patterns.
+    alone: bool,
+    faults: Vec<Fault>,
+    /// The fault phase, lengthened to fit the pattern.
+    fault_phase: Duration,
+}
+
+/// Sometimes one group pattern aimed at `group`'s members or coordinator, with drawn timings.
+fn group_pattern(
+    group: &Consumer,
+    brokers: u32,
+    fault_phase: Duration,
+    rng: &mut ChaCha8Rng,
+) -> Option<GroupPattern> {
+    if !rng.random_ratio(GROUP_PATTERN_RATIO.0, GROUP_PATTERN_RATIO.1) {
+        return None;
+    }
+    let kind = GROUP_PATTERN_KINDS[rng.random_range(0..GROUP_PATTERN_KINDS.len())];
+    let alone = rng.random_ratio(1, 2);
+    let fault_phase = fault_phase.max(Duration::from_ms(GROUP_PATTERN_PHASE_MS_MIN));
+    let latest_start_ms = fault_phase.ns / 1_000_000 - GROUP_PATTERN_MS_MAX;
+    let start_ms = rng.random_range(GROUP_PATTERN_START_MS_MIN..=latest_start_ms);
+    let faults = match kind {
+        GroupPatternKind::Zombie => zombie_pattern(group, start_ms, rng),
+        GroupPatternKind::Scale => scale_pattern(group, start_ms, rng),
+        GroupPatternKind::CoordinatorCrash => {
+            coordinator_crash_pattern(group, brokers, start_ms, rng)
+        }
+    };
+    debug_assert!(faults.iter().all(|fault| fault.at() <= fault_phase));
+    Some(GroupPattern {
+        kind,
+        alone,
+        faults,
+        fault_phase,
+    })
+}
+
+/// One member (two, when there is room) paused past its session timeout, then resumed.
+fn zombie_pattern(group: &Consumer, start_ms: u64, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let session_timeout_ms = group
+        .session_timeout
+        .map_or(SESSION_TIMEOUT_MS_DEFAULT, |timeout| timeout.ns / 1_000_000);
+    let end_ms = start_ms + GROUP_PATTERN_MS_MAX;
+    let mut faults = Vec::new();
+    let mut members: Vec<u32> = (0..group.count).collect();
+    members.shuffle(rng);
+    let mut pause_ms = start_ms;
+    for member in members.into_iter().take(2) {
+        let resume_ms = pause_ms + session_timeout_ms + rng.random_range(1_000..=2_500);
+        if resume_ms > end_ms {
+            break;
+        }
+        faults.push(Fault::Pause {
+            at: Duration::from_ms(pause_ms),
+            target: Target::Consumer(member),
+        });
+        faults.push(Fault::Resume {
+            at: Duration::from_ms(resume_ms),
+            target: Target::Consumer(member),
+        });
+        pause_ms = resume_ms + rng.random_range(1_000..=2_000);
+    }
+    assert!(!faults.is_empty(), "the first pause always fits");
+    faults
+}
+
+/// The members after the first `initial` are added one by one, then the first one or two
+/// members are removed; the last member stays to drain the group.
+fn scale_pattern(group: &Consumer, start_ms: u64, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let initial = rng.random_range(1..group.count);
+    let removed = rng.random_range(1..=(group.count - 1).min(2));
+    let mut faults = Vec::new();
+    let mut at_ms = start_ms;
+    for member in initial..group.count {
+        faults.push(Fault::AddConsumer {
+            at: Duration::from_ms(at_ms),
+            target: Target::Consumer(member),
+        });
+        at_ms += rng.random_range(SCALE_STEP_MS_MIN..=SCALE_STEP_MS_MAX);
+    }
+    for member in 0..removed {
+        faults.push(Fault::RemoveConsumer {
+            at: Duration::from_ms(at_ms),
+            target: Target::Consumer(member),
+        });
+        at_ms += rng.random_range(SCALE_STEP_MS_MIN..=SCALE_STEP_MS_MAX);
+    }
+    faults
+}
+
+/// The coordinator crashes (just after the last member joins, when there are three or more),
+/// every broker restarts, and the new coordinator crashes again.
+/// Every broker restarts after a crash (a restart of a running broker does nothing).
+fn coordinator_crash_pattern(
+    group: &Consumer,
+    brokers: u32,
+    start_ms: u64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Fault> {
+    let coordinator = Target::Coordinator {
+        group: group.group.clone().expect("a group consumer has a group"),
+    };
+    let restart_all = |at_ms: u64| {
+        (0..brokers).map(move |broker| Fault::Restart {
+            at: Duration::from_ms(at_ms),
+            target: Target::Broker(broker),
+        })
+    };
+    let mut faults = Vec::new();
+    let mut crash_ms = start_ms;
+    if group.count >= 3 && rng.random_ratio(1, 2) {
+        faults.push(Fault::AddConsumer {
+            at: Duration::from_ms(start_ms),
+            target: Target::Consumer(group.count - 1),
+        });
+        crash_ms += rng.random_range(50..=300);
+    }
+    faults.push(Fault::Crash {
+        at: Duration::from_ms(crash_ms),
+        target: coordinator.clone(),
+    });
+    let restart_ms = crash_ms + rng.random_range(1_500..=2_500);
+    faults.extend(restart_all(restart_ms));
+    let second_crash_ms = restart_ms + rng.random_range(2_000..=3_000);
+    faults.push(Fault::Crash {
+        at: Duration::from_ms(second_crash_ms),
+        target: coordinator,
+    });
+    faults.extend(restart_all(
+        second_crash_ms + rng.random_range(1_500..=2_500),
+    ));
+    faults
 }
 
 /// The swarm plan over a random subset of every kind, plus (sometimes) leader crashes and
@@ -420,6 +665,156 @@ mod tests {
             (20..=70).contains(&aimed),
             "about half of the seeds (those with a replication factor 3 topic), got {aimed} of 100"
         );
+    }
+
+    /// The group consumer of a generated scenario, if it reads through one.
+    fn group_of(scenario: &Scenario) -> Option<&Consumer> {
+        let group = scenario
+            .workload
+            .consumers
+            .iter()
+            .find(|consumer| consumer.mode == ConsumerMode::Subscribe)?;
+        assert_eq!(
+            scenario.workload.consumers.len(),
+            1,
+            "the group reads alone"
+        );
+        Some(group)
+    }
+
+    fn aims_at_the_group(fault: &Fault) -> bool {
+        fault
+            .targets()
+            .iter()
+            .any(|(_, target)| target.is_consumer() || matches!(target, Target::Coordinator { .. }))
+    }
+
+    #[test]
+    fn about_a_third_of_generated_scenarios_read_through_one_group_over_every_topic() {
+        let mut groups = 0;
+        for seed in 0..300 {
+            let scenario = generate(seed);
+            let Some(group) = group_of(&scenario) else {
+                assert!(!scenario.expect.exactly_once);
+                assert!(
+                    !scenario.faults.iter().any(aims_at_the_group),
+                    "seed {seed}"
+                );
+                continue;
+            };
+            groups += 1;
+            assert!((GROUP_MEMBERS_MIN..=GROUP_MEMBERS_MAX).contains(&group.count));
+            let topics: Vec<String> = scenario
+                .cluster
+                .topics
+                .iter()
+                .map(|t| t.name.clone())
+                .collect();
+            assert_eq!(group.all_topics(), topics, "seed {seed}");
+        }
+        assert!(
+            (70..=130).contains(&groups),
+            "{groups} of 300 seeds have a group"
+        );
+    }
+
+    #[test]
+    fn group_scenarios_aim_every_group_pattern_and_expect_exactly_once_only_without_failures() {
+        let mut zombies = 0;
+        let mut scales = 0;
+        let mut coordinator_crashes = 0;
+        let mut exactly_once = 0;
+        for seed in 0..600 {
+            let scenario = generate(seed);
+            let faults = &scenario.faults;
+            let pauses_a_member = faults.iter().any(|fault| {
+                matches!(
+                    fault,
+                    Fault::Pause {
+                        target: Target::Consumer(_),
+                        ..
+                    }
+                )
+            });
+            let scales_the_group = faults
+                .iter()
+                .any(|fault| matches!(fault, Fault::RemoveConsumer { .. }));
+            let crashes_the_coordinator = faults.iter().any(|fault| {
+                matches!(
+                    fault,
+                    Fault::Crash {
+                        target: Target::Coordinator { .. },
+                        ..
+                    }
+                )
+            });
+            zombies += u32::from(pauses_a_member);
+            scales += u32::from(scales_the_group);
+            coordinator_crashes += u32::from(crashes_the_coordinator);
+            if scenario.expect.exactly_once {
+                exactly_once += 1;
+                let only_scaling = faults.iter().all(|fault| {
+                    matches!(
+                        fault,
+                        Fault::AddConsumer { .. } | Fault::RemoveConsumer { .. }
+                    )
+                });
+                assert!(only_scaling && scales_the_group, "seed {seed}: {faults:?}");
+            }
+        }
+        for (pattern, count) in [
+            ("zombie", zombies),
+            ("scale", scales),
+            ("coordinator crash", coordinator_crashes),
+        ] {
+            assert!(
+                (20..=70).contains(&count),
+                "{count} {pattern} patterns in 600 seeds"
+            );
+        }
+        assert!(
+            (8..=scales / 2 + 5).contains(&exactly_once),
+            "about half of the scale patterns run alone: {exactly_once} of {scales}"
+        );
+    }
+
+    #[test]
+    fn a_zombie_sleeps_past_its_session_timeout_and_a_scaled_group_keeps_a_member() {
+        for seed in 0..600 {
+            let scenario = generate(seed);
+            let Some(group) = group_of(&scenario) else {
+                continue;
+            };
+            let session_timeout = group
+                .session_timeout
+                .unwrap_or(Duration::from_ms(SESSION_TIMEOUT_MS_DEFAULT));
+            for (position, fault) in scenario.faults.iter().enumerate() {
+                if let Fault::Pause {
+                    at,
+                    target: target @ Target::Consumer(_),
+                } = fault
+                {
+                    let resume = scenario.faults[position..]
+                        .iter()
+                        .find_map(|later| match later {
+                            Fault::Resume {
+                                at,
+                                target: resumed,
+                            } if resumed == target => Some(*at),
+                            _ => None,
+                        })
+                        .expect("every paused member resumes");
+                    assert!(resume.ns > at.ns + session_timeout.ns, "seed {seed}");
+                }
+            }
+            let removed = scenario
+                .faults
+                .iter()
+                .filter(|fault| matches!(fault, Fault::RemoveConsumer { .. }))
+                .count() as u32;
+            assert!(removed < group.count, "seed {seed}");
+            assert!(scenario.fault_phase <= Duration::from_secs(FAULT_PHASE_SECONDS_MAX));
+        }
     }
 
     #[test]

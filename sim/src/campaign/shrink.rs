@@ -3,7 +3,9 @@
 //! Greedy and deterministic: from the current scenario, the candidate reductions are listed in
 //! a fixed order, biggest first (drop the nemesis, drop halves then quarters ... then single
 //! faults, shorten the phases, drop topics, producers and consumers, fewer processes, lower
-//! rates and key spaces, fewer partitions, replicas and brokers). Each valid candidate runs with
+//! rates and key spaces, fewer partitions, replicas and brokers). A consumer process goes with
+//! the faults naming it (and a group's coordinator faults with the group's last process); later
+//! consumers' targets move down, so a fault aimed at a group member follows it. Each valid candidate runs with
 //! the same seed; the first that still shows a violation of the same source and kind becomes
 //! the current scenario and the list starts over. The search stops when no candidate keeps the
 //! violation or after `runs_max` runs. The same runner and inputs always give the same result.
@@ -319,10 +321,11 @@ fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
     }
     for (index, consumer) in consumers.iter().enumerate() {
         cuts.push((
-            format!("consumer {index} (topic {})", consumer.topic),
-            with(scenario, |s| {
-                s.workload.consumers.remove(index);
-            }),
+            format!(
+                "consumer {index} (topic {}) and the faults naming its processes",
+                consumer.topic
+            ),
+            with(scenario, |s| remove_consumer_shape(s, index)),
         ));
     }
     for (index, producer) in producers.iter().enumerate() {
@@ -352,15 +355,91 @@ fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
             ));
         }
     }
+    let mut first_process = 0;
     for (index, consumer) in consumers.iter().enumerate() {
         if consumer.count > 1 {
             cuts.push((
                 format!("consumer {index}: count {} -> 1", consumer.count),
-                with(scenario, |s| s.workload.consumers[index].count = 1),
+                with(scenario, |s| {
+                    for process in (first_process + 1..first_process + consumer.count).rev() {
+                        remove_consumer_process(s, process);
+                    }
+                }),
             ));
+        }
+        first_process += consumer.count;
+    }
+    // One process of a shape at a time: a group keeps the member a fault is aimed at.
+    let mut process = 0;
+    for consumer in consumers {
+        for _ in 0..consumer.count {
+            if consumer.count > 1 {
+                cuts.push((
+                    format!("consumer process c{} and the faults naming it", process + 1),
+                    with(scenario, |s| remove_consumer_process(s, process)),
+                ));
+            }
+            process += 1;
         }
     }
     cuts
+}
+
+/// Without consumer shape `index`: its processes go as [`remove_consumer_process`] says.
+fn remove_consumer_shape(scenario: &mut Scenario, index: usize) {
+    let first: u32 = scenario.workload.consumers[..index]
+        .iter()
+        .map(|consumer| consumer.count)
+        .sum();
+    let count = scenario.workload.consumers[index].count;
+    let shapes = scenario.workload.consumers.len();
+    for process in (first..first + count).rev() {
+        remove_consumer_process(scenario, process);
+    }
+    assert_eq!(
+        scenario.workload.consumers.len() + 1,
+        shapes,
+        "the shape goes with its last process"
+    );
+}
+
+/// Without consumer process `c<process + 1>`: its shape counts one fewer (and goes at zero),
+/// faults naming it go, later consumers' targets move down by one, and faults aimed at the
+/// coordinator of a group no consumer is left in go.
+fn remove_consumer_process(scenario: &mut Scenario, process: u32) {
+    let consumers = &mut scenario.workload.consumers;
+    let mut first = 0;
+    let shape = consumers
+        .iter()
+        .position(|consumer| {
+            first += consumer.count;
+            process < first
+        })
+        .expect("the process exists");
+    consumers[shape].count -= 1;
+    if consumers[shape].count == 0 {
+        consumers.remove(shape);
+    }
+    let groups: Vec<String> = consumers
+        .iter()
+        .filter_map(|consumer| consumer.group.clone())
+        .collect();
+    scenario.faults.retain(|fault| {
+        fault.targets().iter().all(|(_, target)| match target {
+            Target::Consumer(index) => *index != process,
+            Target::Coordinator { group } => groups.contains(group),
+            _ => true,
+        })
+    });
+    for fault in &mut scenario.faults {
+        for (_, target) in fault.targets_mut() {
+            if let Target::Consumer(index) = target
+                && *index > process
+            {
+                *index -= 1;
+            }
+        }
+    }
 }
 
 fn cluster_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
@@ -420,10 +499,20 @@ fn names_topic(fault: &Fault, topic: &str) -> bool {
     })
 }
 
+/// Without topic `name`: its producers and leader faults go; a group consumer subscribed to
+/// further topics keeps those, other consumers of it go with their faults.
 fn remove_topic(scenario: &mut Scenario, name: &str) {
     scenario.cluster.topics.retain(|topic| topic.name != name);
     scenario.workload.producers.retain(|p| p.topic != name);
-    scenario.workload.consumers.retain(|c| c.topic != name);
+    for consumer in &mut scenario.workload.consumers {
+        consumer.topics.retain(|topic| topic != name);
+        if consumer.topic == name && !consumer.topics.is_empty() {
+            consumer.topic = consumer.topics.remove(0);
+        }
+    }
+    while let Some(index) = (scenario.workload.consumers.iter()).position(|c| c.topic == name) {
+        remove_consumer_shape(scenario, index);
+    }
     scenario.faults.retain(|fault| !names_topic(fault, name));
 }
 
@@ -563,6 +652,101 @@ mod tests {
             "shrinking is deterministic"
         );
         assert_eq!(again.removed, shrunk.removed);
+    }
+
+    /// Fails (seeds divisible by 7) when a consumer is paused while another consumer runs: a
+    /// zombie needs someone to take its partitions.
+    fn zombie_runner(scenario: &Scenario, path: &str, seed: u64, _log: bool) -> SeedRun {
+        let processes: u32 = scenario.workload.consumers.iter().map(|c| c.count).sum();
+        let pauses_a_consumer = scenario.faults.iter().any(|fault| {
+            matches!(
+                fault,
+                Fault::Pause {
+                    target: Target::Consumer(_),
+                    ..
+                }
+            )
+        });
+        let fails = pauses_a_consumer && processes >= 2 && seed % 7 == 0;
+        SeedRun::from_report(fake::report(scenario, path, seed, fails))
+    }
+
+    #[test]
+    fn shrinking_a_group_scenario_drops_members_and_keeps_the_fault_on_its_member() {
+        let pauses_the_last_of_four = |scenario: &Scenario| {
+            scenario.workload.consumers.iter().any(|c| c.count == 4)
+                && scenario.faults.iter().any(|fault| {
+                    matches!(
+                        fault,
+                        Fault::Pause {
+                            target: Target::Consumer(3),
+                            ..
+                        }
+                    )
+                })
+        };
+        let seed = (0..)
+            .map(|n| n * 7)
+            .find(|&seed| pauses_the_last_of_four(&generate(seed)))
+            .unwrap();
+        let original = generate(seed);
+        let shrunk = shrink(&original, seed, None, &zombie_runner, 10_000).unwrap();
+        assert!(shrunk.scenario.validate().is_ok());
+        let consumers = &shrunk.scenario.workload.consumers;
+        assert_eq!(consumers.len(), 1, "{}", shrunk.text());
+        assert_eq!(
+            consumers[0].count,
+            2,
+            "two members of four: {}",
+            shrunk.text()
+        );
+        assert_eq!(shrunk.scenario.faults.len(), 1, "{}", shrunk.text());
+        assert!(
+            matches!(
+                shrunk.scenario.faults[0],
+                Fault::Pause {
+                    target: Target::Consumer(0 | 1),
+                    ..
+                }
+            ),
+            "the pause follows its member down to c1 or c2: {}",
+            shrunk.text()
+        );
+    }
+
+    #[test]
+    fn removing_a_consumer_process_retargets_later_consumers_and_drops_orphaned_coordinator_faults()
+    {
+        let mut scenario = Scenario::parse(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../scenarios/group-coordinator-crash.toml"
+            ))
+            .unwrap(),
+            "group-coordinator-crash.toml",
+        )
+        .unwrap();
+        remove_consumer_process(&mut scenario, 1);
+        assert_eq!(scenario.workload.consumers[0].count, 2);
+        assert_eq!(
+            scenario.faults[0],
+            Fault::AddConsumer {
+                at: Duration::from_secs(3),
+                target: Target::Consumer(1),
+            },
+            "c3 became c2"
+        );
+        assert!(scenario.validate().is_ok());
+        remove_consumer_shape(&mut scenario, 0);
+        assert!(scenario.workload.consumers.is_empty());
+        assert!(
+            scenario
+                .faults
+                .iter()
+                .all(|fault| fault.action() == "restart"),
+            "the add-consumer and the coordinator crashes went with the group: {:?}",
+            scenario.faults
+        );
     }
 
     #[test]
