@@ -25,6 +25,10 @@ pub struct Clock {
     anchor_simulated_ns: u64,
     anchor_local_ns: i128,
     drift_ppm: i64,
+    /// The highest reading before the last step or offset change: a timer set at a local
+    /// deadline waits for the clock to read it, so one set before a step back waits for the
+    /// clock to climb back here first.
+    reading_highest_ns: i128,
 }
 
 impl Clock {
@@ -37,6 +41,7 @@ impl Clock {
             anchor_simulated_ns: 0,
             anchor_local_ns: i128::from(offset_ns).max(0),
             drift_ppm,
+            reading_highest_ns: 0,
         }
     }
 
@@ -86,8 +91,21 @@ impl Clock {
         self.anchor_simulated_ns = now_ns;
     }
 
+    /// How far the reading is below the highest it showed before a step back: the delay every
+    /// timer set before that step suffers on top of its own wait. Zero for a clock never stepped
+    /// back (or stepped forward again since).
+    pub fn behind_highest_ns(&self, now_ns: u64) -> u64 {
+        let reading = self.local_unclamped(now_ns);
+        clamp_to_u64(self.reading_highest_ns - reading)
+    }
+
+    fn note_reading(&mut self, now_ns: u64) {
+        self.reading_highest_ns = self.reading_highest_ns.max(self.local_unclamped(now_ns));
+    }
+
     /// Sets the clock to read `simulated + offset_ns` from now on (drift continues from here).
     pub fn set_offset(&mut self, now_ns: u64, offset_ns: i64) {
+        self.note_reading(now_ns);
         self.anchor_simulated_ns = now_ns;
         self.anchor_local_ns = (i128::from(now_ns) + i128::from(offset_ns)).max(0);
     }
@@ -103,6 +121,7 @@ impl Clock {
 
     /// Moves the local clock by `delta_ns` at once (forwards or backwards), as an NTP step does.
     pub fn jump(&mut self, now_ns: u64, delta_ns: i64) {
+        self.note_reading(now_ns);
         self.reanchor(now_ns);
         self.anchor_local_ns = (self.anchor_local_ns + i128::from(delta_ns)).max(0);
     }
@@ -156,5 +175,27 @@ mod tests {
         );
         clock.set_offset(3_000, -10_000);
         assert_eq!(clock.local_at(3_500), 500);
+    }
+
+    #[test]
+    fn a_clock_stepped_back_knows_how_far_below_its_highest_reading_it_is() {
+        let mut clock = Clock::default();
+        assert_eq!(clock.behind_highest_ns(1_000), 0);
+        clock.jump(10_000, 5_000);
+        assert_eq!(
+            clock.behind_highest_ns(10_000),
+            0,
+            "a step forward delays nothing"
+        );
+        clock.jump(11_000, -7_000);
+        assert_eq!(clock.local_at(11_000), 9_000);
+        assert_eq!(clock.behind_highest_ns(11_000), 7_000);
+        assert_eq!(
+            clock.behind_highest_ns(15_000),
+            3_000,
+            "it climbs back at its own pace"
+        );
+        clock.jump(15_000, 3_000);
+        assert_eq!(clock.behind_highest_ns(15_000), 0);
     }
 }

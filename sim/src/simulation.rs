@@ -285,11 +285,12 @@ impl<P: Process> Simulation<P> {
         self.slots[node.index()].clock.local_at(self.now_ns)
     }
 
-    /// How far the node's clock reads from simulated time now (negative: behind).
-    pub fn clock_offset_ns(&self, node: NodeId) -> i64 {
-        let local_ns = i128::from(self.local_time_ns(node));
-        (local_ns - i128::from(self.now_ns)).clamp(i128::from(i64::MIN), i128::from(i64::MAX))
-            as i64
+    /// How far the node's clock reads below the highest reading it showed before a step back
+    /// (see [`crate::clock::Clock::behind_highest_ns`]).
+    pub fn clock_behind_highest_ns(&self, node: NodeId) -> u64 {
+        self.slots[node.index()]
+            .clock
+            .behind_highest_ns(self.now_ns)
     }
 
     pub fn digest(&self) -> u64 {

@@ -329,11 +329,11 @@ impl FaultExecutor {
 
     /// Clears every fault still in force: the network healed and back to its base rates, held
     /// links released, disk faults ended, drift stopped, paused brokers resumed, crashed ones
-    /// restarted, and clocks behind simulated time stepped forward to it (as NTP would correct
-    /// them). A clock stepped back holds every timer set before the step back by as much: left
-    /// behind, a broker stepped back 17 s in all just before the heal stayed deaf to its timers
-    /// (no heartbeat, no registration, no election) through most of the liveness phase. Clocks
-    /// ahead stay ahead: their timers fired early, and nothing of that lingers.
+    /// restarted, and clocks stepped back stepped forward again to the highest reading they had
+    /// shown. A clock stepped back holds every timer set before the step by as much: left so, a
+    /// broker stepped back 17 s in all just before the heal stayed deaf to its timers (no
+    /// heartbeat, no registration, no election) through most of the liveness phase. Offsets
+    /// otherwise stay: a clock ahead or behind simulated time delays nothing by itself.
     pub fn heal_everything(&mut self, cluster: &mut ClusterSimulation) {
         for (from, to) in std::mem::take(&mut self.held_links) {
             cluster.simulation_mut().release(NodeId(from), NodeId(to));
@@ -347,8 +347,12 @@ impl FaultExecutor {
                 .set_clock_drift_ppm(NodeId(broker), 0);
         }
         for broker in brokers(cluster) {
-            if cluster.simulation().clock_offset_ns(NodeId(broker)) < 0 {
-                cluster.simulation_mut().set_clock_offset(NodeId(broker), 0);
+            let behind_ns = cluster.simulation().clock_behind_highest_ns(NodeId(broker));
+            if behind_ns > 0 {
+                let delta_ns = i64::try_from(behind_ns).expect("a step fits in i64");
+                cluster
+                    .simulation_mut()
+                    .jump_clock(NodeId(broker), delta_ns);
             }
         }
         set_network(cluster, self.base_network).expect("the base network was validated");
