@@ -45,7 +45,7 @@ for switch in "${switches[@]}"; do
     fi
     wall_ns=$(awk -v first="$first" '
         { match($0, /"job":[0-9]+/); job = substr($0, RSTART + 6, RLENGTH - 6) }
-        job <= first { match($0, /"wall_ns":[0-9]+/); total += substr($0, RSTART + 10, RLENGTH - 10) }
+        job + 0 <= first + 0 { match($0, /"wall_ns":[0-9]+/); total += substr($0, RSTART + 10, RLENGTH - 10) }
         END { print total }' "$campaign/seeds.jsonl")
     line=$(grep "\"job\":$first," "$campaign/seeds.jsonl")
     violation=$(echo "$line" | sed -n 's/.*"violations":\["\([^"]*\)".*/\1/p')
