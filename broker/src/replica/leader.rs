@@ -291,9 +291,8 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_fetch(&mut self, from: u32, mut request: FetchRequest) {
-        // The key takes the topic name: answers take it from the key (no copy per fetch).
-        let key = (std::mem::take(&mut request.topic), request.partition);
+    pub(crate) fn on_fetch(&mut self, from: u32, request: FetchRequest) {
+        let key = (request.topic.clone(), request.partition);
         let serve_stale = self.config.bugs.ignore_stale_follower_epoch && request.replica.is_some();
         if let Err(error) = self.check_leader(&key, request.current_leader_epoch, serve_stale) {
             if matches!(error, DataError::FencedLeaderEpoch { .. }) {
@@ -488,7 +487,7 @@ impl Node {
         let request = AlterPartitionRequest {
             broker: id,
             broker_epoch,
-            topic: key.0.clone(),
+            topic: key.0.to_string(),
             partition: key.1,
             leader_epoch: replica.leader_epoch,
             partition_epoch: replica.partition_epoch,
