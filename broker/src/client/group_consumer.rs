@@ -410,7 +410,7 @@ impl GroupConsumer {
         };
         output.push(Output::Send {
             to: coordinator,
-            message: Message::JoinGroup(request),
+            message: Message::JoinGroup(Box::new(request)),
         });
         self.membership = Membership::Joining {
             request_id,
