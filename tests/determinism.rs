@@ -138,6 +138,11 @@ impl Process for LeakyNode {
     type Message = u64;
     type Storage = demo::PingLog;
     type Observation = ();
+    type Output = sim::Command<Self>;
+
+    fn command(output: sim::Command<Self>) -> sim::Command<Self> {
+        output
+    }
 
     fn step(&mut self, input: Input<u64>, context: &mut Context<'_, Self>) {
         if matches!(input, Input::Message { .. }) {

@@ -57,13 +57,18 @@ impl SenderWindow {
     }
 
     fn insert(&mut self, request_id: u64) {
+        self.order.push_back(request_id);
+        // The common case, a fresh id above every id seen: at the back, without a search.
+        if self.sorted.back().is_none_or(|&newest| newest < request_id) {
+            self.sorted.push_back(request_id);
+            return;
+        }
         let position = self.sorted.partition_point(|&seen| seen < request_id);
         debug_assert!(
             self.sorted.get(position) != Some(&request_id),
             "inserted once"
         );
         self.sorted.insert(position, request_id);
-        self.order.push_back(request_id);
     }
 
     /// Forgets the oldest id. Returns false if the window was empty.
@@ -71,6 +76,11 @@ impl SenderWindow {
         let Some(oldest) = self.order.pop_front() else {
             return false;
         };
+        // The common case, ids heard in increasing order: the oldest is the smallest.
+        if self.sorted.front() == Some(&oldest) {
+            self.sorted.pop_front();
+            return true;
+        }
         let position = self
             .sorted
             .binary_search(&oldest)

@@ -33,7 +33,7 @@ pub(crate) enum Waiter {
     HardStateDurable(HardState),
     /// A partition leader's log is synced up to `end_offset` (in `leader_epoch`).
     LogDurable {
-        topic: String,
+        topic: crate::topic::TopicName,
         partition: u32,
         leader_epoch: u64,
         end_offset: u64,

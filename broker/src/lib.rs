@@ -24,6 +24,7 @@
 //!   they report.
 //! - [`message`]: the wire protocol ([`message::data`]: the data plane's).
 //! - [`storage`]: the durable disk image and its writes.
+//! - [`topic`]: [`topic::TopicName`], a topic name cheap to clone and compare.
 //! - `disk`: which actions wait for which syncs (crate-private).
 //! - `dedup`: TCP's at-most-once delivery, modelled: a node drops a request it already handled
 //!   (per-sender windows of request ids, crate-private).
@@ -59,6 +60,7 @@ pub mod node;
 pub mod raft;
 pub mod replica;
 pub mod storage;
+pub mod topic;
 
 pub use broker::{PartitionView, QuorumState, StateFingerprint};
 pub use config::{BugsConfig, ClusterConfig, ConfigError, LimitsConfig, TimingConfig, TopicConfig};

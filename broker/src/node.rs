@@ -454,7 +454,7 @@ impl Node {
             }
             Message::ListOffsets(request) => self.on_list_offsets(from, request),
             Message::ProduceResponse(response) => self.on_commit_appended(response),
-            Message::JoinGroup(request) => self.on_join_group(from, request),
+            Message::JoinGroup(request) => self.on_join_group(from, *request),
             Message::Heartbeat(request) => self.on_heartbeat(from, request),
             Message::LeaveGroup(request) => self.on_leave_group(request),
             Message::OffsetCommit(request) => self.on_offset_commit(from, request),

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::log::{LogImage, LogWrite};
 use crate::raft::log::Entry;
+use crate::topic::TopicName;
 
 /// A data partition's name: `(topic, partition)`.
-pub type PartitionKey = (String, u32);
+pub type PartitionKey = (TopicName, u32);
 
 /// Raft state that must survive a crash: the current term and the vote cast in it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,7 +47,7 @@ pub enum StorageWrite {
     MetadataLogAppend { index: u64, entries: Vec<Entry> },
     /// Change one partition log.
     Log {
-        topic: String,
+        topic: TopicName,
         partition: u32,
         write: LogWrite,
     },

@@ -46,6 +46,6 @@ pub use digest::{TraceDigest, format_digest};
 pub use disk::DiskConfig;
 pub use distribution::{Latency, Ratio};
 pub use network::NetworkConfig;
-pub use process::{Context, DiskError, Input, NodeId, Process, Storage};
+pub use process::{Command, Context, DiskError, Input, NodeId, Process, Storage};
 pub use seed::{Stream, parse_seed};
 pub use simulation::{ClockConfig, ConfigError, Simulation, SimulationConfig};

@@ -1,8 +1,11 @@
 //! The contract between the simulator and what it runs.
 //!
 //! A process is a sans-IO state machine: the simulator hands it one [`Input`] at a time together
-//! with a [`Context`] (its local clock reading, its own seeded random stream, and a command
-//! buffer), and the process answers only by issuing commands through that context. It never
+//! with a [`Context`] (its local clock reading, its own seeded random stream, and an output
+//! buffer), and the process answers only by issuing outputs through that context. An output is
+//! the process's own type ([`Process::Output`]): the simulator turns each into a [`Command`] as
+//! it executes it, in order, after the step, so a process with its own output type (the broker)
+//! writes its outputs once, with no second buffer of commands. It never
 //! reads a clock, draws OS randomness, sleeps or touches a socket; so the same seed replays the
 //! same run.
 //!
@@ -41,9 +44,15 @@ pub trait Process: Sized + 'static {
     type Storage: Storage;
     /// What the node reports to its driver (history entries, counters); never sent anywhere.
     type Observation: fmt::Debug;
+    /// What a step emits: [`Command`] itself, or the process's own type, turned into commands
+    /// by [`Process::command`].
+    type Output: From<Command<Self>>;
 
     /// Handles one input. All effects go through `context`.
     fn step(&mut self, input: Input<Self::Message>, context: &mut Context<'_, Self>);
+
+    /// The command an output stands for.
+    fn command(output: Self::Output) -> Command<Self>;
 
     /// Asserts the node's local invariants; the simulator calls it after every step when
     /// `SimulationConfig::check_invariants` is on. Panics on a broken invariant.
@@ -96,7 +105,7 @@ pub enum DiskError {
 
 /// A command a process issues while handling an input.
 #[derive(Debug)]
-pub(crate) enum Command<P: Process> {
+pub enum Command<P: Process> {
     Send {
         to: NodeId,
         message: P::Message,
@@ -123,7 +132,7 @@ pub struct Context<'a, P: Process> {
     node: NodeId,
     now_ns: u64,
     rng: &'a mut ChaCha8Rng,
-    commands: &'a mut Vec<Command<P>>,
+    outputs: &'a mut Vec<P::Output>,
 }
 
 impl<P: Process> fmt::Debug for Context<'_, P> {
@@ -141,13 +150,13 @@ impl<'a, P: Process> Context<'a, P> {
         node: NodeId,
         now_ns: u64,
         rng: &'a mut ChaCha8Rng,
-        commands: &'a mut Vec<Command<P>>,
+        outputs: &'a mut Vec<P::Output>,
     ) -> Self {
         Context {
             node,
             now_ns,
             rng,
-            commands,
+            outputs,
         }
     }
 
@@ -165,31 +174,41 @@ impl<'a, P: Process> Context<'a, P> {
         self.rng
     }
 
+    /// The random stream and the output buffer at once, for a process that emits its own
+    /// outputs while drawing randomness.
+    pub fn rng_and_outputs(&mut self) -> (&mut ChaCha8Rng, &mut Vec<P::Output>) {
+        (self.rng, self.outputs)
+    }
+
+    fn issue(&mut self, command: Command<P>) {
+        self.outputs.push(P::Output::from(command));
+    }
+
     pub fn send(&mut self, to: NodeId, message: P::Message) {
-        self.commands.push(Command::Send { to, message });
+        self.issue(Command::Send { to, message });
     }
 
     /// Fires `TimerFired { timer }` once the local clock reaches `deadline_ns`. Setting a timer
     /// key that is already set replaces it.
     pub fn set_timer(&mut self, timer: u64, deadline_ns: u64) {
-        self.commands.push(Command::SetTimer { timer, deadline_ns });
+        self.issue(Command::SetTimer { timer, deadline_ns });
     }
 
     pub fn cancel_timer(&mut self, timer: u64) {
-        self.commands.push(Command::CancelTimer { timer });
+        self.issue(Command::CancelTimer { timer });
     }
 
     /// Queues a write in the page cache: pending until a later sync completes.
     pub fn write(&mut self, tag: u64, write: <P::Storage as Storage>::Write) {
-        self.commands.push(Command::Write { tag, write });
+        self.issue(Command::Write { tag, write });
     }
 
     /// Makes every write issued so far durable, answered by `DiskSyncDone { tag }`.
     pub fn sync(&mut self, tag: u64) {
-        self.commands.push(Command::Sync { tag });
+        self.issue(Command::Sync { tag });
     }
 
     pub fn observe(&mut self, observation: P::Observation) {
-        self.commands.push(Command::Observe(observation));
+        self.issue(Command::Observe(observation));
     }
 }

@@ -168,7 +168,8 @@ pub struct Simulation<P: Process> {
     digest: TraceDigest,
     counters: Counters,
     observations: Vec<(u64, NodeId, P::Observation)>,
-    commands: Vec<Command<P>>,
+    /// One step's outputs, reused from step to step (empty between steps).
+    outputs: Vec<P::Output>,
     next_timer_generation: u64,
     last_stepped_node: Option<NodeId>,
 }
@@ -228,7 +229,7 @@ impl<P: Process> Simulation<P> {
             digest: TraceDigest::new(),
             counters: Counters::default(),
             observations: Vec::new(),
-            commands: Vec::new(),
+            outputs: Vec::new(),
             next_timer_generation: 0,
             last_stepped_node: None,
         };
@@ -471,21 +472,21 @@ impl<P: Process> Simulation<P> {
         self.counters.events += 1;
         self.last_stepped_node = Some(node);
         logging::set_context(self.now_ns, Some(node.0));
-        let mut commands = std::mem::take(&mut self.commands);
+        let mut outputs = std::mem::take(&mut self.outputs);
         let slot = &mut self.slots[node.index()];
         let local_ns = slot.clock.local_at(self.now_ns);
         let process = slot.process.as_mut().expect("only live nodes are stepped");
         process.step(
             input,
-            &mut Context::new(node, local_ns, &mut slot.rng, &mut commands),
+            &mut Context::new(node, local_ns, &mut slot.rng, &mut outputs),
         );
         if self.config.check_invariants {
             process.check_invariants();
         }
-        for command in commands.drain(..) {
-            self.execute(node, command);
+        for output in outputs.drain(..) {
+            self.execute(node, P::command(output));
         }
-        self.commands = commands;
+        self.outputs = outputs;
     }
 
     fn execute(&mut self, node: NodeId, command: Command<P>) {

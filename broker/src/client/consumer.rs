@@ -22,6 +22,7 @@ use crate::message::{
     OffsetSpec,
 };
 use crate::node::{Input, Observation, Output, Timer};
+use crate::topic::TopicName;
 
 /// A consumer's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -61,6 +62,8 @@ struct Poll {
 #[derive(Debug)]
 pub struct Consumer {
     config: ConsumerConfig,
+    /// `config.topic`, shared by every request.
+    topic: TopicName,
     metadata: MetadataCache,
     /// The offset of the next record to read, per assigned partition.
     positions: BTreeMap<u32, u64>,
@@ -79,6 +82,7 @@ impl Consumer {
             .map(|partition| (*partition, 0))
             .collect();
         Consumer {
+            topic: TopicName::from(&config.topic),
             config,
             metadata: MetadataCache::new(brokers),
             positions,
@@ -209,7 +213,7 @@ impl Consumer {
         self.resets.insert(request_id, partition);
         let request = ListOffsetsRequest {
             request_id,
-            topic: self.config.topic.clone(),
+            topic: self.topic.clone(),
             partition,
             spec: OffsetSpec::Earliest,
         };
@@ -252,7 +256,7 @@ impl Consumer {
 
     /// Invokes a poll when some partition's leader is known (else refreshes the metadata).
     fn start_poll(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        let topic = self.config.topic.clone();
+        let topic = self.topic.clone();
         let ready: Vec<(u32, u32, u64)> = self
             .positions
             .keys()

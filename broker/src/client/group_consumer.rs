@@ -41,6 +41,7 @@ use crate::message::{
     OffsetSpec,
 };
 use crate::node::{Input, Observation, Output, Timer};
+use crate::topic::TopicName;
 
 /// When a group consumer commits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -409,7 +410,7 @@ impl GroupConsumer {
         };
         output.push(Output::Send {
             to: coordinator,
-            message: Message::JoinGroup(request),
+            message: Message::JoinGroup(Box::new(request)),
         });
         self.membership = Membership::Joining {
             request_id,
@@ -669,7 +670,7 @@ impl GroupConsumer {
             .insert(request_id, (vec![key.clone()], now_ns));
         let request = ListOffsetsRequest {
             request_id,
-            topic: key.0,
+            topic: key.0.into(),
             partition: key.1,
             spec,
         };
@@ -683,7 +684,7 @@ impl GroupConsumer {
         let Some((keys, _)) = self.initializing.remove(&response.request_id) else {
             return;
         };
-        let key = (response.topic, response.partition);
+        let key = (String::from(response.topic), response.partition);
         if let Ok(offset) = response.result
             && keys.contains(&key)
             && self.assignment.contains(&key)
@@ -840,7 +841,7 @@ impl GroupConsumer {
             let request = FetchRequest {
                 request_id,
                 replica: None,
-                topic: key.0.clone(),
+                topic: TopicName::from(&key.0),
                 partition: key.1,
                 current_leader_epoch: Some(epoch),
                 fetch_offset: position,

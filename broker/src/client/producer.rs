@@ -26,6 +26,7 @@ use crate::dedup::RequestIds;
 use crate::log::Record;
 use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
+use crate::topic::TopicName;
 
 /// A producer's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -115,6 +116,8 @@ struct Operation {
 #[derive(Debug)]
 pub struct Producer {
     config: ProducerConfig,
+    /// `config.topic`, shared by every request.
+    topic: TopicName,
     metadata: MetadataCache,
     sequence_next: u64,
     round_robin_next: u32,
@@ -132,6 +135,7 @@ impl Producer {
         );
         assert!(config.in_flight_max > 0 && config.rate_per_second > 0);
         Producer {
+            topic: TopicName::from(&config.topic),
             config,
             metadata: MetadataCache::new(brokers),
             sequence_next: 0,
@@ -272,7 +276,7 @@ impl Producer {
 
     fn send_parts(&mut self, now_ns: u64, output: &mut Vec<Output>) {
         let in_flight_max = self.config.in_flight_max as usize;
-        let topic = self.config.topic.clone();
+        let topic = self.topic.clone();
         let acks = self.config.acks;
         let Some(operation) = &self.operation else {
             return;

@@ -34,6 +34,7 @@ use crate::message::group::{
 };
 use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
 use crate::node::{Node, Observation};
+use crate::topic::TopicName;
 
 /// Every offsets partition this broker coordinates, and its commits in flight.
 #[derive(Debug, Default)]
@@ -110,7 +111,7 @@ impl Node {
 
     /// The leader epoch in which this broker leads offsets partition `partition`, if it does.
     fn offsets_leader_epoch(&self, partition: u32) -> Option<u64> {
-        let key = (OFFSETS_TOPIC.to_owned(), partition);
+        let key = (TopicName::from(OFFSETS_TOPIC), partition);
         let replica = self.replicas.partitions.get(&key)?;
         replica.is_leader().then_some(replica.leader_epoch)
     }
@@ -161,7 +162,7 @@ impl Node {
     }
 
     fn start_coordinator(&mut self, partition: u32, leader_epoch: u64) {
-        let key = (OFFSETS_TOPIC.to_owned(), partition);
+        let key = (TopicName::from(OFFSETS_TOPIC), partition);
         let log = &self.replicas.partitions[&key].log;
         let applied_offset = if self.config.bugs.drop_group_state_on_failover {
             log.log_end_offset()
@@ -191,7 +192,7 @@ impl Node {
 
     /// Replays the offsets partition's records below the high watermark into the table.
     fn apply_committed_offsets(&mut self, partition: u32) {
-        let key = (OFFSETS_TOPIC.to_owned(), partition);
+        let key = (TopicName::from(OFFSETS_TOPIC), partition);
         let log = &self.replicas.partitions[&key].log;
         let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
         let high_watermark = log.high_watermark();
@@ -396,7 +397,7 @@ impl Node {
         );
         let produce = ProduceRequest {
             request_id: produce_id,
-            topic: OFFSETS_TOPIC.to_owned(),
+            topic: TopicName::from(OFFSETS_TOPIC),
             partition,
             acks: Acks::All,
             records,
@@ -477,7 +478,7 @@ impl Node {
                 "node {}: coordinates offsets partition {partition} without leading it",
                 self.id
             );
-            let key = (OFFSETS_TOPIC.to_owned(), *partition);
+            let key = (TopicName::from(OFFSETS_TOPIC), *partition);
             let high_watermark = self.replicas.partitions[&key].log.high_watermark();
             assert!(
                 dropped || coordinator.applied_offset <= high_watermark,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::log::{Record, RecordBatch};
+use crate::topic::TopicName;
 
 /// How many acknowledgements a producer waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -27,7 +28,7 @@ pub enum Acks {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProduceRequest {
     pub request_id: u64,
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     pub acks: Acks,
     pub records: Vec<Record>,
@@ -37,7 +38,7 @@ pub struct ProduceRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProduceResponse {
     pub request_id: u64,
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     pub result: Result<u64, DataError>,
 }
@@ -48,7 +49,7 @@ pub struct ProduceResponse {
 pub struct FetchRequest {
     pub request_id: u64,
     pub replica: Option<u32>,
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     /// The sender's leader epoch (`None`: a client that does not know it; no fencing).
     pub current_leader_epoch: Option<u64>,
@@ -69,7 +70,7 @@ pub struct FetchData {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FetchResponse {
     pub request_id: u64,
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     pub result: Result<FetchData, DataError>,
 }
@@ -78,7 +79,7 @@ pub struct FetchResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OffsetsForLeaderEpochRequest {
     pub request_id: u64,
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     pub current_leader_epoch: u64,
     pub leader_epoch: u64,
@@ -88,7 +89,7 @@ pub struct OffsetsForLeaderEpochRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OffsetsForLeaderEpochResponse {
     pub request_id: u64,
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     pub result: Result<(u64, u64), DataError>,
 }
@@ -105,7 +106,7 @@ pub enum OffsetSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ListOffsetsRequest {
     pub request_id: u64,
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     pub spec: OffsetSpec,
 }
@@ -113,7 +114,7 @@ pub struct ListOffsetsRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ListOffsetsResponse {
     pub request_id: u64,
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     pub result: Result<u64, DataError>,
 }

@@ -123,7 +123,7 @@ pub enum Message {
     ListOffsetsResponse(ListOffsetsResponse),
 
     // Consumer groups: members to their group's coordinator ([`group`]).
-    JoinGroup(group::JoinGroupRequest),
+    JoinGroup(Box<group::JoinGroupRequest>),
     JoinGroupResponse(group::JoinGroupResponse),
     Heartbeat(group::HeartbeatRequest),
     HeartbeatResponse(group::HeartbeatResponse),

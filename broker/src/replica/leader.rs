@@ -199,10 +199,42 @@ impl Node {
     /// After any change to a led partition: advance the HW, answer what can be answered, ask
     /// for ISR changes.
     pub(crate) fn on_leader_changed(&mut self, key: &PartitionKey) {
+        if !self.leader_work_pending(key) {
+            return;
+        }
         self.advance_high_watermark(key);
         self.answer_pending_produces(key);
         self.complete_parked_fetches(key, false);
         self.request_isr_change(key);
+    }
+
+    /// Whether [`Node::on_leader_changed`] has anything to do: a higher HW, a produce to answer,
+    /// a parked fetch to complete or an ISR change to consider. One lookup and no writes: most
+    /// fetches change nothing (the follower's LEO did not move), and then each of the four steps
+    /// would return without effect.
+    fn leader_work_pending(&self, key: &PartitionKey) -> bool {
+        let Some(replica) = self.replicas.partitions.get(key) else {
+            return false;
+        };
+        let ReplicaRole::Leader(leader) = &replica.role else {
+            return false;
+        };
+        let log = &replica.log;
+        let high_watermark = log.high_watermark();
+        let candidate = if self.config.bugs.high_watermark_at_leader_end {
+            log.log_end_offset()
+        } else {
+            high_watermark_candidate(leader, self.id)
+        };
+        candidate > high_watermark
+            || leader.pending.iter().any(|pending| {
+                produce_answerable(pending, high_watermark, leader.durable_end_offset)
+            })
+            || leader
+                .parked
+                .iter()
+                .any(|fetch| parked_fetch_answerable(fetch, replica, false, self.now_ns()))
+            || !self.isr_settled(replica, leader)
     }
 
     fn advance_high_watermark(&mut self, key: &PartitionKey) {
@@ -244,31 +276,23 @@ impl Node {
         let durable = leader.durable_end_offset;
         let mut answers = Vec::new();
         leader.pending.retain(|pending| {
-            let answer = match pending.acks {
-                Acks::Leader if durable >= pending.end_offset => Some(Ok(pending.base_offset)),
-                Acks::All if high_watermark >= pending.end_offset => Some(if enough {
-                    Ok(pending.base_offset)
-                } else {
-                    Err(DataError::NotEnoughReplicasAfterAppend)
-                }),
-                _ => None,
-            };
-            match answer {
-                Some(result) => {
-                    answers.push((pending.from, pending.request_id, result));
-                    false
-                }
-                None => true,
+            if !produce_answerable(pending, high_watermark, durable) {
+                return true;
             }
+            let result = match pending.acks {
+                Acks::All if !enough => Err(DataError::NotEnoughReplicasAfterAppend),
+                _ => Ok(pending.base_offset),
+            };
+            answers.push((pending.from, pending.request_id, result));
+            false
         });
         for (from, request_id, result) in answers {
             self.answer_produce(from, key, request_id, result);
         }
     }
 
-    pub(crate) fn on_fetch(&mut self, from: u32, mut request: FetchRequest) {
-        // The key takes the topic name: answers take it from the key (no copy per fetch).
-        let key = (std::mem::take(&mut request.topic), request.partition);
+    pub(crate) fn on_fetch(&mut self, from: u32, request: FetchRequest) {
+        let key = (request.topic.clone(), request.partition);
         let serve_stale = self.config.bugs.ignore_stale_follower_epoch && request.replica.is_some();
         if let Err(error) = self.check_leader(&key, request.current_leader_epoch, serve_stale) {
             if matches!(error, DataError::FencedLeaderEpoch { .. }) {
@@ -381,28 +405,18 @@ impl Node {
         let Some(replica) = self.replicas.partitions.get_mut(key) else {
             return;
         };
-        let high_watermark = replica.log.high_watermark();
-        let log_start_offset = replica.log.log_start_offset();
-        let log_end_offset = replica.log.log_end_offset();
-        let Some(leader) = replica.leader_state() else {
+        let ReplicaRole::Leader(leader) = &replica.role else {
             return;
-        };
-        let answerable = |fetch: &ParkedFetch| {
-            let end_offset = match fetch.request.replica {
-                Some(_) => log_end_offset,
-                None => high_watermark,
-            };
-            let offset = fetch.request.fetch_offset;
-            // Data to return (see `serve_fetch`), an out-of-range offset, or a wait over.
-            offset < end_offset.min(log_end_offset)
-                || offset < log_start_offset
-                || offset > log_end_offset
-                || (expire && fetch.deadline_ns <= now_ns)
         };
         // The common case, without taking the list apart: nothing to answer yet.
-        if !leader.parked.iter().any(answerable) {
+        if !leader
+            .parked
+            .iter()
+            .any(|fetch| parked_fetch_answerable(fetch, replica, expire, now_ns))
+        {
             return;
         }
+        let leader = replica.leader_state().expect("matched above");
         let parked = std::mem::take(&mut leader.parked);
         let mut keep = Vec::new();
         for fetch in parked {
@@ -440,6 +454,10 @@ impl Node {
         let ReplicaRole::Leader(leader) = &replica.role else {
             return;
         };
+        // The common case, without building the ISR: every member stays and nobody joins.
+        if self.isr_settled(replica, leader) {
+            return;
+        }
         let log_end_offset = replica.log.log_end_offset();
         let in_sync = |member: &u32| {
             *member == id || leader.followers[member].last_caught_up_ns + lag_max_ns > now_ns
@@ -451,14 +469,6 @@ impl Node {
                 && progress.last_caught_up_ns + lag_max_ns > now_ns;
             (caught_up || readmit) && self.image.is_active(*follower)
         };
-        // The common case, without building the ISR: every member stays and nobody joins.
-        if leader.isr.iter().all(in_sync)
-            && leader.followers.iter().all(|(follower, progress)| {
-                leader.isr.contains(follower) || !joins(follower, progress)
-            })
-        {
-            return;
-        }
         let mut isr: Vec<u32> = leader.isr.iter().copied().filter(in_sync).collect();
         for (follower, progress) in &leader.followers {
             if !isr.contains(follower) && joins(follower, progress) {
@@ -477,7 +487,7 @@ impl Node {
         let request = AlterPartitionRequest {
             broker: id,
             broker_epoch,
-            topic: key.0.clone(),
+            topic: key.0.to_string(),
             partition: key.1,
             leader_epoch: replica.leader_epoch,
             partition_epoch: replica.partition_epoch,
@@ -498,6 +508,33 @@ impl Node {
         leader.isr_requested = Some((isr, now_ns));
         self.observe(observation);
         self.send(controller, Message::AlterPartition(request));
+    }
+
+    /// Whether the ISR needs no change request: there is no controller or broker epoch to ask
+    /// with, or every member stays in sync and no follower qualifies to join.
+    fn isr_settled(&self, replica: &Replica, leader: &LeaderState) -> bool {
+        if self.raft.leader.is_none() || self.broker.broker_epoch.is_none() {
+            return true;
+        }
+        let now_ns = self.now_ns();
+        let lag_max_ns = self.config.timing.replica_lag_time_max_ns;
+        let readmit = self.config.bugs.readmit_stale_broker;
+        let id = self.id;
+        let log_end_offset = replica.log.log_end_offset();
+        let in_sync = |member: &u32| {
+            *member == id || leader.followers[member].last_caught_up_ns + lag_max_ns > now_ns
+        };
+        let joins = |follower: &u32, progress: &crate::replica::FollowerProgress| {
+            let caught_up = progress
+                .log_end_offset
+                .is_some_and(|leo| leo >= log_end_offset)
+                && progress.last_caught_up_ns + lag_max_ns > now_ns;
+            (caught_up || readmit) && self.image.is_active(*follower)
+        };
+        leader.isr.iter().all(in_sync)
+            && leader.followers.iter().all(|(follower, progress)| {
+                leader.isr.contains(follower) || !joins(follower, progress)
+            })
     }
 
     pub(crate) fn tick_leader(&mut self, key: &PartitionKey) {
@@ -563,6 +600,41 @@ impl Node {
         };
         self.send(from, Message::ListOffsetsResponse(response));
     }
+}
+
+/// Whether a pending produce can be answered: acks=1 once the leader's log is durable past it,
+/// acks=all once the HW passed it.
+fn produce_answerable(
+    pending: &PendingProduce,
+    high_watermark: u64,
+    durable_end_offset: u64,
+) -> bool {
+    match pending.acks {
+        Acks::Leader => durable_end_offset >= pending.end_offset,
+        Acks::All => high_watermark >= pending.end_offset,
+        Acks::None => false,
+    }
+}
+
+/// Whether a parked fetch can be answered now: it has data to return (see `serve_fetch`), its
+/// offset is out of range, or (with `expire`) its wait is over.
+fn parked_fetch_answerable(
+    fetch: &ParkedFetch,
+    replica: &Replica,
+    expire: bool,
+    now_ns: u64,
+) -> bool {
+    let log = &replica.log;
+    let log_end_offset = log.log_end_offset();
+    let end_offset = match fetch.request.replica {
+        Some(_) => log_end_offset,
+        None => log.high_watermark(),
+    };
+    let offset = fetch.request.fetch_offset;
+    offset < end_offset.min(log_end_offset)
+        || offset < log.log_start_offset()
+        || offset > log_end_offset
+        || (expire && fetch.deadline_ns <= now_ns)
 }
 
 /// The minimum LEO over the maximal ISR (the committed ISR plus every member asked for in this

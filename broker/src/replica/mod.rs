@@ -42,6 +42,7 @@ use crate::log::{LogImage, PartitionLog};
 use crate::message::FetchRequest;
 use crate::message::data::Acks;
 use crate::storage::PartitionKey;
+use crate::topic::TopicName;
 
 /// Every replica this broker holds, and the logs recovered from disk not yet opened.
 #[derive(Debug, Default)]
@@ -185,7 +186,7 @@ impl Replica {
 /// A read-only view of one replica, for drivers and checkers.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplicaView<'a> {
-    pub topic: &'a str,
+    pub topic: &'a TopicName,
     pub partition: u32,
     pub is_leader: bool,
     /// The leader epoch the replica acts on.

@@ -13,6 +13,7 @@ use crate::message::{DataError, FetchResponse, Message};
 use crate::node::{Node, Observation, Timer};
 use crate::replica::{FollowerProgress, LeaderState, Replica, ReplicaRole, ReplicaView};
 use crate::storage::PartitionKey;
+use crate::topic::TopicName;
 
 /// The role the metadata asks of this broker for one partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +80,7 @@ impl Node {
                             partition_epoch: state.partition_epoch,
                             min_insync_replicas: topic.min_insync_replicas,
                         };
-                        ((name.clone(), partition as u32), facts)
+                        ((TopicName::from(name), partition as u32), facts)
                     })
             })
             .collect();
@@ -216,7 +217,7 @@ impl Node {
         replica.followed_last = None;
         let leader_epoch = replica.leader_epoch;
         self.observe(Observation::ReplicaBecameLeader {
-            topic: key.0.clone(),
+            topic: key.0.to_string(),
             partition: key.1,
             leader_epoch,
         });

@@ -1,10 +1,11 @@
 //! The simulation process of a cluster: a broker node, an admin client, a producer, a consumer or
 //! a group consumer.
 //!
-//! Translation only: engine inputs become broker inputs, broker outputs become context commands.
-//! Timer keys are [`broker::Timer::key`]; a sync's `Err` becomes `succeeded: false`.
+//! Translation only: engine inputs become broker inputs, broker outputs become engine commands
+//! (the broker's [`Output`] is the process's output type: the engine translates each as it
+//! executes it). Timer keys are [`broker::Timer::key`]; a sync's `Err` becomes
+//! `succeeded: false`.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use broker::admin::{AdminClient, AdminCommand};
@@ -14,7 +15,7 @@ use broker::client::{
 use broker::node::{Input as BrokerInput, Output, Timer};
 use broker::{ClusterConfig, Message, Node, Observation};
 
-use crate::process::{Context, Input, NodeId, Process, Storage};
+use crate::process::{Command, Context, Input, NodeId, Process, Storage};
 
 /// A broker's durable image, as the engine's [`Storage`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -138,21 +139,22 @@ fn translate_input(input: Input<Message>) -> Option<BrokerInput> {
     })
 }
 
-thread_local! {
-    /// One step's outputs, reused from step to step so that a step allocates nothing for them
-    /// (empty between steps: nothing carries over).
-    static OUTPUTS: RefCell<Vec<Output>> = const { RefCell::new(Vec::new()) };
-}
-
-fn execute(outputs: std::vec::Drain<'_, Output>, context: &mut Context<'_, Member>) {
-    for output in outputs {
-        match output {
-            Output::Send { to, message } => context.send(NodeId(to), message),
-            Output::SetTimer { timer, deadline_ns } => context.set_timer(timer.key(), deadline_ns),
-            Output::CancelTimer { timer } => context.cancel_timer(timer.key()),
-            Output::DiskWrite { tag, write } => context.write(tag, write),
-            Output::DiskSync { tag } => context.sync(tag),
-            Output::Observe(observation) => context.observe(observation),
+/// The broker output an engine command stands for (the inverse of [`Member::command`]; the
+/// members never issue commands through the context's helpers, but the engine requires it).
+impl From<Command<Member>> for Output {
+    fn from(command: Command<Member>) -> Output {
+        match command {
+            Command::Send { to, message } => Output::Send { to: to.0, message },
+            Command::SetTimer { timer, deadline_ns } => Output::SetTimer {
+                timer: Timer::from_key(timer).expect("a broker timer key"),
+                deadline_ns,
+            },
+            Command::CancelTimer { timer } => Output::CancelTimer {
+                timer: Timer::from_key(timer).expect("a broker timer key"),
+            },
+            Command::Write { tag, write } => Output::DiskWrite { tag, write },
+            Command::Sync { tag } => Output::DiskSync { tag },
+            Command::Observe(observation) => Output::Observe(observation),
         }
     }
 }
@@ -161,25 +163,38 @@ impl Process for Member {
     type Message = Message;
     type Storage = MemberStorage;
     type Observation = Observation;
+    type Output = Output;
 
     fn step(&mut self, input: Input<Message>, context: &mut Context<'_, Self>) {
         let Some(input) = translate_input(input) else {
             panic!("{}: a timer key no broker timer has", context.node());
         };
         let now_ns = context.now_ns();
-        OUTPUTS.with_borrow_mut(|outputs| {
-            debug_assert!(outputs.is_empty(), "outputs left over from another step");
-            match self {
-                Member::Broker(node) => node.step(now_ns, input, context.rng(), outputs),
-                Member::Admin(admin) => admin.step(now_ns, input, context.rng(), outputs),
-                Member::Producer(producer) => producer.step(now_ns, input, context.rng(), outputs),
-                Member::Consumer(consumer) => consumer.step(now_ns, input, context.rng(), outputs),
-                Member::GroupConsumer(consumer) => {
-                    consumer.step(now_ns, input, context.rng(), outputs)
-                }
-            }
-            execute(outputs.drain(..), context);
-        });
+        let (rng, outputs) = context.rng_and_outputs();
+        match self {
+            Member::Broker(node) => node.step(now_ns, input, rng, outputs),
+            Member::Admin(admin) => admin.step(now_ns, input, rng, outputs),
+            Member::Producer(producer) => producer.step(now_ns, input, rng, outputs),
+            Member::Consumer(consumer) => consumer.step(now_ns, input, rng, outputs),
+            Member::GroupConsumer(consumer) => consumer.step(now_ns, input, rng, outputs),
+        }
+    }
+
+    fn command(output: Output) -> Command<Member> {
+        match output {
+            Output::Send { to, message } => Command::Send {
+                to: NodeId(to),
+                message,
+            },
+            Output::SetTimer { timer, deadline_ns } => Command::SetTimer {
+                timer: timer.key(),
+                deadline_ns,
+            },
+            Output::CancelTimer { timer } => Command::CancelTimer { timer: timer.key() },
+            Output::DiskWrite { tag, write } => Command::Write { tag, write },
+            Output::DiskSync { tag } => Command::Sync { tag },
+            Output::Observe(observation) => Command::Observe(observation),
+        }
     }
 
     fn check_invariants(&self) {

@@ -26,6 +26,7 @@
 //! metadata state) has not changed since it was last checked is not shown again to the quorum
 //! and leadership monitors: its snapshots are the same.
 
+use broker::topic::TopicName;
 use check::state::replicas::{RecordId, ReplicaMonitor, ReplicaSnapshot};
 use check::state::{
     BrokerEpochSnapshot, EntryId, LeadershipMonitor, PartitionViewSnapshot, QuorumMemberSnapshot,
@@ -67,7 +68,7 @@ struct ShownReplicas {
 
 #[derive(Debug)]
 struct ShownEntry {
-    topic: String,
+    topic: TopicName,
     partition: u32,
     shown: ShownReplica,
 }
@@ -77,11 +78,12 @@ impl ShownReplicas {
     fn record(
         &mut self,
         position: usize,
-        topic: &str,
+        topic: &TopicName,
         partition: u32,
         now: ShownReplica,
     ) -> Showing {
-        let is_it = |entry: &ShownEntry| entry.partition == partition && entry.topic == topic;
+        // Topic names are interned: comparing them is a pointer check.
+        let is_it = |entry: &ShownEntry| entry.partition == partition && entry.topic == *topic;
         if !self.entries.get(position).is_some_and(is_it) {
             // The list changed: bring the replica's entry (or a new one) to its position. The
             // replicas listed before it are at theirs already.
@@ -96,7 +98,7 @@ impl ShownReplicas {
                 }
                 None => {
                     let entry = ShownEntry {
-                        topic: topic.to_owned(),
+                        topic: topic.clone(),
                         partition,
                         shown: now,
                     };
@@ -259,7 +261,7 @@ impl ClusterMonitor {
                 .collect();
             self.replicas.push(ReplicaSnapshot {
                 node: node.id(),
-                topic: replica.topic.to_owned(),
+                topic: replica.topic.to_string(),
                 partition: replica.partition,
                 leader_epoch: replica.leader_epoch,
                 is_leader: replica.is_leader,

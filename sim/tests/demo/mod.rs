@@ -10,7 +10,7 @@
 
 use std::rc::Rc;
 
-use sim::{Context, Input, NodeId, Process, Simulation, SimulationConfig, Storage};
+use sim::{Command, Context, Input, NodeId, Process, Simulation, SimulationConfig, Storage};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Message {
@@ -146,6 +146,11 @@ impl Process for DemoNode {
     type Message = Message;
     type Storage = PingLog;
     type Observation = Seen;
+    type Output = Command<Self>;
+
+    fn command(output: Command<Self>) -> Command<Self> {
+        output
+    }
 
     fn step(&mut self, input: Input<Message>, context: &mut Context<'_, Self>) {
         match input {
