@@ -21,7 +21,9 @@ use crate::message::{
     OffsetsForLeaderEpochResponse, ProduceRequest, ProduceResponse,
 };
 use crate::node::{Node, Observation};
-use crate::replica::{LeaderState, ParkedFetch, PendingProduce, Replica, ReplicaRole};
+use crate::replica::{
+    FollowerProgress, LeaderState, ParkedFetch, PendingProduce, Replica, ReplicaRole,
+};
 use crate::storage::{PartitionKey, StorageWrite};
 
 impl Node {
@@ -440,9 +442,7 @@ impl Node {
     /// Asks the controller to shrink or expand the ISR when the followers' progress calls for it.
     fn request_isr_change(&mut self, key: &PartitionKey) {
         let now_ns = self.now_ns();
-        let lag_max_ns = self.config.timing.replica_lag_time_max_ns;
         let retry_ns = self.config.timing.replica_request_timeout_ns;
-        let readmit = self.config.bugs.readmit_stale_broker;
         let (Some(controller), Some(broker_epoch)) = (self.raft.leader, self.broker.broker_epoch)
         else {
             return;
@@ -459,19 +459,14 @@ impl Node {
             return;
         }
         let log_end_offset = replica.log.log_end_offset();
-        let in_sync = |member: &u32| {
-            *member == id || leader.followers[member].last_caught_up_ns + lag_max_ns > now_ns
-        };
-        let joins = |follower: &u32, progress: &crate::replica::FollowerProgress| {
-            let caught_up = progress
-                .log_end_offset
-                .is_some_and(|leo| leo >= log_end_offset)
-                && progress.last_caught_up_ns + lag_max_ns > now_ns;
-            (caught_up || readmit) && self.image.is_active(*follower)
-        };
-        let mut isr: Vec<u32> = leader.isr.iter().copied().filter(in_sync).collect();
+        let mut isr: Vec<u32> = leader
+            .isr
+            .iter()
+            .copied()
+            .filter(|member| self.stays_in_sync(leader, *member))
+            .collect();
         for (follower, progress) in &leader.followers {
-            if !isr.contains(follower) && joins(follower, progress) {
+            if !isr.contains(follower) && self.joins_isr(*follower, progress, log_end_offset) {
                 isr.push(*follower);
             }
         }
@@ -516,25 +511,34 @@ impl Node {
         if self.raft.leader.is_none() || self.broker.broker_epoch.is_none() {
             return true;
         }
-        let now_ns = self.now_ns();
-        let lag_max_ns = self.config.timing.replica_lag_time_max_ns;
-        let readmit = self.config.bugs.readmit_stale_broker;
-        let id = self.id;
         let log_end_offset = replica.log.log_end_offset();
-        let in_sync = |member: &u32| {
-            *member == id || leader.followers[member].last_caught_up_ns + lag_max_ns > now_ns
-        };
-        let joins = |follower: &u32, progress: &crate::replica::FollowerProgress| {
-            let caught_up = progress
-                .log_end_offset
-                .is_some_and(|leo| leo >= log_end_offset)
-                && progress.last_caught_up_ns + lag_max_ns > now_ns;
-            (caught_up || readmit) && self.image.is_active(*follower)
-        };
-        leader.isr.iter().all(in_sync)
+        leader
+            .isr
+            .iter()
+            .all(|member| self.stays_in_sync(leader, *member))
             && leader.followers.iter().all(|(follower, progress)| {
-                leader.isr.contains(follower) || !joins(follower, progress)
+                leader.isr.contains(follower)
+                    || !self.joins_isr(*follower, progress, log_end_offset)
             })
+    }
+
+    /// Whether ISR `member` caught up with the leader within `replica_lag_time_max_ns` (the
+    /// leader always does).
+    fn stays_in_sync(&self, leader: &LeaderState, member: u32) -> bool {
+        let lag_max_ns = self.config.timing.replica_lag_time_max_ns;
+        member == self.id
+            || leader.followers[&member].last_caught_up_ns + lag_max_ns > self.now_ns()
+    }
+
+    /// Whether `follower`, outside the ISR, qualifies to join it: caught up with the leader's
+    /// `log_end_offset` lately (zoo 4b: at once), and an active broker.
+    fn joins_isr(&self, follower: u32, progress: &FollowerProgress, log_end_offset: u64) -> bool {
+        let lag_max_ns = self.config.timing.replica_lag_time_max_ns;
+        let caught_up = progress
+            .log_end_offset
+            .is_some_and(|leo| leo >= log_end_offset)
+            && progress.last_caught_up_ns + lag_max_ns > self.now_ns();
+        (caught_up || self.config.bugs.readmit_stale_broker) && self.image.is_active(follower)
     }
 
     pub(crate) fn tick_leader(&mut self, key: &PartitionKey) {
