@@ -2,6 +2,12 @@
 //!
 //! Ties in time are broken by the order events were scheduled, never by memory layout or hash
 //! order, so the order of processing is a pure function of the seed.
+//!
+//! Two lanes, one order. Timers go in their own lane ([`EventQueue::push_timer`]): they are set
+//! far ahead and mostly replaced before they fire, so in a busy run nearly all queued events are
+//! stale timers. Keeping them apart keeps the lane that messages and disk completions pass
+//! through small, and a pop compares the two lanes' earliest keys. Keys are unique across lanes
+//! (one sequence counter), so events pop in exactly the order one heap would give.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,7 +24,10 @@ pub const PUSHED_EVENTS_MAX: u64 = 1 << (64 - SLOT_BITS);
 /// decide). Payloads sit still in a slab, so sifting moves 16 bytes, not a whole event.
 #[derive(Debug)]
 pub struct EventQueue<E> {
+    /// Keys of everything but timers.
     heap: BinaryHeap<Reverse<u128>>,
+    /// Keys of timers.
+    timer_heap: BinaryHeap<Reverse<u128>>,
     payloads: Vec<Option<E>>,
     free_payloads: Vec<u32>,
     next_sequence: u64,
@@ -28,6 +37,7 @@ impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            timer_heap: BinaryHeap::new(),
             payloads: Vec::new(),
             free_payloads: Vec::new(),
             next_sequence: 0,
@@ -37,6 +47,18 @@ impl<E> Default for EventQueue<E> {
 
 impl<E> EventQueue<E> {
     pub fn push(&mut self, time_ns: u64, event: E) {
+        let key = self.key(time_ns, event);
+        self.heap.push(Reverse(key));
+    }
+
+    /// [`EventQueue::push`] for a timer: ordered the same, kept in the timer lane.
+    pub fn push_timer(&mut self, time_ns: u64, event: E) {
+        let key = self.key(time_ns, event);
+        self.timer_heap.push(Reverse(key));
+    }
+
+    /// Stores the payload and returns its key: `time << 64 | sequence << 24 | slot`.
+    fn key(&mut self, time_ns: u64, event: E) -> u128 {
         let sequence = self.next_sequence;
         assert!(sequence < PUSHED_EVENTS_MAX, "pushed_events_max exceeded");
         self.next_sequence += 1;
@@ -56,13 +78,17 @@ impl<E> EventQueue<E> {
             }
         };
         let order = (sequence << SLOT_BITS) | u64::from(slot);
-        self.heap
-            .push(Reverse((u128::from(time_ns) << 64) | u128::from(order)));
+        (u128::from(time_ns) << 64) | u128::from(order)
     }
 
     /// The earliest event and its time.
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        let Reverse(key) = self.heap.pop()?;
+        let lane = match (self.heap.peek(), self.timer_heap.peek()) {
+            (Some(Reverse(event)), Some(Reverse(timer))) if timer < event => &mut self.timer_heap,
+            (None, Some(_)) => &mut self.timer_heap,
+            _ => &mut self.heap,
+        };
+        let Reverse(key) = lane.pop()?;
         let time_ns = (key >> 64) as u64;
         let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as usize;
         let event = self.payloads[slot]
@@ -73,15 +99,21 @@ impl<E> EventQueue<E> {
     }
 
     pub fn peek_time_ns(&self) -> Option<u64> {
-        self.heap.peek().map(|Reverse(key)| (*key >> 64) as u64)
+        let event = self.heap.peek().map(|Reverse(key)| *key);
+        let timer = self.timer_heap.peek().map(|Reverse(key)| *key);
+        let earliest = match (event, timer) {
+            (Some(event), Some(timer)) => Some(event.min(timer)),
+            (event, timer) => event.or(timer),
+        };
+        earliest.map(|key| (key >> 64) as u64)
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.timer_heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.timer_heap.is_empty()
     }
 }
 
@@ -106,5 +138,31 @@ mod tests {
                 (20, "late")
             ]
         );
+    }
+
+    #[test]
+    fn timers_interleave_with_events_as_one_heap_would() {
+        let mut queue = EventQueue::default();
+        queue.push_timer(10, "timer at ten, first");
+        queue.push(10, "event at ten, second");
+        queue.push_timer(10, "timer at ten, third");
+        queue.push(3, "event at three");
+        queue.push_timer(30, "timer at thirty");
+        queue.push_timer(1, "timer at one");
+        assert_eq!(queue.len(), 6);
+        assert_eq!(queue.peek_time_ns(), Some(1));
+        let order: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
+        assert_eq!(
+            order,
+            vec![
+                (1, "timer at one"),
+                (3, "event at three"),
+                (10, "timer at ten, first"),
+                (10, "event at ten, second"),
+                (10, "timer at ten, third"),
+                (30, "timer at thirty")
+            ]
+        );
+        assert!(queue.is_empty() && queue.peek_time_ns().is_none());
     }
 }

@@ -591,7 +591,7 @@ impl<P: Process> Simulation<P> {
         });
         let at_ns = slot.clock.simulated_at(deadline_local_ns, self.now_ns);
         let incarnation = slot.incarnation;
-        self.queue.push(
+        self.queue.push_timer(
             at_ns,
             Event::Timer {
                 node,
