@@ -37,6 +37,11 @@ mod shrink_command;
 
 use std::process::ExitCode;
 
+/// Campaigns step millions of simulated events, each allocating and freeing small messages:
+/// mimalloc runs them markedly faster than the system allocator (see `sim/benches`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]

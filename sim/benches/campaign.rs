@@ -14,6 +14,10 @@
 use sim::runner::run::{RunOptions, run};
 use sim::scenario::Scenario;
 
+/// The allocator the `trial` binary runs with, so that the benchmark measures what campaigns get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SEEDS: u64 = 100;
 const SCENARIO: &str = "controller-crash.toml";
 

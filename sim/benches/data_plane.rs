@@ -12,6 +12,10 @@ use broker::{ClusterConfig, TopicConfig};
 use sim::SimulationConfig;
 use sim::cluster::{ClientSpecs, ClusterSimulation, ConsumerSpec, ProducerSpec};
 
+/// The allocator the `trial` binary runs with, so that the benchmark measures what campaigns get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RUNS: u64 = 5;
 const SECOND_NS: u64 = 1_000_000_000;
 const TOPIC: &str = "orders";

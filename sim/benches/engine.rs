@@ -9,6 +9,10 @@ mod demo;
 use demo::{MILLISECOND_NS, Role, SECOND_NS};
 use sim::{NodeId, SimulationConfig};
 
+/// The allocator the `trial` binary runs with, so that the benchmark measures what campaigns get.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RUNS: u64 = 10;
 
 fn one_run(seed: u64) -> (u64, u64) {
