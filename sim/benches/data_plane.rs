@@ -16,7 +16,13 @@ use sim::cluster::{ClientSpecs, ClusterSimulation, ConsumerSpec, ProducerSpec};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const RUNS: u64 = 5;
+/// Timed runs per mode; `DATA_PLANE_RUNS=1` makes one (for a profiler such as callgrind).
+fn runs() -> u64 {
+    std::env::var("DATA_PLANE_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(5)
+}
 const SECOND_NS: u64 = 1_000_000_000;
 const TOPIC: &str = "orders";
 
@@ -63,8 +69,27 @@ enum Monitors {
     All,
 }
 
-/// One run: (events, acknowledged records).
-fn one_run(seed: u64, monitors: Monitors) -> (u64, u64) {
+/// What one run did: events by kind, and records acknowledged to the producers.
+#[derive(Clone, Copy, Debug, Default)]
+struct RunTotals {
+    events: u64,
+    messages: u64,
+    syncs: u64,
+    timers: u64,
+    acknowledged: u64,
+}
+
+impl RunTotals {
+    fn add(&mut self, other: RunTotals) {
+        self.events += other.events;
+        self.messages += other.messages;
+        self.syncs += other.syncs;
+        self.timers += other.timers;
+        self.acknowledged += other.acknowledged;
+    }
+}
+
+fn one_run(seed: u64, monitors: Monitors) -> RunTotals {
     let mut cluster = cluster(seed);
     cluster.set_monitors(!matches!(monitors, Monitors::None));
     cluster.set_replica_monitor(matches!(monitors, Monitors::All));
@@ -81,7 +106,14 @@ fn one_run(seed: u64, monitors: Monitors) -> (u64, u64) {
             }
         }
     }
-    (cluster.simulation().counters().events, acknowledged)
+    let counters = cluster.simulation().counters();
+    RunTotals {
+        events: counters.events,
+        messages: counters.messages_delivered,
+        syncs: counters.disk_syncs,
+        timers: counters.timers_fired,
+        acknowledged,
+    }
 }
 
 #[allow(
@@ -91,22 +123,30 @@ fn one_run(seed: u64, monitors: Monitors) -> (u64, u64) {
 fn measure(monitors: Monitors) {
     let _ = one_run(u64::MAX, monitors);
     let started = std::time::Instant::now();
-    let mut events = 0;
-    let mut acknowledged = 0;
-    for seed in 0..RUNS {
-        let (run_events, run_acknowledged) = one_run(seed, monitors);
-        events += run_events;
-        acknowledged += run_acknowledged;
+    let mut totals = RunTotals::default();
+    let runs = runs();
+    for seed in 0..runs {
+        totals.add(one_run(seed, monitors));
     }
     let wall_ns = started.elapsed().as_nanos() as u64;
     println!(
-        "data_plane (monitors: {monitors:?}): {RUNS} runs of 60 simulated s, 3 brokers, 6 partitions \
+        "data_plane (monitors: {monitors:?}): {runs} runs of 60 simulated s, 3 brokers, 6 partitions \
          x RF 3, 2 producers at 1,000 records/s in total, 2 consumers: {} events and {} \
          acknowledged records per run, {:.1} ms wall per run, {:.2} M events per wall second",
-        events / RUNS,
-        acknowledged / RUNS,
-        wall_ns as f64 / RUNS as f64 / 1e6,
-        events as f64 / (wall_ns as f64 / 1e9) / 1e6
+        totals.events / runs,
+        totals.acknowledged / runs,
+        wall_ns as f64 / runs as f64 / 1e6,
+        totals.events as f64 / (wall_ns as f64 / 1e9) / 1e6
+    );
+    let per_record = |count: u64| count as f64 / totals.acknowledged.max(1) as f64;
+    println!(
+        "  per acknowledged record: {:.1} events = {:.1} messages + {:.1} disk syncs + {:.2} \
+         timers; {:.0} ns wall per event",
+        per_record(totals.events),
+        per_record(totals.messages),
+        per_record(totals.syncs),
+        per_record(totals.timers),
+        wall_ns as f64 / totals.events.max(1) as f64
     );
 }
 
