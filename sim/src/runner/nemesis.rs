@@ -132,23 +132,37 @@ fn faults_of(
             Some(Fault::Resume { at: end, target }),
         ),
         NemesisKind::Partition => (
-            Fault::Partition {
-                at,
-                groups: random_groups(brokers, rng),
-            },
+            partition_fault(at, brokers, rng),
             Some(Fault::Heal { at: end }),
         ),
         NemesisKind::Clock => (clock_fault(at, target, rng), None),
         NemesisKind::Disk => {
             let duration = Duration::from_ms(end.ns / 1_000_000 - at_ms);
-            (
+            let fault = if rng.random_ratio(1, 2) {
                 Fault::DiskFailSyncs {
                     at,
                     target,
                     duration,
-                },
-                None,
-            )
+                }
+            } else {
+                Fault::DiskFailWrites {
+                    at,
+                    target,
+                    duration,
+                }
+            };
+            (fault, None)
+        }
+        NemesisKind::Network if brokers >= 2 && rng.random_ratio(1, 3) => {
+            // A stalled link: one direction's traffic queues, then arrives all at once.
+            let (from, to) = two_brokers(brokers, rng);
+            let (from, to) = (Target::Broker(from), Target::Broker(to));
+            let release = Fault::Release {
+                at: end,
+                from: from.clone(),
+                to: to.clone(),
+            };
+            (Fault::Hold { at, from, to }, Some(release))
         }
         NemesisKind::Network => {
             let loss = Some(Ratio::new(rng.random_range(1..=20), 100));
@@ -187,6 +201,56 @@ fn clock_fault(at: Duration, target: Target, rng: &mut ChaCha8Rng) -> Fault {
             ppm: rng.random_range(-100_000..=100_000),
         }
     }
+}
+
+/// A cut of the brokers' links: two groups (half the time), traffic lost one way only, or two
+/// sides joined by a bridge broker that reaches both (Jepsen's nemeses).
+fn partition_fault(at: Duration, brokers: u32, rng: &mut ChaCha8Rng) -> Fault {
+    let shape = match brokers {
+        1 => 0,
+        2 => rng.random_range(0..3),
+        _ => rng.random_range(0..4),
+    };
+    match shape {
+        0 | 1 => Fault::Partition {
+            at,
+            groups: random_groups(brokers, rng),
+        },
+        2 => {
+            let [from, to] =
+                <[Vec<Target>; 2]>::try_from(random_groups(brokers, rng)).expect("two groups");
+            if rng.random_ratio(1, 2) {
+                Fault::OneWay { at, from, to }
+            } else {
+                Fault::OneWay {
+                    at,
+                    from: to,
+                    to: from,
+                }
+            }
+        }
+        _ => {
+            let mut shuffled: Vec<u32> = (0..brokers).collect();
+            shuffled.shuffle(rng);
+            let bridge = Target::Broker(shuffled.pop().expect("three brokers"));
+            let right_count = rng.random_range(1..shuffled.len());
+            let right = shuffled.split_off(shuffled.len() - right_count);
+            let side = |brokers: Vec<u32>| brokers.into_iter().map(Target::Broker).collect();
+            Fault::Bridge {
+                at,
+                left: side(shuffled),
+                bridge,
+                right: side(right),
+            }
+        }
+    }
+}
+
+/// Two different brokers, in a random order.
+fn two_brokers(brokers: u32, rng: &mut ChaCha8Rng) -> (u32, u32) {
+    let from = rng.random_range(0..brokers);
+    let to = (from + rng.random_range(1..brokers)) % brokers;
+    (from, to)
 }
 
 /// Two groups: a random minority (or a single isolated broker) and the rest.

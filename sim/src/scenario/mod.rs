@@ -277,11 +277,17 @@ pub struct Nemesis {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NemesisKind {
+    /// Cut links, healed later: two groups (half the time), one way only, or a bridge.
     Partition,
+    /// Crash a broker, restart it later.
     Crash,
+    /// Pause a broker, resume it later.
     Pause,
+    /// Step a broker's clock, or make it drift.
     Clock,
+    /// Fail a broker's syncs, or reject its writes, for a while.
     Disk,
+    /// Loss, duplication and reordering rates for a while, or one link held then released.
     Network,
 }
 
