@@ -164,6 +164,8 @@ pub struct GroupConsumer {
     committed: BTreeMap<TopicPartition, u64>,
     /// OffsetFetch or ListOffsets in flight: request id -> partitions.
     initializing: BTreeMap<u64, (Vec<TopicPartition>, u64)>,
+    /// No OffsetFetch before this time: the coordinator answered UNSTABLE_OFFSET_COMMIT.
+    offset_fetch_retry_at_ns: u64,
     heartbeat: Option<(u64, u64)>,
     next_heartbeat_ns: u64,
     last_commit_ns: u64,
@@ -193,6 +195,7 @@ impl GroupConsumer {
             positions: BTreeMap::new(),
             committed: BTreeMap::new(),
             initializing: BTreeMap::new(),
+            offset_fetch_retry_at_ns: 0,
             heartbeat: None,
             next_heartbeat_ns: 0,
             last_commit_ns: 0,
@@ -586,7 +589,7 @@ impl GroupConsumer {
 
     /// Asks for the committed offsets of assigned partitions without a position.
     fn initialize_positions(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        if self.pending_install.is_some() {
+        if self.pending_install.is_some() || now_ns < self.offset_fetch_retry_at_ns {
             return;
         }
         let timeout_ns = self.config.request_timeout_ns;
@@ -635,6 +638,10 @@ impl GroupConsumer {
         }
         let offsets = match response.result {
             Ok(offsets) => offsets,
+            Err(GroupError::UnstableOffsetCommit) => {
+                self.offset_fetch_retry_at_ns = now_ns + self.config.retry_backoff_ns;
+                return;
+            }
             Err(error) => {
                 self.on_group_error(now_ns, &error, output);
                 return;

@@ -69,6 +69,8 @@ struct PendingCommit {
     request_id: u64,
     group: String,
     partition: u32,
+    /// The commit keys ([`commit_key`]) it writes: an OffsetFetch of one of them waits for it.
+    keys: Vec<u64>,
 }
 
 impl OffsetsPartition {
@@ -377,7 +379,7 @@ impl Node {
         if self.groups.pending_commits.len() >= limits.pending_commits_max as usize {
             return Err(GroupError::CoordinatorNotAvailable);
         }
-        let records = request
+        let records: Vec<Record> = request
             .offsets
             .iter()
             .map(|(topic, topic_partition, offset)| Record {
@@ -393,6 +395,7 @@ impl Node {
                 request_id: request.request_id,
                 group: request.group.clone(),
                 partition,
+                keys: records.iter().filter_map(|record| record.key).collect(),
             },
         );
         let produce = ProduceRequest {
@@ -438,10 +441,18 @@ impl Node {
         self.send(pending.from, Message::OffsetCommitResponse(response));
     }
 
+    /// Answers with the committed offsets, or UNSTABLE_OFFSET_COMMIT while a commit of one of
+    /// the partitions is appended but not yet committed: answering the offset before it would let
+    /// a new owner start below a commit that then lands (KIP-447's `require_stable`, which
+    /// Kafka's consumer always sets; it retries after a backoff).
     pub(crate) fn on_offset_fetch(&mut self, from: u32, request: OffsetFetchRequest) {
-        let result = self.coordinator_for(&request.group).map(|partition| {
+        let unstable = self.commit_pending_for(&request);
+        let result = self.coordinator_for(&request.group).and_then(|partition| {
+            if unstable {
+                return Err(GroupError::UnstableOffsetCommit);
+            }
             let coordinator = &self.groups.partitions[&partition];
-            request
+            let offsets = request
                 .partitions
                 .iter()
                 .map(|(topic, topic_partition)| {
@@ -449,7 +460,8 @@ impl Node {
                     let offset = coordinator.offsets.get(&key).copied();
                     (topic.clone(), *topic_partition, offset)
                 })
-                .collect()
+                .collect();
+            Ok(offsets)
         });
         let response = OffsetFetchResponse {
             request_id: request.request_id,
@@ -457,6 +469,18 @@ impl Node {
             result,
         };
         self.send(from, Message::OffsetFetchResponse(response));
+    }
+
+    /// Whether a commit of the group that writes one of the fetched partitions awaits its append.
+    fn commit_pending_for(&self, request: &OffsetFetchRequest) -> bool {
+        let fetched: Vec<u64> = request
+            .partitions
+            .iter()
+            .map(|(topic, topic_partition)| commit_key(&request.group, topic, *topic_partition))
+            .collect();
+        self.groups.pending_commits.values().any(|pending| {
+            pending.group == request.group && pending.keys.iter().any(|key| fetched.contains(key))
+        })
     }
 
     /// Asserts the coordinators' invariants: each leads its partition in its epoch, never

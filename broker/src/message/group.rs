@@ -159,6 +159,10 @@ pub enum GroupError {
     /// The commit was not appended (not enough replicas, in-flight limit): retriable.
     #[error("COORDINATOR_NOT_AVAILABLE")]
     CoordinatorNotAvailable,
+    /// An OffsetFetch names a partition whose commit is appended but not yet committed: retry
+    /// after a backoff.
+    #[error("UNSTABLE_OFFSET_COMMIT")]
+    UnstableOffsetCommit,
 }
 
 impl GroupError {
