@@ -32,9 +32,10 @@ use super::metadata::MetadataCache;
 use crate::dedup::RequestIds;
 use crate::group::{OFFSETS_TOPIC, offsets_partition_for_group};
 use crate::message::group::{
-    AssignorKind, GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
-    JoinGroupResponse, JoinedGroup, LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse,
-    OffsetFetchRequest, OffsetFetchResponse, RebalanceProtocol, TopicPartition,
+    AssignorKind, CommittedOffset, GroupError, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, JoinedGroup, LeaveGroupRequest, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, RebalanceProtocol,
+    TopicPartition,
 };
 use crate::message::{
     DataError, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, Message,
@@ -160,6 +161,8 @@ pub struct GroupConsumer {
     assignment: Vec<TopicPartition>,
     /// Fetch position per assigned partition, once known.
     positions: BTreeMap<TopicPartition, u64>,
+    /// The leader epoch of the record before each position, where known: a commit carries it.
+    position_epochs: BTreeMap<TopicPartition, u64>,
     /// The group's committed offset per assigned partition, as far as this member knows.
     committed: BTreeMap<TopicPartition, u64>,
     /// OffsetFetch or ListOffsets in flight: request id -> partitions.
@@ -193,6 +196,7 @@ impl GroupConsumer {
             revoke_committed: false,
             assignment: Vec::new(),
             positions: BTreeMap::new(),
+            position_epochs: BTreeMap::new(),
             committed: BTreeMap::new(),
             initializing: BTreeMap::new(),
             offset_fetch_retry_at_ns: 0,
@@ -441,6 +445,7 @@ impl GroupConsumer {
     fn lose_partitions(&mut self) {
         self.assignment.clear();
         self.positions.clear();
+        self.position_epochs.clear();
         self.committed.clear();
         self.initializing.clear();
     }
@@ -504,6 +509,7 @@ impl GroupConsumer {
         let joined = self.pending_install.take().expect("pending");
         for key in &revoked {
             self.positions.remove(key);
+            self.position_epochs.remove(key);
             self.committed.remove(key);
         }
         self.initializing.clear();
@@ -653,7 +659,14 @@ impl GroupConsumer {
                 continue;
             }
             match offset {
-                Some(offset) => {
+                Some(CommittedOffset {
+                    offset,
+                    leader_epoch,
+                }) => {
+                    if let Some(epoch) = leader_epoch {
+                        self.metadata.note_leader_epoch(&key.0, key.1, epoch);
+                        self.position_epochs.insert(key.clone(), epoch);
+                    }
                     self.positions.insert(key.clone(), offset);
                     self.committed.insert(key, offset);
                 }
@@ -737,12 +750,26 @@ impl GroupConsumer {
         self.last_commit_ns = now_ns;
         let request_id = self.request_ids.next_id();
         output.push(self.event(EventKind::Invoke, ClientOperation::Commit(offsets.clone())));
+        let with_epochs = offsets
+            .iter()
+            .map(|(topic, partition, offset)| {
+                let leader_epoch = self
+                    .position_epochs
+                    .get(&(topic.clone(), *partition))
+                    .copied();
+                let committed = CommittedOffset {
+                    offset: *offset,
+                    leader_epoch,
+                };
+                (topic.clone(), *partition, committed)
+            })
+            .collect();
         let request = OffsetCommitRequest {
             request_id,
             group: self.config.group.clone(),
             member_id,
             generation,
-            offsets: offsets.clone(),
+            offsets: with_epochs,
         };
         output.push(Output::Send {
             to: coordinator,
@@ -887,18 +914,22 @@ impl GroupConsumer {
                 let Some(position) = self.positions.get_mut(&key) else {
                     return; // Lost meanwhile.
                 };
-                let polled = records.entry(key).or_default();
+                let polled = records.entry(key.clone()).or_default();
                 for batch in data.batches {
                     for (offset, record) in batch.records_with_offsets() {
                         if offset == *position {
                             polled.push((offset, record.value));
                             *position += 1;
+                            self.position_epochs.insert(key.clone(), batch.leader_epoch);
                         }
                     }
+                    self.metadata
+                        .note_leader_epoch(&key.0, key.1, batch.leader_epoch);
                 }
             }
             Err(DataError::OffsetOutOfRange { .. }) => {
                 self.positions.remove(&key);
+                self.position_epochs.remove(&key);
                 self.reset_offset(now_ns, key, output);
             }
             Err(_) => {

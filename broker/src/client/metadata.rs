@@ -1,7 +1,10 @@
 //! A client's cache of partition leaders, refreshed by asking brokers in turn.
 //!
 //! Brokers answer from their own committed image, which may be stale; the cache keeps the
-//! freshest answer (highest metadata index) and never goes back to an older one.
+//! freshest answer (highest metadata index) and never goes back to an older one. A client that
+//! read data or a committed offset of a newer leader epoch than the cache names
+//! ([`MetadataCache::note_leader_epoch`]) treats the cached leader as unknown, as Kafka's clients
+//! do since KIP-320: a zombie leader of an older epoch may hold a shorter log.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +15,10 @@ use crate::message::{Message, MetadataResponse};
 pub struct MetadataCache {
     brokers: u32,
     metadata_index: u64,
-    /// (topic, partition) -> (leader, leader epoch).
     /// topic -> partition -> (leader, leader epoch); by topic first so that a lookup borrows.
     leaders: BTreeMap<String, BTreeMap<u32, (Option<u32>, u64)>>,
+    /// topic -> partition -> the highest leader epoch seen in data or committed offsets.
+    epoch_floors: BTreeMap<String, BTreeMap<u32, u64>>,
     partition_counts: BTreeMap<String, u32>,
     /// The refresh in flight: its request id and when it was sent.
     in_flight: Option<(u64, u64)>,
@@ -28,16 +32,35 @@ impl MetadataCache {
             brokers,
             metadata_index: 0,
             leaders: BTreeMap::new(),
+            epoch_floors: BTreeMap::new(),
             partition_counts: BTreeMap::new(),
             in_flight: None,
             broker_next: 0,
         }
     }
 
-    /// The leader and its epoch, if known.
+    /// The leader and its epoch, if known and not older than an epoch the client has seen.
     pub fn leader(&self, topic: &str, partition: u32) -> Option<(u32, u64)> {
         let (leader, epoch) = self.leaders.get(topic)?.get(&partition)?;
+        let floor = self
+            .epoch_floors
+            .get(topic)
+            .and_then(|partitions| partitions.get(&partition));
+        if floor.is_some_and(|floor| floor > epoch) {
+            return None;
+        }
         leader.map(|leader| (leader, *epoch))
+    }
+
+    /// The client saw `epoch` as the leader epoch of `topic/partition` (in records it read, or
+    /// a committed offset): a cached leader of an older epoch is stale from now on.
+    pub fn note_leader_epoch(&mut self, topic: &str, partition: u32, epoch: u64) {
+        if !self.epoch_floors.contains_key(topic) {
+            self.epoch_floors.insert(topic.to_owned(), BTreeMap::new());
+        }
+        let partitions = self.epoch_floors.get_mut(topic).expect("inserted above");
+        let floor = partitions.entry(partition).or_insert(epoch);
+        *floor = (*floor).max(epoch);
     }
 
     /// How many partitions `topic` has, if known.
@@ -115,5 +138,42 @@ impl MetadataCache {
     /// When the refresh in flight times out, if one is.
     pub fn deadline_ns(&self, timeout_ns: u64) -> Option<u64> {
         self.in_flight.map(|(_, sent_ns)| sent_ns + timeout_ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::PartitionMetadata;
+
+    fn answer(metadata_index: u64, leader: u32, leader_epoch: u64) -> MetadataResponse {
+        MetadataResponse {
+            request_id: 0,
+            metadata_index,
+            controller: None,
+            brokers: Vec::new(),
+            partitions: vec![PartitionMetadata {
+                topic: "t".to_owned(),
+                partition: 0,
+                replicas: vec![0, 1, 2],
+                isr: vec![0, 1, 2],
+                leader: Some(leader),
+                leader_epoch,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_leader_older_than_an_epoch_seen_is_unknown_until_newer_metadata() {
+        let mut cache = MetadataCache::new(3);
+        cache.on_response(&answer(5, 2, 1));
+        assert_eq!(cache.leader("t", 0), Some((2, 1)));
+        cache.note_leader_epoch("t", 0, 2);
+        assert_eq!(cache.leader("t", 0), None, "b2 at epoch 1 is a zombie");
+        cache.note_leader_epoch("t", 0, 1);
+        assert_eq!(cache.leader("t", 0), None, "the floor never goes down");
+        cache.on_response(&answer(6, 0, 2));
+        assert_eq!(cache.leader("t", 0), Some((0, 2)));
+        assert_eq!(cache.leader("t", 1), None, "never named");
     }
 }

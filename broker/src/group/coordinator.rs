@@ -25,7 +25,9 @@ use std::collections::BTreeMap;
 
 use crate::group::config::OFFSETS_TOPIC;
 use crate::group::state::Group;
-use crate::group::{commit_key, offsets_partition_for_group};
+use crate::group::{
+    commit_key, commit_record_value, committed_offset_of, offsets_partition_for_group,
+};
 use crate::log::Record;
 use crate::message::group::{
     GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse,
@@ -55,7 +57,8 @@ pub(crate) struct OffsetsPartition {
     loaded_end_offset: u64,
     /// The next log offset to apply to `offsets`.
     applied_offset: u64,
-    /// Commit key ([`commit_key`]) -> committed offset, replayed from the log.
+    /// Commit key ([`commit_key`]) -> commit record value ([`commit_record_value`]), replayed
+    /// from the log.
     offsets: BTreeMap<u64, u64>,
     groups: BTreeMap<String, Group>,
     /// Every member id and generation of this coordinator is above this.
@@ -382,9 +385,9 @@ impl Node {
         let records: Vec<Record> = request
             .offsets
             .iter()
-            .map(|(topic, topic_partition, offset)| Record {
+            .map(|(topic, topic_partition, committed)| Record {
                 key: Some(commit_key(&request.group, topic, *topic_partition)),
-                value: *offset,
+                value: commit_record_value(*committed),
             })
             .collect();
         let produce_id = self.next_request_id();
@@ -457,8 +460,12 @@ impl Node {
                 .iter()
                 .map(|(topic, topic_partition)| {
                     let key = commit_key(&request.group, topic, *topic_partition);
-                    let offset = coordinator.offsets.get(&key).copied();
-                    (topic.clone(), *topic_partition, offset)
+                    let committed = coordinator.offsets.get(&key).copied();
+                    (
+                        topic.clone(),
+                        *topic_partition,
+                        committed.map(committed_offset_of),
+                    )
                 })
                 .collect();
             Ok(offsets)

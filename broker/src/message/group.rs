@@ -95,14 +95,24 @@ pub struct LeaveGroupRequest {
     pub member_id: u64,
 }
 
-/// Commits offsets (the offset of the next record to consume) for the member's generation.
+/// A committed position: the offset of the next record to consume, and the leader epoch of the
+/// record before it (KIP-320; `None` when the member consumed nothing there). A consumer that
+/// starts from it ignores metadata naming a leader of an older epoch: that leader is a zombie whose
+/// log may end below the offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CommittedOffset {
+    pub offset: u64,
+    pub leader_epoch: Option<u64>,
+}
+
+/// Commits offsets for the member's generation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OffsetCommitRequest {
     pub request_id: u64,
     pub group: String,
     pub member_id: u64,
     pub generation: u64,
-    pub offsets: Vec<(String, u32, u64)>,
+    pub offsets: Vec<(String, u32, CommittedOffset)>,
 }
 
 /// `Ok` once the commit is on the whole ISR of the offsets partition (like acks=all).
@@ -125,7 +135,7 @@ pub struct OffsetFetchRequest {
 pub struct OffsetFetchResponse {
     pub request_id: u64,
     pub group: String,
-    pub result: Result<Vec<(String, u32, Option<u64>)>, GroupError>,
+    pub result: Result<Vec<(String, u32, Option<CommittedOffset>)>, GroupError>,
 }
 
 /// Why a coordinator refused a group request.
