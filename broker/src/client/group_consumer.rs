@@ -916,12 +916,15 @@ impl GroupConsumer {
                 };
                 let polled = records.entry(key.clone()).or_default();
                 for batch in data.batches {
+                    let before = *position;
                     for (offset, record) in batch.records_with_offsets() {
                         if offset == *position {
                             polled.push((offset, record.value));
                             *position += 1;
-                            self.position_epochs.insert(key.clone(), batch.leader_epoch);
                         }
+                    }
+                    if *position > before {
+                        self.position_epochs.insert(key.clone(), batch.leader_epoch);
                     }
                     self.metadata
                         .note_leader_epoch(&key.0, key.1, batch.leader_epoch);
