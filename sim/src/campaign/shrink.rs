@@ -6,7 +6,7 @@
 //! rates and key spaces, fewer partitions, replicas and brokers). A consumer process goes with
 //! the faults naming it (and a group's coordinator faults with the group's last process); later
 //! consumers' targets move down, so a fault aimed at a group member follows it. Each valid candidate runs with
-//! the same seed; the first that still shows a violation of the same source and kind becomes
+//! the same seed; the first whose first violation still has the same source and kind becomes
 //! the current scenario and the list starts over. The search stops when no candidate keeps the
 //! violation or after `runs_max` runs. The same runner and inputs always give the same result.
 
@@ -47,11 +47,14 @@ impl Goal {
         })
     }
 
+    /// Whether `report` still fails first with this violation. A candidate that shows it only
+    /// behind another (a liveness phase shortened until the consumers cannot drain, say) fails
+    /// for a different reason first, and its artifact would lead with the wrong violation.
     pub fn is_met_by(&self, report: &RunReport) -> bool {
         report
             .violations
-            .iter()
-            .any(|violation| violation.source == self.source && violation.kind == self.kind)
+            .first()
+            .is_some_and(|violation| violation.source == self.source && violation.kind == self.kind)
     }
 }
 
@@ -747,6 +750,30 @@ mod tests {
             "the add-consumer and the coordinator crashes went with the group: {:?}",
             scenario.faults
         );
+    }
+
+    #[test]
+    fn the_goal_is_met_only_while_it_is_the_first_violation() {
+        let scenario = generate(1);
+        let violation = |source, kind: &str| crate::runner::report::Violation {
+            source,
+            kind: kind.to_owned(),
+            description: String::new(),
+            witnesses: Vec::new(),
+        };
+        let mut original = fake::report(&scenario, "s.toml", 1, false);
+        original.add_violation(violation(ViolationSource::History, "lost-write"));
+        let goal = Goal::of(&original).expect("a failing report");
+        assert!(goal.is_met_by(&original));
+        let mut behind_another = fake::report(&scenario, "s.toml", 1, false);
+        behind_another.add_violation(violation(ViolationSource::Liveness, "not-drained"));
+        behind_another.add_violation(violation(ViolationSource::History, "lost-write"));
+        assert!(
+            !goal.is_met_by(&behind_another),
+            "a shorter liveness phase that cannot drain changes what the failure says"
+        );
+        let passing = fake::report(&scenario, "s.toml", 1, false);
+        assert!(!goal.is_met_by(&passing));
     }
 
     #[test]
