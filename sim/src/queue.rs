@@ -83,12 +83,13 @@ impl<E> EventQueue<E> {
 
     /// The earliest event and its time.
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        let lane = match (self.heap.peek(), self.timer_heap.peek()) {
-            (Some(Reverse(event)), Some(Reverse(timer))) if timer < event => &mut self.timer_heap,
-            (None, Some(_)) => &mut self.timer_heap,
-            _ => &mut self.heap,
+        let (_, in_timer_lane) = self.earliest()?;
+        let lane = if in_timer_lane {
+            &mut self.timer_heap
+        } else {
+            &mut self.heap
         };
-        let Reverse(key) = lane.pop()?;
+        let Reverse(key) = lane.pop().expect("the earliest key's lane holds it");
         let time_ns = (key >> 64) as u64;
         let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as usize;
         let event = self.payloads[slot]
@@ -99,13 +100,18 @@ impl<E> EventQueue<E> {
     }
 
     pub fn peek_time_ns(&self) -> Option<u64> {
+        self.earliest().map(|(key, _)| (key >> 64) as u64)
+    }
+
+    /// The earliest key of both lanes, and whether it is in the timer lane.
+    fn earliest(&self) -> Option<(u128, bool)> {
         let event = self.heap.peek().map(|Reverse(key)| *key);
         let timer = self.timer_heap.peek().map(|Reverse(key)| *key);
-        let earliest = match (event, timer) {
-            (Some(event), Some(timer)) => Some(event.min(timer)),
-            (event, timer) => event.or(timer),
-        };
-        earliest.map(|key| (key >> 64) as u64)
+        match (event, timer) {
+            (Some(event), Some(timer)) => Some((event.min(timer), timer < event)),
+            (Some(event), None) => Some((event, false)),
+            (None, timer) => timer.map(|timer| (timer, true)),
+        }
     }
 
     pub fn len(&self) -> usize {

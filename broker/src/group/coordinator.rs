@@ -449,7 +449,12 @@ impl Node {
     /// a new owner start below a commit that then lands (KIP-447's `require_stable`, which
     /// Kafka's consumer always sets; it retries after a backoff).
     pub(crate) fn on_offset_fetch(&mut self, from: u32, request: OffsetFetchRequest) {
-        let unstable = self.commit_pending_for(&request);
+        let keys: Vec<u64> = request
+            .partitions
+            .iter()
+            .map(|(topic, topic_partition)| commit_key(&request.group, topic, *topic_partition))
+            .collect();
+        let unstable = self.commit_pending_for(&request.group, &keys);
         let result = self.coordinator_for(&request.group).and_then(|partition| {
             if unstable {
                 return Err(GroupError::UnstableOffsetCommit);
@@ -458,9 +463,9 @@ impl Node {
             let offsets = request
                 .partitions
                 .iter()
-                .map(|(topic, topic_partition)| {
-                    let key = commit_key(&request.group, topic, *topic_partition);
-                    let committed = coordinator.offsets.get(&key).copied();
+                .zip(&keys)
+                .map(|((topic, topic_partition), key)| {
+                    let committed = coordinator.offsets.get(key).copied();
                     (
                         topic.clone(),
                         *topic_partition,
@@ -478,15 +483,10 @@ impl Node {
         self.send(from, Message::OffsetFetchResponse(response));
     }
 
-    /// Whether a commit of the group that writes one of the fetched partitions awaits its append.
-    fn commit_pending_for(&self, request: &OffsetFetchRequest) -> bool {
-        let fetched: Vec<u64> = request
-            .partitions
-            .iter()
-            .map(|(topic, topic_partition)| commit_key(&request.group, topic, *topic_partition))
-            .collect();
+    /// Whether a commit of `group` that writes one of the commit keys `fetched` awaits its append.
+    fn commit_pending_for(&self, group: &str, fetched: &[u64]) -> bool {
         self.groups.pending_commits.values().any(|pending| {
-            pending.group == request.group && pending.keys.iter().any(|key| fetched.contains(key))
+            pending.group == group && pending.keys.iter().any(|key| fetched.contains(key))
         })
     }
 
