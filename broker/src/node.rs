@@ -321,6 +321,7 @@ impl Node {
         self.drain_loopback();
         self.reconcile_coordinators();
         self.drain_loopback();
+        self.send_wanted_replica_fetches();
         std::mem::swap(&mut self.effects.output, output);
     }
 
@@ -445,7 +446,10 @@ impl Node {
             }
             Message::Produce(request) => self.on_produce(from, request),
             Message::Fetch(request) => self.on_fetch(from, request),
-            Message::FetchResponse(response) => self.on_fetch_response(response),
+            Message::ReplicaFetch(request) => self.on_replica_fetch(from, request),
+            Message::ReplicaFetchResponse(response) => {
+                self.on_replica_fetch_response(from, response)
+            }
             Message::OffsetsForLeaderEpoch(request) => {
                 self.on_offsets_for_leader_epoch(from, request)
             }
@@ -462,6 +466,7 @@ impl Node {
             Message::MetadataResponse(_)
             | Message::CreateTopicResponse { .. }
             | Message::ElectPreferredLeadersResponse { .. }
+            | Message::FetchResponse(_)
             | Message::ListOffsetsResponse(_)
             | Message::JoinGroupResponse(_)
             | Message::HeartbeatResponse(_)

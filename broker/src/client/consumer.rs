@@ -284,7 +284,6 @@ impl Consumer {
             in_flight.insert(request_id, partition);
             let request = FetchRequest {
                 request_id,
-                replica: None,
                 topic: topic.clone(),
                 partition,
                 current_leader_epoch: Some(epoch),

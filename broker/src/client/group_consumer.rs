@@ -874,7 +874,6 @@ impl GroupConsumer {
             let request_id = self.request_ids.next_id();
             let request = FetchRequest {
                 request_id,
-                replica: None,
                 topic: TopicName::from(&key.0),
                 partition: key.1,
                 current_leader_epoch: Some(epoch),

@@ -4,7 +4,9 @@
 //! keys uniform in `0..keys` from the node's generator, or none with `keys = 0`), routes them to
 //! partitions ([`super::partitioner`]) and sends one produce request per partition, at most
 //! `in_flight_max` at once. Operations start at `rate_per_second` records per second on average
-//! (never two at once: a history process does one thing at a time) until `stop_at_ns`.
+//! (never two at once: a history process does one thing at a time) until `stop_at_ns`; an
+//! operation that starts late also carries the records that fell due meanwhile, so that the rate
+//! holds while requests take longer than the interval between operations.
 //!
 //! Correctness rule for the history: a request whose outcome is unknown (no answer within
 //! `request_timeout_ns`, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND) is never sent
@@ -73,8 +75,10 @@ impl ProducerConfig {
     }
 }
 
-/// Most records one operation may draw (a bound on the batch a request carries).
+/// Most records one operation may carry (a bound on the batch a request carries).
 pub const RECORDS_PER_OPERATION_MAX: u32 = 64;
+
+const SECOND_NS: u64 = 1_000_000_000;
 
 /// Where one partition's part of an operation stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -389,7 +393,7 @@ impl Producer {
     fn invoke<R: RngCore + ?Sized>(&mut self, now_ns: u64, rng: &mut R, output: &mut Vec<Output>) {
         let topic = self.config.topic.clone();
         let partitions = self.metadata.partitions(&topic).expect("checked");
-        let count = rng.random_range(1..=self.config.records_per_operation_max) as usize;
+        let count = self.operation_records(now_ns, rng);
         let mut sent = Vec::with_capacity(count);
         let mut by_partition: BTreeMap<u32, Vec<(usize, Record)>> = BTreeMap::new();
         for index in 0..count {
@@ -432,8 +436,19 @@ impl Producer {
             parts,
             deadline_ns: now_ns + self.config.operation_timeout_ns,
         });
-        let interval_ns = count as u64 * 1_000_000_000 / self.config.rate_per_second;
+        let interval_ns = count as u64 * SECOND_NS / self.config.rate_per_second;
         self.invoke_at_ns = self.invoke_at_ns.max(now_ns.saturating_sub(interval_ns)) + interval_ns;
+    }
+
+    /// How many records the next operation carries: 1..=`records_per_operation_max` drawn, plus
+    /// those that fell due since the operation was due (while the last one was in flight), as
+    /// Kafka's producer accumulates records while a request is in flight; at most
+    /// [`RECORDS_PER_OPERATION_MAX`]. A producer further behind forgets the rest of its backlog.
+    fn operation_records<R: RngCore + ?Sized>(&self, now_ns: u64, rng: &mut R) -> usize {
+        let drawn = u64::from(rng.random_range(1..=self.config.records_per_operation_max));
+        let late_ns = now_ns.saturating_sub(self.invoke_at_ns);
+        let fell_due = late_ns.saturating_mul(self.config.rate_per_second) / SECOND_NS;
+        (drawn + fell_due).min(u64::from(RECORDS_PER_OPERATION_MAX)) as usize
     }
 
     /// Sets the client timer to the earliest thing that will be due.

@@ -1,7 +1,9 @@
 //! The data-plane wire types: produce, fetch (followers and consumers), OffsetsForLeaderEpoch and
 //! ListOffsets, with their errors.
 //!
-//! Each request names one partition. Fetches and produces carry the sender's view of the leader
+//! Each request names one partition, except a follower's fetch, which names every partition the
+//! follower fetches from that leader (Kafka's replica fetcher: one request per leader broker, so
+//! that one answer carries whatever arrived for any of them). Fetches and produces carry the sender's view of the leader
 //! epoch where Kafka's do (KIP-320): the leader answers FENCED_LEADER_EPOCH to an older epoch and
 //! UNKNOWN_LEADER_EPOCH to a newer one, so that no replica acts on a stale view.
 
@@ -43,12 +45,10 @@ pub struct ProduceResponse {
     pub result: Result<u64, DataError>,
 }
 
-/// A fetch from a follower (`replica` set) or a consumer (`replica` is `None`: it reads below
-/// the high watermark only).
+/// A consumer's fetch: it reads below the high watermark only.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FetchRequest {
     pub request_id: u64,
-    pub replica: Option<u32>,
     pub topic: TopicName,
     pub partition: u32,
     /// The sender's leader epoch (`None`: a client that does not know it; no fencing).
@@ -70,6 +70,46 @@ pub struct FetchData {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FetchResponse {
     pub request_id: u64,
+    pub topic: TopicName,
+    pub partition: u32,
+    pub result: Result<FetchData, DataError>,
+}
+
+/// A follower's fetch of every partition it fetches from one leader (a fetch session). The
+/// leader answers all of them at once, as soon as one has data (or an error), else at the end
+/// of its wait.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplicaFetchRequest {
+    pub request_id: u64,
+    pub replica: u32,
+    pub partitions: Vec<ReplicaFetchPartition>,
+    /// Most records returned per partition.
+    pub records_max: u64,
+}
+
+/// One partition of a [`ReplicaFetchRequest`]: the follower's leader epoch, its LEO, and the HW
+/// it knows (so that the leader can leave out what would tell it nothing, as Kafka's incremental
+/// fetch sessions do, KIP-227).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplicaFetchPartition {
+    pub topic: TopicName,
+    pub partition: u32,
+    pub current_leader_epoch: u64,
+    pub fetch_offset: u64,
+    pub high_watermark: u64,
+}
+
+/// The answer to a [`ReplicaFetchRequest`]: a result for each partition asked, in its order, that
+/// has records, an error or a HW above the one the follower knows. A partition left out stays in
+/// flight: the follower's next request names it again.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplicaFetchResponse {
+    pub request_id: u64,
+    pub partitions: Vec<ReplicaFetchResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplicaFetchResult {
     pub topic: TopicName,
     pub partition: u32,
     pub result: Result<FetchData, DataError>,

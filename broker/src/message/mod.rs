@@ -17,7 +17,8 @@ pub mod group;
 pub use data::{
     Acks, DataError, FetchData, FetchRequest, FetchResponse, ListOffsetsRequest,
     ListOffsetsResponse, OffsetSpec, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
-    ProduceRequest, ProduceResponse,
+    ProduceRequest, ProduceResponse, ReplicaFetchPartition, ReplicaFetchRequest,
+    ReplicaFetchResponse, ReplicaFetchResult,
 };
 
 use crate::config::{TopicConfig, TopicError};
@@ -117,6 +118,8 @@ pub enum Message {
     ProduceResponse(ProduceResponse),
     Fetch(FetchRequest),
     FetchResponse(FetchResponse),
+    ReplicaFetch(ReplicaFetchRequest),
+    ReplicaFetchResponse(ReplicaFetchResponse),
     OffsetsForLeaderEpoch(OffsetsForLeaderEpochRequest),
     OffsetsForLeaderEpochResponse(OffsetsForLeaderEpochResponse),
     ListOffsets(ListOffsetsRequest),
@@ -147,6 +150,7 @@ impl Message {
             | Message::ElectPreferredLeaders { request_id, .. } => Some(*request_id),
             Message::Produce(request) => Some(request.request_id),
             Message::Fetch(request) => Some(request.request_id),
+            Message::ReplicaFetch(request) => Some(request.request_id),
             Message::OffsetsForLeaderEpoch(request) => Some(request.request_id),
             Message::ListOffsets(request) => Some(request.request_id),
             Message::JoinGroup(request) => Some(request.request_id),
@@ -171,6 +175,7 @@ impl Message {
             | Message::ElectPreferredLeadersResponse { .. }
             | Message::ProduceResponse(_)
             | Message::FetchResponse(_)
+            | Message::ReplicaFetchResponse(_)
             | Message::OffsetsForLeaderEpochResponse(_)
             | Message::ListOffsetsResponse(_)
             // Leaving twice is leaving once: the second finds no member.

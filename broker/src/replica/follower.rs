@@ -9,12 +9,11 @@
 //! only once the appended batches are synced: the fetch offset acknowledges them to the leader.
 //! A follower's HW is `min(leader's HW, own LEO)`: it never exceeds its leader's.
 
-use crate::disk::Waiter;
 use crate::log::{DivergenceNext, EpochEndOffset, FollowerStart};
 use crate::message::data::FetchData;
 use crate::message::{
-    DataError, FetchRequest, FetchResponse, Message, OffsetsForLeaderEpochRequest,
-    OffsetsForLeaderEpochResponse,
+    DataError, Message, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
+    ReplicaFetchResponse, ReplicaFetchResult,
 };
 use crate::node::{Node, Observation};
 use crate::replica::{FollowerPhase, FollowerState, ReplicaRole};
@@ -43,6 +42,7 @@ impl Node {
             leader,
             phase,
             in_flight: None,
+            fetch_wanted: false,
             sent_at_ns: self.effects.now_ns,
         });
         self.send_follower_request(key);
@@ -55,24 +55,26 @@ impl Node {
         }
     }
 
-    /// Sends the request of the follower's phase (a divergence question or a fetch).
+    /// Sends the request of the follower's phase: a divergence question, or a fetch in the
+    /// leader's session (sent at the end of the step).
     fn send_follower_request(&mut self, key: &PartitionKey) {
-        let request_id = self.next_request_id();
         let now_ns = self.now_ns();
-        let id = self.id;
-        let records_max = self.config.limits.log.fetch_records_max;
         let replica = self.replicas.partitions.get_mut(key).expect("present");
         let leader_epoch = replica.leader_epoch;
         let query = replica.log.divergence_query();
-        let fetch_offset = replica.log.log_end_offset();
         let ReplicaRole::Follower(follower) = &mut replica.role else {
             return;
         };
-        follower.in_flight = Some(request_id);
-        follower.sent_at_ns = now_ns;
         let to = follower.leader;
         if follower.phase == FollowerPhase::Searching {
             if let Some(asked) = query {
+                let request_id = self.next_request_id();
+                let replica = self.replicas.partitions.get_mut(key).expect("present");
+                let ReplicaRole::Follower(follower) = &mut replica.role else {
+                    unreachable!("matched above")
+                };
+                follower.in_flight = Some(request_id);
+                follower.sent_at_ns = now_ns;
                 let request = OffsetsForLeaderEpochRequest {
                     request_id,
                     topic: key.0.clone(),
@@ -85,21 +87,8 @@ impl Node {
             }
             follower.phase = FollowerPhase::Fetching;
         }
-        let request = FetchRequest {
-            request_id,
-            replica: Some(id),
-            topic: key.0.clone(),
-            partition: key.1,
-            current_leader_epoch: Some(leader_epoch),
-            fetch_offset,
-            records_max,
-        };
-        let message = Message::Fetch(request);
-        if self.config.flush.must_sync_before_next_fetch() {
-            self.when_durable(Waiter::Send { to, message });
-        } else {
-            self.send(to, message);
-        }
+        follower.fetch_wanted = true;
+        self.want_replica_fetch(to);
     }
 
     /// Whether `request_id` is the follower's outstanding request for `key`.
@@ -161,16 +150,38 @@ impl Node {
         self.send_follower_request(key);
     }
 
-    pub(crate) fn on_fetch_response(&mut self, response: FetchResponse) {
-        let FetchResponse {
-            request_id,
+    /// An answer from `leader`: each partition it names is handled; if it answers the request in
+    /// flight, the next one goes out at the end of the step (with the partitions left out).
+    pub(crate) fn on_replica_fetch_response(
+        &mut self,
+        leader: u32,
+        response: ReplicaFetchResponse,
+    ) {
+        let request_id = response.request_id;
+        let current = self.replicas.partitions.values().any(|replica| {
+            matches!(&replica.role, ReplicaRole::Follower(follower)
+                if follower.leader == leader && follower.in_flight == Some(request_id))
+        });
+        for fetched in response.partitions {
+            self.on_partition_fetched(request_id, fetched);
+        }
+        if current {
+            self.want_replica_fetch(leader);
+        }
+    }
+
+    fn on_partition_fetched(&mut self, request_id: u64, fetched: ReplicaFetchResult) {
+        let ReplicaFetchResult {
             topic,
             partition,
             result,
-        } = response;
+        } = fetched;
         let key = (topic, partition);
         if !self.awaited(&key, request_id) {
             return;
+        }
+        if let Some(follower) = self.follower_state(&key) {
+            follower.in_flight = None;
         }
         match result {
             Ok(data) => {

@@ -34,7 +34,7 @@ impl Node {
     }
 
     /// The replica if this broker leads `key` in `request_epoch` (when given), else the error.
-    fn check_leader(
+    pub(crate) fn check_leader(
         &self,
         key: &PartitionKey,
         request_epoch: Option<u64>,
@@ -69,7 +69,10 @@ impl Node {
         let key = (request.topic.clone(), request.partition);
         let result = self.append_produce(from, &key, &request);
         match result {
-            Ok(()) => self.on_leader_changed(&key),
+            Ok(()) => {
+                self.wake_parked_sessions(&key);
+                self.on_leader_changed(&key);
+            }
             Err(error) => {
                 if request.acks != Acks::None {
                     self.answer_produce(from, &key, request.request_id, Err(error));
@@ -293,20 +296,25 @@ impl Node {
         }
     }
 
+    /// A consumer's fetch: answered at once if there is data below the HW (or an error), else
+    /// parked until there is or its wait is over. Followers fetch in sessions
+    /// ([`crate::replica::fetch_session`]).
     pub(crate) fn on_fetch(&mut self, from: u32, request: FetchRequest) {
         let key = (request.topic.clone(), request.partition);
-        let serve_stale = self.config.bugs.ignore_stale_follower_epoch && request.replica.is_some();
-        if let Err(error) = self.check_leader(&key, request.current_leader_epoch, serve_stale) {
+        if let Err(error) = self.check_leader(&key, request.current_leader_epoch, false) {
             if matches!(error, DataError::FencedLeaderEpoch { .. }) {
                 self.observe(Observation::FencedRequest);
             }
             self.answer_fetch(from, &key, &request, Err(error));
             return;
         }
-        if let Some(follower) = request.replica {
-            self.record_follower_fetch(&key, follower, request.fetch_offset);
-        }
-        match self.serve_fetch(&key, &request) {
+        let served = self.serve_fetch(
+            &key,
+            Reader::Consumer,
+            request.fetch_offset,
+            request.records_max,
+        );
+        match served {
             Ok(Some(data)) => self.answer_fetch(from, &key, &request, Ok(data)),
             Ok(None) => self.park_fetch(&key, from, request),
             Err(error) => self.answer_fetch(from, &key, &request, Err(error)),
@@ -331,42 +339,46 @@ impl Node {
         self.send(to, Message::FetchResponse(response));
     }
 
-    /// Notes a follower's LEO (its fetch offset) and when it last caught up.
-    fn record_follower_fetch(&mut self, key: &PartitionKey, follower: u32, fetch_offset: u64) {
+    /// Notes a follower's LEO (its fetch offset) and when it last caught up. Returns whether that
+    /// may move the HW or the ISR: its LEO moved, or it is outside the ISR (and may join it).
+    pub(crate) fn record_follower_fetch(
+        &mut self,
+        key: &PartitionKey,
+        follower: u32,
+        fetch_offset: u64,
+    ) -> bool {
         let now_ns = self.now_ns();
         let replica = self.replicas.partitions.get_mut(key).expect("checked");
         let log_end_offset = replica.log.log_end_offset();
         if fetch_offset > log_end_offset {
-            return; // Answered OFFSET_OUT_OF_RANGE; not a valid LEO of this log.
+            return false; // Answered OFFSET_OUT_OF_RANGE; not a valid LEO of this log.
         }
         let leader = replica.leader_state().expect("checked");
+        let in_sync = leader.isr.contains(&follower);
         let Some(progress) = leader.followers.get_mut(&follower) else {
-            return;
+            return false;
         };
+        let moved = progress.log_end_offset != Some(fetch_offset);
         progress.log_end_offset = Some(fetch_offset);
         if fetch_offset >= log_end_offset {
             progress.last_caught_up_ns = now_ns;
         }
+        moved || !in_sync
     }
 
-    /// The data to return now, `None` if there is nothing yet (park it).
-    fn serve_fetch(
+    /// The data to return now to `reader` reading from `fetch_offset`, `None` if there is nothing
+    /// yet (park it): a follower reads up to the LEO, a consumer up to the HW.
+    pub(crate) fn serve_fetch(
         &self,
         key: &PartitionKey,
-        request: &FetchRequest,
+        reader: Reader,
+        fetch_offset: u64,
+        records_max: u64,
     ) -> Result<Option<FetchData>, DataError> {
         let replica = &self.replicas.partitions[key];
         let log = &replica.log;
-        let end_offset_max = match request.replica {
-            Some(_) => log.log_end_offset(),
-            None => log.high_watermark(),
-        };
         let batches = log
-            .read(
-                request.fetch_offset,
-                end_offset_max,
-                request.records_max.max(1),
-            )
+            .read(fetch_offset, reader.end_offset(log), records_max.max(1))
             .map_err(|_| DataError::OffsetOutOfRange {
                 log_start_offset: log.log_start_offset(),
                 log_end_offset: log.log_end_offset(),
@@ -383,9 +395,7 @@ impl Node {
         let replica = self.replicas.partitions.get_mut(key).expect("checked");
         let leader = replica.leader_state().expect("checked");
         // A retried fetch replaces the parked one of the same sender.
-        leader
-            .parked
-            .retain(|parked| !(parked.from == from && parked.request.replica == request.replica));
+        leader.parked.retain(|parked| parked.from != from);
         if leader.parked.len() >= parked_max {
             let data = fetch_data(replica, Vec::new());
             self.answer_fetch(from, key, &request, Ok(data));
@@ -422,7 +432,13 @@ impl Node {
         let parked = std::mem::take(&mut leader.parked);
         let mut keep = Vec::new();
         for fetch in parked {
-            let served = self.serve_fetch(key, &fetch.request);
+            let request = &fetch.request;
+            let served = self.serve_fetch(
+                key,
+                Reader::Consumer,
+                request.fetch_offset,
+                request.records_max,
+            );
             match served {
                 Ok(Some(data)) => self.answer_fetch(fetch.from, key, &fetch.request, Ok(data)),
                 Ok(None) if expire && fetch.deadline_ns <= now_ns => {
@@ -620,24 +636,41 @@ fn produce_answerable(
     }
 }
 
-/// Whether a parked fetch can be answered now: it has data to return (see `serve_fetch`), its
-/// offset is out of range, or (with `expire`) its wait is over.
+/// Who reads a partition: a follower reads up to the leader's LEO, a consumer up to the HW.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reader {
+    Follower,
+    Consumer,
+}
+
+impl Reader {
+    fn end_offset(self, log: &crate::log::PartitionLog) -> u64 {
+        match self {
+            Reader::Follower => log.log_end_offset(),
+            Reader::Consumer => log.high_watermark(),
+        }
+    }
+}
+
+/// Whether a fetch by `reader` from `fetch_offset` has an answer now: data to return (see
+/// `serve_fetch`) or an offset out of range.
+pub(crate) fn fetch_answerable(replica: &Replica, reader: Reader, fetch_offset: u64) -> bool {
+    let log = &replica.log;
+    let log_end_offset = log.log_end_offset();
+    fetch_offset < reader.end_offset(log).min(log_end_offset)
+        || fetch_offset < log.log_start_offset()
+        || fetch_offset > log_end_offset
+}
+
+/// Whether a parked consumer fetch can be answered now: it has an answer, or (with `expire`)
+/// its wait is over.
 fn parked_fetch_answerable(
     fetch: &ParkedFetch,
     replica: &Replica,
     expire: bool,
     now_ns: u64,
 ) -> bool {
-    let log = &replica.log;
-    let log_end_offset = log.log_end_offset();
-    let end_offset = match fetch.request.replica {
-        Some(_) => log_end_offset,
-        None => log.high_watermark(),
-    };
-    let offset = fetch.request.fetch_offset;
-    offset < end_offset.min(log_end_offset)
-        || offset < log.log_start_offset()
-        || offset > log_end_offset
+    fetch_answerable(replica, Reader::Consumer, fetch.request.fetch_offset)
         || (expire && fetch.deadline_ns <= now_ns)
 }
 
@@ -663,7 +696,7 @@ fn high_watermark_candidate(leader: &LeaderState, id: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch>) -> FetchData {
+pub(crate) fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch>) -> FetchData {
     FetchData {
         leader_epoch: replica.leader_epoch,
         high_watermark: replica.log.high_watermark(),

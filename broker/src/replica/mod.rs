@@ -12,12 +12,15 @@
 //!   OffsetsForLeaderEpoch and ListOffsets answers, KIP-320 fencing.
 //! - [`follower`]: becoming a follower (the truncation decision of [`crate::log::LogBugs`], the
 //!   KIP-279 divergence search), the fetch loop, the high watermark learned from the leader.
+//! - [`fetch_session`]: a follower's fetches of every partition it follows from one leader, in
+//!   one request per leader, served and parked as a whole.
 //! - [`role`]: reconciling replicas with the metadata image, and the periodic tick.
 //!
 //! Invariants (asserted in [`crate::Node::check_invariants`]): every log's own invariants
 //! (`log start <= HW <= LEO`, dense offsets); a leader is in its ISR; a leader's durable end offset
 //! never passes its LEO; a leader holds at most `limits.produce_in_flight_max` produce requests and
-//! `limits.parked_fetches_max` parked fetches per partition.
+//! `limits.parked_fetches_max` parked consumer fetches per partition, and at most one parked
+//! fetch session per follower.
 //!
 //! Durability: appends go to disk as [`crate::StorageWrite::Log`]. Under `flush = "every-batch"` a
 //! leader counts its own copy towards the HW (and answers acks=1) only once synced, and a follower
@@ -32,11 +35,12 @@
 //! keeps failing therefore stops making progress on acknowledgements but never acknowledges what
 //! is not durable.
 
+pub mod fetch_session;
 pub mod follower;
 pub mod leader;
 pub mod role;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::log::{LogImage, PartitionLog};
 use crate::message::FetchRequest;
@@ -55,6 +59,12 @@ pub(crate) struct Replicas {
     pub(crate) reconciled: Option<(u64, Option<u64>)>,
     /// The keys of `partitions`, in order, for the tick (reused: no copies per tick).
     pub(crate) tick_keys: Vec<PartitionKey>,
+    /// Followers' fetch sessions this leader holds until it has data for them, at most one per
+    /// follower ([`fetch_session`]).
+    pub(crate) parked_sessions: Vec<fetch_session::ParkedSession>,
+    /// The leaders a partition asked to fetch from during this step: each gets one session
+    /// request at its end.
+    pub(crate) sessions_wanted: BTreeSet<u32>,
 }
 
 /// One replica of one partition.
@@ -121,7 +131,7 @@ pub(crate) struct PendingProduce {
     pub(crate) deadline_ns: u64,
 }
 
-/// A fetch with nothing to return yet.
+/// A consumer's fetch with nothing to return yet.
 #[derive(Clone, Debug)]
 pub(crate) struct ParkedFetch {
     pub(crate) from: u32,
@@ -137,6 +147,8 @@ pub(crate) struct FollowerState {
     pub(crate) phase: FollowerPhase,
     /// The request awaiting an answer, if any.
     pub(crate) in_flight: Option<u64>,
+    /// Whether the partition asked for a fetch in its leader's next session request.
+    pub(crate) fetch_wanted: bool,
     /// When the last request was sent or the last error answer arrived.
     pub(crate) sent_at_ns: u64,
 }

@@ -51,6 +51,7 @@ impl Node {
             self.tick_follower(key);
         }
         self.replicas.tick_keys = keys;
+        self.expire_parked_sessions();
     }
 
     /// Brings every replica's role in line with the image, if the image or the broker epoch
@@ -174,6 +175,7 @@ impl Node {
                 };
                 self.send(parked.from, Message::FetchResponse(response));
             }
+            self.wake_parked_sessions(key);
         }
     }
 

@@ -1,0 +1,518 @@
+//! Fetch sessions: a follower fetches every partition it follows from one leader in one request,
+//! as Kafka's replica fetcher thread sends one FetchRequest per leader broker.
+//!
+//! Why: with one fetch per partition, every append woke one parked fetch and cost each follower
+//! an answer, a sync and the next fetch. A session's answer carries whatever arrived for any of
+//! its partitions since the last one, and the follower syncs it all at once.
+//!
+//! Follower side: a partition ready to fetch (after an answer, a divergence search, a back-off
+//! or a time-out) asks for a fetch from its leader ([`Node::want_replica_fetch`]). At the end of
+//! the step one request goes to each leader asked for, naming every partition that follows it in
+//! the fetching phase and is ready or already in flight. That request becomes each one's request
+//! in flight: it supersedes the previous one, whose late answer is ignored. An answer to the
+//! request in flight starts the next one, whatever it carries. Under `every-batch`
+//! it goes out once the appends are synced: its fetch offsets acknowledge them.
+//!
+//! Leader side: each partition is handled as a lone fetch would be (KIP-320 fencing, the
+//! follower's progress noted, a read up to the LEO). If any has data or an error, the request is
+//! answered at once; else it is parked until one of its partitions has data, its leadership
+//! ends, or its wait is over. The answer leaves out the partitions with nothing new (no records,
+//! no error, no HW above the one the follower knows), as Kafka's incremental fetch sessions do:
+//! those stay in flight at the follower, which sends its next request on any answer.
+//!
+//! Invariants: a leader holds at most one parked session per follower (a new one supersedes it,
+//! and names every partition the old one did) and at most `limits.parked_fetches_max` in all; an
+//! answer has one result per partition asked, in the request's order.
+
+use crate::disk::Waiter;
+use crate::message::{
+    DataError, Message, ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse,
+    ReplicaFetchResult,
+};
+use crate::node::{Node, Observation};
+use crate::replica::leader::{Reader, fetch_answerable, fetch_data};
+use crate::replica::{FollowerPhase, ReplicaRole};
+use crate::storage::PartitionKey;
+
+/// A follower's session with nothing to return yet.
+#[derive(Clone, Debug)]
+pub(crate) struct ParkedSession {
+    pub(crate) from: u32,
+    pub(crate) request: ReplicaFetchRequest,
+    pub(crate) deadline_ns: u64,
+}
+
+/// What a session's partition showed when it arrived.
+enum Noted {
+    /// An error: answer at once.
+    Error,
+    /// The follower's progress was noted; `changed` if it could change the HW or the ISR.
+    Progress { answerable: bool, changed: bool },
+}
+
+fn key_of(partition: &ReplicaFetchPartition) -> PartitionKey {
+    (partition.topic.clone(), partition.partition)
+}
+
+impl Node {
+    // Leader side.
+
+    pub(crate) fn on_replica_fetch(&mut self, from: u32, request: ReplicaFetchRequest) {
+        let mut answerable = false;
+        let mut progressed = Vec::new();
+        for partition in &request.partitions {
+            let key = key_of(partition);
+            match self.note_session_partition(&key, request.replica, partition) {
+                Noted::Error => answerable = true,
+                Noted::Progress {
+                    answerable: now,
+                    changed,
+                } => {
+                    answerable |= now;
+                    if changed {
+                        progressed.push(key);
+                    }
+                }
+            }
+        }
+        if answerable {
+            self.answer_session(from, &request);
+        } else {
+            self.park_session(from, request);
+        }
+        for key in &progressed {
+            self.on_leader_changed(key);
+        }
+    }
+
+    /// Checks one partition of a session and notes the follower's progress.
+    fn note_session_partition(
+        &mut self,
+        key: &PartitionKey,
+        follower: u32,
+        partition: &ReplicaFetchPartition,
+    ) -> Noted {
+        let serve_stale = self.config.bugs.ignore_stale_follower_epoch;
+        let epoch = Some(partition.current_leader_epoch);
+        if let Err(error) = self.check_leader(key, epoch, serve_stale) {
+            if matches!(error, DataError::FencedLeaderEpoch { .. }) {
+                self.observe(Observation::FencedRequest);
+            }
+            return Noted::Error;
+        }
+        let changed = self.record_follower_fetch(key, follower, partition.fetch_offset);
+        let replica = &self.replicas.partitions[key];
+        Noted::Progress {
+            answerable: fetch_answerable(replica, Reader::Follower, partition.fetch_offset),
+            changed,
+        }
+    }
+
+    /// Answers the partitions of `request` that have something new.
+    fn answer_session(&mut self, to: u32, request: &ReplicaFetchRequest) {
+        let partitions = request
+            .partitions
+            .iter()
+            .filter_map(|partition| self.serve_session_partition(partition, request.records_max))
+            .collect();
+        let response = ReplicaFetchResponse {
+            request_id: request.request_id,
+            partitions,
+        };
+        self.send(to, Message::ReplicaFetchResponse(response));
+    }
+
+    /// The answer for one partition of a session, `None` if it has nothing new: no records, no
+    /// error, and no HW above the one the follower knows.
+    fn serve_session_partition(
+        &self,
+        partition: &ReplicaFetchPartition,
+        records_max: u64,
+    ) -> Option<ReplicaFetchResult> {
+        let key = key_of(partition);
+        let serve_stale = self.config.bugs.ignore_stale_follower_epoch;
+        let epoch = Some(partition.current_leader_epoch);
+        let result = match self.check_leader(&key, epoch, serve_stale) {
+            Ok(()) => {
+                let replica = &self.replicas.partitions[&key];
+                let log = &replica.log;
+                let offset = partition.fetch_offset;
+                let news = offset != log.log_end_offset()
+                    || log.high_watermark() > partition.high_watermark;
+                if !news {
+                    return None;
+                }
+                self.serve_fetch(&key, Reader::Follower, offset, records_max)
+                    .map(|served| served.unwrap_or_else(|| fetch_data(replica, Vec::new())))
+            }
+            Err(error) => Err(error),
+        };
+        Some(ReplicaFetchResult {
+            topic: key.0,
+            partition: key.1,
+            result,
+        })
+    }
+
+    fn park_session(&mut self, from: u32, request: ReplicaFetchRequest) {
+        let deadline_ns = self.now_ns() + self.config.timing.fetch_wait_max_ns;
+        let parked_max = self.config.limits.parked_fetches_max as usize;
+        let sessions = &mut self.replicas.parked_sessions;
+        sessions.retain(|parked| parked.from != from);
+        if sessions.len() >= parked_max {
+            self.answer_session(from, &request);
+            return;
+        }
+        sessions.push(ParkedSession {
+            from,
+            request,
+            deadline_ns,
+        });
+    }
+
+    /// Answers the parked sessions that name `key` and have an answer for it now: data, or an
+    /// error (its leadership ended). Called when `key` gets records or loses its leader; a new
+    /// HW alone answers nothing (Kafka's delayed fetch).
+    pub(crate) fn wake_parked_sessions(&mut self, key: &PartitionKey) {
+        if self.replicas.parked_sessions.is_empty() {
+            return;
+        }
+        self.answer_parked_sessions(|node, session| {
+            session.request.partitions.iter().any(|partition| {
+                partition.topic == key.0
+                    && partition.partition == key.1
+                    && node.replicas.partitions.get(key).is_none_or(|replica| {
+                        !replica.is_leader()
+                            || fetch_answerable(replica, Reader::Follower, partition.fetch_offset)
+                    })
+            })
+        });
+    }
+
+    /// Answers the parked sessions whose wait is over.
+    pub(crate) fn expire_parked_sessions(&mut self) {
+        let now_ns = self.now_ns();
+        self.answer_parked_sessions(|_, session| session.deadline_ns <= now_ns);
+    }
+
+    fn answer_parked_sessions(&mut self, due: impl Fn(&Node, &ParkedSession) -> bool) {
+        if !self
+            .replicas
+            .parked_sessions
+            .iter()
+            .any(|session| due(self, session))
+        {
+            return;
+        }
+        let sessions = std::mem::take(&mut self.replicas.parked_sessions);
+        let mut keep = Vec::new();
+        for session in sessions {
+            if due(self, &session) {
+                self.answer_session(session.from, &session.request);
+            } else {
+                keep.push(session);
+            }
+        }
+        self.replicas.parked_sessions = keep;
+    }
+
+    // Follower side.
+
+    /// Asks for a fetch from `leader`, sent at the end of the step in that leader's session.
+    pub(crate) fn want_replica_fetch(&mut self, leader: u32) {
+        self.replicas.sessions_wanted.insert(leader);
+    }
+
+    /// Sends one fetch to each leader asked for during this step.
+    pub(crate) fn send_wanted_replica_fetches(&mut self) {
+        if self.replicas.sessions_wanted.is_empty() {
+            return;
+        }
+        let leaders = std::mem::take(&mut self.replicas.sessions_wanted);
+        for leader in leaders {
+            self.send_replica_fetch(leader);
+        }
+    }
+
+    /// Sends `leader` a fetch of every partition following it in the fetching phase that is
+    /// ready or in flight (a partition backing off after an error waits for its tick).
+    fn send_replica_fetch(&mut self, leader: u32) {
+        let request_id = self.next_request_id();
+        let now_ns = self.now_ns();
+        let mut partitions = Vec::with_capacity(self.replicas.partitions.len());
+        for (key, replica) in &mut self.replicas.partitions {
+            let ReplicaRole::Follower(follower) = &mut replica.role else {
+                continue;
+            };
+            let included = follower.leader == leader
+                && follower.phase == FollowerPhase::Fetching
+                && (follower.fetch_wanted || follower.in_flight.is_some());
+            if !included {
+                continue;
+            }
+            follower.fetch_wanted = false;
+            follower.in_flight = Some(request_id);
+            follower.sent_at_ns = now_ns;
+            partitions.push(ReplicaFetchPartition {
+                topic: key.0.clone(),
+                partition: key.1,
+                current_leader_epoch: replica.leader_epoch,
+                fetch_offset: replica.log.log_end_offset(),
+                high_watermark: replica.log.high_watermark(),
+            });
+        }
+        if partitions.is_empty() {
+            return;
+        }
+        let request = ReplicaFetchRequest {
+            request_id,
+            replica: self.id,
+            partitions,
+            records_max: self.config.limits.log.fetch_records_max,
+        };
+        let message = Message::ReplicaFetch(request);
+        if self.config.flush.must_sync_before_next_fetch() {
+            self.when_durable(Waiter::Send {
+                to: leader,
+                message,
+            });
+        } else {
+            self.send(leader, message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::log::{PartitionLog, Record};
+    use crate::message::{Acks, ProduceRequest};
+    use crate::node::Output;
+    use crate::replica::{FollowerProgress, FollowerState, LeaderState, Replica};
+    use crate::topic::TopicName;
+    use crate::{ClusterConfig, Storage};
+
+    const EPOCH: u64 = 1;
+
+    fn key(partition: u32) -> PartitionKey {
+        (TopicName::new("t"), partition)
+    }
+
+    fn node_with(roles: impl Fn() -> ReplicaRole) -> Node {
+        let mut node = Node::new(Arc::new(ClusterConfig::default()), 0, &Storage::default());
+        for partition in 0..2 {
+            let replica = Replica {
+                log: PartitionLog::new(node.config.limits.log),
+                leader_epoch: EPOCH,
+                partition_epoch: 0,
+                role: roles(),
+                followed_last: None,
+            };
+            node.replicas.partitions.insert(key(partition), replica);
+        }
+        node
+    }
+
+    /// Node 0 leading t/0 and t/1, with followers 1 and 2 in the ISR.
+    fn leader() -> Node {
+        node_with(|| {
+            let progress = FollowerProgress {
+                log_end_offset: None,
+                last_caught_up_ns: 0,
+            };
+            ReplicaRole::Leader(LeaderState {
+                isr: vec![0, 1, 2],
+                min_insync_replicas: 1,
+                followers: BTreeMap::from([(1, progress), (2, progress)]),
+                durable_end_offset: 0,
+                pending: Vec::new(),
+                parked: Vec::new(),
+                isr_requested: None,
+                isr_requested_members: Vec::new(),
+            })
+        })
+    }
+
+    /// Node 0 following leader 1 for t/0 and t/1.
+    fn follower() -> Node {
+        node_with(|| {
+            ReplicaRole::Follower(FollowerState {
+                leader: 1,
+                phase: FollowerPhase::Fetching,
+                in_flight: None,
+                fetch_wanted: true,
+                sent_at_ns: 0,
+            })
+        })
+    }
+
+    fn session(request_id: u64, epochs: [u64; 2]) -> ReplicaFetchRequest {
+        let partitions = (0..2)
+            .map(|partition| ReplicaFetchPartition {
+                topic: TopicName::new("t"),
+                partition,
+                current_leader_epoch: epochs[partition as usize],
+                fetch_offset: 0,
+                high_watermark: 0,
+            })
+            .collect();
+        ReplicaFetchRequest {
+            request_id,
+            replica: 1,
+            partitions,
+            records_max: 100,
+        }
+    }
+
+    fn produce(node: &mut Node, partition: u32) {
+        let request = ProduceRequest {
+            request_id: 7,
+            topic: TopicName::new("t"),
+            partition,
+            acks: Acks::Leader,
+            records: vec![Record {
+                key: None,
+                value: 42,
+            }],
+        };
+        node.on_produce(9, request);
+    }
+
+    fn take_sends(node: &mut Node) -> Vec<(u32, Message)> {
+        std::mem::take(&mut node.effects.output)
+            .into_iter()
+            .filter_map(|output| match output {
+                Output::Send { to, message } => Some((to, message)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn session_answers(sends: &[(u32, Message)]) -> Vec<&ReplicaFetchResponse> {
+        sends
+            .iter()
+            .filter_map(|(_, message)| match message {
+                Message::ReplicaFetchResponse(response) => Some(response),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_session_with_nothing_new_parks_until_one_partition_gets_records() {
+        let mut node = leader();
+        node.on_replica_fetch(1, session(5, [EPOCH, EPOCH]));
+        assert!(session_answers(&take_sends(&mut node)).is_empty());
+        assert_eq!(node.replicas.parked_sessions.len(), 1);
+
+        produce(&mut node, 1);
+        let sends = take_sends(&mut node);
+        let answers = session_answers(&sends);
+        assert_eq!(answers.len(), 1, "one answer for the whole session");
+        let answer = answers[0];
+        assert_eq!(answer.request_id, 5);
+        assert_eq!(answer.partitions.len(), 1, "t/0 has nothing new: left out");
+        assert_eq!(answer.partitions[0].partition, 1);
+        let data = answer.partitions[0].result.as_ref().expect("data");
+        assert_eq!(data.batches.len(), 1);
+        assert!(node.replicas.parked_sessions.is_empty());
+    }
+
+    #[test]
+    fn a_new_session_from_the_same_follower_replaces_the_parked_one() {
+        let mut node = leader();
+        node.on_replica_fetch(1, session(5, [EPOCH, EPOCH]));
+        node.on_replica_fetch(1, session(6, [EPOCH, EPOCH]));
+        assert_eq!(node.replicas.parked_sessions.len(), 1);
+        assert_eq!(node.replicas.parked_sessions[0].request.request_id, 6);
+        node.on_replica_fetch(2, session(8, [EPOCH, EPOCH]));
+        assert_eq!(node.replicas.parked_sessions.len(), 2, "one per follower");
+    }
+
+    #[test]
+    fn a_stale_epoch_is_fenced_for_its_partition_alone_and_at_once() {
+        let mut node = leader();
+        node.on_replica_fetch(1, session(5, [EPOCH - 1, EPOCH]));
+        let sends = take_sends(&mut node);
+        let answers = session_answers(&sends);
+        assert_eq!(answers.len(), 1, "an error is answered without waiting");
+        let partitions = &answers[0].partitions;
+        assert_eq!(partitions.len(), 1, "t/1 has nothing new: left out");
+        assert!(matches!(
+            partitions[0].result,
+            Err(DataError::FencedLeaderEpoch { .. })
+        ));
+        assert!(node.replicas.parked_sessions.is_empty());
+    }
+
+    #[test]
+    fn a_follower_fetches_every_partition_of_a_leader_in_one_request() {
+        let mut node = follower();
+        node.want_replica_fetch(1);
+        node.send_wanted_replica_fetches();
+        let sends = take_sends(&mut node);
+        let [(1, Message::ReplicaFetch(request))] = sends.as_slice() else {
+            panic!("one session request to leader 1, got {sends:?}")
+        };
+        assert_eq!(request.partitions.len(), 2);
+
+        // The answer carries records for t/0 only; t/1 stays in flight.
+        let mut leader_log = PartitionLog::new(node.config.limits.log);
+        let appended = leader_log
+            .append_as_leader(
+                EPOCH,
+                vec![Record {
+                    key: None,
+                    value: 1,
+                }],
+            )
+            .expect("room");
+        let batches = leader_log
+            .read(0, appended.log_end_offset, 10)
+            .expect("in range");
+        let data = crate::message::FetchData {
+            leader_epoch: EPOCH,
+            high_watermark: 0,
+            log_start_offset: 0,
+            log_end_offset: 1,
+            batches,
+        };
+        let response = ReplicaFetchResponse {
+            request_id: request.request_id,
+            partitions: vec![ReplicaFetchResult {
+                topic: TopicName::new("t"),
+                partition: 0,
+                result: Ok(data),
+            }],
+        };
+        node.on_replica_fetch_response(1, response);
+        node.send_wanted_replica_fetches();
+        let output = std::mem::take(&mut node.effects.output);
+        assert!(
+            output
+                .iter()
+                .any(|item| matches!(item, Output::DiskSync { .. })),
+            "the append is synced before the next fetch acknowledges it"
+        );
+        assert!(
+            !output
+                .iter()
+                .any(|item| matches!(item, Output::Send { .. })),
+            "the next fetch waits for the sync"
+        );
+        assert_eq!(node.replicas.partitions[&key(0)].log.log_end_offset(), 1);
+        let in_flight = |partition| match &node.replicas.partitions[&key(partition)].role {
+            ReplicaRole::Follower(follower) => follower.in_flight,
+            _ => None,
+        };
+        assert_ne!(in_flight(0), Some(request.request_id), "a new request");
+        assert_eq!(
+            in_flight(0),
+            in_flight(1),
+            "both partitions in the next request"
+        );
+    }
+}
