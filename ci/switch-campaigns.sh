@@ -26,7 +26,7 @@ if [ ${#switches[@]} -eq 0 ]; then
 fi
 
 cargo build --release --quiet
-trial=target/release/trial
+trial=${CARGO_TARGET_DIR:-target}/release/trial
 mkdir -p "$out_dir"
 
 # The value of a numeric JSON field in one line of seeds.jsonl.

@@ -696,5 +696,6 @@ impl Node {
                 );
             }
         }
+        self.check_session_invariants();
     }
 }

@@ -216,6 +216,27 @@ impl Node {
         self.replicas.parked_sessions = keep;
     }
 
+    /// Asserts the invariants of the module docs.
+    pub(crate) fn check_session_invariants(&self) {
+        let sessions = &self.replicas.parked_sessions;
+        assert!(sessions.len() <= self.config.limits.parked_fetches_max as usize);
+        for (position, session) in sessions.iter().enumerate() {
+            assert!(
+                sessions[..position]
+                    .iter()
+                    .all(|earlier| earlier.from != session.from),
+                "node {}: two parked sessions of follower {}",
+                self.id,
+                session.from
+            );
+        }
+        assert!(
+            self.replicas.sessions_wanted.is_empty(),
+            "node {}: a session request wanted but not sent by the end of the step",
+            self.id
+        );
+    }
+
     // Follower side.
 
     /// Asks for a fetch from `leader`, sent at the end of the step in that leader's session.
