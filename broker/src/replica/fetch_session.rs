@@ -26,10 +26,9 @@
 
 use crate::disk::Waiter;
 use crate::message::{
-    DataError, Message, ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse,
-    ReplicaFetchResult,
+    Message, ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
 };
-use crate::node::{Node, Observation};
+use crate::node::Node;
 use crate::replica::leader::{Reader, fetch_answerable, fetch_data};
 use crate::replica::{FollowerPhase, ReplicaRole};
 use crate::storage::PartitionKey;
@@ -94,10 +93,10 @@ impl Node {
     ) -> Noted {
         let serve_stale = self.config.bugs.ignore_stale_follower_epoch;
         let epoch = Some(partition.current_leader_epoch);
-        if let Err(error) = self.check_leader(key, epoch, serve_stale) {
-            if matches!(error, DataError::FencedLeaderEpoch { .. }) {
-                self.observe(Observation::FencedRequest);
-            }
+        if self
+            .check_leader_noting_fences(key, epoch, serve_stale)
+            .is_err()
+        {
             return Noted::Error;
         }
         let changed = self.record_follower_fetch(key, follower, partition.fetch_offset);
@@ -310,7 +309,7 @@ mod tests {
 
     use super::*;
     use crate::log::{PartitionLog, Record};
-    use crate::message::{Acks, ProduceRequest};
+    use crate::message::{Acks, DataError, ProduceRequest};
     use crate::node::Output;
     use crate::replica::{FollowerProgress, FollowerState, LeaderState, Replica};
     use crate::topic::TopicName;

@@ -65,6 +65,20 @@ impl Node {
         Ok(())
     }
 
+    /// [`Node::check_leader`] for a request arriving now: a fenced epoch is observed.
+    pub(crate) fn check_leader_noting_fences(
+        &mut self,
+        key: &PartitionKey,
+        request_epoch: Option<u64>,
+        serve_stale: bool,
+    ) -> Result<(), DataError> {
+        let checked = self.check_leader(key, request_epoch, serve_stale);
+        if matches!(checked, Err(DataError::FencedLeaderEpoch { .. })) {
+            self.observe(Observation::FencedRequest);
+        }
+        checked
+    }
+
     pub(crate) fn on_produce(&mut self, from: u32, request: ProduceRequest) {
         let key = (request.topic.clone(), request.partition);
         let result = self.append_produce(from, &key, &request);
@@ -301,10 +315,9 @@ impl Node {
     /// ([`crate::replica::fetch_session`]).
     pub(crate) fn on_fetch(&mut self, from: u32, request: FetchRequest) {
         let key = (request.topic.clone(), request.partition);
-        if let Err(error) = self.check_leader(&key, request.current_leader_epoch, false) {
-            if matches!(error, DataError::FencedLeaderEpoch { .. }) {
-                self.observe(Observation::FencedRequest);
-            }
+        if let Err(error) =
+            self.check_leader_noting_fences(&key, request.current_leader_epoch, false)
+        {
             self.answer_fetch(from, &key, &request, Err(error));
             return;
         }

@@ -135,7 +135,6 @@ pub(crate) struct PendingProduce {
 #[derive(Clone, Debug)]
 pub(crate) struct ParkedFetch {
     pub(crate) from: u32,
-    /// The request, its topic name moved out: the partition's key names it.
     pub(crate) request: FetchRequest,
     pub(crate) deadline_ns: u64,
 }
