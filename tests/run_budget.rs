@@ -39,11 +39,14 @@ fn an_ordinary_run_stays_far_below_its_budget() {
 #[test]
 fn a_run_past_its_budget_stops_and_fails_with_a_budget_violation() {
     let scenario = library("controller-crash.toml");
+    let path = "scenarios/controller-crash.toml";
+    // A quarter of what the whole run takes: it must stop well before the end.
+    let budget = run(&scenario, path, 0, RunOptions::default()).report.stats.events / 4;
     let options = RunOptions {
-        events_max: Some(20_000),
+        events_max: Some(budget),
         ..RunOptions::default()
     };
-    let report = run(&scenario, "scenarios/controller-crash.toml", 0, options).report;
+    let report = run(&scenario, path, 0, options).report;
     assert_eq!(report.verdict, Verdict::Fail);
     let violation = &report.violations[0];
     assert_eq!(
@@ -53,7 +56,7 @@ fn a_run_past_its_budget_stops_and_fails_with_a_budget_violation() {
         report.summary()
     );
     assert_eq!(violation.kind, "event-budget-exceeded");
-    assert!(report.stats.events > 20_000);
+    assert!(report.stats.events > budget);
     let phases_ns = scenario.fault_phase.ns + scenario.liveness_phase.ns;
     assert!(
         report.stats.simulated_ns < phases_ns / 2,

@@ -697,5 +697,6 @@ impl Node {
             }
         }
         self.check_session_invariants();
+        self.check_produce_invariants();
     }
 }

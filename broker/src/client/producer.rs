@@ -2,8 +2,8 @@
 //!
 //! Each operation draws 1..=`records_per_operation_max` records (values `(index << 40) | sequence`,
 //! keys uniform in `0..keys` from the node's generator, or none with `keys = 0`), routes them to
-//! partitions ([`super::partitioner`]) and sends one produce request per partition, at most
-//! `in_flight_max` at once. Operations start at `rate_per_second` records per second on average
+//! partitions ([`super::partitioner`]) and sends one produce request per leader broker, with a
+//! batch for each of its partitions, at most `in_flight_max` requests at once. Operations start at `rate_per_second` records per second on average
 //! (never two at once: a history process does one thing at a time) until `stop_at_ns`; an
 //! operation that starts late also carries the records that fell due meanwhile, so that the rate
 //! holds while requests take longer than the interval between operations.
@@ -26,7 +26,7 @@ use super::metadata::MetadataCache;
 use super::partitioner::partition_for_key;
 use crate::dedup::RequestIds;
 use crate::log::Record;
-use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
+use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
 
@@ -46,7 +46,7 @@ pub struct ProducerConfig {
     /// No operation starts at or after this local time.
     pub stop_at_ns: u64,
     pub records_per_operation_max: u32,
-    /// Requests in flight at once (per operation: one per partition).
+    /// Requests in flight at once (per operation: one per leader broker).
     pub in_flight_max: u32,
     /// A request unanswered this long has an unknown outcome.
     pub request_timeout_ns: u64,
@@ -205,36 +205,42 @@ impl Producer {
         let Some(operation) = &mut self.operation else {
             return;
         };
-        let Some(part) = operation.parts.iter_mut().find(|part| {
-            matches!(part.status, PartStatus::InFlight { request_id, .. } if request_id == response.request_id)
-        }) else {
-            return;
-        };
-        let mut invalidate = false;
-        part.status = match response.result {
-            Ok(base_offset) => PartStatus::Acknowledged { base_offset },
-            Err(error) if error.is_indeterminate() => {
-                output.push(report(ClientReport::IndeterminateProduce));
-                PartStatus::Unknown
-            }
-            Err(error) if error.is_retriable() => {
-                invalidate = matches!(
-                    error,
-                    DataError::NotLeader { .. }
-                        | DataError::FencedLeaderEpoch { .. }
-                        | DataError::UnknownLeaderEpoch { .. }
-                        | DataError::UnknownTopicOrPartition
-                );
-                PartStatus::Waiting {
-                    retry_at_ns,
-                    attempted: true,
+        let mut stale = Vec::new();
+        for answer in response.partitions {
+            let Some(part) = operation.parts.iter_mut().find(|part| {
+                part.partition == answer.partition
+                    && matches!(part.status, PartStatus::InFlight { request_id, .. } if request_id == response.request_id)
+            }) else {
+                continue;
+            };
+            part.status = match answer.result {
+                Ok(base_offset) => PartStatus::Acknowledged { base_offset },
+                Err(error) if error.is_indeterminate() => {
+                    output.push(report(ClientReport::IndeterminateProduce));
+                    PartStatus::Unknown
                 }
+                Err(error) if error.is_retriable() => {
+                    if matches!(
+                        error,
+                        DataError::NotLeader { .. }
+                            | DataError::FencedLeaderEpoch { .. }
+                            | DataError::UnknownLeaderEpoch { .. }
+                            | DataError::UnknownTopicOrPartition
+                    ) {
+                        stale.push(answer.partition);
+                    }
+                    PartStatus::Waiting {
+                        retry_at_ns,
+                        attempted: true,
+                    }
+                }
+                Err(_) => PartStatus::Failed,
+            };
+        }
+        if !stale.is_empty() {
+            for partition in stale {
+                self.metadata.invalidate(&self.config.topic, partition);
             }
-            Err(_) => PartStatus::Failed,
-        };
-        if invalidate {
-            let topic = self.config.topic.clone();
-            self.metadata.invalidate(&topic, response.partition);
             self.refresh_metadata(now_ns, output);
         }
     }
@@ -278,47 +284,70 @@ impl Producer {
         }
     }
 
+    /// Sends every part that is due, one request per leader broker (at most `in_flight_max`
+    /// requests in flight).
     fn send_parts(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        let in_flight_max = self.config.in_flight_max as usize;
-        let topic = self.topic.clone();
-        let acks = self.config.acks;
         let Some(operation) = &self.operation else {
             return;
         };
-        let mut in_flight = operation
+        let mut in_flight: Vec<u64> = operation
             .parts
             .iter()
-            .filter(|part| matches!(part.status, PartStatus::InFlight { .. }))
-            .count();
+            .filter_map(|part| match part.status {
+                PartStatus::InFlight { request_id, .. } => Some(request_id),
+                _ => None,
+            })
+            .collect();
+        in_flight.sort_unstable();
+        in_flight.dedup();
+        let mut by_leader: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         let mut need_metadata = false;
-        for index in 0..operation.parts.len() {
-            if in_flight >= in_flight_max {
-                break;
+        for (index, part) in operation.parts.iter().enumerate() {
+            match part.status {
+                PartStatus::Waiting { retry_at_ns, .. } if retry_at_ns <= now_ns => {}
+                _ => continue,
             }
-            let part = &self.operation.as_ref().expect("present").parts[index];
-            let PartStatus::Waiting {
-                retry_at_ns,
-                attempted,
-            } = part.status
-            else {
-                continue;
-            };
-            if retry_at_ns > now_ns {
-                continue;
+            match self.metadata.leader(&self.config.topic, part.partition) {
+                Some((leader, _)) => by_leader.entry(leader).or_default().push(index),
+                None => need_metadata = true,
             }
-            let Some((leader, _)) = self.metadata.leader(&topic, part.partition) else {
-                need_metadata = true;
-                continue;
-            };
-            let request_id = self.request_ids.next_id();
-            let part = &mut self.operation.as_mut().expect("present").parts[index];
-            let request = ProduceRequest {
-                request_id,
-                topic: topic.clone(),
+        }
+        let requests_max = (self.config.in_flight_max as usize).saturating_sub(in_flight.len());
+        for (leader, parts) in by_leader.into_iter().take(requests_max) {
+            self.send_request(now_ns, leader, &parts, output);
+        }
+        if need_metadata {
+            self.refresh_metadata(now_ns, output);
+        }
+    }
+
+    /// Sends `parts` of the operation to `leader` in one request.
+    fn send_request(
+        &mut self,
+        now_ns: u64,
+        leader: u32,
+        parts: &[usize],
+        output: &mut Vec<Output>,
+    ) {
+        let request_id = self.request_ids.next_id();
+        let acks = self.config.acks;
+        let operation = self.operation.as_mut().expect("sending its parts");
+        let mut partitions = Vec::with_capacity(parts.len());
+        let mut retried = false;
+        for &index in parts {
+            let part = &mut operation.parts[index];
+            retried |= matches!(
+                part.status,
+                PartStatus::Waiting {
+                    attempted: true,
+                    ..
+                }
+            );
+            partitions.push(ProducePartition {
+                topic: self.topic.clone(),
                 partition: part.partition,
-                acks,
                 records: part.records.iter().map(|(_, record)| *record).collect(),
-            };
+            });
             part.status = if acks == Acks::None {
                 PartStatus::Unknown
             } else {
@@ -327,18 +356,19 @@ impl Producer {
                     sent_ns: now_ns,
                 }
             };
-            in_flight += 1;
-            if attempted {
-                output.push(report(ClientReport::ProduceRetry));
-            }
-            output.push(Output::Send {
-                to: leader,
-                message: Message::Produce(request),
-            });
         }
-        if need_metadata {
-            self.refresh_metadata(now_ns, output);
+        if retried {
+            output.push(report(ClientReport::ProduceRetry));
         }
+        let request = ProduceRequest {
+            request_id,
+            acks,
+            partitions,
+        };
+        output.push(Output::Send {
+            to: leader,
+            message: Message::Produce(request),
+        });
     }
 
     /// Completes the operation once every part is resolved.

@@ -34,7 +34,7 @@ use crate::message::group::{
     LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
     OffsetFetchResponse,
 };
-use crate::message::{Acks, DataError, Message, ProduceRequest, ProduceResponse};
+use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Node, Observation};
 use crate::topic::TopicName;
 
@@ -403,10 +403,12 @@ impl Node {
         );
         let produce = ProduceRequest {
             request_id: produce_id,
-            topic: TopicName::from(OFFSETS_TOPIC),
-            partition,
             acks: Acks::All,
-            records,
+            partitions: vec![ProducePartition {
+                topic: TopicName::from(OFFSETS_TOPIC),
+                partition,
+                records,
+            }],
         };
         self.send(self.id, Message::Produce(produce));
         Ok(())
@@ -414,17 +416,17 @@ impl Node {
 
     /// The offsets partition's answer to a commit's append (only this node produces to it).
     pub(crate) fn on_commit_appended(&mut self, response: ProduceResponse) {
-        if response.topic != OFFSETS_TOPIC {
-            return;
-        }
         let Some(pending) = self.groups.pending_commits.remove(&response.request_id) else {
             return;
         };
-        assert_eq!(
-            pending.partition, response.partition,
-            "a commit's answer comes from the partition it was appended to"
+        let [appended] = &response.partitions[..] else {
+            panic!("a commit's append names one partition: {response:?}");
+        };
+        assert!(
+            appended.topic == OFFSETS_TOPIC && appended.partition == pending.partition,
+            "a commit's answer comes from the partition it was appended to: {response:?}"
         );
-        let result = match response.result {
+        let result = match appended.result.clone() {
             Ok(_) => Ok(()),
             Err(error) if error.is_indeterminate() => Err(GroupError::RequestTimedOut),
             Err(DataError::NotLeader { .. } | DataError::FencedLeaderEpoch { .. }) => {

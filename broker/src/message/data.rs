@@ -1,11 +1,12 @@
 //! The data-plane wire types: produce, fetch (followers and consumers), OffsetsForLeaderEpoch and
 //! ListOffsets, with their errors.
 //!
-//! Each request names one partition, except a follower's fetch, which names every partition the
-//! follower fetches from that leader (Kafka's replica fetcher: one request per leader broker, so
-//! that one answer carries whatever arrived for any of them). Fetches and produces carry the sender's view of the leader
-//! epoch where Kafka's do (KIP-320): the leader answers FENCED_LEADER_EPOCH to an older epoch and
-//! UNKNOWN_LEADER_EPOCH to a newer one, so that no replica acts on a stale view.
+//! A produce names every partition the producer sends to that leader, and a follower's fetch
+//! every partition the follower fetches from that leader (one request per leader broker, as
+//! Kafka's producer and replica fetcher send, so that one request or answer carries whatever is
+//! ready for any of them); the other requests name one partition. Fetches carry the sender's view
+//! of the leader epoch where Kafka's do (KIP-320): the leader answers FENCED_LEADER_EPOCH to an
+//! older epoch and UNKNOWN_LEADER_EPOCH to a newer one, so that no replica acts on a stale view.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -26,20 +27,34 @@ pub enum Acks {
     All,
 }
 
-/// Appends `records` to `topic/partition` at its leader.
+/// Appends records to partitions this broker leads: one request per leader broker, carrying a
+/// batch for each partition of the producer's that it leads, as Kafka's producer drains its
+/// accumulator per broker. Each partition names at most once.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProduceRequest {
     pub request_id: u64,
+    pub acks: Acks,
+    pub partitions: Vec<ProducePartition>,
+}
+
+/// One partition's batch in a [`ProduceRequest`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProducePartition {
     pub topic: TopicName,
     pub partition: u32,
-    pub acks: Acks,
     pub records: Vec<Record>,
 }
 
-/// The answer to a [`ProduceRequest`]: the base offset of the appended batch.
+/// The answer to a [`ProduceRequest`], sent once every partition's outcome is known: a result
+/// for each partition asked, in its order (the base offset of the appended batch, or the error).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProduceResponse {
     pub request_id: u64,
+    pub partitions: Vec<ProducePartitionResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProducePartitionResult {
     pub topic: TopicName,
     pub partition: u32,
     pub result: Result<u64, DataError>,

@@ -17,8 +17,8 @@ pub mod group;
 pub use data::{
     Acks, DataError, FetchData, FetchRequest, FetchResponse, ListOffsetsRequest,
     ListOffsetsResponse, OffsetSpec, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
-    ProduceRequest, ProduceResponse, ReplicaFetchPartition, ReplicaFetchRequest,
-    ReplicaFetchResponse, ReplicaFetchResult,
+    ProducePartition, ProducePartitionResult, ProduceRequest, ProduceResponse,
+    ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
 };
 
 use crate::config::{TopicConfig, TopicError};

@@ -304,70 +304,12 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-
     use super::*;
     use crate::log::{PartitionLog, Record};
-    use crate::message::{Acks, DataError, ProduceRequest};
+    use crate::message::{Acks, DataError};
     use crate::node::Output;
-    use crate::replica::{FollowerProgress, FollowerState, LeaderState, Replica};
+    use crate::replica::test_support::{EPOCH, follower, key, leader, produce_request, take_sends};
     use crate::topic::TopicName;
-    use crate::{ClusterConfig, Storage};
-
-    const EPOCH: u64 = 1;
-
-    fn key(partition: u32) -> PartitionKey {
-        (TopicName::new("t"), partition)
-    }
-
-    fn node_with(roles: impl Fn() -> ReplicaRole) -> Node {
-        let mut node = Node::new(Arc::new(ClusterConfig::default()), 0, &Storage::default());
-        for partition in 0..2 {
-            let replica = Replica {
-                log: PartitionLog::new(node.config.limits.log),
-                leader_epoch: EPOCH,
-                partition_epoch: 0,
-                role: roles(),
-                followed_last: None,
-            };
-            node.replicas.partitions.insert(key(partition), replica);
-        }
-        node
-    }
-
-    /// Node 0 leading t/0 and t/1, with followers 1 and 2 in the ISR.
-    fn leader() -> Node {
-        node_with(|| {
-            let progress = FollowerProgress {
-                log_end_offset: None,
-                last_caught_up_ns: 0,
-            };
-            ReplicaRole::Leader(LeaderState {
-                isr: vec![0, 1, 2],
-                min_insync_replicas: 1,
-                followers: BTreeMap::from([(1, progress), (2, progress)]),
-                durable_end_offset: 0,
-                pending: Vec::new(),
-                parked: Vec::new(),
-                isr_requested: None,
-                isr_requested_members: Vec::new(),
-            })
-        })
-    }
-
-    /// Node 0 following leader 1 for t/0 and t/1.
-    fn follower() -> Node {
-        node_with(|| {
-            ReplicaRole::Follower(FollowerState {
-                leader: 1,
-                phase: FollowerPhase::Fetching,
-                in_flight: None,
-                fetch_wanted: true,
-                sent_at_ns: 0,
-            })
-        })
-    }
 
     fn session(request_id: u64, epochs: [u64; 2]) -> ReplicaFetchRequest {
         let partitions = (0..2)
@@ -387,28 +329,8 @@ mod tests {
         }
     }
 
-    fn produce(node: &mut Node, partition: u32) {
-        let request = ProduceRequest {
-            request_id: 7,
-            topic: TopicName::new("t"),
-            partition,
-            acks: Acks::Leader,
-            records: vec![Record {
-                key: None,
-                value: 42,
-            }],
-        };
-        node.on_produce(9, request);
-    }
-
-    fn take_sends(node: &mut Node) -> Vec<(u32, Message)> {
-        std::mem::take(&mut node.effects.output)
-            .into_iter()
-            .filter_map(|output| match output {
-                Output::Send { to, message } => Some((to, message)),
-                _ => None,
-            })
-            .collect()
+    fn produce(node: &mut Node, partitions: &[u32]) {
+        node.on_produce(9, produce_request(7, Acks::Leader, partitions));
     }
 
     fn session_answers(sends: &[(u32, Message)]) -> Vec<&ReplicaFetchResponse> {
@@ -428,7 +350,7 @@ mod tests {
         assert!(session_answers(&take_sends(&mut node)).is_empty());
         assert_eq!(node.replicas.parked_sessions.len(), 1);
 
-        produce(&mut node, 1);
+        produce(&mut node, &[1]);
         let sends = take_sends(&mut node);
         let answers = session_answers(&sends);
         assert_eq!(answers.len(), 1, "one answer for the whole session");

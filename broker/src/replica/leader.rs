@@ -14,16 +14,15 @@
 //!   leader's LEO and joins once caught up (zoo 4b switch: joins at once).
 
 use crate::disk::Waiter;
-use crate::message::data::{Acks, FetchData};
+use crate::message::data::FetchData;
 use crate::message::{
     AlterPartitionRequest, DataError, FetchRequest, FetchResponse, ListOffsetsRequest,
     ListOffsetsResponse, Message, OffsetSpec, OffsetsForLeaderEpochRequest,
-    OffsetsForLeaderEpochResponse, ProduceRequest, ProduceResponse,
+    OffsetsForLeaderEpochResponse,
 };
 use crate::node::{Node, Observation};
-use crate::replica::{
-    FollowerProgress, LeaderState, ParkedFetch, PendingProduce, Replica, ReplicaRole,
-};
+use crate::replica::produce::produce_answerable;
+use crate::replica::{FollowerProgress, LeaderState, ParkedFetch, Replica, ReplicaRole};
 use crate::storage::{PartitionKey, StorageWrite};
 
 impl Node {
@@ -77,93 +76,6 @@ impl Node {
             self.observe(Observation::FencedRequest);
         }
         checked
-    }
-
-    pub(crate) fn on_produce(&mut self, from: u32, request: ProduceRequest) {
-        let key = (request.topic.clone(), request.partition);
-        let result = self.append_produce(from, &key, &request);
-        match result {
-            Ok(()) => {
-                self.wake_parked_sessions(&key);
-                self.on_leader_changed(&key);
-            }
-            Err(error) => {
-                if request.acks != Acks::None {
-                    self.answer_produce(from, &key, request.request_id, Err(error));
-                }
-            }
-        }
-    }
-
-    fn answer_produce(
-        &mut self,
-        to: u32,
-        key: &PartitionKey,
-        request_id: u64,
-        result: Result<u64, DataError>,
-    ) {
-        let response = ProduceResponse {
-            request_id,
-            topic: key.0.clone(),
-            partition: key.1,
-            result,
-        };
-        self.send(to, Message::ProduceResponse(response));
-    }
-
-    /// Validates and appends; queues the acknowledgement.
-    fn append_produce(
-        &mut self,
-        from: u32,
-        key: &PartitionKey,
-        request: &ProduceRequest,
-    ) -> Result<(), DataError> {
-        self.check_leader(key, None, false)?;
-        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
-        let deadline_ns = self.now_ns() + self.config.timing.produce_timeout_ns;
-        let never = !self.config.flush.must_sync_before_acknowledge();
-        let replica = self.replicas.partitions.get_mut(key).expect("checked");
-        let leader_epoch = replica.leader_epoch;
-        let ReplicaRole::Leader(leader) = &mut replica.role else {
-            unreachable!("checked")
-        };
-        let isr = leader.isr.len() as u32;
-        if request.acks == Acks::All && isr < leader.min_insync_replicas {
-            return Err(DataError::NotEnoughReplicas {
-                isr,
-                min_insync: leader.min_insync_replicas,
-            });
-        }
-        if leader.pending.len() >= in_flight_max {
-            return Err(DataError::ProduceInFlightLimit);
-        }
-        let appended = replica
-            .log
-            .append_as_leader(leader_epoch, request.records.clone())
-            .map_err(|error| DataError::InvalidBatch {
-                reason: error.to_string(),
-            })?;
-        let ReplicaRole::Leader(leader) = &mut replica.role else {
-            unreachable!("checked")
-        };
-        if never {
-            leader.durable_end_offset = appended.log_end_offset;
-        }
-        if request.acks != Acks::None {
-            leader.pending.push(PendingProduce {
-                from,
-                request_id: request.request_id,
-                acks: request.acks,
-                base_offset: appended.base_offset,
-                end_offset: appended.log_end_offset,
-                deadline_ns,
-            });
-        }
-        self.write_log(key, appended.write);
-        if !never {
-            self.when_log_durable(key, leader_epoch, appended.log_end_offset);
-        }
-        Ok(())
     }
 
     /// Writes a change of `key`'s log. A high watermark checkpoint goes in the background: no
@@ -280,33 +192,6 @@ impl Node {
         self.observe(Observation::HighWatermarkAdvanced);
         if let Some(write) = write {
             self.write_log(key, write);
-        }
-    }
-
-    fn answer_pending_produces(&mut self, key: &PartitionKey) {
-        let Some(replica) = self.replicas.partitions.get_mut(key) else {
-            return;
-        };
-        let high_watermark = replica.log.high_watermark();
-        let Some(leader) = replica.leader_state() else {
-            return;
-        };
-        let enough = leader.isr.len() as u32 >= leader.min_insync_replicas;
-        let durable = leader.durable_end_offset;
-        let mut answers = Vec::new();
-        leader.pending.retain(|pending| {
-            if !produce_answerable(pending, high_watermark, durable) {
-                return true;
-            }
-            let result = match pending.acks {
-                Acks::All if !enough => Err(DataError::NotEnoughReplicasAfterAppend),
-                _ => Ok(pending.base_offset),
-            };
-            answers.push((pending.from, pending.request_id, result));
-            false
-        });
-        for (from, request_id, result) in answers {
-            self.answer_produce(from, key, request_id, result);
         }
     }
 
@@ -571,24 +456,15 @@ impl Node {
     }
 
     pub(crate) fn tick_leader(&mut self, key: &PartitionKey) {
-        let now_ns = self.now_ns();
-        let Some(replica) = self.replicas.partitions.get_mut(key) else {
+        let leads = self
+            .replicas
+            .partitions
+            .get(key)
+            .is_some_and(Replica::is_leader);
+        if !leads {
             return;
-        };
-        let Some(leader) = replica.leader_state() else {
-            return;
-        };
-        let mut expired = Vec::new();
-        leader.pending.retain(|pending| {
-            let keep = pending.deadline_ns > now_ns;
-            if !keep {
-                expired.push((pending.from, pending.request_id));
-            }
-            keep
-        });
-        for (from, request_id) in expired {
-            self.answer_produce(from, key, request_id, Err(DataError::RequestTimedOut));
         }
+        self.expire_pending_produces(key);
         self.complete_parked_fetches(key, true);
         self.request_isr_change(key);
     }
@@ -632,20 +508,6 @@ impl Node {
             result,
         };
         self.send(from, Message::ListOffsetsResponse(response));
-    }
-}
-
-/// Whether a pending produce can be answered: acks=1 once the leader's log is durable past it,
-/// acks=all once the HW passed it.
-fn produce_answerable(
-    pending: &PendingProduce,
-    high_watermark: u64,
-    durable_end_offset: u64,
-) -> bool {
-    match pending.acks {
-        Acks::Leader => durable_end_offset >= pending.end_offset,
-        Acks::All => high_watermark >= pending.end_offset,
-        Acks::None => false,
     }
 }
 

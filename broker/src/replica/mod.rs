@@ -12,6 +12,8 @@
 //!   OffsetsForLeaderEpoch and ListOffsets answers, KIP-320 fencing.
 //! - [`follower`]: becoming a follower (the truncation decision of [`crate::log::LogBugs`], the
 //!   KIP-279 divergence search), the fetch loop, the high watermark learned from the leader.
+//! - [`produce`]: produce requests, one per producer and leader broker, answered once every
+//!   partition's outcome is known.
 //! - [`fetch_session`]: a follower's fetches of every partition it follows from one leader, in
 //!   one request per leader, served and parked as a whole.
 //! - [`role`]: reconciling replicas with the metadata image, and the periodic tick.
@@ -38,7 +40,10 @@
 pub mod fetch_session;
 pub mod follower;
 pub mod leader;
+pub mod produce;
 pub mod role;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,6 +70,10 @@ pub(crate) struct Replicas {
     /// The leaders a partition asked to fetch from during this step: each gets one session
     /// request at its end.
     pub(crate) sessions_wanted: BTreeSet<u32>,
+    /// Produce requests with a partition still unresolved, by a local id ([`produce`]).
+    pub(crate) produces: BTreeMap<u64, produce::ProduceInProgress>,
+    /// The local id of the last produce request noted.
+    pub(crate) produce_next: u64,
 }
 
 /// One replica of one partition.
@@ -120,11 +129,13 @@ pub(crate) struct FollowerProgress {
     pub(crate) last_caught_up_ns: u64,
 }
 
-/// A produce request waiting for its acknowledgement.
+/// One partition of a produce request, appended and waiting for its acknowledgement.
 #[derive(Clone, Debug)]
 pub(crate) struct PendingProduce {
-    pub(crate) from: u32,
-    pub(crate) request_id: u64,
+    /// The local id of its request (see [`Replicas::produces`]).
+    pub(crate) produce: u64,
+    /// The partition's position in the request.
+    pub(crate) position: usize,
     pub(crate) acks: Acks,
     pub(crate) base_offset: u64,
     pub(crate) end_offset: u64,

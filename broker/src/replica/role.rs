@@ -176,6 +176,7 @@ impl Node {
                 self.send(parked.from, Message::FetchResponse(response));
             }
             self.wake_parked_sessions(key);
+            self.abandon_pending_produces(leader.pending);
         }
     }
 

@@ -1,0 +1,464 @@
+//! Produce at the leader: one request per producer and leader broker, a batch per partition.
+//!
+//! A producer sends a leader one request carrying a batch for each of its partitions that the
+//! broker leads, as Kafka's producer drains its accumulator per broker. Each partition is
+//! appended or refused on its own; the request is answered once every partition's outcome is
+//! known, with a result per partition in request order (Kafka's DelayedProduce also waits for all
+//! of its partitions).
+//!
+//! - acks=0: nothing is answered.
+//! - A partition refused at once (not leader, unknown partition, not enough replicas, the
+//!   in-flight limit, a bad batch, named twice) has its error at once.
+//! - An appended partition waits as a [`PendingProduce`] in its leader state until acks=1's sync
+//!   or acks=all's HW passes the batch ([`Node::answer_pending_produces`]), until its timeout,
+//!   or until this broker stops leading it. The last two answer REQUEST_TIMED_OUT: the batch may
+//!   yet be committed (a new leader may hold it), so the outcome is unknown. Kafka answers
+//!   NOT_LEADER_OR_FOLLOWER when leadership moves, which only its idempotent producer may retry
+//!   safely; Trial's producers are not idempotent, so they must not retry it.
+//! - All partitions are appended before any fetch session is woken: a follower's parked session
+//!   is answered once, with every partition of the request.
+//!
+//! Invariants ([`Node::check_produce_invariants`]): a request in progress has a pending produce,
+//! in the leader state of its partition, for exactly each of its unresolved partitions; so
+//! requests in progress are bounded by the leaders' `limits.produce_in_flight_max`.
+
+use std::collections::BTreeSet;
+
+use crate::log::Record;
+use crate::message::data::Acks;
+use crate::message::{DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse};
+use crate::node::Node;
+use crate::replica::{PendingProduce, ReplicaRole};
+use crate::storage::PartitionKey;
+
+/// A produce request with a partition still unresolved.
+#[derive(Clone, Debug)]
+pub(crate) struct ProduceInProgress {
+    pub(crate) from: u32,
+    pub(crate) request_id: u64,
+    /// Each partition of the request, in its order, with its outcome once known.
+    pub(crate) partitions: Vec<(PartitionKey, Option<Result<u64, DataError>>)>,
+    /// How many outcomes are still unknown; the request is answered when none is.
+    pub(crate) unresolved: usize,
+}
+
+impl Node {
+    pub(crate) fn on_produce(&mut self, from: u32, request: ProduceRequest) {
+        let request_id = request.request_id;
+        let acks = request.acks;
+        let keys: Vec<PartitionKey> = request
+            .partitions
+            .iter()
+            .map(|part| (part.topic.clone(), part.partition))
+            .collect();
+        let produce = if acks != Acks::None {
+            self.start_produce(from, request_id, &keys)
+        } else {
+            None
+        };
+        let mut named = BTreeSet::new();
+        let mut appended = Vec::new();
+        for (position, (key, part)) in keys.into_iter().zip(request.partitions).enumerate() {
+            let result = if named.insert(key.clone()) {
+                let pending = PendingProduce {
+                    produce: produce.unwrap_or(0),
+                    position,
+                    acks,
+                    base_offset: 0,
+                    end_offset: 0,
+                    deadline_ns: self.now_ns() + self.config.timing.produce_timeout_ns,
+                };
+                self.append_produce(&key, pending, part.records)
+            } else {
+                Err(DataError::InvalidBatch {
+                    reason: "a partition named twice in one request".to_owned(),
+                })
+            };
+            match (result, produce) {
+                (Ok(()), _) => appended.push(key),
+                (Err(error), Some(produce)) => self.resolve_produce(produce, position, Err(error)),
+                (Err(_), None) => {}
+            }
+        }
+        for key in &appended {
+            self.wake_parked_sessions(key);
+        }
+        for key in &appended {
+            self.on_leader_changed(key);
+        }
+    }
+
+    /// Notes a request whose answer waits for each of its partitions, under a fresh local id
+    /// (a request handled twice, as without deduplication, is two requests). Answered at once,
+    /// with no id, if it names no partition.
+    fn start_produce(&mut self, from: u32, request_id: u64, keys: &[PartitionKey]) -> Option<u64> {
+        let progress = ProduceInProgress {
+            from,
+            request_id,
+            partitions: keys.iter().map(|key| (key.clone(), None)).collect(),
+            unresolved: keys.len(),
+        };
+        if keys.is_empty() {
+            self.answer_produce(progress);
+            return None;
+        }
+        self.replicas.produce_next += 1;
+        let produce = self.replicas.produce_next;
+        self.replicas.produces.insert(produce, progress);
+        Some(produce)
+    }
+
+    /// Validates and appends one partition's batch; queues its acknowledgement (`pending`, with
+    /// the offsets filled in) unless acks=0.
+    fn append_produce(
+        &mut self,
+        key: &PartitionKey,
+        mut pending: PendingProduce,
+        records: Vec<Record>,
+    ) -> Result<(), DataError> {
+        self.check_leader(key, None, false)?;
+        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
+        let never = !self.config.flush.must_sync_before_acknowledge();
+        let replica = self.replicas.partitions.get_mut(key).expect("checked");
+        let leader_epoch = replica.leader_epoch;
+        let ReplicaRole::Leader(leader) = &mut replica.role else {
+            unreachable!("checked")
+        };
+        let isr = leader.isr.len() as u32;
+        if pending.acks == Acks::All && isr < leader.min_insync_replicas {
+            return Err(DataError::NotEnoughReplicas {
+                isr,
+                min_insync: leader.min_insync_replicas,
+            });
+        }
+        if leader.pending.len() >= in_flight_max {
+            return Err(DataError::ProduceInFlightLimit);
+        }
+        let appended = replica
+            .log
+            .append_as_leader(leader_epoch, records)
+            .map_err(|error| DataError::InvalidBatch {
+                reason: error.to_string(),
+            })?;
+        let ReplicaRole::Leader(leader) = &mut replica.role else {
+            unreachable!("checked")
+        };
+        if never {
+            leader.durable_end_offset = appended.log_end_offset;
+        }
+        if pending.acks != Acks::None {
+            pending.base_offset = appended.base_offset;
+            pending.end_offset = appended.log_end_offset;
+            leader.pending.push(pending);
+        }
+        self.write_log(key, appended.write);
+        if !never {
+            self.when_log_durable(key, leader_epoch, appended.log_end_offset);
+        }
+        Ok(())
+    }
+
+    /// Answers every pending produce of `key` that its acks allow: acks=1 once the leader's log
+    /// is durable past the batch, acks=all once the HW is (NOT_ENOUGH_REPLICAS_AFTER_APPEND if
+    /// the ISR then is below `min.insync.replicas`).
+    pub(crate) fn answer_pending_produces(&mut self, key: &PartitionKey) {
+        let Some(replica) = self.replicas.partitions.get_mut(key) else {
+            return;
+        };
+        let high_watermark = replica.log.high_watermark();
+        let Some(leader) = replica.leader_state() else {
+            return;
+        };
+        let enough = leader.isr.len() as u32 >= leader.min_insync_replicas;
+        let durable = leader.durable_end_offset;
+        let mut answers = Vec::new();
+        leader.pending.retain(|pending| {
+            if !produce_answerable(pending, high_watermark, durable) {
+                return true;
+            }
+            let result = match pending.acks {
+                Acks::All if !enough => Err(DataError::NotEnoughReplicasAfterAppend),
+                _ => Ok(pending.base_offset),
+            };
+            answers.push((pending.clone(), result));
+            false
+        });
+        for (pending, result) in answers {
+            self.resolve_produce(pending.produce, pending.position, result);
+        }
+    }
+
+    /// Times out the pending produces of `key` past their deadline.
+    pub(crate) fn expire_pending_produces(&mut self, key: &PartitionKey) {
+        let now_ns = self.now_ns();
+        let Some(leader) = self
+            .replicas
+            .partitions
+            .get_mut(key)
+            .and_then(|replica| replica.leader_state())
+        else {
+            return;
+        };
+        let mut expired = Vec::new();
+        leader.pending.retain(|pending| {
+            let keep = pending.deadline_ns > now_ns;
+            if !keep {
+                expired.push(pending.clone());
+            }
+            keep
+        });
+        self.abandon_pending_produces(expired);
+    }
+
+    /// Answers REQUEST_TIMED_OUT for produces whose outcome this leader will not learn: their
+    /// wait ended, or the leadership did.
+    pub(crate) fn abandon_pending_produces(&mut self, pending: Vec<PendingProduce>) {
+        for pending in pending {
+            let result = Err(DataError::RequestTimedOut);
+            self.resolve_produce(pending.produce, pending.position, result);
+        }
+    }
+
+    /// Records one partition's outcome; answers the request once it has them all.
+    fn resolve_produce(&mut self, produce: u64, position: usize, result: Result<u64, DataError>) {
+        let id = self.id;
+        let progress = self
+            .replicas
+            .produces
+            .get_mut(&produce)
+            .unwrap_or_else(|| panic!("node {id}: produce {produce} not in progress"));
+        let (key, outcome) = &mut progress.partitions[position];
+        assert!(
+            outcome.is_none(),
+            "node {id}: {key:?} of produce {produce} resolved twice"
+        );
+        *outcome = Some(result);
+        progress.unresolved -= 1;
+        if progress.unresolved == 0 {
+            let progress = self.replicas.produces.remove(&produce).expect("present");
+            self.answer_produce(progress);
+        }
+    }
+
+    fn answer_produce(&mut self, progress: ProduceInProgress) {
+        let partitions = progress
+            .partitions
+            .into_iter()
+            .map(|((topic, partition), result)| ProducePartitionResult {
+                topic,
+                partition,
+                result: result.expect("every partition resolved"),
+            })
+            .collect();
+        let response = ProduceResponse {
+            request_id: progress.request_id,
+            partitions,
+        };
+        self.send(progress.from, Message::ProduceResponse(response));
+    }
+
+    /// Asserts the module's invariants.
+    pub(crate) fn check_produce_invariants(&self) {
+        let mut pending_total = 0;
+        for (key, replica) in &self.replicas.partitions {
+            let ReplicaRole::Leader(leader) = &replica.role else {
+                continue;
+            };
+            for pending in &leader.pending {
+                pending_total += 1;
+                let progress = self
+                    .replicas
+                    .produces
+                    .get(&pending.produce)
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "node {}: a pending produce of {key:?} without its request",
+                            self.id
+                        )
+                    });
+                let (named, outcome) = &progress.partitions[pending.position];
+                assert!(
+                    named == key && outcome.is_none(),
+                    "node {}: pending produce of {key:?} at position {} names {named:?} \
+                     (resolved: {})",
+                    self.id,
+                    pending.position,
+                    outcome.is_some()
+                );
+            }
+        }
+        let unresolved_total: usize = self
+            .replicas
+            .produces
+            .values()
+            .map(|progress| {
+                assert!(
+                    progress.unresolved > 0,
+                    "node {}: a finished produce kept",
+                    self.id
+                );
+                progress.unresolved
+            })
+            .sum();
+        assert_eq!(
+            unresolved_total, pending_total,
+            "node {}: unresolved produce partitions without a pending produce",
+            self.id
+        );
+    }
+}
+
+/// Whether a pending produce can be answered: acks=1 once the leader's log is durable past it,
+/// acks=all once the HW passed it.
+pub(crate) fn produce_answerable(
+    pending: &PendingProduce,
+    high_watermark: u64,
+    durable_end_offset: u64,
+) -> bool {
+    match pending.acks {
+        Acks::Leader => durable_end_offset >= pending.end_offset,
+        Acks::All => high_watermark >= pending.end_offset,
+        Acks::None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{ReplicaFetchPartition, ReplicaFetchRequest};
+    use crate::replica::test_support::{EPOCH, key, leader, produce_request, take_sends};
+    use crate::topic::TopicName;
+
+    fn produce_answers(sends: &[(u32, Message)]) -> Vec<&ProduceResponse> {
+        sends
+            .iter()
+            .filter_map(|(to, message)| match message {
+                Message::ProduceResponse(response) => {
+                    assert_eq!(*to, 9, "answered to the producer");
+                    Some(response)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn results(response: &ProduceResponse) -> Vec<(u32, Result<u64, DataError>)> {
+        response
+            .partitions
+            .iter()
+            .map(|answer| (answer.partition, answer.result.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_request_is_answered_once_every_partition_is_acknowledged_in_its_order() {
+        let mut node = leader();
+        node.on_produce(9, produce_request(7, Acks::Leader, &[1, 0]));
+        node.check_produce_invariants();
+        assert!(
+            produce_answers(&take_sends(&mut node)).is_empty(),
+            "not synced"
+        );
+
+        node.on_log_durable(key(1), EPOCH, 1);
+        node.check_produce_invariants();
+        assert!(
+            produce_answers(&take_sends(&mut node)).is_empty(),
+            "t/0 unsynced"
+        );
+
+        node.on_log_durable(key(0), EPOCH, 1);
+        let sends = take_sends(&mut node);
+        let answers = produce_answers(&sends);
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].request_id, 7);
+        assert_eq!(results(answers[0]), vec![(1, Ok(0)), (0, Ok(0))]);
+        assert!(node.replicas.produces.is_empty());
+        node.check_produce_invariants();
+    }
+
+    #[test]
+    fn a_refused_partition_waits_for_the_rest_of_its_request() {
+        let mut node = leader();
+        node.on_produce(9, produce_request(7, Acks::Leader, &[0, 5, 0]));
+        assert!(produce_answers(&take_sends(&mut node)).is_empty());
+        node.on_log_durable(key(0), EPOCH, 1);
+        let sends = take_sends(&mut node);
+        let answers = produce_answers(&sends);
+        assert_eq!(answers.len(), 1);
+        let results = results(answers[0]);
+        assert_eq!(results[0], (0, Ok(0)));
+        assert_eq!(results[1], (5, Err(DataError::UnknownTopicOrPartition)));
+        assert!(
+            matches!(results[2], (0, Err(DataError::InvalidBatch { .. }))),
+            "a partition named twice is refused: {results:?}"
+        );
+        assert_eq!(node.replicas.partitions[&key(0)].log.log_end_offset(), 1);
+    }
+
+    #[test]
+    fn partitions_whose_wait_ends_are_answered_timed_out() {
+        let mut node = leader();
+        node.on_produce(9, produce_request(7, Acks::All, &[0, 1]));
+        node.effects.now_ns = node.config.timing.produce_timeout_ns;
+        node.expire_pending_produces(&key(0));
+        node.check_produce_invariants();
+        assert!(
+            produce_answers(&take_sends(&mut node)).is_empty(),
+            "t/1 waits"
+        );
+        node.expire_pending_produces(&key(1));
+        let sends = take_sends(&mut node);
+        let answers = produce_answers(&sends);
+        assert_eq!(
+            results(answers[0]),
+            vec![
+                (0, Err(DataError::RequestTimedOut)),
+                (1, Err(DataError::RequestTimedOut))
+            ]
+        );
+    }
+
+    #[test]
+    fn acks_zero_is_never_answered() {
+        let mut node = leader();
+        node.on_produce(9, produce_request(7, Acks::None, &[0, 1, 5]));
+        assert!(produce_answers(&take_sends(&mut node)).is_empty());
+        assert!(node.replicas.produces.is_empty());
+        assert_eq!(node.replicas.partitions[&key(1)].log.log_end_offset(), 1);
+        node.check_produce_invariants();
+    }
+
+    #[test]
+    fn a_parked_session_is_answered_once_with_every_partition_of_a_request() {
+        let mut node = leader();
+        let partitions = (0..2)
+            .map(|partition| ReplicaFetchPartition {
+                topic: TopicName::new("t"),
+                partition,
+                current_leader_epoch: EPOCH,
+                fetch_offset: 0,
+                high_watermark: 0,
+            })
+            .collect();
+        let session = ReplicaFetchRequest {
+            request_id: 5,
+            replica: 1,
+            partitions,
+            records_max: 100,
+        };
+        node.on_replica_fetch(1, session);
+        assert_eq!(node.replicas.parked_sessions.len(), 1);
+        node.on_produce(9, produce_request(7, Acks::All, &[0, 1]));
+        let sends = take_sends(&mut node);
+        let answers: Vec<_> = sends
+            .iter()
+            .filter_map(|(_, message)| match message {
+                Message::ReplicaFetchResponse(response) => Some(response),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers.len(), 1, "one answer to the session");
+        assert_eq!(answers[0].partitions.len(), 2, "with both partitions");
+    }
+}
