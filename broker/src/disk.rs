@@ -3,11 +3,16 @@
 //! A node issues writes ([`crate::Output::DiskWrite`]) and syncs ([`crate::Output::DiskSync`]);
 //! every write issued before a sync is durable once that sync succeeds. Actions that depend on
 //! durable state (granting a vote, counting the candidate's own vote, acknowledging entries to the
-//! leader, counting the leader's own copy) wait as [`Waiter`]s on the newest sync.
+//! leader, counting the leader's own copy) wait as [`Waiter`]s on the newest sync. A node issues
+//! at most one sync per step: the first waiter that finds writes unsynced reserves it, later
+//! waiters of the step share it, and it is issued last, so that it covers every write of the step
+//! (a leader appending to several partitions, or a follower to several from one fetch answer,
+//! syncs once, as Kafka flushes the log directories it wrote at once).
 //!
 //! Invariants: a waiter is released only by the success of a sync issued after every write that
-//! preceded the waiter (except background writes, which nothing waits for); after a disk fault no waiter is released until a full rewrite of the
-//! node's state has been synced.
+//! preceded the waiter (except background writes, which nothing waits for); after a disk fault no
+//! waiter is released until a full rewrite of the node's state has been synced; no sync is left
+//! reserved at the end of a step.
 //!
 //! Fault handling: a failed write or sync parks every waiter and marks a rewrite pending. The node
 //! rewrites its whole state after [`DISK_RETRY_INTERVAL_NS`] (not at once: a disk that rejects
@@ -46,8 +51,11 @@ pub(crate) struct DiskTracker {
     tag_next: u64,
     /// Whether writes were issued since the last sync was issued.
     writes_unsynced: bool,
-    /// The newest sync in flight, if any.
+    /// The newest sync in flight or reserved, if any.
     sync_newest: Option<u64>,
+    /// A sync reserved during this step, issued at its end ([`DiskTracker::issue_reserved_sync`]):
+    /// one sync covers every write of the step, however many waiters asked for one.
+    sync_reserved: Option<u64>,
     /// Waiters with the tag of the sync that releases them, in issue order (so by tag: a waiter
     /// always waits on the newest sync).
     waiters: VecDeque<(u64, Waiter)>,
@@ -86,13 +94,9 @@ impl DiskTracker {
         output.push(Output::DiskWrite { tag, write });
     }
 
-    /// Defers `waiter` until every write issued so far is durable (issuing a sync if needed).
-    /// Returns the waiter back when that is already the case.
-    pub(crate) fn when_durable(
-        &mut self,
-        waiter: Waiter,
-        output: &mut Vec<Output>,
-    ) -> Option<Waiter> {
+    /// Defers `waiter` until every write issued so far is durable (reserving a sync, issued at
+    /// the end of the step, if needed). Returns the waiter back when that is already the case.
+    pub(crate) fn when_durable(&mut self, waiter: Waiter) -> Option<Waiter> {
         if self.rewrite_pending {
             if self.parked.len() < WAITERS_MAX {
                 self.parked.push(waiter);
@@ -100,8 +104,11 @@ impl DiskTracker {
             return None;
         }
         if self.writes_unsynced {
-            let tag = self.tag();
-            output.push(Output::DiskSync { tag });
+            let tag = match self.sync_reserved {
+                Some(tag) => tag,
+                None => self.tag(),
+            };
+            self.sync_reserved = Some(tag);
             self.sync_newest = Some(tag);
             self.writes_unsynced = false;
         }
@@ -120,6 +127,20 @@ impl DiskTracker {
             }
             None => Some(waiter),
         }
+    }
+
+    /// Issues the sync reserved during this step, if any; it covers every write of the step. A
+    /// node calls it last in every step.
+    pub(crate) fn issue_reserved_sync(&mut self, output: &mut Vec<Output>) {
+        if let Some(tag) = self.sync_reserved.take() {
+            output.push(Output::DiskSync { tag });
+            self.writes_unsynced = false;
+        }
+    }
+
+    /// Whether a sync is reserved but not issued (never so between steps).
+    pub(crate) fn sync_reserved(&self) -> bool {
+        self.sync_reserved.is_some()
     }
 
     /// A sync succeeded: the waiters of it and of every earlier sync are released, one by one,
@@ -146,6 +167,7 @@ impl DiskTracker {
     /// Returns whether this fault started a pending rewrite (so the caller arms its retry).
     pub(crate) fn fault(&mut self) -> bool {
         self.sync_newest = None;
+        self.sync_reserved = None;
         self.writes_unsynced = false;
         let waiters = self.waiters.drain(..).map(|(_, waiter)| waiter);
         self.parked.extend(waiters);
@@ -183,12 +205,14 @@ mod tests {
         let mut disk = DiskTracker::default();
         let mut output = Vec::new();
         let waiter = Waiter::SelfVote { term: 1 };
-        assert_eq!(
-            disk.when_durable(waiter.clone(), &mut output),
-            Some(waiter.clone())
-        );
+        assert_eq!(disk.when_durable(waiter.clone()), Some(waiter.clone()));
         disk.write(StorageWrite::HardState(HardState::default()), &mut output);
-        assert_eq!(disk.when_durable(waiter.clone(), &mut output), None);
+        assert_eq!(disk.when_durable(waiter.clone()), None);
+        assert!(
+            !matches!(output.last(), Some(Output::DiskSync { .. })),
+            "the sync waits for the end of the step"
+        );
+        disk.issue_reserved_sync(&mut output);
         let Some(Output::DiskSync { tag }) = output.last().cloned() else {
             panic!("sync issued")
         };
@@ -206,12 +230,12 @@ mod tests {
         let mut output = Vec::new();
         disk.write(StorageWrite::HardState(HardState::default()), &mut output);
         let first = Waiter::SelfVote { term: 1 };
-        assert_eq!(disk.when_durable(first.clone(), &mut output), None);
+        assert_eq!(disk.when_durable(first.clone()), None);
         assert!(disk.fault(), "the first fault starts a rewrite");
         assert!(!disk.fault(), "a second fault joins it");
         let second = Waiter::SelfVote { term: 2 };
         assert_eq!(
-            disk.when_durable(second.clone(), &mut output),
+            disk.when_durable(second.clone()),
             None,
             "parked, not released"
         );

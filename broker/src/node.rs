@@ -322,6 +322,7 @@ impl Node {
         self.reconcile_coordinators();
         self.drain_loopback();
         self.send_wanted_replica_fetches();
+        self.disk.issue_reserved_sync(&mut self.effects.output);
         std::mem::swap(&mut self.effects.output, output);
     }
 
@@ -524,7 +525,7 @@ impl Node {
 
     /// Runs `waiter` once every write issued so far is durable.
     pub(crate) fn when_durable(&mut self, waiter: Waiter) {
-        if let Some(waiter) = self.disk.when_durable(waiter, &mut self.effects.output) {
+        if let Some(waiter) = self.disk.when_durable(waiter) {
             self.release(waiter);
         }
     }
@@ -698,5 +699,10 @@ impl Node {
         }
         self.check_session_invariants();
         self.check_produce_invariants();
+        assert!(
+            !self.disk.sync_reserved(),
+            "node {}: a sync reserved but not issued by the end of the step",
+            self.id
+        );
     }
 }

@@ -432,6 +432,7 @@ mod tests {
         };
         node.on_replica_fetch_response(1, response);
         node.send_wanted_replica_fetches();
+        node.disk.issue_reserved_sync(&mut node.effects.output);
         let output = std::mem::take(&mut node.effects.output);
         assert!(
             output
