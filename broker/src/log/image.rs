@@ -104,9 +104,11 @@ impl BatchLog {
     }
 
     /// Puts `batch` at its base offset, dropping what sits at or after it. The caller checked
-    /// [`Self::fits`].
+    /// [`Self::fits`] just before (both callers branch on it), so only debug builds check again:
+    /// every append reaches here twice (the live log and the durable image), and a second check
+    /// each time cost about 1% of a data-plane run.
     pub(super) fn put(&mut self, batch: RecordBatch) {
-        assert!(self.fits(&batch), "batch {batch:?} does not fit {self:?}");
+        debug_assert!(self.fits(&batch), "batch {batch:?} does not fit {self:?}");
         self.truncate_to(batch.base_offset);
         self.log_end_offset = batch.end_offset();
         self.batches.push(batch);
