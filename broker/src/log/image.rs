@@ -69,18 +69,33 @@ impl BatchLog {
         self.batches.last().map(|batch| batch.leader_epoch)
     }
 
-    /// Index of the batch holding `offset`, or the number of batches if none does. Appends and
-    /// reads work at the end of the log: the last batch is tried before a binary search.
+    /// Index of the batch holding `offset`, or the number of batches if none does. Appends,
+    /// reads and the replica monitor work near the end of the log: the last batch is tried
+    /// first, then the search gallops back from it (1, 2, 4, ... batches) before a binary search
+    /// of the span it lands in, so an offset k batches from the end costs O(log k), not
+    /// O(log batches).
     pub(super) fn batch_index(&self, offset: u64) -> usize {
-        match self.batches.last() {
-            Some(last) if last.base_offset <= offset => {
-                self.batches.len() - usize::from(last.end_offset() > offset)
-            }
-            None => 0,
-            Some(_) => self
-                .batches
-                .partition_point(|batch| batch.end_offset() <= offset),
+        let Some(last) = self.batches.last() else {
+            return 0;
+        };
+        if last.base_offset <= offset {
+            return self.batches.len() - usize::from(last.end_offset() > offset);
         }
+        let ends_at_or_below = |batch: &RecordBatch| batch.end_offset() <= offset;
+        // Every batch at `above` or later ends above `offset`.
+        let mut above = self.batches.len() - 1;
+        let mut stride = 1;
+        while above > 0 {
+            let probe = above.saturating_sub(stride);
+            if ends_at_or_below(&self.batches[probe]) {
+                // Batches end in increasing order: so do all before `probe`.
+                let span = &self.batches[probe + 1..above];
+                return probe + 1 + span.partition_point(ends_at_or_below);
+            }
+            above = probe;
+            stride *= 2;
+        }
+        0
     }
 
     /// The epoch of the record just before `offset`, if the log holds it.
@@ -299,6 +314,29 @@ mod tests {
         assert_eq!(offsets_and_epochs(&image), vec![(0, 3, 1), (3, 5, 2)]);
         assert_eq!((image.log_start_offset(), image.log_end_offset()), (0, 5));
         image.batch_log.assert_invariants();
+    }
+
+    #[test]
+    fn batch_index_gallops_to_the_same_answer_as_a_binary_search() {
+        for batches in 0..40u64 {
+            let mut image = LogImage::default();
+            image.apply(&LogWrite::StartAt {
+                log_start_offset: 5,
+            });
+            let mut base_offset = 5;
+            for index in 0..batches {
+                let count = 1 + index % 3;
+                append(&mut image, batch(base_offset, 1, count));
+                base_offset += count;
+            }
+            let log = &image.batch_log;
+            for offset in 0..base_offset + 3 {
+                let expected = log
+                    .batches()
+                    .partition_point(|batch| batch.end_offset() <= offset);
+                assert_eq!(log.batch_index(offset), expected, "offset {offset}");
+            }
+        }
     }
 
     #[test]
