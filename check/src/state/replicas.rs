@@ -90,10 +90,8 @@ struct ReplicaProgress {
     verified_offset: u64,
     /// The last record verified, if any: re-checked on each observation.
     sentinel: Option<Sentinel>,
-    /// The position in the replica's records where the next audit starts, and the likely
-    /// committed-record index of that record.
+    /// The position in the replica's records where the next audit starts.
     audit_position: usize,
-    audit_committed_hint: usize,
 }
 
 /// The last verified record of a replica, with where it was found (hints that make the next
@@ -257,23 +255,20 @@ impl PartitionState {
                 .partition_point(|record| record.offset < scan_from),
         };
         let scanned = self.scan_new_records(time_ns, replica, start, rechecked)?;
-        // The records known, in this snapshot, to be verified: the audit's range.
-        let verified_end = scanned
-            .or(rechecked)
-            .map_or(0, |sentinel| sentinel.position + 1);
-        let (audit_position, audit_committed_hint) = self.audit_records(
-            time_ns,
-            replica,
-            (progress.audit_position, progress.audit_committed_hint),
-            verified_end,
-        )?;
+        // The records known, in this snapshot, to be verified (up to this sentinel): the
+        // audit's range.
+        let audit_position = match scanned.or(rechecked) {
+            Some(verified) => {
+                self.audit_records(time_ns, replica, progress.audit_position, verified)?
+            }
+            None => 0,
+        };
         self.progress_by_node.insert(
             replica.node,
             ReplicaProgress {
                 verified_offset: replica.high_watermark,
                 sentinel: scanned.or(rechecked).or(previous),
                 audit_position,
-                audit_committed_hint,
             },
         );
         Ok(())
@@ -329,30 +324,33 @@ impl PartitionState {
         Ok(last)
     }
 
-    /// Re-checks up to [`AUDIT_RECORDS_PER_OBSERVATION`] verified records (positions below
-    /// `end`) from `start` (a position and its committed-record hint), wrapping around; returns
-    /// where the next audit starts.
+    /// Re-checks up to [`AUDIT_RECORDS_PER_OBSERVATION`] verified records (positions up to
+    /// `verified`'s) from position `start`, wrapping around; returns where the next audit starts.
     fn audit_records(
         &mut self,
         time_ns: u64,
         replica: &ReplicaSnapshot,
-        start: (usize, usize),
-        end: usize,
-    ) -> Result<(usize, usize), StateViolation> {
-        if end == 0 {
-            return Ok((0, 0));
-        }
-        let (mut position, mut hint) = if start.0 < end { start } else { (0, 0) };
+        start: usize,
+        verified: Sentinel,
+    ) -> Result<usize, StateViolation> {
+        let end = verified.position + 1;
+        // Where record `position` is among the committed records if both are dense (the usual
+        // case; otherwise the lookup searches): a hint, so a snapshot that holds only the last
+        // few records is audited without a binary search per record.
+        let hint = |position: usize| {
+            (verified.committed_position + position).wrapping_sub(verified.position)
+        };
+        let mut position = if start < end { start } else { 0 };
         for _ in 0..AUDIT_RECORDS_PER_OBSERVATION.min(end) {
             if replica.records[position].offset >= replica.log_start_offset {
-                hint = self.check_record(time_ns, replica, position, hint)? + 1;
+                self.check_record(time_ns, replica, position, hint(position))?;
             }
             position += 1;
             if position == end {
-                (position, hint) = (0, 0);
+                position = 0;
             }
         }
-        Ok((position, hint))
+        Ok(position)
     }
 
     /// Checks every record the replica holds below its high watermark.
