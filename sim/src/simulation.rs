@@ -327,6 +327,12 @@ impl<P: Process> Simulation<P> {
         std::mem::take(&mut self.observations)
     }
 
+    /// Whether the nodes observed anything since the last drain (most steps observe nothing: a
+    /// driver that drains after every step checks this first).
+    pub fn has_observations(&self) -> bool {
+        !self.observations.is_empty()
+    }
+
     /// [`Simulation::drain_observations`] without an allocation per drain: swaps the
     /// observations with `into`, which must be empty (a driver reuses one buffer).
     pub fn swap_observations(&mut self, into: &mut Vec<(u64, NodeId, P::Observation)>) {

@@ -285,6 +285,9 @@ impl ClusterSimulation {
     }
 
     fn count_observations(&mut self) {
+        if !self.simulation.has_observations() {
+            return;
+        }
         let mut observations = std::mem::take(&mut self.observations);
         self.simulation.swap_observations(&mut observations);
         for (time_ns, _node, observation) in observations.drain(..) {
