@@ -41,7 +41,11 @@ fn a_run_past_its_budget_stops_and_fails_with_a_budget_violation() {
     let scenario = library("controller-crash.toml");
     let path = "scenarios/controller-crash.toml";
     // A quarter of what the whole run takes: it must stop well before the end.
-    let budget = run(&scenario, path, 0, RunOptions::default()).report.stats.events / 4;
+    let budget = run(&scenario, path, 0, RunOptions::default())
+        .report
+        .stats
+        .events
+        / 4;
     let options = RunOptions {
         events_max: Some(budget),
         ..RunOptions::default()

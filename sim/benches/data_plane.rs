@@ -77,6 +77,8 @@ struct RunTotals {
     syncs: u64,
     timers: u64,
     acknowledged: u64,
+    /// Send operations that completed `ok` (each carries one or more records).
+    operations: u64,
 }
 
 impl RunTotals {
@@ -86,6 +88,7 @@ impl RunTotals {
         self.syncs += other.syncs;
         self.timers += other.timers;
         self.acknowledged += other.acknowledged;
+        self.operations += other.operations;
     }
 }
 
@@ -94,6 +97,7 @@ fn one_run(seed: u64, monitors: Monitors) -> RunTotals {
     cluster.set_monitors(!matches!(monitors, Monitors::None));
     cluster.set_replica_monitor(matches!(monitors, Monitors::All));
     let mut acknowledged = 0;
+    let mut operations = 0;
     for second in 1..=60 {
         cluster
             .run_until(second * SECOND_NS)
@@ -103,6 +107,7 @@ fn one_run(seed: u64, monitors: Monitors) -> RunTotals {
                 (event.kind, &event.operation)
             {
                 acknowledged += sent.len() as u64;
+                operations += 1;
             }
         }
     }
@@ -113,6 +118,7 @@ fn one_run(seed: u64, monitors: Monitors) -> RunTotals {
         syncs: counters.disk_syncs,
         timers: counters.timers_fired,
         acknowledged,
+        operations,
     }
 }
 
@@ -141,11 +147,13 @@ fn measure(monitors: Monitors) {
     let per_record = |count: u64| count as f64 / totals.acknowledged.max(1) as f64;
     println!(
         "  per acknowledged record: {:.1} events = {:.1} messages + {:.1} disk syncs + {:.2} \
-         timers; {:.0} ns wall per event",
+         timers; {:.1} events per acknowledged operation ({} per run); {:.0} ns wall per event",
         per_record(totals.events),
         per_record(totals.messages),
         per_record(totals.syncs),
         per_record(totals.timers),
+        totals.events as f64 / totals.operations.max(1) as f64,
+        totals.operations / runs,
         wall_ns as f64 / totals.events.max(1) as f64
     );
 }
