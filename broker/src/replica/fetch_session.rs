@@ -29,7 +29,7 @@ use crate::message::{
     Message, ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
 };
 use crate::node::Node;
-use crate::replica::leader::{Reader, fetch_answerable, fetch_data};
+use crate::replica::leader::{Reader, fetch_answerable, fetch_data, read_fetch};
 use crate::replica::{FollowerPhase, ReplicaRole};
 use crate::storage::PartitionKey;
 
@@ -131,21 +131,20 @@ impl Node {
         let key = key_of(partition);
         let serve_stale = self.config.bugs.ignore_stale_follower_epoch;
         let epoch = Some(partition.current_leader_epoch);
-        let result = match self.check_leader(&key, epoch, serve_stale) {
-            Ok(()) => {
-                let replica = &self.replicas.partitions[&key];
+        let result = self
+            .led_replica(&key, epoch, serve_stale)
+            .and_then(|replica| {
                 let log = &replica.log;
                 let offset = partition.fetch_offset;
                 let news = offset != log.log_end_offset()
                     || log.high_watermark() > partition.high_watermark;
                 if !news {
-                    return None;
+                    return Ok(None);
                 }
-                self.serve_fetch(&key, Reader::Follower, offset, records_max)
-                    .map(|served| served.unwrap_or_else(|| fetch_data(replica, Vec::new())))
-            }
-            Err(error) => Err(error),
-        };
+                read_fetch(replica, Reader::Follower, offset, records_max)
+                    .map(|served| Some(served.unwrap_or_else(|| fetch_data(replica, Vec::new()))))
+            })
+            .transpose()?;
         Some(ReplicaFetchResult {
             topic: key.0,
             partition: key.1,

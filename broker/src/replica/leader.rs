@@ -32,13 +32,24 @@ impl Node {
             .and_then(|state| state.leader)
     }
 
-    /// The replica if this broker leads `key` in `request_epoch` (when given), else the error.
+    /// Ok if this broker leads `key` in `request_epoch` (when given), else the error.
     pub(crate) fn check_leader(
         &self,
         key: &PartitionKey,
         request_epoch: Option<u64>,
         serve_stale: bool,
     ) -> Result<(), DataError> {
+        self.led_replica(key, request_epoch, serve_stale)
+            .map(|_| ())
+    }
+
+    /// [`Node::check_leader`], returning the replica (one lookup for callers that read it).
+    pub(crate) fn led_replica(
+        &self,
+        key: &PartitionKey,
+        request_epoch: Option<u64>,
+        serve_stale: bool,
+    ) -> Result<&Replica, DataError> {
         let Some(replica) = self.replicas.partitions.get(key) else {
             if self.image.partition(&key.0, key.1).is_none() {
                 return Err(DataError::UnknownTopicOrPartition);
@@ -61,7 +72,7 @@ impl Node {
                 leader_hint: self.leader_hint(key),
             });
         }
-        Ok(())
+        Ok(replica)
     }
 
     /// [`Node::check_leader`] for a request arriving now: a fenced epoch is observed.
@@ -264,8 +275,7 @@ impl Node {
         moved || !in_sync
     }
 
-    /// The data to return now to `reader` reading from `fetch_offset`, `None` if there is nothing
-    /// yet (park it): a follower reads up to the LEO, a consumer up to the HW.
+    /// [`read_fetch`] of `key`'s replica.
     pub(crate) fn serve_fetch(
         &self,
         key: &PartitionKey,
@@ -273,18 +283,12 @@ impl Node {
         fetch_offset: u64,
         records_max: u64,
     ) -> Result<Option<FetchData>, DataError> {
-        let replica = &self.replicas.partitions[key];
-        let log = &replica.log;
-        let batches = log
-            .read(fetch_offset, reader.end_offset(log), records_max.max(1))
-            .map_err(|_| DataError::OffsetOutOfRange {
-                log_start_offset: log.log_start_offset(),
-                log_end_offset: log.log_end_offset(),
-            })?;
-        if batches.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(fetch_data(replica, batches)))
+        read_fetch(
+            &self.replicas.partitions[key],
+            reader,
+            fetch_offset,
+            records_max,
+        )
     }
 
     fn park_fetch(&mut self, key: &PartitionKey, from: u32, request: FetchRequest) {
@@ -569,6 +573,27 @@ fn high_watermark_candidate(leader: &LeaderState, id: u32) -> u64 {
         })
         .min()
         .unwrap_or(0)
+}
+
+/// The data to return now to `reader` reading `replica` from `fetch_offset`, `None` if there is
+/// nothing yet (park it): a follower reads up to the LEO, a consumer up to the HW.
+pub(crate) fn read_fetch(
+    replica: &Replica,
+    reader: Reader,
+    fetch_offset: u64,
+    records_max: u64,
+) -> Result<Option<FetchData>, DataError> {
+    let log = &replica.log;
+    let batches = log
+        .read(fetch_offset, reader.end_offset(log), records_max.max(1))
+        .map_err(|_| DataError::OffsetOutOfRange {
+            log_start_offset: log.log_start_offset(),
+            log_end_offset: log.log_end_offset(),
+        })?;
+    if batches.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(fetch_data(replica, batches)))
 }
 
 pub(crate) fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch>) -> FetchData {
