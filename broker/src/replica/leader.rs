@@ -11,7 +11,8 @@
 //! - KIP-320: a request with an older leader epoch is answered FENCED_LEADER_EPOCH, a newer one
 //!   UNKNOWN_LEADER_EPOCH (zoo 3 switch: stale follower fetches are served).
 //! - A follower leaves the ISR after `timing.replica_lag_time_max_ns` without catching up with the
-//!   leader's LEO and joins once caught up (zoo 4b switch: joins at once).
+//!   leader's LEO and joins once caught up (zoo 4b switch: joins at once). Joins are checked after
+//!   every change to the partition, leaves by the periodic tick (Kafka's ISR expiration task).
 
 use crate::disk::Waiter;
 use crate::message::data::FetchData;
@@ -176,7 +177,7 @@ impl Node {
                 .parked
                 .iter()
                 .any(|fetch| parked_fetch_answerable(fetch, replica, false, self.now_ns()))
-            || !self.isr_settled(replica, leader)
+            || self.isr_may_grow(replica, leader)
     }
 
     fn advance_high_watermark(&mut self, key: &PartitionKey) {
@@ -421,6 +422,20 @@ impl Node {
         leader.isr_requested = Some((isr, now_ns));
         self.observe(observation);
         self.send(controller, Message::AlterPartition(request));
+    }
+
+    /// Whether a follower outside the ISR qualifies to join it (and there is a controller and a
+    /// broker epoch to ask with). Checked after every change, so that a follower joins as soon as
+    /// it caught up, as Kafka's leader checks on each follower fetch; a member falling behind is
+    /// a matter of time alone, found by the tick ([`Node::tick_leader`]).
+    fn isr_may_grow(&self, replica: &Replica, leader: &LeaderState) -> bool {
+        if self.raft.leader.is_none() || self.broker.broker_epoch.is_none() {
+            return false;
+        }
+        let log_end_offset = replica.log.log_end_offset();
+        leader.followers.iter().any(|(follower, progress)| {
+            !leader.isr.contains(follower) && self.joins_isr(*follower, progress, log_end_offset)
+        })
     }
 
     /// Whether the ISR needs no change request: there is no controller or broker epoch to ask
