@@ -78,6 +78,9 @@ pub struct TimingConfig {
     pub replica_lag_time_max_ns: u64,
     /// Longest a leader holds a fetch that has nothing to return yet (Kafka's `fetch.max.wait.ms`).
     pub fetch_wait_max_ns: u64,
+    /// How often a broker writes the high watermark of every replica whose HW moved since its
+    /// last checkpoint (Kafka's `replica.high-watermark.checkpoint.interval.ms`).
+    pub high_watermark_checkpoint_interval_ns: u64,
     /// A follower sends a replication request again if it has no answer after this long.
     pub replica_request_timeout_ns: u64,
     /// An acks=all produce request not acknowledged after this long is answered
@@ -165,6 +168,7 @@ impl Default for TimingConfig {
             replica_tick_interval_ns: 10_000_000,
             replica_lag_time_max_ns: 1_000_000_000,
             fetch_wait_max_ns: 100_000_000,
+            high_watermark_checkpoint_interval_ns: 5_000_000_000,
             replica_request_timeout_ns: 300_000_000,
             produce_timeout_ns: 1_500_000_000,
         }
@@ -374,6 +378,10 @@ impl TimingConfig {
             ("replica_tick_interval_ns", self.replica_tick_interval_ns),
             ("replica_lag_time_max_ns", self.replica_lag_time_max_ns),
             ("fetch_wait_max_ns", self.fetch_wait_max_ns),
+            (
+                "high_watermark_checkpoint_interval_ns",
+                self.high_watermark_checkpoint_interval_ns,
+            ),
             (
                 "replica_request_timeout_ns",
                 self.replica_request_timeout_ns,

@@ -206,7 +206,7 @@ impl Node {
         }
     }
 
-    /// Appends what the leader returned, then learns its HW.
+    /// Appends what the leader returned, then learns its HW (checkpointed by the tick).
     fn append_fetched(&mut self, key: &PartitionKey, data: FetchData) {
         for batch in data.batches {
             let replica = self.replicas.partitions.get_mut(key).expect("awaited");
@@ -221,9 +221,6 @@ impl Node {
             replica.log.high_watermark() <= data.high_watermark.max(replica.log.log_start_offset()),
             "{key:?}: a follower's HW exceeds its leader's"
         );
-        if let Some(write) = replica.log.checkpoint_high_watermark() {
-            self.write_log(key, write);
-        }
     }
 
     pub(crate) fn tick_follower(&mut self, key: &PartitionKey) {

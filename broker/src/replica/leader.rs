@@ -200,11 +200,7 @@ impl Node {
             return;
         }
         replica.log.advance_high_watermark(candidate);
-        let write = replica.log.checkpoint_high_watermark();
         self.observe(Observation::HighWatermarkAdvanced);
-        if let Some(write) = write {
-            self.write_log(key, write);
-        }
     }
 
     /// A consumer's fetch: answered at once if there is data below the HW (or an error), else

@@ -26,9 +26,10 @@
 //!
 //! Durability: appends go to disk as [`crate::StorageWrite::Log`]. Under `flush = "every-batch"` a
 //! leader counts its own copy towards the HW (and answers acks=1) only once synced, and a follower
-//! syncs before the fetch that reports its new LEO. A high watermark checkpoint is written in the
-//! background (Kafka checkpoints it periodically): it syncs with the next append, so a follower
-//! that learned only a new HW fetches again at once. A follower learns a new HW lazily, from the
+//! syncs before the fetch that reports its new LEO. The tick checkpoints every replica's high
+//! watermark that moved, once per `timing.high_watermark_checkpoint_interval_ns` (Kafka's
+//! periodic checkpoint), in the background: it syncs with the next append, and nothing waits for
+//! it, so a follower that learned only a new HW fetches again at once. A follower learns a new HW lazily, from the
 //! answer to its next fetch: a parked fetch completes on new data or at the end of its wait, not
 //! on a HW change (Kafka's delayed fetch). A disk fault makes the node rewrite its whole
 //! state, logs included, and hold every durability-dependent action until that rewrite is synced
@@ -74,6 +75,8 @@ pub(crate) struct Replicas {
     pub(crate) produces: BTreeMap<u64, produce::ProduceInProgress>,
     /// The local id of the last produce request noted.
     pub(crate) produce_next: u64,
+    /// When the tick last checkpointed the high watermarks (`role::checkpoint_high_watermarks`).
+    pub(crate) checkpointed_at_ns: u64,
 }
 
 /// One replica of one partition.

@@ -50,8 +50,31 @@ impl Node {
             self.tick_leader(key);
             self.tick_follower(key);
         }
+        self.checkpoint_high_watermarks(&keys);
         self.replicas.tick_keys = keys;
         self.expire_parked_sessions();
+    }
+
+    /// Writes, in the background, the HW of every replica whose HW moved since its last
+    /// checkpoint, once per `timing.high_watermark_checkpoint_interval_ns` (Kafka checkpoints
+    /// periodically, not on every advance). A checkpoint older than the HW is safe: a restarted
+    /// replica clamps it into its log, learns the HW again from its leader, and truncates by
+    /// leader epoch, not to the checkpoint.
+    fn checkpoint_high_watermarks(&mut self, keys: &[PartitionKey]) {
+        let now_ns = self.now_ns();
+        let interval_ns = self.config.timing.high_watermark_checkpoint_interval_ns;
+        let last_ns = self.replicas.checkpointed_at_ns;
+        // A local clock stepped back below the last checkpoint does not stop checkpoints.
+        if now_ns >= last_ns && now_ns < last_ns.saturating_add(interval_ns) {
+            return;
+        }
+        self.replicas.checkpointed_at_ns = now_ns;
+        for key in keys {
+            let replica = self.replicas.partitions.get_mut(key).expect("listed");
+            if let Some(write) = replica.log.checkpoint_high_watermark() {
+                self.write_log(key, write);
+            }
+        }
     }
 
     /// Brings every replica's role in line with the image, if the image or the broker epoch
@@ -239,5 +262,57 @@ impl Node {
                 leader_epoch: replica.leader_epoch,
                 log: &replica.log,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::log::{LogWrite, Record};
+    use crate::node::{Node, Output};
+    use crate::replica::test_support::{key, leader};
+    use crate::storage::StorageWrite;
+
+    /// The partitions of the HW checkpoints `node` wrote since the last call.
+    fn checkpoints(node: &mut Node) -> Vec<(u32, u64)> {
+        std::mem::take(&mut node.effects.output)
+            .into_iter()
+            .filter_map(|output| match output {
+                Output::DiskWrite {
+                    write:
+                        StorageWrite::Log {
+                            partition,
+                            write: LogWrite::CheckpointHighWatermark { high_watermark },
+                            ..
+                        },
+                    ..
+                } => Some((partition, high_watermark)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tick_checkpoints_moved_high_watermarks_once_per_interval() {
+        let mut node = leader();
+        let interval_ns = node.config.timing.high_watermark_checkpoint_interval_ns;
+        let log = &mut node.replicas.partitions.get_mut(&key(1)).expect("t/1").log;
+        let record = Record {
+            key: None,
+            value: 7,
+        };
+        log.append_as_leader(1, vec![record; 2]).expect("room");
+        log.advance_high_watermark(2);
+
+        node.effects.now_ns = interval_ns - 1;
+        node.on_replica_tick();
+        assert_eq!(checkpoints(&mut node), vec![], "not yet due");
+
+        node.effects.now_ns = interval_ns;
+        node.on_replica_tick();
+        assert_eq!(checkpoints(&mut node), vec![(1, 2)], "t/0 did not move");
+
+        node.effects.now_ns = 3 * interval_ns;
+        node.on_replica_tick();
+        assert_eq!(checkpoints(&mut node), vec![], "nothing moved since");
     }
 }
