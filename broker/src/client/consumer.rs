@@ -52,9 +52,10 @@ impl ConsumerConfig {
 
 #[derive(Debug)]
 struct Poll {
-    /// Fetches awaiting answers: request id -> partition.
-    in_flight: BTreeMap<u64, u32>,
-    records: BTreeMap<u32, Vec<(u64, u64)>>,
+    /// Fetches awaiting answers: (request id, partition), a few at most (one per partition).
+    in_flight: Vec<(u64, u32)>,
+    /// What each answered partition returned, in the order answered.
+    records: Vec<(u32, Vec<(u64, u64)>)>,
     deadline_ns: u64,
 }
 
@@ -173,13 +174,19 @@ impl Consumer {
         let Some(poll) = &mut self.poll else {
             return;
         };
-        let Some(partition) = poll.in_flight.remove(&response.request_id) else {
+        let Some(position) = poll
+            .in_flight
+            .iter()
+            .position(|(request_id, _)| *request_id == response.request_id)
+        else {
             return;
         };
+        let (_, partition) = poll.in_flight.swap_remove(position);
         match response.result {
             Ok(data) => {
                 let position = self.positions.get_mut(&partition).expect("assigned");
-                let polled = poll.records.entry(partition).or_default();
+                poll.records.push((partition, Vec::new()));
+                let (_, polled) = poll.records.last_mut().expect("pushed");
                 for batch in data.batches {
                     for (offset, record) in batch.records_with_offsets() {
                         if offset == *position {
@@ -236,13 +243,14 @@ impl Consumer {
         if let Some(poll) = &self.poll
             && (poll.in_flight.is_empty() || poll.deadline_ns <= now_ns)
         {
-            let poll = self.poll.take().expect("present");
+            let mut poll = self.poll.take().expect("present");
+            poll.records.sort_by_key(|(partition, _)| *partition);
             let polled = poll
                 .records
                 .into_iter()
                 .filter(|(_, records)| !records.is_empty())
                 .map(|(partition, records)| PolledRecords {
-                    topic: self.config.topic.clone(),
+                    topic: self.topic.clone(),
                     partition,
                     records,
                 })
@@ -278,10 +286,10 @@ impl Consumer {
             return;
         }
         output.push(self.event(EventKind::Invoke, ClientOperation::Poll(Vec::new())));
-        let mut in_flight = BTreeMap::new();
+        let mut in_flight = Vec::with_capacity(ready.len());
         for (partition, leader, epoch) in ready {
             let request_id = self.request_ids.next_id();
-            in_flight.insert(request_id, partition);
+            in_flight.push((request_id, partition));
             let request = FetchRequest {
                 request_id,
                 topic: topic.clone(),
@@ -297,7 +305,7 @@ impl Consumer {
         }
         self.poll = Some(Poll {
             in_flight,
-            records: BTreeMap::new(),
+            records: Vec::new(),
             deadline_ns: now_ns + self.config.poll_timeout_ns,
         });
     }

@@ -834,7 +834,7 @@ impl GroupConsumer {
                     .into_iter()
                     .filter(|(_, records)| !records.is_empty())
                     .map(|((topic, partition), records)| PolledRecords {
-                        topic,
+                        topic: TopicName::from(topic),
                         partition,
                         records,
                     })

@@ -4,6 +4,8 @@
 //! A client is one history process: after an `Invoke` comes exactly one `Ok`, `Fail` or `Info`
 //! of the same process before its next `Invoke`.
 
+use crate::topic::TopicName;
+
 /// The type of a history event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
@@ -19,7 +21,7 @@ pub enum EventKind {
 /// One record of a send: `offset` is `None` on invoke and where unknown.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SentRecord {
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     pub value: u64,
     pub offset: Option<u64>,
@@ -28,7 +30,7 @@ pub struct SentRecord {
 /// What one poll returned from one partition.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PolledRecords {
-    pub topic: String,
+    pub topic: TopicName,
     pub partition: u32,
     /// `(offset, value)`, in the order received.
     pub records: Vec<(u64, u64)>,

@@ -290,6 +290,10 @@ impl Producer {
         let Some(operation) = &self.operation else {
             return;
         };
+        let due = |part: &Part| matches!(part.status, PartStatus::Waiting { retry_at_ns, .. } if retry_at_ns <= now_ns);
+        if !operation.parts.iter().any(due) {
+            return;
+        }
         let mut in_flight: Vec<u64> = operation
             .parts
             .iter()
@@ -303,9 +307,8 @@ impl Producer {
         let mut by_leader: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         let mut need_metadata = false;
         for (index, part) in operation.parts.iter().enumerate() {
-            match part.status {
-                PartStatus::Waiting { retry_at_ns, .. } if retry_at_ns <= now_ns => {}
-                _ => continue,
+            if !due(part) {
+                continue;
             }
             match self.metadata.leader(&self.config.topic, part.partition) {
                 Some((leader, _)) => by_leader.entry(leader).or_default().push(index),
@@ -421,7 +424,7 @@ impl Producer {
     }
 
     fn invoke<R: RngCore + ?Sized>(&mut self, now_ns: u64, rng: &mut R, output: &mut Vec<Output>) {
-        let topic = self.config.topic.clone();
+        let topic = self.topic.clone();
         let partitions = self.metadata.partitions(&topic).expect("checked");
         let count = self.operation_records(now_ns, rng);
         let mut sent = Vec::with_capacity(count);
