@@ -612,9 +612,10 @@ impl GroupConsumer {
             .filter(|key| !self.positions.contains_key(*key) && !busy.contains(key))
             .cloned()
             .collect();
-        if missing.is_empty() {
+        // Partitions are assigned to a member only.
+        let (false, Some(member_id)) = (missing.is_empty(), self.member_id) else {
             return;
-        }
+        };
         let Some(coordinator) = self.coordinator() else {
             self.refresh_metadata(now_ns, output);
             return;
@@ -625,6 +626,8 @@ impl GroupConsumer {
         let request = OffsetFetchRequest {
             request_id,
             group: self.config.group.clone(),
+            member_id,
+            generation: self.generation,
             partitions: missing,
         };
         output.push(Output::Send {

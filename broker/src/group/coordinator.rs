@@ -373,7 +373,7 @@ impl Node {
                 .groups
                 .get(&request.group)
                 .ok_or(GroupError::UnknownMemberId)?;
-            let fenced = group.check_commit(request.member_id, request.generation);
+            let fenced = group.check_member(request.member_id, request.generation);
             if fenced.is_err() {
                 self.observe(Observation::CommitFenced);
             }
@@ -458,6 +458,7 @@ impl Node {
             .collect();
         let unstable = self.commit_pending_for(&request.group, &keys);
         let result = self.coordinator_for(&request.group).and_then(|partition| {
+            self.check_fetching_member(partition, &request)?;
             if unstable {
                 return Err(GroupError::UnstableOffsetCommit);
             }
@@ -483,6 +484,25 @@ impl Node {
             result,
         };
         self.send(from, Message::OffsetFetchResponse(response));
+    }
+
+    /// Whether this coordinator may answer `request`: it issued the member's generation, and the
+    /// member is current in it. A generation from a newer leader epoch (its high 32 bits) means a
+    /// newer coordinator exists: NOT_COORDINATOR, so that the member finds it.
+    fn check_fetching_member(
+        &self,
+        partition: u32,
+        request: &OffsetFetchRequest,
+    ) -> Result<(), GroupError> {
+        let coordinator = &self.groups.partitions[&partition];
+        if request.generation >> 32 > coordinator.leader_epoch {
+            return Err(GroupError::NotCoordinator);
+        }
+        let group = coordinator
+            .groups
+            .get(&request.group)
+            .ok_or(GroupError::UnknownMemberId)?;
+        group.check_member(request.member_id, request.generation)
     }
 
     /// Whether a commit of `group` that writes one of the commit keys `fetched` awaits its append.
@@ -528,5 +548,80 @@ impl Node {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::group::GroupsConfig;
+    use crate::log::PartitionLog;
+    use crate::node::Output;
+    use crate::replica::Replica;
+    use crate::replica::test_support::leader_role;
+    use crate::{ClusterConfig, Storage};
+
+    const LEADER_EPOCH: u64 = 2;
+
+    /// Node 0 coordinating the one offsets partition in `LEADER_EPOCH`, with no group yet.
+    fn coordinator() -> Node {
+        let groups = GroupsConfig::new(1, 3);
+        let mut config = ClusterConfig::default();
+        config.topics.push(groups.offsets_topic());
+        config.groups = Some(groups);
+        let mut node = Node::new(Arc::new(config), 0, &Storage::default());
+        let replica = Replica {
+            log: PartitionLog::new(node.config.limits.log),
+            leader_epoch: LEADER_EPOCH,
+            partition_epoch: 0,
+            role: leader_role(),
+            followed_last: None,
+        };
+        let key = (TopicName::from(OFFSETS_TOPIC), 0);
+        node.replicas.partitions.insert(key, replica);
+        node.start_coordinator(0, LEADER_EPOCH);
+        node
+    }
+
+    fn offset_fetch(node: &mut Node, generation: u64) -> Result<(), GroupError> {
+        let request = OffsetFetchRequest {
+            request_id: 5,
+            group: "g".to_owned(),
+            member_id: generation,
+            generation,
+            partitions: vec![("t".to_owned(), 0)],
+        };
+        node.on_offset_fetch(9, request);
+        let answers: Vec<_> = std::mem::take(&mut node.effects.output)
+            .into_iter()
+            .filter_map(|output| match output {
+                Output::Send {
+                    to: 9,
+                    message: Message::OffsetFetchResponse(response),
+                } => Some(response.result.map(|_| ())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers.len(), 1, "one answer");
+        answers.into_iter().next().expect("one")
+    }
+
+    #[test]
+    fn a_coordinator_refuses_offset_fetches_of_generations_it_did_not_issue() {
+        let mut node = coordinator();
+        let newer = ((LEADER_EPOCH + 1) << 32) | 1;
+        assert_eq!(
+            offset_fetch(&mut node, newer),
+            Err(GroupError::NotCoordinator),
+            "a newer coordinator issued it: this one is deposed"
+        );
+        let own = (LEADER_EPOCH << 32) | 1;
+        assert_eq!(
+            offset_fetch(&mut node, own),
+            Err(GroupError::UnknownMemberId),
+            "not a member of any group here"
+        );
     }
 }

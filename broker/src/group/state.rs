@@ -165,8 +165,9 @@ impl Group {
         }
     }
 
-    /// Whether a commit of `member_id` in `generation` is accepted (Kafka fences both).
-    pub(crate) fn check_commit(&self, member_id: u64, generation: u64) -> Result<(), GroupError> {
+    /// Whether `member_id` is a member in the current `generation` (Kafka fences commits and,
+    /// since KIP-848, offset fetches on both).
+    pub(crate) fn check_member(&self, member_id: u64, generation: u64) -> Result<(), GroupError> {
         if !self.members.contains_key(&member_id) {
             return Err(GroupError::UnknownMemberId);
         }
@@ -382,7 +383,7 @@ mod tests {
         group.join(0, 1, &request, 1, 8).unwrap();
         group.join(0, 2, &request, 2, 8).unwrap();
         group.try_complete(0, "g", &topics(), false);
-        assert_eq!(group.check_commit(1, 1), Ok(()));
+        assert_eq!(group.check_member(1, 1), Ok(()));
         group.heartbeat(900, 2, 1).unwrap();
         group.expire(SESSION_NS + 1);
         assert!(
@@ -396,9 +397,9 @@ mod tests {
         request.member_id = Some(2);
         group.join(SESSION_NS + 3, 2, &request, 0, 8).unwrap();
         group.try_complete(SESSION_NS + 3, "g", &topics(), false);
-        assert_eq!(group.check_commit(1, 1), Err(GroupError::UnknownMemberId));
-        assert_eq!(group.check_commit(2, 1), Err(GroupError::IllegalGeneration));
-        assert_eq!(group.check_commit(2, 2), Ok(()));
+        assert_eq!(group.check_member(1, 1), Err(GroupError::UnknownMemberId));
+        assert_eq!(group.check_member(2, 1), Err(GroupError::IllegalGeneration));
+        assert_eq!(group.check_member(2, 2), Ok(()));
     }
 
     #[test]

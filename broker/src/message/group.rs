@@ -123,10 +123,16 @@ pub struct OffsetCommitResponse {
     pub result: Result<(), GroupError>,
 }
 
+/// A member's question for the committed offsets of partitions it was assigned. It names the
+/// member and its generation (as KIP-848's OffsetFetch names the member epoch), so that only the
+/// coordinator that issued that generation answers: a deposed coordinator that does not know it
+/// yet would answer from a table missing the latest commits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OffsetFetchRequest {
     pub request_id: u64,
     pub group: String,
+    pub member_id: u64,
+    pub generation: u64,
     pub partitions: Vec<TopicPartition>,
 }
 

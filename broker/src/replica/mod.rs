@@ -44,7 +44,7 @@ pub mod leader;
 pub mod produce;
 pub mod role;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -37,21 +37,24 @@ pub(crate) fn node_with(roles: impl Fn() -> ReplicaRole) -> Node {
 
 /// Node 0 leading t/0 and t/1, with followers 1 and 2 in the ISR.
 pub(crate) fn leader() -> Node {
-    node_with(|| {
-        let progress = FollowerProgress {
-            log_end_offset: None,
-            last_caught_up_ns: 0,
-        };
-        ReplicaRole::Leader(LeaderState {
-            isr: vec![0, 1, 2],
-            min_insync_replicas: 1,
-            followers: BTreeMap::from([(1, progress), (2, progress)]),
-            durable_end_offset: 0,
-            pending: Vec::new(),
-            parked: Vec::new(),
-            isr_requested: None,
-            isr_requested_members: Vec::new(),
-        })
+    node_with(leader_role)
+}
+
+/// The role of a replica that leads, with followers 1 and 2 in the ISR.
+pub(crate) fn leader_role() -> ReplicaRole {
+    let progress = FollowerProgress {
+        log_end_offset: None,
+        last_caught_up_ns: 0,
+    };
+    ReplicaRole::Leader(LeaderState {
+        isr: vec![0, 1, 2],
+        min_insync_replicas: 1,
+        followers: BTreeMap::from([(1, progress), (2, progress)]),
+        durable_end_offset: 0,
+        pending: Vec::new(),
+        parked: Vec::new(),
+        isr_requested: None,
+        isr_requested_members: Vec::new(),
     })
 }
 
