@@ -440,15 +440,11 @@ impl Node {
         if self.raft.leader.is_none() || self.broker.broker_epoch.is_none() {
             return true;
         }
-        let log_end_offset = replica.log.log_end_offset();
         leader
             .isr
             .iter()
             .all(|member| self.stays_in_sync(leader, *member))
-            && leader.followers.iter().all(|(follower, progress)| {
-                leader.isr.contains(follower)
-                    || !self.joins_isr(*follower, progress, log_end_offset)
-            })
+            && !self.isr_may_grow(replica, leader)
     }
 
     /// Whether ISR `member` caught up with the leader within `replica_lag_time_max_ns` (the

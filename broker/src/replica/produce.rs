@@ -60,14 +60,15 @@ impl Node {
         let mut appended = Vec::new();
         for (position, (key, part)) in keys.into_iter().zip(request.partitions).enumerate() {
             let result = if named.insert(key.clone()) {
-                let pending = PendingProduce {
-                    produce: produce.unwrap_or(0),
+                // acks=0: nothing waits for an acknowledgement.
+                let pending = produce.map(|produce| PendingProduce {
+                    produce,
                     position,
                     acks,
                     base_offset: 0,
                     end_offset: 0,
                     deadline_ns: self.now_ns() + self.config.timing.produce_timeout_ns,
-                };
+                });
                 self.append_produce(&key, pending, part.records)
             } else {
                 Err(DataError::InvalidBatch {
@@ -113,7 +114,7 @@ impl Node {
     fn append_produce(
         &mut self,
         key: &PartitionKey,
-        mut pending: PendingProduce,
+        pending: Option<PendingProduce>,
         records: Vec<Record>,
     ) -> Result<(), DataError> {
         self.check_leader(key, None, false)?;
@@ -125,7 +126,10 @@ impl Node {
             unreachable!("checked")
         };
         let isr = leader.isr.len() as u32;
-        if pending.acks == Acks::All && isr < leader.min_insync_replicas {
+        let acks_all = pending
+            .as_ref()
+            .is_some_and(|pending| pending.acks == Acks::All);
+        if acks_all && isr < leader.min_insync_replicas {
             return Err(DataError::NotEnoughReplicas {
                 isr,
                 min_insync: leader.min_insync_replicas,
@@ -146,7 +150,7 @@ impl Node {
         if never {
             leader.durable_end_offset = appended.log_end_offset;
         }
-        if pending.acks != Acks::None {
+        if let Some(mut pending) = pending {
             pending.base_offset = appended.base_offset;
             pending.end_offset = appended.log_end_offset;
             leader.pending.push(pending);
