@@ -158,7 +158,67 @@ fn measure(monitors: Monitors) {
     );
 }
 
-/// `cargo bench -p sim --bench data_plane -- none` (or `leadership`, `all`) measures one mode.
+/// Wall time by kind of event and kind of receiving node (b: broker, p: producer, c: consumer),
+/// one run without monitors: where a run's time goes. Each step is timed alone, which adds the
+/// clock reads to every event, so the total exceeds a plain run's.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a benchmark harness times itself"
+)]
+fn breakdown() {
+    let mut cluster = cluster(0);
+    cluster.set_monitors(false);
+    let mut by_kind: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for second in 1..=60 {
+        let until_ns = second * SECOND_NS;
+        while cluster
+            .simulation()
+            .next_event_ns()
+            .is_some_and(|next_ns| next_ns <= until_ns)
+        {
+            let (node, kind) = cluster
+                .simulation()
+                .next_event_summary()
+                .expect("an event is due");
+            let role: String = cluster
+                .simulation()
+                .name(node)
+                .chars()
+                .take_while(|character| character.is_alphabetic())
+                .collect();
+            let started = std::time::Instant::now();
+            cluster.step().expect("no monitors");
+            let wall_ns = started.elapsed().as_nanos() as u64;
+            let entry = by_kind.entry(format!("{kind} at {role}")).or_default();
+            entry.0 += 1;
+            entry.1 += wall_ns;
+        }
+        cluster.run_until(until_ns).expect("no monitors");
+        cluster.drain_client_events();
+    }
+    let mut rows: Vec<_> = by_kind.into_iter().collect();
+    rows.sort_by_key(|(_, (_, wall_ns))| std::cmp::Reverse(*wall_ns));
+    let total_ns: u64 = rows.iter().map(|(_, (_, wall_ns))| wall_ns).sum();
+    println!(
+        "data_plane breakdown (one run, no monitors, each step timed): {:.1} ms stepping",
+        total_ns as f64 / 1e6
+    );
+    println!(
+        "  {:>8} {:>9} {:>8} {:>6}  event",
+        "events", "wall ms", "ns each", "share"
+    );
+    for (kind, (events, wall_ns)) in rows {
+        println!(
+            "  {events:>8} {:>9.1} {:>8} {:>5.1}%  {kind}",
+            wall_ns as f64 / 1e6,
+            wall_ns / events.max(1),
+            100.0 * wall_ns as f64 / total_ns.max(1) as f64
+        );
+    }
+}
+
+/// `cargo bench -p sim --bench data_plane -- none` (or `leadership`, `all`) measures one mode;
+/// `-- breakdown` shows where one run's time goes, by kind of event.
 fn main() {
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -172,5 +232,8 @@ fn main() {
         if filter.is_empty() || filter.iter().any(|wanted| wanted == name) {
             measure(monitors);
         }
+    }
+    if filter.iter().any(|wanted| wanted == "breakdown") {
+        breakdown();
     }
 }

@@ -99,6 +99,13 @@ impl<E> EventQueue<E> {
         Some((time_ns, event))
     }
 
+    /// The earliest event, left in place.
+    pub fn peek(&self) -> Option<&E> {
+        let (key, _) = self.earliest()?;
+        let slot = (key as u64 & ((1 << SLOT_BITS) - 1)) as usize;
+        self.payloads[slot].as_ref()
+    }
+
     pub fn peek_time_ns(&self) -> Option<u64> {
         self.earliest().map(|(key, _)| (key >> 64) as u64)
     }

@@ -316,6 +316,25 @@ impl<P: Process> Simulation<P> {
         self.queue.peek_time_ns()
     }
 
+    /// The node the next event goes to and what it is, for profiling tools such as the
+    /// data-plane benchmark's breakdown: a message's variant name (the first word of its `Debug`),
+    /// `timer`, `disk sync done`, or the input's name. Stale timers and messages to a crashed
+    /// node are described too, though stepping them hands the node nothing.
+    pub fn next_event_summary(&self) -> Option<(NodeId, String)> {
+        let first_word = |text: String| -> String {
+            text.split(|character: char| !character.is_alphanumeric())
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Some(match self.queue.peek()? {
+            Event::Deliver { to, message, .. } => (*to, first_word(format!("{message:?}"))),
+            Event::Timer { node, .. } => (*node, "timer".to_owned()),
+            Event::SyncDone { node, .. } => (*node, "disk sync done".to_owned()),
+            Event::Input { node, input, .. } => (*node, first_word(format!("{input:?}"))),
+        })
+    }
+
     /// The node the last `step` handed an input to (`None` if it processed no input: a dropped
     /// message, a stale timer). Drivers re-check only that node's state.
     pub fn last_stepped_node(&self) -> Option<NodeId> {
