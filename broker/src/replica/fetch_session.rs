@@ -29,7 +29,9 @@ use crate::message::{
     Message, ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
 };
 use crate::node::Node;
-use crate::replica::leader::{Reader, fetch_answerable, fetch_data, read_fetch};
+use crate::replica::leader::{
+    Reader, fetch_answerable, fetch_data, led_replica_mut, read_fetch, record_follower_fetch,
+};
 use crate::replica::{FollowerPhase, ReplicaRole};
 use crate::storage::PartitionKey;
 
@@ -93,16 +95,21 @@ impl Node {
     ) -> Noted {
         let serve_stale = self.config.bugs.ignore_stale_follower_epoch;
         let epoch = Some(partition.current_leader_epoch);
-        if self
-            .check_leader_noting_fences(key, epoch, serve_stale)
-            .is_err()
-        {
+        let now_ns = self.now_ns();
+        // One lookup in the common case; the error path looks again to name the error.
+        let found = self.replicas.partitions.get_mut(key);
+        let Some(replica) = led_replica_mut(found, epoch, serve_stale) else {
+            let checked = self.check_leader_noting_fences(key, epoch, serve_stale);
+            assert!(
+                checked.is_err(),
+                "{key:?}: refused, then accepted on a second look"
+            );
             return Noted::Error;
-        }
-        let changed = self.record_follower_fetch(key, follower, partition.fetch_offset);
-        let replica = &self.replicas.partitions[key];
+        };
+        let fetch_offset = partition.fetch_offset;
+        let changed = record_follower_fetch(replica, follower, fetch_offset, now_ns);
         Noted::Progress {
-            answerable: fetch_answerable(replica, Reader::Follower, partition.fetch_offset),
+            answerable: fetch_answerable(replica, Reader::Follower, fetch_offset),
             changed,
         }
     }

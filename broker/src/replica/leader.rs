@@ -59,21 +59,13 @@ impl Node {
                 leader_hint: self.leader_hint(key),
             });
         };
-        if let Some(requested) = request_epoch {
-            let current = replica.leader_epoch;
-            if requested < current && !serve_stale {
-                return Err(DataError::FencedLeaderEpoch { requested, current });
-            }
-            if requested > current {
-                return Err(DataError::UnknownLeaderEpoch { requested, current });
-            }
-        }
-        if !replica.is_leader() {
-            return Err(DataError::NotLeader {
+        match check_led(replica, request_epoch, serve_stale) {
+            Ok(()) => Ok(replica),
+            Err(Some(error)) => Err(error),
+            Err(None) => Err(DataError::NotLeader {
                 leader_hint: self.leader_hint(key),
-            });
+            }),
         }
-        Ok(replica)
     }
 
     /// [`Node::check_leader`] for a request arriving now: a fenced epoch is observed.
@@ -243,33 +235,6 @@ impl Node {
             result,
         };
         self.send(to, Message::FetchResponse(response));
-    }
-
-    /// Notes a follower's LEO (its fetch offset) and when it last caught up. Returns whether that
-    /// may move the HW or the ISR: its LEO moved, or it is outside the ISR (and may join it).
-    pub(crate) fn record_follower_fetch(
-        &mut self,
-        key: &PartitionKey,
-        follower: u32,
-        fetch_offset: u64,
-    ) -> bool {
-        let now_ns = self.now_ns();
-        let replica = self.replicas.partitions.get_mut(key).expect("checked");
-        let log_end_offset = replica.log.log_end_offset();
-        if fetch_offset > log_end_offset {
-            return false; // Answered OFFSET_OUT_OF_RANGE; not a valid LEO of this log.
-        }
-        let leader = replica.leader_state().expect("checked");
-        let in_sync = leader.isr.contains(&follower);
-        let Some(progress) = leader.followers.get_mut(&follower) else {
-            return false;
-        };
-        let moved = progress.log_end_offset != Some(fetch_offset);
-        progress.log_end_offset = Some(fetch_offset);
-        if fetch_offset >= log_end_offset {
-            progress.last_caught_up_ns = now_ns;
-        }
-        moved || !in_sync
     }
 
     /// [`read_fetch`] of `key`'s replica.
@@ -536,6 +501,66 @@ impl Reader {
             Reader::Consumer => log.high_watermark(),
         }
     }
+}
+
+/// Ok if `replica` leads in `request_epoch` (when given); else the error, `None` for
+/// NOT_LEADER (whose leader hint the caller reads from the metadata).
+fn check_led(
+    replica: &Replica,
+    request_epoch: Option<u64>,
+    serve_stale: bool,
+) -> Result<(), Option<DataError>> {
+    if let Some(requested) = request_epoch {
+        let current = replica.leader_epoch;
+        if requested < current && !serve_stale {
+            return Err(Some(DataError::FencedLeaderEpoch { requested, current }));
+        }
+        if requested > current {
+            return Err(Some(DataError::UnknownLeaderEpoch { requested, current }));
+        }
+    }
+    if !replica.is_leader() {
+        return Err(None);
+    }
+    Ok(())
+}
+
+/// [`check_led`] for a request arriving now, on the replica found by the caller's one lookup;
+/// `None` if the caller must answer with [`Node::check_leader_noting_fences`]'s error.
+pub(crate) fn led_replica_mut(
+    replica: Option<&mut Replica>,
+    request_epoch: Option<u64>,
+    serve_stale: bool,
+) -> Option<&mut Replica> {
+    let replica = replica?;
+    check_led(replica, request_epoch, serve_stale).ok()?;
+    Some(replica)
+}
+
+/// Notes a follower's LEO (its fetch offset) and when it last caught up, on a replica that
+/// leads. Returns whether that may move the HW or the ISR: its LEO moved, or it is outside the
+/// ISR (and may join it).
+pub(crate) fn record_follower_fetch(
+    replica: &mut Replica,
+    follower: u32,
+    fetch_offset: u64,
+    now_ns: u64,
+) -> bool {
+    let log_end_offset = replica.log.log_end_offset();
+    if fetch_offset > log_end_offset {
+        return false; // Answered OFFSET_OUT_OF_RANGE; not a valid LEO of this log.
+    }
+    let leader = replica.leader_state().expect("checked");
+    let in_sync = leader.isr.contains(&follower);
+    let Some(progress) = leader.followers.get_mut(&follower) else {
+        return false;
+    };
+    let moved = progress.log_end_offset != Some(fetch_offset);
+    progress.log_end_offset = Some(fetch_offset);
+    if fetch_offset >= log_end_offset {
+        progress.last_caught_up_ns = now_ns;
+    }
+    moved || !in_sync
 }
 
 /// Whether a fetch by `reader` from `fetch_offset` has an answer now: data to return (see
