@@ -26,6 +26,16 @@ use crate::replica::produce::produce_answerable;
 use crate::replica::{FollowerProgress, LeaderState, ParkedFetch, Replica, ReplicaRole};
 use crate::storage::{PartitionKey, StorageWrite};
 
+/// What [`Node::on_leader_changed`] found to do at its one lookup. Answering produces and
+/// completing fetches changes neither the HW nor what the ISR's settledness depends on (the
+/// followers' progress, the clock, the controller), so both hold until the ISR step.
+struct LeaderWork {
+    /// The HW to advance to, if above the current one.
+    high_watermark: Option<u64>,
+    /// [`Node::isr_settled`]: no ISR change to request.
+    isr_settled: bool,
+}
+
 impl Node {
     fn leader_hint(&self, key: &PartitionKey) -> Option<u32> {
         self.image
@@ -134,25 +144,27 @@ impl Node {
     /// After any change to a led partition: advance the HW, answer what can be answered, ask
     /// for ISR changes.
     pub(crate) fn on_leader_changed(&mut self, key: &PartitionKey) {
-        if !self.leader_work_pending(key) {
+        let Some(work) = self.leader_work(key) else {
             return;
+        };
+        if let Some(high_watermark) = work.high_watermark {
+            self.advance_high_watermark(key, high_watermark);
         }
-        self.advance_high_watermark(key);
         self.answer_pending_produces(key);
         self.complete_parked_fetches(key, false);
-        self.request_isr_change(key);
+        if !work.isr_settled {
+            self.request_isr_change(key);
+        }
     }
 
-    /// Whether [`Node::on_leader_changed`] has anything to do: a higher HW, a produce to answer,
-    /// a parked fetch to complete or an ISR change to consider. One lookup and no writes: most
-    /// fetches change nothing (the follower's LEO did not move), and then each of the four steps
-    /// would return without effect.
-    fn leader_work_pending(&self, key: &PartitionKey) -> bool {
-        let Some(replica) = self.replicas.partitions.get(key) else {
-            return false;
-        };
+    /// What [`Node::on_leader_changed`] has to do, `None` if nothing: a higher HW, a produce to
+    /// answer, a parked fetch to complete or an ISR change to consider. One lookup and no writes:
+    /// most fetches change nothing (the follower's LEO did not move), and then each of the four
+    /// steps would return without effect.
+    fn leader_work(&self, key: &PartitionKey) -> Option<LeaderWork> {
+        let replica = self.replicas.partitions.get(key)?;
         let ReplicaRole::Leader(leader) = &replica.role else {
-            return false;
+            return None;
         };
         let log = &replica.log;
         let high_watermark = log.high_watermark();
@@ -161,7 +173,7 @@ impl Node {
         } else {
             high_watermark_candidate(leader, self.id)
         };
-        candidate > high_watermark
+        let pending = candidate > high_watermark
             || leader.pending.iter().any(|pending| {
                 produce_answerable(pending, high_watermark, leader.durable_end_offset)
             })
@@ -169,29 +181,16 @@ impl Node {
                 .parked
                 .iter()
                 .any(|fetch| parked_fetch_answerable(fetch, replica, false, self.now_ns()))
-            || self.isr_may_grow(replica, leader)
+            || self.isr_may_grow(replica, leader);
+        pending.then(|| LeaderWork {
+            high_watermark: (candidate > high_watermark).then_some(candidate),
+            isr_settled: self.isr_settled(replica, leader),
+        })
     }
 
-    fn advance_high_watermark(&mut self, key: &PartitionKey) {
-        let at_leader_end = self.config.bugs.high_watermark_at_leader_end;
-        let id = self.id;
-        let Some(replica) = self.replicas.partitions.get_mut(key) else {
-            return;
-        };
-        let log_end_offset = replica.log.log_end_offset();
-        let high_watermark = replica.log.high_watermark();
-        let Some(leader) = replica.leader_state() else {
-            return;
-        };
-        let candidate = if at_leader_end {
-            log_end_offset
-        } else {
-            high_watermark_candidate(leader, id)
-        };
-        if candidate <= high_watermark {
-            return;
-        }
-        replica.log.advance_high_watermark(candidate);
+    fn advance_high_watermark(&mut self, key: &PartitionKey, high_watermark: u64) {
+        let replica = self.replicas.partitions.get_mut(key).expect("leads");
+        replica.log.advance_high_watermark(high_watermark);
         self.observe(Observation::HighWatermarkAdvanced);
     }
 
