@@ -41,6 +41,7 @@
 pub mod fetch_session;
 pub mod follower;
 pub mod leader;
+pub(crate) mod partition_map;
 pub mod produce;
 pub mod role;
 #[cfg(test)]
@@ -53,11 +54,12 @@ use crate::message::FetchRequest;
 use crate::message::data::Acks;
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
+use partition_map::PartitionMap;
 
 /// Every replica this broker holds, and the logs recovered from disk not yet opened.
 #[derive(Debug, Default)]
 pub(crate) struct Replicas {
-    pub(crate) partitions: BTreeMap<PartitionKey, Replica>,
+    pub(crate) partitions: PartitionMap<Replica>,
     /// Logs read from disk at start, opened when the metadata first names the partition.
     pub(crate) recovered: BTreeMap<PartitionKey, LogImage>,
     pub(crate) request_id_next: u64,
