@@ -389,6 +389,13 @@ impl Node {
     /// it caught up, as Kafka's leader checks on each follower fetch; a member falling behind is
     /// a matter of time alone, found by the tick ([`Node::tick_leader`]).
     fn isr_may_grow(&self, replica: &Replica, leader: &LeaderState) -> bool {
+        // The common case, without a look at any follower: the ISR holds every replica. It holds
+        // the leader and no duplicate, and lies within the replicas (the metadata's invariants),
+        // whose other members are exactly the followers.
+        if leader.isr.len() == leader.followers.len() + 1 {
+            debug_assert!(leader.followers.keys().all(|id| leader.isr.contains(id)));
+            return false;
+        }
         if self.raft.leader.is_none() || self.broker.broker_epoch.is_none() {
             return false;
         }
