@@ -344,7 +344,7 @@ impl Node {
             .copied()
             .filter(|member| self.stays_in_sync(leader, *member))
             .collect();
-        for (follower, progress) in &leader.followers {
+        for (follower, progress) in leader.followers.iter() {
             if !isr.contains(follower) && self.joins_isr(*follower, progress, log_end_offset) {
                 isr.push(*follower);
             }
@@ -646,13 +646,11 @@ pub(crate) fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::replica::FollowerProgress;
 
     fn leader(isr: Vec<u32>, follower_ends: &[(u32, u64)]) -> LeaderState {
-        let followers: BTreeMap<u32, FollowerProgress> = follower_ends
+        let followers: crate::replica::Followers = follower_ends
             .iter()
             .map(|(follower, end)| {
                 let progress = FollowerProgress {

@@ -108,7 +108,7 @@ pub(crate) struct LeaderState {
     /// The committed ISR (from the metadata).
     pub(crate) isr: Vec<u32>,
     pub(crate) min_insync_replicas: u32,
-    pub(crate) followers: BTreeMap<u32, FollowerProgress>,
+    pub(crate) followers: Followers,
     /// The end of this leader's own synced log (its LEO under `flush = "never"`).
     pub(crate) durable_end_offset: u64,
     pub(crate) pending: Vec<PendingProduce>,
@@ -123,6 +123,62 @@ pub(crate) struct LeaderState {
     /// putting a replica that lacks committed records into the ISR. Cleared when the partition
     /// epoch changes: the controller refuses requests naming an older one.
     pub(crate) isr_requested_members: Vec<u32>,
+}
+
+/// What a leader knows of each follower, in broker id order. A sorted vector: a partition has a
+/// few replicas, so a lookup is a short scan, cheaper than a tree's (this is read after every
+/// follower fetch, for the HW and the ISR). Invariant: ids strictly increase.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Followers(Vec<(u32, FollowerProgress)>);
+
+impl Followers {
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn get(&self, id: &u32) -> Option<&FollowerProgress> {
+        self.0
+            .iter()
+            .find(|(follower, _)| follower == id)
+            .map(|(_, progress)| progress)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &u32) -> Option<&mut FollowerProgress> {
+        self.0
+            .iter_mut()
+            .find(|(follower, _)| follower == id)
+            .map(|(_, progress)| progress)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&u32, &FollowerProgress)> {
+        self.0.iter().map(|(id, progress)| (id, progress))
+    }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &u32> {
+        self.0.iter().map(|(id, _)| id)
+    }
+}
+
+impl FromIterator<(u32, FollowerProgress)> for Followers {
+    /// Sorted by id; panics on an id given twice (a replica list never names a broker twice).
+    fn from_iter<I: IntoIterator<Item = (u32, FollowerProgress)>>(entries: I) -> Self {
+        let mut followers: Vec<(u32, FollowerProgress)> = entries.into_iter().collect();
+        followers.sort_by_key(|(id, _)| *id);
+        assert!(
+            followers.windows(2).all(|pair| pair[0].0 < pair[1].0),
+            "a follower named twice"
+        );
+        Followers(followers)
+    }
+}
+
+impl std::ops::Index<&u32> for Followers {
+    type Output = FollowerProgress;
+
+    fn index(&self, id: &u32) -> &FollowerProgress {
+        self.get(id)
+            .unwrap_or_else(|| panic!("broker {id} is not a follower"))
+    }
 }
 
 /// What a leader knows of one follower.
@@ -219,4 +275,34 @@ pub struct ReplicaView<'a> {
     /// The leader epoch the replica acts on.
     pub leader_epoch: u64,
     pub log: &'a PartitionLog,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(log_end_offset: u64) -> FollowerProgress {
+        FollowerProgress {
+            log_end_offset: Some(log_end_offset),
+            last_caught_up_ns: 0,
+        }
+    }
+
+    #[test]
+    fn followers_iterate_in_id_order_and_find_each_id() {
+        let followers: Followers = [(5, progress(50)), (1, progress(10)), (3, progress(30))]
+            .into_iter()
+            .collect();
+        let ids: Vec<u32> = followers.keys().copied().collect();
+        assert_eq!(ids, vec![1, 3, 5]);
+        assert_eq!(followers.len(), 3);
+        assert_eq!(followers[&3].log_end_offset, Some(30));
+        assert!(followers.get(&2).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "a follower named twice")]
+    fn a_follower_named_twice_is_a_bug() {
+        let _: Followers = [(1, progress(0)), (1, progress(1))].into_iter().collect();
+    }
 }

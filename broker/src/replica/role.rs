@@ -6,12 +6,10 @@
 //! fetches NOT_LEADER; then the new role starts. A change of ISR within an epoch only updates the
 //! leader's copy.
 
-use std::collections::BTreeMap;
-
 use crate::log::PartitionLog;
 use crate::message::{DataError, FetchResponse, Message};
 use crate::node::{Node, Observation, Timer};
-use crate::replica::{FollowerProgress, LeaderState, Replica, ReplicaRole, ReplicaView};
+use crate::replica::{FollowerProgress, Followers, LeaderState, Replica, ReplicaRole, ReplicaView};
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
 
@@ -212,7 +210,7 @@ impl Node {
             "{key:?}: the metadata names leader {} outside its ISR",
             self.id
         );
-        let followers: BTreeMap<u32, FollowerProgress> = facts
+        let followers: Followers = facts
             .replicas
             .iter()
             .filter(|replica| **replica != self.id)

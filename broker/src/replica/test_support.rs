@@ -1,7 +1,6 @@
 //! Fixtures for the replica unit tests: a broker node holding partitions `t/0` and `t/1` in one
 //! role, built without a cluster around it, and helpers to drive it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::log::{PartitionLog, Record};
@@ -49,7 +48,7 @@ pub(crate) fn leader_role() -> ReplicaRole {
     ReplicaRole::Leader(LeaderState {
         isr: vec![0, 1, 2],
         min_insync_replicas: 1,
-        followers: BTreeMap::from([(1, progress), (2, progress)]),
+        followers: [(1, progress), (2, progress)].into_iter().collect(),
         durable_end_offset: 0,
         pending: Vec::new(),
         parked: Vec::new(),
