@@ -164,6 +164,12 @@ mod tests {
         queue.push_timer(1, "timer at one");
         assert_eq!(queue.len(), 6);
         assert_eq!(queue.peek_time_ns(), Some(1));
+        assert_eq!(
+            queue.peek(),
+            Some(&"timer at one"),
+            "peek leaves it in place"
+        );
+        assert_eq!(queue.len(), 6);
         let order: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
         assert_eq!(
             order,

@@ -501,3 +501,28 @@ fn drivers_see_the_next_event_time_and_the_node_last_stepped() {
     let next = simulation.next_event_ns().unwrap();
     assert!(next >= simulation.now_ns());
 }
+
+#[test]
+fn drivers_are_told_what_the_next_event_is_and_for_whom() {
+    let roles = vec![Role::pinging(vec![B], 10 * MILLISECOND_NS), Role::idle()];
+    let mut simulation = demo::simulation(config(13), roles);
+    assert_eq!(
+        simulation.next_event_summary(),
+        Some((A, "Start".to_owned())),
+        "the boot inputs come first"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    while simulation.now_ns() < 50 * MILLISECOND_NS {
+        let Some((node, summary)) = simulation.next_event_summary() else {
+            break;
+        };
+        if summary == "Ping" {
+            assert_eq!(node, B, "pings go to B");
+        }
+        seen.insert(summary);
+        assert!(simulation.step());
+    }
+    for expected in ["Start", "Ping", "Echo", "timer"] {
+        assert!(seen.contains(expected), "{expected} not seen in {seen:?}");
+    }
+}
