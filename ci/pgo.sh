@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Profile-guided release builds for campaigns and benchmarks: the same code, laid out and inlined
-# by what a campaign actually executes: about 13% less wall time per generated seed (ci/README.md).
+# by what a campaign actually executes: 13% to 20% less wall time per generated seed (ci/README.md).
 #
 # Usage: ci/pgo.sh [CARGO_ARGS...]
 #   1. builds an instrumented `trial` (release profile) and trains it: a generated campaign
