@@ -8,6 +8,7 @@
 #   OUT_DIR  where the campaigns go (default /tmp/switch-campaigns; must not hold old campaigns)
 #   SEEDS    seeds per campaign (default 2000; the acceptance bound)
 #   SWITCH   the switches to measure (default: every switch `trial fuzz --bug` knows)
+# TRIAL=PATH runs that binary instead of building one (e.g. ci/pgo.sh's target/pgo/release/trial).
 #
 # Needs only a Rust toolchain and POSIX tools. Run from the repository root.
 set -euo pipefail
@@ -25,8 +26,12 @@ if [ ${#switches[@]} -eq 0 ]; then
     )
 fi
 
-cargo build --release --quiet
-trial=${CARGO_TARGET_DIR:-target}/release/trial
+if [ -n "${TRIAL:-}" ]; then
+    trial=$TRIAL
+else
+    cargo build --release --quiet
+    trial=${CARGO_TARGET_DIR:-target}/release/trial
+fi
 mkdir -p "$out_dir"
 
 # The value of a numeric JSON field in one line of seeds.jsonl.
