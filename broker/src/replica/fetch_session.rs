@@ -246,7 +246,10 @@ impl Node {
 
     /// Asks for a fetch from `leader`, sent at the end of the step in that leader's session.
     pub(crate) fn want_replica_fetch(&mut self, leader: u32) {
-        self.replicas.sessions_wanted.insert(leader);
+        let wanted = &mut self.replicas.sessions_wanted;
+        if let Err(position) = wanted.binary_search(&leader) {
+            wanted.insert(position, leader);
+        }
     }
 
     /// Sends one fetch to each leader asked for during this step.
@@ -254,10 +257,17 @@ impl Node {
         if self.replicas.sessions_wanted.is_empty() {
             return;
         }
-        let leaders = std::mem::take(&mut self.replicas.sessions_wanted);
-        for leader in leaders {
+        let mut leaders = std::mem::take(&mut self.replicas.sessions_wanted);
+        for &leader in &leaders {
             self.send_replica_fetch(leader);
         }
+        assert!(
+            self.replicas.sessions_wanted.is_empty(),
+            "node {}: sending a session request wanted another",
+            self.id
+        );
+        leaders.clear();
+        self.replicas.sessions_wanted = leaders;
     }
 
     /// Sends `leader` a fetch of every partition following it in the fetching phase that is

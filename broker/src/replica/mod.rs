@@ -47,7 +47,7 @@ pub mod role;
 #[cfg(test)]
 pub(crate) mod test_support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::log::{LogImage, PartitionLog};
 use crate::message::FetchRequest;
@@ -70,9 +70,10 @@ pub(crate) struct Replicas {
     /// Followers' fetch sessions this leader holds until it has data for them, at most one per
     /// follower ([`fetch_session`]).
     pub(crate) parked_sessions: Vec<fetch_session::ParkedSession>,
-    /// The leaders a partition asked to fetch from during this step: each gets one session
-    /// request at its end.
-    pub(crate) sessions_wanted: BTreeSet<u32>,
+    /// The leaders a partition asked to fetch from during this step, ascending and without
+    /// duplicates: each gets one session request at its end. A vector kept between steps (a
+    /// step wants one or two leaders), not a set allocated anew each step.
+    pub(crate) sessions_wanted: Vec<u32>,
     /// Produce requests with a partition still unresolved, by a local id ([`produce`]).
     pub(crate) produces: BTreeMap<u64, produce::ProduceInProgress>,
     /// The local id of the last produce request noted.
