@@ -407,6 +407,28 @@ mod tests {
     }
 
     #[test]
+    fn leaders_wanted_in_a_step_are_kept_once_each_in_order_and_asked_once() {
+        let mut node = follower();
+        for leader in [3, 1, 2, 1, 3] {
+            node.want_replica_fetch(leader);
+        }
+        assert_eq!(node.replicas.sessions_wanted, vec![1, 2, 3]);
+        node.send_wanted_replica_fetches();
+        let sends = take_sends(&mut node);
+        let requests: Vec<u32> = sends
+            .iter()
+            .filter(|(_, message)| matches!(message, Message::ReplicaFetch(_)))
+            .map(|(to, _)| *to)
+            .collect();
+        assert_eq!(
+            requests,
+            vec![1],
+            "one request to leader 1; nothing follows 2 or 3"
+        );
+        assert!(node.replicas.sessions_wanted.is_empty());
+    }
+
+    #[test]
     fn a_follower_fetches_every_partition_of_a_leader_in_one_request() {
         let mut node = follower();
         node.want_replica_fetch(1);
