@@ -16,8 +16,6 @@
 //! acknowledged, `fail` if none can have been appended, else `info` with the offsets known.
 //! With acks=0 it completes `info` as soon as its requests are sent.
 
-use std::collections::BTreeMap;
-
 use rand::{Rng, RngCore};
 
 use super::ClientReport;
@@ -80,6 +78,25 @@ pub const RECORDS_PER_OPERATION_MAX: u32 = 64;
 
 const SECOND_NS: u64 = 1_000_000_000;
 
+/// How many distinct requests the parts in flight wait on.
+fn requests_in_flight(parts: &[Part]) -> usize {
+    let request_of = |part: &Part| match part.status {
+        PartStatus::InFlight { request_id, .. } => Some(request_id),
+        _ => None,
+    };
+    parts
+        .iter()
+        .enumerate()
+        .filter(|(position, part)| {
+            request_of(part).is_some_and(|request| {
+                !parts[..*position]
+                    .iter()
+                    .any(|earlier| request_of(earlier) == Some(request))
+            })
+        })
+        .count()
+}
+
 /// Where one partition's part of an operation stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum PartStatus {
@@ -129,6 +146,8 @@ pub struct Producer {
     operation: Option<Operation>,
     invoke_at_ns: u64,
     stopped: bool,
+    /// Kept empty between calls: [`Producer::send_parts`] borrows its capacity.
+    due_parts_spare: Vec<(u32, usize)>,
 }
 
 impl Producer {
@@ -148,6 +167,7 @@ impl Producer {
             operation: None,
             invoke_at_ns: 0,
             stopped: false,
+            due_parts_spare: Vec::new(),
         }
     }
 
@@ -294,50 +314,46 @@ impl Producer {
         if !operation.parts.iter().any(due) {
             return;
         }
-        let mut in_flight: Vec<u64> = operation
-            .parts
-            .iter()
-            .filter_map(|part| match part.status {
-                PartStatus::InFlight { request_id, .. } => Some(request_id),
-                _ => None,
-            })
-            .collect();
-        in_flight.sort_unstable();
-        in_flight.dedup();
-        let mut by_leader: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        let in_flight = requests_in_flight(&operation.parts);
+        // (leader, part index) of every due part, grouped by leader in ascending order; the
+        // vector is kept between calls.
+        let mut due_parts = std::mem::take(&mut self.due_parts_spare);
         let mut need_metadata = false;
         for (index, part) in operation.parts.iter().enumerate() {
             if !due(part) {
                 continue;
             }
             match self.metadata.leader(&self.config.topic, part.partition) {
-                Some((leader, _)) => by_leader.entry(leader).or_default().push(index),
+                Some((leader, _)) => due_parts.push((leader, index)),
                 None => need_metadata = true,
             }
         }
-        let requests_max = (self.config.in_flight_max as usize).saturating_sub(in_flight.len());
-        for (leader, parts) in by_leader.into_iter().take(requests_max) {
-            self.send_request(now_ns, leader, &parts, output);
+        due_parts.sort_unstable();
+        let requests_max = (self.config.in_flight_max as usize).saturating_sub(in_flight);
+        for group in due_parts
+            .chunk_by(|(one, _), (other, _)| one == other)
+            .take(requests_max)
+        {
+            self.send_request(now_ns, group, output);
         }
+        due_parts.clear();
+        self.due_parts_spare = due_parts;
         if need_metadata {
             self.refresh_metadata(now_ns, output);
         }
     }
 
-    /// Sends `parts` of the operation to `leader` in one request.
-    fn send_request(
-        &mut self,
-        now_ns: u64,
-        leader: u32,
-        parts: &[usize],
-        output: &mut Vec<Output>,
-    ) {
+    /// Sends `parts` of the operation, `(leader, part index)` all with the same leader, to that
+    /// leader in one request.
+    fn send_request(&mut self, now_ns: u64, parts: &[(u32, usize)], output: &mut Vec<Output>) {
+        let leader = parts[0].0;
+        debug_assert!(parts.iter().all(|(other, _)| *other == leader));
         let request_id = self.request_ids.next_id();
         let acks = self.config.acks;
         let operation = self.operation.as_mut().expect("sending its parts");
         let mut partitions = Vec::with_capacity(parts.len());
         let mut retried = false;
-        for &index in parts {
+        for &(_, index) in parts {
             let part = &mut operation.parts[index];
             retried |= matches!(
                 part.status,
@@ -428,7 +444,7 @@ impl Producer {
         let partitions = self.metadata.partitions(&topic).expect("checked");
         let count = self.operation_records(now_ns, rng);
         let mut sent = Vec::with_capacity(count);
-        let mut by_partition: BTreeMap<u32, Vec<(usize, Record)>> = BTreeMap::new();
+        let mut parts: Vec<Part> = Vec::with_capacity(count.min(partitions as usize));
         for index in 0..count {
             let value = (self.config.index << 40) | self.sequence_next;
             self.sequence_next += 1;
@@ -447,22 +463,25 @@ impl Producer {
                 value,
                 offset: None,
             });
-            by_partition
-                .entry(partition)
-                .or_default()
-                .push((index, Record { key, value }));
+            let record = (index, Record { key, value });
+            match parts.iter_mut().find(|part| part.partition == partition) {
+                Some(part) => part.records.push(record),
+                None => parts.push(Part {
+                    partition,
+                    // Room for every record still to route: one allocation per part.
+                    records: {
+                        let mut records = Vec::with_capacity(count - index);
+                        records.push(record);
+                        records
+                    },
+                    status: PartStatus::Waiting {
+                        retry_at_ns: now_ns,
+                        attempted: false,
+                    },
+                }),
+            }
         }
-        let parts = by_partition
-            .into_iter()
-            .map(|(partition, records)| Part {
-                partition,
-                records,
-                status: PartStatus::Waiting {
-                    retry_at_ns: now_ns,
-                    attempted: false,
-                },
-            })
-            .collect();
+        parts.sort_unstable_by_key(|part| part.partition);
         output.push(self.event(EventKind::Invoke, sent.clone()));
         self.operation = Some(Operation {
             sent,
@@ -551,4 +570,43 @@ impl Deadlines {
 
 fn report(report: ClientReport) -> Output {
     Output::Observe(Observation::Client(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(partition: u32, status: PartStatus) -> Part {
+        Part {
+            partition,
+            records: Vec::new(),
+            status,
+        }
+    }
+
+    fn in_flight(request_id: u64) -> PartStatus {
+        PartStatus::InFlight {
+            request_id,
+            sent_ns: 0,
+        }
+    }
+
+    #[test]
+    fn requests_in_flight_counts_each_request_once_whatever_its_parts() {
+        assert_eq!(requests_in_flight(&[]), 0);
+        let waiting = PartStatus::Waiting {
+            retry_at_ns: 0,
+            attempted: false,
+        };
+        let parts = [
+            part(0, in_flight(7)),
+            part(1, waiting),
+            part(2, in_flight(9)),
+            part(3, in_flight(7)),
+            part(4, PartStatus::Acknowledged { base_offset: 3 }),
+            part(5, in_flight(9)),
+            part(6, in_flight(8)),
+        ];
+        assert_eq!(requests_in_flight(&parts), 3);
+    }
 }

@@ -273,20 +273,26 @@ impl PartitionLog {
             return Ok(Vec::new());
         }
         let records_max = records_max.min(self.limits.fetch_records_max);
-        let mut read = Vec::new();
-        let mut records_read = 0;
         let first = self.image.batch_log.batch_index(from_offset);
-        for batch in &self.batches()[first..] {
+        let candidates = &self.batches()[first..];
+        // Counted first so that the answer is allocated once, at its size.
+        let mut count = 0;
+        let mut records_read = 0;
+        for batch in candidates {
             if batch.base_offset >= end_offset {
                 break;
             }
-            let cut = batch.slice(from_offset, end_offset);
-            if !read.is_empty() && records_read + cut.record_count() > records_max {
+            let records = batch.slice_record_count(from_offset, end_offset);
+            if count > 0 && records_read + records > records_max {
                 break;
             }
-            records_read += cut.record_count();
-            read.push(cut);
+            records_read += records;
+            count += 1;
         }
+        let read: Vec<RecordBatch> = candidates[..count]
+            .iter()
+            .map(|batch| batch.slice(from_offset, end_offset))
+            .collect();
         debug_assert!(
             read.first()
                 .is_none_or(|batch| batch.base_offset == from_offset)

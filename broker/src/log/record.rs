@@ -132,6 +132,22 @@ impl RecordBatch {
     /// The part of the batch in `start_offset..end_offset`, keeping offsets and epoch. Both bounds
     /// must cut the batch to at least one record.
     pub fn slice(&self, start_offset: u64, end_offset: u64) -> RecordBatch {
+        let (start, end) = self.slice_bounds(start_offset, end_offset);
+        if (start, end) == (self.base_offset, self.end_offset()) {
+            return self.clone(); // The whole batch: its records are shared, not copied.
+        }
+        let first = (start - self.base_offset) as usize;
+        let last = (end - self.base_offset) as usize;
+        RecordBatch::new(start, self.leader_epoch, &self.records[first..last])
+    }
+
+    /// How many records [`RecordBatch::slice`] would keep, without building the slice.
+    pub fn slice_record_count(&self, start_offset: u64, end_offset: u64) -> u64 {
+        let (start, end) = self.slice_bounds(start_offset, end_offset);
+        end - start
+    }
+
+    fn slice_bounds(&self, start_offset: u64, end_offset: u64) -> (u64, u64) {
         let start = start_offset.max(self.base_offset);
         let end = end_offset.min(self.end_offset());
         assert!(
@@ -140,12 +156,7 @@ impl RecordBatch {
             self.base_offset,
             self.end_offset()
         );
-        if (start, end) == (self.base_offset, self.end_offset()) {
-            return self.clone(); // The whole batch: its records are shared, not copied.
-        }
-        let first = (start - self.base_offset) as usize;
-        let last = (end - self.base_offset) as usize;
-        RecordBatch::new(start, self.leader_epoch, &self.records[first..last])
+        (start, end)
     }
 }
 

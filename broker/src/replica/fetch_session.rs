@@ -60,7 +60,7 @@ impl Node {
 
     pub(crate) fn on_replica_fetch(&mut self, from: u32, request: ReplicaFetchRequest) {
         let mut answerable = false;
-        let mut progressed = Vec::new();
+        let mut progressed = self.replicas.take_keys();
         for partition in &request.partitions {
             let key = key_of(partition);
             match self.note_session_partition(&key, request.replica, partition) {
@@ -84,6 +84,7 @@ impl Node {
         for key in &progressed {
             self.on_leader_changed(key);
         }
+        self.replicas.return_keys(progressed);
     }
 
     /// Checks one partition of a session and notes the follower's progress.

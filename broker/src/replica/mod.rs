@@ -50,8 +50,8 @@ pub(crate) mod test_support;
 use std::collections::BTreeMap;
 
 use crate::log::{LogImage, PartitionLog};
-use crate::message::FetchRequest;
 use crate::message::data::Acks;
+use crate::message::{DataError, FetchRequest};
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
 use partition_map::PartitionMap;
@@ -74,12 +74,35 @@ pub(crate) struct Replicas {
     /// duplicates: each gets one session request at its end. A vector kept between steps (a
     /// step wants one or two leaders), not a set allocated anew each step.
     pub(crate) sessions_wanted: Vec<u32>,
+    /// An empty vector whose capacity a handler borrows for the partition keys it collects
+    /// within one call ([`Replicas::take_keys`]), so that a busy leader does not allocate one
+    /// per request.
+    pub(crate) keys_spare: Vec<PartitionKey>,
+    /// The same for the produces a partition answers at once: (local id, position, result).
+    pub(crate) produce_answers_spare: Vec<(u64, usize, Result<u64, DataError>)>,
     /// Produce requests with a partition still unresolved, by a local id ([`produce`]).
     pub(crate) produces: BTreeMap<u64, produce::ProduceInProgress>,
     /// The local id of the last produce request noted.
     pub(crate) produce_next: u64,
     /// When the tick last checkpointed the high watermarks (`role::checkpoint_high_watermarks`).
     pub(crate) checkpointed_at_ns: u64,
+}
+
+impl Replicas {
+    /// The spare key vector, empty, for one call to fill; hand it back with
+    /// [`Replicas::return_keys`]. A nested call that takes it meanwhile gets a new one.
+    pub(crate) fn take_keys(&mut self) -> Vec<PartitionKey> {
+        debug_assert!(self.keys_spare.is_empty());
+        std::mem::take(&mut self.keys_spare)
+    }
+
+    /// Keeps `keys`' capacity for the next [`Replicas::take_keys`].
+    pub(crate) fn return_keys(&mut self, mut keys: Vec<PartitionKey>) {
+        keys.clear();
+        if keys.capacity() > self.keys_spare.capacity() {
+            self.keys_spare = keys;
+        }
+    }
 }
 
 /// One replica of one partition.

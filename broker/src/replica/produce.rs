@@ -57,7 +57,7 @@ impl Node {
             None
         };
         let mut named = BTreeSet::new();
-        let mut appended = Vec::new();
+        let mut appended = self.replicas.take_keys();
         for (position, (key, part)) in keys.into_iter().zip(request.partitions).enumerate() {
             let result = if named.insert(key.clone()) {
                 // acks=0: nothing waits for an acknowledgement.
@@ -87,6 +87,7 @@ impl Node {
         for key in &appended {
             self.on_leader_changed(key);
         }
+        self.replicas.return_keys(appended);
     }
 
     /// Notes a request whose answer waits for each of its partitions, under a fresh local id
@@ -175,7 +176,7 @@ impl Node {
         };
         let enough = leader.isr.len() as u32 >= leader.min_insync_replicas;
         let durable = leader.durable_end_offset;
-        let mut answers = Vec::new();
+        let mut answers = std::mem::take(&mut self.replicas.produce_answers_spare);
         leader.pending.retain(|pending| {
             if !produce_answerable(pending, high_watermark, durable) {
                 return true;
@@ -184,12 +185,13 @@ impl Node {
                 Acks::All if !enough => Err(DataError::NotEnoughReplicasAfterAppend),
                 _ => Ok(pending.base_offset),
             };
-            answers.push((pending.clone(), result));
+            answers.push((pending.produce, pending.position, result));
             false
         });
-        for (pending, result) in answers {
-            self.resolve_produce(pending.produce, pending.position, result);
+        for (produce, position, result) in answers.drain(..) {
+            self.resolve_produce(produce, position, result);
         }
+        self.replicas.produce_answers_spare = answers;
     }
 
     /// Times out the pending produces of `key` past their deadline.
