@@ -23,7 +23,7 @@ use super::history::{ClientEvent, ClientOperation, EventKind, SentRecord};
 use super::metadata::MetadataCache;
 use super::partitioner::partition_for_key;
 use crate::dedup::RequestIds;
-use crate::log::Record;
+use crate::log::{Record, SharedRecords};
 use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
@@ -121,8 +121,10 @@ enum PartStatus {
 #[derive(Clone, Debug)]
 struct Part {
     partition: u32,
-    /// Records with their position in the operation.
-    records: Vec<(usize, Record)>,
+    /// The operation's records routed to `partition`, in the operation's order (so the `k`th
+    /// is the `k`th sent record with this partition), shared with every request that carries
+    /// them.
+    records: SharedRecords,
     status: PartStatus,
 }
 
@@ -148,6 +150,8 @@ pub struct Producer {
     stopped: bool,
     /// Kept empty between calls: [`Producer::send_parts`] borrows its capacity.
     due_parts_spare: Vec<(u32, usize)>,
+    /// Kept empty between calls: [`Producer::invoke`] borrows its capacity.
+    routed_spare: Vec<(u32, Record)>,
 }
 
 impl Producer {
@@ -168,6 +172,7 @@ impl Producer {
             invoke_at_ns: 0,
             stopped: false,
             due_parts_spare: Vec::new(),
+            routed_spare: Vec::new(),
         }
     }
 
@@ -365,7 +370,7 @@ impl Producer {
             partitions.push(ProducePartition {
                 topic: self.topic.clone(),
                 partition: part.partition,
-                records: part.records.iter().map(|(_, record)| *record).collect(),
+                records: part.records.clone(),
             });
             part.status = if acks == Acks::None {
                 PartStatus::Unknown
@@ -411,8 +416,11 @@ impl Producer {
         for part in &operation.parts {
             match part.status {
                 PartStatus::Acknowledged { base_offset } => {
-                    for (position, (index, _)) in part.records.iter().enumerate() {
-                        sent[*index].offset = Some(base_offset + position as u64);
+                    let in_part = sent
+                        .iter_mut()
+                        .filter(|record| record.partition == part.partition);
+                    for (offset, record) in (base_offset..).zip(in_part) {
+                        record.offset = Some(offset);
                     }
                     acknowledged += 1;
                 }
@@ -444,8 +452,9 @@ impl Producer {
         let partitions = self.metadata.partitions(&topic).expect("checked");
         let count = self.operation_records(now_ns, rng);
         let mut sent = Vec::with_capacity(count);
-        let mut parts: Vec<Part> = Vec::with_capacity(count.min(partitions as usize));
-        for index in 0..count {
+        // Each record with its partition, in the operation's order; kept between calls.
+        let mut routed = std::mem::take(&mut self.routed_spare);
+        for _ in 0..count {
             let value = (self.config.index << 40) | self.sequence_next;
             self.sequence_next += 1;
             let key = (self.config.keys > 0).then(|| rng.random_range(0..self.config.keys));
@@ -463,25 +472,23 @@ impl Producer {
                 value,
                 offset: None,
             });
-            let record = (index, Record { key, value });
-            match parts.iter_mut().find(|part| part.partition == partition) {
-                Some(part) => part.records.push(record),
-                None => parts.push(Part {
-                    partition,
-                    // Room for every record still to route: one allocation per part.
-                    records: {
-                        let mut records = Vec::with_capacity(count - index);
-                        records.push(record);
-                        records
-                    },
-                    status: PartStatus::Waiting {
-                        retry_at_ns: now_ns,
-                        attempted: false,
-                    },
-                }),
-            }
+            routed.push((partition, Record { key, value }));
         }
-        parts.sort_unstable_by_key(|part| part.partition);
+        // Stable: each partition's records stay in the operation's order.
+        routed.sort_by_key(|(partition, _)| *partition);
+        let parts = routed
+            .chunk_by(|(one, _), (other, _)| one == other)
+            .map(|group| Part {
+                partition: group[0].0,
+                records: group.iter().map(|(_, record)| *record).collect(),
+                status: PartStatus::Waiting {
+                    retry_at_ns: now_ns,
+                    attempted: false,
+                },
+            })
+            .collect();
+        routed.clear();
+        self.routed_spare = routed;
         output.push(self.event(EventKind::Invoke, sent.clone()));
         self.operation = Some(Operation {
             sent,
@@ -579,7 +586,7 @@ mod tests {
     fn part(partition: u32, status: PartStatus) -> Part {
         Part {
             partition,
-            records: Vec::new(),
+            records: Vec::new().into(),
             status,
         }
     }

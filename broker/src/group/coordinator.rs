@@ -407,7 +407,7 @@ impl Node {
             partitions: vec![ProducePartition {
                 topic: TopicName::from(OFFSETS_TOPIC),
                 partition,
-                records,
+                records: records.into(),
             }],
         };
         self.send(self.id, Message::Produce(produce));

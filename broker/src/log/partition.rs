@@ -22,7 +22,7 @@ use super::divergence::{
 use super::epoch_cache::{EpochCache, EpochEndOffset};
 use super::image::{LogImage, LogWrite};
 use super::limits::LogLimits;
-use super::record::{Record, RecordBatch};
+use super::record::{Record, RecordBatch, SharedRecords};
 
 /// A refused append. The node answers the producer or drops the fetch response.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Error)]
@@ -209,8 +209,9 @@ impl PartitionLog {
     pub fn append_as_leader(
         &mut self,
         leader_epoch: u64,
-        records: Vec<Record>,
+        records: impl Into<SharedRecords>,
     ) -> Result<Appended, AppendError> {
+        let records = records.into();
         self.check_room(records.len() as u64)?;
         if let Some(latest_epoch) = self.latest_epoch() {
             assert!(

@@ -59,6 +59,13 @@ impl From<Vec<Record>> for SharedRecords {
     }
 }
 
+impl FromIterator<Record> for SharedRecords {
+    /// One allocation when the iterator knows its length exactly (as slice iterators do).
+    fn from_iter<I: IntoIterator<Item = Record>>(records: I) -> Self {
+        SharedRecords(records.into_iter().collect())
+    }
+}
+
 impl From<&[Record]> for SharedRecords {
     fn from(records: &[Record]) -> Self {
         SharedRecords(records.into())

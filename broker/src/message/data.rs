@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::log::{Record, RecordBatch};
+use crate::log::{RecordBatch, SharedRecords};
 use crate::topic::TopicName;
 
 /// How many acknowledgements a producer waits for.
@@ -42,7 +42,8 @@ pub struct ProduceRequest {
 pub struct ProducePartition {
     pub topic: TopicName,
     pub partition: u32,
-    pub records: Vec<Record>,
+    /// Shared with the producer's pending operation and, once appended, with the log.
+    pub records: SharedRecords,
 }
 
 /// The answer to a [`ProduceRequest`], sent once every partition's outcome is known: a result

@@ -24,7 +24,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::log::Record;
+use crate::log::SharedRecords;
 use crate::message::data::Acks;
 use crate::message::{DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse};
 use crate::node::Node;
@@ -116,7 +116,7 @@ impl Node {
         &mut self,
         key: &PartitionKey,
         pending: Option<PendingProduce>,
-        records: Vec<Record>,
+        records: SharedRecords,
     ) -> Result<(), DataError> {
         self.check_leader(key, None, false)?;
         let in_flight_max = self.config.limits.produce_in_flight_max as usize;

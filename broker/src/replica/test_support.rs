@@ -90,7 +90,8 @@ pub(crate) fn produce_request(request_id: u64, acks: Acks, partitions: &[u32]) -
             records: vec![Record {
                 key: None,
                 value: 42,
-            }],
+            }]
+            .into(),
         })
         .collect();
     ProduceRequest {
