@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map;
 use std::fmt;
-use std::iter::{FilterMap, Flatten};
 use std::ops::Index;
 
 use crate::config::TOPIC_PARTITIONS_MAX;
@@ -29,24 +28,48 @@ pub(crate) struct PartitionMap<V> {
 
 type Slot<V> = Option<(PartitionKey, V)>;
 
-/// The entries in key order: every topic's slots, the empty ones skipped.
-pub(crate) type Iter<'map, V> = FilterMap<
-    Flatten<btree_map::Values<'map, TopicName, Vec<Slot<V>>>>,
-    fn(&'map Slot<V>) -> Option<(&'map PartitionKey, &'map V)>,
->;
-
-/// [`Iter`], with the values mutable.
-pub(crate) type IterMut<'map, V> = FilterMap<
-    Flatten<btree_map::ValuesMut<'map, TopicName, Vec<Slot<V>>>>,
-    fn(&'map mut Slot<V>) -> Option<(&'map PartitionKey, &'map mut V)>,
->;
-
-fn entry<V>(slot: &Slot<V>) -> Option<(&PartitionKey, &V)> {
-    slot.as_ref().map(|(key, value)| (key, value))
+/// The entries in key order: every topic's slots, the empty ones skipped. A plain loop over the
+/// two levels (no adapter chain through function pointers), so that it inlines into the loops
+/// and searches that walk every replica (node invariants after every step, fetch sessions).
+pub(crate) struct Iter<'map, V> {
+    topics: btree_map::Values<'map, TopicName, Vec<Slot<V>>>,
+    slots: std::slice::Iter<'map, Slot<V>>,
 }
 
-fn entry_mut<V>(slot: &mut Slot<V>) -> Option<(&PartitionKey, &mut V)> {
-    slot.as_mut().map(|(key, value)| (&*key, value))
+impl<'map, V> Iterator for Iter<'map, V> {
+    type Item = (&'map PartitionKey, &'map V);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.slots.next() {
+                Some(Some((key, value))) => return Some((key, value)),
+                Some(None) => {}
+                None => self.slots = self.topics.next()?.iter(),
+            }
+        }
+    }
+}
+
+/// [`Iter`], with the values mutable.
+pub(crate) struct IterMut<'map, V> {
+    topics: btree_map::ValuesMut<'map, TopicName, Vec<Slot<V>>>,
+    slots: std::slice::IterMut<'map, Slot<V>>,
+}
+
+impl<'map, V> Iterator for IterMut<'map, V> {
+    type Item = (&'map PartitionKey, &'map mut V);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.slots.next() {
+                Some(Some((key, value))) => return Some((&*key, value)),
+                Some(None) => {}
+                None => self.slots = self.topics.next()?.iter_mut(),
+            }
+        }
+    }
 }
 
 impl<V> Default for PartitionMap<V> {
@@ -103,18 +126,18 @@ impl<V> PartitionMap<V> {
 
     /// Every entry, in key order.
     pub(crate) fn iter(&self) -> Iter<'_, V> {
-        self.topics
-            .values()
-            .flatten()
-            .filter_map(entry as fn(_) -> _)
+        Iter {
+            topics: self.topics.values(),
+            slots: [].iter(),
+        }
     }
 
     /// Every entry, in key order, with its value mutable.
     pub(crate) fn iter_mut(&mut self) -> IterMut<'_, V> {
-        self.topics
-            .values_mut()
-            .flatten()
-            .filter_map(entry_mut as fn(_) -> _)
+        IterMut {
+            topics: self.topics.values_mut(),
+            slots: [].iter_mut(),
+        }
     }
 
     pub(crate) fn keys(&self) -> impl Iterator<Item = &PartitionKey> {
