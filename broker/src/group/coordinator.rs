@@ -22,6 +22,7 @@
 //!   `accept_stale_generation_commits`, accepts any).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use crate::group::config::OFFSETS_TOPIC;
 use crate::group::state::Group;
@@ -36,6 +37,7 @@ use crate::message::group::{
 };
 use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Node, Observation};
+use crate::storage::PartitionKey;
 use crate::topic::TopicName;
 
 /// Every offsets partition this broker coordinates, and its commits in flight.
@@ -97,6 +99,18 @@ impl OffsetsPartition {
     }
 }
 
+/// The offsets topic's name. Interning a name takes a lock and a search, and the coordinators
+/// look their partitions up after every step of a broker: the name is interned once.
+fn offsets_topic() -> TopicName {
+    static NAME: OnceLock<TopicName> = OnceLock::new();
+    NAME.get_or_init(|| TopicName::new(OFFSETS_TOPIC)).clone()
+}
+
+/// The replica key of offsets partition `partition`.
+fn offsets_key(partition: u32) -> PartitionKey {
+    (offsets_topic(), partition)
+}
+
 impl Node {
     /// Brings the coordinators in line with the offsets partitions this broker leads, replays
     /// newly committed offsets, and runs the groups' timers.
@@ -116,7 +130,7 @@ impl Node {
 
     /// The leader epoch in which this broker leads offsets partition `partition`, if it does.
     fn offsets_leader_epoch(&self, partition: u32) -> Option<u64> {
-        let key = (TopicName::from(OFFSETS_TOPIC), partition);
+        let key = offsets_key(partition);
         let replica = self.replicas.partitions.get(&key)?;
         replica.is_leader().then_some(replica.leader_epoch)
     }
@@ -167,7 +181,7 @@ impl Node {
     }
 
     fn start_coordinator(&mut self, partition: u32, leader_epoch: u64) {
-        let key = (TopicName::from(OFFSETS_TOPIC), partition);
+        let key = offsets_key(partition);
         let log = &self.replicas.partitions[&key].log;
         let applied_offset = if self.config.bugs.drop_group_state_on_failover {
             log.log_end_offset()
@@ -197,7 +211,7 @@ impl Node {
 
     /// Replays the offsets partition's records below the high watermark into the table.
     fn apply_committed_offsets(&mut self, partition: u32) {
-        let key = (TopicName::from(OFFSETS_TOPIC), partition);
+        let key = offsets_key(partition);
         let log = &self.replicas.partitions[&key].log;
         let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
         let high_watermark = log.high_watermark();
@@ -226,11 +240,19 @@ impl Node {
     fn run_group_timers(&mut self, partition: u32) {
         let now_ns = self.now_ns();
         let assign_before_revoke = self.config.bugs.assign_before_revoke;
+        let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
+        for group in coordinator.groups.values_mut() {
+            group.expire(now_ns);
+        }
+        // Groups are independent: expiring them all before completing any changes no outcome,
+        // and the topics (a map built anew) are only read when a rebalance may complete.
+        if !coordinator.groups.values().any(Group::is_rebalancing) {
+            return;
+        }
         let topics = self.topic_partition_counts();
         let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
         let mut answers = Vec::new();
         for (name, group) in &mut coordinator.groups {
-            group.expire(now_ns);
             answers.extend(group.try_complete(now_ns, name, &topics, assign_before_revoke));
         }
         if !answers.is_empty() {
@@ -405,7 +427,7 @@ impl Node {
             request_id: produce_id,
             acks: Acks::All,
             partitions: vec![ProducePartition {
-                topic: TopicName::from(OFFSETS_TOPIC),
+                topic: offsets_topic(),
                 partition,
                 records: records.into(),
             }],
@@ -531,7 +553,7 @@ impl Node {
                 "node {}: coordinates offsets partition {partition} without leading it",
                 self.id
             );
-            let key = (TopicName::from(OFFSETS_TOPIC), *partition);
+            let key = offsets_key(*partition);
             let high_watermark = self.replicas.partitions[&key].log.high_watermark();
             assert!(
                 dropped || coordinator.applied_offset <= high_watermark,
@@ -579,7 +601,7 @@ mod tests {
             role: leader_role(),
             followed_last: None,
         };
-        let key = (TopicName::from(OFFSETS_TOPIC), 0);
+        let key = offsets_key(0);
         node.replicas.partitions.insert(key, replica);
         node.start_coordinator(0, LEADER_EPOCH);
         node

@@ -177,6 +177,11 @@ impl Group {
         Ok(())
     }
 
+    /// Whether a rebalance is in progress (what [`Group::try_complete`] may complete).
+    pub(crate) fn is_rebalancing(&self) -> bool {
+        matches!(self.phase, Phase::PreparingRebalance { .. })
+    }
+
     /// Removes members whose session expired (those waiting on a join are alive); a removal
     /// starts a rebalance.
     pub(crate) fn expire(&mut self, now_ns: u64) {
