@@ -293,7 +293,9 @@ impl GroupConsumer {
                 self.metadata.on_response(&response);
             }
             Message::FetchResponse(response) => self.on_fetch_response(now_ns, response, output),
-            Message::ListOffsetsResponse(response) => self.on_list_offsets_response(response),
+            Message::ListOffsetsResponse(response) => {
+                self.on_list_offsets_response(now_ns, response, output)
+            }
             Message::JoinGroupResponse(response) => self.on_join_response(now_ns, response, output),
             Message::HeartbeatResponse(response) => {
                 self.on_heartbeat_response(now_ns, response, output)
@@ -703,16 +705,29 @@ impl GroupConsumer {
         });
     }
 
-    fn on_list_offsets_response(&mut self, response: ListOffsetsResponse) {
+    /// The offset `auto.offset.reset` asked for. A refusal (not the leader, a fenced or unknown
+    /// epoch, an unknown partition) means this member's metadata is stale: it drops the
+    /// partition's leader and refreshes, as after a failed fetch, so that the next attempt asks
+    /// the right broker (asking the stale one again forever left the partition unread).
+    fn on_list_offsets_response(
+        &mut self,
+        now_ns: u64,
+        response: ListOffsetsResponse,
+        output: &mut Vec<Output>,
+    ) {
         let Some((keys, _)) = self.initializing.remove(&response.request_id) else {
             return;
         };
         let key = (String::from(response.topic), response.partition);
-        if let Ok(offset) = response.result
-            && keys.contains(&key)
-            && self.assignment.contains(&key)
-        {
-            self.positions.insert(key, offset);
+        match response.result {
+            Ok(offset) if keys.contains(&key) && self.assignment.contains(&key) => {
+                self.positions.insert(key, offset);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.metadata.invalidate(&key.0, key.1);
+                self.refresh_metadata(now_ns, output);
+            }
         }
     }
 
