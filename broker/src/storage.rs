@@ -67,13 +67,7 @@ impl Storage {
                 self.hard_state = *hard_state;
             }
             StorageWrite::MetadataLogAppend { index, entries } => {
-                assert!(*index >= 1, "metadata log indexes start at 1");
-                let length = self.metadata_log.len() as u64;
-                if *index > length + 1 {
-                    return; // An earlier write was lost: keep the consistent prefix.
-                }
-                self.metadata_log.truncate((*index - 1) as usize);
-                self.metadata_log.extend(entries.iter().cloned());
+                self.append_metadata(*index, entries.iter().cloned());
             }
             StorageWrite::Log {
                 topic,
@@ -109,10 +103,26 @@ impl Storage {
                     .entry((topic, partition))
                     .or_default()
                     .apply_owned(write);
-                self.assert_terms_monotonic();
             }
-            other => self.apply(&other),
+            StorageWrite::MetadataLogAppend { index, entries } => {
+                self.append_metadata(index, entries);
+            }
+            other => return self.apply(&other),
         }
+        self.assert_terms_monotonic();
+    }
+
+    /// Puts `entries` at indexes `index..` of the metadata log, dropping what was there from
+    /// `index` on; ignored if `index` is past the end (an earlier write was lost: the image
+    /// keeps its consistent prefix).
+    fn append_metadata(&mut self, index: u64, entries: impl IntoIterator<Item = Entry>) {
+        assert!(index >= 1, "metadata log indexes start at 1");
+        let length = self.metadata_log.len() as u64;
+        if index > length + 1 {
+            return;
+        }
+        self.metadata_log.truncate((index - 1) as usize);
+        self.metadata_log.extend(entries);
     }
 
     fn assert_terms_monotonic(&self) {
@@ -133,7 +143,7 @@ mod tests {
     fn entry(term: u64) -> Entry {
         Entry {
             term,
-            record: MetadataRecord::LeaderNoOp { leader: 0 },
+            record: MetadataRecord::LeaderNoOp { leader: 0 }.into(),
         }
     }
 

@@ -342,7 +342,7 @@ fn a_durable_log_newer_than_the_durable_term_resumes_in_the_log_term_without_a_v
     // A failed sync dropped the write of term 5; a later sync made term 5's entries durable.
     let entry = Entry {
         term: 5,
-        record: MetadataRecord::LeaderNoOp { leader: 0 },
+        record: MetadataRecord::LeaderNoOp { leader: 0 }.into(),
     };
     let storage = Storage {
         hard_state: HardState {

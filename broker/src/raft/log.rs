@@ -4,6 +4,8 @@
 //! Invariants: indexes start at 1 and are gap-free; terms never decrease along the log; every entry
 //! carries a digest computed when it was appended (so snapshots need not rehash the log).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::digest::digest_of;
@@ -14,7 +16,9 @@ use crate::metadata::record::MetadataRecord;
 pub struct Entry {
     /// The term of the leader that appended it.
     pub term: u64,
-    pub record: MetadataRecord,
+    /// Shared, not copied: an entry sits in the log, its disk write and durable image, and
+    /// every AppendEntries that carries it. Hashes, compares and serialises as the record.
+    pub record: Arc<MetadataRecord>,
 }
 
 /// The metadata log with a cached digest per entry.

@@ -6,6 +6,8 @@
 //! `prev_log_index`). Followers acknowledge only what is synced. The leader commits index `n` only
 //! if `n` is of its own term and a majority of voters (its own synced copy included) hold it.
 
+use std::sync::Arc;
+
 use super::Role;
 use super::log::Entry;
 use crate::disk::Waiter;
@@ -33,7 +35,7 @@ impl Node {
         let index = self.raft.log.last_index() + 1;
         let entry = Entry {
             term: self.raft.term,
-            record,
+            record: Arc::new(record),
         };
         self.raft.log.append(std::slice::from_ref(&entry));
         self.write(StorageWrite::MetadataLogAppend {
