@@ -1,8 +1,10 @@
 //! What every analysis shares: the model, the version orders, and lookups from values to the
 //! operations that wrote and read them.
 
+use std::cell::OnceCell;
+
 use super::anomaly::ReplicaCopy;
-use super::model::{Event, EventId, KeyId, Model, OperationRef, Outcome};
+use super::model::{DumpedRecord, Event, EventId, KeyId, Model, OperationRef, Outcome};
 use super::version_order::VersionOrders;
 
 /// A `(key, value)` that was read, its first reader (in completion order) and where.
@@ -26,6 +28,10 @@ pub struct Context<'a> {
     /// Per event: whether it is known to have taken effect (`ok`, or an indeterminate write
     /// whose value someone read).
     committed: Vec<bool>,
+    /// The model's dumped replica records sorted by (key, value, offset, node), made on first
+    /// use: only witnesses of lost or unseen records look replicas up, and most checks find
+    /// none, so most checks never pay for the sort.
+    dumped_sorted: OnceCell<Vec<DumpedRecord>>,
 }
 
 impl<'a> Context<'a> {
@@ -39,6 +45,7 @@ impl<'a> Context<'a> {
             writers,
             readers,
             committed: Vec::new(),
+            dumped_sorted: OnceCell::new(),
         };
         context.committed = context.compute_committed();
         context
@@ -58,7 +65,11 @@ impl<'a> Context<'a> {
 
     /// Where the replicas' dumped logs hold `value` of `key`.
     pub fn replica_copies(&self, key: KeyId, value: i64) -> Vec<ReplicaCopy> {
-        let dumped = &self.model.dumped;
+        let dumped = self.dumped_sorted.get_or_init(|| {
+            let mut dumped = self.model.dumped.clone();
+            dumped.sort_unstable();
+            dumped
+        });
         let start = dumped.partition_point(|record| (record.key, record.value) < (key, value));
         dumped[start..]
             .iter()

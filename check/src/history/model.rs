@@ -141,7 +141,8 @@ pub struct Model {
     pub reads: Vec<ReadRecord>,
     pub commits: Vec<CommitRecord>,
     pub assigned_keys: Vec<KeyId>,
-    /// Replica logs dumped by `debug-topic-partitions`, sorted by (key, value).
+    /// Replica logs dumped by `debug-topic-partitions`, in dump order (node, then key, then
+    /// offset); [`super::context::Context`] sorts them when a witness first looks one up.
     pub dumped: Vec<DumpedRecord>,
     pub node_names: Vec<String>,
     pub key_names: Vec<String>,
@@ -241,7 +242,6 @@ impl ModelBuilder {
         self.model.key_names = invert(self.key_ids);
         self.model.group_names = invert(self.group_ids);
         self.model.node_names = invert(self.node_ids);
-        self.model.dumped.sort_unstable();
         self.model.process_ids = invert(self.process_slots).into_iter().collect();
         let stats = &mut self.model.stats;
         stats.processes = self.model.process_ids.len() as u64;
