@@ -91,7 +91,8 @@ impl Storage {
     }
 
     /// Applies one write the caller no longer needs, moving its parts into the image (no copy of
-    /// the topic name or of an appended batch). Same effect as [`Storage::apply`].
+    /// a topic name, an appended batch, metadata entries or a rewritten image). Same effect as
+    /// [`Storage::apply`].
     pub fn apply_owned(&mut self, write: StorageWrite) {
         match write {
             StorageWrite::Log {
@@ -107,7 +108,16 @@ impl Storage {
             StorageWrite::MetadataLogAppend { index, entries } => {
                 self.append_metadata(index, entries);
             }
-            other => return self.apply(&other),
+            StorageWrite::Rewrite {
+                hard_state,
+                metadata_log,
+                logs,
+            } => {
+                self.hard_state = hard_state;
+                self.metadata_log = metadata_log;
+                self.logs = logs;
+            }
+            StorageWrite::HardState(hard_state) => self.hard_state = hard_state,
         }
         self.assert_terms_monotonic();
     }
@@ -137,6 +147,8 @@ impl Storage {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::metadata::record::MetadataRecord;
 
@@ -159,6 +171,57 @@ mod tests {
             entries: vec![entry(2)],
         });
         assert_eq!(storage.metadata_log, vec![entry(1), entry(2)]);
+    }
+
+    /// A write of any kind, small enough that sequences overlap, truncate and leave gaps.
+    fn any_write() -> impl Strategy<Value = StorageWrite> {
+        // An entry's term is its index: terms never decrease along the log, whatever lands where.
+        let append =
+            (1..5u64, 1..3u64).prop_map(|(index, count)| StorageWrite::MetadataLogAppend {
+                index,
+                entries: (index..index + count).map(entry).collect(),
+            });
+        let hard_state = (1..4u64, proptest::option::of(0..3u32))
+            .prop_map(|(term, voted_for)| StorageWrite::HardState(HardState { term, voted_for }));
+        let log = (0..2u32, 0..4u64, 0..3u8).prop_map(|(partition, offset, kind)| {
+            let write = match kind {
+                0 => LogWrite::Append {
+                    batch: crate::log::RecordBatch::new(offset, 1, vec![Default::default()]),
+                },
+                1 => LogWrite::TruncateTo { offset },
+                _ => LogWrite::CheckpointHighWatermark {
+                    high_watermark: offset,
+                },
+            };
+            StorageWrite::Log {
+                topic: TopicName::new("t"),
+                partition,
+                write,
+            }
+        });
+        let rewrite = Just(StorageWrite::Rewrite {
+            hard_state: HardState::default(),
+            metadata_log: vec![entry(1)],
+            logs: BTreeMap::new(),
+        });
+        prop_oneof![4 => append, 2 => hard_state, 4 => log, 1 => rewrite]
+    }
+
+    proptest! {
+        /// The disk model applies synced writes owned; the node's recovery tests apply them
+        /// borrowed. Both must build the same image.
+        #[test]
+        fn owned_and_borrowed_writes_build_the_same_image(
+            writes in proptest::collection::vec(any_write(), 0..24)
+        ) {
+            let mut borrowed = Storage::default();
+            let mut owned = Storage::default();
+            for write in writes {
+                borrowed.apply(&write);
+                owned.apply_owned(write);
+                prop_assert_eq!(&borrowed, &owned);
+            }
+        }
     }
 
     #[test]
