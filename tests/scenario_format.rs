@@ -77,7 +77,7 @@ fn a_scenario_written_back_reads_back_identical() {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenario-examples/every-fault.toml");
     let scenario = Scenario::load(&path).unwrap();
-    assert_eq!(scenario.faults.len(), 19);
+    assert_eq!(scenario.faults.len(), 20);
     let written = scenario.to_toml();
     let read_back = Scenario::parse(&written, "written-back.toml").unwrap();
     assert_eq!(read_back, scenario);

@@ -61,7 +61,7 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 22] = [
+const LIBRARY: [&str; 23] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
@@ -81,6 +81,7 @@ const LIBRARY: [&str; 22] = [
     "majority-minority-split.toml",
     "minority-partition-leader.toml",
     "one-way-partition.toml",
+    "preferred-leader-election.toml",
     "rolling-restart.toml",
     "zombie-follower.toml",
     "zombie-leader-pause.toml",
@@ -116,7 +117,43 @@ scenario_tests! {
     majority_minority_split => "majority-minority-split.toml",
     minority_partition_leader => "minority-partition-leader.toml",
     one_way_partition => "one-way-partition.toml",
+    preferred_leader_election => "preferred-leader-election.toml",
     rolling_restart => "rolling-restart.toml",
     zombie_follower => "zombie-follower.toml",
     zombie_leader_pause => "zombie-leader-pause.toml",
+}
+
+/// The admin client's elections take effect: the fault log shows the controller's answers, and
+/// the first one hands partitions to every broker (the bootstrap put every leader on one).
+#[test]
+fn preferred_leader_elections_spread_the_leaders() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/preferred-leader-election.toml");
+    let scenario = Scenario::load(&path).unwrap();
+    let report = run(
+        &scenario,
+        "preferred-leader-election.toml",
+        0,
+        RunOptions::default(),
+    )
+    .report;
+    let answers: Vec<&str> = report
+        .faults
+        .iter()
+        .map(|(_, description)| description.as_str())
+        .filter(|description| description.starts_with("preferred leaders elected: "))
+        .collect();
+    assert_eq!(
+        answers.len(),
+        2,
+        "two elections answered: {:?}",
+        report.faults
+    );
+    for broker in ["b1", "b2", "b3"] {
+        assert!(
+            answers[0].contains(&format!("led by {broker}")),
+            "{broker} leads something after the first election: {}",
+            answers[0]
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! [`ClusterSimulation`]: a broker cluster on the engine, stepped with the cluster-wide monitors.
 //!
-//! Node names are `b1..bN` for brokers (node id `i` is `b{i+1}`), then `admin` for the admin
-//! client when a script is given, then producers `p1..` and consumers `c1..` when built with
-//! [`ClusterSimulation::with_clients`]. Every fault verb goes through this type so that the
+//! Node names are `b1..bN` for brokers (node id `i` is `b{i+1}`), then producers `p1..` and
+//! consumers `c1..` when built with clients, then `admin` for the admin client when a script is
+//! given ([`ClusterSimulation::new`] builds brokers and the admin client only). Every fault verb goes through this type so that the
 //! monitors learn of restarts. Faults of the runners target brokers only: clients stay connected.
 
 use std::collections::BTreeMap;
@@ -126,11 +126,8 @@ impl ClusterSimulation {
         simulation: SimulationConfig,
         admin_script: Vec<(u64, AdminCommand)>,
     ) -> Result<ClusterSimulation, ClusterError> {
-        let mut members = Vec::new();
-        if !admin_script.is_empty() {
-            members.push(("admin".to_owned(), MemberSpec::Admin(admin_script)));
-        }
-        Self::build(config, simulation, members)
+        let clients = ClientSpecs::default();
+        Self::with_every_client(config, simulation, clients, Vec::new(), admin_script)
     }
 
     /// Builds the cluster with producers `p1..` and consumers `c1..` (after the brokers).
@@ -149,6 +146,19 @@ impl ClusterSimulation {
         simulation: SimulationConfig,
         clients: ClientSpecs,
         group_consumers: Vec<GroupConsumerConfig>,
+    ) -> Result<ClusterSimulation, ClusterError> {
+        Self::with_every_client(config, simulation, clients, group_consumers, Vec::new())
+    }
+
+    /// [`ClusterSimulation::with_group_clients`], and with a non-empty `admin_script` an admin
+    /// client that runs it, last of all nodes: the other nodes keep the ids, clocks and
+    /// generators they have without it.
+    pub fn with_every_client(
+        config: ClusterConfig,
+        simulation: SimulationConfig,
+        clients: ClientSpecs,
+        group_consumers: Vec<GroupConsumerConfig>,
+        admin_script: Vec<(u64, AdminCommand)>,
     ) -> Result<ClusterSimulation, ClusterError> {
         config.validate()?;
         let mut members = Vec::new();
@@ -187,6 +197,9 @@ impl ClusterSimulation {
             }
             let number = clients.consumers.len() + position + 1;
             members.push((format!("c{number}"), MemberSpec::GroupConsumer(consumer)));
+        }
+        if !admin_script.is_empty() {
+            members.push(("admin".to_owned(), MemberSpec::Admin(admin_script)));
         }
         Self::build(config, simulation, members)
     }

@@ -210,6 +210,9 @@ impl FaultExecutor {
             Fault::AddConsumer { target, .. } | Fault::RemoveConsumer { target, .. } => Ok(
                 format!("{} {target} (on the workload's schedule)", fault.action()),
             ),
+            Fault::ElectPreferredLeaders { .. } => {
+                Ok("elect preferred leaders (the admin client's script)".to_string())
+            }
         }
     }
 

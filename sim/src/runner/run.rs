@@ -451,7 +451,34 @@ impl Run<'_> {
             .iter()
             .map(|fired| (fired.at_ns, fired.description.clone()))
             .collect();
+        let answers = self.cluster.admin_replies().iter();
+        let answers = answers.map(|(at_ns, reply)| (*at_ns, describe_admin_reply(reply)));
+        self.report.faults.extend(answers);
+        self.report.faults.sort_by_key(|(at_ns, _)| *at_ns);
     }
+}
+
+/// An admin answer as the run's fault log shows it: which partitions moved where, and why the
+/// others did not.
+fn describe_admin_reply(reply: &broker::Message) -> String {
+    let broker::Message::ElectPreferredLeadersResponse { result, .. } = reply else {
+        return format!("admin answered {reply:?}");
+    };
+    let results = match result {
+        Ok(results) => results,
+        Err(error) => return format!("preferred leader election refused: {error}"),
+    };
+    let outcomes: Vec<String> = results
+        .iter()
+        .map(|election| {
+            let partition = format!("{}/{}", election.topic, election.partition);
+            match &election.result {
+                Ok(leader) => format!("{partition} led by b{}", leader + 1),
+                Err(error) => format!("{partition}: {error}"),
+            }
+        })
+        .collect();
+    format!("preferred leaders elected: {}", outcomes.join(", "))
 }
 
 fn state_violation(violation: &StateViolation) -> Violation {

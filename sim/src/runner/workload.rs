@@ -13,9 +13,10 @@ use serde::Serialize;
 
 use crate::cluster::{ClusterSimulation, ConsumerSpec, ProducerSpec};
 use crate::runner::history::history_key;
+use broker::admin::AdminCommand;
 use broker::client::{ClientEvent, ClientOperation, EventKind, GroupConsumerConfig};
 
-use crate::scenario::{Acks, ConsumerMode, Scenario};
+use crate::scenario::{Acks, ConsumerMode, Fault, Scenario};
 
 #[path = "workload_groups.rs"]
 pub mod groups;
@@ -189,10 +190,32 @@ pub fn build_cluster(
         consumers: workload.consumers.clone(),
     };
     let group_consumers = workload.group_consumers.clone();
-    match ClusterSimulation::with_group_clients(config, simulation, clients, group_consumers) {
+    let admin_script = admin_script(scenario);
+    match ClusterSimulation::with_every_client(
+        config,
+        simulation,
+        clients,
+        group_consumers,
+        admin_script,
+    ) {
         Ok(cluster) => cluster,
         Err(error) => panic!("a validated scenario must build a valid cluster: {error}"),
     }
+}
+
+/// What the admin client runs, and when: the scenario's `elect-preferred-leaders` faults. Empty
+/// (no admin client) for a scenario without them.
+fn admin_script(scenario: &Scenario) -> Vec<(u64, AdminCommand)> {
+    scenario
+        .faults
+        .iter()
+        .filter_map(|fault| match fault {
+            Fault::ElectPreferredLeaders { at } => {
+                Some((at.ns, AdminCommand::ElectPreferredLeaders(Vec::new())))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The broker configuration a scenario describes.

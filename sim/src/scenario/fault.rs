@@ -5,7 +5,8 @@
 //! `duration`), and the run's heal phase undoes whatever the script left in place. Consumer
 //! targets (`c<n>`) may be crashed, restarted, paused and resumed like brokers; `add-consumer`
 //! and `remove-consumer` are a worker pool's schedule (the workload reads them when it builds the
-//! consumers; a heal does not bring a removed consumer back).
+//! consumers; a heal does not bring a removed consumer back). `elect-preferred-leaders` is an
+//! operator's action with nothing to undo: it only moves leadership between live replicas.
 
 use serde::{Deserialize, Serialize};
 
@@ -128,6 +129,15 @@ pub enum Fault {
         at: Duration,
         target: Target,
     },
+    /// An operator's preferred-replica election over every partition (Kafka's
+    /// `kafka-leader-election.sh --election-type preferred --all-topic-partitions`, what
+    /// `auto.leader.rebalance.enable` does periodically): each partition whose first replica is
+    /// alive, in the ISR and not leading moves its leadership there, deposing a live leader.
+    /// The run's admin client sends it to the active controller at `at` on its own clock, and
+    /// retries until a controller answers.
+    ElectPreferredLeaders {
+        at: Duration,
+    },
 }
 
 /// The one body of [`Fault::targets`] and [`Fault::targets_mut`]: the same match, over shared or
@@ -174,7 +184,8 @@ macro_rules! named_targets {
             Fault::RandomSplit { .. }
             | Fault::Heal { .. }
             | Fault::Network { .. }
-            | Fault::NetworkReset { .. } => Vec::new(),
+            | Fault::NetworkReset { .. }
+            | Fault::ElectPreferredLeaders { .. } => Vec::new(),
         }
     };
 }
@@ -204,6 +215,7 @@ impl Fault {
             Fault::NetworkReset { .. } => "network-reset",
             Fault::AddConsumer { .. } => "add-consumer",
             Fault::RemoveConsumer { .. } => "remove-consumer",
+            Fault::ElectPreferredLeaders { .. } => "elect-preferred-leaders",
         }
     }
 
@@ -229,7 +241,8 @@ impl Fault {
             | Fault::Network { at, .. }
             | Fault::NetworkReset { at }
             | Fault::AddConsumer { at, .. }
-            | Fault::RemoveConsumer { at, .. } => *at,
+            | Fault::RemoveConsumer { at, .. }
+            | Fault::ElectPreferredLeaders { at } => *at,
         }
     }
 
