@@ -14,7 +14,10 @@
 //! a library scenario that catches a group bug of the zoo, with drawn timings: a member paused
 //! past its session timeout (`group-zombie-consumer`), members added and removed
 //! (`group-cooperative-scale`), the group's coordinator crashed (`group-coordinator-crash`).
-//! Half of the patterns run alone, without the swarm, as the library scenarios do. The result is
+//! Half of the patterns run alone, without the swarm, as the library scenarios do. About one
+//! seed in four whose faults are not a pattern running alone also gets one or two
+//! preferred-replica elections (`elect-preferred-leaders`, as in `preferred-leader-election`):
+//! leadership moves away from live leaders amid the other faults. The result is
 //! an ordinary [`Scenario`] with explicit faults and no `nemesis` section, so it can be written
 //! out, replayed and shrunk like any scenario file.
 //!
@@ -26,7 +29,7 @@
 //! are the scale pattern's additions and removals, as in `group-cooperative-scale` and
 //! `group-worker-pool`), at-least-once otherwise. The group draws come after every other draw
 //! of their stream, so a seed without a group has the same cluster, workload and swarm as
-//! before groups were generated.
+//! before groups were generated; the election draws come last of all.
 
 use rand::Rng;
 use rand::seq::SliceRandom;
@@ -82,6 +85,12 @@ const _: () = assert!(GROUP_PATTERN_PHASE_MS_MIN <= FAULT_PHASE_SECONDS_MAX * 1_
 const _: () = assert!(SESSION_TIMEOUT_MS_MAX + 2_500 <= GROUP_PATTERN_MS_MAX);
 const _: () = assert!(5 * SCALE_STEP_MS_MAX <= GROUP_PATTERN_MS_MAX);
 
+/// The share of seeds (whose faults are not a group pattern running alone) with preferred-replica
+/// elections, and how many elections such a seed gets.
+const ELECTION_SEEDS_RATIO: (u32, u32) = (1, 4);
+const ELECTIONS_MAX: u32 = 2;
+const _: () = assert!(SWARM_QUIET_START_MS < FAULT_PHASE_SECONDS_MIN * 1_000);
+
 const ALL_KINDS: [NemesisKind; 6] = [
     NemesisKind::Partition,
     NemesisKind::Crash,
@@ -105,12 +114,14 @@ pub fn generate(seed: u64) -> Scenario {
     let mut workload = workload(&cluster.topics, &mut workload_rng);
     let (mut faults, mut fault_phase) = faults(&cluster, fault_phase, &mut nemesis_rng);
     let mut expect = Expect::default();
+    let mut pattern_alone = false;
     if workload_rng.random_ratio(GROUP_SEEDS_RATIO.0, GROUP_SEEDS_RATIO.1) {
         let group = group_consumer(&cluster.topics, &mut workload_rng);
         workload.consumers = vec![group.clone()];
         let brokers = cluster.brokers;
         if let Some(pattern) = group_pattern(&group, brokers, fault_phase, &mut nemesis_rng) {
             fault_phase = fault_phase.max(pattern.fault_phase);
+            pattern_alone = pattern.alone;
             if pattern.alone {
                 faults.clear();
             }
@@ -118,6 +129,12 @@ pub fn generate(seed: u64) -> Scenario {
             faults.extend(pattern.faults);
             faults.sort_by_key(Fault::at);
         }
+    }
+    // Last of the nemesis stream's draws, so that a seed without elections keeps the scenario
+    // it had before elections were generated; a pattern that runs alone stays alone.
+    if !pattern_alone && nemesis_rng.random_ratio(ELECTION_SEEDS_RATIO.0, ELECTION_SEEDS_RATIO.1) {
+        faults.extend(preferred_elections(fault_phase, &mut nemesis_rng));
+        faults.sort_by_key(Fault::at);
     }
     let scenario = Scenario {
         name: format!("generated-{seed:016x}"),
@@ -602,6 +619,19 @@ fn least_voting_partition(cluster: &Cluster) -> Option<(String, u32)> {
     best.map(|(_, topic, partition)| (topic, partition))
 }
 
+/// One or two preferred-replica elections during the fault phase, after the quiet start: each
+/// moves leadership from live leaders (the bootstrap puts every leader on one broker) to the
+/// preferred replicas that are in the ISR, amid whatever else the seed's faults are doing.
+fn preferred_elections(fault_phase: Duration, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let phase_ms = fault_phase.ns / 1_000_000;
+    let count = rng.random_range(1..=ELECTIONS_MAX);
+    (0..count)
+        .map(|_| Fault::ElectPreferredLeaders {
+            at: Duration::from_ms(rng.random_range(SWARM_QUIET_START_MS..phase_ms)),
+        })
+        .collect()
+}
+
 /// Crashes of a partition's leader, each followed by restarts of every broker (a restart of a
 /// running broker does nothing), so the crashed leader comes back as a follower.
 fn leader_crashes(cluster: &Cluster, fault_phase: Duration, rng: &mut ChaCha8Rng) -> Vec<Fault> {
@@ -648,6 +678,39 @@ mod tests {
             let again = Scenario::parse(&text, "generated.toml").unwrap();
             assert_eq!(again, scenario, "seed {seed}");
         }
+    }
+
+    #[test]
+    fn about_a_quarter_of_generated_scenarios_elect_preferred_leaders_amid_their_faults() {
+        let mut electing = 0;
+        for seed in 0..400 {
+            let scenario = generate(seed);
+            let elections: Vec<Duration> = scenario
+                .faults
+                .iter()
+                .filter(|fault| matches!(fault, Fault::ElectPreferredLeaders { .. }))
+                .map(Fault::at)
+                .collect();
+            if elections.is_empty() {
+                continue;
+            }
+            electing += 1;
+            assert!(elections.len() as u32 <= ELECTIONS_MAX, "seed {seed}");
+            assert!(
+                !scenario.expect.exactly_once,
+                "seed {seed}: a pattern alone"
+            );
+            for at in elections {
+                assert!(
+                    Duration::from_ms(SWARM_QUIET_START_MS) <= at && at < scenario.fault_phase,
+                    "seed {seed}: election at {at:?}"
+                );
+            }
+        }
+        assert!(
+            (60..=140).contains(&electing),
+            "about a quarter of 400 seeds (fewer: group patterns alone), got {electing}"
+        );
     }
 
     #[test]
