@@ -3,10 +3,13 @@
 //! seconds, no faults.
 //!
 //! Run with `cargo bench -p sim --bench data_plane`. Prints wall time per run and events per wall
-//! second: without monitors (the simulation alone), with the quorum and leadership monitors, and
-//! with the replica monitor too (what tests run after every step). The harness times itself with
+//! second: without monitors (the simulation alone), with the quorum and leadership monitors, with
+//! the replica monitor too (what tests run after every step), and without monitors but with the
+//! leaders spread two per broker by a preferred-replica election at 1 s (the topic is created
+//! while one broker is alive, so otherwise that broker leads every partition). The harness times itself with
 //! the wall clock; the simulations it times never read it.
 
+use broker::admin::AdminCommand;
 use broker::message::Acks;
 use broker::{ClusterConfig, TopicConfig};
 use sim::SimulationConfig;
@@ -26,7 +29,9 @@ fn runs() -> u64 {
 const SECOND_NS: u64 = 1_000_000_000;
 const TOPIC: &str = "orders";
 
-fn cluster(seed: u64) -> ClusterSimulation {
+/// With `balanced`, an admin client elects the preferred leaders at 1 s: the topic is created
+/// while one broker is alive, so without it that broker leads all six partitions.
+fn cluster(seed: u64, balanced: bool) -> ClusterSimulation {
     let config = ClusterConfig {
         topics: vec![TopicConfig {
             name: TOPIC.to_owned(),
@@ -58,15 +63,23 @@ fn cluster(seed: u64) -> ClusterSimulation {
         check_invariants: false,
         ..SimulationConfig::default()
     };
-    ClusterSimulation::with_clients(config, simulation, clients).expect("valid config")
+    let admin_script = if balanced {
+        vec![(SECOND_NS, AdminCommand::ElectPreferredLeaders(Vec::new()))]
+    } else {
+        Vec::new()
+    };
+    ClusterSimulation::with_every_client(config, simulation, clients, Vec::new(), admin_script)
+        .expect("valid config")
 }
 
-/// Which monitors run after every step.
+/// Which monitors run after every step, and where the leaders are.
 #[derive(Clone, Copy, Debug)]
 enum Monitors {
     None,
     QuorumAndLeadership,
     All,
+    /// No monitors, leaders moved to their preferred replicas at 1 s (two per broker).
+    NoneBalanced,
 }
 
 /// What one run did: events by kind, and records acknowledged to the producers.
@@ -93,8 +106,8 @@ impl RunTotals {
 }
 
 fn one_run(seed: u64, monitors: Monitors) -> RunTotals {
-    let mut cluster = cluster(seed);
-    cluster.set_monitors(!matches!(monitors, Monitors::None));
+    let mut cluster = cluster(seed, matches!(monitors, Monitors::NoneBalanced));
+    cluster.set_monitors(!matches!(monitors, Monitors::None | Monitors::NoneBalanced));
     cluster.set_replica_monitor(matches!(monitors, Monitors::All));
     let mut acknowledged = 0;
     let mut operations = 0;
@@ -166,7 +179,7 @@ fn measure(monitors: Monitors) {
     reason = "a benchmark harness times itself"
 )]
 fn breakdown() {
-    let mut cluster = cluster(0);
+    let mut cluster = cluster(0, false);
     cluster.set_monitors(false);
     let mut by_kind: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
     for second in 1..=60 {
@@ -217,8 +230,8 @@ fn breakdown() {
     }
 }
 
-/// `cargo bench -p sim --bench data_plane -- none` (or `leadership`, `all`) measures one mode;
-/// `-- breakdown` shows where one run's time goes, by kind of event.
+/// `cargo bench -p sim --bench data_plane -- none` (or `leadership`, `all`, `balanced`)
+/// measures one mode; `-- breakdown` shows where one run's time goes, by kind of event.
 fn main() {
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -228,6 +241,7 @@ fn main() {
         ("none", Monitors::None),
         ("leadership", Monitors::QuorumAndLeadership),
         ("all", Monitors::All),
+        ("balanced", Monitors::NoneBalanced),
     ] {
         if filter.is_empty() || filter.iter().any(|wanted| wanted == name) {
             measure(monitors);
