@@ -2,8 +2,9 @@
 //!
 //! Node names are `b1..bN` for brokers (node id `i` is `b{i+1}`), then producers `p1..` and
 //! consumers `c1..` when built with clients, then `admin` for the admin client when a script is
-//! given ([`ClusterSimulation::new`] builds brokers and the admin client only). Every fault verb goes through this type so that the
-//! monitors learn of restarts. Faults of the runners target brokers only: clients stay connected.
+//! given ([`ClusterSimulation::new`] builds brokers and the admin client only). Every fault verb
+//! goes through this type so that the monitors learn of restarts. Faults of the runners target
+//! brokers only: clients stay connected.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

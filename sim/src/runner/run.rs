@@ -473,7 +473,7 @@ fn describe_admin_reply(reply: &broker::Message) -> String {
         .map(|election| {
             let partition = format!("{}/{}", election.topic, election.partition);
             match &election.result {
-                Ok(leader) => format!("{partition} led by b{}", leader + 1),
+                Ok(leader) => format!("{partition} led by {}", Target::broker_name(*leader)),
                 Err(error) => format!("{partition}: {error}"),
             }
         })
