@@ -124,7 +124,8 @@ scenario_tests! {
 }
 
 /// The admin client's elections take effect: the fault log shows the controller's answers, and
-/// the first one hands partitions to every broker (the bootstrap put every leader on one).
+/// the first one hands partitions to every broker again (the crash at 2 s took the crashed
+/// broker's leaderships away, and nothing else gives them back).
 #[test]
 fn preferred_leader_elections_spread_the_leaders() {
     let path =

@@ -163,16 +163,25 @@ impl Node {
 
     /// Periodic and after-change work: bootstrap, session expiry, leaderless partitions.
     fn reconcile(&mut self) {
-        if !self.proposed().bootstrapped {
-            let topics = decide::bootstrap_topics(&self.config);
-            if self.propose(MetadataRecord::Bootstrap { topics }).is_err() {
-                return;
-            }
+        if self.bootstrap_when_ready().is_err() {
+            return;
         }
         if self.fence_expired_sessions().is_err() {
             return;
         }
         let _ = self.elect_leaderless_partitions();
+    }
+
+    /// Writes the bootstrap topics once enough brokers are active to hold every replica of each
+    /// (see [`decide::bootstrap_ready`]): every partition then starts led by its preferred
+    /// replica, as a topic created on a running Kafka cluster does.
+    fn bootstrap_when_ready(&mut self) -> Result<(), ProposeError> {
+        if self.proposed().bootstrapped || !decide::bootstrap_ready(&self.config, self.proposed()) {
+            return Ok(());
+        }
+        let topics = decide::bootstrap_topics(&self.config);
+        self.propose(MetadataRecord::Bootstrap { topics })
+            .map(|_| ())
     }
 
     fn fence_expired_sessions(&mut self) -> Result<(), ProposeError> {
@@ -323,7 +332,9 @@ impl Node {
             (broker_epoch, false)
         );
         self.refresh_session(broker);
-        let _ = self.elect_leaderless_partitions();
+        if self.bootstrap_when_ready().is_ok() {
+            let _ = self.elect_leaderless_partitions();
+        }
     }
 
     pub(crate) fn on_broker_heartbeat(&mut self, from: u32, broker: u32, broker_epoch: u64) {

@@ -3,13 +3,11 @@
 //! seconds, no faults.
 //!
 //! Run with `cargo bench -p sim --bench data_plane`. Prints wall time per run and events per wall
-//! second: without monitors (the simulation alone), with the quorum and leadership monitors, with
-//! the replica monitor too (what tests run after every step), and without monitors but with the
-//! leaders spread two per broker by a preferred-replica election at 1 s (the topic is created
-//! while one broker is alive, so otherwise that broker leads every partition). The harness times itself with
+//! second: without monitors (the simulation alone), with the quorum and leadership monitors, and
+//! with the replica monitor too (what tests run after every step). The topic is created once
+//! every broker is registered, so each broker leads two partitions. The harness times itself with
 //! the wall clock; the simulations it times never read it.
 
-use broker::admin::AdminCommand;
 use broker::message::Acks;
 use broker::{ClusterConfig, TopicConfig};
 use sim::SimulationConfig;
@@ -29,9 +27,7 @@ fn runs() -> u64 {
 const SECOND_NS: u64 = 1_000_000_000;
 const TOPIC: &str = "orders";
 
-/// With `balanced`, an admin client elects the preferred leaders at 1 s: the topic is created
-/// while one broker is alive, so without it that broker leads all six partitions.
-fn cluster(seed: u64, balanced: bool) -> ClusterSimulation {
+fn cluster(seed: u64) -> ClusterSimulation {
     let config = ClusterConfig {
         topics: vec![TopicConfig {
             name: TOPIC.to_owned(),
@@ -63,23 +59,15 @@ fn cluster(seed: u64, balanced: bool) -> ClusterSimulation {
         check_invariants: false,
         ..SimulationConfig::default()
     };
-    let admin_script = if balanced {
-        vec![(SECOND_NS, AdminCommand::ElectPreferredLeaders(Vec::new()))]
-    } else {
-        Vec::new()
-    };
-    ClusterSimulation::with_every_client(config, simulation, clients, Vec::new(), admin_script)
-        .expect("valid config")
+    ClusterSimulation::with_clients(config, simulation, clients).expect("valid config")
 }
 
-/// Which monitors run after every step, and where the leaders are.
+/// Which monitors run after every step.
 #[derive(Clone, Copy, Debug)]
 enum Monitors {
     None,
     QuorumAndLeadership,
     All,
-    /// No monitors, leaders moved to their preferred replicas at 1 s (two per broker).
-    NoneBalanced,
 }
 
 /// What one run did: events by kind, and records acknowledged to the producers.
@@ -106,8 +94,8 @@ impl RunTotals {
 }
 
 fn one_run(seed: u64, monitors: Monitors) -> RunTotals {
-    let mut cluster = cluster(seed, matches!(monitors, Monitors::NoneBalanced));
-    cluster.set_monitors(!matches!(monitors, Monitors::None | Monitors::NoneBalanced));
+    let mut cluster = cluster(seed);
+    cluster.set_monitors(!matches!(monitors, Monitors::None));
     cluster.set_replica_monitor(matches!(monitors, Monitors::All));
     let mut acknowledged = 0;
     let mut operations = 0;
@@ -179,7 +167,7 @@ fn measure(monitors: Monitors) {
     reason = "a benchmark harness times itself"
 )]
 fn breakdown() {
-    let mut cluster = cluster(0, false);
+    let mut cluster = cluster(0);
     cluster.set_monitors(false);
     let mut by_kind: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
     for second in 1..=60 {
@@ -230,7 +218,7 @@ fn breakdown() {
     }
 }
 
-/// `cargo bench -p sim --bench data_plane -- none` (or `leadership`, `all`, `balanced`)
+/// `cargo bench -p sim --bench data_plane -- none` (or `leadership`, `all`)
 /// measures one mode; `-- breakdown` shows where one run's time goes, by kind of event.
 fn main() {
     let filter: Vec<String> = std::env::args()
@@ -241,7 +229,6 @@ fn main() {
         ("none", Monitors::None),
         ("leadership", Monitors::QuorumAndLeadership),
         ("all", Monitors::All),
-        ("balanced", Monitors::NoneBalanced),
     ] {
         if filter.is_empty() || filter.iter().any(|wanted| wanted == name) {
             measure(monitors);

@@ -85,8 +85,10 @@ fn acknowledged_records_survive_random_faults() {
         failures.len(),
         failures.join("\n")
     );
-    // Dense early faults can leave a seed without acknowledgements; most seeds must have some.
-    assert!(vacuous * 10 < SEEDS, "{vacuous} seeds acknowledged nothing");
+    // Dense early faults can leave a seed without acknowledgements: with the leaders spread over
+    // the brokers, a fault on any broker holds up most operations (each spans several
+    // partitions) until a request times out. Most seeds must acknowledge something.
+    assert!(vacuous * 5 < SEEDS, "{vacuous} seeds acknowledged nothing");
     // The faults bit: leaders moved, ISRs changed, followers truncated.
     assert!(total.replica_leaderships > 3 * SEEDS, "{total:?}");
     assert!(total.isr_shrinks > 0 && total.isr_expands > 0, "{total:?}");

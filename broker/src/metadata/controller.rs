@@ -235,6 +235,26 @@ pub fn create_topic(
     Ok(topic_record(config, ordinal, topic))
 }
 
+/// Whether the bootstrap topics may be created: as many brokers are active (registered and
+/// unfenced) as the largest replication factor among them. Kafka refuses to create a topic with
+/// fewer live brokers than its replication factor; creating them with every replica alive lets
+/// each partition start on its preferred replica, so that the leaders spread over the brokers
+/// instead of all landing on the first broker to register.
+pub fn bootstrap_ready(config: &ClusterConfig, image: &MetadataImage) -> bool {
+    let needed = config
+        .topics
+        .iter()
+        .map(|topic| topic.replication_factor)
+        .max()
+        .unwrap_or(0);
+    let active = image
+        .brokers
+        .keys()
+        .filter(|broker| image.is_active(**broker))
+        .count();
+    active >= needed as usize
+}
+
 /// The bootstrap topics of the cluster configuration.
 pub fn bootstrap_topics(config: &ClusterConfig) -> Vec<TopicRecord> {
     config

@@ -620,8 +620,9 @@ fn least_voting_partition(cluster: &Cluster) -> Option<(String, u32)> {
 }
 
 /// One or two preferred-replica elections during the fault phase, after the quiet start: each
-/// moves leadership from live leaders (the bootstrap puts every leader on one broker) to the
-/// preferred replicas that are in the ISR, amid whatever else the seed's faults are doing.
+/// moves leadership back from live leaders to the preferred replicas that are in the ISR (the
+/// leaders start on their preferred replicas, so an election moves what the seed's crashes,
+/// pauses and partitions moved), amid whatever else the seed's faults are doing.
 fn preferred_elections(fault_phase: Duration, rng: &mut ChaCha8Rng) -> Vec<Fault> {
     let phase_ms = fault_phase.ns / 1_000_000;
     let count = rng.random_range(1..=ELECTIONS_MAX);
