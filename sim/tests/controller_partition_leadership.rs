@@ -190,3 +190,43 @@ fn partition_leadership_moves_off_a_crashed_broker_and_back_when_asked_in_3_node
 fn partition_leadership_moves_off_a_crashed_broker_and_back_when_asked_in_5_nodes() {
     assert_moves_and_returns(5, 3);
 }
+
+/// Topics are created once as many brokers are active as their replication factor, so every
+/// partition starts led by its preferred replica: the leaders spread over the brokers instead of
+/// all landing on the first broker to register.
+#[test]
+fn partitions_start_led_by_their_preferred_replicas() {
+    for seed in 0..20 {
+        let config = ClusterConfig {
+            topics: vec![broker::TopicConfig {
+                name: "orders".to_owned(),
+                partitions: 6,
+                replication_factor: 3,
+                min_insync_replicas: 2,
+            }],
+            ..ClusterConfig::default()
+        };
+        let simulation = SimulationConfig {
+            seed,
+            ..SimulationConfig::default()
+        };
+        let mut cluster = ClusterSimulation::new(config, simulation, Vec::new()).unwrap();
+        let settled = ok(
+            seed,
+            cluster.run_until_condition(2_000 * MS, ClusterSimulation::is_settled),
+        );
+        assert!(settled.is_some(), "seed {seed}: not settled in 2 s");
+        let controller = cluster.active_controller().expect("settled");
+        let metadata = cluster.broker(controller).expect("live").metadata();
+        let mut led = [0; 3];
+        for (topic, partition, state) in metadata.partitions() {
+            assert_eq!(
+                state.leader,
+                Some(state.replicas[0]),
+                "seed {seed}: {topic}/{partition} is not led by its preferred replica: {state:?}"
+            );
+            led[state.leader.expect("led") as usize] += 1;
+        }
+        assert_eq!(led, [2, 2, 2], "seed {seed}: two partitions per broker");
+    }
+}

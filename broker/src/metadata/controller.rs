@@ -354,6 +354,53 @@ mod tests {
     }
 
     #[test]
+    fn bootstrap_waits_for_as_many_active_brokers_as_the_largest_replication_factor() {
+        let topic = |name: &str, replication_factor| TopicConfig {
+            name: name.to_owned(),
+            partitions: 2,
+            replication_factor,
+            min_insync_replicas: 1,
+        };
+        let config = ClusterConfig {
+            brokers: 4,
+            topics: vec![topic("small", 1), topic("large", 3)],
+            ..ClusterConfig::default()
+        };
+        let mut image = MetadataImage::default();
+        let mut ready = Vec::new();
+        for broker in 0..3 {
+            ready.push(bootstrap_ready(&config, &image));
+            let index = image.applied_index + 1;
+            let record = MetadataRecord::RegisterBroker {
+                broker,
+                incarnation: 1,
+                broker_epoch: index,
+            };
+            image.apply(index, &record);
+        }
+        ready.push(bootstrap_ready(&config, &image));
+        assert_eq!(ready, [false, false, false, true]);
+        let index = image.applied_index + 1;
+        let broker_epoch = image.brokers[&1].broker_epoch;
+        image.apply(
+            index,
+            &MetadataRecord::FenceBroker {
+                broker: 1,
+                broker_epoch,
+            },
+        );
+        assert!(
+            !bootstrap_ready(&config, &image),
+            "a fenced broker does not count"
+        );
+        let no_topics = ClusterConfig {
+            topics: Vec::new(),
+            ..config
+        };
+        assert!(bootstrap_ready(&no_topics, &MetadataImage::default()));
+    }
+
+    #[test]
     fn elects_the_first_active_isr_replica_and_bumps_the_epoch() {
         let mut image = image();
         let change =
