@@ -335,17 +335,31 @@ mod tests {
             },
         );
         for broker in 0..3 {
-            let index = image.applied_index + 1;
-            image.apply(
-                index,
-                &MetadataRecord::RegisterBroker {
-                    broker,
-                    incarnation: 7,
-                    broker_epoch: index,
-                },
-            );
+            register(&mut image, broker);
         }
         image
+    }
+
+    /// Registers `broker`, with the next index as its broker epoch.
+    fn register(image: &mut MetadataImage, broker: u32) {
+        let index = image.applied_index + 1;
+        let record = MetadataRecord::RegisterBroker {
+            broker,
+            incarnation: 7,
+            broker_epoch: index,
+        };
+        image.apply(index, &record);
+    }
+
+    /// Fences `broker` at its current broker epoch.
+    fn fence(image: &mut MetadataImage, broker: u32) {
+        let index = image.applied_index + 1;
+        let broker_epoch = image.brokers[&broker].broker_epoch;
+        let record = MetadataRecord::FenceBroker {
+            broker,
+            broker_epoch,
+        };
+        image.apply(index, &record);
     }
 
     fn apply(image: &mut MetadataImage, change: PartitionChange) {
@@ -370,25 +384,11 @@ mod tests {
         let mut ready = Vec::new();
         for broker in 0..3 {
             ready.push(bootstrap_ready(&config, &image));
-            let index = image.applied_index + 1;
-            let record = MetadataRecord::RegisterBroker {
-                broker,
-                incarnation: 1,
-                broker_epoch: index,
-            };
-            image.apply(index, &record);
+            register(&mut image, broker);
         }
         ready.push(bootstrap_ready(&config, &image));
         assert_eq!(ready, [false, false, false, true]);
-        let index = image.applied_index + 1;
-        let broker_epoch = image.brokers[&1].broker_epoch;
-        image.apply(
-            index,
-            &MetadataRecord::FenceBroker {
-                broker: 1,
-                broker_epoch,
-            },
-        );
+        fence(&mut image, 1);
         assert!(
             !bootstrap_ready(&config, &image),
             "a fenced broker does not count"
@@ -436,15 +436,7 @@ mod tests {
             elect_partition_leader(&image, "t", 0, Some(2), false).expect("leader 2 removed");
         assert_eq!((change.leader, change.isr.clone()), (None, vec![2]));
         apply(&mut image, change);
-        let index = image.applied_index + 1;
-        let broker_epoch = image.brokers[&2].broker_epoch;
-        image.apply(
-            index,
-            &MetadataRecord::FenceBroker {
-                broker: 2,
-                broker_epoch,
-            },
-        );
+        fence(&mut image, 2);
         assert_eq!(
             elect_partition_leader(&image, "t", 0, None, false),
             None,
@@ -467,15 +459,7 @@ mod tests {
         let change = elect_partition_leader_ignoring_isr(&image, "t", 0, Some(2)).unwrap();
         assert_eq!((change.leader, change.isr.clone()), (Some(0), vec![0]));
         apply(&mut image, change);
-        let broker_epoch = image.brokers[&2].broker_epoch;
-        let index = image.applied_index + 1;
-        image.apply(
-            index,
-            &MetadataRecord::FenceBroker {
-                broker: 2,
-                broker_epoch,
-            },
-        );
+        fence(&mut image, 2);
     }
 
     #[test]
