@@ -461,8 +461,9 @@ fn faults(
 enum ReplicaPattern {
     /// The followers lose each other, the leader crashes, then the new leader crashes too.
     FastDoubleFailover,
-    /// A follower cut from the voters only, while its leader crashes, another leads, the old
-    /// leader returns and leads again.
+    /// A follower cut from the voters that hold no replica of its partition (not from its
+    /// fellow replicas), while its leader crashes, another leads, the old leader returns and
+    /// leads again.
     ZombieFollower,
     /// A follower down long, back unable to reach its leader, then the leader crashes.
     LaggingReplicaRestart,
@@ -552,7 +553,17 @@ fn replica_pattern(cluster: &Cluster, fault_phase: Duration, rng: &mut ChaCha8Rn
                 at: at(300),
                 target: follower(1),
             });
-            let voters = (0..cluster.controllers).map(Target::Broker).collect();
+            // Cut from the voters that hold no replica of the partition, so that the zombie
+            // keeps reaching its leader (as in the library scenario); from every voter when each
+            // holds a replica.
+            let replicas = partition_replicas(cluster, &topic, partition);
+            let mut voters: Vec<Target> = (0..cluster.controllers)
+                .filter(|voter| !replicas.contains(voter))
+                .map(Target::Broker)
+                .collect();
+            if voters.is_empty() {
+                voters = (0..cluster.controllers).map(Target::Broker).collect();
+            }
             faults.push(Fault::Partition {
                 at: at(300),
                 groups: vec![vec![follower(2)], voters],
@@ -592,6 +603,28 @@ fn replica_pattern(cluster: &Cluster, fault_phase: Duration, rng: &mut ChaCha8Rn
     faults
 }
 
+/// The replicas of each partition of the `ordinal`-th topic, in the controller's deterministic
+/// assignment.
+fn assignment(cluster: &Cluster, ordinal: usize) -> Vec<Vec<u32>> {
+    let topic = &cluster.topics[ordinal];
+    broker::metadata::assignment::assign_replicas(
+        ordinal as u32,
+        topic.partitions,
+        topic.replication_factor,
+        cluster.brokers,
+    )
+}
+
+/// The replicas of `topic/partition`.
+fn partition_replicas(cluster: &Cluster, topic: &str, partition: u32) -> Vec<u32> {
+    let ordinal = cluster
+        .topics
+        .iter()
+        .position(|candidate| candidate.name == topic)
+        .expect("a topic of the cluster");
+    assignment(cluster, ordinal).swap_remove(partition as usize)
+}
+
 /// The partition with replication factor 3 whose replicas include the fewest controller voters
 /// (ids below `controllers`; replicas follow the controller's deterministic assignment).
 fn least_voting_partition(cluster: &Cluster) -> Option<(String, u32)> {
@@ -600,13 +633,7 @@ fn least_voting_partition(cluster: &Cluster) -> Option<(String, u32)> {
         if topic.replication_factor != 3 {
             continue;
         }
-        let assignment = broker::metadata::assignment::assign_replicas(
-            ordinal as u32,
-            topic.partitions,
-            topic.replication_factor,
-            cluster.brokers,
-        );
-        for (partition, replicas) in (0..).zip(&assignment) {
+        for (partition, replicas) in (0..).zip(&assignment(cluster, ordinal)) {
             let voters = replicas
                 .iter()
                 .filter(|replica| **replica < cluster.controllers)
@@ -900,6 +927,52 @@ mod tests {
             least_voting_partition(&cluster),
             Some(("orders".to_owned(), 3)),
             "orders/3 lives on brokers 3, 4 and 5"
+        );
+    }
+
+    /// The cut of a zombie follower's pattern, for the least-voting partition of a cluster of
+    /// `brokers` brokers and `controllers` voters with `orders` (4 partitions, RF 3).
+    fn zombie_cut(brokers: u32, controllers: u32) -> Vec<Target> {
+        let cluster = Cluster {
+            brokers,
+            controllers,
+            flush: Default::default(),
+            unclean_leader_election: false,
+            bugs: Default::default(),
+            topics: vec![Topic {
+                name: "orders".to_owned(),
+                partitions: 4,
+                replication_factor: 3,
+                min_insync_replicas: 2,
+            }],
+        };
+        let phase = Duration::from_ms(REPLICA_PATTERN_PHASE_MS_MIN);
+        (0..)
+            .find_map(|seed| {
+                let mut rng = stream(seed, Stream::Nemesis);
+                replica_pattern(&cluster, phase, &mut rng)
+                    .into_iter()
+                    .find_map(|fault| match fault {
+                        Fault::Partition { groups, .. }
+                            if matches!(groups[0][..], [Target::Follower { index: 2, .. }]) =>
+                        {
+                            Some(groups[1].clone())
+                        }
+                        _ => None,
+                    })
+            })
+            .expect("some seed draws the zombie pattern")
+    }
+
+    #[test]
+    fn a_zombie_follower_is_cut_from_the_voters_that_hold_no_replica_of_its_partition() {
+        // orders/2 lives on 2, 3 and 4: the zombie keeps reaching its fellow replicas, voter 2
+        // among them, and loses voters 0 and 1.
+        assert_eq!(zombie_cut(5, 3), vec![Target::Broker(0), Target::Broker(1)]);
+        // Every voter holds a replica of every partition: the zombie loses them all.
+        assert_eq!(
+            zombie_cut(3, 3),
+            vec![Target::Broker(0), Target::Broker(1), Target::Broker(2)]
         );
     }
 
