@@ -908,32 +908,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_least_voting_partition_avoids_the_voters() {
-        let cluster = Cluster {
-            brokers: 6,
-            controllers: 3,
-            flush: Default::default(),
-            unclean_leader_election: false,
-            bugs: Default::default(),
-            topics: vec![Topic {
-                name: "orders".to_owned(),
-                partitions: 4,
-                replication_factor: 3,
-                min_insync_replicas: 2,
-            }],
-        };
-        assert_eq!(
-            least_voting_partition(&cluster),
-            Some(("orders".to_owned(), 3)),
-            "orders/3 lives on brokers 3, 4 and 5"
-        );
-    }
-
-    /// The cut of a zombie follower's pattern, for the least-voting partition of a cluster of
-    /// `brokers` brokers and `controllers` voters with `orders` (4 partitions, RF 3).
-    fn zombie_cut(brokers: u32, controllers: u32) -> Vec<Target> {
-        let cluster = Cluster {
+    /// `brokers` brokers, `controllers` of them voters, and `orders` (4 partitions, RF 3).
+    fn orders_cluster(brokers: u32, controllers: u32) -> Cluster {
+        Cluster {
             brokers,
             controllers,
             flush: Default::default(),
@@ -945,7 +922,22 @@ mod tests {
                 replication_factor: 3,
                 min_insync_replicas: 2,
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn the_least_voting_partition_avoids_the_voters() {
+        assert_eq!(
+            least_voting_partition(&orders_cluster(6, 3)),
+            Some(("orders".to_owned(), 3)),
+            "orders/3 lives on brokers 3, 4 and 5"
+        );
+    }
+
+    /// The cut of a zombie follower's pattern, for the least-voting partition of
+    /// [`orders_cluster`]`(brokers, controllers)`.
+    fn zombie_cut(brokers: u32, controllers: u32) -> Vec<Target> {
+        let cluster = orders_cluster(brokers, controllers);
         let phase = Duration::from_ms(REPLICA_PATTERN_PHASE_MS_MIN);
         (0..)
             .find_map(|seed| {
