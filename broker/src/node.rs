@@ -211,12 +211,17 @@ pub enum Observation {
     CoordinatorStarted,
 }
 
-/// Per-step context: the local time, a jitter drawn for this step, and the outputs.
+/// Per-step context: the local time, an election jitter, and the outputs.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
     pub(crate) now_ns: u64,
-    /// A fresh draw in `0..=election_jitter_ns`, used if this step arms the election timer.
-    pub(crate) jitter_ns: u64,
+    /// A draw in `0..=election_jitter_ns` no election timer has used yet; `None` once one
+    /// has, and a fresh one is drawn at the start of the next step. Drawn ahead rather than on
+    /// every step because most steps (every data-plane message) arm no election timer; each
+    /// arming still gets an independent draw, made at the start of its step or earlier.
+    pub(crate) jitter_ns: Option<u64>,
+    /// The jitter of this step's election timer, taken from `jitter_ns` by the first arming.
+    pub(crate) step_jitter_ns: Option<u64>,
     pub(crate) output: Vec<Output>,
     /// Messages a node sends to itself, handled within the same step.
     pub(crate) loopback: VecDeque<Message>,
@@ -296,7 +301,11 @@ impl Node {
         output: &mut Vec<Output>,
     ) {
         self.effects.now_ns = now_ns;
-        self.effects.jitter_ns = rng.random_range(0..=self.config.timing.election_jitter_ns);
+        self.effects.step_jitter_ns = None;
+        if self.effects.jitter_ns.is_none() {
+            let jitter_ns = rng.random_range(0..=self.config.timing.election_jitter_ns);
+            self.effects.jitter_ns = Some(jitter_ns);
+        }
         std::mem::swap(&mut self.effects.output, output);
         match input {
             Input::Start => self.on_start(rng.next_u64()),

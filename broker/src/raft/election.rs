@@ -17,10 +17,18 @@ use crate::metadata::record::MetadataRecord;
 use crate::node::{Node, Observation, ResignReason, Timer};
 
 impl Node {
-    /// Arms the election timer at an election timeout plus this step's jitter.
+    /// Arms the election timer at an election timeout plus this step's jitter: the first arming
+    /// in a step takes the jitter drawn ahead, later ones in the same step reuse it.
     pub(crate) fn reset_election_timer(&mut self) {
         debug_assert!(self.is_voter());
-        let delay_ns = self.config.timing.election_timeout_ns + self.effects.jitter_ns;
+        let effects = &mut self.effects;
+        let jitter_ns = *effects.step_jitter_ns.get_or_insert_with(|| {
+            effects
+                .jitter_ns
+                .take()
+                .expect("a jitter is drawn at the start of every step that lacks one")
+        });
+        let delay_ns = self.config.timing.election_timeout_ns + jitter_ns;
         self.set_timer(Timer::Election, delay_ns);
     }
 

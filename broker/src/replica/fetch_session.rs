@@ -201,25 +201,24 @@ impl Node {
         self.answer_parked_sessions(|_, session| session.deadline_ns <= now_ns);
     }
 
+    /// Answers, in parking order, the parked sessions `due` picks; the rest stay parked. One
+    /// pass, in place: sessions are few (one per follower), and this runs on every append.
     fn answer_parked_sessions(&mut self, due: impl Fn(&Node, &ParkedSession) -> bool) {
-        if !self
-            .replicas
-            .parked_sessions
-            .iter()
-            .any(|session| due(self, session))
-        {
-            return;
-        }
-        let sessions = std::mem::take(&mut self.replicas.parked_sessions);
-        let mut keep = Vec::new();
-        for session in sessions {
-            if due(self, &session) {
+        let mut sessions = std::mem::take(&mut self.replicas.parked_sessions);
+        let mut position = 0;
+        while position < sessions.len() {
+            if due(self, &sessions[position]) {
+                let session = sessions.remove(position);
                 self.answer_session(session.from, &session.request);
             } else {
-                keep.push(session);
+                position += 1;
             }
         }
-        self.replicas.parked_sessions = keep;
+        debug_assert!(
+            self.replicas.parked_sessions.is_empty(),
+            "answering a session parks none"
+        );
+        self.replicas.parked_sessions = sessions;
     }
 
     /// Asserts the invariants of the module docs.

@@ -22,8 +22,6 @@
 //! in the leader state of its partition, for exactly each of its unresolved partitions; so
 //! requests in progress are bounded by the leaders' `limits.produce_in_flight_max`.
 
-use std::collections::BTreeSet;
-
 use crate::log::SharedRecords;
 use crate::message::data::Acks;
 use crate::message::{DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse};
@@ -56,10 +54,11 @@ impl Node {
         } else {
             None
         };
-        let mut named = BTreeSet::new();
         let mut appended = self.replicas.take_keys();
-        for (position, (key, part)) in keys.into_iter().zip(request.partitions).enumerate() {
-            let result = if named.insert(key.clone()) {
+        for (position, part) in request.partitions.into_iter().enumerate() {
+            let key = &keys[position];
+            // Requests name a handful of partitions: a scan beats a set.
+            let result = if !keys[..position].contains(key) {
                 // acks=0: nothing waits for an acknowledgement.
                 let pending = produce.map(|produce| PendingProduce {
                     produce,
@@ -69,14 +68,14 @@ impl Node {
                     end_offset: 0,
                     deadline_ns: self.now_ns() + self.config.timing.produce_timeout_ns,
                 });
-                self.append_produce(&key, pending, part.records)
+                self.append_produce(key, pending, part.records)
             } else {
                 Err(DataError::InvalidBatch {
                     reason: "a partition named twice in one request".to_owned(),
                 })
             };
             match (result, produce) {
-                (Ok(()), _) => appended.push(key),
+                (Ok(()), _) => appended.push(key.clone()),
                 (Err(error), Some(produce)) => self.resolve_produce(produce, position, Err(error)),
                 (Err(_), None) => {}
             }
