@@ -244,6 +244,45 @@ fn a_single_voter_leads_only_after_its_self_vote_is_durable() {
     assert_eq!(node.node.quorum_state().commit_index, 2);
 }
 
+/// The election timeout armed by `output`, if any: the delay past `now_ns`.
+fn election_delay_ns(output: &[Output], now_ns: u64) -> Option<u64> {
+    output.iter().find_map(|item| match item {
+        Output::SetTimer {
+            timer: Timer::Election,
+            deadline_ns,
+        } => Some(deadline_ns - now_ns),
+        _ => None,
+    })
+}
+
+#[test]
+fn every_election_timeout_gets_a_fresh_jitter_even_after_steps_that_arm_none() {
+    let config = ClusterConfig::default();
+    let timeout_ns = config.timing.election_timeout_ns;
+    let jitter_ns = config.timing.election_jitter_ns;
+    let mut voter = Driven::new(config, 1, Storage::default());
+    let mut delays_ns = Vec::new();
+    for _ in 0..8 {
+        // A step that arms no election timer: it must not use up or freeze the next jitter.
+        let output = voter.step(Input::TimerFired(Timer::Replica));
+        assert_eq!(election_delay_ns(&output, voter.now_ns), None);
+        // A pre-vote that goes nowhere re-arms the election timer.
+        let output = voter.step(Input::TimerFired(Timer::Election));
+        let delay_ns = election_delay_ns(&output, voter.now_ns).expect("re-armed");
+        assert!(
+            (timeout_ns..=timeout_ns + jitter_ns).contains(&delay_ns),
+            "delay {delay_ns} ns outside the timeout plus jitter"
+        );
+        delays_ns.push(delay_ns);
+    }
+    delays_ns.sort_unstable();
+    delays_ns.dedup();
+    assert!(
+        delays_ns.len() >= 7,
+        "8 draws from 300 M values should all differ, got {delays_ns:?}"
+    );
+}
+
 #[test]
 fn a_pre_vote_is_refused_while_the_leader_is_heard_from() {
     let mut follower = Driven::new(ClusterConfig::default(), 1, Storage::default());
