@@ -44,6 +44,14 @@ pub enum ArtifactError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error(
+        "{directory}: not an artifact folder (it has no {SCENARIO_FILE}); replay and shrink take \
+         a folder written by `trial run --out` or by a campaign, such as OUT/failures/NAME"
+    )]
+    NotArtifact { directory: PathBuf },
+    /// The folder's scenario file is unreadable or invalid; the error names file, line and field.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ArtifactError + '_ {
@@ -116,10 +124,12 @@ pub struct RecordedRun {
 
 pub fn read(directory: &Path) -> Result<RecordedRun, ArtifactError> {
     let scenario_path = directory.join(SCENARIO_FILE);
-    let scenario = Scenario::load(&scenario_path).map_err(|error| ArtifactError::Invalid {
-        path: scenario_path.clone(),
-        message: error.to_string(),
-    })?;
+    if !scenario_path.is_file() {
+        return Err(ArtifactError::NotArtifact {
+            directory: directory.to_path_buf(),
+        });
+    }
+    let scenario = Scenario::load(&scenario_path)?;
     let report_path = directory.join(REPORT_FILE);
     let text = std::fs::read_to_string(&report_path).map_err(io_error(&report_path))?;
     let report: RunReport =
@@ -174,6 +184,30 @@ mod tests {
             !staging_path(&directory).exists(),
             "no partial folder left behind"
         );
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn a_folder_without_a_scenario_or_with_a_bad_one_is_named_once() {
+        let directory =
+            std::env::temp_dir().join(format!("trial-artifact-bad-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        std::fs::create_dir_all(&directory).unwrap();
+        let missing = read(&directory).unwrap_err().to_string();
+        assert!(missing.contains("not an artifact folder"), "{missing}");
+        let folder = directory.display().to_string();
+        assert_eq!(missing.matches(&folder).count(), 1, "{missing}");
+
+        let scenario_path = directory.join(SCENARIO_FILE);
+        std::fs::write(
+            &scenario_path,
+            "name = \"x\"\n[cluster]\nbrokers = \"three\"\n",
+        )
+        .unwrap();
+        let invalid = read(&directory).unwrap_err().to_string();
+        let file = scenario_path.display().to_string();
+        assert!(invalid.starts_with(&format!("{file}:3:")), "{invalid}");
+        assert_eq!(invalid.matches(&file).count(), 1, "{invalid}");
         std::fs::remove_dir_all(&directory).unwrap();
     }
 }
