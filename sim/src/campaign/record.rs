@@ -142,8 +142,9 @@ pub enum FolderError {
     },
     #[error("{path}: already holds a campaign; pass --resume to continue it, or another --out")]
     Exists { path: PathBuf },
-    #[error("{path}: no campaign to resume ({CAMPAIGN_FILE} is missing)")]
-    NothingToResume { path: PathBuf },
+    /// Resume and merge both need a campaign folder.
+    #[error("{path}: not a campaign folder ({CAMPAIGN_FILE} is missing)")]
+    NotCampaign { path: PathBuf },
     #[error("{path}:{line}: {message}")]
     Corrupt {
         path: PathBuf,
@@ -228,7 +229,7 @@ impl CampaignFolder {
 pub fn read_config(path: &Path) -> Result<CampaignConfig, FolderError> {
     let config_path = path.join(CAMPAIGN_FILE);
     if !config_path.exists() {
-        return Err(FolderError::NothingToResume {
+        return Err(FolderError::NotCampaign {
             path: path.to_path_buf(),
         });
     }
@@ -285,6 +286,21 @@ mod tests {
         let path = std::env::temp_dir().join(format!("trial-record-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         path
+    }
+
+    #[test]
+    fn a_folder_without_a_campaign_is_named_as_such_for_resume_and_merge() {
+        let path = temporary("not-campaign");
+        std::fs::create_dir_all(&path).unwrap();
+        let error = read_config(&path).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "{}: not a campaign folder (campaign.json is missing)",
+                path.display()
+            )
+        );
+        std::fs::remove_dir_all(&path).unwrap();
     }
 
     fn config() -> CampaignConfig {
