@@ -77,6 +77,12 @@ impl HistoryRecorder {
         &self.operations
     }
 
+    /// Every operation, leaving none: for the final checks, once nothing more is recorded.
+    pub fn take_operations(&mut self) -> Vec<Operation> {
+        self.open.clear();
+        std::mem::take(&mut self.operations)
+    }
+
     /// Whether some client's send is invoked and not yet completed.
     pub fn has_open_sends(&self) -> bool {
         self.open

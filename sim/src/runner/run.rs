@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use check::history::{AnomalyKind, CheckConfig};
+use check::history::{AnomalyKind, CheckConfig, Operation};
 use check::state::StateViolation;
 
 use crate::cluster::ClusterSimulation;
@@ -317,14 +317,17 @@ impl Run<'_> {
                 witnesses: vec![self.workload.progress_json(&self.cluster)],
             });
         }
-        self.check_history(drained);
-        self.check_vacuity();
-        self.fill_stats();
         let history_lines = if keep_history_lines {
             self.recorder.lines()
         } else {
             Vec::new()
         };
+        // The run records nothing more: the checker takes the operations instead of a copy.
+        let activity = workload::activity(self.recorder.operations());
+        let operations = self.recorder.take_operations();
+        self.check_history(drained, operations);
+        self.check_vacuity(activity);
+        self.fill_stats();
         RunOutcome {
             report: self.report,
             history_lines,
@@ -383,9 +386,8 @@ impl Run<'_> {
         config.at_least_once = true;
     }
 
-    fn check_history(&mut self, drained: bool) {
+    fn check_history(&mut self, drained: bool, operations: Vec<Operation>) {
         let config = self.check_config(drained);
-        let operations = self.recorder.operations().iter().cloned();
         let history = match check::history::check_operations(operations, &config) {
             Ok(history) => history,
             Err(error) => panic!("the simulator recorded a malformed history: {error}"),
@@ -411,8 +413,7 @@ impl Run<'_> {
         }
     }
 
-    fn check_vacuity(&mut self) {
-        let activity = workload::activity(self.recorder.operations());
+    fn check_vacuity(&mut self, activity: workload::Activity) {
         let reasons = [
             (activity.sends_invoked == 0, "no record was produced"),
             (
