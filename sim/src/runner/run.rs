@@ -102,7 +102,7 @@ struct Run<'a> {
     executor: FaultExecutor,
     recorder: HistoryRecorder,
     /// `"topic/partition"` -> one past the highest offset acknowledged to an `acks=all` send.
-    acknowledged_ends: BTreeMap<String, u64>,
+    acknowledged_ends: workload::AcknowledgedEnds,
     workload: Workload,
     report: RunReport,
     events_max: u64,

@@ -15,6 +15,7 @@ use crate::cluster::{ClusterSimulation, ConsumerSpec, ProducerSpec};
 use crate::runner::history::history_key;
 use broker::admin::AdminCommand;
 use broker::client::{ClientEvent, ClientOperation, EventKind, GroupConsumerConfig};
+use broker::topic::TopicName;
 
 use crate::scenario::{Acks, ConsumerMode, Fault, Scenario};
 
@@ -96,11 +97,12 @@ impl Workload {
     pub fn drained(
         &self,
         cluster: &ClusterSimulation,
-        acknowledged_ends: &BTreeMap<String, u64>,
+        acknowledged_ends: &AcknowledgedEnds,
     ) -> bool {
         let mut high_watermarks = cluster.high_watermarks();
-        for (key, high_watermark) in &mut high_watermarks {
-            if let Some(&acknowledged_end) = acknowledged_ends.get(key) {
+        for ((topic, partition), &acknowledged_end) in acknowledged_ends {
+            let key = history_key(topic.as_str(), *partition);
+            if let Some(high_watermark) = high_watermarks.get_mut(&key) {
                 *high_watermark = (*high_watermark).max(acknowledged_end);
             }
         }
@@ -132,11 +134,7 @@ impl Workload {
     /// Notes the offsets of an `acks=all` send's acknowledgement in `acknowledged_ends`
     /// (`"topic/partition"` -> one past the highest such offset). Other acknowledgements are
     /// left out: an `acks=1` record may be lost with its leader, as Kafka allows.
-    pub fn note_acknowledged(
-        &self,
-        event: &ClientEvent,
-        acknowledged_ends: &mut BTreeMap<String, u64>,
-    ) {
+    pub fn note_acknowledged(&self, event: &ClientEvent, acknowledged_ends: &mut AcknowledgedEnds) {
         let (EventKind::Ok, ClientOperation::Send(records)) = (event.kind, &event.operation) else {
             return;
         };
@@ -149,7 +147,7 @@ impl Workload {
         for record in records {
             if let Some(offset) = record.offset {
                 let end = acknowledged_ends
-                    .entry(history_key(&record.topic, record.partition))
+                    .entry((record.topic.clone(), record.partition))
                     .or_insert(0);
                 *end = (*end).max(offset + 1);
             }
@@ -261,6 +259,11 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
     }
     config
 }
+
+/// Per partition, the end of the records acknowledged to `acks=all` producers so far. Keyed by
+/// (topic, partition), not by the history's "topic/partition" string: it is updated for every
+/// acknowledged record, and read only at the liveness phase's drain checks.
+pub type AcknowledgedEnds = BTreeMap<(TopicName, u32), u64>;
 
 /// How much the workload did: a run that did nothing proves nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
