@@ -101,7 +101,7 @@ struct Run<'a> {
     cluster: ClusterSimulation,
     executor: FaultExecutor,
     recorder: HistoryRecorder,
-    /// `"topic/partition"` -> one past the highest offset acknowledged to an `acks=all` send.
+    /// (topic, partition) -> one past the highest offset acknowledged to an `acks=all` send.
     acknowledged_ends: workload::AcknowledgedEnds,
     workload: Workload,
     report: RunReport,
