@@ -49,6 +49,10 @@ pub(crate) struct GroupCoordinators {
     /// Offsets partition -> the leader epoch its last coordinator on this broker resigned in,
     /// and the first id (member id or generation) that coordinator never handed out.
     retired: BTreeMap<u32, (u64, u64)>,
+    /// The replicas' roles version (`Replicas::roles_version`) the coordinators were last
+    /// brought in line with: whether this broker coordinates an offsets partition, and in which
+    /// leader epoch, follows from the roles alone.
+    roles_reconciled: Option<u64>,
 }
 
 /// The coordinator of one offsets partition, in one leader epoch.
@@ -112,14 +116,28 @@ fn offsets_key(partition: u32) -> PartitionKey {
 }
 
 impl Node {
-    /// Brings the coordinators in line with the offsets partitions this broker leads, replays
-    /// newly committed offsets, and runs the groups' timers.
+    /// Brings the coordinators in line with the offsets partitions this broker leads (when a
+    /// replica's role changed since the last time), replays newly committed offsets, and runs
+    /// the groups' timers.
     pub(crate) fn reconcile_coordinators(&mut self) {
         let Some(groups) = &self.config.groups else {
             return;
         };
-        for partition in 0..groups.offsets_partitions {
-            self.reconcile_coordinator(partition);
+        let roles_version = Some(self.replicas.roles_version);
+        if self.groups.roles_reconciled != roles_version {
+            self.groups.roles_reconciled = roles_version;
+            for partition in 0..groups.offsets_partitions {
+                self.reconcile_coordinator(partition);
+            }
+        } else {
+            debug_assert!(
+                (0..groups.offsets_partitions).all(|partition| {
+                    let current = self.groups.partitions.get(&partition);
+                    current.map(|p| p.leader_epoch) == self.offsets_leader_epoch(partition)
+                }),
+                "node {}: a replica role changed without a new roles version",
+                self.id
+            );
         }
         let loaded: Vec<u32> = self.groups.partitions.keys().copied().collect();
         for partition in loaded {

@@ -65,6 +65,10 @@ pub(crate) struct Replicas {
     pub(crate) request_id_next: u64,
     /// The metadata index and broker epoch the roles were last reconciled with.
     pub(crate) reconciled: Option<(u64, Option<u64>)>,
+    /// Counts the changes of any replica's role or leader epoch (they happen only in
+    /// `role::reconcile_replica`): what depends on roles alone, such as which offsets partitions
+    /// this broker coordinates, is re-derived only when it moved.
+    pub(crate) roles_version: u64,
     /// The keys of `partitions`, in order, for the tick (reused: no copies per tick).
     pub(crate) tick_keys: Vec<PartitionKey>,
     /// Followers' fetch sessions this leader holds until it has data for them, at most one per

@@ -152,6 +152,7 @@ impl Node {
             return;
         }
         self.end_role(&key);
+        self.replicas.roles_version += 1;
         let replica = self.replicas.partitions.get_mut(&key).expect("opened");
         replica.leader_epoch = facts.leader_epoch;
         match desired {
