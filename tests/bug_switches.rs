@@ -10,9 +10,14 @@ const SEEDS_MAX: u64 = 200;
 /// Runs seeds of `scenario_file` with `bugs` planted until one fails; checks the printed
 /// reproduce command reproduces that failure (same digest, exit code 1). Returns the failing seed.
 fn first_failure(label: &str, scenario_file: &str, bugs: Bugs) -> u64 {
+    first_failure_within(label, scenario_file, bugs, SEEDS_MAX)
+}
+
+/// [`first_failure`] within `seeds_max` seeds.
+fn first_failure_within(label: &str, scenario_file: &str, bugs: Bugs, seeds_max: u64) -> u64 {
     let (scenario, path) = support::with_bugs(label, scenario_file, bugs);
-    let report = support::first_failure(&scenario, &path, SEEDS_MAX)
-        .unwrap_or_else(|| panic!("{label}: no failure in {SEEDS_MAX} seeds of {scenario_file}"));
+    let report = support::first_failure(&scenario, &path, seeds_max)
+        .unwrap_or_else(|| panic!("{label}: no failure in {seeds_max} seeds of {scenario_file}"));
     support::assert_reproduce_command_fails_again(label, &report);
     std::fs::remove_file(&path).unwrap();
     report.seed
@@ -88,15 +93,15 @@ fn zoo_5_high_watermark_at_leader_end() {
 }
 
 /// Not a zoo entry: the controller quorum's planted double vote, which can elect two active
-/// controllers in one term; the quorum monitor sees it.
+/// controllers in one term; the quorum monitor sees it. It needs two candidacies in one term, so
+/// it fires in few seeds of any bundled scenario: about 2% of `lossy-network`'s (where lost
+/// votes make elections collide) against 1% of `controller-crash`'s (measured over 2,300
+/// seeds each). Hence the larger seed budget: 500 seeds miss a 2% bug with odds of 1 in 24,000.
 #[test]
 fn controller_grants_two_votes_per_term() {
-    first_failure(
-        "two-votes",
-        "controller-crash.toml",
-        Bugs {
-            grant_two_votes_per_term: true,
-            ..Bugs::default()
-        },
-    );
+    let bugs = Bugs {
+        grant_two_votes_per_term: true,
+        ..Bugs::default()
+    };
+    first_failure_within("two-votes", "lossy-network.toml", bugs, 500);
 }

@@ -3,16 +3,25 @@
 //! A node issues writes ([`crate::Output::DiskWrite`]) and syncs ([`crate::Output::DiskSync`]);
 //! every write issued before a sync is durable once that sync succeeds. Actions that depend on
 //! durable state (granting a vote, counting the candidate's own vote, acknowledging entries to the
-//! leader, counting the leader's own copy) wait as [`Waiter`]s on the newest sync. A node issues
-//! at most one sync per step: the first waiter that finds writes unsynced reserves it, later
-//! waiters of the step share it, and it is issued last, so that it covers every write of the step
-//! (a leader appending to several partitions, or a follower to several from one fetch answer,
-//! syncs once, as Kafka flushes the log directories it wrote at once).
+//! leader, counting the leader's own copy) wait as [`Waiter`]s on the newest sync. The first waiter
+//! that finds writes unsynced reserves a sync, later waiters share it, and it is issued at the end
+//! of a step, so that it covers every write of the step (a leader appending to several partitions,
+//! or a follower to several from one fetch answer, syncs once, as Kafka flushes the log
+//! directories it wrote at once).
+//!
+//! Group commit for partition data: a waiter that asks for [`SyncUrgency::GroupCommit`] (a
+//! leader's own copy, a follower's next fetch) does not start a sync while another is in flight;
+//! the sync it reserves is issued at the end of the step that learns the one in flight completed,
+//! and every waiter meanwhile shares it. Under load a broker then syncs about once per sync
+//! latency instead of once per append, as log stores do. The metadata quorum's waiters (votes,
+//! terms, metadata entries) ask for [`SyncUrgency::Immediate`], as KRaft syncs its quorum state
+//! and metadata log at once: elections must not wait behind data.
 //!
 //! Invariants: a waiter is released only by the success of a sync issued after every write that
 //! preceded the waiter (except background writes, which nothing waits for); after a disk fault no
-//! waiter is released until a full rewrite of the node's state has been synced; no sync is left
-//! reserved at the end of a step.
+//! waiter is released until a full rewrite of the node's state has been synced; a sync is left
+//! reserved at the end of a step only while another is in flight and no immediate waiter waits on
+//! it.
 //!
 //! Fault handling: a failed write or sync parks every waiter and marks a rewrite pending. The node
 //! rewrites its whole state after [`DISK_RETRY_INTERVAL_NS`] (not at once: a disk that rejects
@@ -45,6 +54,15 @@ pub(crate) enum Waiter {
     },
 }
 
+/// Whether a waiter's sync may wait for the sync in flight (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SyncUrgency {
+    /// Start a sync at the end of this step even if another is in flight.
+    Immediate,
+    /// Share the next sync, started once none is in flight.
+    GroupCommit,
+}
+
 /// Tags writes and syncs, and holds the waiters.
 #[derive(Debug, Default)]
 pub(crate) struct DiskTracker {
@@ -53,9 +71,15 @@ pub(crate) struct DiskTracker {
     writes_unsynced: bool,
     /// The newest sync in flight or reserved, if any.
     sync_newest: Option<u64>,
-    /// A sync reserved during this step, issued at its end ([`DiskTracker::issue_reserved_sync`]):
-    /// one sync covers every write of the step, however many waiters asked for one.
+    /// A sync reserved but not issued: issued at the end of the step
+    /// ([`DiskTracker::issue_reserved_sync`]), or once the sync in flight completes. One sync
+    /// covers every write issued before it, however many waiters asked for one.
     sync_reserved: Option<u64>,
+    /// The newest sync issued and not yet completed, if any.
+    sync_in_flight: Option<u64>,
+    /// Whether an immediate waiter waits on the reserved sync: it is issued at the end of the
+    /// step even while another is in flight.
+    sync_reserved_immediate: bool,
     /// Waiters with the tag of the sync that releases them, in issue order (so by tag: a waiter
     /// always waits on the newest sync).
     waiters: VecDeque<(u64, Waiter)>,
@@ -94,9 +118,9 @@ impl DiskTracker {
         output.push(Output::DiskWrite { tag, write });
     }
 
-    /// Defers `waiter` until every write issued so far is durable (reserving a sync, issued at
-    /// the end of the step, if needed). Returns the waiter back when that is already the case.
-    pub(crate) fn when_durable(&mut self, waiter: Waiter) -> Option<Waiter> {
+    /// Defers `waiter` until every write issued so far is durable (reserving a sync if needed,
+    /// issued as `urgency` says). Returns the waiter back when that is already the case.
+    pub(crate) fn when_durable(&mut self, waiter: Waiter, urgency: SyncUrgency) -> Option<Waiter> {
         if self.rewrite_pending {
             if self.parked.len() < WAITERS_MAX {
                 self.parked.push(waiter);
@@ -111,6 +135,9 @@ impl DiskTracker {
             self.sync_reserved = Some(tag);
             self.sync_newest = Some(tag);
             self.writes_unsynced = false;
+        }
+        if urgency == SyncUrgency::Immediate && self.sync_reserved.is_some() {
+            self.sync_reserved_immediate = true;
         }
         match self.sync_newest {
             Some(tag) => {
@@ -129,25 +156,35 @@ impl DiskTracker {
         }
     }
 
-    /// Issues the sync reserved during this step, if any; it covers every write of the step. A
-    /// node calls it last in every step.
+    /// Issues the reserved sync, if any, unless it may wait for the one in flight; it covers
+    /// every write issued so far. A node calls it last in every step.
     pub(crate) fn issue_reserved_sync(&mut self, output: &mut Vec<Output>) {
+        if self.sync_in_flight.is_some() && !self.sync_reserved_immediate {
+            return;
+        }
         if let Some(tag) = self.sync_reserved.take() {
             output.push(Output::DiskSync { tag });
+            self.sync_in_flight = Some(tag);
+            self.sync_reserved_immediate = false;
             self.writes_unsynced = false;
         }
     }
 
-    /// Whether a sync is reserved but not issued (never so between steps).
-    pub(crate) fn sync_reserved(&self) -> bool {
+    /// Whether a sync is reserved and nothing will issue it (never so between steps): none is
+    /// in flight, or an immediate waiter waits on it.
+    pub(crate) fn sync_stranded(&self) -> bool {
         self.sync_reserved.is_some()
+            && (self.sync_in_flight.is_none() || self.sync_reserved_immediate)
     }
 
     /// A sync succeeded: the waiters of it and of every earlier sync are released, one by one,
-    /// by [`DiskTracker::next_released`].
+    /// by [`DiskTracker::next_released`], and a sync reserved meanwhile may now be issued.
     pub(crate) fn sync_succeeded(&mut self, tag: u64) {
         if self.sync_newest == Some(tag) {
             self.sync_newest = None;
+        }
+        if self.sync_in_flight == Some(tag) {
+            self.sync_in_flight = None;
         }
     }
 
@@ -168,6 +205,10 @@ impl DiskTracker {
     pub(crate) fn fault(&mut self) -> bool {
         self.sync_newest = None;
         self.sync_reserved = None;
+        self.sync_reserved_immediate = false;
+        // A sync still in flight no longer matters (its waiters are parked): the rewrite must
+        // not wait for it.
+        self.sync_in_flight = None;
         self.writes_unsynced = false;
         let waiters = self.waiters.drain(..).map(|(_, waiter)| waiter);
         self.parked.extend(waiters);
@@ -205,9 +246,15 @@ mod tests {
         let mut disk = DiskTracker::default();
         let mut output = Vec::new();
         let waiter = Waiter::SelfVote { term: 1 };
-        assert_eq!(disk.when_durable(waiter.clone()), Some(waiter.clone()));
+        assert_eq!(
+            disk.when_durable(waiter.clone(), SyncUrgency::Immediate),
+            Some(waiter.clone())
+        );
         disk.write(StorageWrite::HardState(HardState::default()), &mut output);
-        assert_eq!(disk.when_durable(waiter.clone()), None);
+        assert_eq!(
+            disk.when_durable(waiter.clone(), SyncUrgency::Immediate),
+            None
+        );
         assert!(
             !matches!(output.last(), Some(Output::DiskSync { .. })),
             "the sync waits for the end of the step"
@@ -224,18 +271,161 @@ mod tests {
         assert_eq!(disk.waiting(), 0);
     }
 
+    /// The tags of the syncs `output` issues.
+    fn syncs(output: &[Output]) -> Vec<u64> {
+        output
+            .iter()
+            .filter_map(|item| match item {
+                Output::DiskSync { tag } => Some(*tag),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn write_hard_state(disk: &mut DiskTracker, output: &mut Vec<Output>) {
+        disk.write(StorageWrite::HardState(HardState::default()), output);
+    }
+
+    /// A leader's own copy of partition `t/0` up to `end_offset`.
+    fn log_durable(end_offset: u64) -> Waiter {
+        Waiter::LogDurable {
+            topic: crate::topic::TopicName::new("t"),
+            partition: 0,
+            leader_epoch: 1,
+            end_offset,
+        }
+    }
+
+    /// A step that writes, waits for durability with `urgency`, and ends.
+    fn write_and_wait(
+        disk: &mut DiskTracker,
+        output: &mut Vec<Output>,
+        waiter: Waiter,
+        urgency: SyncUrgency,
+    ) {
+        write_hard_state(disk, output);
+        assert_eq!(disk.when_durable(waiter, urgency), None);
+        disk.issue_reserved_sync(output);
+        assert!(!disk.sync_stranded());
+    }
+
+    #[test]
+    fn a_group_commit_waits_for_the_sync_in_flight_then_covers_every_write_since() {
+        let mut disk = DiskTracker::default();
+        let mut output = Vec::new();
+        let group = SyncUrgency::GroupCommit;
+        write_and_wait(&mut disk, &mut output, log_durable(1), group);
+        let first = syncs(&output);
+        assert_eq!(
+            first.len(),
+            1,
+            "with none in flight, the sync is issued at once"
+        );
+
+        // Two more steps append and wait while the first sync is in flight: no second sync yet.
+        write_and_wait(&mut disk, &mut output, log_durable(2), group);
+        write_and_wait(&mut disk, &mut output, log_durable(3), group);
+        assert_eq!(syncs(&output), first, "at most one group commit in flight");
+
+        // The first sync releases only its own waiter; the step that learns so issues the next.
+        disk.sync_succeeded(first[0]);
+        assert_eq!(disk.next_released(first[0]), Some(log_durable(1)));
+        assert_eq!(disk.next_released(first[0]), None);
+        disk.issue_reserved_sync(&mut output);
+        let issued = syncs(&output);
+        assert_eq!(
+            issued.len(),
+            2,
+            "the deferred sync is issued once the first completes"
+        );
+        let second = issued[1];
+        disk.sync_succeeded(second);
+        assert_eq!(disk.next_released(second), Some(log_durable(2)));
+        assert_eq!(disk.next_released(second), Some(log_durable(3)));
+        assert_eq!(disk.waiting(), 0);
+
+        // Nothing written since the second sync was issued: nothing more to issue.
+        disk.issue_reserved_sync(&mut output);
+        assert_eq!(syncs(&output).len(), 2);
+    }
+
+    #[test]
+    fn an_immediate_waiter_starts_a_sync_even_while_one_is_in_flight() {
+        let mut disk = DiskTracker::default();
+        let mut output = Vec::new();
+        let group = SyncUrgency::GroupCommit;
+        write_and_wait(&mut disk, &mut output, log_durable(1), group);
+        write_and_wait(&mut disk, &mut output, log_durable(2), group);
+        assert_eq!(syncs(&output).len(), 1);
+        // A vote (no write of its own this step) joins the deferred sync and makes it immediate.
+        assert_eq!(
+            disk.when_durable(Waiter::SelfVote { term: 1 }, SyncUrgency::Immediate),
+            None
+        );
+        assert!(
+            disk.sync_stranded(),
+            "must be issued by the end of the step"
+        );
+        disk.issue_reserved_sync(&mut output);
+        let issued = syncs(&output);
+        assert_eq!(
+            issued.len(),
+            2,
+            "issued at once, with the first still in flight"
+        );
+        disk.sync_succeeded(issued[1]);
+        assert_eq!(disk.next_released(issued[1]), Some(log_durable(1)));
+        assert_eq!(disk.next_released(issued[1]), Some(log_durable(2)));
+        assert_eq!(
+            disk.next_released(issued[1]),
+            Some(Waiter::SelfVote { term: 1 })
+        );
+        // The first sync completing late changes nothing.
+        disk.sync_succeeded(issued[0]);
+        assert_eq!(disk.next_released(issued[0]), None);
+        assert_eq!(disk.waiting(), 0);
+    }
+
+    #[test]
+    fn a_fault_does_not_hold_the_rewrite_behind_a_sync_in_flight() {
+        let mut disk = DiskTracker::default();
+        let mut output = Vec::new();
+        write_and_wait(
+            &mut disk,
+            &mut output,
+            log_durable(1),
+            SyncUrgency::GroupCommit,
+        );
+        assert_eq!(syncs(&output).len(), 1);
+        assert!(disk.fault(), "a write failed while the sync was in flight");
+        let parked = disk.begin_rewrite().expect("a rewrite is pending");
+        write_hard_state(&mut disk, &mut output);
+        for waiter in parked {
+            assert_eq!(disk.when_durable(waiter, SyncUrgency::GroupCommit), None);
+        }
+        disk.issue_reserved_sync(&mut output);
+        assert_eq!(
+            syncs(&output).len(),
+            2,
+            "the rewrite's sync is issued at once"
+        );
+    }
+
     #[test]
     fn a_fault_parks_waiters_until_the_rewrite() {
         let mut disk = DiskTracker::default();
         let mut output = Vec::new();
         disk.write(StorageWrite::HardState(HardState::default()), &mut output);
         let first = Waiter::SelfVote { term: 1 };
-        assert_eq!(disk.when_durable(first.clone()), None);
+        assert_eq!(
+            disk.when_durable(first.clone(), SyncUrgency::Immediate),
+            None
+        );
         assert!(disk.fault(), "the first fault starts a rewrite");
         assert!(!disk.fault(), "a second fault joins it");
         let second = Waiter::SelfVote { term: 2 };
         assert_eq!(
-            disk.when_durable(second.clone()),
+            disk.when_durable(second.clone(), SyncUrgency::Immediate),
             None,
             "parked, not released"
         );

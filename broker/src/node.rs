@@ -26,7 +26,7 @@ use crate::broker::BrokerSession;
 use crate::config::ClusterConfig;
 use crate::controller::ControllerState;
 use crate::dedup::{RequestWindows, WindowLimits, initial_request_id};
-use crate::disk::{DISK_RETRY_INTERVAL_NS, DiskTracker, Waiter};
+use crate::disk::{DISK_RETRY_INTERVAL_NS, DiskTracker, SyncUrgency, Waiter};
 use crate::group::coordinator::GroupCoordinators;
 use crate::message::Message;
 use crate::metadata::image::MetadataImage;
@@ -532,9 +532,18 @@ impl Node {
         }
     }
 
-    /// Runs `waiter` once every write issued so far is durable.
+    /// Runs `waiter` once every write issued so far is durable, syncing at the end of this step
+    /// if needed (the metadata quorum's waiters: see [`crate::disk`]).
     pub(crate) fn when_durable(&mut self, waiter: Waiter) {
-        if let Some(waiter) = self.disk.when_durable(waiter) {
+        if let Some(waiter) = self.disk.when_durable(waiter, SyncUrgency::Immediate) {
+            self.release(waiter);
+        }
+    }
+
+    /// [`Node::when_durable`] for partition data: shares the next sync, started once the one in
+    /// flight completes (group commit, see [`crate::disk`]).
+    pub(crate) fn when_durable_in_group(&mut self, waiter: Waiter) {
+        if let Some(waiter) = self.disk.when_durable(waiter, SyncUrgency::GroupCommit) {
             self.release(waiter);
         }
     }
@@ -709,8 +718,8 @@ impl Node {
         self.check_session_invariants();
         self.check_produce_invariants();
         assert!(
-            !self.disk.sync_reserved(),
-            "node {}: a sync reserved but not issued by the end of the step",
+            !self.disk.sync_stranded(),
+            "node {}: a sync reserved, none in flight, and none issued by the end of the step",
             self.id
         );
     }

@@ -308,7 +308,7 @@ impl Node {
         };
         let message = Message::ReplicaFetch(request);
         if self.config.flush.must_sync_before_next_fetch() {
-            self.when_durable(Waiter::Send {
+            self.when_durable_in_group(Waiter::Send {
                 to: leader,
                 message,
             });

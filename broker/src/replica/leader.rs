@@ -116,7 +116,7 @@ impl Node {
         leader_epoch: u64,
         end_offset: u64,
     ) {
-        self.when_durable(Waiter::LogDurable {
+        self.when_durable_in_group(Waiter::LogDurable {
             topic: key.0.clone(),
             partition: key.1,
             leader_epoch,
