@@ -50,7 +50,8 @@ pub struct SimulationConfig {
     pub clock: ClockConfig,
     /// Call `Process::check_invariants` after every step.
     pub check_invariants: bool,
-    /// The most inputs a paused node accumulates; further messages are dropped (and counted).
+    /// The most inputs a paused node accumulates before it drops further messages (counted);
+    /// its timers and disk completions are always kept.
     pub deferred_inputs_max: usize,
 }
 
@@ -471,7 +472,10 @@ impl<P: Process> Simulation<P> {
         self.offer(node, Input::DiskSyncDone { tag, result });
     }
 
-    /// Hands `input` to the node now, or queues it while the node is paused.
+    /// Hands `input` to the node now, or queues it while the node is paused. Past
+    /// `deferred_inputs_max` a paused node's messages are dropped, as a full socket buffer
+    /// drops them; its timers and disk completions never are (a stopped process gets them when
+    /// it resumes), and they are bounded by what the node itself armed and issued.
     fn offer(&mut self, node: NodeId, input: Input<P::Message>) {
         let deferred_inputs_max = self.config.deferred_inputs_max;
         let slot = &mut self.slots[node.index()];
@@ -482,7 +486,9 @@ impl<P: Process> Simulation<P> {
         );
         if !slot.paused {
             self.step_node(node, input);
-        } else if slot.deferred.len() < deferred_inputs_max {
+        } else if slot.deferred.len() < deferred_inputs_max
+            || !matches!(input, Input::Message { .. })
+        {
             slot.deferred.push_back(input);
         } else {
             self.counters.messages_dropped_overflow += 1;

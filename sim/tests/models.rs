@@ -275,6 +275,37 @@ fn a_pause_delays_processing_and_timers() {
     );
 }
 
+/// A paused node's inbox is bounded, but only messages overflow it: a stopped process still
+/// gets its timers and disk completions when it resumes (they are its own, and bounded).
+#[test]
+fn a_paused_node_drops_overflowing_messages_but_never_its_timers() {
+    let roles = vec![
+        Role::pinging(vec![B], 10 * MILLISECOND_NS),
+        Role::pinging(vec![A], MILLISECOND_NS),
+    ];
+    let config = SimulationConfig {
+        deferred_inputs_max: 3,
+        ..config(7)
+    };
+    let mut simulation = demo::simulation(config, roles);
+    simulation.run_until(100 * MILLISECOND_NS);
+    simulation.pause(A);
+    simulation.run_until(200 * MILLISECOND_NS);
+    assert!(
+        simulation.counters().messages_dropped_overflow > 0,
+        "B's pings overflow A's inbox"
+    );
+    simulation.resume(A);
+    observations(&mut simulation);
+    simulation.run_until(300 * MILLISECOND_NS);
+    let timers = timer_times(&observations(&mut simulation), A);
+    assert_eq!(
+        timers.len(),
+        11,
+        "the overdue timer fires at resume, then every 10 ms: {timers:?}"
+    );
+}
+
 #[test]
 fn clock_drift_and_jumps_move_timers() {
     let roles = vec![Role::pinging(vec![B], 10 * MILLISECOND_NS), Role::idle()];
