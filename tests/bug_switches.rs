@@ -80,11 +80,14 @@ fn zoo_4_readmit_stale_broker() {
     );
 }
 
+/// A leader cut off from its followers acknowledges at its own LEO; the majority's new leader
+/// never had those records. This fires in every seed of `minority-partition-leader` (measured
+/// over 100), against 3% of `leader-crash-after-ack`'s.
 #[test]
 fn zoo_5_high_watermark_at_leader_end() {
     first_failure(
         "hw-at-leo",
-        "leader-crash-after-ack.toml",
+        "minority-partition-leader.toml",
         Bugs {
             high_watermark_at_leader_end: true,
             ..Bugs::default()
