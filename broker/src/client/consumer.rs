@@ -148,8 +148,8 @@ impl Consumer {
 
     fn refresh_metadata(&mut self, now_ns: u64, output: &mut Vec<Output>) {
         let request_id = self.request_ids.next_id();
-        let timeout_ns = self.config.retry_backoff_ns;
-        if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, timeout_ns) {
+        let backoff_ns = self.config.retry_backoff_ns;
+        if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, backoff_ns) {
             output.push(Output::Send { to, message });
         }
     }

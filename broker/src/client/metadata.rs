@@ -22,6 +22,8 @@ pub struct MetadataCache {
     partition_counts: BTreeMap<String, u32>,
     /// The refresh in flight: its request id and when it was sent.
     in_flight: Option<(u64, u64)>,
+    /// When the last refresh was sent, answered or not: at most one per backoff.
+    last_sent_ns: Option<u64>,
     broker_next: u32,
 }
 
@@ -35,6 +37,7 @@ impl MetadataCache {
             epoch_floors: BTreeMap::new(),
             partition_counts: BTreeMap::new(),
             in_flight: None,
+            last_sent_ns: None,
             broker_next: 0,
         }
     }
@@ -68,21 +71,28 @@ impl MetadataCache {
         self.partition_counts.get(topic).copied()
     }
 
-    /// A refresh request to the next broker, unless one is in flight younger than `timeout_ns`.
+    /// A refresh request to the next broker, unless one was sent less than `backoff_ns` ago,
+    /// answered or not. As Kafka's clients back off `retry.backoff.ms` between metadata
+    /// requests: a client waiting for a topic to appear polls for it, it does not send its next
+    /// request the moment an answer without it arrives. A refresh in flight longer than that is
+    /// presumed lost and sent again (to the next broker); so is one "sent" in the local future,
+    /// after the clock stepped back.
     pub fn refresh(
         &mut self,
         now_ns: u64,
         request_id: u64,
-        timeout_ns: u64,
+        backoff_ns: u64,
     ) -> Option<(u32, Message)> {
-        if let Some((_, sent_ns)) = self.in_flight
-            && sent_ns + timeout_ns > now_ns
+        if let Some(sent_ns) = self.last_sent_ns
+            && sent_ns <= now_ns
+            && now_ns < sent_ns.saturating_add(backoff_ns)
         {
             return None;
         }
         let to = self.broker_next;
         self.broker_next = (self.broker_next + 1) % self.brokers;
         self.in_flight = Some((request_id, now_ns));
+        self.last_sent_ns = Some(now_ns);
         Some((to, Message::MetadataRequest { request_id }))
     }
 
@@ -161,6 +171,39 @@ mod tests {
                 leader_epoch,
             }],
         }
+    }
+
+    #[test]
+    fn refreshes_are_one_per_backoff_answered_or_not() {
+        const BACKOFF_NS: u64 = 50;
+        let mut cache = MetadataCache::new(3);
+        let Some((0, Message::MetadataRequest { request_id })) =
+            cache.refresh(1_000, 7, BACKOFF_NS)
+        else {
+            panic!("the first refresh goes to broker 0");
+        };
+        assert_eq!(cache.refresh(1_010, 8, BACKOFF_NS), None, "one in flight");
+        let mut answered = answer(1, 2, 1);
+        answered.request_id = request_id;
+        assert!(cache.on_response(&answered));
+        assert!(!cache.refreshing());
+        assert_eq!(
+            cache.refresh(1_020, 8, BACKOFF_NS),
+            None,
+            "answered, but less than a backoff ago: no new request yet"
+        );
+        assert!(
+            matches!(cache.refresh(1_050, 8, BACKOFF_NS), Some((1, _))),
+            "a backoff after the last request, to the next broker"
+        );
+        assert!(
+            matches!(cache.refresh(1_100, 9, BACKOFF_NS), Some((2, _))),
+            "unanswered for a backoff: presumed lost, sent again"
+        );
+        assert!(
+            matches!(cache.refresh(900, 10, BACKOFF_NS), Some((0, _))),
+            "the clock stepped back: the last request is not in the future"
+        );
     }
 
     #[test]
