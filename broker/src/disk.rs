@@ -69,8 +69,6 @@ pub(crate) struct DiskTracker {
     tag_next: u64,
     /// Whether writes were issued since the last sync was issued.
     writes_unsynced: bool,
-    /// The newest sync in flight or reserved, if any.
-    sync_newest: Option<u64>,
     /// A sync reserved but not issued: issued at the end of the step
     /// ([`DiskTracker::issue_reserved_sync`]), or once the sync in flight completes. One sync
     /// covers every write issued before it, however many waiters asked for one.
@@ -100,6 +98,11 @@ impl DiskTracker {
     fn tag(&mut self) -> u64 {
         self.tag_next += 1;
         self.tag_next
+    }
+
+    /// The newest sync reserved or in flight, if any: the one a new waiter waits on.
+    fn sync_newest(&self) -> Option<u64> {
+        self.sync_reserved.or(self.sync_in_flight)
     }
 
     /// Issues a write.
@@ -133,13 +136,12 @@ impl DiskTracker {
                 None => self.tag(),
             };
             self.sync_reserved = Some(tag);
-            self.sync_newest = Some(tag);
             self.writes_unsynced = false;
         }
         if urgency == SyncUrgency::Immediate && self.sync_reserved.is_some() {
             self.sync_reserved_immediate = true;
         }
-        match self.sync_newest {
+        match self.sync_newest() {
             Some(tag) => {
                 // While syncs keep failing, waiters pile up; past the bound the newest are
                 // dropped: an unsent acknowledgement or an uncounted copy is always safe.
@@ -180,9 +182,6 @@ impl DiskTracker {
     /// A sync succeeded: the waiters of it and of every earlier sync are released, one by one,
     /// by [`DiskTracker::next_released`], and a sync reserved meanwhile may now be issued.
     pub(crate) fn sync_succeeded(&mut self, tag: u64) {
-        if self.sync_newest == Some(tag) {
-            self.sync_newest = None;
-        }
         if self.sync_in_flight == Some(tag) {
             self.sync_in_flight = None;
         }
@@ -203,7 +202,6 @@ impl DiskTracker {
     /// A write or sync failed: earlier writes may be lost. Parks every waiter until the rewrite.
     /// Returns whether this fault started a pending rewrite (so the caller arms its retry).
     pub(crate) fn fault(&mut self) -> bool {
-        self.sync_newest = None;
         self.sync_reserved = None;
         self.sync_reserved_immediate = false;
         // A sync still in flight no longer matters (its waiters are parked): the rewrite must

@@ -262,11 +262,9 @@ impl GroupConsumer {
     }
 
     fn refresh_metadata(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        let request_id = self.request_ids.next_id();
         let backoff_ns = self.config.retry_backoff_ns;
-        if let Some((to, message)) = self.metadata.refresh(now_ns, request_id, backoff_ns) {
-            output.push(Output::Send { to, message });
-        }
+        self.metadata
+            .request_refresh(now_ns, &mut self.request_ids, backoff_ns, output);
     }
 
     fn offsets_partition(&self) -> u32 {

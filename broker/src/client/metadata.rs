@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::dedup::RequestIds;
 use crate::message::{Message, MetadataResponse};
+use crate::node::Output;
 
 /// Partition leaders and leader epochs as last learned.
 #[derive(Debug)]
@@ -94,6 +96,21 @@ impl MetadataCache {
         self.in_flight = Some((request_id, now_ns));
         self.last_sent_ns = Some(now_ns);
         Some((to, Message::MetadataRequest { request_id }))
+    }
+
+    /// [`MetadataCache::refresh`] with the next of `request_ids`, sent through `output`: what
+    /// every client does when it needs newer metadata.
+    pub(crate) fn request_refresh(
+        &mut self,
+        now_ns: u64,
+        request_ids: &mut RequestIds,
+        backoff_ns: u64,
+        output: &mut Vec<Output>,
+    ) {
+        let request_id = request_ids.next_id();
+        if let Some((to, message)) = self.refresh(now_ns, request_id, backoff_ns) {
+            output.push(Output::Send { to, message });
+        }
     }
 
     /// Whether a refresh is in flight.
