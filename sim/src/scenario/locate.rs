@@ -78,11 +78,29 @@ pub fn line_of_field(text: &str, path: &FieldPath) -> Option<usize> {
     span.map(|span| line_of(text, span.start))
 }
 
+/// Where a located path may end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// At any field: the value an error is about.
+    Field,
+    /// At a table (or an inline table's key): where a missing field belongs.
+    Table,
+}
+
 /// The path of the deepest field whose key or value covers byte `offset`.
 pub fn field_at(text: &str, offset: usize) -> Option<String> {
+    path_at(text, offset, Ending::Field)
+}
+
+/// The path of the deepest table covering byte `offset`, `None` for the document's root.
+pub fn table_at(text: &str, offset: usize) -> Option<String> {
+    path_at(text, offset, Ending::Table)
+}
+
+fn path_at(text: &str, offset: usize, ending: Ending) -> Option<String> {
     let document = ImDocument::parse(text).ok()?;
     let mut path = FieldPath::root();
-    descend_table(document.as_table(), offset, &mut path);
+    descend_table(document.as_table(), offset, ending, &mut path);
     (!path.0.is_empty()).then(|| path.to_string())
 }
 
@@ -102,20 +120,20 @@ pub fn serde_error(
     let offset = quoted
         .and_then(|value| text.get(span.clone())?.find(&format!("\"{value}\"")))
         .map_or(span.start, |found| span.start + found);
-    let mut field = if whole_document {
-        None
-    } else {
-        field_at(text, offset)
-    };
-    if let Some(missing) = message
+    let missing = message
         .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
-    {
-        field = Some(field.map_or_else(
-            || missing.to_string(),
-            |parent| format!("{parent}.{missing}"),
-        ));
-    }
+        .and_then(|rest| rest.split('`').next());
+    let field = match missing {
+        // Serde spans the table the field is missing from (part of the root, for a top-level
+        // field): the field is named under that table, never under a key the span starts at.
+        Some(missing) => Some(
+            table_at(text, offset)
+                .filter(|_| !whole_document)
+                .map_or_else(|| missing.to_string(), |table| format!("{table}.{missing}")),
+        ),
+        None if whole_document => None,
+        None => field_at(text, offset),
+    };
     (Some(line_of(text, offset)), field)
 }
 
@@ -123,18 +141,29 @@ fn covers(span: Option<Range<usize>>, offset: usize) -> bool {
     span.is_some_and(|span| span.contains(&offset))
 }
 
-fn descend_table(table: &Table, offset: usize, path: &mut FieldPath) {
+fn descend_table(table: &Table, offset: usize, ending: Ending, path: &mut FieldPath) {
     for (key, item) in table.iter() {
-        if covers(table.key(key).and_then(|key| key.span()), offset) {
-            *path = path.key(key);
+        let on_key = covers(table.key(key).and_then(|key| key.span()), offset);
+        if !on_key && !item_contains(item, offset) {
+            continue;
+        }
+        if ending == Ending::Table && !is_table(item) {
             return;
         }
-        if item_contains(item, offset) {
-            *path = path.key(key);
-            descend_item(item, offset, path);
-            return;
+        *path = path.key(key);
+        if !on_key {
+            descend_item(item, offset, ending, path);
         }
+        return;
     }
+}
+
+/// A table, an array of tables or an inline table.
+fn is_table(item: &Item) -> bool {
+    matches!(
+        item,
+        Item::Table(_) | Item::ArrayOfTables(_) | Item::Value(toml_edit::Value::InlineTable(_))
+    )
 }
 
 fn table_contains(table: &Table, offset: usize) -> bool {
@@ -153,9 +182,9 @@ fn item_contains(item: &Item, offset: usize) -> bool {
     }
 }
 
-fn descend_item(item: &Item, offset: usize, path: &mut FieldPath) {
+fn descend_item(item: &Item, offset: usize, ending: Ending, path: &mut FieldPath) {
     match item {
-        Item::Table(table) => descend_table(table, offset, path),
+        Item::Table(table) => descend_table(table, offset, ending, path),
         Item::ArrayOfTables(array) => {
             let found = array
                 .iter()
@@ -163,7 +192,7 @@ fn descend_item(item: &Item, offset: usize, path: &mut FieldPath) {
                 .find(|(_, table)| table_contains(table, offset));
             if let Some((index, table)) = found {
                 *path = path.index(index);
-                descend_table(table, offset, path);
+                descend_table(table, offset, ending, path);
             }
         }
         _ => {}
@@ -199,5 +228,30 @@ mod tests {
         assert_eq!(field_at(TEXT, offset).as_deref(), Some("faults[1].target"));
         let offset = TEXT.find("brokers").unwrap();
         assert_eq!(field_at(TEXT, offset).as_deref(), Some("cluster.brokers"));
+    }
+
+    #[test]
+    fn offsets_name_their_tables() {
+        assert_eq!(
+            table_at(TEXT, 0),
+            None,
+            "the first key is in the root table"
+        );
+        let offset = TEXT.find("brokers").unwrap();
+        assert_eq!(table_at(TEXT, offset).as_deref(), Some("cluster"));
+        let offset = TEXT.find("\"b9\"").unwrap();
+        assert_eq!(table_at(TEXT, offset).as_deref(), Some("faults[1]"));
+    }
+
+    /// A missing top-level field belongs to the root, even where serde's span starts at the
+    /// document's first key.
+    #[test]
+    fn a_missing_field_is_named_under_its_table() {
+        let root_span = 0..TEXT.find("[cluster]").unwrap();
+        let (_, field) = serde_error(TEXT, root_span, "missing field `why`");
+        assert_eq!(field.as_deref(), Some("why"));
+        let start = TEXT.find("[[faults]]\nat = \"2s\"").unwrap();
+        let (_, field) = serde_error(TEXT, start..TEXT.len(), "missing field `action`");
+        assert_eq!(field.as_deref(), Some("faults[1].action"));
     }
 }
