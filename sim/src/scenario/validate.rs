@@ -219,7 +219,7 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
     )?;
     for (index, producer) in workload.producers.iter().enumerate() {
         let producer_path = path.key("producers").index(index);
-        known_topic(scenario, &producer.topic, &producer_path)?;
+        known_topic(scenario, &producer.topic, &producer_path.key("topic"))?;
         process_count(producer.count, &producer_path)?;
         ensure(
             (1..=RATE_PER_SECOND_MAX).contains(&producer.rate_per_second),
@@ -244,7 +244,7 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
     )?;
     for (index, consumer) in workload.consumers.iter().enumerate() {
         let consumer_path = path.key("consumers").index(index);
-        known_topic(scenario, &consumer.topic, &consumer_path)?;
+        known_topic(scenario, &consumer.topic, &consumer_path.key("topic"))?;
         process_count(consumer.count, &consumer_path)?;
         ensure(
             consumer.mode == workload.consumers[0].mode,
@@ -282,10 +282,11 @@ fn assign_consumer(consumer: &Consumer, path: &FieldPath) -> Checked {
     Ok(())
 }
 
+/// `topic`, named at `path` (a `topic` field or an entry of a `topics` list), is a cluster topic.
 fn known_topic(scenario: &Scenario, topic: &str, path: &FieldPath) -> Checked {
     ensure(
         scenario.topic(topic).is_some(),
-        || path.key("topic"),
+        || path.clone(),
         || format!("unknown topic {topic:?}: not among cluster.topics"),
     )
 }
