@@ -1,6 +1,6 @@
 //! Errors for the world, never a panic: bundled scenarios with random values swapped in.
 //!
-//! Each case takes a bundled scenario, written out whole (every default spelled, so every field
+//! Each case takes a bundled or a generated scenario, written out whole (every default spelled, so every field
 //! is there to mutate), and changes a few of its values: edge numbers (0, -1, 2^32, i64::MAX),
 //! odd strings ("", "0s", "1/0", a huge duration), the wrong type, a removed key, a duplicated
 //! array entry. The text must then either be rejected with an error that names the file, or be
@@ -9,6 +9,7 @@
 //! edge of validation itself.
 
 use proptest::prelude::*;
+use sim::campaign::generate::generate;
 use sim::runner::run::{RunOptions, run};
 use sim::scenario::Scenario;
 use toml::Value;
@@ -19,16 +20,48 @@ mod support;
 /// mutated rate or duration cannot make a case slow.
 const EVENTS_MAX: u64 = 60_000;
 
-const SCENARIOS: &[&str] = &[
-    "leader-crash-after-ack.toml",
-    "lossy-network.toml",
-    "clock-jump-leader.toml",
-    "group-coordinator-crash.toml",
-    "zombie-leader-pause.toml",
-    "crash-all-flush-never.toml",
-    "one-way-partition.toml",
-    "group-cooperative-scale.toml",
-];
+/// What a case mutates: a bundled scenario (by its index in the sorted library, modulo its
+/// size) or a generated one (with network faults, a nemesis, groups: the fields the bundled
+/// files leave at their defaults).
+#[derive(Clone, Debug)]
+enum Base {
+    Bundled(usize),
+    Generated(u64),
+}
+
+impl Base {
+    /// The base's name for failure messages, and its scenario.
+    fn load(&self) -> (String, Scenario) {
+        match self {
+            Base::Bundled(index) => {
+                let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+                let mut names: Vec<String> = std::fs::read_dir(directory)
+                    .expect("scenarios/ exists")
+                    .map(|entry| {
+                        entry
+                            .expect("readable")
+                            .file_name()
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .filter(|name| name.ends_with(".toml"))
+                    .collect();
+                names.sort();
+                let name = names[index % names.len()].clone();
+                let scenario = support::library(&name);
+                (name, scenario)
+            }
+            Base::Generated(seed) => (format!("generated from {seed}"), generate(*seed)),
+        }
+    }
+}
+
+fn base() -> impl Strategy<Value = Base> {
+    prop_oneof![
+        any::<usize>().prop_map(Base::Bundled),
+        any::<u64>().prop_map(Base::Generated),
+    ]
+}
 
 /// One change to a scenario's TOML tree. Indexes pick among the tree's leaves (or arrays) by
 /// position modulo their number, so every generated change applies to any scenario.
@@ -302,12 +335,12 @@ proptest! {
 
     #[test]
     fn a_mutated_scenario_is_rejected_with_its_file_named_or_runs_without_a_panic(
-        scenario in 0..SCENARIOS.len(),
+        base in base(),
         mutations in proptest::collection::vec(mutation(), 1..4),
         seed in any::<u64>(),
     ) {
-        let name = SCENARIOS[scenario];
-        let mut root: Value = toml::from_str(&support::library(name).to_toml()).expect("own output parses");
+        let (name, original) = base.load();
+        let mut root: Value = toml::from_str(&original.to_toml()).expect("own output parses");
         let applied: Vec<String> = mutations.iter().map(|mutation| apply(&mut root, mutation)).collect();
         let Ok(text) = toml::to_string(&root) else {
             // A tree that TOML cannot write (some mixes of tables and values): nothing to test.
