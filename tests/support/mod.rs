@@ -3,6 +3,8 @@
 //! again identically.
 #![allow(dead_code, reason = "each test file uses the part it needs")]
 
+pub mod mutate;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
