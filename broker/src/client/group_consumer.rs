@@ -78,6 +78,10 @@ pub struct GroupConsumerConfig {
     pub auto_commit_interval_ns: u64,
     pub poll_timeout_ns: u64,
     pub fetch_records_max: u64,
+    /// Most offsets one commit request names: the coordinator's limit
+    /// ([`crate::group::GroupsConfig::commit_offsets_max`]). A commit of more goes out as
+    /// consecutive requests, each an operation of its own.
+    pub commit_offsets_max: u32,
     /// A commit or heartbeat unanswered this long is given up.
     pub request_timeout_ns: u64,
     pub retry_backoff_ns: u64,
@@ -104,6 +108,7 @@ impl GroupConsumerConfig {
             auto_commit_interval_ns: 500_000_000,
             poll_timeout_ns: 250_000_000,
             fetch_records_max: 512,
+            commit_offsets_max: 64,
             request_timeout_ns: 2_000_000_000,
             retry_backoff_ns: 50_000_000,
             start_at_ns: 0,
@@ -172,6 +177,10 @@ pub struct GroupConsumer {
     heartbeat: Option<(u64, u64)>,
     next_heartbeat_ns: u64,
     last_commit_ns: u64,
+    /// Offsets of a commit that did not fit in its first request, committed next, before
+    /// anything else: a member of a wide topic may hold more partitions than one request names.
+    /// Each offset gets one attempt, as a commit that fits in one request does.
+    commit_queue: Vec<(String, u32, u64)>,
     operation: Option<Operation>,
     /// Partitions were lost (fenced): the history learns it, as a rebalance to nothing, once
     /// the open operation completes.
@@ -182,6 +191,10 @@ impl GroupConsumer {
     pub fn new(config: GroupConsumerConfig, brokers: u32) -> GroupConsumer {
         assert!(config.offsets_partitions > 0 && !config.topics.is_empty());
         assert!(config.heartbeat_interval_ns < config.session_timeout_ns);
+        assert!(
+            config.commit_offsets_max > 0,
+            "a commit names at least one offset"
+        );
         GroupConsumer {
             config,
             metadata: MetadataCache::new(brokers),
@@ -203,6 +216,7 @@ impl GroupConsumer {
             heartbeat: None,
             next_heartbeat_ns: 0,
             last_commit_ns: 0,
+            commit_queue: Vec::new(),
             operation: None,
             loss_unrecorded: false,
         }
@@ -329,6 +343,11 @@ impl GroupConsumer {
             let rebalance = (self.generation, Vec::new());
             output.push(self.event(EventKind::Invoke, ClientOperation::Rebalance(None)));
             output.push(self.event(EventKind::Ok, ClientOperation::Rebalance(Some(rebalance))));
+        }
+        if !self.commit_queue.is_empty() {
+            let queued = std::mem::take(&mut self.commit_queue);
+            self.start_commit(now_ns, queued, output);
+            return;
         }
         if now_ns >= self.config.stop_at_ns {
             self.stop(now_ns, output);
@@ -749,15 +768,20 @@ impl GroupConsumer {
         due && !self.dirty_offsets(None).is_empty()
     }
 
-    /// Invokes a commit of `offsets` (at most the coordinator's per-commit limit is the caller's
-    /// concern: a member holds few partitions).
+    /// Invokes a commit of `offsets`: of the first `commit_offsets_max` of them, the rest
+    /// queued for the next turns ([`GroupConsumer::commit_queue`]).
     fn start_commit(
         &mut self,
         now_ns: u64,
-        offsets: Vec<(String, u32, u64)>,
+        mut offsets: Vec<(String, u32, u64)>,
         output: &mut Vec<Output>,
     ) {
         debug_assert!(!offsets.is_empty());
+        debug_assert!(self.commit_queue.is_empty(), "a queued commit goes first");
+        let request_max = self.config.commit_offsets_max as usize;
+        if offsets.len() > request_max {
+            self.commit_queue = offsets.split_off(request_max);
+        }
         let generation = self.generation;
         let (Some(member_id), Some(coordinator)) = (self.member_id, self.coordinator()) else {
             self.refresh_metadata(now_ns, output);

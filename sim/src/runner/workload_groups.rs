@@ -54,6 +54,7 @@ fn group_consumer(
         .expect("validated: subscribe has a group");
     let mut config =
         GroupConsumerConfig::new(process, group, shape.all_topics(), OFFSETS_PARTITIONS);
+    config.commit_offsets_max = groups_config(scenario).commit_offsets_max;
     config.protocol = match shape.protocol.unwrap_or_default() {
         scenario::RebalanceProtocol::Eager => RebalanceProtocol::Eager,
         scenario::RebalanceProtocol::Cooperative => RebalanceProtocol::Cooperative,
