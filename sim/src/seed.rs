@@ -17,6 +17,8 @@ pub enum Stream {
     Clock,
     Nemesis,
     Workload,
+    /// The scenario generator's scale draws: which seeds get a wide topic.
+    Scale,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -29,6 +31,7 @@ impl Stream {
             Stream::Clock => 3,
             Stream::Nemesis => 4,
             Stream::Workload => 5,
+            Stream::Scale => 6,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

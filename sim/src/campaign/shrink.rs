@@ -455,8 +455,10 @@ fn cluster_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
         ));
     }
     for (index, topic) in scenario.cluster.topics.iter().enumerate() {
-        if topic.partitions > 1 {
-            let fewer = topic.partitions - 1;
+        // Halving first: a wide generated topic (up to 128 partitions) shrinks in a few steps.
+        let halved = (topic.partitions >= 4).then_some(topic.partitions / 2);
+        let fewer = (topic.partitions > 1).then(|| topic.partitions - 1);
+        for fewer in halved.into_iter().chain(fewer) {
             cuts.push((
                 format!(
                     "topic {}: partitions {} -> {fewer}",
@@ -655,6 +657,49 @@ mod tests {
             "shrinking is deterministic"
         );
         assert_eq!(again.removed, shrunk.removed);
+    }
+
+    /// A wide generated topic shrinks by halves: a few runs, not one per partition.
+    #[test]
+    fn a_wide_topic_shrinks_by_halves() {
+        let crashes_b2 = |fault: &Fault| {
+            matches!(
+                fault,
+                Fault::Crash {
+                    target: Target::Broker(1),
+                    ..
+                }
+            )
+        };
+        let seed = (0..)
+            .map(|n| n * 7)
+            .find(|&seed| {
+                let scenario = generate(seed);
+                let topics = &scenario.cluster.topics;
+                topics.len() == 1
+                    && topics[0].partitions >= 64
+                    && scenario.faults.iter().any(crashes_b2)
+            })
+            .expect("a seed with one wide topic that crashes b2");
+        let original = generate(seed);
+        let width = original.cluster.topics[0].partitions;
+        let shrunk = shrink(&original, seed, None, &fake::crash_b2_runner, 10_000).unwrap();
+        assert_eq!(
+            shrunk.scenario.cluster.topics[0].partitions,
+            1,
+            "{}",
+            shrunk.text()
+        );
+        let steps = shrunk
+            .removed
+            .iter()
+            .filter(|step| step.contains("partitions"))
+            .count();
+        assert!(
+            steps <= 10,
+            "{width} partitions took {steps} steps:\n{}",
+            shrunk.text()
+        );
     }
 
     /// Fails (seeds divisible by 7) when a consumer is paused while another consumer runs: a
