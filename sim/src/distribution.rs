@@ -96,6 +96,11 @@ impl<'de> Deserialize<'de> for Ratio {
     }
 }
 
+/// The longest latency a distribution may draw: an hour. A message (or a sync) later than that
+/// is as good as lost in any run, and the bound keeps every simulated time it lands at far from
+/// overflow.
+pub const LATENCY_NS_MAX: u64 = 3_600_000_000_000;
+
 /// How long a message takes on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
@@ -119,6 +124,12 @@ pub enum Latency {
 
 impl Latency {
     pub fn validate(&self, field: &str) -> Result<(), String> {
+        let max_ns = self.max_ns();
+        if max_ns > LATENCY_NS_MAX {
+            return Err(format!(
+                "{field}: latencies up to {max_ns} ns, above the limit of {LATENCY_NS_MAX} ns (an hour)"
+            ));
+        }
         match *self {
             Latency::Constant { .. } => Ok(()),
             Latency::Uniform { min_ns, max_ns } => check_bounds(field, min_ns, max_ns),
@@ -230,5 +241,27 @@ mod tests {
             .validate("latency")
             .is_err()
         );
+    }
+
+    /// A latency past an hour, or a tail that adds up past it, is refused: simulated times
+    /// stay far from overflow.
+    #[test]
+    fn latency_is_at_most_an_hour() {
+        let tail = |tail_max_ns| Latency::LongTail {
+            min_ns: 0,
+            max_ns: LATENCY_NS_MAX / 2,
+            tail: Ratio::new(1, 2),
+            tail_max_ns,
+        };
+        assert!(tail(LATENCY_NS_MAX / 2).validate("latency").is_ok());
+        let error = tail(LATENCY_NS_MAX / 2 + 1)
+            .validate("network.latency")
+            .unwrap_err();
+        assert!(error.starts_with("network.latency: "), "{error}");
+        assert!(tail(u64::MAX).validate("latency").is_err());
+        let constant = Latency::Constant {
+            ns: LATENCY_NS_MAX + 1,
+        };
+        assert!(constant.validate("latency").is_err());
     }
 }
