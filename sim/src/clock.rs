@@ -34,7 +34,7 @@ pub struct Clock {
 impl Clock {
     pub fn new(offset_ns: i64, drift_ppm: i64) -> Clock {
         assert!(
-            drift_ppm.abs() <= DRIFT_PPM_MAX,
+            drift_ppm.unsigned_abs() <= DRIFT_PPM_MAX.unsigned_abs(),
             "drift {drift_ppm} ppm out of bounds"
         );
         Clock {
@@ -112,7 +112,7 @@ impl Clock {
 
     pub fn set_drift_ppm(&mut self, now_ns: u64, drift_ppm: i64) {
         assert!(
-            drift_ppm.abs() <= DRIFT_PPM_MAX,
+            drift_ppm.unsigned_abs() <= DRIFT_PPM_MAX.unsigned_abs(),
             "drift {drift_ppm} ppm out of bounds"
         );
         self.reanchor(now_ns);

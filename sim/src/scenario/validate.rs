@@ -433,7 +433,7 @@ fn fault_arguments(fault: &Fault, path: &FieldPath) -> Checked {
             )
         }
         Fault::ClockDrift { ppm, .. } => ensure(
-            ppm.abs() <= DRIFT_PPM_MAX,
+            ppm.unsigned_abs() <= DRIFT_PPM_MAX.unsigned_abs(),
             || path.key("ppm"),
             || format!("{ppm} ppm: drift must be within ±{DRIFT_PPM_MAX}"),
         ),
