@@ -45,6 +45,17 @@ fn indices_are_assigned_when_absent_and_null_completions_repeat_the_invocation()
     assert!(matches!(&operations[1].value, OperationValue::Micro(micro) if micro.len() == 1));
 }
 
+/// The largest index leaves none for a next line: an error naming the field, not an overflow.
+#[test]
+fn the_largest_index_is_refused() {
+    let text = format!(
+        "{}\n",
+        r#"{"index": 18446744073709551615, "time": 1, "process": 0, "type": "invoke", "f": "send", "value": [["send", "k", 1]]}"#
+    );
+    let error = error_of(&text);
+    assert_eq!((error.line(), error.field()), (1, Some("index")), "{error}");
+}
+
 #[test]
 fn unknown_f_names_line_and_field() {
     let error =

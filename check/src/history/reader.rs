@@ -216,7 +216,13 @@ impl HistoryValidator {
             }
             Some(index) => index,
         };
-        self.next_index = index + 1;
+        self.next_index = index.checked_add(1).ok_or_else(|| {
+            field(
+                line,
+                "index",
+                format!("{index} leaves no index for a next line"),
+            )
+        })?;
         Ok(index)
     }
 
