@@ -16,7 +16,7 @@ use sim::runner::run::{RunOptions, run};
 
 mod support;
 
-use support::mutate::{apply, mutation, names_a_place_in};
+use support::mutate::{apply, cases, mutation, names_a_place_in};
 
 /// Lines taken from the start of each recorded history: enough for every kind of operation,
 /// few enough that a case checks in well under a millisecond.
@@ -85,14 +85,6 @@ fn configs() -> [CheckConfig; 2] {
         ..CheckConfig::default()
     };
     [CheckConfig::default(), promised]
-}
-
-/// 256 cases by default; `PROPTEST_CASES=N` for a longer search.
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256)
 }
 
 proptest! {

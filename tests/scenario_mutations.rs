@@ -17,7 +17,7 @@ use sim::scenario::Scenario;
 
 mod support;
 
-use support::mutate::{apply, mutation, names_a_place_in};
+use support::mutate::{apply, cases, mutation, names_a_place_in};
 
 /// A run's event budget here: enough to cross startup and the first faults, small enough that a
 /// mutated rate or duration cannot make a case slow.
@@ -97,15 +97,6 @@ fn scenario_strings() -> BoxedStrategy<String> {
     ])
     .prop_map(str::to_owned);
     prop_oneof![3 => durations, 3 => words, 1 => "[a-z0-9/()_-]{0,12}"].boxed()
-}
-
-/// 256 cases by default; `PROPTEST_CASES=N` for a longer search (20,000 take about a minute in
-/// a release build).
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(256)
 }
 
 proptest! {

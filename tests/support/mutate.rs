@@ -9,6 +9,15 @@
 use proptest::prelude::*;
 use serde_json::{Number, Value};
 
+/// Cases per mutation test: 256 by default (a few seconds in CI), `PROPTEST_CASES=N` for a
+/// longer search. Debug builds are worth it: they also catch arithmetic overflow.
+pub fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(256)
+}
+
 /// One change to a document.
 #[derive(Clone, Debug)]
 pub enum Mutation {
