@@ -123,17 +123,20 @@ pub(crate) mod fake {
         report
     }
 
+    /// Whether `fault` crashes b2.
+    pub fn crashes_b2(fault: &Fault) -> bool {
+        matches!(
+            fault,
+            Fault::Crash {
+                target: Target::Broker(1),
+                ..
+            }
+        )
+    }
+
     /// Fails when the scenario crashes b2 and the seed is divisible by 7.
     pub fn crash_b2_runner(scenario: &Scenario, path: &str, seed: u64, _log: bool) -> SeedRun {
-        let crashes_b2 = scenario.faults.iter().any(|fault| {
-            matches!(
-                fault,
-                Fault::Crash {
-                    target: Target::Broker(1),
-                    ..
-                }
-            )
-        });
+        let crashes_b2 = scenario.faults.iter().any(crashes_b2);
         SeedRun::from_report(report(scenario, path, seed, crashes_b2 && seed % 7 == 0))
     }
 }

@@ -625,15 +625,7 @@ mod tests {
     #[test]
     fn shrinking_keeps_the_violation_and_drops_what_does_not_matter() {
         let seed = (0..).map(|n| n * 7).find(|&seed| {
-            generate(seed).faults.iter().any(|fault| {
-                matches!(
-                    fault,
-                    Fault::Crash {
-                        target: Target::Broker(1),
-                        ..
-                    }
-                )
-            }) && generate(seed).faults.len() > 4
+            generate(seed).faults.iter().any(fake::crashes_b2) && generate(seed).faults.len() > 4
         });
         let seed = seed.unwrap();
         let original = generate(seed);
@@ -662,15 +654,6 @@ mod tests {
     /// A wide generated topic shrinks by halves: a few runs, not one per partition.
     #[test]
     fn a_wide_topic_shrinks_by_halves() {
-        let crashes_b2 = |fault: &Fault| {
-            matches!(
-                fault,
-                Fault::Crash {
-                    target: Target::Broker(1),
-                    ..
-                }
-            )
-        };
         let seed = (0..)
             .map(|n| n * 7)
             .find(|&seed| {
@@ -678,7 +661,7 @@ mod tests {
                 let topics = &scenario.cluster.topics;
                 topics.len() == 1
                     && topics[0].partitions >= 64
-                    && scenario.faults.iter().any(crashes_b2)
+                    && scenario.faults.iter().any(fake::crashes_b2)
             })
             .expect("a seed with one wide topic that crashes b2");
         let original = generate(seed);
