@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use sim::campaign::SimulationRunner;
 use sim::campaign::execute::{self, Execution, Observer};
 use sim::campaign::record::{
     self, CampaignConfig, CampaignFolder, SUMMARY_FILE, SeedRecord, Source,
 };
 use sim::campaign::schedule::{AUDIT_PARTS, AUDIT_PARTS_DEFAULT, Shard};
 use sim::campaign::summary::Summary;
-use sim::campaign::{SimulationRunner, bugs};
 use sim::scenario::Duration;
 
 /// Run a campaign of seeds: exit 0 no failure, 1 failures found, 2 bad input.
@@ -185,9 +185,6 @@ fn ensure_bounded(config: &CampaignConfig, args: &FuzzArgs) -> Result<(), String
 
 /// The config the flags describe; `None` when they name no source (a bare `--resume`).
 fn config_of(args: &FuzzArgs) -> Result<Option<CampaignConfig>, String> {
-    for name in &args.bugs {
-        bugs::enable(&mut Default::default(), name)?;
-    }
     let mut sources: Vec<Source> = args
         .scenarios
         .iter()
@@ -201,17 +198,24 @@ fn config_of(args: &FuzzArgs) -> Result<Option<CampaignConfig>, String> {
     if sources.is_empty() {
         return Ok(None);
     }
-    if args.seeds == Some(0) {
-        return Err("--seeds must be at least 1".to_string());
-    }
-    Ok(Some(CampaignConfig {
+    let config = CampaignConfig {
         sources,
         seeds: args.seeds,
         campaign_seed: args.campaign_seed,
         shard: args.shard,
         audit_parts: args.audit_ratio.unwrap_or(AUDIT_PARTS_DEFAULT),
         bugs: args.bugs.clone(),
-    }))
+    };
+    config.validate().map_err(|(field, message)| {
+        let flag = match field.as_str() {
+            "seeds" => "--seeds",
+            "audit_parts" => "--audit-ratio",
+            bug if bug.starts_with("bugs") => "--bug",
+            other => other,
+        };
+        format!("{flag}: {message}")
+    })?;
+    Ok(Some(config))
 }
 
 /// Reopens the folder; flags naming a campaign must name the recorded one.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sim::campaign::record::{SeedRecord, read_records};
+use sim::campaign::record::{SeedRecord, read_config, read_records};
 
 fn trial() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trial"))
@@ -60,7 +60,9 @@ fn a_killed_campaign_resumes_without_losing_or_repeating_a_seed() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let done_before = read_records(&out, false).unwrap().len() as u64;
+    let done_before = read_records(&out, &read_config(&out).unwrap(), false)
+        .unwrap()
+        .len() as u64;
     assert!(done_before >= 10);
     assert!(
         done_before < SEEDS,
@@ -86,7 +88,7 @@ fn a_killed_campaign_resumes_without_losing_or_repeating_a_seed() {
         stdout.contains(&format!("this session: {} seeds", SEEDS - done_before)),
         "only the missing seeds ran: {stdout}"
     );
-    let resumed_records = by_job(read_records(&out, false).unwrap());
+    let resumed_records = by_job(read_records(&out, &read_config(&out).unwrap(), false).unwrap());
     assert_eq!(
         resumed_records.keys().copied().collect::<Vec<_>>(),
         (0..SEEDS).collect::<Vec<_>>()
@@ -102,7 +104,7 @@ fn a_killed_campaign_resumes_without_losing_or_repeating_a_seed() {
         .status;
     assert!(status.code().is_some_and(|code| code <= 1));
     assert_eq!(
-        by_job(read_records(&whole, false).unwrap()),
+        by_job(read_records(&whole, &read_config(&whole).unwrap(), false).unwrap()),
         resumed_records,
         "an interrupted and resumed campaign ran exactly the seeds of an uninterrupted one"
     );
@@ -228,4 +230,27 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A campaign folder edited by hand (or damaged in transfer) is bad input for merge and resume:
+/// exit 2 with the file, line and field, never a panic on a shard of zero.
+#[test]
+fn a_damaged_campaign_folder_exits_2_naming_file_line_and_field() {
+    let folder = temporary("damaged");
+    std::fs::create_dir_all(&folder).unwrap();
+    let campaign = "{\n  \"sources\": [{\"kind\": \"generated\"}],\n  \"seeds\": 4,\n  \
+                    \"campaign_seed\": 1,\n  \"shard\": {\"index\": 0, \"count\": 0},\n  \
+                    \"audit_parts\": 0\n}\n";
+    std::fs::write(folder.join("campaign.json"), campaign).unwrap();
+    let path = folder.join("campaign.json").display().to_string();
+    for arguments in [vec!["merge"], vec!["fuzz", "--resume", "--out"]] {
+        let output = trial().args(&arguments).arg(&folder).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{path}:5: field shard: count 0 is not in 1..=")),
+            "{arguments:?}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&folder).unwrap();
 }

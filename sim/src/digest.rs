@@ -90,6 +90,14 @@ pub fn format_digest(digest: u64) -> String {
     format!("{digest:016x}")
 }
 
+/// Whether `text` is a digest as [`format_digest`] writes it.
+pub fn is_formatted_digest(text: &str) -> bool {
+    text.len() == 16
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+}
+
 #[cfg(test)]
 mod tests {
     use std::hash::Hash;
@@ -116,5 +124,15 @@ mod tests {
         // Pinned: if this changes, every recorded digest in the world changes with it.
         assert_eq!(format_digest(digest_of(42u64)), "84ffeb30c5261a1b");
         assert_eq!(format_digest(TraceDigest::new().value()).len(), 16);
+        assert!(is_formatted_digest(&format_digest(u64::MAX)));
+        for bad in [
+            "",
+            "84ffeb30c5261a1",
+            "84FFEB30C5261A1B",
+            "84ffeb30c5261a1g",
+            "+4ffeb30c5261a1b",
+        ] {
+            assert!(!is_formatted_digest(bad), "{bad:?}");
+        }
     }
 }

@@ -32,6 +32,7 @@ pub mod counters;
 pub mod digest;
 pub mod disk;
 pub mod distribution;
+pub mod json;
 pub mod logging;
 pub mod network;
 pub mod process;

@@ -362,7 +362,7 @@ pub(crate) mod tests {
             70 + audited_rest + failed_rest,
             "only the missing seeds ran"
         );
-        let final_records = read_records(&path, false).unwrap();
+        let final_records = read_records(&path, &config, false).unwrap();
         let jobs: BTreeSet<u64> = final_records.iter().map(|record| record.job).collect();
         assert_eq!(final_records.len(), 120, "no duplicates");
         assert_eq!(jobs, (0..120).collect());

@@ -62,7 +62,7 @@ pub fn merge(folders: &[PathBuf]) -> Result<Merged, MergeError> {
                 shard: config.shard.to_string(),
             });
         }
-        let records = record::read_records(folder, false)?;
+        let records = record::read_records(folder, &config, false)?;
         let expected = config.schedule().shard_jobs();
         if expected.is_some_and(|expected| (records.len() as u64) < expected) {
             incomplete.push(format!(

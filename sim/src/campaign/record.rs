@@ -21,7 +21,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::campaign::schedule::{Schedule, Shard};
+use crate::campaign::bugs;
+use crate::campaign::schedule::{AUDIT_PARTS, Schedule, Shard};
+use crate::json::{self, JsonError};
 use crate::runner::report::{RunReport, Verdict};
 
 pub const CAMPAIGN_FILE: &str = "campaign.json";
@@ -64,6 +66,43 @@ pub struct CampaignConfig {
 }
 
 impl CampaignConfig {
+    /// Refuses what no campaign can run: no source, no seeds, more jobs than a `u64` numbers,
+    /// an audit ratio above 1, an unknown bug switch. Returns the field at fault and why. The
+    /// flags are checked by the same rules, and so is a `campaign.json` read back.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let problem = |field: &str, message: String| Err((field.to_owned(), message));
+        if self.sources.is_empty() {
+            return problem(
+                "sources",
+                "a campaign needs a scenario file or the generator".into(),
+            );
+        }
+        match self.seeds {
+            Some(0) => return problem("seeds", "must be at least 1".into()),
+            Some(seeds) if seeds.checked_mul(self.sources.len() as u64).is_none() => {
+                return problem(
+                    "seeds",
+                    format!(
+                        "{seeds} seeds of {} sources are more jobs than a campaign numbers",
+                        self.sources.len()
+                    ),
+                );
+            }
+            _ => {}
+        }
+        if self.audit_parts > AUDIT_PARTS {
+            return problem(
+                "audit_parts",
+                format!("{} is above {AUDIT_PARTS} (a ratio of 1)", self.audit_parts),
+            );
+        }
+        for (index, name) in self.bugs.iter().enumerate() {
+            bugs::enable(&mut Default::default(), name)
+                .or_else(|message| problem(&format!("bugs[{index}]"), message))?;
+        }
+        Ok(())
+    }
+
     pub fn schedule(&self) -> Schedule {
         Schedule {
             campaign_seed: self.campaign_seed,
@@ -125,6 +164,43 @@ impl SeedRecord {
     pub fn failed(&self) -> bool {
         self.verdict == Verdict::Fail
     }
+
+    /// Refuses a record its campaign could not have written: a job of another shard, a seed
+    /// that is not its job's, a malformed digest, an artifact outside `failures/`. Returns the
+    /// field at fault and why.
+    pub fn validate(&self, schedule: &Schedule) -> Result<(), (&'static str, String)> {
+        let in_campaign = schedule.campaign_jobs().is_none_or(|jobs| self.job < jobs);
+        if !in_campaign || !schedule.shard.holds(self.job) {
+            return Err((
+                "job",
+                format!("job {} is not one of shard {}'s", self.job, schedule.shard),
+            ));
+        }
+        let seed = schedule.job(self.job).seed;
+        if self.seed != seed {
+            return Err((
+                "seed",
+                format!("{} is not the seed of job {} ({seed})", self.seed, self.job),
+            ));
+        }
+        if !crate::digest::is_formatted_digest(&self.digest) {
+            return Err(("digest", format!("{:?} is not 16 hex digits", self.digest)));
+        }
+        if let Some(artifact) = &self.artifact {
+            let path = Path::new(artifact);
+            let inside = path.starts_with(FAILURES_FOLDER)
+                && path
+                    .components()
+                    .all(|part| matches!(part, std::path::Component::Normal(_)));
+            if !inside {
+                return Err((
+                    "artifact",
+                    format!("{artifact:?} is not a folder under {FAILURES_FOLDER}/"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `history/lost-write`: a violation's source and kind, as the campaign names them.
@@ -145,12 +221,15 @@ pub enum FolderError {
     /// Resume and merge both need a campaign folder.
     #[error("{path}: not a campaign folder ({CAMPAIGN_FILE} is missing)")]
     NotCampaign { path: PathBuf },
-    #[error("{path}:{line}: {message}")]
-    Corrupt {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    #[error("{path}:{}: {error}", error.line)]
+    Corrupt { path: PathBuf, error: JsonError },
+}
+
+fn corrupt(path: &Path) -> impl FnOnce(JsonError) -> FolderError + '_ {
+    move |error| FolderError::Corrupt {
+        path: path.to_path_buf(),
+        error,
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FolderError + '_ {
@@ -188,7 +267,7 @@ impl CampaignFolder {
         path: &Path,
     ) -> Result<(CampaignFolder, CampaignConfig, Vec<SeedRecord>), FolderError> {
         let config = read_config(path)?;
-        let records = read_records(path, true)?;
+        let records = read_records(path, &config, true)?;
         std::fs::create_dir_all(path.join(FAILURES_FOLDER)).map_err(io_error(path))?;
         Ok((Self::open_seeds(path)?, config, records))
     }
@@ -234,16 +313,20 @@ pub fn read_config(path: &Path) -> Result<CampaignConfig, FolderError> {
         });
     }
     let text = std::fs::read_to_string(&config_path).map_err(io_error(&config_path))?;
-    serde_json::from_str(&text).map_err(|error| FolderError::Corrupt {
-        path: config_path.clone(),
-        line: error.line(),
-        message: error.to_string(),
-    })
+    let config: CampaignConfig = json::parse(&text).map_err(corrupt(&config_path))?;
+    config.validate().map_err(|(field, message)| {
+        corrupt(&config_path)(JsonError::invalid(&text, &field, message))
+    })?;
+    Ok(config)
 }
 
-/// Every record of `seeds.jsonl`. With `repair`, a torn last line is cut off the file;
-/// without, it is ignored.
-pub fn read_records(path: &Path, repair: bool) -> Result<Vec<SeedRecord>, FolderError> {
+/// Every record of `seeds.jsonl` of the campaign `config`, each checked against it. With
+/// `repair`, a torn last line is cut off the file; without, it is ignored.
+pub fn read_records(
+    path: &Path,
+    config: &CampaignConfig,
+    repair: bool,
+) -> Result<Vec<SeedRecord>, FolderError> {
     let seeds_path = path.join(SEEDS_FILE);
     let text = match std::fs::read_to_string(&seeds_path) {
         Ok(text) => text,
@@ -259,18 +342,23 @@ pub fn read_records(path: &Path, repair: bool) -> Result<Vec<SeedRecord>, Folder
         file.set_len(complete_bytes as u64)
             .map_err(io_error(&seeds_path))?;
     }
+    let schedule = config.schedule();
     let mut records = Vec::new();
     let mut jobs = BTreeSet::new();
-    for (number, line) in text[..complete_bytes].lines().enumerate() {
-        let corrupt = |message: String| FolderError::Corrupt {
-            path: seeds_path.clone(),
-            line: number + 1,
-            message,
+    for (index, line) in text[..complete_bytes].lines().enumerate() {
+        let at_line = |error: JsonError| JsonError {
+            line: index + 1,
+            ..error
         };
         let record: SeedRecord =
-            serde_json::from_str(line).map_err(|error| corrupt(error.to_string()))?;
-        if !jobs.insert(record.job) {
-            return Err(corrupt(format!("job {} is recorded twice", record.job)));
+            json::parse(line).map_err(|error| corrupt(&seeds_path)(at_line(error)))?;
+        let problem = record.validate(&schedule).err().or_else(|| {
+            (!jobs.insert(record.job))
+                .then(|| ("job", format!("job {} is recorded twice", record.job)))
+        });
+        if let Some((field, message)) = problem {
+            let error = JsonError::invalid(line, field, message);
+            return Err(corrupt(&seeds_path)(at_line(error)));
         }
         records.push(record);
     }
@@ -315,11 +403,88 @@ mod tests {
     }
 
     #[test]
+    fn a_config_no_campaign_can_run_is_refused_with_its_field() {
+        assert_eq!(config().validate(), Ok(()));
+        let field_of = |change: fn(&mut CampaignConfig)| {
+            let mut config = config();
+            change(&mut config);
+            config.validate().unwrap_err().0
+        };
+        assert_eq!(field_of(|config| config.sources.clear()), "sources");
+        assert_eq!(field_of(|config| config.seeds = Some(0)), "seeds");
+        let overflow = |config: &mut CampaignConfig| {
+            config.sources.push(Source::Generated);
+            config.seeds = Some(u64::MAX / 2 + 1);
+        };
+        assert_eq!(field_of(overflow), "seeds");
+        assert_eq!(
+            field_of(|config| config.audit_parts = 10_001),
+            "audit_parts"
+        );
+        let unknown = |config: &mut CampaignConfig| {
+            config.bugs = vec!["elect-outside-isr".into(), "no-such-bug".into()];
+        };
+        assert_eq!(field_of(unknown), "bugs[1]");
+    }
+
+    #[test]
+    fn a_record_its_campaign_could_not_have_written_is_refused_at_its_line_and_field() {
+        let path = temporary("foreign-record");
+        let config = CampaignConfig {
+            shard: Shard { index: 1, count: 2 },
+            ..config()
+        };
+        let schedule = config.schedule();
+        let good = |job: u64| {
+            let report = RunReport::new("s", "s.toml", schedule.job(job).seed, job);
+            SeedRecord::new(job, &report, false)
+        };
+        // (field at fault, job of the second record, change to it); job 1 is the first record's.
+        type Change = fn(&mut SeedRecord);
+        let bad: [(&str, u64, Change); 6] = [
+            ("job", 3, |record| record.job = 2),
+            ("job", 3, |record| record.job = 11),
+            ("seed", 3, |record| record.seed ^= 1),
+            ("digest", 3, |record| record.digest = "F00".into()),
+            ("artifact", 3, |record| {
+                record.artifact = Some("../elsewhere".into())
+            }),
+            ("job", 1, |_| {}),
+        ];
+        for (field, job, change) in bad {
+            let _ = std::fs::remove_dir_all(&path);
+            let folder = CampaignFolder::create(&path, &config).unwrap();
+            folder.append(&good(1)).unwrap();
+            let mut record = good(job);
+            change(&mut record);
+            folder.append(&record).unwrap();
+            let error = read_records(&path, &config, false).unwrap_err();
+            let FolderError::Corrupt { error, .. } = error else {
+                panic!("{error}");
+            };
+            assert_eq!(
+                (error.line, error.field.as_deref()),
+                (2, Some(field)),
+                "{error}"
+            );
+        }
+        let folder = CampaignFolder::create(&temporary("good-records"), &config).unwrap();
+        folder.append(&good(1)).unwrap();
+        let mut failed = good(3);
+        failed.artifact = Some("failures/s-3".into());
+        folder.append(&failed).unwrap();
+        assert_eq!(read_records(&folder.path, &config, false).unwrap().len(), 2);
+        std::fs::remove_dir_all(&path).unwrap();
+        std::fs::remove_dir_all(&folder.path).unwrap();
+    }
+
+    #[test]
     fn a_torn_last_line_is_cut_off_on_resume() {
         let path = temporary("torn");
         let folder = CampaignFolder::create(&path, &config()).unwrap();
         for job in 0..3 {
-            let report = RunReport::new("s", "s.toml", job, job);
+            let seed = config().schedule().job(job).seed;
+            let report = RunReport::new("s", "s.toml", seed, job);
             folder
                 .append(&SeedRecord::new(job, &report, false))
                 .unwrap();

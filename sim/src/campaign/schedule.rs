@@ -23,15 +23,47 @@ pub const SHARDS_MAX: u32 = 1_000_000;
 const AUDIT_SALT: u64 = 0x6175_6469_7420_2020;
 
 /// One shard of a campaign: `index` of `count`, 0-based (`JOB_COMPLETION_INDEX` is too).
+/// Invariant: `index < count <= SHARDS_MAX`, also for a shard read from a campaign folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ShardFields")]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
 }
 
+/// A shard as a file holds it, before [`Shard::new`] checks it.
+#[derive(Deserialize)]
+struct ShardFields {
+    index: u32,
+    count: u32,
+}
+
+impl TryFrom<ShardFields> for Shard {
+    type Error = String;
+    fn try_from(fields: ShardFields) -> Result<Shard, String> {
+        Shard::new(fields.index, fields.count)
+    }
+}
+
 impl Shard {
     /// The whole campaign on one machine.
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Shard `index` of `count`, if `index < count <= SHARDS_MAX`.
+    pub fn new(index: u32, count: u32) -> Result<Shard, String> {
+        if count == 0 || count > SHARDS_MAX {
+            return Err(format!("count {count} is not in 1..={SHARDS_MAX}"));
+        }
+        if index >= count {
+            return Err(format!("index {index} is not below count {count}"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether job `index` of the whole campaign is one of this shard's.
+    pub fn holds(&self, job: u64) -> bool {
+        job % u64::from(self.count) == u64::from(self.index)
+    }
 }
 
 impl std::str::FromStr for Shard {
@@ -41,10 +73,7 @@ impl std::str::FromStr for Shard {
         let (index, count) = text.split_once('/').ok_or_else(bad)?;
         let index: u32 = index.trim().parse().map_err(|_| bad())?;
         let count: u32 = count.trim().parse().map_err(|_| bad())?;
-        if count == 0 || count > SHARDS_MAX || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
+        Shard::new(index, count).map_err(|_| bad())
     }
 }
 
@@ -185,5 +214,13 @@ mod tests {
         for bad in ["8/8", "1/0", "x/2", "1", "-1/2", ""] {
             assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
+        let read = |text: &str| serde_json::from_str::<Shard>(text).map_err(|e| e.to_string());
+        assert_eq!(
+            read(r#"{"index": 2, "count": 3}"#),
+            Ok(Shard { index: 2, count: 3 })
+        );
+        let error = read(r#"{"index": 3, "count": 3}"#).unwrap_err();
+        assert!(error.starts_with("index 3 is not below count 3"), "{error}");
+        assert!(read(r#"{"index": 0, "count": 0}"#).is_err());
     }
 }

@@ -57,8 +57,9 @@ impl Summary {
 
     fn add_record(&mut self, folder: &Path, record: &SeedRecord) {
         self.runs += 1;
-        self.simulated_ns += record.simulated_ns;
-        self.seed_wall_ns += record.wall_ns;
+        // Read back from files: a corrupt figure saturates a total instead of overflowing it.
+        self.simulated_ns = self.simulated_ns.saturating_add(record.simulated_ns);
+        self.seed_wall_ns = self.seed_wall_ns.saturating_add(record.wall_ns);
         if record.audited {
             self.audited += 1;
         }

@@ -14,7 +14,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::runner::report::RunReport;
+use crate::digest::is_formatted_digest;
+use crate::json::{self, JsonError};
+use crate::runner::report::{RunReport, Verdict};
 use crate::scenario::Scenario;
 
 pub const SCENARIO_FILE: &str = "scenario.toml";
@@ -44,6 +46,9 @@ pub enum ArtifactError {
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// The folder's report does not read, or holds what no run writes: line and field named.
+    #[error("{path}:{}: {error}", error.line)]
+    Report { path: PathBuf, error: JsonError },
     #[error(
         "{directory}: not an artifact folder (it has no {SCENARIO_FILE}); replay and shrink take \
          a folder written by `trial run --out` or by a campaign, such as OUT/failures/NAME"
@@ -132,11 +137,14 @@ pub fn read(directory: &Path) -> Result<RecordedRun, ArtifactError> {
     let scenario = Scenario::load(&scenario_path)?;
     let report_path = directory.join(REPORT_FILE);
     let text = std::fs::read_to_string(&report_path).map_err(io_error(&report_path))?;
-    let report: RunReport =
-        serde_json::from_str(&text).map_err(|error| ArtifactError::Invalid {
-            path: report_path.clone(),
-            message: format!("line {}: {error}", error.line()),
-        })?;
+    let invalid = |error: JsonError| ArtifactError::Report {
+        path: report_path.clone(),
+        error,
+    };
+    let report: RunReport = json::parse(&text).map_err(invalid)?;
+    check_report(&report)
+        .map_err(|(field, message)| invalid(JsonError::invalid(&text, field, message)))?;
+    check_seed_file(directory, report.seed)?;
     Ok(RecordedRun {
         scenario,
         scenario_path,
@@ -144,9 +152,55 @@ pub fn read(directory: &Path) -> Result<RecordedRun, ArtifactError> {
     })
 }
 
+/// Refuses a report no run writes: one whose digest is not 16 hex digits (replay compares it),
+/// or whose verdict disagrees with its violations (shrink keeps the first one).
+fn check_report(report: &RunReport) -> Result<(), (&'static str, String)> {
+    if !is_formatted_digest(&report.digest) {
+        return Err((
+            "digest",
+            format!("{:?} is not 16 hex digits", report.digest),
+        ));
+    }
+    let failed = report.verdict == Verdict::Fail;
+    if failed == report.violations.is_empty() {
+        return Err((
+            "verdict",
+            format!(
+                "{} with {} violations: a run fails exactly when it has one",
+                report.verdict,
+                report.violations.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The folder's `seed` file, where there is one, must hold the report's seed: replay and
+/// shrink run the report's, and a hand-edited `seed` must not be silently ignored.
+fn check_seed_file(directory: &Path, seed: u64) -> Result<(), ArtifactError> {
+    let path = directory.join(SEED_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(io_error(&path)(error)),
+    };
+    if text.trim().parse::<u64>() == Ok(seed) {
+        return Ok(());
+    }
+    Err(ArtifactError::Invalid {
+        path,
+        message: format!(
+            "line 1: holds {:?}, but {REPORT_FILE} records seed {seed}; replay runs the \
+             recorded seed: run another with `trial run {SCENARIO_FILE} --seed N`",
+            text.trim()
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::format_digest;
 
     const SCENARIO: &str = "name = \"artifact\"\nwhy = \"test\"\nfault_phase = \"1s\"\n[cluster]\nbrokers = 1\ncontrollers = 1\n\
         [[cluster.topics]]\nname = \"t\"\npartitions = 1\nreplication_factor = 1\nmin_insync_replicas = 1\n\
@@ -183,6 +237,57 @@ mod tests {
         assert!(
             !staging_path(&directory).exists(),
             "no partial folder left behind"
+        );
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
+    fn a_report_no_run_writes_or_a_seed_file_that_disagrees_is_refused() {
+        let scenario = Scenario::parse(SCENARIO, "artifact.toml").unwrap();
+        let report = RunReport::new("artifact", "artifact.toml", 77, 0xfeed);
+        let directory =
+            std::env::temp_dir().join(format!("trial-artifact-checked-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        let artifact = Artifact {
+            scenario: &scenario,
+            report: &report,
+            history_lines: &[],
+            log: "",
+        };
+        write(&directory, &artifact).unwrap();
+        let report_path = directory.join(REPORT_FILE);
+        let written = std::fs::read_to_string(&report_path).unwrap();
+        let refused_at = |text: &str| match read(&directory) {
+            Err(ArtifactError::Report { error, .. }) => {
+                assert_eq!(text.lines().nth(error.line - 1).map(|line| line.contains(&format!("\"{}\"", error.field.clone().unwrap()))), Some(true), "{error}");
+                error.field.unwrap()
+            }
+            other => panic!("{other:?}"),
+        };
+        let digest = written
+            .replace("\"0000000000000000feed\"", "\"feed\"")
+            .replace(&format_digest(0xfeed), "FEED");
+        std::fs::write(&report_path, &digest).unwrap();
+        assert_eq!(refused_at(&digest), "digest");
+        let failing = written.replace("\"pass\"", "\"fail\"");
+        std::fs::write(&report_path, &failing).unwrap();
+        assert_eq!(refused_at(&failing), "verdict");
+        let wrong_type = written.replace("\"seed\": 77", "\"seed\": \"77\"");
+        std::fs::write(&report_path, &wrong_type).unwrap();
+        assert_eq!(refused_at(&wrong_type), "seed");
+
+        std::fs::write(&report_path, &written).unwrap();
+        assert!(read(&directory).is_ok());
+        std::fs::write(directory.join(SEED_FILE), "78\n").unwrap();
+        let disagrees = read(&directory).unwrap_err().to_string();
+        assert!(
+            disagrees.contains("holds \"78\"") && disagrees.contains("seed 77"),
+            "{disagrees}"
+        );
+        std::fs::remove_file(directory.join(SEED_FILE)).unwrap();
+        assert!(
+            read(&directory).is_ok(),
+            "a folder without a seed file reads"
         );
         std::fs::remove_dir_all(&directory).unwrap();
     }
