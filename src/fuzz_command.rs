@@ -34,8 +34,8 @@ pub struct FuzzArgs {
     /// Stop taking new seeds after this much wall time, like `90s` or `10m`.
     #[arg(long, value_name = "DURATION")]
     pub time_budget: Option<Duration>,
-    /// Worker threads (default: every core). Each simulation is single-threaded.
-    #[arg(long)]
+    /// Worker threads (default: every core), 1 to 1024. Each simulation is single-threaded.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=JOBS_MAX))]
     pub jobs: Option<usize>,
     /// The campaign folder: campaign.json, seeds.jsonl, failures/, summary.json.
     #[arg(long, value_name = "DIR")]
@@ -90,7 +90,10 @@ pub fn run(args: &FuzzArgs) -> ExitCode {
         Err(message) => return bad_input(message),
     };
     let execution = Execution {
-        threads: args.jobs.unwrap_or_else(default_threads).max(1),
+        threads: args
+            .jobs
+            .unwrap_or_else(default_threads)
+            .clamp(1, JOBS_MAX as usize),
         time_budget: args
             .time_budget
             .map(|budget| std::time::Duration::from_nanos(budget.ns)),
@@ -180,6 +183,12 @@ fn ensure_bounded(config: &CampaignConfig, args: &FuzzArgs) -> Result<(), String
     if config.seeds.is_none() && args.time_budget.is_none() {
         return Err("give --seeds N, --time-budget DURATION, or both".to_string());
     }
+    if args.time_budget.is_some_and(|budget| budget.ns == 0) {
+        return Err(
+            "--time-budget: must be more than 0s (a campaign of no seeds proves nothing)"
+                .to_string(),
+        );
+    }
     Ok(())
 }
 
@@ -236,6 +245,10 @@ fn resume(
     }
     Ok((folder, config, recorded))
 }
+
+/// The most worker threads a campaign starts: far above any machine's cores, far below what
+/// exhausts a process's threads.
+const JOBS_MAX: u64 = 1024;
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |cores| cores.get())

@@ -203,6 +203,26 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
             "no-such-bug",
         ),
         (vec!["fuzz".into(), "--generate".into()], "--seeds"),
+        (
+            vec![
+                "fuzz".into(),
+                "--generate".into(),
+                "--seeds".into(),
+                "1".into(),
+                "--jobs".into(),
+                "0".into(),
+            ],
+            "--jobs",
+        ),
+        (
+            vec![
+                "fuzz".into(),
+                "--generate".into(),
+                "--time-budget".into(),
+                "0s".into(),
+            ],
+            "--time-budget",
+        ),
         (vec!["fuzz".into(), "--resume".into()], "campaign.json"),
         (
             vec!["merge".into(), "/nonexistent-campaign".into()],
