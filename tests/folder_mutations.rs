@@ -142,6 +142,22 @@ fn names_a_place(error: &JsonError, lines: &[&Value]) -> Result<(), TestCaseErro
     Ok(())
 }
 
+/// A folder merge refused: resume refuses it too, and changes nothing in it (not even the
+/// repair of a torn last line).
+fn resume_refuses_and_leaves_alone(folder: &Path) -> Result<(), TestCaseError> {
+    let before = std::fs::read(folder.join(SEEDS_FILE)).unwrap();
+    prop_assert!(CampaignFolder::resume(folder).is_err());
+    prop_assert!(
+        std::fs::read(folder.join(SEEDS_FILE)).unwrap() == before,
+        "resume changed a refused folder"
+    );
+    prop_assert!(
+        !folder.join("failures").exists(),
+        "resume changed a refused folder"
+    );
+    Ok(())
+}
+
 /// Reads the folder as merge and resume do; what reads must also be usable.
 fn read_campaign(
     folder: &Path,
@@ -168,7 +184,7 @@ fn read_campaign(
                     .is_none_or(|field| names_a_place_in(config_value, field)),
                 "{error}"
             );
-            return Ok(());
+            return resume_refuses_and_leaves_alone(folder);
         }
         Err(error) => return Err(TestCaseError::fail(format!("{error}"))),
     };
@@ -176,7 +192,8 @@ fn read_campaign(
         Ok(records) => records,
         Err(FolderError::Corrupt { path, error }) => {
             prop_assert!(path.ends_with(SEEDS_FILE), "{error}");
-            return names_a_place(&error, &seeds.iter().collect::<Vec<_>>());
+            names_a_place(&error, &seeds.iter().collect::<Vec<_>>())?;
+            return resume_refuses_and_leaves_alone(folder);
         }
         Err(error) => return Err(TestCaseError::fail(format!("{error}"))),
     };

@@ -334,14 +334,6 @@ pub fn read_records(
         Err(error) => return Err(io_error(&seeds_path)(error)),
     };
     let complete_bytes = text.rfind('\n').map_or(0, |end| end + 1);
-    if repair && complete_bytes < text.len() {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&seeds_path)
-            .map_err(io_error(&seeds_path))?;
-        file.set_len(complete_bytes as u64)
-            .map_err(io_error(&seeds_path))?;
-    }
     let schedule = config.schedule();
     let mut records = Vec::new();
     let mut jobs = BTreeSet::new();
@@ -361,6 +353,15 @@ pub fn read_records(
             return Err(corrupt(&seeds_path)(at_line(error)));
         }
         records.push(record);
+    }
+    // Only a folder that read whole is repaired: one refused is left as it was.
+    if repair && complete_bytes < text.len() {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&seeds_path)
+            .map_err(io_error(&seeds_path))?;
+        file.set_len(complete_bytes as u64)
+            .map_err(io_error(&seeds_path))?;
     }
     Ok(records)
 }
