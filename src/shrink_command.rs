@@ -79,8 +79,9 @@ pub fn run(args: &ShrinkArgs) -> ExitCode {
     out!("{}", shrunk.text());
     outln!("written to {}", out.display());
     outln!(
-        "reproduce: cargo run --release -- run {} --seed {seed}",
-        out.join(SCENARIO_FILE).display()
+        "reproduce: cargo run --release -- run {} --seed {}",
+        out.join(SCENARIO_FILE).display(),
+        shrunk.seed
     );
     outln!("replay:    cargo run --release -- replay {}", out.display());
     ExitCode::SUCCESS

@@ -5,10 +5,20 @@
 //! faults, shorten the phases, drop topics, producers and consumers, fewer processes, lower
 //! rates and key spaces, fewer partitions, replicas and brokers). A consumer process goes with
 //! the faults naming it (and a group's coordinator faults with the group's last process); later
-//! consumers' targets move down, so a fault aimed at a group member follows it. Each valid candidate runs with
-//! the same seed; the first whose first violation still has the same source and kind becomes
-//! the current scenario and the list starts over. The search stops when no candidate keeps the
-//! violation or after `runs_max` runs. The same runner and inputs always give the same result.
+//! consumers' targets move down, so a fault aimed at a group member follows it. Each valid
+//! candidate runs with the current seed; the first whose first violation still has the same
+//! source and kind becomes the current scenario and the list starts over.
+//!
+//! A seed is fragile: any change to the scenario moves every later random draw, so many a
+//! failure stops showing under its own seed as soon as anything is removed, and the shrink
+//! would stop at a scenario still full of what does not matter. When no candidate keeps the
+//! violation under the current seed, the list is tried once more with [`SEEDS_WHEN_STUCK`]
+//! other seeds per candidate (derived from the current one); a candidate that fails the same
+//! way under one of them becomes the current scenario, with that seed. The shrunk artifact
+//! records the seed it fails under, and its reproduce line names it.
+//!
+//! The search stops when no candidate keeps the violation under any seed tried, or after
+//! `runs_max` runs. The same runner and inputs always give the same result.
 
 use std::fmt;
 use std::path::Path;
@@ -18,6 +28,7 @@ use serde::Serialize;
 use crate::campaign::SeedRunner;
 use crate::campaign::execute::run_caught;
 use crate::campaign::record::violation_label;
+use crate::campaign::schedule::seed_of;
 use crate::network::NetworkConfig;
 use crate::runner::artifact::{self, Artifact, ArtifactError, SCENARIO_FILE};
 use crate::runner::report::{RunReport, ViolationSource};
@@ -25,6 +36,8 @@ use crate::scenario::{Duration, Fault, Scenario, Target};
 
 /// The default bound on runs of one shrink.
 pub const RUNS_MAX_DEFAULT: u64 = 2_000;
+/// Other seeds a candidate is run under once the shrink is stuck under its current seed.
+pub const SEEDS_WHEN_STUCK: u64 = 31;
 /// Phases are never shortened below this.
 const PHASE_NS_MIN: u64 = 1_000_000_000;
 
@@ -127,6 +140,10 @@ impl fmt::Display for Size {
 #[derive(Debug)]
 pub struct Shrunk {
     pub goal: Goal,
+    /// The seed the original failed under.
+    pub original_seed: u64,
+    /// The seed the shrunk scenario fails under: the original's, unless the shrink had to
+    /// change it to go on.
     pub seed: u64,
     pub original: Scenario,
     pub scenario: Scenario,
@@ -154,9 +171,10 @@ pub fn shrink<R: SeedRunner>(
     runner: &R,
     runs_max: u64,
 ) -> Result<Shrunk, ShrinkError> {
-    let run =
-        |candidate: &Scenario| run_caught(runner, candidate, &candidate.name, seed, false).report;
-    let report = run(scenario);
+    let run = |candidate: &Scenario, seed: u64| {
+        run_caught(runner, candidate, &candidate.name, seed, false).report
+    };
+    let report = run(scenario, seed);
     let goal = match goal {
         Some(goal) => goal,
         None => Goal::of(&report).ok_or(ShrinkError::NoViolation)?,
@@ -166,6 +184,7 @@ pub fn shrink<R: SeedRunner>(
     }
     let mut shrunk = Shrunk {
         goal,
+        original_seed: seed,
         seed,
         original: scenario.clone(),
         scenario: scenario.clone(),
@@ -174,25 +193,46 @@ pub fn shrink<R: SeedRunner>(
         runs: 1,
     };
     'search: loop {
-        for (what, candidate) in candidates(&shrunk.scenario) {
-            if shrunk.runs >= runs_max {
-                break 'search;
-            }
-            if candidate.validate().is_err() {
-                continue;
-            }
-            shrunk.runs += 1;
-            let report = run(&candidate);
-            if shrunk.goal.is_met_by(&report) {
-                shrunk.scenario = candidate;
-                shrunk.report = report;
-                shrunk.removed.push(what);
-                continue 'search;
+        // The current seed first; only when no candidate keeps the violation under it, the
+        // other seeds (see module docs).
+        for other_seeds in [0, SEEDS_WHEN_STUCK] {
+            for (what, candidate) in candidates(&shrunk.scenario) {
+                if candidate.validate().is_err() {
+                    continue;
+                }
+                let seeds = seeds_to_try(shrunk.seed, other_seeds);
+                for seed in seeds.skip(usize::from(other_seeds > 0)) {
+                    if shrunk.runs >= runs_max {
+                        break 'search;
+                    }
+                    shrunk.runs += 1;
+                    let report = run(&candidate, seed);
+                    if shrunk.goal.is_met_by(&report) {
+                        let under = if seed == shrunk.seed {
+                            String::new()
+                        } else {
+                            format!(
+                                " (under seed {seed}: seed {} no longer showed it)",
+                                shrunk.seed
+                            )
+                        };
+                        shrunk.removed.push(format!("{what}{under}"));
+                        shrunk.scenario = candidate;
+                        shrunk.report = report;
+                        shrunk.seed = seed;
+                        continue 'search;
+                    }
+                }
             }
         }
         break;
     }
     Ok(shrunk)
+}
+
+/// `seed`, then `others` seeds derived from it: the seeds one candidate is run under.
+fn seeds_to_try(seed: u64, others: u64) -> impl Iterator<Item = u64> {
+    std::iter::once(seed).chain((1..=others).map(move |index| seed_of(seed, index)))
 }
 
 /// Every reduction of `scenario`, biggest first, each with what it removes.
@@ -589,6 +629,7 @@ pub fn write<R: SeedRunner>(
     let json_path = directory.join(SUMMARY_JSON_FILE);
     let json = serde_json::json!({
         "goal": shrunk.goal.to_string(),
+        "original_seed": shrunk.original_seed,
         "seed": shrunk.seed,
         "runs": shrunk.runs,
         "original": Size::of(&shrunk.original),
@@ -605,13 +646,19 @@ impl Shrunk {
         let mut lines = vec![
             format!(
                 "shrunk {} under seed {} keeping {} in {} runs",
-                self.original.name, self.seed, self.goal, self.runs
+                self.original.name, self.original_seed, self.goal, self.runs
             ),
             format!("original: {}", Size::of(&self.original)),
             format!("shrunk:   {}", Size::of(&self.scenario)),
             format!("removed ({} steps):", self.removed.len()),
         ];
         lines.extend(self.removed.iter().map(|what| format!("  - {what}")));
+        if self.seed != self.original_seed {
+            lines.push(format!(
+                "the shrunk scenario fails under seed {}",
+                self.seed
+            ));
+        }
         lines.push(String::new());
         lines.join("\n")
     }
@@ -802,6 +849,49 @@ mod tests {
         );
         let passing = fake::report(&scenario, "s.toml", 1, false);
         assert!(!goal.is_met_by(&passing));
+    }
+
+    /// Fails when the scenario crashes b2 and either still has four faults or more, or runs
+    /// under an even seed: under an odd seed, removing faults stops the failure.
+    fn fragile_runner(scenario: &Scenario, path: &str, seed: u64, _log: bool) -> SeedRun {
+        let crashes_b2 = scenario.faults.iter().any(fake::crashes_b2);
+        let fails = crashes_b2 && (scenario.faults.len() >= 4 || seed % 2 == 0);
+        SeedRun::from_report(fake::report(scenario, path, seed, fails))
+    }
+
+    #[test]
+    fn a_shrink_stuck_under_its_seed_goes_on_under_another() {
+        let seed = (1..)
+            .step_by(2)
+            .find(|&seed| {
+                let scenario = generate(seed);
+                scenario.faults.iter().any(fake::crashes_b2) && scenario.faults.len() > 6
+            })
+            .unwrap();
+        let original = generate(seed);
+        let shrunk = shrink(&original, seed, None, &fragile_runner, 10_000).unwrap();
+        assert_eq!(shrunk.scenario.faults.len(), 1, "{}", shrunk.text());
+        assert_eq!(shrunk.original_seed, seed);
+        assert_eq!(shrunk.seed % 2, 0, "an even seed took it on");
+        assert!(
+            shrunk
+                .text()
+                .contains(&format!("fails under seed {}", shrunk.seed)),
+            "{}",
+            shrunk.text()
+        );
+        let changed = shrunk
+            .removed
+            .iter()
+            .filter(|what| what.contains("under seed"));
+        assert_eq!(
+            changed.count(),
+            1,
+            "the seed changed once: {:?}",
+            shrunk.removed
+        );
+        let again = shrink(&original, seed, None, &fragile_runner, 10_000).unwrap();
+        assert_eq!((again.seed, again.removed), (shrunk.seed, shrunk.removed));
     }
 
     #[test]
