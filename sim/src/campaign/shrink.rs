@@ -2,7 +2,7 @@
 //!
 //! Greedy and deterministic: from the current scenario, the candidate reductions are listed in
 //! a fixed order, biggest first (drop the nemesis, drop halves then quarters ... then single
-//! faults, shorten the phases, drop topics, producers and consumers, fewer processes, lower
+//! faults, shorten the phases, move the faults earlier, drop topics, producers and consumers, fewer processes, lower
 //! rates and key spaces, fewer partitions, replicas and brokers). A consumer process goes with
 //! the faults naming it (and a group's coordinator faults with the group's last process); later
 //! consumers' targets move down, so a fault aimed at a group member follows it. Each valid
@@ -252,6 +252,9 @@ fn candidates(scenario: &Scenario) -> Vec<(String, Scenario)> {
     for (what, candidate) in phase_cuts(scenario) {
         push(what, candidate);
     }
+    for (what, candidate) in fault_time_cuts(scenario) {
+        push(what, candidate);
+    }
     for (what, candidate) in workload_cuts(scenario) {
         push(what, candidate);
     }
@@ -341,6 +344,35 @@ fn phase_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
         cuts.push((
             format!("liveness phase {} -> {liveness}", scenario.liveness_phase),
             with(scenario, |s| s.liveness_phase = liveness),
+        ));
+    }
+    cuts
+}
+
+/// The faults moved earlier, in the same order: each at half its time, or all shifted so the
+/// first comes at half its time. Either lets a later phase cut end the fault phase sooner, and
+/// a shorter fault phase offers fewer records.
+fn fault_time_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let Some(first_ns) = scenario.faults.iter().map(|fault| fault.at().ns).min() else {
+        return Vec::new();
+    };
+    let moved = |new_ns: &dyn Fn(u64) -> u64| {
+        with(scenario, |s| {
+            for fault in &mut s.faults {
+                let at = fault.at_mut();
+                *at = Duration::from_ns(new_ns(at.ns));
+            }
+        })
+    };
+    let mut cuts = vec![(
+        "time: every fault at half its time".to_owned(),
+        moved(&|ns| round_up_to_ms(ns / 2)),
+    )];
+    let shift_ns = first_ns / 2 / 1_000_000 * 1_000_000;
+    if shift_ns > 0 {
+        cuts.push((
+            format!("time: every fault {} earlier", Duration::from_ns(shift_ns)),
+            moved(&|ns| ns - shift_ns),
         ));
     }
     cuts
@@ -892,6 +924,35 @@ mod tests {
         );
         let again = shrink(&original, seed, None, &fragile_runner, 10_000).unwrap();
         assert_eq!((again.seed, again.removed), (shrunk.seed, shrunk.removed));
+    }
+
+    #[test]
+    fn a_late_fault_moves_early_and_the_fault_phase_ends_soon_after() {
+        let late = |scenario: &Scenario| {
+            scenario
+                .faults
+                .iter()
+                .any(|fault| fake::crashes_b2(fault) && fault.at().ns > 4_000_000_000)
+        };
+        let seed = (0..).find(|&seed| late(&generate(seed))).unwrap();
+        let any_seed = |scenario: &Scenario, path: &str, seed: u64, _log: bool| {
+            let crashes_b2 = scenario.faults.iter().any(fake::crashes_b2);
+            SeedRun::from_report(fake::report(scenario, path, seed, crashes_b2))
+        };
+        let shrunk = shrink(&generate(seed), seed, None, &any_seed, 10_000).unwrap();
+        assert_eq!(shrunk.scenario.faults.len(), 1, "{}", shrunk.text());
+        assert!(
+            shrunk.scenario.faults[0].at().ns <= 1_000_000,
+            "{}",
+            shrunk.text()
+        );
+        assert_eq!(
+            shrunk.scenario.fault_phase.ns,
+            PHASE_NS_MIN,
+            "{}",
+            shrunk.text()
+        );
+        assert!(shrunk.removed.iter().any(|what| what.starts_with("time: ")));
     }
 
     #[test]

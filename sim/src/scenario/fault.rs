@@ -140,6 +140,37 @@ pub enum Fault {
     },
 }
 
+/// The one body of [`Fault::at`] and [`Fault::at_mut`]: the same match, over a shared or a
+/// unique reference.
+macro_rules! fault_time {
+    ($fault:expr) => {
+        match $fault {
+            Fault::Crash { at, .. }
+            | Fault::Restart { at, .. }
+            | Fault::Pause { at, .. }
+            | Fault::Resume { at, .. }
+            | Fault::Partition { at, .. }
+            | Fault::Isolate { at, .. }
+            | Fault::OneWay { at, .. }
+            | Fault::Bridge { at, .. }
+            | Fault::RandomSplit { at }
+            | Fault::Heal { at }
+            | Fault::Hold { at, .. }
+            | Fault::Release { at, .. }
+            | Fault::ClockOffset { at, .. }
+            | Fault::ClockDrift { at, .. }
+            | Fault::ClockJump { at, .. }
+            | Fault::DiskFailSyncs { at, .. }
+            | Fault::DiskFailWrites { at, .. }
+            | Fault::Network { at, .. }
+            | Fault::NetworkReset { at }
+            | Fault::AddConsumer { at, .. }
+            | Fault::RemoveConsumer { at, .. }
+            | Fault::ElectPreferredLeaders { at } => at,
+        }
+    };
+}
+
 /// The one body of [`Fault::targets`] and [`Fault::targets_mut`]: the same match, over shared or
 /// unique references (`$iter` is `iter` or `iter_mut`).
 macro_rules! named_targets {
@@ -220,30 +251,12 @@ impl Fault {
     }
 
     pub fn at(&self) -> Duration {
-        match self {
-            Fault::Crash { at, .. }
-            | Fault::Restart { at, .. }
-            | Fault::Pause { at, .. }
-            | Fault::Resume { at, .. }
-            | Fault::Partition { at, .. }
-            | Fault::Isolate { at, .. }
-            | Fault::OneWay { at, .. }
-            | Fault::Bridge { at, .. }
-            | Fault::RandomSplit { at }
-            | Fault::Heal { at }
-            | Fault::Hold { at, .. }
-            | Fault::Release { at, .. }
-            | Fault::ClockOffset { at, .. }
-            | Fault::ClockDrift { at, .. }
-            | Fault::ClockJump { at, .. }
-            | Fault::DiskFailSyncs { at, .. }
-            | Fault::DiskFailWrites { at, .. }
-            | Fault::Network { at, .. }
-            | Fault::NetworkReset { at }
-            | Fault::AddConsumer { at, .. }
-            | Fault::RemoveConsumer { at, .. }
-            | Fault::ElectPreferredLeaders { at } => *at,
-        }
+        *fault_time!(self)
+    }
+
+    /// [`Fault::at`], to move it (the shrinker moves faults earlier).
+    pub fn at_mut(&mut self) -> &mut Duration {
+        fault_time!(self)
     }
 
     /// Every target the fault names, with the field that names it.
