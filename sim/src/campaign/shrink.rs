@@ -192,47 +192,92 @@ pub fn shrink<R: SeedRunner>(
         removed: Vec::new(),
         runs: 1,
     };
-    'search: loop {
-        // The current seed first; only when no candidate keeps the violation under it, the
-        // other seeds (see module docs).
-        for other_seeds in [0, SEEDS_WHEN_STUCK] {
-            for (what, candidate) in candidates(&shrunk.scenario) {
-                if candidate.validate().is_err() {
-                    continue;
-                }
-                let seeds = seeds_to_try(shrunk.seed, other_seeds);
-                for seed in seeds.skip(usize::from(other_seeds > 0)) {
-                    if shrunk.runs >= runs_max {
-                        break 'search;
-                    }
-                    shrunk.runs += 1;
-                    let report = run(&candidate, seed);
-                    if shrunk.goal.is_met_by(&report) {
-                        let under = if seed == shrunk.seed {
-                            String::new()
-                        } else {
-                            format!(
-                                " (under seed {seed}: seed {} no longer showed it)",
-                                shrunk.seed
-                            )
-                        };
-                        shrunk.removed.push(format!("{what}{under}"));
-                        shrunk.scenario = candidate;
-                        shrunk.report = report;
-                        shrunk.seed = seed;
-                        continue 'search;
-                    }
-                }
-            }
+    // The current seed first; only when no candidate keeps the violation under it, the other
+    // seeds (see module docs).
+    loop {
+        let mut search = first_kept(&mut shrunk, &run, runs_max, false);
+        if matches!(search, Search::Exhausted) {
+            search = first_kept(&mut shrunk, &run, runs_max, true);
         }
-        break;
+        let Search::Kept(kept) = search else {
+            break;
+        };
+        let Kept {
+            what,
+            candidate,
+            seed,
+            report,
+        } = *kept;
+        let under = if seed == shrunk.seed {
+            String::new()
+        } else {
+            format!(
+                " (under seed {seed}: seed {} no longer showed it)",
+                shrunk.seed
+            )
+        };
+        shrunk.removed.push(format!("{what}{under}"));
+        shrunk.scenario = candidate;
+        shrunk.report = report;
+        shrunk.seed = seed;
     }
     Ok(shrunk)
 }
 
-/// `seed`, then `others` seeds derived from it: the seeds one candidate is run under.
-fn seeds_to_try(seed: u64, others: u64) -> impl Iterator<Item = u64> {
-    std::iter::once(seed).chain((1..=others).map(move |index| seed_of(seed, index)))
+/// A candidate that keeps the violation: what it removes, the smaller scenario, the seed it
+/// fails under and its report.
+struct Kept {
+    what: String,
+    candidate: Scenario,
+    seed: u64,
+    report: RunReport,
+}
+
+/// How one pass over the candidates ended.
+enum Search {
+    Kept(Box<Kept>),
+    /// No candidate keeps the violation under the seeds tried.
+    Exhausted,
+    /// `runs_max` runs are spent.
+    OutOfRuns,
+}
+
+/// The first candidate, biggest first, that keeps the goal: under the current seed, or, when
+/// `stuck`, under one of [`SEEDS_WHEN_STUCK`] others derived from it. Counts its runs.
+fn first_kept(
+    shrunk: &mut Shrunk,
+    run: &impl Fn(&Scenario, u64) -> RunReport,
+    runs_max: u64,
+    stuck: bool,
+) -> Search {
+    let seeds: Vec<u64> = if stuck {
+        (1..=SEEDS_WHEN_STUCK)
+            .map(|index| seed_of(shrunk.seed, index))
+            .collect()
+    } else {
+        vec![shrunk.seed]
+    };
+    for (what, candidate) in candidates(&shrunk.scenario) {
+        if candidate.validate().is_err() {
+            continue;
+        }
+        for &seed in &seeds {
+            if shrunk.runs >= runs_max {
+                return Search::OutOfRuns;
+            }
+            shrunk.runs += 1;
+            let report = run(&candidate, seed);
+            if shrunk.goal.is_met_by(&report) {
+                return Search::Kept(Box::new(Kept {
+                    what,
+                    candidate,
+                    seed,
+                    report,
+                }));
+            }
+        }
+    }
+    Search::Exhausted
 }
 
 /// Every reduction of `scenario`, biggest first, each with what it removes.
