@@ -30,7 +30,7 @@ use sim::runner::report::{RunReport, Violation, ViolationSource};
 
 mod support;
 
-use support::mutate::{apply, cases, mutation, names_a_place_in};
+use support::mutate::{apply, cases, json_lines, mutation, names_a_place_in};
 
 /// A fresh folder for one case.
 fn case_folder(kind: &str) -> PathBuf {
@@ -253,14 +253,7 @@ proptest! {
             })
             .collect();
         let lines = seeds.as_array().expect("the lines stay an array");
-        let mut text: String = lines.iter().map(|line| format!("{line}\n")).collect();
-        if let Some(cut) = cut {
-            let mut at = cut % (text.len() + 1);
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            text.truncate(at);
-        }
+        let text = json_lines(lines, cut);
         let folder = case_folder("campaign");
         std::fs::create_dir_all(&folder).unwrap();
         std::fs::write(folder.join(CAMPAIGN_FILE), serde_json::to_string_pretty(&config).unwrap()).unwrap();

@@ -16,7 +16,7 @@ use sim::runner::run::{RunOptions, run};
 
 mod support;
 
-use support::mutate::{apply, cases, mutation, names_a_place_in};
+use support::mutate::{apply, cases, json_lines, mutation, names_a_place_in};
 
 /// Lines taken from the start of each recorded history: enough for every kind of operation,
 /// few enough that a case checks in well under a millisecond.
@@ -100,14 +100,7 @@ proptest! {
         let mut root = Value::Array(histories[history % histories.len()].clone());
         let applied: Vec<String> = mutations.iter().map(|mutation| apply(&mut root, mutation)).collect();
         let lines = root.as_array().expect("the history stays an array of lines");
-        let mut text: String = lines.iter().map(|line| format!("{line}\n")).collect();
-        if let Some(cut) = cut {
-            let mut at = cut % (text.len() + 1);
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            text.truncate(at);
-        }
+        let text = json_lines(lines, cut);
         for config in configs() {
             let checked = std::panic::catch_unwind(|| check_history(text.as_bytes(), &config));
             prop_assert!(checked.is_ok(), "{applied:?} (cut at {cut:?}) panicked the checker");

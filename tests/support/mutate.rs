@@ -280,3 +280,17 @@ pub fn names_a_place_in(root: &Value, field: &str) -> bool {
     }
     true
 }
+
+/// `lines` as JSON lines, cut at byte `cut` (modulo the length, moved back to a character
+/// boundary) when given: a file a killed writer or a broken transfer left behind.
+pub fn json_lines(lines: &[Value], cut: Option<usize>) -> String {
+    let mut text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    if let Some(cut) = cut {
+        let mut at = cut % (text.len() + 1);
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+    }
+    text
+}

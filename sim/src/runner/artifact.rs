@@ -206,21 +206,28 @@ mod tests {
         [[cluster.topics]]\nname = \"t\"\npartitions = 1\nreplication_factor = 1\nmin_insync_replicas = 1\n\
         [[workload.producers]]\ntopic = \"t\"\nrate_per_second = 1\n[[workload.consumers]]\ntopic = \"t\"\n";
 
-    #[test]
-    fn a_folder_is_written_whole_and_read_back() {
+    /// The test scenario and a passing report of seed 77, and a fresh folder
+    /// `trial-artifact-NAME-PID` they are written to with `history`.
+    fn written(name: &str, history: &[String]) -> (Scenario, RunReport, PathBuf) {
         let scenario = Scenario::parse(SCENARIO, "artifact.toml").unwrap();
         let report = RunReport::new("artifact", "artifact.toml", 77, 0xfeed);
-        let history = vec!["{\"index\":0}".to_string()];
         let directory =
-            std::env::temp_dir().join(format!("trial-artifact-test-{}", std::process::id()));
+            std::env::temp_dir().join(format!("trial-artifact-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&directory);
         let artifact = Artifact {
             scenario: &scenario,
             report: &report,
-            history_lines: &history,
+            history_lines: history,
             log: "log\n",
         };
         write(&directory, &artifact).unwrap();
+        (scenario, report, directory)
+    }
+
+    #[test]
+    fn a_folder_is_written_whole_and_read_back() {
+        let history = vec!["{\"index\":0}".to_string()];
+        let (scenario, report, directory) = written("test", &history);
         let recorded = read(&directory).unwrap();
         assert_eq!(recorded.scenario, scenario);
         assert_eq!(recorded.report, report);
@@ -232,6 +239,12 @@ mod tests {
             std::fs::read_to_string(directory.join(HISTORY_FILE)).unwrap(),
             "{\"index\":0}\n"
         );
+        let artifact = Artifact {
+            scenario: &scenario,
+            report: &report,
+            history_lines: &history,
+            log: "",
+        };
         let again = write(&directory, &artifact).unwrap_err();
         assert!(again.to_string().contains("already exists"), "{again}");
         assert!(
@@ -243,18 +256,7 @@ mod tests {
 
     #[test]
     fn a_report_no_run_writes_or_a_seed_file_that_disagrees_is_refused() {
-        let scenario = Scenario::parse(SCENARIO, "artifact.toml").unwrap();
-        let report = RunReport::new("artifact", "artifact.toml", 77, 0xfeed);
-        let directory =
-            std::env::temp_dir().join(format!("trial-artifact-checked-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&directory);
-        let artifact = Artifact {
-            scenario: &scenario,
-            report: &report,
-            history_lines: &[],
-            log: "",
-        };
-        write(&directory, &artifact).unwrap();
+        let (_, _, directory) = written("checked", &[]);
         let report_path = directory.join(REPORT_FILE);
         let written = std::fs::read_to_string(&report_path).unwrap();
         let refused_at = |text: &str| match read(&directory) {
