@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 no failure and every shard present and complete, 1 failures, a required event
 //! never seen, or shards missing or incomplete, 2 bad input (a folder that is not a campaign,
-//! shards of different campaigns).
+//! shards of different campaigns, a `campaign.json` or `seeds.jsonl` line that does not read or
+//! that its campaign could not have written, named with its line and field).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

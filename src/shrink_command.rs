@@ -3,7 +3,8 @@
 //! folder (`ARTIFACT_DIR/shrunk/` or `--out`) with `shrink.txt` saying what was removed.
 //!
 //! Exit codes: 0 shrunk and written, 1 the recorded failure no longer reproduces (the run
-//! passes, or fails otherwise), 2 bad input (not an artifact folder, an occupied output).
+//! passes, or fails otherwise), 2 bad input (not an artifact folder, a damaged `run.json` or a
+//! `seed` file that disagrees with it, named with line and field; an occupied output).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
