@@ -1,6 +1,8 @@
 //! `trial shrink ARTIFACT_DIR`: reduce a failing run while the same kind of violation persists
 //! (`sim::campaign::shrink`), and write the smallest scenario found as a replayable artifact
-//! folder (`ARTIFACT_DIR/shrunk/` or `--out`) with `shrink.txt` saying what was removed.
+//! folder (`ARTIFACT_DIR/shrunk/` or `--out`) with `shrink.txt` saying what was removed. The
+//! shrunk scenario may fail under another seed than the original (when nothing more could go
+//! under the original's); its artifact and reproduce line carry that seed.
 //!
 //! Exit codes: 0 shrunk and written, 1 the recorded failure no longer reproduces (the run
 //! passes, or fails otherwise), 2 bad input (not an artifact folder, a damaged `run.json` or a
