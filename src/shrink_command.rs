@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use sim::campaign::SimulationRunner;
 use sim::campaign::shrink::{self, Goal, RUNS_MAX_DEFAULT, ShrinkError};
-use sim::runner::artifact::{self, SCENARIO_FILE};
+use sim::runner::artifact;
 
 /// Shrink a failing artifact folder: exit 0 shrunk, 1 the failure does not reproduce, 2 bad input.
 #[derive(clap::Args, Debug)]
@@ -81,11 +81,6 @@ pub fn run(args: &ShrinkArgs) -> ExitCode {
     }
     out!("{}", shrunk.text());
     outln!("written to {}", out.display());
-    outln!(
-        "reproduce: cargo run --release -- run {} --seed {}",
-        out.join(SCENARIO_FILE).display(),
-        shrunk.seed
-    );
-    outln!("replay:    cargo run --release -- replay {}", out.display());
+    out!("{}", shrunk.commands(&out));
     ExitCode::SUCCESS
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use sim::campaign::record::{SeedRecord, read_config, read_records};
 
+mod support;
+
 fn trial() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trial"))
 }
@@ -273,4 +275,48 @@ fn a_damaged_campaign_folder_exits_2_naming_file_line_and_field() {
         );
     }
     std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// `trial shrink` on a failing artifact writes a smaller one; the reproduce line it prints fails
+/// again (under the seed the shrunk scenario fails under, which may not be the original's), and
+/// `trial replay` reproduces the shrunk artifact's digest.
+#[test]
+fn a_shrunk_failure_fails_again_from_its_printed_command_and_replays() {
+    let bugs = sim::scenario::Bugs {
+        elect_outside_isr: true,
+        ..Default::default()
+    };
+    let (scenario, path) = support::with_bugs("shrink-cli", "lagging-replica-restart.toml", bugs);
+    let report = support::first_failure(&scenario, &path, 20).expect("a failure in 20 seeds");
+    let root = temporary("shrink");
+    let (artifact, shrunk) = (root.join("artifact"), root.join("shrunk"));
+    let run = trial()
+        .arg("run")
+        .arg(&path)
+        .args(["--seed", &report.seed.to_string(), "--out"])
+        .arg(&artifact)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let shrink = trial()
+        .arg("shrink")
+        .arg(&artifact)
+        .args(["--runs-max", "60", "--out"])
+        .arg(&shrunk)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&shrink.stdout);
+    assert_eq!(shrink.status.code(), Some(0), "{stdout}");
+    let command = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("reproduce: cargo run --release -- "))
+        .expect("a reproduce line");
+    let again = trial().args(command.split(' ')).output().unwrap();
+    assert_eq!(again.status.code(), Some(1), "{command} fails again");
+    let replay = trial().arg("replay").arg(&shrunk).output().unwrap();
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert_eq!(replay.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("identical to the recorded run"), "{stderr}");
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_file(&path).unwrap();
 }

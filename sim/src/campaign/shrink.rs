@@ -718,6 +718,17 @@ pub fn write<R: SeedRunner>(
 }
 
 impl Shrunk {
+    /// The commands that reproduce the shrunk failure written to `directory`: a run of its
+    /// scenario under the seed it fails under, and a replay of the folder.
+    pub fn commands(&self, directory: &Path) -> String {
+        format!(
+            "reproduce: cargo run --release -- run {} --seed {}\nreplay:    cargo run --release -- replay {}\n",
+            directory.join(SCENARIO_FILE).display(),
+            self.seed,
+            directory.display()
+        )
+    }
+
     /// What the shrink found, for people.
     pub fn text(&self) -> String {
         let mut lines = vec![
@@ -956,6 +967,11 @@ mod tests {
                 .contains(&format!("fails under seed {}", shrunk.seed)),
             "{}",
             shrunk.text()
+        );
+        let commands = shrunk.commands(Path::new("out"));
+        assert!(
+            commands.contains(&format!("run out/scenario.toml --seed {}\n", shrunk.seed)),
+            "{commands}"
         );
         let changed = shrunk
             .removed
