@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sim::campaign::SimulationRunner;
 use sim::campaign::execute::{self, Execution, Observer};
 use sim::campaign::record::{
-    self, CampaignConfig, CampaignFolder, SUMMARY_FILE, SeedRecord, Source,
+    self, CampaignConfig, CampaignFolder, Recorded, SUMMARY_FILE, SeedRecord, Source,
 };
 use sim::campaign::schedule::{AUDIT_PARTS, AUDIT_PARTS_DEFAULT, Shard};
 use sim::campaign::summary::Summary;
@@ -99,51 +99,51 @@ pub fn run(args: &FuzzArgs) -> ExitCode {
             .map(|budget| std::time::Duration::from_nanos(budget.ns)),
         clock: campaign_clock,
     };
-    let progress = Progress::new(&config, recorded.len() as u64);
+    let progress = Progress::new(&config, recorded.summary.runs);
     let started = wall_now();
     let result = execute::run(
         &folder,
         &config,
         &scenarios,
-        &recorded,
+        &recorded.jobs,
         execution,
         &SimulationRunner,
         &progress,
     );
     progress.bar.finish_and_clear();
-    let new_records = match result {
-        Ok(records) => records,
+    let this_session = match result {
+        Ok(summary) => summary,
         Err(error) => return bad_input(error),
     };
     let elapsed = started.elapsed();
-    report(args, &folder.path, &recorded, &new_records, elapsed)
+    report(args, &folder.path, recorded.summary, this_session, elapsed)
 }
 
+/// Writes and prints the whole campaign's summary: what was recorded before this session, and
+/// what this session ran.
 fn report(
     args: &FuzzArgs,
     folder: &Path,
-    recorded: &[SeedRecord],
-    new_records: &[SeedRecord],
+    mut summary: Summary,
+    this_session: Summary,
     elapsed: std::time::Duration,
 ) -> ExitCode {
-    let mut summary = Summary::default();
-    let mut all = recorded.to_vec();
-    all.extend_from_slice(new_records);
-    summary.add(folder, &all);
+    let seeds_this_session = this_session.runs;
+    summary.absorb(this_session);
     summary.require(&args.required);
     let json = serde_json::to_string_pretty(&summary).expect("a summary serialises");
     let summary_path = folder.join(SUMMARY_FILE);
     if let Err(error) = std::fs::write(&summary_path, format!("{json}\n")) {
         return bad_input(format!("{}: {error}", summary_path.display()));
     }
-    let per_minute = new_records.len() as f64 * 60.0 / elapsed.as_secs_f64().max(1e-9);
+    let per_minute = seeds_this_session as f64 * 60.0 / elapsed.as_secs_f64().max(1e-9);
     if args.json {
         outln!("{json}");
     } else {
         outln!("{}", summary.text());
         outln!(
             "this session: {} seeds in {:.1} s wall ({per_minute:.0} seeds/min); folder {}",
-            new_records.len(),
+            seeds_this_session,
             elapsed.as_secs_f64(),
             folder.display()
         );
@@ -159,7 +159,7 @@ type Opened = (
     CampaignFolder,
     CampaignConfig,
     Vec<Option<sim::scenario::Scenario>>,
-    Vec<SeedRecord>,
+    Recorded,
 );
 
 /// Checks the flags, loads the scenarios, then creates (or reopens) the campaign folder: bad
@@ -176,7 +176,7 @@ fn open(args: &FuzzArgs) -> Result<Opened, String> {
     ensure_bounded(&config, args)?;
     let scenarios = execute::load_sources(&config).map_err(|error| error.to_string())?;
     let folder = CampaignFolder::create(&args.out, &config).map_err(|error| error.to_string())?;
-    Ok((folder, config, scenarios, Vec::new()))
+    Ok((folder, config, scenarios, Recorded::default()))
 }
 
 fn ensure_bounded(config: &CampaignConfig, args: &FuzzArgs) -> Result<(), String> {
@@ -231,7 +231,7 @@ fn config_of(args: &FuzzArgs) -> Result<Option<CampaignConfig>, String> {
 fn resume(
     out: &Path,
     given: Option<CampaignConfig>,
-) -> Result<(CampaignFolder, CampaignConfig, Vec<SeedRecord>), String> {
+) -> Result<(CampaignFolder, CampaignConfig, Recorded), String> {
     let (folder, config, recorded) = CampaignFolder::resume(out).map_err(|e| e.to_string())?;
     if let Some(given) = given
         && given != config

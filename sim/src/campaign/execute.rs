@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::campaign::record::{CampaignConfig, CampaignFolder, FolderError, SeedRecord, Source};
 use crate::campaign::schedule::Job;
+use crate::campaign::summary::Summary;
 use crate::campaign::{SeedRun, SeedRunner, bugs, generate};
 use crate::runner::artifact::{self, Artifact, SCENARIO_FILE};
 use crate::runner::report::{RunReport, Violation, ViolationSource};
@@ -81,22 +82,21 @@ fn apply_bugs(scenario: &mut Scenario, names: &[String]) -> Result<(), CampaignE
     Ok(())
 }
 
-/// Runs every pending job of the shard (those not in `recorded`), appending a record for each;
-/// returns the new records.
+/// Runs every pending job of the shard (those not in `done`), appending a record for each;
+/// returns the summary of the new records (holding none of them: see `summary`).
 pub fn run<R: SeedRunner>(
     folder: &CampaignFolder,
     config: &CampaignConfig,
     scenarios: &[Option<Scenario>],
-    recorded: &[SeedRecord],
+    done: &BTreeSet<u64>,
     execution: Execution,
     runner: &R,
     observer: &dyn Observer,
-) -> Result<Vec<SeedRecord>, CampaignError> {
+) -> Result<Summary, CampaignError> {
     assert_eq!(scenarios.len(), config.sources.len());
     assert!(execution.threads >= 1, "a campaign needs a thread");
     let schedule = config.schedule();
-    let done: BTreeSet<u64> = recorded.iter().map(|record| record.job).collect();
-    let pending: Box<dyn Iterator<Item = u64> + Send> = Box::new(
+    let pending: Box<dyn Iterator<Item = u64> + Send + '_> = Box::new(
         schedule
             .shard_indices()
             .filter(move |job| !done.contains(job)),
@@ -106,7 +106,7 @@ pub fn run<R: SeedRunner>(
     let deadline = execution.time_budget.map(|budget| clock() + budget);
     let stop = AtomicBool::new(false);
     let first_error = Mutex::new(None);
-    let finished = Mutex::new(Vec::new());
+    let finished = Mutex::new(Summary::default());
     let worker = || {
         loop {
             let out_of_time = deadline.is_some_and(|deadline| clock() >= deadline);
@@ -119,7 +119,8 @@ pub fn run<R: SeedRunner>(
             match run_job(folder, config, scenarios, job, runner, clock) {
                 Ok(record) => {
                     observer.seed_finished(&record);
-                    finished.lock().expect("unpoisoned").push(record);
+                    let mut summary = finished.lock().expect("unpoisoned");
+                    summary.add_record(&folder.path, &record);
                 }
                 Err(error) => {
                     stop.store(true, Ordering::SeqCst);
@@ -138,9 +139,7 @@ pub fn run<R: SeedRunner>(
     if let Some(error) = first_error.into_inner().expect("unpoisoned") {
         return Err(error);
     }
-    let mut finished = finished.into_inner().expect("unpoisoned");
-    finished.sort_by_key(|record| record.job);
-    Ok(finished)
+    Ok(finished.into_inner().expect("unpoisoned"))
 }
 
 fn run_job<R: SeedRunner>(
@@ -299,6 +298,13 @@ pub(crate) mod tests {
         }
     }
 
+    /// The folder's records, by job.
+    fn records_by_job(path: &Path, config: &CampaignConfig) -> Vec<SeedRecord> {
+        let mut records = read_records(path, config, false).unwrap();
+        records.sort_by_key(|record| record.job);
+        records
+    }
+
     /// Counts runs, to show a resumed campaign runs only the seeds it had not recorded.
     struct Counting {
         runs: AtomicU64,
@@ -320,19 +326,24 @@ pub(crate) mod tests {
         let runner = Counting {
             runs: AtomicU64::new(0),
         };
-        let all = run(
+        let summary = run(
             &folder,
             &config,
             &sources,
-            &[],
+            &BTreeSet::new(),
             execution(),
             &runner,
             &Quiet,
         )
         .unwrap();
+        assert_eq!(summary.runs, 120);
+        assert!(summary.failed > 0, "the fake runner finds something");
+        let all = records_by_job(&path, &config);
         assert_eq!(all.len(), 120);
-        let failures = all.iter().filter(|record| record.failed()).count();
-        assert!(failures > 0, "the fake runner finds something");
+        assert_eq!(
+            all.iter().filter(|record| record.failed()).count() as u64,
+            summary.failed
+        );
         drop(folder);
         // Interrupt: keep the first 50 lines and a torn 51st.
         let seeds = path.join(crate::campaign::record::SEEDS_FILE);
@@ -342,33 +353,36 @@ pub(crate) mod tests {
         std::fs::write(&seeds, format!("{}\n{torn}", kept.join("\n"))).unwrap();
         let (folder, again, recorded) = CampaignFolder::resume(&path).unwrap();
         assert_eq!(again, config);
-        assert_eq!(recorded.len(), 50);
+        assert_eq!((recorded.jobs.len(), recorded.summary.runs), (50, 50));
         let runs_before = runner.runs.load(Ordering::SeqCst);
         let rest = run(
             &folder,
             &config,
             &sources,
-            &recorded,
+            &recorded.jobs,
             execution(),
             &runner,
             &Quiet,
         )
         .unwrap();
-        assert_eq!(rest.len(), 70);
-        let audited_rest = rest.iter().filter(|record| record.audited).count() as u64;
-        let failed_rest = rest.iter().filter(|record| record.failed()).count() as u64;
+        assert_eq!(rest.runs, 70);
         assert_eq!(
             runner.runs.load(Ordering::SeqCst) - runs_before,
-            70 + audited_rest + failed_rest,
+            70 + rest.audited + rest.failed,
             "only the missing seeds ran"
         );
-        let final_records = read_records(&path, &config, false).unwrap();
+        let final_records = records_by_job(&path, &config);
         let jobs: BTreeSet<u64> = final_records.iter().map(|record| record.job).collect();
         assert_eq!(final_records.len(), 120, "no duplicates");
         assert_eq!(jobs, (0..120).collect());
-        let mut by_job = final_records.clone();
-        by_job.sort_by_key(|record| record.job);
-        for (before, after) in all.iter().zip(&by_job) {
+        let mut whole = recorded.summary;
+        whole.absorb(rest);
+        assert_eq!((whole.runs, whole.failed), (summary.runs, summary.failed));
+        assert_eq!(
+            whole.failures, summary.failures,
+            "the same failures, listed alike"
+        );
+        for (before, after) in all.iter().zip(&final_records) {
             assert_eq!((before.seed, &before.digest), (after.seed, &after.digest));
         }
         for record in final_records.iter().filter(|record| record.failed()) {
@@ -395,8 +409,17 @@ pub(crate) mod tests {
             }
             SeedRun::from_report(report)
         };
-        let records = run(&folder, &config, &sources, &[], execution(), &leaky, &Quiet).unwrap();
-        for record in &records {
+        run(
+            &folder,
+            &config,
+            &sources,
+            &BTreeSet::new(),
+            execution(),
+            &leaky,
+            &Quiet,
+        )
+        .unwrap();
+        for record in &records_by_job(&path, &config) {
             let mismatched = record.violations == ["determinism/digest-mismatch"];
             assert_eq!(mismatched, record.seed % 5 == 0, "{record:?}");
         }
@@ -413,16 +436,18 @@ pub(crate) mod tests {
             assert!(seed % 2 == 0, "odd seed {seed}");
             SeedRun::from_report(fake::report(scenario, path, seed, false))
         };
-        let records = run(
+        let no_job = BTreeSet::new();
+        run(
             &folder,
             &config,
             &sources,
-            &[],
+            &no_job,
             execution(),
             &panicky,
             &Quiet,
         )
         .unwrap();
+        let records = records_by_job(&path, &config);
         assert_eq!(records.len(), 5);
         assert!(records.iter().all(|record| record.job % 2 == 1));
         for record in &records {
@@ -447,7 +472,17 @@ pub(crate) mod tests {
             time_budget: Some(std::time::Duration::from_millis(100)),
             clock: fake_clock,
         };
-        let records = run(&folder, &config, &sources, &[], execution, &slow, &Quiet).unwrap();
+        run(
+            &folder,
+            &config,
+            &sources,
+            &BTreeSet::new(),
+            execution,
+            &slow,
+            &Quiet,
+        )
+        .unwrap();
+        let records = records_by_job(&path, &config);
         assert!(records.len() >= 4, "{}", records.len());
         let jobs: Vec<u64> = records.iter().map(|record| record.job).collect();
         assert_eq!(jobs, (0..records.len() as u64).collect::<Vec<_>>());

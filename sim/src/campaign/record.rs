@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::campaign::bugs;
 use crate::campaign::schedule::{AUDIT_PARTS, Schedule, Shard};
+use crate::campaign::summary::Summary;
 use crate::json::{self, JsonError};
 use crate::runner::report::{RunReport, Verdict};
 
@@ -239,6 +240,13 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FolderError + '_ {
     }
 }
 
+/// What a campaign folder already holds: the jobs it recorded, and their summary.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub jobs: BTreeSet<u64>,
+    pub summary: Summary,
+}
+
 /// An open campaign folder, appending to `seeds.jsonl`.
 #[derive(Debug)]
 pub struct CampaignFolder {
@@ -261,15 +269,16 @@ impl CampaignFolder {
         Self::open_seeds(path)
     }
 
-    /// Reopens a campaign: its config and the seeds already recorded. A torn last line (a
-    /// campaign killed while writing it) is cut off.
-    pub fn resume(
-        path: &Path,
-    ) -> Result<(CampaignFolder, CampaignConfig, Vec<SeedRecord>), FolderError> {
+    /// Reopens a campaign: its config and what it recorded. A torn last line (a campaign
+    /// killed while writing it) is cut off.
+    pub fn resume(path: &Path) -> Result<(CampaignFolder, CampaignConfig, Recorded), FolderError> {
         let config = read_config(path)?;
-        let records = read_records(path, &config, true)?;
+        let mut summary = Summary::default();
+        let jobs = for_each_record(path, &config, true, |record| {
+            summary.add_record(path, &record)
+        })?;
         std::fs::create_dir_all(path.join(FAILURES_FOLDER)).map_err(io_error(path))?;
-        Ok((Self::open_seeds(path)?, config, records))
+        Ok((Self::open_seeds(path)?, config, Recorded { jobs, summary }))
     }
 
     fn open_seeds(path: &Path) -> Result<CampaignFolder, FolderError> {
@@ -320,49 +329,85 @@ pub fn read_config(path: &Path) -> Result<CampaignConfig, FolderError> {
     Ok(config)
 }
 
-/// Every record of `seeds.jsonl` of the campaign `config`, each checked against it. With
-/// `repair`, a torn last line is cut off the file; without, it is ignored.
-pub fn read_records(
+/// The longest line `seeds.jsonl` may hold: a record is about 2 KB.
+pub const SEED_LINE_BYTES_MAX: u64 = 1 << 20;
+
+/// Every record of `seeds.jsonl` of the campaign `config`, checked against it and handed to
+/// `each` as it is read: nothing is held but the set of jobs seen, which is returned. With
+/// `repair`, a torn last line is cut off the file once every record read; without, it is
+/// ignored.
+pub fn for_each_record(
     path: &Path,
     config: &CampaignConfig,
     repair: bool,
-) -> Result<Vec<SeedRecord>, FolderError> {
+    mut each: impl FnMut(SeedRecord),
+) -> Result<BTreeSet<u64>, FolderError> {
     let seeds_path = path.join(SEEDS_FILE);
-    let text = match std::fs::read_to_string(&seeds_path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+    let mut jobs = BTreeSet::new();
+    let file = match File::open(&seeds_path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(jobs),
         Err(error) => return Err(io_error(&seeds_path)(error)),
     };
-    let complete_bytes = text.rfind('\n').map_or(0, |end| end + 1);
+    let mut reader = BufReader::new(file);
     let schedule = config.schedule();
-    let mut records = Vec::new();
-    let mut jobs = BTreeSet::new();
-    for (index, line) in text[..complete_bytes].lines().enumerate() {
-        let at_line = |error: JsonError| JsonError {
-            line: index + 1,
-            ..error
+    let (mut text, mut complete_bytes, mut torn) = (String::new(), 0, false);
+    for number in 1.. {
+        text.clear();
+        let read = (&mut reader)
+            .take(SEED_LINE_BYTES_MAX + 1)
+            .read_line(&mut text)
+            .map_err(io_error(&seeds_path))?;
+        let at_line = |error: JsonError| {
+            corrupt(&seeds_path)(JsonError {
+                line: number,
+                ..error
+            })
         };
-        let record: SeedRecord =
-            json::parse(line).map_err(|error| corrupt(&seeds_path)(at_line(error)))?;
+        if read as u64 > SEED_LINE_BYTES_MAX {
+            let message = format!("longer than {SEED_LINE_BYTES_MAX} bytes");
+            return Err(at_line(JsonError {
+                line: number,
+                field: None,
+                message,
+            }));
+        }
+        let Some(line) = text.strip_suffix('\n') else {
+            torn = read > 0;
+            break;
+        };
+        complete_bytes += read as u64;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let record: SeedRecord = json::parse(line).map_err(at_line)?;
         let problem = record.validate(&schedule).err().or_else(|| {
             (!jobs.insert(record.job))
                 .then(|| ("job", format!("job {} is recorded twice", record.job)))
         });
         if let Some((field, message)) = problem {
-            let error = JsonError::invalid(line, field, message);
-            return Err(corrupt(&seeds_path)(at_line(error)));
+            return Err(at_line(JsonError::invalid(line, field, message)));
         }
-        records.push(record);
+        each(record);
     }
     // Only a folder that read whole is repaired: one refused is left as it was.
-    if repair && complete_bytes < text.len() {
+    if repair && torn {
         let file = OpenOptions::new()
             .write(true)
             .open(&seeds_path)
             .map_err(io_error(&seeds_path))?;
-        file.set_len(complete_bytes as u64)
+        file.set_len(complete_bytes)
             .map_err(io_error(&seeds_path))?;
     }
+    Ok(jobs)
+}
+
+/// [`for_each_record`], collected: for small campaigns and tests.
+pub fn read_records(
+    path: &Path,
+    config: &CampaignConfig,
+    repair: bool,
+) -> Result<Vec<SeedRecord>, FolderError> {
+    let mut records = Vec::new();
+    for_each_record(path, config, repair, |record| records.push(record))?;
     Ok(records)
 }
 
@@ -480,6 +525,19 @@ mod tests {
     }
 
     #[test]
+    fn a_line_longer_than_any_record_is_refused_without_reading_it_whole() {
+        let path = temporary("long-line");
+        CampaignFolder::create(&path, &config()).unwrap();
+        let line = "x".repeat(SEED_LINE_BYTES_MAX as usize + 10);
+        std::fs::write(path.join(SEEDS_FILE), format!("{line}\n")).unwrap();
+        let error = read_records(&path, &config(), false)
+            .unwrap_err()
+            .to_string();
+        assert!(error.ends_with(":1: longer than 1048576 bytes"), "{error}");
+        std::fs::remove_dir_all(&path).unwrap();
+    }
+
+    #[test]
     fn a_torn_last_line_is_cut_off_on_resume() {
         let path = temporary("torn");
         let folder = CampaignFolder::create(&path, &config()).unwrap();
@@ -501,7 +559,8 @@ mod tests {
         ));
         let (_, again, records) = CampaignFolder::resume(&path).unwrap();
         assert_eq!(again, config());
-        assert_eq!(records.iter().map(|r| r.job).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(records.jobs, BTreeSet::from([0, 1, 2]));
+        assert_eq!(records.summary.runs, 3);
         assert!(std::fs::read_to_string(&seeds).unwrap().ends_with("}\n"));
         std::fs::remove_dir_all(&path).unwrap();
     }

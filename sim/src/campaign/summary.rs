@@ -5,6 +5,11 @@
 //! retries, dropped messages, crashes, ...), how many runs saw it happen at least once. A
 //! required event that no run saw fails the campaign: a campaign in which it never happened did
 //! not test it. The same summary serves one campaign folder and merged shards.
+//!
+//! A summary is built one record at a time and holds no record: a campaign of millions of seeds
+//! (a day on many cores) is summarised in the memory of a few. It lists at most
+//! [`FAILURES_LISTED_MAX`] failures, the first by (scenario, seed), whatever order the records
+//! came in, and counts them all.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,10 +33,16 @@ pub struct FailureEntry {
     pub replay: Option<String>,
 }
 
+/// The most failures a summary lists with their reproduce lines; `seeds.jsonl` has them all.
+pub const FAILURES_LISTED_MAX: usize = 1_000;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub runs: u64,
     pub passes: u64,
+    /// Runs that failed: `failures` lists the first [`FAILURES_LISTED_MAX`] of them.
+    #[serde(default)]
+    pub failed: u64,
     pub audited: u64,
     pub audit_mismatches: u64,
     pub simulated_ns: u64,
@@ -50,12 +61,40 @@ impl Summary {
         for record in records {
             self.add_record(folder, record);
         }
-        self.failures.sort_by(|left, right| {
-            (&left.scenario_path, left.seed).cmp(&(&right.scenario_path, right.seed))
-        });
     }
 
-    fn add_record(&mut self, folder: &Path, record: &SeedRecord) {
+    /// Adds `other`'s runs (another part of the same campaign) to these.
+    pub fn absorb(&mut self, other: Summary) {
+        self.runs += other.runs;
+        self.passes += other.passes;
+        self.failed += other.failed;
+        self.audited += other.audited;
+        self.audit_mismatches += other.audit_mismatches;
+        self.simulated_ns = self.simulated_ns.saturating_add(other.simulated_ns);
+        self.seed_wall_ns = self.seed_wall_ns.saturating_add(other.seed_wall_ns);
+        for (name, runs) in other.coverage {
+            *self.coverage.entry(name).or_default() += runs;
+        }
+        for failure in other.failures {
+            self.list_failure(failure);
+        }
+    }
+
+    /// Lists `failure` in (scenario, seed) order if it is among the first
+    /// [`FAILURES_LISTED_MAX`].
+    fn list_failure(&mut self, failure: FailureEntry) {
+        let key = (failure.scenario_path.as_str(), failure.seed);
+        let at = self
+            .failures
+            .partition_point(|listed| (listed.scenario_path.as_str(), listed.seed) < key);
+        if at < FAILURES_LISTED_MAX {
+            self.failures.insert(at, failure);
+            self.failures.truncate(FAILURES_LISTED_MAX);
+        }
+    }
+
+    /// Adds one record of the campaign folder `folder`.
+    pub fn add_record(&mut self, folder: &Path, record: &SeedRecord) {
         self.runs += 1;
         // Read back from files: a corrupt figure saturates a total instead of overflowing it.
         self.simulated_ns = self.simulated_ns.saturating_add(record.simulated_ns);
@@ -77,6 +116,7 @@ impl Summary {
             self.passes += 1;
             return;
         }
+        self.failed += 1;
         let artifact = record
             .artifact
             .as_ref()
@@ -92,7 +132,7 @@ impl Summary {
                 record.scenario_path, record.seed
             ),
         };
-        self.failures.push(FailureEntry {
+        self.list_failure(FailureEntry {
             scenario: record.scenario.clone(),
             scenario_path: record.scenario_path.clone(),
             seed: record.seed,
@@ -116,7 +156,7 @@ impl Summary {
 
     /// No failure, and every required event seen.
     pub fn passed(&self) -> bool {
-        self.failures.is_empty() && self.missing_required.is_empty()
+        self.failed == 0 && self.missing_required.is_empty()
     }
 
     /// The summary for people.
@@ -125,7 +165,7 @@ impl Summary {
             "{} runs: {} passed, {} failed; {} audited, {} determinism mismatches; {:.1} s simulated",
             self.runs,
             self.passes,
-            self.failures.len(),
+            self.failed,
             self.audited,
             self.audit_mismatches,
             self.simulated_ns as f64 / 1e9
@@ -159,6 +199,12 @@ impl Summary {
                 lines.push(format!("  replay:    {replay}"));
             }
         }
+        let unlisted = self.failed.saturating_sub(self.failures.len() as u64);
+        if unlisted > 0 {
+            lines.push(format!(
+                "... and {unlisted} more failures, not listed: every one is a line of seeds.jsonl"
+            ));
+        }
         lines.join("\n")
     }
 }
@@ -167,6 +213,53 @@ impl Summary {
 mod tests {
     use super::*;
     use crate::runner::report::{RunReport, Violation, ViolationSource};
+
+    fn failed_record(seed: u64) -> SeedRecord {
+        let mut report = RunReport::new("s", "s.toml", seed, seed);
+        report.add_violation(Violation {
+            source: ViolationSource::History,
+            kind: "lost-write".into(),
+            description: String::new(),
+            witnesses: Vec::new(),
+        });
+        SeedRecord::new(seed, &report, false)
+    }
+
+    #[test]
+    fn failures_are_all_counted_and_the_first_listed_whatever_their_order() {
+        let count = 2 * FAILURES_LISTED_MAX as u64 + 500;
+        let mut shuffled = Summary::default();
+        for index in 0..count {
+            // A permutation of 0..count (7919 is prime and does not divide it).
+            shuffled.add_record(Path::new("out"), &failed_record(index * 7919 % count));
+        }
+        let (mut first_half, mut second_half) = (Summary::default(), Summary::default());
+        for seed in 0..count {
+            let half = if seed < count / 2 {
+                &mut first_half
+            } else {
+                &mut second_half
+            };
+            half.add_record(Path::new("out"), &failed_record(seed));
+        }
+        second_half.absorb(first_half);
+        assert_eq!(shuffled, second_half, "order does not change the summary");
+        assert_eq!((shuffled.runs, shuffled.failed), (count, count));
+        assert_eq!(shuffled.failures.len(), FAILURES_LISTED_MAX);
+        let seeds: Vec<u64> = shuffled
+            .failures
+            .iter()
+            .map(|failure| failure.seed)
+            .collect();
+        assert_eq!(seeds, (0..FAILURES_LISTED_MAX as u64).collect::<Vec<_>>());
+        let unlisted = count - FAILURES_LISTED_MAX as u64;
+        assert!(
+            shuffled
+                .text()
+                .contains(&format!("... and {unlisted} more failures"))
+        );
+        assert!(!shuffled.passed());
+    }
 
     #[test]
     fn coverage_counts_runs_and_required_events_fail_the_campaign() {
