@@ -176,7 +176,8 @@ fn open(args: &FuzzArgs) -> Result<Opened, String> {
     ensure_bounded(&config, args)?;
     let scenarios = execute::load_sources(&config).map_err(|error| error.to_string())?;
     let folder = CampaignFolder::create(&args.out, &config).map_err(|error| error.to_string())?;
-    Ok((folder, config, scenarios, Recorded::default()))
+    let recorded = Recorded::nothing(config.shard);
+    Ok((folder, config, scenarios, recorded))
 }
 
 fn ensure_bounded(config: &CampaignConfig, args: &FuzzArgs) -> Result<(), String> {

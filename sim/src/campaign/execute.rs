@@ -9,11 +9,12 @@
 //! assertion, and that is a finding.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::campaign::job_set::JobSet;
 use crate::campaign::record::{CampaignConfig, CampaignFolder, FolderError, SeedRecord, Source};
 use crate::campaign::schedule::Job;
 use crate::campaign::summary::Summary;
@@ -88,7 +89,7 @@ pub fn run<R: SeedRunner>(
     folder: &CampaignFolder,
     config: &CampaignConfig,
     scenarios: &[Option<Scenario>],
-    done: &BTreeSet<u64>,
+    done: &JobSet,
     execution: Execution,
     runner: &R,
     observer: &dyn Observer,
@@ -99,7 +100,7 @@ pub fn run<R: SeedRunner>(
     let pending: Box<dyn Iterator<Item = u64> + Send + '_> = Box::new(
         schedule
             .shard_indices()
-            .filter(move |job| !done.contains(job)),
+            .filter(move |&job| !done.contains(job)),
     );
     let pending = Mutex::new(pending);
     let clock = execution.clock;
@@ -258,6 +259,7 @@ pub fn run_caught<R: SeedRunner>(
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::collections::BTreeSet;
     use std::path::PathBuf;
     use std::sync::atomic::AtomicU64;
 
@@ -330,7 +332,7 @@ pub(crate) mod tests {
             &folder,
             &config,
             &sources,
-            &BTreeSet::new(),
+            &JobSet::new(config.shard),
             execution(),
             &runner,
             &Quiet,
@@ -413,7 +415,7 @@ pub(crate) mod tests {
             &folder,
             &config,
             &sources,
-            &BTreeSet::new(),
+            &JobSet::new(config.shard),
             execution(),
             &leaky,
             &Quiet,
@@ -436,7 +438,7 @@ pub(crate) mod tests {
             assert!(seed % 2 == 0, "odd seed {seed}");
             SeedRun::from_report(fake::report(scenario, path, seed, false))
         };
-        let no_job = BTreeSet::new();
+        let no_job = JobSet::new(config.shard);
         run(
             &folder,
             &config,
@@ -476,7 +478,7 @@ pub(crate) mod tests {
             &folder,
             &config,
             &sources,
-            &BTreeSet::new(),
+            &JobSet::new(config.shard),
             execution,
             &slow,
             &Quiet,

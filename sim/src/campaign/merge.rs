@@ -66,7 +66,7 @@ pub fn merge(folders: &[PathBuf]) -> Result<Merged, MergeError> {
             summary.add_record(folder, &record)
         })?;
         let expected = config.schedule().shard_jobs();
-        if expected.is_some_and(|expected| (jobs.len() as u64) < expected) {
+        if expected.is_some_and(|expected| jobs.len() < expected) {
             incomplete.push(format!(
                 "{} (shard {}: {} of {} seeds)",
                 folder.display(),
@@ -124,6 +124,7 @@ mod tests {
     use super::*;
     use crate::campaign::execute::{self, Execution, Quiet};
     use crate::campaign::fake;
+    use crate::campaign::job_set::JobSet;
     use crate::campaign::record::{CampaignFolder, Source};
     use crate::campaign::schedule::Shard;
 
@@ -153,7 +154,7 @@ mod tests {
                 &campaign,
                 &config,
                 &sources,
-                &Default::default(),
+                &JobSet::new(shard),
                 execution,
                 &runner,
                 &Quiet,

@@ -25,6 +25,7 @@
 pub mod bugs;
 pub mod execute;
 pub mod generate;
+pub mod job_set;
 pub mod merge;
 pub mod record;
 pub mod regression;

@@ -13,7 +13,7 @@
 //! job index appears at most once: resume skips the recorded ones and reruns only the jobs that
 //! were in flight.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::bugs;
+use crate::campaign::job_set::JobSet;
 use crate::campaign::schedule::{AUDIT_PARTS, Schedule, Shard};
 use crate::campaign::summary::Summary;
 use crate::json::{self, JsonError};
@@ -241,10 +242,20 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> FolderError + '_ {
 }
 
 /// What a campaign folder already holds: the jobs it recorded, and their summary.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Recorded {
-    pub jobs: BTreeSet<u64>,
+    pub jobs: JobSet,
     pub summary: Summary,
+}
+
+impl Recorded {
+    /// Nothing yet, of a campaign whose shard is `shard`.
+    pub fn nothing(shard: Shard) -> Recorded {
+        Recorded {
+            jobs: JobSet::new(shard),
+            summary: Summary::default(),
+        }
+    }
 }
 
 /// An open campaign folder, appending to `seeds.jsonl`.
@@ -341,9 +352,9 @@ pub fn for_each_record(
     config: &CampaignConfig,
     repair: bool,
     mut each: impl FnMut(SeedRecord),
-) -> Result<BTreeSet<u64>, FolderError> {
+) -> Result<JobSet, FolderError> {
     let seeds_path = path.join(SEEDS_FILE);
-    let mut jobs = BTreeSet::new();
+    let mut jobs = JobSet::new(config.shard);
     let file = match File::open(&seeds_path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(jobs),
@@ -559,7 +570,7 @@ mod tests {
         ));
         let (_, again, records) = CampaignFolder::resume(&path).unwrap();
         assert_eq!(again, config());
-        assert_eq!(records.jobs, BTreeSet::from([0, 1, 2]));
+        assert!((0..3).all(|job| records.jobs.contains(job)) && records.jobs.len() == 3);
         assert_eq!(records.summary.runs, 3);
         assert!(std::fs::read_to_string(&seeds).unwrap().ends_with("}\n"));
         std::fs::remove_dir_all(&path).unwrap();
