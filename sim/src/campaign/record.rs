@@ -365,23 +365,33 @@ pub fn for_each_record(
     let (mut text, mut complete_bytes, mut torn) = (String::new(), 0, false);
     for number in 1.. {
         text.clear();
-        let read = (&mut reader)
-            .take(SEED_LINE_BYTES_MAX + 1)
-            .read_line(&mut text)
-            .map_err(io_error(&seeds_path))?;
         let at_line = |error: JsonError| {
             corrupt(&seeds_path)(JsonError {
                 line: number,
                 ..error
             })
         };
-        if read as u64 > SEED_LINE_BYTES_MAX {
-            let message = format!("longer than {SEED_LINE_BYTES_MAX} bytes");
-            return Err(at_line(JsonError {
+        let whole_line = |message: String| {
+            at_line(JsonError {
                 line: number,
                 field: None,
                 message,
-            }));
+            })
+        };
+        let read = match (&mut reader)
+            .take(SEED_LINE_BYTES_MAX + 1)
+            .read_line(&mut text)
+        {
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(whole_line("not UTF-8 text".to_owned()));
+            }
+            Err(error) => return Err(io_error(&seeds_path)(error)),
+        };
+        if read as u64 > SEED_LINE_BYTES_MAX {
+            return Err(whole_line(format!(
+                "longer than {SEED_LINE_BYTES_MAX} bytes"
+            )));
         }
         let Some(line) = text.strip_suffix('\n') else {
             torn = read > 0;
@@ -536,7 +546,7 @@ mod tests {
     }
 
     #[test]
-    fn a_line_longer_than_any_record_is_refused_without_reading_it_whole() {
+    fn a_line_too_long_or_not_text_is_refused_at_its_line() {
         let path = temporary("long-line");
         CampaignFolder::create(&path, &config()).unwrap();
         let line = "x".repeat(SEED_LINE_BYTES_MAX as usize + 10);
@@ -545,6 +555,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.ends_with(":1: longer than 1048576 bytes"), "{error}");
+        std::fs::write(path.join(SEEDS_FILE), b"{\"job\": \xff}\n").unwrap();
+        let error = read_records(&path, &config(), false)
+            .unwrap_err()
+            .to_string();
+        assert!(error.ends_with(":1: not UTF-8 text"), "{error}");
         std::fs::remove_dir_all(&path).unwrap();
     }
 
