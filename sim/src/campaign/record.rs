@@ -362,53 +362,33 @@ pub fn for_each_record(
     };
     let mut reader = BufReader::new(file);
     let schedule = config.schedule();
-    let (mut text, mut complete_bytes, mut torn) = (String::new(), 0, false);
-    for number in 1.. {
-        text.clear();
+    let (mut text, mut complete_bytes, mut number) = (String::new(), 0, 0);
+    let torn = loop {
+        number += 1;
         let at_line = |error: JsonError| {
             corrupt(&seeds_path)(JsonError {
                 line: number,
                 ..error
             })
         };
-        let whole_line = |message: String| {
-            at_line(JsonError {
+        let line = match next_line(&mut reader, &mut text).map_err(|error| match error {
+            LineError::Io(error) => io_error(&seeds_path)(error),
+            LineError::Invalid(message) => at_line(JsonError {
                 line: number,
                 field: None,
                 message,
-            })
-        };
-        let read = match (&mut reader)
-            .take(SEED_LINE_BYTES_MAX + 1)
-            .read_line(&mut text)
-        {
-            Ok(read) => read,
-            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(whole_line("not UTF-8 text".to_owned()));
+            }),
+        })? {
+            Line::Complete(bytes) => {
+                complete_bytes += bytes;
+                text.trim_end_matches(['\n', '\r'])
             }
-            Err(error) => return Err(io_error(&seeds_path)(error)),
+            Line::Torn => break true,
+            Line::End => break false,
         };
-        if read as u64 > SEED_LINE_BYTES_MAX {
-            return Err(whole_line(format!(
-                "longer than {SEED_LINE_BYTES_MAX} bytes"
-            )));
-        }
-        let Some(line) = text.strip_suffix('\n') else {
-            torn = read > 0;
-            break;
-        };
-        complete_bytes += read as u64;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let record: SeedRecord = json::parse(line).map_err(at_line)?;
-        let problem = record.validate(&schedule).err().or_else(|| {
-            (!jobs.insert(record.job))
-                .then(|| ("job", format!("job {} is recorded twice", record.job)))
-        });
-        if let Some((field, message)) = problem {
-            return Err(at_line(JsonError::invalid(line, field, message)));
-        }
+        let record = checked_record(line, &schedule, &mut jobs).map_err(at_line)?;
         each(record);
-    }
+    };
     // Only a folder that read whole is repaired: one refused is left as it was.
     if repair && torn {
         let file = OpenOptions::new()
@@ -419,6 +399,61 @@ pub fn for_each_record(
             .map_err(io_error(&seeds_path))?;
     }
     Ok(jobs)
+}
+
+/// What [`next_line`] read into its buffer.
+enum Line {
+    /// A line and its newline, this many bytes.
+    Complete(u64),
+    /// The end of the file, after a last line without its newline (a writer killed mid-line).
+    Torn,
+    End,
+}
+
+enum LineError {
+    Io(std::io::Error),
+    /// Not a line of text: too long, or not UTF-8.
+    Invalid(String),
+}
+
+/// Reads the next line of `reader` into `text` (cleared first), at most
+/// [`SEED_LINE_BYTES_MAX`] bytes of it.
+fn next_line(reader: &mut impl BufRead, text: &mut String) -> Result<Line, LineError> {
+    text.clear();
+    let read = match reader.take(SEED_LINE_BYTES_MAX + 1).read_line(text) {
+        Ok(read) => read as u64,
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+            return Err(LineError::Invalid("not UTF-8 text".to_owned()));
+        }
+        Err(error) => return Err(LineError::Io(error)),
+    };
+    if read > SEED_LINE_BYTES_MAX {
+        return Err(LineError::Invalid(format!(
+            "longer than {SEED_LINE_BYTES_MAX} bytes"
+        )));
+    }
+    Ok(match (read, text.ends_with('\n')) {
+        (0, _) => Line::End,
+        (_, true) => Line::Complete(read),
+        (_, false) => Line::Torn,
+    })
+}
+
+/// The record `line` holds, if its campaign (`schedule`) could have written it and its job is
+/// not in `jobs` yet (it is added).
+fn checked_record(
+    line: &str,
+    schedule: &Schedule,
+    jobs: &mut JobSet,
+) -> Result<SeedRecord, JsonError> {
+    let record: SeedRecord = json::parse(line)?;
+    let problem = record.validate(schedule).err().or_else(|| {
+        (!jobs.insert(record.job)).then(|| ("job", format!("job {} is recorded twice", record.job)))
+    });
+    match problem {
+        Some((field, message)) => Err(JsonError::invalid(line, field, message)),
+        None => Ok(record),
+    }
 }
 
 /// [`for_each_record`], collected: for small campaigns and tests.
