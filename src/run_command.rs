@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sim::runner::artifact::{self, Artifact};
-use sim::runner::report::{RunReport, Verdict};
+use sim::runner::report::{self, RunReport, Verdict};
 use sim::runner::run::{RunOptions, RunOutcome, run};
 use sim::scenario::Scenario;
 
@@ -111,9 +111,9 @@ pub fn run_command(args: &RunArgs) -> ExitCode {
             return bad_input(&error.to_string());
         }
         eprintln!(
-            "artifact: {} (replay: cargo run --release -- replay {})",
+            "artifact: {} (replay: {})",
             out.display(),
-            out.display()
+            report::replay_command(&out.display().to_string())
         );
     }
     print_report(&outcome.report, args.json);

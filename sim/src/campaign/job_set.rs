@@ -78,7 +78,8 @@ impl JobSet {
     }
 
     /// How many ranges hold the jobs (for tests of the layout).
-    pub fn ranges(&self) -> usize {
+    #[cfg(test)]
+    fn ranges(&self) -> usize {
         self.ranges.len()
     }
 }

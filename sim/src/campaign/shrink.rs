@@ -39,7 +39,7 @@ use crate::campaign::record::violation_label;
 use crate::campaign::schedule::seed_of;
 use crate::network::NetworkConfig;
 use crate::runner::artifact::{self, Artifact, ArtifactError, SCENARIO_FILE};
-use crate::runner::report::{RunReport, ViolationSource};
+use crate::runner::report::{RunReport, ViolationSource, replay_command, reproduce_command};
 use crate::scenario::{Duration, Fault, Scenario, Target};
 
 /// The default bound on runs of one shrink.
@@ -746,11 +746,11 @@ impl Shrunk {
     /// The commands that reproduce the shrunk failure written to `directory`: a run of its
     /// scenario under the seed it fails under, and a replay of the folder.
     pub fn commands(&self, directory: &Path) -> String {
+        let scenario = directory.join(SCENARIO_FILE).display().to_string();
         format!(
-            "reproduce: cargo run --release -- run {} --seed {}\nreplay:    cargo run --release -- replay {}\n",
-            directory.join(SCENARIO_FILE).display(),
-            self.seed,
-            directory.display()
+            "reproduce: {}\nreplay:    {}\n",
+            reproduce_command(&scenario, self.seed),
+            replay_command(&directory.display().to_string())
         )
     }
 

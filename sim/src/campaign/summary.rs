@@ -17,6 +17,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::record::SeedRecord;
+use crate::runner::report::{replay_command, reproduce_command};
 
 /// One failure, with how to reproduce it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,13 +57,6 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Adds the records of the campaign folder `folder`.
-    pub fn add(&mut self, folder: &Path, records: &[SeedRecord]) {
-        for record in records {
-            self.add_record(folder, record);
-        }
-    }
-
     /// Adds `other`'s runs (another part of the same campaign) to these.
     pub fn absorb(&mut self, other: Summary) {
         self.runs += other.runs;
@@ -122,24 +116,18 @@ impl Summary {
             .as_ref()
             .map(|artifact| folder.join(artifact).display().to_string());
         let reproduce = match &artifact {
-            Some(artifact) => format!(
-                "cargo run --release -- run {artifact}/{} --seed {}",
-                crate::runner::artifact::SCENARIO_FILE,
-                record.seed
+            Some(artifact) => reproduce_command(
+                &format!("{artifact}/{}", crate::runner::artifact::SCENARIO_FILE),
+                record.seed,
             ),
-            None => format!(
-                "cargo run --release -- run {} --seed {}",
-                record.scenario_path, record.seed
-            ),
+            None => reproduce_command(&record.scenario_path, record.seed),
         };
         self.list_failure(FailureEntry {
             scenario: record.scenario.clone(),
             scenario_path: record.scenario_path.clone(),
             seed: record.seed,
             violations: record.violations.clone(),
-            replay: artifact
-                .as_ref()
-                .map(|artifact| format!("cargo run --release -- replay {artifact}")),
+            replay: artifact.as_deref().map(replay_command),
             artifact,
             reproduce,
         });
@@ -283,7 +271,9 @@ mod tests {
             records.push(record);
         }
         let mut summary = Summary::default();
-        summary.add(Path::new("out"), &records);
+        for record in &records {
+            summary.add_record(Path::new("out"), record);
+        }
         summary.require(&["elections".into(), "truncations".into(), "nope".into()]);
         assert_eq!(summary.coverage["elections"], 3);
         assert_eq!(summary.coverage["truncations"], 0);

@@ -134,11 +134,7 @@ impl RunReport {
 
     /// The one line that reproduces this run.
     pub fn reproduce_command(&self) -> String {
-        format!(
-            "cargo run --release -- run {} --seed {}",
-            shell_quote(&self.scenario_path),
-            self.seed
-        )
+        reproduce_command(&self.scenario_path, self.seed)
     }
 
     /// The last line of every summary.
@@ -191,6 +187,19 @@ impl RunReport {
 }
 
 /// Quotes a path for a POSIX shell when it needs it.
+/// The one line that runs `seed` of the scenario file `scenario_path`.
+pub fn reproduce_command(scenario_path: &str, seed: u64) -> String {
+    format!(
+        "cargo run --release -- run {} --seed {seed}",
+        shell_quote(scenario_path)
+    )
+}
+
+/// The one line that replays the artifact folder `directory` and confirms its digest.
+pub fn replay_command(directory: &str) -> String {
+    format!("cargo run --release -- replay {}", shell_quote(directory))
+}
+
 fn shell_quote(text: &str) -> String {
     let plain = text
         .chars()
