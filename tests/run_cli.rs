@@ -153,6 +153,72 @@ fn a_recorded_run_replays_to_the_same_digest() {
     std::fs::remove_dir_all(&directory).unwrap();
 }
 
+/// Debugging a failure from its artifact: the log is plain text, tells the cluster's story (who
+/// led, who truncated what and why) with brokers named as the scenario names them, and the
+/// violation says which node is which broker.
+#[test]
+fn a_failing_runs_artifact_tells_the_story_with_brokers_named_alike() {
+    let directory = scratch_directory("timeline");
+    std::fs::create_dir_all(&directory).unwrap();
+    let scenario = directory.join("planted.toml");
+    let mut text_of_scenario =
+        std::fs::read_to_string(repository("scenarios/fast-double-failover.toml")).unwrap();
+    text_of_scenario.push_str("\n[cluster.bugs]\ntruncate_to_high_watermark = true\n");
+    std::fs::write(&scenario, text_of_scenario).unwrap();
+    let out = directory.join("artifact");
+    let failure = (0..50).find_map(|seed| {
+        let seed = seed.to_string();
+        let arguments = ["run", scenario.to_str().unwrap(), "--seed", &seed, "--out"];
+        let _ = std::fs::remove_dir_all(&out);
+        let output = trial(&[&arguments[..], &[out.to_str().unwrap()]].concat());
+        (output.status.code() == Some(1)).then_some(output)
+    });
+    let output = failure.expect("the planted zoo 1 bug fails some seed in 0..50");
+    let stdout = text(&output.stdout);
+    let first = stdout
+        .lines()
+        .find(|line| line.contains("first: [State]"))
+        .unwrap_or_else(|| panic!("a state violation: {stdout}"));
+    let legend = first.rsplit_once(" (").expect("a legend").1;
+    for pair in legend.trim_end_matches(')').split(", ") {
+        let (node, name) = pair
+            .strip_prefix("node ")
+            .and_then(|rest| rest.split_once(" is "))
+            .unwrap_or_else(|| panic!("'node N is bM' in {first}"));
+        let number: u32 = node.parse().unwrap();
+        assert_eq!(name, format!("b{}", number + 1), "{first}");
+    }
+    let report = std::fs::read_to_string(out.join("run.json")).unwrap();
+    assert!(report.contains("\"node_names\""), "{report:.300}");
+
+    let log = std::fs::read_to_string(out.join("log.txt")).unwrap();
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal colour codes in a file"
+    );
+    assert!(
+        log.contains("INFO timeline: controller: proposes b"),
+        "{log}"
+    );
+    assert!(log.contains(": leads in leader epoch "), "{log}");
+    assert!(
+        log.contains("truncated to its high watermark (bug switch"),
+        "the planted truncation shows: {log}"
+    );
+    for line in log
+        .lines()
+        .filter(|line| line.contains("sim::runner::faults"))
+    {
+        let node = line.split_whitespace().nth(1);
+        assert_eq!(
+            node,
+            Some("-"),
+            "a fault line names no stepped node: {line}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
 #[test]
 fn malformed_scenarios_exit_two_naming_the_line_and_field() {
     let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/malformed");

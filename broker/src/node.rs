@@ -188,12 +188,27 @@ pub enum Observation {
         partition: u32,
         leader_epoch: u64,
     },
-    /// A follower truncated its log (divergence search, out-of-range reset, or a zoo switch).
-    Truncated,
-    /// A leader asked the controller to shrink the ISR of a partition.
-    IsrShrinkRequested,
-    /// A leader asked the controller to expand the ISR of a partition.
-    IsrExpandRequested,
+    /// A follower cut its log back (or reset it past its end): its log end offset went from
+    /// `from_offset` to `to_offset`.
+    Truncated {
+        topic: String,
+        partition: u32,
+        from_offset: u64,
+        to_offset: u64,
+        cause: TruncationCause,
+    },
+    /// A leader asked the controller to shrink the ISR of a partition to `isr`.
+    IsrShrinkRequested {
+        topic: String,
+        partition: u32,
+        isr: Vec<u32>,
+    },
+    /// A leader asked the controller to expand the ISR of a partition to `isr`.
+    IsrExpandRequested {
+        topic: String,
+        partition: u32,
+        isr: Vec<u32>,
+    },
     /// A leader's high watermark advanced.
     HighWatermarkAdvanced,
     /// A leader refused a request with a stale leader epoch (FENCED_LEADER_EPOCH).
@@ -203,12 +218,36 @@ pub enum Observation {
     DuplicateRequestDropped,
     /// A client reports something it did (producers and consumers: history events, retries).
     Client(crate::client::ClientReport),
-    /// A group coordinator completed a rebalance: a new generation.
-    GroupRebalanced,
-    /// A group coordinator refused a commit from a stale generation or an unknown member.
-    CommitFenced,
-    /// A broker started coordinating an offsets partition (it replays the partition first).
-    CoordinatorStarted,
+    /// A group coordinator completed a rebalance of `group`: `generation` has `members`.
+    GroupRebalanced {
+        group: String,
+        generation: u64,
+        members: usize,
+    },
+    /// A group coordinator refused a commit to `group` from a stale generation or an unknown
+    /// member.
+    CommitFenced {
+        group: String,
+        generation: u64,
+    },
+    /// A broker started coordinating the groups of an offsets partition (it replays the
+    /// partition first).
+    CoordinatorStarted {
+        partition: u32,
+    },
+}
+
+/// Why a follower cut its log back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TruncationCause {
+    /// To its own high watermark on becoming a follower: the zoo 1 switch
+    /// `truncate_to_high_watermark`, never the broker's own behaviour.
+    HighWatermark,
+    /// To the divergence point found from its leader's epoch end offsets (KIP-101, KIP-279).
+    Divergence,
+    /// Its fetch offset was out of range at the leader: cut to the leader's log end, or reset
+    /// to the leader's log start.
+    OutOfRange,
 }
 
 /// Per-step context: the local time, an election jitter, and the outputs.

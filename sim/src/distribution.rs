@@ -6,6 +6,8 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::scenario::Duration;
+
 /// `numerator / denominator`, a probability in [0, 1]. Written `"1/100"` in scenario files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Ratio {
@@ -122,6 +124,31 @@ pub enum Latency {
     },
 }
 
+/// `uniform 5ms..20ms`: the shape and bounds, as a log line names them.
+impl std::fmt::Display for Latency {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let time = |ns| Duration::from_ns(ns);
+        match *self {
+            Latency::Constant { ns } => write!(formatter, "constant {}", time(ns)),
+            Latency::Uniform { min_ns, max_ns } => {
+                write!(formatter, "uniform {}..{}", time(min_ns), time(max_ns))
+            }
+            Latency::LongTail {
+                min_ns,
+                max_ns,
+                tail,
+                tail_max_ns,
+            } => write!(
+                formatter,
+                "uniform {}..{} plus up to {} for {tail} of messages",
+                time(min_ns),
+                time(max_ns),
+                time(tail_max_ns)
+            ),
+        }
+    }
+}
+
 impl Latency {
     pub fn validate(&self, field: &str) -> Result<(), String> {
         let max_ns = self.max_ns();
@@ -207,6 +234,26 @@ mod tests {
         for bad in ["", "1", "1/0", "2/1", "a/b", "1/2/3", "-1/2"] {
             assert!(bad.parse::<Ratio>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn latencies_print_their_shape_and_bounds() {
+        let uniform = Latency::Uniform {
+            min_ns: 5_000_000,
+            max_ns: 20_000_000,
+        };
+        assert_eq!(uniform.to_string(), "uniform 5ms..20ms");
+        let tail = Latency::LongTail {
+            min_ns: 200_000,
+            max_ns: 1_000_000,
+            tail: Ratio::new(1, 100),
+            tail_max_ns: 2_000_000_000,
+        };
+        assert_eq!(
+            tail.to_string(),
+            "uniform 200us..1ms plus up to 2s for 1/100 of messages"
+        );
+        assert_eq!(Latency::Constant { ns: 0 }.to_string(), "constant 0s");
     }
 
     #[test]

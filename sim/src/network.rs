@@ -44,6 +44,17 @@ impl Default for NetworkConfig {
     }
 }
 
+/// `latency uniform 200us..1ms, loss 0/1, duplication 0/1, reordering 0/1`.
+impl std::fmt::Display for NetworkConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "latency {}, loss {}, duplication {}, reordering {}",
+            self.latency, self.loss, self.duplication, self.reordering
+        )
+    }
+}
+
 impl NetworkConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.latency.validate("network.latency")?;

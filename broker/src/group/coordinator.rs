@@ -224,7 +224,7 @@ impl Node {
             member_id_next: 0,
         };
         self.groups.partitions.insert(partition, coordinator);
-        self.observe(Observation::CoordinatorStarted);
+        self.observe(Observation::CoordinatorStarted { partition });
     }
 
     /// Replays the offsets partition's records below the high watermark into the table.
@@ -270,11 +270,20 @@ impl Node {
         let topics = self.topic_partition_counts();
         let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
         let mut answers = Vec::new();
+        let mut rebalanced = Vec::new();
         for (name, group) in &mut coordinator.groups {
-            answers.extend(group.try_complete(now_ns, name, &topics, assign_before_revoke));
+            let joined = group.try_complete(now_ns, name, &topics, assign_before_revoke);
+            if !joined.is_empty() {
+                rebalanced.push(Observation::GroupRebalanced {
+                    group: name.clone(),
+                    generation: group.generation,
+                    members: joined.len(),
+                });
+            }
+            answers.extend(joined);
         }
-        if !answers.is_empty() {
-            self.observe(Observation::GroupRebalanced);
+        for observation in rebalanced {
+            self.observe(observation);
         }
         for (to, response) in answers {
             self.send(to, Message::JoinGroupResponse(response));
@@ -415,7 +424,10 @@ impl Node {
                 .ok_or(GroupError::UnknownMemberId)?;
             let fenced = group.check_member(request.member_id, request.generation);
             if fenced.is_err() {
-                self.observe(Observation::CommitFenced);
+                self.observe(Observation::CommitFenced {
+                    group: request.group.clone(),
+                    generation: request.generation,
+                });
             }
             fenced?;
         }

@@ -9,13 +9,13 @@
 //! only once the appended batches are synced: the fetch offset acknowledges them to the leader.
 //! A follower's HW is `min(leader's HW, own LEO)`: it never exceeds its leader's.
 
-use crate::log::{DivergenceNext, EpochEndOffset, FollowerStart};
+use crate::log::{DivergenceNext, EpochEndOffset, FollowerStart, LogWrite};
 use crate::message::data::FetchData;
 use crate::message::{
     DataError, Message, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
     ReplicaFetchResponse, ReplicaFetchResult,
 };
-use crate::node::{Node, Observation};
+use crate::node::{Node, Observation, TruncationCause};
 use crate::replica::{FollowerPhase, FollowerState, ReplicaRole};
 use crate::storage::PartitionKey;
 
@@ -29,10 +29,9 @@ impl Node {
             FollowerStart::SearchDivergence { .. } => FollowerPhase::Searching,
             FollowerStart::Fetch { .. } | FollowerStart::KeepLog { .. } => FollowerPhase::Fetching,
             FollowerStart::TruncateToHighWatermark { offset } => {
-                let write = replica.log.truncate_to(offset);
-                if let Some(write) = write {
-                    self.observe(Observation::Truncated);
-                    self.write_log(key, write);
+                let from_offset = replica.log.log_end_offset();
+                if let Some(write) = replica.log.truncate_to(offset) {
+                    self.truncated(key, from_offset, write, TruncationCause::HighWatermark);
                 }
                 FollowerPhase::Fetching
             }
@@ -97,6 +96,25 @@ impl Node {
             .is_some_and(|follower| follower.in_flight == Some(request_id))
     }
 
+    /// Reports a cut of `key`'s log from `from_offset` to where it ends now, and writes it.
+    fn truncated(
+        &mut self,
+        key: &PartitionKey,
+        from_offset: u64,
+        write: LogWrite,
+        cause: TruncationCause,
+    ) {
+        let to_offset = self.replicas.partitions[key].log.log_end_offset();
+        self.observe(Observation::Truncated {
+            topic: key.0.to_string(),
+            partition: key.1,
+            from_offset,
+            to_offset,
+            cause,
+        });
+        self.write_log(key, write);
+    }
+
     /// A retriable error: wait, then send again (the metadata may bring a new epoch meanwhile).
     fn back_off(&mut self, key: &PartitionKey) {
         let now_ns = self.now_ns();
@@ -127,11 +145,11 @@ impl Node {
             leader_epoch,
             end_offset,
         };
+        let from_offset = replica.log.log_end_offset();
         match replica.log.resolve_divergence(asked, answer) {
             Ok(round) => {
                 if let Some(write) = round.write {
-                    self.observe(Observation::Truncated);
-                    self.write_log(&key, write);
+                    self.truncated(&key, from_offset, write, TruncationCause::Divergence);
                 }
                 let phase = match round.next {
                     DivergenceNext::Ask { .. } => FollowerPhase::Searching,
@@ -193,12 +211,12 @@ impl Node {
                 log_end_offset,
             }) => {
                 let replica = self.replicas.partitions.get_mut(&key).expect("awaited");
+                let from_offset = replica.log.log_end_offset();
                 if let Some(write) = replica
                     .log
                     .reset_out_of_range(log_start_offset, log_end_offset)
                 {
-                    self.observe(Observation::Truncated);
-                    self.write_log(&key, write);
+                    self.truncated(&key, from_offset, write, TruncationCause::OutOfRange);
                 }
                 self.send_follower_request(&key);
             }

@@ -367,10 +367,19 @@ impl Node {
             partition_epoch: replica.partition_epoch,
             isr: isr.clone(),
         };
+        let (topic, partition, requested) = (key.0.to_string(), key.1, isr.clone());
         let observation = if isr.len() < leader.isr.len() {
-            Observation::IsrShrinkRequested
+            Observation::IsrShrinkRequested {
+                topic,
+                partition,
+                isr: requested,
+            }
         } else {
-            Observation::IsrExpandRequested
+            Observation::IsrExpandRequested {
+                topic,
+                partition,
+                isr: requested,
+            }
         };
         let replica = self.replicas.partitions.get_mut(key).expect("present");
         let leader = replica.leader_state().expect("leader");

@@ -179,3 +179,106 @@ pub enum StateViolation {
         offset: u64,
     },
 }
+
+impl StateViolation {
+    /// The nodes and brokers the violation names (a broker's id is its node's), each once, in
+    /// the order the description names them: a driver that names nodes can print who is who.
+    pub fn nodes(&self) -> Vec<u32> {
+        let named: Vec<u32> = match self {
+            StateViolation::TwoQuorumLeaders {
+                first_node,
+                second_node,
+                ..
+            }
+            | StateViolation::TwoReplicaLeaders {
+                first_node,
+                second_node,
+                ..
+            } => vec![*first_node, *second_node],
+            StateViolation::CommittedEntryDiverged {
+                node,
+                committed_by_node,
+                ..
+            }
+            | StateViolation::LeaderMissingCommittedEntry {
+                node,
+                committed_by_node,
+                ..
+            }
+            | StateViolation::CommittedRecordDiverged {
+                node,
+                committed_by_node,
+                ..
+            } => vec![*node, *committed_by_node],
+            StateViolation::CommitIndexBeyondLog { node, .. }
+            | StateViolation::QuorumTermDecreased { node, .. }
+            | StateViolation::LeaderEpochDecreased { node, .. }
+            | StateViolation::HighWatermarkBeyondLog { node, .. }
+            | StateViolation::HighWatermarkDecreased { node, .. }
+            | StateViolation::RecordsOutOfOrder { node, .. } => vec![*node],
+            StateViolation::TwoPartitionLeaders {
+                first_leader,
+                first_seen_by,
+                second_leader,
+                second_seen_by,
+                ..
+            } => vec![
+                *first_leader,
+                *first_seen_by,
+                *second_leader,
+                *second_seen_by,
+            ],
+            StateViolation::LeaderOutsideIsr {
+                node, leader, isr, ..
+            } => [*node, *leader]
+                .into_iter()
+                .chain(isr.iter().copied())
+                .collect(),
+            StateViolation::BrokerEpochDecreased { node, broker, .. } => vec![*node, *broker],
+        };
+        let mut nodes = Vec::with_capacity(named.len());
+        for node in named {
+            if !nodes.contains(&node) {
+                nodes.push(node);
+            }
+        }
+        nodes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_named_once_each_in_the_order_the_description_names_them() {
+        let outside = StateViolation::LeaderOutsideIsr {
+            time_ns: 5,
+            node: 2,
+            topic: "orders".to_string(),
+            partition: 1,
+            leader: 0,
+            leader_epoch: 3,
+            isr: vec![1, 2],
+        };
+        assert_eq!(outside.nodes(), vec![2, 0, 1]);
+        let two_leaders = StateViolation::TwoPartitionLeaders {
+            time_ns: 5,
+            topic: "orders".to_string(),
+            partition: 1,
+            leader_epoch: 3,
+            first_leader: 4,
+            first_seen_by: 4,
+            second_leader: 5,
+            second_seen_by: 0,
+        };
+        assert_eq!(two_leaders.nodes(), vec![4, 5, 0]);
+        let decreased = StateViolation::QuorumTermDecreased {
+            time_ns: 5,
+            node: 1,
+            previous_term: 4,
+            term: 3,
+        };
+        assert_eq!(decreased.nodes(), vec![1]);
+    }
+}

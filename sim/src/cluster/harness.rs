@@ -20,6 +20,8 @@ use serde::Serialize;
 
 use crate::cluster::member::{Member, MemberSpec};
 use crate::cluster::monitor::ClusterMonitor;
+use crate::cluster::timeline;
+use crate::logging;
 use crate::process::NodeId;
 use crate::simulation::{Simulation, SimulationConfig};
 
@@ -304,6 +306,9 @@ impl ClusterSimulation {
         }
         let mut observations = std::mem::take(&mut self.observations);
         self.simulation.swap_observations(&mut observations);
+        if tracing::enabled!(target: timeline::TARGET, tracing::Level::INFO) {
+            self.log_timeline(&observations);
+        }
         for (time_ns, _node, observation) in observations.drain(..) {
             let counters = &mut self.counters;
             match observation {
@@ -321,9 +326,9 @@ impl ClusterSimulation {
                 Observation::DiskFault => counters.disk_faults += 1,
                 Observation::AdminReply(message) => self.admin_replies.push((time_ns, message)),
                 Observation::ReplicaBecameLeader { .. } => counters.replica_leaderships += 1,
-                Observation::Truncated => counters.truncations += 1,
-                Observation::IsrShrinkRequested => counters.isr_shrinks += 1,
-                Observation::IsrExpandRequested => counters.isr_expands += 1,
+                Observation::Truncated { .. } => counters.truncations += 1,
+                Observation::IsrShrinkRequested { .. } => counters.isr_shrinks += 1,
+                Observation::IsrExpandRequested { .. } => counters.isr_expands += 1,
                 Observation::HighWatermarkAdvanced => counters.high_watermark_advances += 1,
                 Observation::FencedRequest => counters.fenced_requests += 1,
                 Observation::DuplicateRequestDropped => counters.duplicate_requests_dropped += 1,
@@ -334,12 +339,24 @@ impl ClusterSimulation {
                 Observation::Client(ClientReport::Event(event)) => {
                     self.client_events.push((time_ns, event))
                 }
-                Observation::GroupRebalanced => counters.group_rebalances += 1,
-                Observation::CommitFenced => counters.commits_fenced += 1,
-                Observation::CoordinatorStarted => counters.coordinator_starts += 1,
+                Observation::GroupRebalanced { .. } => counters.group_rebalances += 1,
+                Observation::CommitFenced { .. } => counters.commits_fenced += 1,
+                Observation::CoordinatorStarted { .. } => counters.coordinator_starts += 1,
             }
         }
         self.observations = observations;
+    }
+
+    /// Logs the timeline's lines for `observations` ([`timeline`]), each stamped with the node
+    /// that observed it.
+    fn log_timeline(&self, observations: &[(u64, NodeId, Observation)]) {
+        let name = |broker: u32| self.simulation.name(NodeId(broker)).to_owned();
+        for (time_ns, node, observation) in observations {
+            if let Some(line) = timeline::describe(observation, name) {
+                logging::set_context(*time_ns, Some(node.0));
+                tracing::info!(target: timeline::TARGET, "{line}");
+            }
+        }
     }
 
     pub fn now_ns(&self) -> u64 {

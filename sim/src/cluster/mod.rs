@@ -13,6 +13,7 @@ pub mod faults;
 pub mod harness;
 pub mod member;
 pub mod monitor;
+pub mod timeline;
 
 pub use faults::{FaultKind, RandomFaults};
 pub use harness::{ClientSpecs, ClusterCounters, ClusterSimulation, ConsumerSpec, ProducerSpec};

@@ -16,6 +16,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cluster::ClusterSimulation;
+use crate::logging;
 use crate::network::NetworkConfig;
 use crate::process::NodeId;
 use crate::scenario::{Fault, Target};
@@ -92,7 +93,9 @@ impl FaultExecutor {
     }
 
     fn record(&mut self, at_ns: u64, description: String) {
-        tracing::info!(fault = %description, "fault");
+        // The driver speaks, not the node stepped last: the line names no node.
+        logging::set_context(at_ns, None);
+        tracing::info!("fault: {description}");
         self.fired.push(FiredFault { at_ns, description });
     }
 
@@ -201,7 +204,7 @@ impl FaultExecutor {
                 network.duplication = duplication.unwrap_or(network.duplication);
                 network.reordering = reordering.unwrap_or(network.reordering);
                 set_network(cluster, network)?;
-                Ok(format!("network rates {network:?}"))
+                Ok(format!("network rates: {network}"))
             }
             Fault::NetworkReset { .. } => {
                 set_network(cluster, self.base_network)?;

@@ -19,6 +19,7 @@ use check::state::StateViolation;
 
 use crate::cluster::ClusterSimulation;
 use crate::logging::SimulatedTimeFormat;
+use crate::process::NodeId;
 use crate::runner::faults::FaultExecutor;
 use crate::runner::history::HistoryRecorder;
 use crate::runner::nemesis;
@@ -70,7 +71,9 @@ pub fn run(scenario: &Scenario, scenario_path: &str, seed: u64, options: RunOpti
     }
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let writer = Arc::clone(&buffer);
+    // A file, not a terminal: no colour codes (set before the format, which keeps the flag).
     let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
         .event_format(SimulatedTimeFormat)
         .with_writer(move || LogWriter(Arc::clone(&writer)))
         .with_max_level(tracing::Level::INFO)
@@ -165,7 +168,10 @@ fn run_phases(
     let drained = match phases {
         Ok(drained) => drained,
         Err(Stop::Violation(violation)) => {
-            run.report.add_violation(state_violation(&violation));
+            let simulation = run.cluster.simulation();
+            let violation =
+                state_violation(&violation, |node| simulation.name(NodeId(node)).to_owned());
+            run.report.add_violation(violation);
             false
         }
         Err(Stop::Budget { events }) => {
@@ -482,17 +488,37 @@ fn describe_admin_reply(reply: &broker::Message) -> String {
     format!("preferred leaders elected: {}", outcomes.join(", "))
 }
 
-fn state_violation(violation: &StateViolation) -> Violation {
-    let witness = serde_json::to_value(violation).expect("state violation json");
+/// A state monitor's violation as the report shows it. The monitors name nodes by index; the
+/// description ends by saying which node is which (`node 5 is b6`), as the scenario and the log
+/// name them, and the witness carries the same as `node_names`.
+fn state_violation(violation: &StateViolation, name: impl Fn(u32) -> String) -> Violation {
+    let mut witness = serde_json::to_value(violation).expect("state violation json");
     let kind = witness
         .get("kind")
         .and_then(|kind| kind.as_str())
         .unwrap_or("state")
         .to_string();
+    let names: Vec<(u32, String)> = violation
+        .nodes()
+        .into_iter()
+        .map(|node| (node, name(node)))
+        .collect();
+    let legend = names
+        .iter()
+        .map(|(node, name)| format!("node {node} is {name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let node_names: serde_json::Map<String, serde_json::Value> = names
+        .into_iter()
+        .map(|(node, name)| (node.to_string(), serde_json::Value::String(name)))
+        .collect();
+    if let Some(object) = witness.as_object_mut() {
+        object.insert("node_names".to_string(), node_names.into());
+    }
     Violation {
         source: ViolationSource::State,
         kind,
-        description: violation.to_string(),
+        description: format!("{violation} ({legend})"),
         witnesses: vec![witness],
     }
 }
