@@ -205,6 +205,13 @@ fn a_failing_runs_artifact_tells_the_story_with_brokers_named_alike() {
         log.contains("truncated to its high watermark (bug switch"),
         "the planted truncation shows: {log}"
     );
+    assert!(
+        log.lines()
+            .last()
+            .unwrap_or_default()
+            .contains("WARN violation: ["),
+        "the log ends with the violations found: {log}"
+    );
     for line in log
         .lines()
         .filter(|line| line.contains("sim::runner::faults"))

@@ -35,6 +35,11 @@ pub(crate) fn set_context(time_ns: u64, node: Option<u32>) {
     CURRENT_NODE.with(|cell| cell.set(node.unwrap_or(NO_NODE)));
 }
 
+/// Stamps the log lines that follow with no node, at the same time: the driver's own lines.
+pub(crate) fn clear_node() {
+    CURRENT_NODE.with(|cell| cell.set(NO_NODE));
+}
+
 /// Installs a subscriber filtered by `RUST_LOG`, writing to stderr. Does nothing when
 /// `RUST_LOG` is unset or a subscriber is already installed.
 pub fn init_from_env() {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::Counters;
 use crate::digest::format_digest;
+use crate::logging;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -127,7 +128,17 @@ impl RunReport {
         }
     }
 
+    /// Records a violation, and logs it where it was found: a log read alone shows the failure
+    /// after the events that led to it.
     pub fn add_violation(&mut self, violation: Violation) {
+        logging::clear_node();
+        tracing::warn!(
+            target: "violation",
+            "[{:?}] {}: {}",
+            violation.source,
+            violation.kind,
+            violation.description
+        );
         self.verdict = Verdict::Fail;
         self.violations.push(violation);
     }
