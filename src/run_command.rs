@@ -4,9 +4,10 @@
 //! Exit codes: 0 the run passed, 1 it found a violation (or a replay's digest differs), 2 bad
 //! input (the scenario or artifact folder at fault is named, with line and field).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use sim::audit;
 use sim::runner::artifact::{self, Artifact};
 use sim::runner::report::{self, RunReport, Verdict};
 use sim::runner::run::{RunOptions, RunOutcome, run};
@@ -120,6 +121,28 @@ pub fn run_command(args: &RunArgs) -> ExitCode {
     verdict_code(outcome.report.verdict)
 }
 
+/// Says where a replay first strayed from its record: the simulated second, from the digest
+/// trails, and the first log line that differs, if any does.
+fn explain_divergence(directory: &Path, recorded: &RunReport, replayed: &RunOutcome) {
+    if let Some(divergence) =
+        audit::divergence(&recorded.digest_trail, &replayed.report.digest_trail)
+    {
+        eprintln!("replay: {divergence}");
+    }
+    let log_path = directory.join(artifact::LOG_FILE);
+    let Ok(recorded_log) = std::fs::read_to_string(&log_path) else {
+        return;
+    };
+    if let Some((number, recorded_line, replayed_line)) =
+        audit::first_different_line(&recorded_log, &replayed.log)
+    {
+        eprintln!(
+            "replay: the logs first differ at line {number} of {}:\n  recorded: {recorded_line}\n  replayed: {replayed_line}",
+            log_path.display()
+        );
+    }
+}
+
 /// Re-runs a recorded run. Exit 1 if the digest differs (the run did not reproduce), otherwise
 /// the replayed run's own verdict.
 pub fn replay_command(args: &ReplayArgs) -> ExitCode {
@@ -128,18 +151,19 @@ pub fn replay_command(args: &ReplayArgs) -> ExitCode {
         Err(error) => return bad_input(&error.to_string()),
     };
     let path = recorded.scenario_path.display().to_string();
-    let outcome = timed_run(
-        &recorded.scenario,
-        &path,
-        recorded.report.seed,
-        RunOptions::default(),
-    );
+    // The log is kept to show where a run that did not reproduce first strays from its record.
+    let options = RunOptions {
+        capture_log: true,
+        ..RunOptions::default()
+    };
+    let outcome = timed_run(&recorded.scenario, &path, recorded.report.seed, options);
     print_report(&outcome.report, args.json);
     if outcome.report.digest != recorded.report.digest {
         eprintln!(
             "replay: digest {} differs from the recorded {}: the run did not reproduce (nondeterminism, or the code changed since)",
             outcome.report.digest, recorded.report.digest
         );
+        explain_divergence(&args.directory, &recorded.report, &outcome);
         return ExitCode::from(1);
     }
     eprintln!(

@@ -153,6 +153,43 @@ fn a_recorded_run_replays_to_the_same_digest() {
     std::fs::remove_dir_all(&directory).unwrap();
 }
 
+/// A replay that does not reproduce says where it strayed: the simulated second, from the
+/// digest trail, and the first log line that differs. (The recorded scenario is edited here, as
+/// a change of code would change the run.)
+#[test]
+fn a_replay_that_strays_names_the_second_and_the_log_line() {
+    let directory = scratch_directory("stray");
+    let out = directory.display().to_string();
+    let scenario = repository("scenarios/leader-crash-after-ack.toml");
+    let recorded = trial(&["run", &scenario, "--seed", "7", "--out", &out]);
+    assert_eq!(
+        recorded.status.code(),
+        Some(0),
+        "{}",
+        text(&recorded.stderr)
+    );
+    let report = std::fs::read_to_string(directory.join("run.json")).unwrap();
+    assert!(report.contains("\"digest_trail\""), "{report:.300}");
+    let edited = directory.join("scenario.toml");
+    let text_of_scenario = std::fs::read_to_string(&edited).unwrap();
+    let crash_at_8s = "action = \"crash\"\nat = \"8s\"";
+    assert!(text_of_scenario.contains(crash_at_8s), "{text_of_scenario}");
+    let moved = text_of_scenario.replace(crash_at_8s, "action = \"crash\"\nat = \"8100ms\"");
+    std::fs::write(&edited, moved).unwrap();
+    let replay = trial(&["replay", &out]);
+    let stderr = text(&replay.stderr);
+    assert_eq!(replay.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "they agree through 8 s of simulated time and first differ between 8 s and 9 s"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the logs first differ at line"), "{stderr}");
+    assert!(stderr.contains("  recorded:    8.000000000s"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
 /// Debugging a failure from its artifact: the log is plain text, tells the cluster's story (who
 /// led, who truncated what and why) with brokers named as the scenario names them, and the
 /// violation says which node is which broker.

@@ -85,6 +85,50 @@ impl Hasher for TraceDigest {
     }
 }
 
+const SECOND_NS: u64 = 1_000_000_000;
+
+/// The digest's value at the end of every simulated second: where two runs of one seed first
+/// differ, to the second, when only their final digests would say that they differ.
+///
+/// Entry `k` is the digest of everything folded before simulated time `k + 1` s. Entries are
+/// taken when the next fold comes (so a run's trail ends at its last fold's second); runs that
+/// fold the same things at the same times have the same trail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DigestTrail {
+    seconds: Vec<u64>,
+}
+
+impl DigestTrail {
+    /// Takes the entries of every second that ended at or before `now_ns`: called before each
+    /// fold, with the digest as it stands.
+    #[inline]
+    pub fn note(&mut self, now_ns: u64, digest: &TraceDigest) {
+        let ended_seconds = now_ns / SECOND_NS;
+        while (self.seconds.len() as u64) < ended_seconds {
+            self.seconds.push(digest.value());
+        }
+    }
+
+    /// One digest per simulated second, as every report prints digests.
+    pub fn formatted(&self) -> Vec<String> {
+        self.seconds
+            .iter()
+            .map(|&digest| format_digest(digest))
+            .collect()
+    }
+}
+
+/// The first simulated second two digest trails differ in: every second before it agrees. When
+/// one trail is a prefix of the other, the first second past the shorter one; when they are
+/// equal, the second after both (the runs differ after their last whole second).
+pub fn first_different_second<T: PartialEq>(first: &[T], second: &[T]) -> u64 {
+    first
+        .iter()
+        .zip(second)
+        .position(|(one, other)| one != other)
+        .unwrap_or(first.len().min(second.len())) as u64
+}
+
 /// Formats a digest the way every report prints it: 16 lowercase hex digits.
 pub fn format_digest(digest: u64) -> String {
     format!("{digest:016x}")
@@ -117,6 +161,36 @@ mod tests {
         assert_ne!(digest_of((1u64, 2u64)), digest_of((2u64, 1u64)));
         assert_ne!(digest_of("abc"), digest_of("abd"));
         assert_ne!(digest_of(vec![0u8; 7]), digest_of(vec![0u8; 8]));
+    }
+
+    #[test]
+    fn a_trail_holds_the_digest_at_the_end_of_each_second() {
+        let mut digest = TraceDigest::new();
+        let mut trail = DigestTrail::default();
+        let fold_at = |trail: &mut DigestTrail, digest: &mut TraceDigest, time_ns, word| {
+            trail.note(time_ns, digest);
+            digest.fold(word);
+        };
+        fold_at(&mut trail, &mut digest, 10, 1);
+        let after_first = digest.value();
+        fold_at(&mut trail, &mut digest, SECOND_NS - 1, 2);
+        let end_of_second_0 = digest.value();
+        fold_at(&mut trail, &mut digest, 3 * SECOND_NS, 3);
+        assert_ne!(after_first, end_of_second_0);
+        assert_eq!(
+            trail.seconds,
+            vec![end_of_second_0, end_of_second_0, end_of_second_0],
+            "seconds 0, 1 and 2 ended before the fold at 3 s; 1 and 2 folded nothing"
+        );
+    }
+
+    #[test]
+    fn the_first_different_second_is_where_trails_part() {
+        assert_eq!(first_different_second(&[1, 2, 3], &[1, 2, 4]), 2);
+        assert_eq!(first_different_second(&[1, 2, 3], &[9, 2, 3]), 0);
+        assert_eq!(first_different_second(&[1, 2], &[1, 2, 3]), 2);
+        assert_eq!(first_different_second::<u64>(&[], &[]), 0);
+        assert_eq!(first_different_second(&[1, 2], &[1, 2]), 2);
     }
 
     #[test]

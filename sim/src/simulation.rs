@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, DRIFT_PPM_MAX};
 use crate::counters::Counters;
-use crate::digest::TraceDigest;
+use crate::digest::{DigestTrail, TraceDigest};
 use crate::disk::{Disk, DiskConfig};
 use crate::logging;
 use crate::network::{Network, NetworkConfig, Route};
@@ -167,6 +167,7 @@ pub struct Simulation<P: Process> {
     disk_rng: ChaCha8Rng,
     factory: Factory<P>,
     digest: TraceDigest,
+    trail: DigestTrail,
     counters: Counters,
     observations: Vec<(u64, NodeId, P::Observation)>,
     /// One step's outputs, reused from step to step (empty between steps).
@@ -228,6 +229,7 @@ impl<P: Process> Simulation<P> {
             slots,
             factory: Box::new(factory),
             digest: TraceDigest::new(),
+            trail: DigestTrail::default(),
             counters: Counters::default(),
             observations: Vec::new(),
             outputs: Vec::new(),
@@ -297,6 +299,11 @@ impl<P: Process> Simulation<P> {
 
     pub fn digest(&self) -> u64 {
         self.digest.value()
+    }
+
+    /// The digest at the end of every simulated second so far ([`DigestTrail`]).
+    pub fn digest_trail(&self) -> &DigestTrail {
+        &self.trail
     }
 
     pub fn counters(&self) -> &Counters {
@@ -496,6 +503,7 @@ impl<P: Process> Simulation<P> {
     }
 
     fn step_node(&mut self, node: NodeId, input: Input<P::Message>) {
+        self.trail.note(self.now_ns, &self.digest);
         self.digest.fold(action::INPUT);
         self.digest.fold(self.now_ns);
         self.digest.fold(node.0.into());
@@ -675,6 +683,7 @@ impl<P: Process> Simulation<P> {
     }
 
     fn fold_action(&mut self, tag: u64, arguments: &[u64]) {
+        self.trail.note(self.now_ns, &self.digest);
         self.digest.fold(tag);
         self.digest.fold(self.now_ns);
         arguments

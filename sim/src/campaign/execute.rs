@@ -14,11 +14,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::audit;
 use crate::campaign::job_set::JobSet;
 use crate::campaign::record::{CampaignConfig, CampaignFolder, FolderError, SeedRecord, Source};
 use crate::campaign::schedule::Job;
 use crate::campaign::summary::Summary;
 use crate::campaign::{SeedRun, SeedRunner, bugs, generate};
+use crate::digest;
 use crate::runner::artifact::{self, Artifact, SCENARIO_FILE};
 use crate::runner::report::{RunReport, Violation, ViolationSource};
 use crate::scenario::Scenario;
@@ -167,11 +169,7 @@ fn run_job<R: SeedRunner>(
     if job.audited {
         let again = run_caught(runner, &scenario, source.label(), job.seed, false).report;
         if again.digest != report.digest {
-            report.add_violation(determinism_violation(
-                job.seed,
-                &report.digest,
-                &again.digest,
-            ));
+            report.add_violation(determinism_violation(job.seed, &report, &again));
         }
     }
     let mut record = SeedRecord::new(job.index, &report, job.audited);
@@ -183,18 +181,25 @@ fn run_job<R: SeedRunner>(
     Ok(record)
 }
 
-/// A determinism failure: the same seed gave two digests.
-pub fn determinism_violation(seed: u64, first: &str, second: &str) -> Violation {
+/// A determinism failure: the same seed gave two digests. The description says where the two
+/// runs part, from their digest trails.
+fn determinism_violation(seed: u64, first: &RunReport, second: &RunReport) -> Violation {
+    let parted = audit::divergence(&first.digest_trail, &second.digest_trail)
+        .map(|divergence| format!("; {divergence}"))
+        .unwrap_or_default();
+    let first_second = digest::first_different_second(&first.digest_trail, &second.digest_trail);
     Violation {
         source: ViolationSource::Determinism,
         kind: "digest-mismatch".to_string(),
         description: format!(
-            "seed {seed} ran twice with digests {first} and {second}: something outside the \
-             seed reached the run"
+            "seed {seed} ran twice with digests {} and {}: something outside the seed reached \
+             the run{parted}",
+            first.digest, second.digest
         ),
         witnesses: vec![
-            serde_json::json!({ "run": 1, "digest": first }),
-            serde_json::json!({ "run": 2, "digest": second }),
+            serde_json::json!({ "run": 1, "digest": first.digest }),
+            serde_json::json!({ "run": 2, "digest": second.digest }),
+            serde_json::json!({ "first_different_second": first_second }),
         ],
     }
 }
@@ -406,8 +411,10 @@ pub(crate) mod tests {
         let leaky = |scenario: &Scenario, path: &str, seed: u64, _log: bool| {
             let call = calls.fetch_add(1, Ordering::SeqCst);
             let mut report = fake::report(scenario, path, seed, false);
+            report.digest_trail = vec![format!("{seed:016x}"); 3];
             if seed % 5 == 0 {
                 report.digest = format!("{call:016x}");
+                report.digest_trail[1] = format!("{call:016x}");
             }
             SeedRun::from_report(report)
         };
@@ -424,6 +431,16 @@ pub(crate) mod tests {
         for record in &records_by_job(&path, &config) {
             let mismatched = record.violations == ["determinism/digest-mismatch"];
             assert_eq!(mismatched, record.seed % 5 == 0, "{record:?}");
+            if mismatched {
+                let artifact = artifact::read(&path.join(record.artifact.as_ref().unwrap()));
+                let description = &artifact.unwrap().report.violations[0].description;
+                assert!(
+                    description.ends_with(
+                        "they agree through 1 s of simulated time and first differ between 1 s and 2 s"
+                    ),
+                    "the report says where the runs part: {description}"
+                );
+            }
         }
         std::fs::remove_dir_all(&path).unwrap();
     }

@@ -152,14 +152,22 @@ pub fn read(directory: &Path) -> Result<RecordedRun, ArtifactError> {
     })
 }
 
-/// Refuses a report no run writes: one whose digest is not 16 hex digits (replay compares it),
-/// or whose verdict disagrees with its violations (shrink keeps the first one).
+/// Refuses a report no run writes: one whose digest, or a digest of its trail, is not 16 hex
+/// digits (replay compares them), or whose verdict disagrees with its violations (shrink keeps
+/// the first one).
 fn check_report(report: &RunReport) -> Result<(), (&'static str, String)> {
     if !is_formatted_digest(&report.digest) {
         return Err((
             "digest",
             format!("{:?} is not 16 hex digits", report.digest),
         ));
+    }
+    if let Some(bad) = report
+        .digest_trail
+        .iter()
+        .find(|digest| !is_formatted_digest(digest))
+    {
+        return Err(("digest_trail", format!("{bad:?} is not 16 hex digits")));
     }
     let failed = report.verdict == Verdict::Fail;
     if failed == report.violations.is_empty() {

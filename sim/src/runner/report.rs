@@ -111,6 +111,10 @@ pub struct RunReport {
     /// The faults as they fired: (simulated ns, what happened).
     #[serde(default)]
     pub faults: Vec<(u64, String)>,
+    /// The trace digest at the end of each simulated second ([`crate::digest::DigestTrail`]):
+    /// a replay that differs names the first second it differs in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digest_trail: Vec<String>,
 }
 
 impl RunReport {
@@ -125,6 +129,7 @@ impl RunReport {
             stats: RunStats::default(),
             nemesis: None,
             faults: Vec::new(),
+            digest_trail: Vec::new(),
         }
     }
 

@@ -449,6 +449,7 @@ impl Run<'_> {
     fn fill_stats(&mut self) {
         let simulation = self.cluster.simulation();
         self.report.digest = crate::digest::format_digest(simulation.digest());
+        self.report.digest_trail = simulation.digest_trail().formatted();
         self.report.stats.simulated_ns = simulation.now_ns();
         self.report.stats.add_engine_counters(simulation.counters());
         self.report.stats.add_counters(&self.cluster.counters());
