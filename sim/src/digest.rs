@@ -86,6 +86,9 @@ impl Hasher for TraceDigest {
 }
 
 const SECOND_NS: u64 = 1_000_000_000;
+/// The most seconds a trail holds (about 28 hours; a scenario's run is at most two one-hour
+/// phases and a drain): a run that goes on past it keeps the trail of its first seconds.
+pub const TRAIL_SECONDS_MAX: u64 = 100_000;
 
 /// The digest's value at the end of every simulated second: where two runs of one seed first
 /// differ, to the second, when only their final digests would say that they differ.
@@ -103,7 +106,7 @@ impl DigestTrail {
     /// fold, with the digest as it stands.
     #[inline]
     pub fn note(&mut self, now_ns: u64, digest: &TraceDigest) {
-        let ended_seconds = now_ns / SECOND_NS;
+        let ended_seconds = (now_ns / SECOND_NS).min(TRAIL_SECONDS_MAX);
         while (self.seconds.len() as u64) < ended_seconds {
             self.seconds.push(digest.value());
         }
@@ -182,6 +185,13 @@ mod tests {
             vec![end_of_second_0, end_of_second_0, end_of_second_0],
             "seconds 0, 1 and 2 ended before the fold at 3 s; 1 and 2 folded nothing"
         );
+    }
+
+    #[test]
+    fn a_trail_is_bounded_however_far_time_goes() {
+        let mut trail = DigestTrail::default();
+        trail.note(u64::MAX, &TraceDigest::new());
+        assert_eq!(trail.seconds.len() as u64, TRAIL_SECONDS_MAX);
     }
 
     #[test]
