@@ -11,6 +11,7 @@ use sim::audit;
 use sim::runner::artifact::{self, Artifact};
 use sim::runner::report::{self, RunReport, Verdict};
 use sim::runner::run::{RunOptions, RunOutcome, run};
+use sim::runner::story;
 use sim::scenario::Scenario;
 
 #[derive(clap::Args, Debug)]
@@ -64,15 +65,24 @@ pub fn timed_run(
     outcome
 }
 
-fn print_report(report: &RunReport, json: bool) {
+/// Prints the report: one JSON object, or the summary for people, which tells the story of the
+/// first violation's partition from the run's `log` ([`story`]).
+fn print_report(report: &RunReport, log: &str, json: bool) {
     if json {
         outln!(
             "{}",
             serde_json::to_string(report).expect("a report serialises")
         );
-    } else {
-        outln!("{}", report.summary());
+        return;
     }
+    let partition = report
+        .violations
+        .first()
+        .and_then(story::violated_partition);
+    let told = partition.map_or_else(Vec::new, |partition| {
+        story::partition_story(log, &partition)
+    });
+    outln!("{}", report.summary_with_story(&told));
 }
 
 fn verdict_code(verdict: Verdict) -> ExitCode {
@@ -100,7 +110,11 @@ pub fn run_command(args: &RunArgs) -> ExitCode {
         capture_log: args.out.is_some(),
         ..RunOptions::default()
     };
-    let outcome = timed_run(&scenario, &path, args.seed, options);
+    let mut outcome = timed_run(&scenario, &path, args.seed, options);
+    let failed = outcome.report.verdict == Verdict::Fail;
+    if failed && !options.capture_log && !args.json {
+        outcome.log = log_of_failure(&scenario, &path, args.seed, &outcome.report);
+    }
     if let Some(out) = &args.out {
         let artifact = Artifact {
             scenario: &scenario,
@@ -117,8 +131,27 @@ pub fn run_command(args: &RunArgs) -> ExitCode {
             report::replay_command(&out.display().to_string())
         );
     }
-    print_report(&outcome.report, args.json);
+    print_report(&outcome.report, &outcome.log, args.json);
     verdict_code(outcome.report.verdict)
+}
+
+/// The log of a failed run made without one, from the same seed run again with its log kept (a
+/// passing run is not slowed by a log nobody reads). Empty, with a warning, if the second run
+/// does not reproduce the first.
+fn log_of_failure(scenario: &Scenario, path: &str, seed: u64, report: &RunReport) -> String {
+    let options = RunOptions {
+        capture_log: true,
+        ..RunOptions::default()
+    };
+    let again = run(scenario, path, seed, options);
+    if again.report.digest != report.digest {
+        eprintln!(
+            "warning: seed {seed} ran again with digest {} instead of {}: the run is not deterministic",
+            again.report.digest, report.digest
+        );
+        return String::new();
+    }
+    again.log
 }
 
 /// Says where a replay first strayed from its record: the simulated second, from the digest
@@ -157,7 +190,7 @@ pub fn replay_command(args: &ReplayArgs) -> ExitCode {
         ..RunOptions::default()
     };
     let outcome = timed_run(&recorded.scenario, &path, recorded.report.seed, options);
-    print_report(&outcome.report, args.json);
+    print_report(&outcome.report, &outcome.log, args.json);
     if outcome.report.digest != recorded.report.digest {
         eprintln!(
             "replay: digest {} differs from the recorded {}: the run did not reproduce (nondeterminism, or the code changed since)",

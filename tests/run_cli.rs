@@ -227,6 +227,18 @@ fn a_failing_runs_artifact_tells_the_story_with_brokers_named_alike() {
     }
     let report = std::fs::read_to_string(out.join("run.json")).unwrap();
     assert!(report.contains("\"node_names\""), "{report:.300}");
+    // Without an artifact too, the failure tells its partition's story (from a second run with
+    // its log kept).
+    let seed = std::fs::read_to_string(out.join("seed")).unwrap();
+    let again = trial(&["run", scenario.to_str().unwrap(), "--seed", seed.trim()]);
+    let story = text(&again.stdout);
+    assert!(
+        story.contains("what happened to orders/"),
+        "the story of the violated partition: {story}"
+    );
+    assert!(story.contains("-     fault: crash b"), "{story}");
+    assert!(story.contains("controller: proposes b"), "{story}");
+    assert!(summary_line(&story).ends_with("verdict=fail"), "{story}");
 
     let log = std::fs::read_to_string(out.join("log.txt")).unwrap();
     assert!(

@@ -15,6 +15,7 @@ pub mod history;
 pub mod nemesis;
 pub mod report;
 pub mod run;
+pub mod story;
 pub mod workload;
 
 pub use faults::{FaultExecutor, FiredFault};

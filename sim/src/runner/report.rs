@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::counters::Counters;
 use crate::digest::format_digest;
 use crate::logging;
+use crate::runner::story;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -164,6 +165,12 @@ impl RunReport {
     /// The summary for people: what ran, what it counted, the first violation with its
     /// witnesses and the reproduce command, and the summary line last.
     pub fn summary(&self) -> String {
+        self.summary_with_story(&[])
+    }
+
+    /// [`RunReport::summary`], with the story of the first violation's partition (lines of the
+    /// run's log, [`crate::runner::story`]) after its witnesses.
+    pub fn summary_with_story(&self, story: &[String]) -> String {
         let mut lines = vec![format!(
             "scenario {} ({}), seed {}: {} events, {:.3} s simulated, {:.1} ms wall",
             self.scenario,
@@ -195,6 +202,14 @@ impl RunReport {
             for witness in first.witnesses.iter().take(8) {
                 lines.push(format!("  witness: {witness}"));
             }
+            if let Some(partition) = story::violated_partition(first)
+                && !story.is_empty()
+            {
+                lines.push(format!(
+                    "what happened to {partition} (faults, and the timeline lines naming it):"
+                ));
+                lines.extend(story.iter().map(|line| format!("  {line}")));
+            }
             lines.push(format!("reproduce: {}", self.reproduce_command()));
         }
         lines.push(self.summary_line());
@@ -202,7 +217,6 @@ impl RunReport {
     }
 }
 
-/// Quotes a path for a POSIX shell when it needs it.
 /// The one line that runs `seed` of the scenario file `scenario_path`.
 pub fn reproduce_command(scenario_path: &str, seed: u64) -> String {
     format!(
@@ -216,6 +230,7 @@ pub fn replay_command(directory: &str) -> String {
     format!("cargo run --release -- replay {}", shell_quote(directory))
 }
 
+/// Quotes a path for a POSIX shell when it needs it.
 fn shell_quote(text: &str) -> String {
     let plain = text
         .chars()
