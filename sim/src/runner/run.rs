@@ -402,14 +402,18 @@ impl Run<'_> {
             let witnesses = history.anomalies.get(kind).cloned().unwrap_or_default();
             let first = witnesses
                 .first()
-                .map(|witness| serde_json::to_string(witness).expect("witness json"));
+                .map(|witness| serde_json::to_value(witness).expect("witness json"));
+            let legend = first
+                .as_ref()
+                .map(|witness| self.process_legend(witness))
+                .unwrap_or_default();
             self.report.add_violation(Violation {
                 source: ViolationSource::History,
                 kind: kind.name().to_string(),
                 description: format!(
-                    "seen {} time(s); first: {}",
+                    "seen {} time(s); first: {}{legend}",
                     history.count(*kind),
-                    first.unwrap_or_default()
+                    first.map(|witness| witness.to_string()).unwrap_or_default()
                 ),
                 witnesses: witnesses
                     .iter()
@@ -417,6 +421,24 @@ impl Run<'_> {
                     .collect(),
             });
         }
+    }
+
+    /// ` (process 2 is c1)`: which client each history process the witness names is, as the
+    /// log and the scenario name clients; empty if it names none.
+    fn process_legend(&self, witness: &serde_json::Value) -> String {
+        let mut processes = Vec::new();
+        processes_named(witness, &mut processes);
+        let named: Vec<String> = processes
+            .into_iter()
+            .filter_map(|process| {
+                let name = self.workload.process_name(process)?;
+                Some(format!("process {process} is {name}"))
+            })
+            .collect();
+        if named.is_empty() {
+            return String::new();
+        }
+        format!(" ({})", named.join(", "))
     }
 
     fn check_vacuity(&mut self, activity: workload::Activity) {
@@ -489,6 +511,31 @@ fn describe_admin_reply(reply: &broker::Message) -> String {
     format!("preferred leaders elected: {}", outcomes.join(", "))
 }
 
+/// Appends to `processes` every history process `value` names (a `process` field at any
+/// depth), each once, in the order met.
+fn processes_named(value: &serde_json::Value, processes: &mut Vec<u64>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (field, inner) in fields {
+                match inner.as_u64() {
+                    Some(process) if field == "process" => {
+                        if !processes.contains(&process) {
+                            processes.push(process);
+                        }
+                    }
+                    _ => processes_named(inner, processes),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                processes_named(item, processes);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A state monitor's violation as the report shows it. The monitors name nodes by index; the
 /// description ends by saying which node is which (`node 5 is b6`), as the scenario and the log
 /// name them, and the witness carries the same as `node_names`.
@@ -521,5 +568,48 @@ fn state_violation(violation: &StateViolation, name: impl Fn(u32) -> String) -> 
         kind,
         description: format!("{violation} ({legend})"),
         witnesses: vec![witness],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_processes_a_witness_names_are_found_at_any_depth_once_each() {
+        let witness = serde_json::json!({
+            "key": "orders/0",
+            "operation": {"process": 3, "f": "poll"},
+            "previous_operation": {"process": 2, "f": "poll"},
+            "others": [{"process": 3}, {"process": 0}],
+            "process": 2,
+        });
+        let mut processes = Vec::new();
+        processes_named(&witness, &mut processes);
+        processes.sort_unstable();
+        assert_eq!(processes, vec![0, 2, 3]);
+        let mut none = Vec::new();
+        processes_named(
+            &serde_json::json!({"key": "orders/0", "offset": 4}),
+            &mut none,
+        );
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_state_violation_says_which_node_is_which_broker() {
+        let violation = StateViolation::QuorumTermDecreased {
+            time_ns: 1,
+            node: 4,
+            previous_term: 3,
+            term: 2,
+        };
+        let reported = state_violation(&violation, |node| format!("b{}", node + 1));
+        assert!(
+            reported.description.ends_with(" (node 4 is b5)"),
+            "{}",
+            reported.description
+        );
+        assert_eq!(reported.witnesses[0]["node_names"]["4"], "b5");
     }
 }

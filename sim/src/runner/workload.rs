@@ -85,6 +85,28 @@ impl Workload {
         }
     }
 
+    /// The name the cluster gives the client of history process `process` (`p1`, `c2`, ...),
+    /// as the log and the scenario's client targets name it.
+    pub fn process_name(&self, process: u64) -> Option<String> {
+        let producer = self
+            .producers
+            .iter()
+            .position(|producer| producer.process == process);
+        if let Some(index) = producer {
+            return Some(format!("p{}", index + 1));
+        }
+        let consumer = self
+            .consumers
+            .iter()
+            .position(|consumer| consumer.process == process);
+        if let Some(index) = consumer {
+            return Some(consumer_name(index));
+        }
+        let mut groups = self.group_consumers.iter();
+        let index = groups.position(|consumer| consumer.process == process)?;
+        Some(consumer_name(self.consumers.len() + index))
+    }
+
     /// How many history processes the clients use.
     pub fn process_count(&self) -> u64 {
         (self.producers.len() + self.consumers.len() + self.group_consumers.len()) as u64
@@ -297,4 +319,37 @@ pub fn activity(operations: &[Operation]) -> Activity {
         }
     }
     activity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::NodeId;
+
+    /// The names [`Workload::process_name`] gives are the cluster's own, for assign-mode and
+    /// group consumers alike.
+    #[test]
+    fn process_names_are_the_clusters_node_names() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/");
+        for file in ["leader-crash-after-ack.toml", "group-zombie-consumer.toml"] {
+            let scenario = Scenario::load(std::path::Path::new(&format!("{root}{file}"))).unwrap();
+            let workload = Workload::of(&scenario);
+            let cluster = build_cluster(&scenario, &workload, SimulationConfig::default());
+            let simulation = cluster.simulation();
+            let names: Vec<&str> = simulation
+                .node_ids()
+                .map(|node| simulation.name(node))
+                .collect();
+            for process in 0..workload.process_count() {
+                let name = workload.process_name(process).unwrap();
+                assert!(
+                    names.contains(&name.as_str()),
+                    "{file}: {name} in {names:?}"
+                );
+                let node = NodeId(scenario.cluster.brokers + process as u32);
+                assert_eq!(simulation.name(node), name, "{file}: process {process}");
+            }
+            assert_eq!(workload.process_name(workload.process_count()), None);
+        }
+    }
 }
