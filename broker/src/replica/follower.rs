@@ -96,7 +96,8 @@ impl Node {
             .is_some_and(|follower| follower.in_flight == Some(request_id))
     }
 
-    /// Reports a cut of `key`'s log from `from_offset` to where it ends now, and writes it.
+    /// Reports a cut of `key`'s log from `from_offset` to where it ends now, and writes it. Only
+    /// an out-of-range reset may move the end forward (to the leader's log start).
     fn truncated(
         &mut self,
         key: &PartitionKey,
@@ -105,6 +106,11 @@ impl Node {
         cause: TruncationCause,
     ) {
         let to_offset = self.replicas.partitions[key].log.log_end_offset();
+        assert!(
+            to_offset < from_offset || cause == TruncationCause::OutOfRange,
+            "node {}: {key:?}: a {cause:?} truncation from {from_offset} to {to_offset} cut nothing",
+            self.id
+        );
         self.observe(Observation::Truncated {
             topic: key.0.to_string(),
             partition: key.1,
