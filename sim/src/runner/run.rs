@@ -399,26 +399,25 @@ impl Run<'_> {
             Err(error) => panic!("the simulator recorded a malformed history: {error}"),
         };
         for kind in &history.violations {
-            let witnesses = history.anomalies.get(kind).cloned().unwrap_or_default();
-            let first = witnesses
-                .first()
-                .map(|witness| serde_json::to_value(witness).expect("witness json"));
-            let legend = first
-                .as_ref()
-                .map(|witness| self.process_legend(witness))
-                .unwrap_or_default();
+            let witnesses: Vec<serde_json::Value> = history
+                .anomalies
+                .get(kind)
+                .into_iter()
+                .flatten()
+                .map(|witness| serde_json::to_value(witness).expect("witness json"))
+                .collect();
+            let (first, legend) = match witnesses.first() {
+                Some(first) => (first.to_string(), self.process_legend(first)),
+                None => (String::new(), String::new()),
+            };
             self.report.add_violation(Violation {
                 source: ViolationSource::History,
                 kind: kind.name().to_string(),
                 description: format!(
-                    "seen {} time(s); first: {}{legend}",
-                    history.count(*kind),
-                    first.map(|witness| witness.to_string()).unwrap_or_default()
+                    "seen {} time(s); first: {first}{legend}",
+                    history.count(*kind)
                 ),
-                witnesses: witnesses
-                    .iter()
-                    .map(|witness| serde_json::to_value(witness).expect("witness json"))
-                    .collect(),
+                witnesses,
             });
         }
     }
