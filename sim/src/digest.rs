@@ -96,9 +96,21 @@ pub const TRAIL_SECONDS_MAX: u64 = 100_000;
 /// Entry `k` is the digest of everything folded before simulated time `k + 1` s. Entries are
 /// taken when the next fold comes (so a run's trail ends at its last fold's second); runs that
 /// fold the same things at the same times have the same trail.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DigestTrail {
     seconds: Vec<u64>,
+    /// When the next entry is due: the end of the second after the last entry (one comparison
+    /// per fold, in the common case).
+    next_entry_ns: u64,
+}
+
+impl Default for DigestTrail {
+    fn default() -> Self {
+        DigestTrail {
+            seconds: Vec::new(),
+            next_entry_ns: SECOND_NS,
+        }
+    }
 }
 
 impl DigestTrail {
@@ -106,10 +118,23 @@ impl DigestTrail {
     /// fold, with the digest as it stands.
     #[inline]
     pub fn note(&mut self, now_ns: u64, digest: &TraceDigest) {
+        if now_ns >= self.next_entry_ns {
+            self.take_entries(now_ns, digest);
+        }
+    }
+
+    #[cold]
+    fn take_entries(&mut self, now_ns: u64, digest: &TraceDigest) {
         let ended_seconds = (now_ns / SECOND_NS).min(TRAIL_SECONDS_MAX);
         while (self.seconds.len() as u64) < ended_seconds {
             self.seconds.push(digest.value());
         }
+        let entries = self.seconds.len() as u64;
+        self.next_entry_ns = if entries == TRAIL_SECONDS_MAX {
+            u64::MAX
+        } else {
+            (entries + 1) * SECOND_NS
+        };
     }
 
     /// One digest per simulated second, as every report prints digests.

@@ -35,6 +35,11 @@ pub(crate) fn set_context(time_ns: u64, node: Option<u32>) {
     CURRENT_NODE.with(|cell| cell.set(node.unwrap_or(NO_NODE)));
 }
 
+/// The target of the full event trace: every input a node is handed (its `Debug`), and every
+/// message dropped on arrival. `RUST_LOG=events=trace` prints it; a run's `log.txt` (info)
+/// leaves it out.
+pub const EVENTS_TARGET: &str = "events";
+
 /// Stamps the log lines that follow with no node, at the same time: the driver's own lines.
 pub(crate) fn clear_node() {
     CURRENT_NODE.with(|cell| cell.set(NO_NODE));

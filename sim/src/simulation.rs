@@ -437,12 +437,37 @@ impl<P: Process> Simulation<P> {
         if self.network.is_cut(from, to) {
             self.counters.messages_dropped_cut += 1;
             self.fold_action(action::DROP, &[from.0.into(), to.0.into()]);
+            self.trace_drop(to, from, "the link was cut while it was in flight");
         } else if slot.incarnation != incarnation || slot.process.is_none() {
             self.counters.messages_dropped_crashed += 1;
             self.fold_action(action::DROP, &[from.0.into(), to.0.into()]);
+            self.trace_drop(to, from, "the receiver crashed while it was in flight");
         } else {
             self.counters.messages_delivered += 1;
             self.offer(to, Input::Message { from, message });
+        }
+    }
+
+    /// Logs (at trace level, target [`logging::EVENTS_TARGET`]) the input a node is handed: a
+    /// message with its sender's name, anything else as it is.
+    fn trace_input(&self, input: &Input<P::Message>) {
+        if tracing::enabled!(target: logging::EVENTS_TARGET, tracing::Level::TRACE) {
+            match input {
+                Input::Message { from, message } => {
+                    let sender = &self.slots[from.index()].name;
+                    tracing::trace!(target: logging::EVENTS_TARGET, "from {sender}: {message:?}");
+                }
+                other => tracing::trace!(target: logging::EVENTS_TARGET, "{other:?}"),
+            }
+        }
+    }
+
+    /// Logs (at trace level, target [`logging::EVENTS_TARGET`]) a message `to` never got.
+    fn trace_drop(&self, to: NodeId, from: NodeId, why: &str) {
+        if tracing::enabled!(target: logging::EVENTS_TARGET, tracing::Level::TRACE) {
+            logging::set_context(self.now_ns, Some(to.0));
+            let sender = &self.slots[from.index()].name;
+            tracing::trace!(target: logging::EVENTS_TARGET, "dropped a message from {sender}: {why}");
         }
     }
 
@@ -511,6 +536,7 @@ impl<P: Process> Simulation<P> {
         self.counters.events += 1;
         self.last_stepped_node = Some(node);
         logging::set_context(self.now_ns, Some(node.0));
+        self.trace_input(&input);
         let mut outputs = std::mem::take(&mut self.outputs);
         let slot = &mut self.slots[node.index()];
         let local_ns = slot.clock.local_at(self.now_ns);

@@ -24,14 +24,14 @@ impl Write for Buffer {
     }
 }
 
-#[test]
-fn log_lines_are_stamped_with_simulated_time_and_node_name() {
+/// The log of a demo run with a crash at 1.5 s and a restart at 2 s, at `level` and above.
+fn log_of_crash_and_restart(level: tracing::Level) -> String {
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .event_format(SimulatedTimeFormat)
         .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::INFO)
+        .with_max_level(level)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         let mut simulation = demo::full_mesh(sim::SimulationConfig::default(), 3, MILLISECOND_NS);
@@ -40,7 +40,42 @@ fn log_lines_are_stamped_with_simulated_time_and_node_name() {
         simulation.run_until(2 * SECOND_NS);
         simulation.restart(NodeId(1));
     });
-    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+}
+
+/// At trace level, the `events` target shows every input a node is handed, a message with its
+/// sender's name, and every message dropped on arrival, with why.
+#[test]
+fn the_event_trace_shows_every_input_and_every_drop() {
+    let text = log_of_crash_and_restart(tracing::Level::TRACE);
+    let events: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("TRACE events: "))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|line| line.contains(" d1    TRACE events: Start")),
+        "{text:.2000}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|line| line.contains(" d1    TRACE events: from d2: ")),
+        "{text:.2000}"
+    );
+    let dropped = "TRACE events: dropped a message from d1: the receiver crashed";
+    assert!(
+        events
+            .iter()
+            .any(|line| line.contains(" d2    ") && line.contains(dropped)),
+        "a message in flight to the crashed d2 is dropped: {text:.2000}"
+    );
+}
+
+#[test]
+fn log_lines_are_stamped_with_simulated_time_and_node_name() {
+    let text = log_of_crash_and_restart(tracing::Level::INFO);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
     assert!(lines[0].starts_with("   1.500000000s d2"), "{}", lines[0]);
