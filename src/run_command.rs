@@ -65,8 +65,8 @@ pub fn timed_run(
     outcome
 }
 
-/// Prints the report: one JSON object, or the summary for people, which tells the story of the
-/// first violation's partition from the run's `log` ([`story`]).
+/// Prints the report: one JSON object, or the summary for people, which tells the story of what
+/// the first violation names from the run's `log` ([`story`]).
 fn print_report(report: &RunReport, log: &str, json: bool) {
     if json {
         outln!(
@@ -75,13 +75,8 @@ fn print_report(report: &RunReport, log: &str, json: bool) {
         );
         return;
     }
-    let partition = report
-        .violations
-        .first()
-        .and_then(story::violated_partition);
-    let told = partition.map_or_else(Vec::new, |partition| {
-        story::partition_story(log, &partition)
-    });
+    let subjects = report.violations.first().map(story::subjects);
+    let told = story::story(log, subjects.as_deref().unwrap_or_default());
     outln!("{}", report.summary_with_story(&told));
 }
 

@@ -19,7 +19,7 @@ use crate::cluster::ClusterSimulation;
 use crate::logging;
 use crate::network::NetworkConfig;
 use crate::process::NodeId;
-use crate::scenario::{Fault, Target};
+use crate::scenario::{Duration, Fault, Target};
 
 /// A fault as it fired: when, and what it did in plain words (for the run's log).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -32,6 +32,16 @@ pub struct FiredFault {
 enum DiskFault {
     Syncs,
     Writes,
+}
+
+/// `syncs` or `writes`, as a fault line names what fails.
+impl std::fmt::Display for DiskFault {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            DiskFault::Syncs => "syncs",
+            DiskFault::Writes => "writes",
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -78,7 +88,7 @@ impl FaultExecutor {
             set_disk_fault(cluster, broker, kind, false);
             self.record(
                 now_ns,
-                format!("{} disk {kind:?} faults end", broker_name(broker)),
+                format!("{} disk {kind} faults end", broker_name(broker)),
             );
         }
     }
@@ -266,8 +276,9 @@ impl FaultExecutor {
         self.disk_faults
             .insert((cluster.now_ns() + duration_ns, broker, kind));
         Ok(format!(
-            "{} disk {kind:?} fail for {duration_ns} ns",
-            broker_name(broker)
+            "{} disk {kind} fail for {}",
+            broker_name(broker),
+            Duration::from_ns(duration_ns)
         ))
     }
 

@@ -168,7 +168,7 @@ impl RunReport {
         self.summary_with_story(&[])
     }
 
-    /// [`RunReport::summary`], with the story of the first violation's partition (lines of the
+    /// [`RunReport::summary`], with the story of what the first violation names (lines of the
     /// run's log, [`crate::runner::story`]) after its witnesses.
     pub fn summary_with_story(&self, story: &[String]) -> String {
         let mut lines = vec![format!(
@@ -202,11 +202,11 @@ impl RunReport {
             for witness in first.witnesses.iter().take(8) {
                 lines.push(format!("  witness: {witness}"));
             }
-            if let Some(partition) = story::violated_partition(first)
-                && !story.is_empty()
-            {
+            let subjects = story::subjects(first);
+            if !subjects.is_empty() && !story.is_empty() {
                 lines.push(format!(
-                    "what happened to {partition} (faults, and the timeline lines naming it):"
+                    "what happened to {} (faults, and the timeline lines naming it):",
+                    subjects.join(" and ")
                 ));
                 lines.extend(story.iter().map(|line| format!("  {line}")));
             }

@@ -1,11 +1,11 @@
-//! The story of a failure: the lines of a run's log about the partition its first violation
-//! names, printed with the failure.
+//! The story of a failure: the lines of a run's log about what its first violation names (a
+//! partition, and a consumer group), printed with the failure.
 //!
 //! Why: the first look at a failure should already show which faults fired, who led the
-//! partition in which leader epoch, which replicas truncated what, and how its ISR moved, so
-//! that the whole log is opened to confirm a suspicion rather than to find one. The story is the
-//! run's fault lines and the timeline lines ([`crate::cluster::timeline`]) naming the
-//! partition, the last [`STORY_LINES_MAX`] of them.
+//! partition in which leader epoch, which replicas truncated what, how its ISR moved, and how
+//! the group rebalanced, so that the whole log is opened to confirm a suspicion rather than to
+//! find one. The story is the run's fault lines and the timeline lines
+//! ([`crate::cluster::timeline`]) naming a subject, the last [`STORY_LINES_MAX`] of them.
 
 use crate::cluster::timeline;
 use crate::runner::report::Violation;
@@ -13,32 +13,44 @@ use crate::runner::report::Violation;
 /// The most log lines a story shows (the last ones: nearest the violation).
 pub const STORY_LINES_MAX: usize = 24;
 
-/// The partition (`"topic/partition"`) a violation's first witness names: a history witness's
-/// `key`, or a state witness's `topic` and `partition`. `None` for violations about no one
-/// partition (liveness, vacuity, determinism, the quorum's state).
-pub fn violated_partition(violation: &Violation) -> Option<String> {
-    let witness = violation.witnesses.first()?;
-    if let Some(key) = witness.get("key").and_then(|key| key.as_str()) {
-        return Some(key.to_string());
-    }
-    let topic = witness.get("topic")?.as_str()?;
-    let partition = witness.get("partition")?.as_u64()?;
-    Some(format!("{topic}/{partition}"))
-}
-
 /// The log target of fault lines.
 const FAULTS_TARGET: &str = "sim::runner::faults";
 
-/// The last [`STORY_LINES_MAX`] lines of `log` that tell `partition`'s story: every fault, and
-/// every timeline line naming the partition. Each keeps its time and node, and loses its level
-/// and target (`   3.000000000s -     fault: crash b5 (leader(orders/3))`).
-pub fn partition_story(log: &str, partition: &str) -> Vec<String> {
+/// What a violation's first witness names, as timeline lines name it: its partition
+/// (`orders/3`: a history witness's `key`, or a state witness's `topic` and `partition`) and its
+/// group (`group ledger`). Empty for violations about no partition or group (liveness, vacuity,
+/// determinism, the controller quorum's state).
+pub fn subjects(violation: &Violation) -> Vec<String> {
+    let Some(witness) = violation.witnesses.first() else {
+        return Vec::new();
+    };
+    let text = |field: &str| witness.get(field).and_then(|value| value.as_str());
+    let mut subjects = Vec::new();
+    if let Some(key) = text("key") {
+        subjects.push(key.to_string());
+    } else if let (Some(topic), Some(partition)) = (
+        text("topic"),
+        witness.get("partition").and_then(|value| value.as_u64()),
+    ) {
+        subjects.push(format!("{topic}/{partition}"));
+    }
+    if let Some(group) = text("group") {
+        subjects.push(format!("group {group}"));
+    }
+    subjects
+}
+
+/// The last [`STORY_LINES_MAX`] lines of `log` that tell the `subjects`' story: every fault, and
+/// every timeline line naming a subject. Each keeps its time and node, and loses its level and
+/// target (`   3.000000000s -     fault: crash b5 (leader(orders/3))`).
+pub fn story(log: &str, subjects: &[String]) -> Vec<String> {
     let told: Vec<String> = log
         .lines()
         .filter_map(|line| {
             let (stamp, target, message) = split_line(line)?;
             let tells = target == FAULTS_TARGET
-                || (target == timeline::TARGET && names_partition(message, partition));
+                || (target == timeline::TARGET
+                    && subjects.iter().any(|subject| names(message, subject)));
             tells.then(|| format!("{stamp}{message}"))
         })
         .collect();
@@ -54,12 +66,15 @@ fn split_line(line: &str) -> Option<(&str, &str, &str)> {
     Some((&line[..level_at], target, message))
 }
 
-/// Whether `line` names `partition` itself, not a longer one it is a prefix of (`orders/3` is
-/// not named by `orders/30`).
-fn names_partition(line: &str, partition: &str) -> bool {
-    line.match_indices(partition).any(|(at, _)| {
-        let after = line[at + partition.len()..].chars().next();
-        !after.is_some_and(|next| next.is_ascii_digit())
+/// Whether `line` names `subject` itself, not a longer name it is part of (`orders/3` is not
+/// named by `orders/30` nor by `old-orders/3`).
+fn names(line: &str, subject: &str) -> bool {
+    let part_of_a_name =
+        |character: char| character.is_ascii_alphanumeric() || "-_.".contains(character);
+    line.match_indices(subject).any(|(at, _)| {
+        let before = line[..at].chars().next_back();
+        let after = line[at + subject.len()..].chars().next();
+        !before.is_some_and(part_of_a_name) && !after.is_some_and(part_of_a_name)
     })
 }
 
@@ -88,7 +103,7 @@ mod tests {
 
     #[test]
     fn the_story_keeps_faults_and_the_partitions_own_timeline_lines() {
-        let story = partition_story(&LOG.join("\n"), "orders/3");
+        let story = story(&LOG.join("\n"), &["orders/3".to_string()]);
         assert_eq!(
             story,
             vec![
@@ -104,18 +119,39 @@ mod tests {
         let many: String = (0..STORY_LINES_MAX + 5)
             .map(|second| format!("   {second}.0s b1     INFO timeline: orders/0: leads in leader epoch {second}\n"))
             .collect();
-        let story = partition_story(&many, "orders/0");
+        let story = story(&many, &["orders/0".to_string()]);
         assert_eq!(story.len(), STORY_LINES_MAX);
         assert!(story[0].contains("leader epoch 5"), "{}", story[0]);
     }
 
     #[test]
-    fn the_partition_comes_from_a_history_key_or_a_state_witness() {
+    fn the_subjects_are_a_history_key_or_a_state_witness_partition_and_a_group() {
         let history = violation(serde_json::json!({"process": 2, "key": "orders/0"}));
-        assert_eq!(violated_partition(&history).as_deref(), Some("orders/0"));
+        assert_eq!(subjects(&history), ["orders/0"]);
         let state = violation(serde_json::json!({"topic": "orders", "partition": 3, "node": 5}));
-        assert_eq!(violated_partition(&state).as_deref(), Some("orders/3"));
+        assert_eq!(subjects(&state), ["orders/3"]);
+        let group = violation(serde_json::json!({"group": "ledger", "key": "orders/1"}));
+        assert_eq!(subjects(&group), ["orders/1", "group ledger"]);
         let quorum = violation(serde_json::json!({"term": 4, "first_node": 0}));
-        assert_eq!(violated_partition(&quorum), None);
+        assert!(subjects(&quorum).is_empty());
+    }
+
+    #[test]
+    fn a_subject_is_named_only_whole() {
+        assert!(names("orders/3: leads in leader epoch 2", "orders/3"));
+        assert!(names(
+            "controller: proposes ISR [b1] for orders/3",
+            "orders/3"
+        ));
+        assert!(!names("orders/30: leads in leader epoch 2", "orders/3"));
+        assert!(!names("old-orders/3: leads in leader epoch 2", "orders/3"));
+        assert!(names(
+            "group ledger: generation 7 with 2 member(s)",
+            "group ledger"
+        ));
+        assert!(!names(
+            "group ledger2: generation 7 with 2 member(s)",
+            "group ledger"
+        ));
     }
 }
