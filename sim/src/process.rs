@@ -57,6 +57,12 @@ pub trait Process: Sized + 'static {
     /// Asserts the node's local invariants; the simulator calls it after every step when
     /// `SimulationConfig::check_invariants` is on. Panics on a broken invariant.
     fn check_invariants(&self) {}
+
+    /// A timer key's name for the event trace (`Replica` reads better than `6`); `None` leaves
+    /// the key as it is.
+    fn timer_name(_timer: u64) -> Option<String> {
+        None
+    }
 }
 
 /// A durable disk image and the writes that change it.

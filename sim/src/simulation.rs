@@ -457,6 +457,10 @@ impl<P: Process> Simulation<P> {
                     let sender = &self.slots[from.index()].name;
                     tracing::trace!(target: logging::EVENTS_TARGET, "from {sender}: {message:?}");
                 }
+                Input::TimerFired { timer } => {
+                    let name = P::timer_name(*timer).unwrap_or_else(|| timer.to_string());
+                    tracing::trace!(target: logging::EVENTS_TARGET, "timer {name} fired");
+                }
                 other => tracing::trace!(target: logging::EVENTS_TARGET, "{other:?}"),
             }
         }

@@ -64,6 +64,12 @@ fn the_event_trace_shows_every_input_and_every_drop() {
             .any(|line| line.contains(" d1    TRACE events: from d2: ")),
         "{text:.2000}"
     );
+    assert!(
+        events
+            .iter()
+            .any(|line| line.contains("TRACE events: timer ") && line.ends_with(" fired")),
+        "{text:.2000}"
+    );
     let dropped = "TRACE events: dropped a message from d1: the receiver crashed";
     assert!(
         events

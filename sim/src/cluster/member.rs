@@ -202,4 +202,8 @@ impl Process for Member {
             node.check_invariants();
         }
     }
+
+    fn timer_name(timer: u64) -> Option<String> {
+        Timer::from_key(timer).map(|timer| format!("{timer:?}"))
+    }
 }
