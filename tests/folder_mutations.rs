@@ -46,6 +46,9 @@ fn case_folder(kind: &str) -> PathBuf {
 
 fn failing_report(scenario_path: &str, seed: u64) -> RunReport {
     let mut report = RunReport::new("controller-crash", scenario_path, seed, seed ^ 0xfeed);
+    report.digest_trail = (0..3)
+        .map(|second| format!("{:016x}", seed ^ second))
+        .collect();
     report.add_violation(Violation {
         source: ViolationSource::History,
         kind: "lost-write".to_owned(),
