@@ -130,15 +130,17 @@ pub fn run_command(args: &RunArgs) -> ExitCode {
     verdict_code(outcome.report.verdict)
 }
 
+/// A run that keeps its log (and history lines).
+const LOGGED: RunOptions = RunOptions {
+    capture_log: true,
+    events_max: None,
+};
+
 /// The log of a failed run made without one, from the same seed run again with its log kept (a
 /// passing run is not slowed by a log nobody reads). Empty, with a warning, if the second run
 /// does not reproduce the first.
 fn log_of_failure(scenario: &Scenario, path: &str, seed: u64, report: &RunReport) -> String {
-    let options = RunOptions {
-        capture_log: true,
-        ..RunOptions::default()
-    };
-    let again = run(scenario, path, seed, options);
+    let again = run(scenario, path, seed, LOGGED);
     if again.report.digest != report.digest {
         eprintln!(
             "warning: seed {seed} ran again with digest {} instead of {}: the run is not deterministic",
@@ -180,11 +182,7 @@ pub fn replay_command(args: &ReplayArgs) -> ExitCode {
     };
     let path = recorded.scenario_path.display().to_string();
     // The log is kept to show where a run that did not reproduce first strays from its record.
-    let options = RunOptions {
-        capture_log: true,
-        ..RunOptions::default()
-    };
-    let outcome = timed_run(&recorded.scenario, &path, recorded.report.seed, options);
+    let outcome = timed_run(&recorded.scenario, &path, recorded.report.seed, LOGGED);
     print_report(&outcome.report, &outcome.log, args.json);
     if outcome.report.digest != recorded.report.digest {
         eprintln!(
