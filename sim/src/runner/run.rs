@@ -427,17 +427,11 @@ impl Run<'_> {
     fn process_legend(&self, witness: &serde_json::Value) -> String {
         let mut processes = Vec::new();
         processes_named(witness, &mut processes);
-        let named: Vec<String> = processes
+        let named: Vec<(u64, String)> = processes
             .into_iter()
-            .filter_map(|process| {
-                let name = self.workload.process_name(process)?;
-                Some(format!("process {process} is {name}"))
-            })
+            .filter_map(|process| Some((process, self.workload.process_name(process)?)))
             .collect();
-        if named.is_empty() {
-            return String::new();
-        }
-        format!(" ({})", named.join(", "))
+        legend("process", &named)
     }
 
     fn check_vacuity(&mut self, activity: workload::Activity) {
@@ -510,6 +504,19 @@ fn describe_admin_reply(reply: &broker::Message) -> String {
     format!("preferred leaders elected: {}", outcomes.join(", "))
 }
 
+/// ` (node 4 is b5, node 5 is b6)`: who each numbered `word` (node, process) is, by the name
+/// the scenario and the log use; empty if `named` is.
+fn legend<N: std::fmt::Display>(word: &str, named: &[(N, String)]) -> String {
+    if named.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = named
+        .iter()
+        .map(|(number, name)| format!("{word} {number} is {name}"))
+        .collect();
+    format!(" ({})", pairs.join(", "))
+}
+
 /// Appends to `processes` every history process `value` names (a `process` field at any
 /// depth), each once, in the order met.
 fn processes_named(value: &serde_json::Value, processes: &mut Vec<u64>) {
@@ -550,11 +557,7 @@ fn state_violation(violation: &StateViolation, name: impl Fn(u32) -> String) -> 
         .into_iter()
         .map(|node| (node, name(node)))
         .collect();
-    let legend = names
-        .iter()
-        .map(|(node, name)| format!("node {node} is {name}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let legend = legend("node", &names);
     let node_names: serde_json::Map<String, serde_json::Value> = names
         .into_iter()
         .map(|(node, name)| (node.to_string(), serde_json::Value::String(name)))
@@ -565,7 +568,7 @@ fn state_violation(violation: &StateViolation, name: impl Fn(u32) -> String) -> 
     Violation {
         source: ViolationSource::State,
         kind,
-        description: format!("{violation} ({legend})"),
+        description: format!("{violation}{legend}"),
         witnesses: vec![witness],
     }
 }
