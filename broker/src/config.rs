@@ -45,6 +45,9 @@ pub struct ClusterConfig {
     pub bugs: BugsConfig,
     /// Consumer groups, when the cluster serves them (see [`ClusterConfig::with_groups`]).
     pub groups: Option<GroupsConfig>,
+    /// Brokers take legal but rare paths on purpose ([`crate::perturb`]). Off by default.
+    #[serde(default)]
+    pub perturbations: bool,
 }
 
 /// A topic created at bootstrap.
@@ -209,6 +212,7 @@ impl Default for ClusterConfig {
             flush: FlushPolicy::default(),
             bugs: BugsConfig::default(),
             groups: None,
+            perturbations: false,
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::metadata::controller as decide;
 use crate::metadata::image::MetadataImage;
 use crate::metadata::record::{MetadataRecord, PartitionChange};
 use crate::node::{Node, Observation};
+use crate::perturb::Site;
 use crate::raft::Role;
 use crate::raft::replication::ProposeError;
 
@@ -236,7 +237,10 @@ impl Node {
         let changes = if self.config.bugs.elect_outside_isr {
             self.elect_ignoring_isr(Some(broker), false)
         } else {
-            decide::move_broker_out(self.proposed(), broker, unclean)
+            let changes = decide::move_broker_out(self.proposed(), broker, unclean, 0);
+            self.perturb_election(changes, |image, rotation| {
+                decide::move_broker_out(image, broker, unclean, rotation)
+            })
         };
         for change in changes {
             self.propose(MetadataRecord::PartitionChange(change))?;
@@ -250,12 +254,32 @@ impl Node {
         Ok(())
     }
 
+    /// `changes`, made with the first eligible ISR replica as each new leader, or made again by
+    /// `elect` with another when [`Site::LeaderElectedAtRandom`] fires (drawn only when there
+    /// are changes).
+    fn perturb_election(
+        &mut self,
+        changes: Vec<PartitionChange>,
+        elect: impl Fn(&MetadataImage, usize) -> Vec<PartitionChange>,
+    ) -> Vec<PartitionChange> {
+        if changes.is_empty() || !self.perturbations.fires(Site::LeaderElectedAtRandom) {
+            return changes;
+        }
+        let rotation = self
+            .perturbations
+            .choose(crate::config::BROKERS_MAX as usize);
+        elect(self.proposed(), rotation)
+    }
+
     fn elect_leaderless_partitions(&mut self) -> Result<(), ProposeError> {
         let unclean = self.config.unclean_leader_election;
         let changes = if self.config.bugs.elect_outside_isr {
             self.elect_ignoring_isr(None, true)
         } else {
-            decide::elect_leaderless_partitions(self.proposed(), unclean)
+            let changes = decide::elect_leaderless_partitions(self.proposed(), unclean, 0);
+            self.perturb_election(changes, |image, rotation| {
+                decide::elect_leaderless_partitions(image, unclean, rotation)
+            })
         };
         for change in changes {
             self.propose(MetadataRecord::PartitionChange(change))?;

@@ -25,6 +25,7 @@
 //! - [`message`]: the wire protocol ([`message::data`]: the data plane's).
 //! - [`storage`]: the durable disk image and its writes.
 //! - [`topic`]: [`topic::TopicName`], a topic name cheap to clone and compare.
+//! - [`perturb`]: legal but rare paths a broker takes on purpose in simulation (BUGGIFY).
 //! - `disk`: which actions wait for which syncs (crate-private).
 //! - `dedup`: TCP's at-most-once delivery, modelled: a node drops a request it already handled
 //!   (per-sender windows of request ids, crate-private).
@@ -57,6 +58,7 @@ pub mod log;
 pub mod message;
 pub mod metadata;
 pub mod node;
+pub mod perturb;
 pub mod raft;
 pub mod replica;
 pub mod storage;

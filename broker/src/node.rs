@@ -30,6 +30,7 @@ use crate::disk::{DISK_RETRY_INTERVAL_NS, DiskTracker, SyncUrgency, Waiter};
 use crate::group::coordinator::GroupCoordinators;
 use crate::message::Message;
 use crate::metadata::image::MetadataImage;
+use crate::perturb::{Perturbations, Site};
 use crate::raft::{RaftState, Role};
 use crate::replica::Replicas;
 use crate::storage::{Storage, StorageWrite};
@@ -235,6 +236,8 @@ pub enum Observation {
     CoordinatorStarted {
         partition: u32,
     },
+    /// A perturbation site fired: the node took a legal but rare path on purpose.
+    Perturbed(Site),
 }
 
 /// Why a follower cut its log back.
@@ -294,6 +297,8 @@ pub struct Node {
     images_checked: Cell<Option<ImagesChecked>>,
     /// The requests handled lately, per sender: duplicates are dropped.
     pub(crate) requests_seen: RequestWindows,
+    /// Which legal but rare paths this incarnation takes ([`crate::perturb`]).
+    pub(crate) perturbations: Perturbations,
 }
 
 /// The indexes that identify the images a node checked (see `Node::images_checked`).
@@ -329,6 +334,7 @@ impl Node {
             groups: GroupCoordinators::default(),
             images_checked: Cell::new(None),
             requests_seen: RequestWindows::default(),
+            perturbations: Perturbations::default(),
         }
     }
 
@@ -348,7 +354,12 @@ impl Node {
         }
         std::mem::swap(&mut self.effects.output, output);
         match input {
-            Input::Start => self.on_start(rng.next_u64()),
+            Input::Start => {
+                self.on_start(rng.next_u64());
+                if self.config.perturbations {
+                    self.perturbations.start(rng.next_u64());
+                }
+            }
             Input::Message { from, message } => {
                 if self.admit(from, &message) {
                     self.on_message(from, message);
@@ -372,6 +383,11 @@ impl Node {
         self.drain_loopback();
         self.send_wanted_replica_fetches();
         self.disk.issue_reserved_sync(&mut self.effects.output);
+        for site in self.perturbations.take_fired() {
+            self.effects
+                .output
+                .push(Output::Observe(Observation::Perturbed(site)));
+        }
         std::mem::swap(&mut self.effects.output, output);
     }
 
@@ -604,7 +620,12 @@ impl Node {
     /// [`Node::when_durable`] for partition data: shares the next sync, started once the one in
     /// flight completes (group commit, see [`crate::disk`]).
     pub(crate) fn when_durable_in_group(&mut self, waiter: Waiter) {
-        if let Some(waiter) = self.disk.when_durable(waiter, SyncUrgency::GroupCommit) {
+        let urgency = if self.perturbations.fires(Site::SyncWithoutGroupCommit) {
+            SyncUrgency::Immediate
+        } else {
+            SyncUrgency::GroupCommit
+        };
+        if let Some(waiter) = self.disk.when_durable(waiter, urgency) {
             self.release(waiter);
         }
     }

@@ -2,7 +2,9 @@
 //! fencings, ISR change requests and preferred-leader elections (with and without unclean
 //! election): after every record the image keeps its invariants (leader in ISR, leader active,
 //! ISR within replicas and never empty), each (partition, leader epoch) names one leader ever,
-//! leader epochs never decrease, and a replayed ISR change request is refused.
+//! leader epochs never decrease, and a replayed ISR change request is refused. New leaders are
+//! elected with a random rotation among the eligible ISR replicas (the perturbation
+//! `leader-elected-at-random`): any choice must keep every property.
 
 use std::collections::BTreeMap;
 
@@ -22,9 +24,11 @@ enum Operation {
     Register {
         broker: u32,
         incarnation: u64,
+        rotation: usize,
     },
     Fence {
         broker: u32,
+        rotation: usize,
     },
     AlterIsr {
         partition: u32,
@@ -38,11 +42,15 @@ enum Operation {
 
 fn operation() -> impl Strategy<Value = Operation> {
     prop_oneof![
-        (0..BROKERS, 0..3u64).prop_map(|(broker, incarnation)| Operation::Register {
-            broker,
-            incarnation
+        (0..BROKERS, 0..3u64, rotation()).prop_map(|(broker, incarnation, rotation)| {
+            Operation::Register {
+                broker,
+                incarnation,
+                rotation,
+            }
         }),
-        (0..BROKERS).prop_map(|broker| Operation::Fence { broker }),
+        (0..BROKERS, rotation())
+            .prop_map(|(broker, rotation)| Operation::Fence { broker, rotation }),
         (0..PARTITIONS, 0..BROKERS, 0..BROKERS).prop_map(|(partition, add, remove)| {
             Operation::AlterIsr {
                 partition,
@@ -52,6 +60,11 @@ fn operation() -> impl Strategy<Value = Operation> {
         }),
         (0..PARTITIONS).prop_map(|partition| Operation::ElectPreferred { partition }),
     ]
+}
+
+/// The election's choice among the eligible ISR replicas: the first (Kafka's) half the time.
+fn rotation() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(0), 0..BROKERS as usize]
 }
 
 /// Applies records and checks the cross-record properties as it goes.
@@ -110,8 +123,8 @@ impl Model {
         }
     }
 
-    fn elect_leaderless(&mut self) {
-        let changes = decide::elect_leaderless_partitions(&self.image, self.unclean);
+    fn elect_leaderless(&mut self, rotation: usize) {
+        let changes = decide::elect_leaderless_partitions(&self.image, self.unclean, rotation);
         self.apply_changes(changes);
     }
 
@@ -120,8 +133,9 @@ impl Model {
             Operation::Register {
                 broker,
                 incarnation,
-            } => self.register(broker, incarnation),
-            Operation::Fence { broker } => self.fence(broker),
+                rotation,
+            } => self.register(broker, incarnation, rotation),
+            Operation::Fence { broker, rotation } => self.fence(broker, rotation),
             Operation::AlterIsr {
                 partition,
                 add,
@@ -141,7 +155,7 @@ impl Model {
         }
     }
 
-    fn register(&mut self, broker: u32, incarnation: u64) {
+    fn register(&mut self, broker: u32, incarnation: u64, rotation: usize) {
         let current = self.image.brokers.get(&broker).cloned();
         if current.as_ref().is_some_and(|registration| {
             registration.incarnation == incarnation && !registration.fenced
@@ -149,7 +163,7 @@ impl Model {
             return;
         }
         if current.is_some() {
-            let changes = decide::move_broker_out(&self.image, broker, self.unclean);
+            let changes = decide::move_broker_out(&self.image, broker, self.unclean, rotation);
             self.apply_changes(changes);
         }
         let broker_epoch = self.image.applied_index + 1;
@@ -158,23 +172,23 @@ impl Model {
             incarnation,
             broker_epoch,
         });
-        self.elect_leaderless();
+        self.elect_leaderless(rotation);
     }
 
-    fn fence(&mut self, broker: u32) {
+    fn fence(&mut self, broker: u32, rotation: usize) {
         let Some(registration) = self.image.brokers.get(&broker).cloned() else {
             return;
         };
         if registration.fenced {
             return;
         }
-        let changes = decide::move_broker_out(&self.image, broker, self.unclean);
+        let changes = decide::move_broker_out(&self.image, broker, self.unclean, rotation);
         self.apply_changes(changes);
         self.apply(MetadataRecord::FenceBroker {
             broker,
             broker_epoch: registration.broker_epoch,
         });
-        self.elect_leaderless();
+        self.elect_leaderless(rotation);
     }
 
     fn alter_isr(&mut self, partition: u32, add: u32, remove: u32) {

@@ -19,6 +19,8 @@ pub enum Stream {
     Workload,
     /// The scenario generator's scale draws: which seeds get a wide topic.
     Scale,
+    /// The scenario generator's draw of whether brokers perturb themselves.
+    Perturbations,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -32,6 +34,7 @@ impl Stream {
             Stream::Nemesis => 4,
             Stream::Workload => 5,
             Stream::Scale => 6,
+            Stream::Perturbations => 7,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

@@ -37,6 +37,7 @@ use crate::message::group::{
 };
 use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Node, Observation};
+use crate::perturb::Site;
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
 
@@ -365,10 +366,15 @@ impl Node {
         let now_ns = self.now_ns();
         let result = self.coordinator_for(&request.group).and_then(|partition| {
             let coordinator = self.groups.partitions.get_mut(&partition).expect("loaded");
-            match coordinator.groups.get_mut(&request.group) {
-                Some(group) => group.heartbeat(now_ns, request.member_id, request.generation),
-                None => Err(GroupError::UnknownMemberId),
+            let Some(group) = coordinator.groups.get_mut(&request.group) else {
+                return Err(GroupError::UnknownMemberId);
+            };
+            group.heartbeat(now_ns, request.member_id, request.generation)?;
+            if self.perturbations.fires(Site::RebalanceTriggered) {
+                group.trigger_rebalance(now_ns);
+                return Err(GroupError::RebalanceInProgress);
             }
+            Ok(())
         });
         let response = HeartbeatResponse {
             request_id: request.request_id,

@@ -140,6 +140,15 @@ impl Group {
         };
     }
 
+    /// Starts a rebalance of a stable group, as a change of its members' metadata would in
+    /// Kafka (the perturbation [`crate::perturb::Site::RebalanceTriggered`]): every member
+    /// learns it from its next heartbeat and rejoins.
+    pub(crate) fn trigger_rebalance(&mut self, now_ns: u64) {
+        if self.phase == Phase::Stable {
+            self.start_rebalance(now_ns);
+        }
+    }
+
     pub(crate) fn heartbeat(
         &mut self,
         now_ns: u64,
@@ -350,6 +359,37 @@ mod tests {
             .join(10, 1, &join(Some(1), &[0, 1, 2, 3]), 0, 8)
             .unwrap();
         group.try_complete(10, "g", &topics(), assign_before_revoke)
+    }
+
+    #[test]
+    fn a_triggered_rebalance_makes_every_member_rejoin_into_the_next_generation() {
+        let mut group = Group::new(RebalanceProtocol::Eager, AssignorKind::Range, 0);
+        group.join(0, 1, &join(None, &[]), 1, 8).unwrap();
+        group.try_complete(0, "g", &topics(), false);
+        let generation = group.generation;
+        assert_eq!(group.heartbeat(1, 1, generation), Ok(()));
+
+        group.trigger_rebalance(2);
+        assert_eq!(
+            group.heartbeat(3, 1, generation),
+            Err(GroupError::RebalanceInProgress)
+        );
+        group.trigger_rebalance(4);
+        assert!(
+            matches!(
+                group.phase,
+                Phase::PreparingRebalance { deadline_ns } if deadline_ns == 2 + REBALANCE_NS
+            ),
+            "a rebalance in progress is not restarted"
+        );
+        group.join(5, 1, &join(Some(1), &[]), 0, 8).unwrap();
+        let answers = group.try_complete(5, "g", &topics(), false);
+        assert_eq!(assignment_of(&answers, 1), vec![0, 1, 2, 3]);
+        assert_eq!(group.generation, generation + 1);
+        assert_eq!(
+            group.heartbeat(6, 1, generation),
+            Err(GroupError::IllegalGeneration)
+        );
     }
 
     #[test]

@@ -16,13 +16,17 @@ use crate::metadata::image::{MetadataImage, PartitionState, has_duplicates};
 use crate::metadata::record::{PartitionChange, TopicRecord};
 
 /// The change (if any) that gives `topic/partition` a valid leader, after removing `removed`
-/// (a broker being fenced or re-registered) from its leadership and ISR.
+/// (a broker being fenced or re-registered) from its leadership and ISR. A new leader is the
+/// `rotation % n`-th of the `n` eligible ISR replicas in replica order: with 0 the first, as
+/// Kafka's controller elects; any other is as safe (the perturbation
+/// [`crate::perturb::Site::LeaderElectedAtRandom`]).
 pub fn elect_partition_leader(
     image: &MetadataImage,
     topic: &str,
     partition: u32,
     removed: Option<u32>,
     unclean_leader_election: bool,
+    rotation: usize,
 ) -> Option<PartitionChange> {
     let state = image
         .partition(topic, partition)
@@ -38,11 +42,18 @@ pub fn elect_partition_leader(
         .leader
         .filter(|leader| eligible(*leader) && isr.contains(leader));
     if leader.is_none() {
+        let in_sync = |replica: &u32| isr.contains(replica) && eligible(*replica);
+        let count = state
+            .replicas
+            .iter()
+            .filter(|replica| in_sync(replica))
+            .count();
         leader = state
             .replicas
             .iter()
             .copied()
-            .find(|replica| isr.contains(replica) && eligible(*replica));
+            .filter(in_sync)
+            .nth(rotation % count.max(1));
     }
     if leader.is_none() && unclean_leader_election {
         leader = state
@@ -102,6 +113,7 @@ pub fn move_broker_out(
     image: &MetadataImage,
     broker: u32,
     unclean_leader_election: bool,
+    rotation: usize,
 ) -> Vec<PartitionChange> {
     let changes: Vec<PartitionChange> = image
         .partitions()
@@ -112,6 +124,7 @@ pub fn move_broker_out(
                 partition,
                 Some(broker),
                 unclean_leader_election,
+                rotation,
             )
         })
         .collect();
@@ -123,12 +136,20 @@ pub fn move_broker_out(
 pub fn elect_leaderless_partitions(
     image: &MetadataImage,
     unclean_leader_election: bool,
+    rotation: usize,
 ) -> Vec<PartitionChange> {
     image
         .partitions()
         .filter(|(_, _, state)| state.leader.is_none())
         .filter_map(|(topic, partition, _)| {
-            elect_partition_leader(image, topic, partition, None, unclean_leader_election)
+            elect_partition_leader(
+                image,
+                topic,
+                partition,
+                None,
+                unclean_leader_election,
+                rotation,
+            )
         })
         .collect()
 }
@@ -404,19 +425,19 @@ mod tests {
     fn elects_the_first_active_isr_replica_and_bumps_the_epoch() {
         let mut image = image();
         let change =
-            elect_partition_leader(&image, "t", 0, None, false).expect("a leader is elected");
+            elect_partition_leader(&image, "t", 0, None, false, 0).expect("a leader is elected");
         assert_eq!(
             (change.leader, change.leader_epoch, change.partition_epoch),
             (Some(0), 1, 1)
         );
         apply(&mut image, change);
         assert_eq!(
-            elect_partition_leader(&image, "t", 0, None, false),
+            elect_partition_leader(&image, "t", 0, None, false, 0),
             None,
             "nothing to change"
         );
         let change =
-            elect_partition_leader(&image, "t", 0, Some(0), false).expect("moves off broker 0");
+            elect_partition_leader(&image, "t", 0, Some(0), false, 0).expect("moves off broker 0");
         assert_eq!(
             (change.leader, change.leader_epoch, change.isr.clone()),
             (Some(1), 2, vec![1, 2])
@@ -424,25 +445,49 @@ mod tests {
     }
 
     #[test]
+    fn a_rotation_elects_another_eligible_isr_replica_and_keeps_a_live_leader() {
+        let image = image();
+        let leaders: Vec<Option<u32>> = (0..4)
+            .map(|rotation| {
+                elect_partition_leader(&image, "t", 0, None, false, rotation)
+                    .expect("a leader is elected")
+                    .leader
+            })
+            .collect();
+        assert_eq!(leaders, [Some(0), Some(1), Some(2), Some(0)]);
+        let mut image = image;
+        let change = elect_partition_leader(&image, "t", 0, None, false, 1).unwrap();
+        apply(&mut image, change);
+        assert_eq!(
+            elect_partition_leader(&image, "t", 0, None, false, 2),
+            None,
+            "a live in-sync leader is kept whatever the rotation"
+        );
+        let change = elect_partition_leader(&image, "t", 0, Some(1), false, 1).unwrap();
+        assert_eq!(change.leader, Some(2), "the second of the remaining [0, 2]");
+    }
+
+    #[test]
     fn the_last_isr_member_stays_and_unclean_election_is_off_by_default() {
         let mut image = image();
-        let change = elect_partition_leader(&image, "t", 0, None, false).unwrap();
+        let change = elect_partition_leader(&image, "t", 0, None, false, 0).unwrap();
         apply(&mut image, change);
-        let change = elect_partition_leader(&image, "t", 0, Some(0), false).unwrap();
+        let change = elect_partition_leader(&image, "t", 0, Some(0), false, 0).unwrap();
         apply(&mut image, change);
-        let change = elect_partition_leader(&image, "t", 0, Some(1), false).unwrap();
+        let change = elect_partition_leader(&image, "t", 0, Some(1), false, 0).unwrap();
         apply(&mut image, change);
         let change =
-            elect_partition_leader(&image, "t", 0, Some(2), false).expect("leader 2 removed");
+            elect_partition_leader(&image, "t", 0, Some(2), false, 0).expect("leader 2 removed");
         assert_eq!((change.leader, change.isr.clone()), (None, vec![2]));
         apply(&mut image, change);
         fence(&mut image, 2);
         assert_eq!(
-            elect_partition_leader(&image, "t", 0, None, false),
+            elect_partition_leader(&image, "t", 0, None, false, 0),
             None,
             "0 and 1 are outside the ISR"
         );
-        let unclean = elect_partition_leader(&image, "t", 0, None, true).expect("unclean election");
+        let unclean =
+            elect_partition_leader(&image, "t", 0, None, true, 0).expect("unclean election");
         assert_eq!((unclean.leader, unclean.isr), (Some(0), vec![0]));
     }
 
@@ -450,7 +495,7 @@ mod tests {
     fn the_planted_election_outside_the_isr_replaces_a_departing_last_member() {
         let mut image = image();
         for removed in [None, Some(0), Some(1), Some(2)] {
-            let change = elect_partition_leader(&image, "t", 0, removed, false).unwrap();
+            let change = elect_partition_leader(&image, "t", 0, removed, false, 0).unwrap();
             apply(&mut image, change);
         }
         // Leaderless, ISR [2]. Broker 2 is being fenced: zoo 4a elects 0 from outside the ISR,
@@ -465,7 +510,7 @@ mod tests {
     #[test]
     fn alter_partition_is_validated_by_epochs() {
         let mut image = image();
-        let change = elect_partition_leader(&image, "t", 0, None, false).unwrap();
+        let change = elect_partition_leader(&image, "t", 0, None, false, 0).unwrap();
         apply(&mut image, change);
         let epoch = image.brokers[&0].broker_epoch;
         let request = AlterPartitionRequest {
@@ -524,9 +569,9 @@ mod tests {
     #[test]
     fn preferred_leader_election_needs_the_preferred_replica_in_the_isr() {
         let mut image = image();
-        let change = elect_partition_leader(&image, "t", 0, None, false).unwrap();
+        let change = elect_partition_leader(&image, "t", 0, None, false, 0).unwrap();
         apply(&mut image, change);
-        let change = elect_partition_leader(&image, "t", 0, Some(0), false).unwrap();
+        let change = elect_partition_leader(&image, "t", 0, Some(0), false, 0).unwrap();
         apply(&mut image, change);
         assert_eq!(
             elect_preferred_leader(&image, "t", 0),

@@ -29,6 +29,7 @@ use crate::message::{
     Message, ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
 };
 use crate::node::Node;
+use crate::perturb::Site;
 use crate::replica::leader::{
     Reader, fetch_answerable, fetch_data, led_replica_mut, read_fetch, record_follower_fetch,
 };
@@ -117,10 +118,11 @@ impl Node {
 
     /// Answers the partitions of `request` that have something new.
     fn answer_session(&mut self, to: u32, request: &ReplicaFetchRequest) {
+        let records_max = self.perturbed_records_max(request.records_max);
         let partitions = request
             .partitions
             .iter()
-            .filter_map(|partition| self.serve_session_partition(partition, request.records_max))
+            .filter_map(|partition| self.serve_session_partition(partition, records_max))
             .collect();
         let response = ReplicaFetchResponse {
             request_id: request.request_id,
@@ -165,7 +167,7 @@ impl Node {
         let parked_max = self.config.limits.parked_fetches_max as usize;
         let sessions = &mut self.replicas.parked_sessions;
         sessions.retain(|parked| parked.from != from);
-        if sessions.len() >= parked_max {
+        if sessions.len() >= parked_max || self.perturbations.fires(Site::FetchAnsweredEarly) {
             self.answer_session(from, &request);
             return;
         }

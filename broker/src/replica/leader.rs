@@ -22,6 +22,7 @@ use crate::message::{
     OffsetsForLeaderEpochResponse,
 };
 use crate::node::{Node, Observation};
+use crate::perturb::Site;
 use crate::replica::produce::produce_answerable;
 use crate::replica::{FollowerProgress, LeaderState, ParkedFetch, Replica, ReplicaRole};
 use crate::storage::{PartitionKey, StorageWrite};
@@ -205,12 +206,8 @@ impl Node {
             self.answer_fetch(from, &key, &request, Err(error));
             return;
         }
-        let served = self.serve_fetch(
-            &key,
-            Reader::Consumer,
-            request.fetch_offset,
-            request.records_max,
-        );
+        let records_max = self.perturbed_records_max(request.records_max);
+        let served = self.serve_fetch(&key, Reader::Consumer, request.fetch_offset, records_max);
         match served {
             Ok(Some(data)) => self.answer_fetch(from, &key, &request, Ok(data)),
             Ok(None) => self.park_fetch(&key, from, request),
@@ -236,6 +233,16 @@ impl Node {
         self.send(to, Message::FetchResponse(response));
     }
 
+    /// `records_max`, or fewer when [`Site::FetchFewerRecords`] fires (at least 1; a read
+    /// still returns the first batch whatever its size).
+    pub(crate) fn perturbed_records_max(&mut self, records_max: u64) -> u64 {
+        if !self.perturbations.fires(Site::FetchFewerRecords) {
+            return records_max;
+        }
+        let half = records_max.div_ceil(2).max(1);
+        1 + self.perturbations.choose(half as usize) as u64
+    }
+
     /// [`read_fetch`] of `key`'s replica.
     pub(crate) fn serve_fetch(
         &self,
@@ -259,7 +266,7 @@ impl Node {
         let leader = replica.leader_state().expect("checked");
         // A retried fetch replaces the parked one of the same sender.
         leader.parked.retain(|parked| parked.from != from);
-        if leader.parked.len() >= parked_max {
+        if leader.parked.len() >= parked_max || self.perturbations.fires(Site::FetchAnsweredEarly) {
             let data = fetch_data(replica, Vec::new());
             self.answer_fetch(from, key, &request, Ok(data));
             return;
@@ -457,7 +464,40 @@ impl Node {
         }
         self.expire_pending_produces(key);
         self.complete_parked_fetches(key, true);
+        self.perturb_follower_lag(key);
         self.request_isr_change(key);
+    }
+
+    /// [`Site::IsrShrunkEarly`]: an ISR follower behind the leader's log end is taken to have
+    /// lagged past the lag limit, as under a shorter `replica.lag.time.max.ms`; the ISR request
+    /// that follows removes it, and it rejoins once caught up. Drawn only when a follower is
+    /// behind.
+    fn perturb_follower_lag(&mut self, key: &PartitionKey) {
+        let (id, now_ns) = (self.id, self.now_ns());
+        let lag_max_ns = self.config.timing.replica_lag_time_max_ns;
+        let Some(replica) = self.replicas.partitions.get_mut(key) else {
+            return;
+        };
+        let log_end_offset = replica.log.log_end_offset();
+        let Some(leader) = replica.leader_state() else {
+            return;
+        };
+        let behind = leader.isr.iter().copied().find(|member| {
+            *member != id
+                && leader.followers[member]
+                    .log_end_offset
+                    .is_none_or(|offset| offset < log_end_offset)
+        });
+        let Some(behind) = behind else {
+            return;
+        };
+        if !self.perturbations.fires(Site::IsrShrunkEarly) {
+            return;
+        }
+        let progress = leader.followers.get_mut(&behind).expect("an ISR follower");
+        progress.last_caught_up_ns = progress
+            .last_caught_up_ns
+            .min(now_ns.saturating_sub(lag_max_ns));
     }
 
     pub(crate) fn on_offsets_for_leader_epoch(

@@ -42,6 +42,8 @@ pub mod fetch_session;
 pub mod follower;
 pub mod leader;
 pub(crate) mod partition_map;
+#[cfg(test)]
+mod perturbation_tests;
 pub mod produce;
 pub mod role;
 #[cfg(test)]

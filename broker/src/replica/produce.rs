@@ -26,6 +26,7 @@ use crate::log::SharedRecords;
 use crate::message::data::Acks;
 use crate::message::{DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse};
 use crate::node::Node;
+use crate::perturb::Site;
 use crate::replica::{PendingProduce, ReplicaRole};
 use crate::storage::PartitionKey;
 
@@ -135,7 +136,9 @@ impl Node {
                 min_insync: leader.min_insync_replicas,
             });
         }
-        if leader.pending.len() >= in_flight_max {
+        if leader.pending.len() >= in_flight_max
+            || self.perturbations.fires(Site::ProduceRefusedBusy)
+        {
             return Err(DataError::ProduceInFlightLimit);
         }
         let appended = replica

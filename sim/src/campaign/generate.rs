@@ -19,7 +19,10 @@
 //! preferred-replica elections (`elect-preferred-leaders`, as in `preferred-leader-election`):
 //! leadership moves away from live leaders amid the other faults. One seed in 32 gets a wide
 //! topic (16 to 128 partitions, from the `Scale` stream), so that the limits that grow with the
-//! partition count are reached too. The result is an ordinary [`Scenario`] with explicit faults
+//! partition count are reached too. One seed in two runs with perturbations on
+//! (`broker::perturb`, drawn from a stream of its own): brokers serve fewer records per fetch,
+//! answer fetches early, refuse produces as busy, sync without group commit and elect other
+//! in-sync leaders, all legal, so that rare paths are taken often. The result is an ordinary [`Scenario`] with explicit faults
 //! and no `nemesis` section, so it can be written out, replayed and shrunk like any scenario
 //! file.
 //!
@@ -55,6 +58,9 @@ pub const PARTITIONS_MAX: u32 = 4;
 pub const WIDE_SEEDS_RATIO: (u32, u32) = (1, 32);
 pub const WIDE_PARTITIONS_MIN: u32 = 16;
 pub const WIDE_PARTITIONS_MAX: u32 = 128;
+/// This many seeds run with perturbations on (`broker::perturb`): the brokers take legal but
+/// rare paths on purpose.
+pub const PERTURBED_SEEDS_RATIO: (u32, u32) = (1, 2);
 pub const FAULT_PHASE_SECONDS_MIN: u64 = 5;
 pub const FAULT_PHASE_SECONDS_MAX: u64 = 15;
 pub const LIVENESS_PHASE_SECONDS_MIN: u64 = 10;
@@ -116,6 +122,8 @@ pub fn generate(seed: u64) -> Scenario {
         &mut scenario.cluster.topics,
         &mut stream(seed, Stream::Scale),
     );
+    scenario.cluster.perturbations = stream(seed, Stream::Perturbations)
+        .random_ratio(PERTURBED_SEEDS_RATIO.0, PERTURBED_SEEDS_RATIO.1);
     if let Err(problem) = scenario.validate() {
         panic!(
             "generated scenario of seed {seed} is invalid at {}: {}",
@@ -207,6 +215,7 @@ fn cluster(rng: &mut ChaCha8Rng) -> Cluster {
         flush: Default::default(),
         unclean_leader_election: false,
         bugs: Default::default(),
+        perturbations: false,
         topics,
     }
 }
@@ -947,6 +956,7 @@ mod tests {
             flush: Default::default(),
             unclean_leader_election: false,
             bugs: Default::default(),
+            perturbations: false,
             topics: vec![Topic {
                 name: "orders".to_owned(),
                 partitions: 4,
@@ -999,6 +1009,28 @@ mod tests {
         );
     }
 
+    /// About one seed in two runs with perturbations, and is otherwise the scenario it would
+    /// have been without them.
+    #[test]
+    fn one_seed_in_two_is_perturbed_and_changes_nothing_else() {
+        let mut perturbed = 0;
+        for seed in 0..1_000 {
+            let mut scenario = generate(seed);
+            perturbed += u32::from(scenario.cluster.perturbations);
+            scenario.cluster.perturbations = false;
+            let mut drawn = narrow(seed);
+            widen(&mut drawn.cluster.topics, &mut stream(seed, Stream::Scale));
+            assert_eq!(
+                scenario, drawn,
+                "seed {seed}: more than perturbations changed"
+            );
+        }
+        assert!(
+            (430..=570).contains(&perturbed),
+            "about 500 perturbed seeds of 1,000, got {perturbed}"
+        );
+    }
+
     /// About one seed in 32 has one wide topic, and is otherwise the scenario it would have
     /// been without it.
     #[test]
@@ -1007,6 +1039,7 @@ mod tests {
         for seed in 0..3_200 {
             let scenario = generate(seed);
             let mut narrowed = scenario.clone();
+            narrowed.cluster.perturbations = false;
             let drawn = narrow(seed);
             for (topic, drawn) in narrowed
                 .cluster

@@ -14,6 +14,7 @@ use broker::client::{
     ClientEvent, ClientReport, ConsumerConfig, GroupConsumerConfig, ProducerConfig,
 };
 use broker::message::Acks;
+use broker::perturb::Site;
 use broker::{ClusterConfig, Message, Node, Observation};
 use check::state::StateViolation;
 use serde::Serialize;
@@ -64,6 +65,29 @@ pub struct ClusterCounters {
     pub commits_fenced: u64,
     /// Offsets partitions a broker started coordinating (after a failover: replayed).
     pub coordinator_starts: u64,
+    /// Perturbation sites that fired ([`broker::perturb`]), one counter per site.
+    pub perturbed_produce_refused_busy: u64,
+    pub perturbed_fetch_fewer_records: u64,
+    pub perturbed_fetch_answered_early: u64,
+    pub perturbed_sync_without_group_commit: u64,
+    pub perturbed_leader_elected_at_random: u64,
+    pub perturbed_isr_shrunk_early: u64,
+    pub perturbed_rebalance_triggered: u64,
+}
+
+impl ClusterCounters {
+    /// The counter of perturbation `site`.
+    fn perturbed(&mut self, site: Site) -> &mut u64 {
+        match site {
+            Site::ProduceRefusedBusy => &mut self.perturbed_produce_refused_busy,
+            Site::FetchFewerRecords => &mut self.perturbed_fetch_fewer_records,
+            Site::FetchAnsweredEarly => &mut self.perturbed_fetch_answered_early,
+            Site::SyncWithoutGroupCommit => &mut self.perturbed_sync_without_group_commit,
+            Site::LeaderElectedAtRandom => &mut self.perturbed_leader_elected_at_random,
+            Site::IsrShrunkEarly => &mut self.perturbed_isr_shrunk_early,
+            Site::RebalanceTriggered => &mut self.perturbed_rebalance_triggered,
+        }
+    }
 }
 
 /// A producer of [`ClusterSimulation::with_clients`]. The `n`-th (from 1, named `p{n}`) has
@@ -342,6 +366,7 @@ impl ClusterSimulation {
                 Observation::GroupRebalanced { .. } => counters.group_rebalances += 1,
                 Observation::CommitFenced { .. } => counters.commits_fenced += 1,
                 Observation::CoordinatorStarted { .. } => counters.coordinator_starts += 1,
+                Observation::Perturbed(site) => *counters.perturbed(site) += 1,
             }
         }
         self.observations = observations;

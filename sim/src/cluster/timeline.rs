@@ -131,6 +131,7 @@ pub fn describe(observation: &Observation, name: impl Fn(u32) -> String) -> Opti
         Observation::HighWatermarkAdvanced
         | Observation::FencedRequest
         | Observation::DuplicateRequestDropped
+        | Observation::Perturbed(_)
         | Observation::AdminReply(_)
         | Observation::Client(_) => return None,
     })
@@ -188,6 +189,7 @@ mod tests {
             Observation::HighWatermarkAdvanced,
             Observation::FencedRequest,
             Observation::DuplicateRequestDropped,
+            Observation::Perturbed(broker::perturb::Site::FetchFewerRecords),
         ] {
             assert_eq!(describe(&observation, broker_name), None);
         }

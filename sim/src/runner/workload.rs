@@ -256,6 +256,7 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
             })
             .collect(),
         unclean_leader_election: cluster.unclean_leader_election,
+        perturbations: cluster.perturbations,
         flush: match cluster.flush {
             crate::scenario::Flush::EveryBatch => broker::log::FlushPolicy::EveryBatch,
             crate::scenario::Flush::Never => broker::log::FlushPolicy::Never,
