@@ -4,15 +4,16 @@
 //! Each [`Site`] is a place where a correct broker may act otherwise than it usually does: serve
 //! a fetch fewer records than it could, answer a fetch before its wait is over, refuse a produce
 //! as busy, sync without waiting for the sync in flight, elect another in-sync replica, drop a
-//! follower that is behind from the ISR early, rebalance a stable group. Every one of them is
-//! something Kafka's brokers also do (under `fetch.max.bytes`, a full purgatory, a loaded disk, a
-//! different controller, a shorter `replica.lag.time.max.ms`, a change of group metadata), so no
+//! follower that is behind from the ISR early, rebalance a stable group, skip a high watermark
+//! checkpoint. Every one of them is something Kafka's brokers also do (under `fetch.max.bytes`,
+//! a full purgatory, a loaded disk, a different controller, a shorter
+//! `replica.lag.time.max.ms`, a change of group metadata, a longer checkpoint interval), so no
 //! guarantee may depend on their absence: a violation found in a perturbed run is a bug like any
 //! other.
 //!
 //! Off by default (`ClusterConfig::perturbations`). When on, a node at each start draws which
 //! sites are armed for this incarnation (each with probability [`ARMED_RATIO`]), and an armed site
-//! fires with probability [`FIRE_RATIO`] each time it is reached (every time, for a site whose
+//! fires with probability [`FIRE_RATIO`] each time it is reached (more often for a site whose
 //! occasions are rare: [`Site::fire_ratio`]). Runs thus differ in which
 //! unusual paths they take, and take them often enough to matter, as FoundationDB's are.
 //!
@@ -53,11 +54,14 @@ pub enum Site {
     /// A group coordinator starts a rebalance of a stable group on a member's heartbeat, as a
     /// change of the group's metadata would.
     RebalanceTriggered,
+    /// A broker skips a round of high watermark checkpoints, as under a longer
+    /// `replica.high-watermark.checkpoint.interval.ms`: a restart recovers an older HW.
+    HighWatermarkCheckpointSkipped,
 }
 
 impl Site {
     /// Every site, in declaration order.
-    pub const ALL: [Site; 7] = [
+    pub const ALL: [Site; 8] = [
         Site::ProduceRefusedBusy,
         Site::FetchFewerRecords,
         Site::FetchAnsweredEarly,
@@ -65,6 +69,7 @@ impl Site {
         Site::LeaderElectedAtRandom,
         Site::IsrShrunkEarly,
         Site::RebalanceTriggered,
+        Site::HighWatermarkCheckpointSkipped,
     ];
 
     /// The site's name in reports and logs.
@@ -77,15 +82,18 @@ impl Site {
             Site::LeaderElectedAtRandom => "leader-elected-at-random",
             Site::IsrShrunkEarly => "isr-shrunk-early",
             Site::RebalanceTriggered => "rebalance-triggered",
+            Site::HighWatermarkCheckpointSkipped => "high-watermark-checkpoint-skipped",
         }
     }
 
-    /// Chance that the site fires each time it is reached when armed: [`FIRE_RATIO`], or every
-    /// time for a site whose occasions are rare (a partition election happens a few times a
-    /// run, on one node), so that it fires in more than one run in sixteen.
+    /// Chance that the site fires each time it is reached when armed: [`FIRE_RATIO`], or more
+    /// for a site whose occasions are rare (a partition election happens a few times a run, on
+    /// one node; a checkpoint round once per interval), so that it fires in more than one run
+    /// in sixteen.
     pub fn fire_ratio(self) -> (u32, u32) {
         match self {
             Site::LeaderElectedAtRandom => (1, 1),
+            Site::HighWatermarkCheckpointSkipped => (1, 2),
             Site::ProduceRefusedBusy
             | Site::FetchFewerRecords
             | Site::FetchAnsweredEarly

@@ -9,6 +9,7 @@
 use crate::log::PartitionLog;
 use crate::message::{DataError, FetchResponse, Message};
 use crate::node::{Node, Observation, Timer};
+use crate::perturb::Site;
 use crate::replica::{FollowerProgress, Followers, LeaderState, Replica, ReplicaRole, ReplicaView};
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
@@ -67,6 +68,12 @@ impl Node {
             return;
         }
         self.replicas.checkpointed_at_ns = now_ns;
+        if self
+            .perturbations
+            .fires(Site::HighWatermarkCheckpointSkipped)
+        {
+            return;
+        }
         for key in keys {
             let replica = self.replicas.partitions.get_mut(key).expect("listed");
             if let Some(write) = replica.log.checkpoint_high_watermark() {
@@ -268,6 +275,7 @@ impl Node {
 mod tests {
     use crate::log::{LogWrite, Record};
     use crate::node::{Node, Output};
+    use crate::perturb::{Perturbations, Site};
     use crate::replica::test_support::{key, leader};
     use crate::storage::StorageWrite;
 
@@ -313,5 +321,39 @@ mod tests {
         node.effects.now_ns = 3 * interval_ns;
         node.on_replica_tick();
         assert_eq!(checkpoints(&mut node), vec![], "nothing moved since");
+    }
+
+    #[test]
+    fn a_skipped_checkpoint_round_writes_nothing_and_the_next_one_catches_up() {
+        let mut node = leader();
+        let interval_ns = node.config.timing.high_watermark_checkpoint_interval_ns;
+        let log = &mut node.replicas.partitions.get_mut(&key(1)).expect("t/1").log;
+        log.append_as_leader(
+            1,
+            vec![
+                Record {
+                    key: None,
+                    value: 7
+                };
+                2
+            ],
+        )
+        .expect("room");
+        log.advance_high_watermark(2);
+
+        node.perturbations
+            .fire_always(Site::HighWatermarkCheckpointSkipped);
+        node.effects.now_ns = interval_ns;
+        node.on_replica_tick();
+        assert_eq!(checkpoints(&mut node), vec![], "the round is skipped");
+
+        node.perturbations = Perturbations::default();
+        node.effects.now_ns = 2 * interval_ns;
+        node.on_replica_tick();
+        assert_eq!(
+            checkpoints(&mut node),
+            vec![(1, 2)],
+            "still moved: written next round"
+        );
     }
 }

@@ -73,6 +73,7 @@ pub struct ClusterCounters {
     pub perturbed_leader_elected_at_random: u64,
     pub perturbed_isr_shrunk_early: u64,
     pub perturbed_rebalance_triggered: u64,
+    pub perturbed_high_watermark_checkpoint_skipped: u64,
 }
 
 impl ClusterCounters {
@@ -86,6 +87,9 @@ impl ClusterCounters {
             Site::LeaderElectedAtRandom => &mut self.perturbed_leader_elected_at_random,
             Site::IsrShrunkEarly => &mut self.perturbed_isr_shrunk_early,
             Site::RebalanceTriggered => &mut self.perturbed_rebalance_triggered,
+            Site::HighWatermarkCheckpointSkipped => {
+                &mut self.perturbed_high_watermark_checkpoint_skipped
+            }
         }
     }
 }
