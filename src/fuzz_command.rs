@@ -58,6 +58,10 @@ pub struct FuzzArgs {
     /// Turn a broker bug switch on in every scenario (repeatable), e.g. elect-outside-isr.
     #[arg(long = "bug", value_name = "SWITCH")]
     pub bugs: Vec<String>,
+    /// Turn perturbations on in every scenario: brokers take legal but rare paths on purpose
+    /// (generated scenarios otherwise have them one seed in two).
+    #[arg(long)]
+    pub perturbations: bool,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -215,6 +219,7 @@ fn config_of(args: &FuzzArgs) -> Result<Option<CampaignConfig>, String> {
         shard: args.shard,
         audit_parts: args.audit_ratio.unwrap_or(AUDIT_PARTS_DEFAULT),
         bugs: args.bugs.clone(),
+        perturbations: args.perturbations,
     };
     config.validate().map_err(|(field, message)| {
         let flag = match field.as_str() {

@@ -58,7 +58,7 @@ fn failing_report(scenario_path: &str, seed: u64) -> RunReport {
     report
 }
 
-/// Shard 1 of 2 of a two-source campaign with a bug switch, as `campaign.json` and the lines of
+/// Shard 1 of 2 of a two-source campaign with a bug switch and perturbations, as `campaign.json` and the lines of
 /// `seeds.jsonl` (every third job failed, with its artifact folder).
 fn campaign() -> &'static (Value, Vec<Value>) {
     static CAMPAIGN: OnceLock<(Value, Vec<Value>)> = OnceLock::new();
@@ -77,6 +77,7 @@ fn campaign() -> &'static (Value, Vec<Value>) {
             shard: Shard { index: 1, count: 2 },
             audit_parts: 500,
             bugs: vec!["elect-outside-isr".to_owned()],
+            perturbations: true,
         };
         let schedule = config.schedule();
         let records = schedule

@@ -320,3 +320,43 @@ fn a_shrunk_failure_fails_again_from_its_printed_command_and_replays() {
     std::fs::remove_dir_all(&root).unwrap();
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn perturbations_turn_on_in_every_scenario_of_a_campaign_and_are_recorded() {
+    let perturbed = temporary("perturbed");
+    let campaign = |out: &Path, extra: &[&str]| {
+        trial()
+            .args([
+                "fuzz",
+                &scenario("leader-crash-after-ack.toml"),
+                "--seeds",
+                "3",
+            ])
+            .args(["--jobs", "2", "--require", "perturbed_fetch_answered_early"])
+            .args(extra)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let output = campaign(&perturbed, &["--perturbations"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let config = read_config(&perturbed).unwrap();
+    assert!(config.perturbations, "campaign.json records the flag");
+
+    let plain = temporary("plain");
+    let output = campaign(&plain, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("perturbed_fetch_answered_early"),
+        "the required site never fired without the flag: {stdout}"
+    );
+    std::fs::remove_dir_all(&perturbed).unwrap();
+    std::fs::remove_dir_all(&plain).unwrap();
+}

@@ -61,7 +61,8 @@ pub enum CampaignError {
     Scenario(String),
 }
 
-/// The scenario of each source: loaded (bug switches on) for a file, `None` for the generator.
+/// The scenario of each source: loaded (bug switches and perturbations on) for a file, `None`
+/// for the generator.
 pub fn load_sources(config: &CampaignConfig) -> Result<Vec<Option<Scenario>>, CampaignError> {
     config
         .sources
@@ -71,17 +72,20 @@ pub fn load_sources(config: &CampaignConfig) -> Result<Vec<Option<Scenario>>, Ca
             Source::File { path } => {
                 let mut scenario = Scenario::load(Path::new(path))
                     .map_err(|error| CampaignError::Scenario(error.to_string()))?;
-                apply_bugs(&mut scenario, &config.bugs)?;
+                apply_switches(&mut scenario, config)?;
                 Ok(Some(scenario))
             }
         })
         .collect()
 }
 
-fn apply_bugs(scenario: &mut Scenario, names: &[String]) -> Result<(), CampaignError> {
-    for name in names {
+/// Turns on, in `scenario`, the bug switches and the perturbations `config` names for every
+/// scenario.
+fn apply_switches(scenario: &mut Scenario, config: &CampaignConfig) -> Result<(), CampaignError> {
+    for name in &config.bugs {
         bugs::enable(&mut scenario.cluster.bugs, name).map_err(CampaignError::Scenario)?;
     }
+    scenario.cluster.perturbations |= config.perturbations;
     Ok(())
 }
 
@@ -158,7 +162,7 @@ fn run_job<R: SeedRunner>(
         Some(scenario) => Cow::Borrowed(scenario),
         None => {
             let mut generated = generate::generate(job.seed);
-            apply_bugs(&mut generated, &config.bugs)?;
+            apply_switches(&mut generated, config)?;
             Cow::Owned(generated)
         }
     };
@@ -288,6 +292,7 @@ pub(crate) mod tests {
             shard,
             audit_parts: 1_000,
             bugs: Vec::new(),
+            perturbations: false,
         }
     }
 

@@ -139,6 +139,7 @@ mod tests {
             shard,
             audit_parts: 0,
             bugs: Vec::new(),
+            perturbations: false,
         };
         let execution = Execution {
             threads: 2,

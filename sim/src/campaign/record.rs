@@ -65,6 +65,10 @@ pub struct CampaignConfig {
     /// Bug switches turned on in every scenario, by name.
     #[serde(default)]
     pub bugs: Vec<String>,
+    /// Perturbations (`broker::perturb`) turned on in every scenario, generated ones included
+    /// (which otherwise have them one seed in two).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub perturbations: bool,
 }
 
 impl CampaignConfig {
@@ -501,6 +505,7 @@ mod tests {
             shard: Shard::WHOLE,
             audit_parts: 0,
             bugs: Vec::new(),
+            perturbations: false,
         }
     }
 
