@@ -179,6 +179,56 @@ fn lost_consumption_fires_under_acks_1_for_a_record_another_reader_saw() {
     assert_eq!(report.count(LostConsumption), 1);
 }
 
+/// A commit with an unknown outcome may have landed: the polls below it may have been
+/// processed, so the member's successor (a new process: the client carried on) committing past
+/// them without reading them again is no loss. Found by perturbed generated runs: an offsets
+/// partition's ISR shrank under a commit's append, the commit completed `info`, and the group
+/// consumer carried on from its position.
+#[test]
+fn lost_consumption_stays_silent_for_polls_covered_by_a_commit_of_unknown_outcome() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
+    history.commit_info(1, "g", &[("k", 2)]);
+    history.assign(2, Some("g"), &["k"]);
+    history.commit_ok(2, "g", &[("k", 2)]);
+    history.poll_ok_in(2, "g", &[("k", &[(2, 3)])]);
+    history.commit_ok(2, "g", &[("k", 3)]);
+    assert_clean(&history.check(&exactly_once_drained()));
+}
+
+/// ... and a poll above the unknown commit's offset was not even possibly processed.
+#[test]
+fn lost_consumption_fires_for_a_poll_above_a_commit_of_unknown_outcome() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
+    history.commit_info(1, "g", &[("k", 1)]);
+    history.assign(2, Some("g"), &["k"]);
+    history.poll_ok_in(2, "g", &[("k", &[(2, 3)])]);
+    history.commit_ok(2, "g", &[("k", 3)]);
+    let report = history.check(&exactly_once_drained());
+    assert_fires(&report, LostConsumption);
+    let witness = serde_json::to_value(&report.anomalies[&LostConsumption][0]).unwrap();
+    assert_eq!(witness["value"], 2);
+}
+
+/// Nor is reading such a poll again a duplicate: the unknown commit may not have landed.
+#[test]
+fn duplicate_consumption_stays_silent_when_a_commit_of_unknown_outcome_is_read_again() {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
+    history.commit_info(1, "g", &[("k", 2)]);
+    history.assign(2, Some("g"), &["k"]);
+    history.poll_ok_in(2, "g", &[("k", &[(0, 1), (1, 2), (2, 3)])]);
+    history.commit_ok(2, "g", &[("k", 3)]);
+    assert_clean(&history.check(&exactly_once_drained()));
+}
+
 /// Not drained: records above the highest processed one are not yet owed.
 #[test]
 fn lost_consumption_stays_silent_for_the_tail_of_an_undrained_run() {

@@ -6,7 +6,10 @@
 //! `commit`, or a commit inside an `ok` transaction) before its assignment changed (an `assign`
 //! that dropped the key, a `subscribe`, or a `rebalance`: under the eager protocol any, under
 //! the cooperative one one that dropped the key; see `consumer_position`). A poll its process
-//! never covered with a commit is not processed: the key's next owner reads it again. Records required: every
+//! never covered with a commit is not processed: the key's next owner reads it again. A poll
+//! covered only by a commit whose outcome is unknown (`info`) may or may not have been
+//! processed: it is neither owed (no loss if no one reads it again) nor counted (no duplicate if
+//! someone does). Records required: every
 //! committed record (acknowledged, or read by anyone) of each key the group read, up to the
 //! highest record of the key the group processed (all of them when the run drained its
 //! consumers). Under `acks=1` an acknowledged record may vanish in a failover and its offset be
@@ -37,18 +40,25 @@ struct MemberState {
     assignment: Option<Vec<KeyId>>,
 }
 
-pub fn analyse(context: &Context, config: &CheckConfig, findings: &mut Findings) {
-    let (mut processings, consumed) = collect_processings(context, config);
-    processings.sort_unstable();
-    report_duplicates(context, &processings, findings);
-    report_losses(context, &processings, &consumed, config, findings);
+/// What the groups did with the records they read.
+#[derive(Debug, Default)]
+struct Processings {
+    /// Processings that happened, sorted.
+    definite: Vec<Processing>,
+    /// Processings that may have happened (an `info` commit or transaction), sorted.
+    possible: Vec<Processing>,
+    /// The `(group, key)` pairs the groups read, sorted, once each.
+    consumed: Vec<(GroupId, KeyId)>,
 }
 
-/// Every processing, and the `(group, key)` pairs the groups read.
-fn collect_processings(
-    context: &Context,
-    config: &CheckConfig,
-) -> (Vec<Processing>, Vec<(GroupId, KeyId)>) {
+pub fn analyse(context: &Context, config: &CheckConfig, findings: &mut Findings) {
+    let processings = collect_processings(context, config);
+    report_duplicates(context, &processings.definite, findings);
+    report_losses(context, &processings, config, findings);
+}
+
+/// Every processing, certain or possible, and the `(group, key)` pairs the groups read.
+fn collect_processings(context: &Context, config: &CheckConfig) -> Processings {
     let protocol = config.rebalance_protocol;
     // At-least-once: a poll is the processing; commits only decide where the next owner starts.
     let polls_process = config.at_least_once && !config.exactly_once;
@@ -57,6 +67,7 @@ fn collect_processings(
         .map(|_| MemberState::default())
         .collect();
     let mut processings = Vec::new();
+    let mut possible = Vec::new();
     let mut consumed = Vec::new();
     for (event_id, event) in model.events.iter().enumerate() {
         let Some(group) = event.group else {
@@ -71,10 +82,15 @@ fn collect_processings(
                 .retain(|key, _| retained.binary_search(key).is_ok());
             member.assignment = next;
         }
-        if event.outcome() != Outcome::Ok {
-            continue;
-        }
         let event_id = event_id as EventId;
+        match event.outcome() {
+            Outcome::Ok => {}
+            Outcome::Info => {
+                note_possible(context, event, group, member, &mut possible);
+                continue;
+            }
+            Outcome::Fail | Outcome::Pending => continue,
+        }
         for read in model.reads_of(event) {
             consumed.push((group, read.key));
             if event.function() == Function::Txn || polls_process {
@@ -91,7 +107,26 @@ fn collect_processings(
     }
     consumed.sort_unstable();
     consumed.dedup();
-    (processings, consumed)
+    processings.sort_unstable();
+    possible.sort_unstable();
+    Processings {
+        definite: processings,
+        possible,
+        consumed,
+    }
+}
+
+/// A commit of unknown outcome: the member's pending polls below its offsets may have been
+/// processed. (A transaction of unknown outcome has no reads: a poll's records are known only
+/// when it completes `ok`.)
+fn note_possible(
+    context: &Context,
+    event: &Event,
+    group: GroupId,
+    member: &mut MemberState,
+    possible: &mut Vec<Processing>,
+) {
+    cover_with_commits(context, event, group, member, possible);
 }
 
 /// Moves the member's pending polls below each committed offset to the processed records.
@@ -143,21 +178,34 @@ fn report_duplicates(context: &Context, processings: &[Processing], findings: &m
     }
 }
 
+/// The processings of `key` by `group` in `processings` (sorted).
+fn of_key(processings: &[Processing], group: GroupId, key: KeyId) -> &[Processing] {
+    let start =
+        processings.partition_point(|processing| (processing.0, processing.1) < (group, key));
+    let end =
+        processings.partition_point(|processing| (processing.0, processing.1) <= (group, key));
+    &processings[start..end]
+}
+
+/// Whether `processed` (one group's processings of one key) holds `value`.
+fn holds(processed: &[Processing], value: i64) -> bool {
+    let position = processed.partition_point(|processing| processing.2 < value);
+    processed
+        .get(position)
+        .is_some_and(|processing| processing.2 == value)
+}
+
 fn report_losses(
     context: &Context,
-    processings: &[Processing],
-    consumed: &[(GroupId, KeyId)],
+    processings: &Processings,
     config: &CheckConfig,
     findings: &mut Findings,
 ) {
     // Whether an acknowledged record survives: only acks=all promises it.
     let acknowledged_survives = config.acks == Acks::All;
-    for &(group, key) in consumed {
-        let start =
-            processings.partition_point(|processing| (processing.0, processing.1) < (group, key));
-        let end =
-            processings.partition_point(|processing| (processing.0, processing.1) <= (group, key));
-        let processed = &processings[start..end];
+    for &(group, key) in &processings.consumed {
+        let processed = of_key(&processings.definite, group, key);
+        let possibly_processed = of_key(&processings.possible, group, key);
         let order = context.orders.of(key);
         let highest = highest_processed(order, processed);
         let required_end = match (config.drained, highest) {
@@ -167,10 +215,8 @@ fn report_losses(
         };
         let highest_processed = highest.map(|(_, record)| record);
         for entry in (0..required_end).flat_map(|index| order.entries_at(index)) {
-            let position = processed.partition_point(|processing| processing.2 < entry.value);
-            let was_processed = processed
-                .get(position)
-                .is_some_and(|processing| processing.2 == entry.value);
+            let was_processed =
+                holds(processed, entry.value) || holds(possibly_processed, entry.value);
             let writer = context.writer_of(entry.value);
             let committed = writer.is_some_and(|writer| context.is_committed(writer));
             let survives = acknowledged_survives || context.was_read(key, entry.value);

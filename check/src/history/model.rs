@@ -362,7 +362,9 @@ impl ModelBuilder {
             OperationValue::Rebalance { assigned, .. } if outcome == Outcome::Ok => {
                 Some(AssignmentChange::Rebalanced(self.record_keys(assigned)))
             }
-            OperationValue::Offsets(offsets) if outcome == Outcome::Ok => {
+            // An `info` commit's offsets too: the exactly-once verdict counts the polls below
+            // them as possibly processed.
+            OperationValue::Offsets(offsets) if matches!(outcome, Outcome::Ok | Outcome::Info) => {
                 self.record_commits(offsets);
                 None
             }

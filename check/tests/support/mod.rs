@@ -149,6 +149,18 @@ impl History {
         self.commit_complete(process, group, offsets);
     }
 
+    /// A commit whose outcome is unknown: the process is crashed afterwards.
+    pub fn commit_info(&mut self, process: u64, group: &str, offsets: &[(&str, u64)]) {
+        self.commit_invoke(process, group, offsets);
+        self.line(
+            process,
+            "info",
+            "commit",
+            offsets_json(offsets),
+            Some(group),
+        );
+    }
+
     // ---- transactions ----
 
     pub fn txn_invoke(&mut self, process: u64, group: Option<&str>, txn: &Txn) {
