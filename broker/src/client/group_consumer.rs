@@ -18,8 +18,13 @@
 //! Errors: REBALANCE_IN_PROGRESS: rejoin; ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID: the member
 //! lost its partitions (no commit: they may already be someone else's) and rejoins (a new member
 //! after UNKNOWN_MEMBER_ID; the history records the loss as a rebalance to no partitions);
-//! coordinator errors: find the coordinator again. A commit without an
-//! answer after `request_timeout_ns`, or answered REQUEST_TIMED_OUT, completes `info`.
+//! coordinator errors: find the coordinator again. A commit answered REQUEST_TIMED_OUT (its
+//! append may or may not have landed) is sent again as is, as Kafka's `commitSync` retries (the
+//! same offsets committed twice are harmless); it completes `info` if it has no definite answer
+//! after `request_timeout_ns`, or if a retry is refused after an attempt that may have landed.
+//! After an `info` the history takes the process as crashed, so the consumer starts over as a
+//! new one: it leaves the group and subscribes again as a new member, its partitions starting
+//! from the committed offsets.
 //! At `stop_at_ns` the member commits, leaves the group and stops (a scaled-down worker).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,9 +132,13 @@ enum Operation {
         deadline_ns: u64,
     },
     Commit {
-        request_id: u64,
+        /// The request last sent, resent as is (under a fresh id) after an unknown outcome.
+        request: OffsetCommitRequest,
+        coordinator: u32,
         offsets: Vec<(String, u32, u64)>,
         deadline_ns: u64,
+        /// An earlier attempt's outcome is unknown: it may have been applied.
+        uncertain: bool,
     },
 }
 
@@ -813,12 +822,14 @@ impl GroupConsumer {
         };
         output.push(Output::Send {
             to: coordinator,
-            message: Message::OffsetCommit(request),
+            message: Message::OffsetCommit(request.clone()),
         });
         self.operation = Some(Operation::Commit {
-            request_id,
+            request,
+            coordinator,
             offsets,
             deadline_ns: now_ns + self.config.request_timeout_ns,
+            uncertain: false,
         });
     }
 
@@ -828,13 +839,20 @@ impl GroupConsumer {
         response: OffsetCommitResponse,
         output: &mut Vec<Output>,
     ) {
-        let Some(Operation::Commit { request_id, .. }) = &self.operation else {
+        let Some(Operation::Commit { request, .. }) = &self.operation else {
             return;
         };
-        if *request_id != response.request_id {
+        if request.request_id != response.request_id {
             return;
         }
-        let Some(Operation::Commit { offsets, .. }) = self.operation.take() else {
+        if response.result == Err(GroupError::RequestTimedOut) && self.resend_commit(now_ns, output)
+        {
+            return;
+        }
+        let Some(Operation::Commit {
+            offsets, uncertain, ..
+        }) = self.operation.take()
+        else {
             unreachable!("matched above")
         };
         match response.result {
@@ -848,13 +866,81 @@ impl GroupConsumer {
                 output.push(self.event(EventKind::Ok, ClientOperation::Commit(offsets)));
             }
             Err(GroupError::RequestTimedOut) => {
-                output.push(self.event(EventKind::Info, ClientOperation::Commit(offsets)));
+                self.complete_unknown(now_ns, offsets, output);
+            }
+            Err(error) if uncertain => {
+                // A definite refusal of this attempt; an earlier one may still have landed.
+                self.on_group_error(now_ns, &error, output);
+                self.complete_unknown(now_ns, offsets, output);
             }
             Err(error) => {
                 output.push(self.event(EventKind::Fail, ClientOperation::Commit(offsets)));
                 self.on_group_error(now_ns, &error, output);
             }
         }
+    }
+
+    /// Completes a commit `info`. The history takes this process as crashed from then on
+    /// (HISTORY.md), so the consumer carries on as a new process would, not with the crashed
+    /// one's state: it leaves the group (as a closed consumer does), forgets its member id,
+    /// partitions and positions, and subscribes again (recorded under its new process). It
+    /// rejoins as a new member, and its partitions start from the group's committed offsets.
+    fn complete_unknown(
+        &mut self,
+        now_ns: u64,
+        offsets: Vec<(String, u32, u64)>,
+        output: &mut Vec<Output>,
+    ) {
+        output.push(self.event(EventKind::Info, ClientOperation::Commit(offsets)));
+        if let (Some(member_id), Some(coordinator)) = (self.member_id, self.coordinator()) {
+            let request = LeaveGroupRequest {
+                group: self.config.group.clone(),
+                member_id,
+            };
+            output.push(Output::Send {
+                to: coordinator,
+                message: Message::LeaveGroup(request),
+            });
+        }
+        self.member_id = None;
+        self.lose_partitions();
+        self.pending_install = None;
+        self.commit_queue.clear();
+        self.loss_unrecorded = false;
+        self.heartbeat = None;
+        self.membership = Membership::Idle;
+        self.committed_before_rejoin = false;
+        self.revoke_committed = false;
+        self.subscribed = false;
+        self.refresh_metadata(now_ns, output);
+    }
+
+    /// After an answer with an unknown outcome (REQUEST_TIMED_OUT: the coordinator's append may
+    /// or may not have landed), sends the same commit again under a fresh id, as Kafka's
+    /// `commitSync` retries: committing the same offsets twice is harmless. Returns false (and
+    /// sends nothing) once the operation's deadline passed.
+    fn resend_commit(&mut self, now_ns: u64, output: &mut Vec<Output>) -> bool {
+        let request_id = self.request_ids.next_id();
+        let Some(Operation::Commit {
+            request,
+            coordinator,
+            deadline_ns,
+            uncertain,
+            ..
+        }) = &mut self.operation
+        else {
+            unreachable!("a commit is open")
+        };
+        if *deadline_ns <= now_ns {
+            return false;
+        }
+        *uncertain = true;
+        request.request_id = request_id;
+        output.push(Output::Send {
+            to: *coordinator,
+            message: Message::OffsetCommit(request.clone()),
+        });
+        true
     }
 
     // ------------------------------------------------------------------ polls
@@ -885,8 +971,8 @@ impl GroupConsumer {
                 let Some(Operation::Commit { offsets, .. }) = self.operation.take() else {
                     unreachable!("matched above")
                 };
-                output.push(self.event(EventKind::Info, ClientOperation::Commit(offsets)));
                 self.forget_coordinator(now_ns, output);
+                self.complete_unknown(now_ns, offsets, output);
             }
             _ => {}
         }
@@ -1009,5 +1095,160 @@ impl GroupConsumer {
             timer: Timer::Client,
             deadline_ns: deadline_ns.max(now_ns + 1),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COORDINATOR: u32 = 2;
+    const DEADLINE_NS: u64 = 1_000;
+
+    /// A member with a commit of `t/0` at offset 5 open, sent as request 7.
+    fn committing() -> GroupConsumer {
+        let config = GroupConsumerConfig::new(3, "g", vec!["t".to_owned()], 1);
+        let mut consumer = GroupConsumer::new(config, 3);
+        let committed = CommittedOffset {
+            offset: 5,
+            leader_epoch: Some(1),
+        };
+        consumer.operation = Some(Operation::Commit {
+            request: OffsetCommitRequest {
+                request_id: 7,
+                group: "g".to_owned(),
+                member_id: 1,
+                generation: 1,
+                offsets: vec![("t".to_owned(), 0, committed)],
+            },
+            coordinator: COORDINATOR,
+            offsets: vec![("t".to_owned(), 0, 5)],
+            deadline_ns: DEADLINE_NS,
+            uncertain: false,
+        });
+        consumer
+    }
+
+    fn answer(
+        consumer: &mut GroupConsumer,
+        now_ns: u64,
+        request_id: u64,
+        result: Result<(), GroupError>,
+    ) -> Vec<Output> {
+        let response = OffsetCommitResponse {
+            request_id,
+            group: "g".to_owned(),
+            result,
+        };
+        let mut output = Vec::new();
+        consumer.on_commit_response(now_ns, response, &mut output);
+        output
+    }
+
+    /// The commit requests in `output`.
+    fn resent(output: &[Output]) -> Vec<&OffsetCommitRequest> {
+        output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send {
+                    to: COORDINATOR,
+                    message: Message::OffsetCommit(request),
+                } => Some(request),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The kinds of the commit events in `output`.
+    fn completions(output: &[Output]) -> Vec<EventKind> {
+        output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Observe(Observation::Client(ClientReport::Event(event))) => {
+                    Some(event.kind)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_commit_with_an_unknown_outcome_is_sent_again_and_completes_with_the_retry() {
+        let mut consumer = committing();
+        let output = answer(&mut consumer, 10, 7, Err(GroupError::RequestTimedOut));
+        assert!(completions(&output).is_empty(), "still open");
+        let [request] = resent(&output)[..] else {
+            panic!("one commit sent again: {output:?}");
+        };
+        assert_ne!(request.request_id, 7, "under a fresh id");
+        assert_eq!(
+            (request.generation, request.offsets[0].2.offset),
+            (1, 5),
+            "the same commit"
+        );
+        let retry_id = request.request_id;
+        assert!(
+            answer(&mut consumer, 11, 7, Ok(())).is_empty(),
+            "a stale id"
+        );
+        let output = answer(&mut consumer, 12, retry_id, Ok(()));
+        assert_eq!(completions(&output), [EventKind::Ok]);
+        assert!(consumer.operation.is_none());
+    }
+
+    #[test]
+    fn a_refusal_is_a_failure_unless_an_earlier_attempt_may_have_landed() {
+        let mut consumer = committing();
+        let output = answer(
+            &mut consumer,
+            10,
+            7,
+            Err(GroupError::CoordinatorNotAvailable),
+        );
+        assert_eq!(completions(&output), [EventKind::Fail]);
+
+        let mut consumer = committing();
+        let output = answer(&mut consumer, 10, 7, Err(GroupError::RequestTimedOut));
+        let retry_id = resent(&output)[0].request_id;
+        let output = answer(
+            &mut consumer,
+            11,
+            retry_id,
+            Err(GroupError::CoordinatorNotAvailable),
+        );
+        assert_eq!(completions(&output), [EventKind::Info]);
+    }
+
+    #[test]
+    fn an_unknown_outcome_past_the_deadline_completes_info_and_the_consumer_starts_over() {
+        let mut consumer = committing();
+        consumer.member_id = Some(1);
+        consumer.assignment = vec![("t".to_owned(), 0)];
+        consumer.positions.insert(("t".to_owned(), 0), 5);
+        let output = answer(
+            &mut consumer,
+            DEADLINE_NS,
+            7,
+            Err(GroupError::RequestTimedOut),
+        );
+        assert!(resent(&output).is_empty());
+        assert_eq!(completions(&output), [EventKind::Info]);
+        assert_eq!(consumer.member_id, None, "a new member");
+        assert!(consumer.assignment.is_empty() && consumer.positions.is_empty());
+
+        // The new process subscribes again (its history starts over), then rejoins.
+        let mut output = Vec::new();
+        consumer.advance(DEADLINE_NS + 1, &mut output);
+        assert_eq!(completions(&output), [EventKind::Invoke, EventKind::Ok]);
+        assert!(matches!(
+            &output[..2],
+            [
+                Output::Observe(Observation::Client(ClientReport::Event(ClientEvent {
+                    operation: ClientOperation::Subscribe(_),
+                    ..
+                }))),
+                ..
+            ]
+        ));
     }
 }
