@@ -383,10 +383,11 @@ impl Node {
         self.drain_loopback();
         self.send_wanted_replica_fetches();
         self.disk.issue_reserved_sync(&mut self.effects.output);
-        for site in self.perturbations.take_fired() {
-            self.effects
-                .output
-                .push(Output::Observe(Observation::Perturbed(site)));
+        if self.perturbations.any_fired() {
+            for site in self.perturbations.take_fired() {
+                let observation = Observation::Perturbed(site);
+                self.effects.output.push(Output::Observe(observation));
+            }
         }
         std::mem::swap(&mut self.effects.output, output);
     }

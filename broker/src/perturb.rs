@@ -103,6 +103,7 @@ impl Site {
         }
     }
 
+    #[inline]
     fn bit(self) -> u32 {
         1 << (self as u32)
     }
@@ -134,11 +135,18 @@ impl Perturbations {
         self.generator = Some(generator);
     }
 
-    /// Whether `site` fires this time. Never draws for a site that is not armed.
+    /// Whether `site` fires this time. Never draws for a site that is not armed: with
+    /// perturbations off, one test of a bit.
+    #[inline]
     pub(crate) fn fires(&mut self, site: Site) -> bool {
         if self.armed & site.bit() == 0 {
             return false;
         }
+        self.draw(site)
+    }
+
+    #[inline(never)]
+    fn draw(&mut self, site: Site) -> bool {
         let generator = self.generator.as_mut().expect("armed only once started");
         let (numerator, denominator) = site.fire_ratio();
         let fires = generator.random_ratio(numerator, denominator);
@@ -155,6 +163,12 @@ impl Perturbations {
         assert!(bound > 0, "a choice among nothing");
         let generator = self.generator.as_mut().expect("a site fired");
         generator.random_range(0..bound)
+    }
+
+    /// Whether a site fired since the last [`Perturbations::take_fired`].
+    #[inline]
+    pub(crate) fn any_fired(&self) -> bool {
+        !self.fired.is_empty()
     }
 
     /// The sites that fired since the last call.
