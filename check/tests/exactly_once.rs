@@ -179,6 +179,18 @@ fn lost_consumption_fires_under_acks_1_for_a_record_another_reader_saw() {
     assert_eq!(report.count(LostConsumption), 1);
 }
 
+/// Three records on `k`; member 1 polls the first two and commits `next_offset` with an
+/// unknown outcome (so it is crashed); `k` moves to member 2.
+fn two_polls_then_an_unknown_commit(next_offset: u64) -> History {
+    let mut history = History::new();
+    three_records(&mut history);
+    history.assign(1, Some("g"), &["k"]);
+    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
+    history.commit_info(1, "g", &[("k", next_offset)]);
+    history.assign(2, Some("g"), &["k"]);
+    history
+}
+
 /// A commit with an unknown outcome may have landed: the polls below it may have been
 /// processed, so the member's successor (a new process: the client carried on) committing past
 /// them without reading them again is no loss. Found by perturbed generated runs: an offsets
@@ -186,27 +198,17 @@ fn lost_consumption_fires_under_acks_1_for_a_record_another_reader_saw() {
 /// consumer carried on from its position.
 #[test]
 fn lost_consumption_stays_silent_for_polls_covered_by_a_commit_of_unknown_outcome() {
-    let mut history = History::new();
-    three_records(&mut history);
-    history.assign(1, Some("g"), &["k"]);
-    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
-    history.commit_info(1, "g", &[("k", 2)]);
-    history.assign(2, Some("g"), &["k"]);
+    let mut history = two_polls_then_an_unknown_commit(2);
     history.commit_ok(2, "g", &[("k", 2)]);
     history.poll_ok_in(2, "g", &[("k", &[(2, 3)])]);
     history.commit_ok(2, "g", &[("k", 3)]);
     assert_clean(&history.check(&exactly_once_drained()));
 }
 
-/// ... and a poll above the unknown commit's offset was not even possibly processed.
+/// ... but a poll above the unknown commit's offset was not even possibly processed.
 #[test]
 fn lost_consumption_fires_for_a_poll_above_a_commit_of_unknown_outcome() {
-    let mut history = History::new();
-    three_records(&mut history);
-    history.assign(1, Some("g"), &["k"]);
-    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
-    history.commit_info(1, "g", &[("k", 1)]);
-    history.assign(2, Some("g"), &["k"]);
+    let mut history = two_polls_then_an_unknown_commit(1);
     history.poll_ok_in(2, "g", &[("k", &[(2, 3)])]);
     history.commit_ok(2, "g", &[("k", 3)]);
     let report = history.check(&exactly_once_drained());
@@ -218,12 +220,7 @@ fn lost_consumption_fires_for_a_poll_above_a_commit_of_unknown_outcome() {
 /// Nor is reading such a poll again a duplicate: the unknown commit may not have landed.
 #[test]
 fn duplicate_consumption_stays_silent_when_a_commit_of_unknown_outcome_is_read_again() {
-    let mut history = History::new();
-    three_records(&mut history);
-    history.assign(1, Some("g"), &["k"]);
-    history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
-    history.commit_info(1, "g", &[("k", 2)]);
-    history.assign(2, Some("g"), &["k"]);
+    let mut history = two_polls_then_an_unknown_commit(2);
     history.poll_ok_in(2, "g", &[("k", &[(0, 1), (1, 2), (2, 3)])]);
     history.commit_ok(2, "g", &[("k", 3)]);
     assert_clean(&history.check(&exactly_once_drained()));

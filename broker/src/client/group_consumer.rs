@@ -388,13 +388,8 @@ impl GroupConsumer {
         output.push(self.event(EventKind::Ok, ClientOperation::Subscribe(topics)));
     }
 
-    /// Commits what is uncommitted, leaves the group, and stops for good.
-    fn stop(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        let dirty = self.dirty_offsets(None);
-        if !dirty.is_empty() && matches!(self.membership, Membership::Member { .. }) {
-            self.start_commit(now_ns, dirty, output);
-            return;
-        }
+    /// Tells the coordinator this member leaves (as a closed consumer does), if it is one.
+    fn leave_group(&self, output: &mut Vec<Output>) {
         if let (Some(member_id), Some(coordinator)) = (self.member_id, self.coordinator()) {
             let request = LeaveGroupRequest {
                 group: self.config.group.clone(),
@@ -405,6 +400,16 @@ impl GroupConsumer {
                 message: Message::LeaveGroup(request),
             });
         }
+    }
+
+    /// Commits what is uncommitted, leaves the group, and stops for good.
+    fn stop(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let dirty = self.dirty_offsets(None);
+        if !dirty.is_empty() && matches!(self.membership, Membership::Member { .. }) {
+            self.start_commit(now_ns, dirty, output);
+            return;
+        }
+        self.leave_group(output);
         self.stopped = true;
         self.membership = Membership::Idle;
         self.lose_partitions();
@@ -892,16 +897,7 @@ impl GroupConsumer {
         output: &mut Vec<Output>,
     ) {
         output.push(self.event(EventKind::Info, ClientOperation::Commit(offsets)));
-        if let (Some(member_id), Some(coordinator)) = (self.member_id, self.coordinator()) {
-            let request = LeaveGroupRequest {
-                group: self.config.group.clone(),
-                member_id,
-            };
-            output.push(Output::Send {
-                to: coordinator,
-                message: Message::LeaveGroup(request),
-            });
-        }
+        self.leave_group(output);
         self.member_id = None;
         self.lose_partitions();
         self.pending_install = None;
