@@ -176,8 +176,9 @@ impl Perturbations {
         self.fired.drain(..)
     }
 
-    /// Whether `site` is armed in this incarnation.
-    #[cfg(test)]
+    /// Whether `site` is armed in this incarnation (for a site that must look around before it
+    /// knows whether it has an occasion to fire).
+    #[inline]
     pub(crate) fn is_armed(&self, site: Site) -> bool {
         self.armed & site.bit() != 0
     }

@@ -473,6 +473,9 @@ impl Node {
     /// that follows removes it, and it rejoins once caught up. Drawn only when a follower is
     /// behind.
     fn perturb_follower_lag(&mut self, key: &PartitionKey) {
+        if !self.perturbations.is_armed(Site::IsrShrunkEarly) {
+            return;
+        }
         let (id, now_ns) = (self.id, self.now_ns());
         let lag_max_ns = self.config.timing.replica_lag_time_max_ns;
         let Some(replica) = self.replicas.partitions.get_mut(key) else {
