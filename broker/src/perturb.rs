@@ -5,9 +5,10 @@
 //! a fetch fewer records than it could, answer a fetch before its wait is over, refuse a produce
 //! as busy, sync without waiting for the sync in flight, elect another in-sync replica, drop a
 //! follower that is behind from the ISR early, rebalance a stable group, skip a high watermark
-//! checkpoint. Every one of them is something Kafka's brokers also do (under `fetch.max.bytes`,
-//! a full purgatory, a loaded disk, a different controller, a shorter
-//! `replica.lag.time.max.ms`, a change of group metadata, a longer checkpoint interval), so no
+//! checkpoint, time a produce out early. Every one of them is something Kafka's brokers also do
+//! (under `fetch.max.bytes`, a full purgatory, a loaded disk, a different controller, a shorter
+//! `replica.lag.time.max.ms`, a change of group metadata, a longer checkpoint interval, a shorter
+//! produce timeout), so no
 //! guarantee may depend on their absence: a violation found in a perturbed run is a bug like any
 //! other.
 //!
@@ -57,11 +58,15 @@ pub enum Site {
     /// A broker skips a round of high watermark checkpoints, as under a longer
     /// `replica.high-watermark.checkpoint.interval.ms`: a restart recovers an older HW.
     HighWatermarkCheckpointSkipped,
+    /// A leader answers an acks=all produce still waiting for its ISR with REQUEST_TIMED_OUT
+    /// before its deadline, as under a shorter produce `timeout.ms`: the producer learns nothing
+    /// of its outcome, and the batch may yet be committed.
+    ProduceTimedOutEarly,
 }
 
 impl Site {
     /// Every site, in declaration order.
-    pub const ALL: [Site; 8] = [
+    pub const ALL: [Site; 9] = [
         Site::ProduceRefusedBusy,
         Site::FetchFewerRecords,
         Site::FetchAnsweredEarly,
@@ -70,6 +75,7 @@ impl Site {
         Site::IsrShrunkEarly,
         Site::RebalanceTriggered,
         Site::HighWatermarkCheckpointSkipped,
+        Site::ProduceTimedOutEarly,
     ];
 
     /// The site's name in reports and logs.
@@ -83,17 +89,21 @@ impl Site {
             Site::IsrShrunkEarly => "isr-shrunk-early",
             Site::RebalanceTriggered => "rebalance-triggered",
             Site::HighWatermarkCheckpointSkipped => "high-watermark-checkpoint-skipped",
+            Site::ProduceTimedOutEarly => "produce-timed-out-early",
         }
     }
 
-    /// Chance that the site fires each time it is reached when armed: [`FIRE_RATIO`], or more
-    /// for a site whose occasions are rare (a partition election happens a few times a run, on
-    /// one node; a checkpoint round once per interval), so that it fires in more than one run
-    /// in sixteen.
+    /// Chance that the site fires each time it is reached when armed: [`FIRE_RATIO`], more for
+    /// a site whose occasions are rare (a partition election happens a few times a run, on one
+    /// node; a checkpoint round once per interval), so that it fires in more than one run in
+    /// sixteen, and less for one whose firings cost the history knowledge.
     pub fn fire_ratio(self) -> (u32, u32) {
         match self {
             Site::LeaderElectedAtRandom => (1, 1),
             Site::HighWatermarkCheckpointSkipped => (1, 2),
+            // Reached for every waiting produce at every tick, and each firing makes a send's
+            // outcome unknown (which weakens what the history can show): rarer.
+            Site::ProduceTimedOutEarly => (1, 16),
             Site::ProduceRefusedBusy
             | Site::FetchFewerRecords
             | Site::FetchAnsweredEarly

@@ -1,7 +1,8 @@
 //! Each data-plane perturbation site ([`crate::perturb`]) does what it says when it fires, and
 //! what it does is legal: a retriable refusal before any append, a shorter read that still
 //! starts at the fetch offset, an empty answer, one more sync, an ISR request that drops a
-//! member that is behind. (The controller's site is tested with the election itself, in
+//! member that is behind, an unknown outcome for a batch that may yet commit. (The controller's
+//! site is tested with the election itself, in
 //! `metadata::controller` and the metadata property test.)
 
 use crate::message::{
@@ -180,4 +181,34 @@ fn a_member_behind_the_log_end_leaves_the_isr_early_and_no_other() {
         vec![vec![0, 1]],
         "follower 2, behind, leaves; follower 1, caught up, stays"
     );
+}
+
+#[test]
+fn an_acks_all_produce_waiting_for_its_isr_times_out_early_with_an_unknown_outcome() {
+    let produce_all = |node: &mut Node| {
+        node.on_produce(9, produce_request(7, Acks::All, &[0]));
+        take_sends(node);
+    };
+    let answers = |node: &mut Node| -> Vec<DataError> {
+        node.expire_pending_produces(&key(0));
+        take_sends(node)
+            .into_iter()
+            .filter_map(|(_, message)| match message {
+                Message::ProduceResponse(response) => response.partitions[0].result.clone().err(),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut node = leader();
+    produce_all(&mut node);
+    assert!(answers(&mut node).is_empty(), "waits for followers 1 and 2");
+
+    node.perturbations.fire_always(Site::ProduceTimedOutEarly);
+    let errors = answers(&mut node);
+    assert_eq!(errors, [DataError::RequestTimedOut]);
+    assert!(
+        errors[0].is_indeterminate(),
+        "the batch is appended: it may yet commit"
+    );
+    assert_eq!(node.replicas.partitions[&key(0)].log.log_end_offset(), 1);
 }

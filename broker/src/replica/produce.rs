@@ -196,7 +196,8 @@ impl Node {
         self.replicas.produce_answers_spare = answers;
     }
 
-    /// Times out the pending produces of `key` past their deadline.
+    /// Times out the pending produces of `key` past their deadline (and, when
+    /// [`Site::ProduceTimedOutEarly`] fires, an acks=all one before it).
     pub(crate) fn expire_pending_produces(&mut self, key: &PartitionKey) {
         let now_ns = self.now_ns();
         let Some(leader) = self
@@ -208,8 +209,10 @@ impl Node {
             return;
         };
         let mut expired = Vec::new();
+        let perturbations = &mut self.perturbations;
         leader.pending.retain(|pending| {
-            let keep = pending.deadline_ns > now_ns;
+            let keep = pending.deadline_ns > now_ns
+                && !(pending.acks == Acks::All && perturbations.fires(Site::ProduceTimedOutEarly));
             if !keep {
                 expired.push(pending.clone());
             }

@@ -74,6 +74,7 @@ pub struct ClusterCounters {
     pub perturbed_isr_shrunk_early: u64,
     pub perturbed_rebalance_triggered: u64,
     pub perturbed_high_watermark_checkpoint_skipped: u64,
+    pub perturbed_produce_timed_out_early: u64,
 }
 
 impl ClusterCounters {
@@ -90,6 +91,7 @@ impl ClusterCounters {
             Site::HighWatermarkCheckpointSkipped => {
                 &mut self.perturbed_high_watermark_checkpoint_skipped
             }
+            Site::ProduceTimedOutEarly => &mut self.perturbed_produce_timed_out_early,
         }
     }
 }
