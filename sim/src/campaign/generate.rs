@@ -20,11 +20,11 @@
 //! leadership moves away from live leaders amid the other faults. One seed in 32 gets a wide
 //! topic (16 to 128 partitions, from the `Scale` stream), so that the limits that grow with the
 //! partition count are reached too. One seed in two runs with perturbations on
-//! (`broker::perturb`, drawn from a stream of its own): brokers serve fewer records per fetch,
-//! answer fetches early, refuse produces as busy, sync without group commit and elect other
-//! in-sync leaders, all legal, so that rare paths are taken often. The result is an ordinary [`Scenario`] with explicit faults
-//! and no `nemesis` section, so it can be written out, replayed and shrunk like any scenario
-//! file.
+//! (`broker::perturb`, drawn from a stream of its own): the brokers take legal but rare paths
+//! on purpose (short fetches, early answers, busy refusals, early ISR shrinks, other in-sync
+//! leaders, ...), so that they are taken often. The result is an ordinary [`Scenario`] with
+//! explicit faults and no `nemesis` section, so it can be written out, replayed and shrunk like
+//! any scenario file.
 //!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
 //! TOML; runs are short (fault phase 5 to 15 s, liveness 10 to 15 s) so campaigns are fast;

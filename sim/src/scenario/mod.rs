@@ -74,9 +74,9 @@ pub struct Cluster {
     /// Planted bugs (KAFKA.md's zoo). All off by default.
     #[serde(default)]
     pub bugs: Bugs,
-    /// Brokers take legal but rare paths on purpose (`broker::perturb`: fewer records per
-    /// fetch, early fetch answers, busy refusals, syncs without group commit, other in-sync
-    /// leaders). Off by default; a correct broker passes with it on.
+    /// Brokers take legal but rare paths on purpose (`broker::perturb::Site` lists them: short
+    /// fetches, early answers, busy refusals, early ISR shrinks, other in-sync leaders, ...).
+    /// Off by default; a correct broker passes with it on.
     #[serde(default, skip_serializing_if = "is_false")]
     pub perturbations: bool,
     pub topics: Vec<Topic>,
