@@ -61,7 +61,7 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 23] = [
+const LIBRARY: [&str; 24] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
@@ -74,6 +74,7 @@ const LIBRARY: [&str; 23] = [
     "group-coordinator-crash.toml",
     "group-worker-pool.toml",
     "group-zombie-consumer.toml",
+    "idempotent-producer-failover.toml",
     "ingest.toml",
     "lagging-replica-restart.toml",
     "leader-crash-after-ack.toml",
@@ -110,6 +111,7 @@ scenario_tests! {
     group_coordinator_crash => "group-coordinator-crash.toml",
     group_worker_pool => "group-worker-pool.toml",
     group_zombie_consumer => "group-zombie-consumer.toml",
+    idempotent_producer_failover => "idempotent-producer-failover.toml",
     ingest => "ingest.toml",
     lagging_replica_restart => "lagging-replica-restart.toml",
     leader_crash_after_ack => "leader-crash-after-ack.toml",

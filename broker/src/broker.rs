@@ -5,10 +5,18 @@
 //! A broker holds a broker epoch only between seeing its registration (for this incarnation)
 //! committed and learning it was fenced or is stale; without one it registers again.
 //!
+//! Producer ids (InitProducerId) are handed out under the broker epoch: the controller never
+//! gives an epoch twice, to any broker or incarnation, so ids are unique across the cluster and
+//! its restarts without a round trip to the controller (Kafka's brokers take blocks of ids from
+//! the controller instead; the guarantee is the same).
+//!
 //! ISR changes are asked by partition leaders from the data plane ([`crate::replica`]), once a
 //! follower has caught up with the leader's log.
 
-use crate::message::{ControllerError, Message, MetadataResponse, PartitionMetadata};
+use crate::message::{
+    ControllerError, DataError, InitProducerIdRequest, InitProducerIdResponse, Message,
+    MetadataResponse, PartitionMetadata,
+};
 use crate::metadata::image::MetadataImage;
 use crate::metadata::record::MetadataRecord;
 use crate::node::{Node, Timer};
@@ -23,7 +31,12 @@ pub(crate) struct BrokerSession {
     pub(crate) broker_epoch: Option<u64>,
     /// Highest broker epoch ever seen for this incarnation.
     pub(crate) broker_epoch_highest: u64,
+    /// The broker epoch the last producer id was handed out under, and how many were.
+    pub(crate) producer_ids_handed: (u64, u64),
 }
+
+/// Producer ids a broker hands out per broker epoch: an id is `broker_epoch << 20 | n`.
+pub const PRODUCER_IDS_PER_BROKER_EPOCH: u64 = 1 << 20;
 
 /// A node's view of one partition (from its committed metadata image).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -267,5 +280,31 @@ impl Node {
     /// This broker's current broker epoch, if registered.
     pub fn broker_epoch(&self) -> Option<u64> {
         self.broker.broker_epoch
+    }
+}
+
+impl Node {
+    /// Hands an idempotent producer a fresh id, epoch 0.
+    pub(crate) fn on_init_producer_id(&mut self, from: u32, request: InitProducerIdRequest) {
+        let result = match self.broker.broker_epoch {
+            Some(broker_epoch) => {
+                let (epoch_handed, handed) = &mut self.broker.producer_ids_handed;
+                if *epoch_handed != broker_epoch {
+                    (*epoch_handed, *handed) = (broker_epoch, 0);
+                }
+                if *handed < PRODUCER_IDS_PER_BROKER_EPOCH {
+                    *handed += 1;
+                    Ok(((broker_epoch << 20) | (*handed - 1), 0))
+                } else {
+                    Err(DataError::ProducerIdsUnavailable)
+                }
+            }
+            None => Err(DataError::ProducerIdsUnavailable),
+        };
+        let response = InitProducerIdResponse {
+            request_id: request.request_id,
+            result,
+        };
+        self.send(from, Message::InitProducerIdResponse(response));
     }
 }

@@ -145,6 +145,10 @@ pub struct BugsConfig {
     /// Zoo 12b: a new group coordinator starts from empty state instead of replaying the offsets
     /// partition.
     pub drop_group_state_on_failover: bool,
+    /// Zoo 6: a new leader starts with no idempotent-producer state instead of rebuilding it from
+    /// its log, and takes an unknown producer's batch at any sequence number, so a batch retried
+    /// across a change of leader is appended twice.
+    pub lose_producer_state_on_leader_change: bool,
     /// Not TCP: a node handles a duplicated request again (no [`crate::dedup`] window), so a
     /// duplicated produce request is appended twice. Shows the duplication tests can fail.
     pub handle_duplicate_requests: bool,

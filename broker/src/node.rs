@@ -217,6 +217,9 @@ pub enum Observation {
     /// A request this node had already handled arrived again (a network duplicate) and was
     /// dropped ([`crate::dedup`]).
     DuplicateRequestDropped,
+    /// A leader found an idempotent producer's retried batch in its log and acknowledges it at
+    /// the offsets of its first append instead of appending it again (KIP-98).
+    ProduceDeduplicated,
     /// A client reports something it did (producers and consumers: history events, retries).
     Client(crate::client::ClientReport),
     /// A group coordinator completed a rebalance of `group`: `generation` has `members`.
@@ -524,6 +527,7 @@ impl Node {
                 self.on_offsets_for_leader_epoch_response(response)
             }
             Message::ListOffsets(request) => self.on_list_offsets(from, request),
+            Message::InitProducerId(request) => self.on_init_producer_id(from, request),
             Message::ProduceResponse(response) => self.on_commit_appended(response),
             Message::JoinGroup(request) => self.on_join_group(from, *request),
             Message::Heartbeat(request) => self.on_heartbeat(from, request),
@@ -535,6 +539,7 @@ impl Node {
             | Message::ElectPreferredLeadersResponse { .. }
             | Message::FetchResponse(_)
             | Message::ListOffsetsResponse(_)
+            | Message::InitProducerIdResponse(_)
             | Message::JoinGroupResponse(_)
             | Message::HeartbeatResponse(_)
             | Message::OffsetCommitResponse(_)

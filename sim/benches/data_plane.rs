@@ -44,6 +44,7 @@ fn cluster(seed: u64) -> ClusterSimulation {
         keys: 64,
         stop_at_ns: u64::MAX,
         process,
+        idempotent: false,
     };
     let consumer = |process, partitions| ConsumerSpec {
         topic: TOPIC.to_owned(),

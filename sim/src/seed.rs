@@ -21,6 +21,8 @@ pub enum Stream {
     Scale,
     /// The scenario generator's draw of whether brokers perturb themselves.
     Perturbations,
+    /// The scenario generator's draw of which producers are idempotent.
+    Idempotence,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -35,6 +37,7 @@ impl Stream {
             Stream::Workload => 5,
             Stream::Scale => 6,
             Stream::Perturbations => 7,
+            Stream::Idempotence => 8,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

@@ -22,6 +22,7 @@ pub mod history;
 pub mod metadata;
 pub mod partitioner;
 pub mod producer;
+mod producer_identity;
 
 pub use consumer::{Consumer, ConsumerConfig};
 pub use group_consumer::{CommitMode, GroupConsumer, GroupConsumerConfig, OffsetReset};

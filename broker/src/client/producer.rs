@@ -15,6 +15,15 @@
 //! refresh, until the operation's deadline. The operation then completes `ok` if every record was
 //! acknowledged, `fail` if none can have been appended, else `info` with the offsets known.
 //! With acks=0 it completes `info` as soon as its requests are sent.
+//!
+//! An idempotent producer (`idempotent`, KIP-98) first asks a broker for a producer id
+//! ([`super::producer_identity`]) and numbers each partition's records. Its batches keep their
+//! numbers when retried, so the leader appends each once: it retries unknown outcomes too (no
+//! answer in time, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND) until the operation's
+//! deadline, and a part completes `ok` when any attempt is acknowledged, a retried duplicate with
+//! the offset of its first append. A part refused for its numbers (out of order, unknown
+//! producer, fenced epoch) is unknown if an earlier attempt may have landed, else failed; after
+//! any part that is not acknowledged, the producer starts again under a fresh id.
 
 use rand::{Rng, RngCore};
 
@@ -22,8 +31,9 @@ use super::ClientReport;
 use super::history::{ClientEvent, ClientOperation, EventKind, SentRecord};
 use super::metadata::MetadataCache;
 use super::partitioner::partition_for_key;
+use super::producer_identity::ProducerIdentity;
 use crate::dedup::RequestIds;
-use crate::log::{Record, SharedRecords};
+use crate::log::{ProducerStamp, Record, SharedRecords};
 use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
@@ -51,6 +61,8 @@ pub struct ProducerConfig {
     /// An operation retries definite failures until this long after it started.
     pub operation_timeout_ns: u64,
     pub retry_backoff_ns: u64,
+    /// Number batches per partition under a producer id, so that retries are appended once.
+    pub idempotent: bool,
 }
 
 impl ProducerConfig {
@@ -69,6 +81,7 @@ impl ProducerConfig {
             request_timeout_ns: 2_000_000_000,
             operation_timeout_ns: 5_000_000_000,
             retry_backoff_ns: 50_000_000,
+            idempotent: false,
         }
     }
 }
@@ -104,10 +117,14 @@ enum PartStatus {
     Waiting {
         retry_at_ns: u64,
         attempted: bool,
+        /// An earlier attempt may have been appended (idempotent producers retry those).
+        uncertain: bool,
     },
     InFlight {
         request_id: u64,
         sent_ns: u64,
+        /// An earlier attempt may have been appended.
+        uncertain: bool,
     },
     Acknowledged {
         base_offset: u64,
@@ -118,6 +135,22 @@ enum PartStatus {
     Unknown,
 }
 
+impl Part {
+    /// Whether an attempt before the one in flight (or the next) may have been appended.
+    fn uncertain(&self) -> bool {
+        matches!(
+            self.status,
+            PartStatus::Waiting {
+                uncertain: true,
+                ..
+            } | PartStatus::InFlight {
+                uncertain: true,
+                ..
+            }
+        )
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Part {
     partition: u32,
@@ -125,6 +158,8 @@ struct Part {
     /// is the `k`th sent record with this partition), shared with every request that carries
     /// them.
     records: SharedRecords,
+    /// The idempotent producer's numbers for `records`, the same in every attempt.
+    producer: ProducerStamp,
     status: PartStatus,
 }
 
@@ -145,6 +180,7 @@ pub struct Producer {
     sequence_next: u64,
     round_robin_next: u32,
     request_ids: RequestIds,
+    identity: ProducerIdentity,
     operation: Option<Operation>,
     invoke_at_ns: u64,
     stopped: bool,
@@ -162,6 +198,7 @@ impl Producer {
         );
         assert!(config.in_flight_max > 0 && config.rate_per_second > 0);
         Producer {
+            identity: ProducerIdentity::new(config.idempotent, brokers),
             topic: TopicName::from(&config.topic),
             config,
             metadata: MetadataCache::new(brokers),
@@ -214,6 +251,10 @@ impl Producer {
             Message::ProduceResponse(response) => {
                 self.on_produce_response(now_ns, response, output)
             }
+            Message::InitProducerIdResponse(response) => {
+                let backoff_ns = self.config.retry_backoff_ns;
+                self.identity.on_response(now_ns, &response, backoff_ns);
+            }
             _ => {}
         }
     }
@@ -228,6 +269,7 @@ impl Producer {
         let Some(operation) = &mut self.operation else {
             return;
         };
+        let idempotent = self.identity.is_idempotent();
         let mut stale = Vec::new();
         for answer in response.partitions {
             let Some(part) = operation.parts.iter_mut().find(|part| {
@@ -236,8 +278,17 @@ impl Producer {
             }) else {
                 continue;
             };
+            let uncertain = part.uncertain();
             part.status = match answer.result {
                 Ok(base_offset) => PartStatus::Acknowledged { base_offset },
+                Err(error) if idempotent && error.is_indeterminate() => {
+                    output.push(report(ClientReport::IndeterminateProduce));
+                    PartStatus::Waiting {
+                        retry_at_ns,
+                        attempted: true,
+                        uncertain: true,
+                    }
+                }
                 Err(error) if error.is_indeterminate() => {
                     output.push(report(ClientReport::IndeterminateProduce));
                     PartStatus::Unknown
@@ -255,8 +306,10 @@ impl Producer {
                     PartStatus::Waiting {
                         retry_at_ns,
                         attempted: true,
+                        uncertain,
                     }
                 }
+                Err(_) if uncertain => PartStatus::Unknown,
                 Err(_) => PartStatus::Failed,
             };
         }
@@ -273,16 +326,23 @@ impl Producer {
     fn advance<R: RngCore + ?Sized>(&mut self, now_ns: u64, rng: &mut R, output: &mut Vec<Output>) {
         self.expire_requests(now_ns, output);
         self.send_parts(now_ns, output);
-        self.complete_if_resolved(output);
+        self.complete_if_resolved(now_ns, output);
         if self.operation.is_none() && !self.stopped {
+            self.identity.request_if_due(
+                now_ns,
+                self.config.request_timeout_ns,
+                &mut self.request_ids,
+                output,
+            );
             if now_ns >= self.config.stop_at_ns {
                 self.stopped = true;
             } else if now_ns >= self.invoke_at_ns
+                && self.identity.is_ready()
                 && self.metadata.partitions(&self.config.topic).is_some()
             {
                 self.invoke(now_ns, rng, output);
                 self.send_parts(now_ns, output);
-                self.complete_if_resolved(output);
+                self.complete_if_resolved(now_ns, output);
             } else if self.metadata.partitions(&self.config.topic).is_none() {
                 self.refresh_metadata(now_ns, output);
             }
@@ -291,6 +351,7 @@ impl Producer {
 
     fn expire_requests(&mut self, now_ns: u64, output: &mut Vec<Output>) {
         let timeout_ns = self.config.request_timeout_ns;
+        let idempotent = self.identity.is_idempotent();
         let Some(operation) = &mut self.operation else {
             return;
         };
@@ -299,9 +360,23 @@ impl Producer {
             match part.status {
                 PartStatus::InFlight { sent_ns, .. } if sent_ns + timeout_ns <= now_ns => {
                     output.push(report(ClientReport::IndeterminateProduce));
-                    part.status = PartStatus::Unknown;
+                    part.status = if idempotent && !past_deadline {
+                        PartStatus::Waiting {
+                            retry_at_ns: now_ns,
+                            attempted: true,
+                            uncertain: true,
+                        }
+                    } else {
+                        PartStatus::Unknown
+                    };
                 }
-                PartStatus::Waiting { .. } if past_deadline => part.status = PartStatus::Failed,
+                PartStatus::Waiting { uncertain, .. } if past_deadline => {
+                    part.status = if uncertain {
+                        PartStatus::Unknown
+                    } else {
+                        PartStatus::Failed
+                    };
+                }
                 _ => {}
             }
         }
@@ -369,6 +444,7 @@ impl Producer {
                 topic: self.topic.clone(),
                 partition: part.partition,
                 records: part.records.clone(),
+                producer: part.producer,
             });
             part.status = if acks == Acks::None {
                 PartStatus::Unknown
@@ -376,6 +452,7 @@ impl Producer {
                 PartStatus::InFlight {
                     request_id,
                     sent_ns: now_ns,
+                    uncertain: part.uncertain(),
                 }
             };
         }
@@ -394,7 +471,7 @@ impl Producer {
     }
 
     /// Completes the operation once every part is resolved.
-    fn complete_if_resolved(&mut self, output: &mut Vec<Output>) {
+    fn complete_if_resolved(&mut self, now_ns: u64, output: &mut Vec<Output>) {
         let Some(operation) = &self.operation else {
             return;
         };
@@ -425,6 +502,10 @@ impl Producer {
                 PartStatus::Failed => failed += 1,
                 _ => {}
             }
+        }
+        if acknowledged < operation.parts.len() {
+            // The numbering of some partition is uncertain from here on.
+            self.identity.renew(now_ns);
         }
         let kind = if acknowledged == operation.parts.len() {
             EventKind::Ok
@@ -479,9 +560,11 @@ impl Producer {
             .map(|group| Part {
                 partition: group[0].0,
                 records: group.iter().map(|(_, record)| *record).collect(),
+                producer: self.identity.stamp(group[0].0, group.len()),
                 status: PartStatus::Waiting {
                     retry_at_ns: now_ns,
                     attempted: false,
+                    uncertain: false,
                 },
             })
             .collect();
@@ -532,6 +615,9 @@ impl Producer {
                 }
             }
         } else if !self.stopped {
+            if let Some(deadline_ns) = self.identity.deadline_ns(self.config.request_timeout_ns) {
+                deadlines.push(deadline_ns);
+            }
             let due_ns = if self.metadata.partitions(&self.config.topic).is_none() {
                 now_ns + self.config.retry_backoff_ns
             } else {
@@ -585,6 +671,7 @@ mod tests {
         Part {
             partition,
             records: Vec::new().into(),
+            producer: ProducerStamp::NONE,
             status,
         }
     }
@@ -593,6 +680,7 @@ mod tests {
         PartStatus::InFlight {
             request_id,
             sent_ns: 0,
+            uncertain: false,
         }
     }
 
@@ -602,6 +690,7 @@ mod tests {
         let waiting = PartStatus::Waiting {
             retry_at_ns: 0,
             attempted: false,
+            uncertain: false,
         };
         let parts = [
             part(0, in_flight(7)),
@@ -613,5 +702,328 @@ mod tests {
             part(6, in_flight(8)),
         ];
         assert_eq!(requests_in_flight(&parts), 3);
+    }
+
+    // A producer driven through `step`, as the simulation drives it: one topic of one partition
+    // led by `LEADER`, one record per operation, operations due as soon as one can start.
+
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use crate::log::ProducerSequence;
+    use crate::message::{
+        InitProducerIdResponse, MetadataResponse, PartitionMetadata, ProducePartitionResult,
+    };
+
+    const TOPIC: &str = "t";
+    const BROKERS: u32 = 3;
+    const LEADER: u32 = 2;
+
+    struct Driven {
+        producer: Producer,
+        rng: ChaCha8Rng,
+        now_ns: u64,
+        /// The last timer the producer set.
+        timer_ns: Option<u64>,
+    }
+
+    impl Driven {
+        /// A started producer that knows the topic's leader (and, if idempotent, has asked for
+        /// an id: returned with the outputs of the start).
+        fn started(idempotent: bool) -> (Driven, Vec<Output>) {
+            let mut config = ProducerConfig::new(1, 0, TOPIC, Acks::All, 1_000);
+            config.records_per_operation_max = 1;
+            config.idempotent = idempotent;
+            let mut driven = Driven {
+                producer: Producer::new(config, BROKERS),
+                rng: ChaCha8Rng::seed_from_u64(1),
+                now_ns: 0,
+                timer_ns: None,
+            };
+            let mut output = driven.step(0, Input::Start);
+            let metadata_request = output
+                .iter()
+                .find_map(|output| match output {
+                    Output::Send {
+                        message: Message::MetadataRequest { request_id },
+                        ..
+                    } => Some(*request_id),
+                    _ => None,
+                })
+                .expect("a started producer asks for metadata");
+            output.extend(driven.deliver(Message::MetadataResponse(MetadataResponse {
+                request_id: metadata_request,
+                metadata_index: 1,
+                controller: None,
+                brokers: Vec::new(),
+                partitions: vec![PartitionMetadata {
+                    topic: TOPIC.to_owned(),
+                    partition: 0,
+                    replicas: vec![0, 1, 2],
+                    isr: vec![0, 1, 2],
+                    leader: Some(LEADER),
+                    leader_epoch: 1,
+                }],
+            })));
+            (driven, output)
+        }
+
+        fn step(&mut self, now_ns: u64, input: Input) -> Vec<Output> {
+            self.now_ns = now_ns;
+            let mut output = Vec::new();
+            self.producer
+                .step(now_ns, input, &mut self.rng, &mut output);
+            for output in &output {
+                if let Output::SetTimer { deadline_ns, .. } = output {
+                    self.timer_ns = Some(*deadline_ns);
+                }
+            }
+            output
+        }
+
+        /// Delivers `message` a nanosecond later.
+        fn deliver(&mut self, message: Message) -> Vec<Output> {
+            let input = Input::Message {
+                from: LEADER,
+                message,
+            };
+            self.step(self.now_ns + 1, input)
+        }
+
+        /// Fires the client timer at its deadline.
+        fn fire_timer(&mut self) -> Vec<Output> {
+            let deadline_ns = self.timer_ns.take().expect("a timer is set");
+            assert!(deadline_ns > self.now_ns, "the timer lies ahead");
+            self.step(deadline_ns, Input::TimerFired(Timer::Client))
+        }
+    }
+
+    /// Every InitProducerId sent: (to, request id).
+    fn init_producer_ids(output: &[Output]) -> Vec<(u32, u64)> {
+        output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send {
+                    to,
+                    message: Message::InitProducerId(request),
+                } => Some((*to, request.request_id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every produce request sent, each checked to go to the leader.
+    fn produces(output: &[Output]) -> Vec<ProduceRequest> {
+        output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send {
+                    to,
+                    message: Message::Produce(request),
+                } => {
+                    assert_eq!(*to, LEADER, "produce goes to the leader");
+                    Some(request.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The single produce request in `output`.
+    fn the_produce(output: &[Output]) -> ProduceRequest {
+        let [request] = &produces(output)[..] else {
+            panic!("one produce request: {output:?}");
+        };
+        request.clone()
+    }
+
+    /// The stamp of a request for the one partition.
+    fn stamp_of(request: &ProduceRequest) -> ProducerStamp {
+        let [partition] = &request.partitions[..] else {
+            panic!("one partition: {request:?}");
+        };
+        partition.producer
+    }
+
+    /// The stamp of `producer_id` (epoch 0) for a whole batch starting at `sequence`.
+    fn stamp(producer_id: u64, sequence: u32) -> ProducerStamp {
+        ProducerStamp(Some(ProducerSequence {
+            producer_id,
+            producer_epoch: 0,
+            batch_first_sequence: sequence,
+            base_sequence: sequence,
+        }))
+    }
+
+    /// History events: (kind, records).
+    fn events(output: &[Output]) -> Vec<(EventKind, Vec<SentRecord>)> {
+        output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Observe(Observation::Client(ClientReport::Event(ClientEvent {
+                    kind,
+                    operation: ClientOperation::Send(sent),
+                    ..
+                }))) => Some((*kind, sent.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn granted(request_id: u64, producer_id: u64) -> Message {
+        Message::InitProducerIdResponse(InitProducerIdResponse {
+            request_id,
+            result: Ok((producer_id, 0)),
+        })
+    }
+
+    /// The leader's answer to `request`, the same result for every partition.
+    fn answer(request: &ProduceRequest, result: Result<u64, DataError>) -> Message {
+        Message::ProduceResponse(ProduceResponse {
+            request_id: request.request_id,
+            partitions: request
+                .partitions
+                .iter()
+                .map(|partition| ProducePartitionResult {
+                    topic: partition.topic.clone(),
+                    partition: partition.partition,
+                    result: result.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// An idempotent producer, started, with id `producer_id` granted: the outputs of the grant.
+    fn idempotent_with_id(producer_id: u64) -> (Driven, Vec<Output>) {
+        let (mut driven, output) = Driven::started(true);
+        let [(_, request_id)] = init_producer_ids(&output)[..] else {
+            panic!("one InitProducerId: {output:?}");
+        };
+        let output = driven.deliver(granted(request_id, producer_id));
+        (driven, output)
+    }
+
+    #[test]
+    fn an_idempotent_producer_asks_for_an_id_first_then_numbers_each_batch_on() {
+        let (mut driven, output) = Driven::started(true);
+        assert_eq!(
+            init_producer_ids(&output).len(),
+            1,
+            "asks for an id: {output:?}"
+        );
+        assert!(
+            produces(&output).is_empty() && events(&output).is_empty(),
+            "nothing starts before the id is known: {output:?}"
+        );
+        let [(to, request_id)] = init_producer_ids(&output)[..] else {
+            unreachable!()
+        };
+        assert!(to < BROKERS);
+        let output = driven.deliver(granted(request_id, 77));
+        let first = the_produce(&output);
+        assert_eq!(stamp_of(&first), stamp(77, 0));
+        let first_records = first.partitions[0].records.len() as u32;
+        assert!(first_records >= 1);
+
+        let output = driven.deliver(answer(&first, Ok(0)));
+        assert_eq!(events(&output)[0].0, EventKind::Ok, "{output:?}");
+        let output = if produces(&output).is_empty() {
+            driven.fire_timer()
+        } else {
+            output
+        };
+        let second = the_produce(&output);
+        assert_ne!(second.partitions[0].records, first.partitions[0].records);
+        assert_eq!(stamp_of(&second), stamp(77, first_records));
+        assert!(
+            init_producer_ids(&output).is_empty(),
+            "an acknowledged operation keeps the id"
+        );
+    }
+
+    #[test]
+    fn an_idempotent_producer_resends_a_timed_out_batch_with_its_stamp_and_completes_ok() {
+        let (mut driven, output) = idempotent_with_id(77);
+        let first = the_produce(&output);
+        let sent_ns = driven.now_ns;
+        let output = driven.fire_timer();
+        assert_eq!(
+            driven.now_ns,
+            sent_ns + driven.producer.config.request_timeout_ns,
+            "the timer is the request timeout"
+        );
+        let retry = the_produce(&output);
+        assert_ne!(retry.request_id, first.request_id, "a new request");
+        assert_eq!(retry.partitions, first.partitions, "same batch, same stamp");
+        assert_eq!(stamp_of(&retry), stamp(77, 0));
+        assert!(events(&output).is_empty(), "not complete: {output:?}");
+
+        let output = driven.deliver(answer(&retry, Ok(40)));
+        let (kind, sent) = events(&output)
+            .into_iter()
+            .next()
+            .expect("the operation completes");
+        assert_eq!(kind, EventKind::Ok);
+        let values = |records: &[SentRecord]| records.iter().map(|r| r.value).collect::<Vec<_>>();
+        let sent_values: Vec<u64> = first.partitions[0]
+            .records
+            .iter()
+            .map(|r| r.value)
+            .collect();
+        assert_eq!(values(&sent), sent_values);
+        let offsets: Vec<Option<u64>> = sent.iter().map(|record| record.offset).collect();
+        let expected: Vec<Option<u64>> = (40..).take(sent.len()).map(Some).collect();
+        assert_eq!(offsets, expected);
+    }
+
+    #[test]
+    fn a_producer_that_is_not_idempotent_never_resends_a_timed_out_batch() {
+        let (mut driven, output) = Driven::started(false);
+        assert!(init_producer_ids(&output).is_empty());
+        let first = the_produce(&output);
+        assert_eq!(stamp_of(&first), ProducerStamp::NONE);
+        let output = driven.fire_timer();
+        let (kind, sent) = events(&output)
+            .into_iter()
+            .next()
+            .expect("the operation completes");
+        assert_eq!(kind, EventKind::Info);
+        assert!(sent.iter().all(|record| record.offset.is_none()));
+        assert!(
+            produces(&output)
+                .iter()
+                .all(|request| request.partitions[0].records != first.partitions[0].records),
+            "the timed-out batch is not sent again: {output:?}"
+        );
+    }
+
+    #[test]
+    fn an_idempotent_producer_refused_out_of_order_after_a_timeout_completes_info_and_starts_a_fresh_id()
+     {
+        let (mut driven, output) = idempotent_with_id(77);
+        let first = the_produce(&output);
+        let retry = the_produce(&driven.fire_timer());
+        assert_eq!(stamp_of(&retry), stamp(77, 0));
+
+        let output = driven.deliver(answer(
+            &retry,
+            Err(DataError::OutOfOrderSequence { expected: 1 }),
+        ));
+        let (kind, sent) = events(&output)
+            .into_iter()
+            .next()
+            .expect("the operation completes");
+        assert_eq!(kind, EventKind::Info, "the first attempt may have landed");
+        assert!(sent.iter().all(|record| record.offset.is_none()));
+        assert!(produces(&output).is_empty(), "no batch before a fresh id");
+        let [(to, request_id)] = init_producer_ids(&output)[..] else {
+            panic!("asks for a fresh id: {output:?}");
+        };
+        assert_eq!(to, 1, "the next broker in turn");
+
+        let output = driven.deliver(granted(request_id, 78));
+        let next = the_produce(&output);
+        assert_ne!(next.partitions[0].records, first.partitions[0].records);
+        assert_eq!(stamp_of(&next), stamp(78, 0), "numbering restarts");
     }
 }

@@ -12,6 +12,7 @@
 //!   OffsetsForLeaderEpoch ([`EpochEndOffset`]).
 //! - [`partition`]: [`PartitionLog`]: append (as leader or follower), read, truncate, high
 //!   watermark, recovery, and one round of the divergence search.
+//! - [`producers`]: [`ProducerStates`], the idempotent producers' last batches (KIP-98).
 //! - [`divergence`]: the follower's truncation decision from the leader's answer (KIP-279).
 //! - [`image`]: [`LogWrite`] and [`LogImage`], the durable side.
 //! - [`flush`]: [`FlushPolicy`], when an append must be synced before it is acknowledged.
@@ -44,6 +45,7 @@ pub mod flush;
 pub mod image;
 pub mod limits;
 pub mod partition;
+pub mod producers;
 pub mod record;
 
 #[cfg(test)]
@@ -58,4 +60,5 @@ pub use flush::FlushPolicy;
 pub use image::{LogImage, LogWrite};
 pub use limits::{LogLimits, LogLimitsError};
 pub use partition::{AppendError, Appended, PartitionLog, ReadError};
-pub use record::{Record, RecordBatch, SharedRecords};
+pub use producers::{PRODUCER_BATCHES_REMEMBERED, ProducerStates, SequenceVerdict};
+pub use record::{ProducerSequence, ProducerStamp, Record, RecordBatch, SharedRecords};

@@ -10,6 +10,7 @@
 //! - offsets are dense from the log start offset to the log end offset (LEO);
 //! - leader epochs never decrease along the log, and the epoch cache is exactly what the batches
 //!   imply (KIP-101);
+//! - the idempotent producers' state is what the batches imply (`super::producers`);
 //! - `log start offset <= high watermark <= LEO`: a replica never exposes what it does not hold.
 //!   Truncation clamps the HW (a follower can hold a HW above the divergence point after a
 //!   leader lost records it had counted, KIP-101 scenario 2); recovery clamps the checkpoint.
@@ -22,7 +23,8 @@ use super::divergence::{
 use super::epoch_cache::{EpochCache, EpochEndOffset};
 use super::image::{LogImage, LogWrite};
 use super::limits::LogLimits;
-use super::record::{Record, RecordBatch, SharedRecords};
+use super::producers::ProducerStates;
+use super::record::{ProducerStamp, Record, RecordBatch, SharedRecords};
 
 /// A refused append. The node answers the producer or drops the fetch response.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Error)]
@@ -85,6 +87,8 @@ pub struct PartitionLog {
     epochs: EpochCache,
     high_watermark: u64,
     limits: LogLimits,
+    /// The idempotent producers the batches imply (rebuilt from them on truncation and recovery).
+    producers: ProducerStates,
     /// Counts the changes to the records (appends, truncations, log start moves); not part of
     /// the log's value (two logs holding the same records are equal whatever their histories).
     records_version: u64,
@@ -123,10 +127,16 @@ impl PartitionLog {
             epochs: EpochCache::from_batches(log_start_offset, image.batches()),
             high_watermark,
             limits,
+            producers: ProducerStates::from_batches(image.batches()),
             records_version: 0,
         };
         log.check_invariants();
         log
+    }
+
+    /// The idempotent producers this log holds batches of.
+    pub fn producers(&self) -> &ProducerStates {
+        &self.producers
     }
 
     /// Everything this log has written, as the disk holds it once every write is synced.
@@ -211,6 +221,17 @@ impl PartitionLog {
         leader_epoch: u64,
         records: impl Into<SharedRecords>,
     ) -> Result<Appended, AppendError> {
+        self.append_stamped_as_leader(leader_epoch, records, ProducerStamp::NONE)
+    }
+
+    /// [`Self::append_as_leader`] for a batch an idempotent producer stamped (its sequence
+    /// checked by the caller against [`Self::producers`]).
+    pub fn append_stamped_as_leader(
+        &mut self,
+        leader_epoch: u64,
+        records: impl Into<SharedRecords>,
+        producer: ProducerStamp,
+    ) -> Result<Appended, AppendError> {
         let records = records.into();
         self.check_room(records.len() as u64)?;
         if let Some(latest_epoch) = self.latest_epoch() {
@@ -220,7 +241,8 @@ impl PartitionLog {
                  {latest_epoch}"
             );
         }
-        let batch = RecordBatch::new(self.log_end_offset(), leader_epoch, records);
+        let batch =
+            RecordBatch::new(self.log_end_offset(), leader_epoch, records).with_producer(producer);
         let base_offset = batch.base_offset;
         let write = self.append(batch);
         Ok(Appended {
@@ -319,6 +341,7 @@ impl PartitionLog {
         } else {
             self.epochs.truncate_from_end(offset);
         }
+        self.producers = ProducerStates::from_batches(self.image.batches());
         self.high_watermark = self.high_watermark.min(offset);
         assert_eq!(
             self.log_end_offset(),
@@ -337,6 +360,7 @@ impl PartitionLog {
         self.image.apply(&write);
         self.records_version += 1;
         self.epochs.clear();
+        self.producers.clear();
         self.high_watermark = log_start_offset;
         self.check_invariants();
         write
@@ -535,6 +559,14 @@ impl PartitionLog {
             self.epochs, implied,
             "the epoch cache must be what the batches imply"
         );
+        // Deleting records (retention) keeps the producers of the records deleted.
+        if self.log_start_offset() == 0 {
+            assert_eq!(
+                self.producers,
+                ProducerStates::from_batches(self.batches()),
+                "the producer states must be what the batches imply"
+            );
+        }
     }
 
     fn check_room(&self, appended: u64) -> Result<(), AppendError> {
@@ -562,6 +594,7 @@ impl PartitionLog {
         debug_assert_eq!(batch.base_offset, self.log_end_offset());
         let end_offset = batch.end_offset();
         self.epochs.assign(batch.leader_epoch, batch.base_offset);
+        self.producers.note(&batch);
         let write = LogWrite::Append { batch };
         self.image.apply(&write);
         self.records_version += 1;

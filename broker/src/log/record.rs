@@ -9,6 +9,10 @@
 //! offsets `base_offset..end_offset()`, all stamped with the leader epoch of the leader that
 //! appended them (KIP-101: the epoch travels with the data, so every replica can rebuild the epoch
 //! history from its log alone). Invariant: a batch is never empty.
+//!
+//! A batch from an idempotent producer also carries its [`ProducerStamp`] (KIP-98): the producer
+//! id and epoch, and the sequence numbers of its records, so that every replica can rebuild the
+//! producers' state from its log alone (`super::producers`).
 
 use std::fmt;
 use std::ops::Deref;
@@ -36,6 +40,64 @@ pub struct RecordBatch {
     pub leader_epoch: u64,
     /// At least one record.
     pub records: SharedRecords,
+    /// The idempotent producer's stamp, if an idempotent producer sent the records.
+    #[serde(default, skip_serializing_if = "ProducerStamp::is_none")]
+    pub producer: ProducerStamp,
+}
+
+/// Which idempotent producer sent a batch, and the sequence numbers of its records (KIP-98).
+///
+/// A producer numbers its records per partition from 0; a batch it sends carries the number of
+/// its first record, `batch_first_sequence`. A batch cut into pieces on its way between replicas
+/// (a fetch answered with fewer records) keeps that number in every piece, and each piece's
+/// first record has `base_sequence`, so that every replica knows the producer's batches whatever
+/// the pieces it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProducerSequence {
+    pub producer_id: u64,
+    pub producer_epoch: u16,
+    /// The sequence number of the first record of the batch the producer sent.
+    pub batch_first_sequence: u32,
+    /// The sequence number of this batch's first record (`batch_first_sequence` in a whole batch).
+    pub base_sequence: u32,
+}
+
+/// A batch's [`ProducerSequence`], or none (a producer that is not idempotent).
+///
+/// Hashes to nothing when absent, so that runs without idempotent producers keep the trace
+/// digests they had before producers could be idempotent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProducerStamp(pub Option<ProducerSequence>);
+
+impl ProducerStamp {
+    pub const NONE: ProducerStamp = ProducerStamp(None);
+
+    pub fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The stamp of the part of a batch that starts `records_skipped` records into it.
+    pub fn skipping(self, records_skipped: u64) -> ProducerStamp {
+        ProducerStamp(self.0.map(|sequence| {
+            let skipped = u32::try_from(records_skipped).expect("a batch holds fewer than 2^32");
+            ProducerSequence {
+                base_sequence: sequence
+                    .base_sequence
+                    .checked_add(skipped)
+                    .expect("sequence numbers of a batch fit in u32"),
+                ..sequence
+            }
+        }))
+    }
+}
+
+impl std::hash::Hash for ProducerStamp {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if let Some(sequence) = &self.0 {
+            sequence.hash(state);
+        }
+    }
 }
 
 /// The records of a batch, shared instead of copied: one appended batch sits in the leader's
@@ -99,7 +161,13 @@ impl RecordBatch {
             base_offset,
             leader_epoch,
             records,
+            producer: ProducerStamp::NONE,
         }
+    }
+
+    /// The batch, stamped by an idempotent producer.
+    pub fn with_producer(self, producer: ProducerStamp) -> Self {
+        RecordBatch { producer, ..self }
     }
 
     /// Number of records in the batch.
@@ -146,6 +214,7 @@ impl RecordBatch {
         let first = (start - self.base_offset) as usize;
         let last = (end - self.base_offset) as usize;
         RecordBatch::new(start, self.leader_epoch, &self.records[first..last])
+            .with_producer(self.producer.skipping(start - self.base_offset))
     }
 
     /// How many records [`RecordBatch::slice`] would keep, without building the slice.

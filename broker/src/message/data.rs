@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::log::{RecordBatch, SharedRecords};
+use crate::log::{ProducerStamp, RecordBatch, SharedRecords};
 use crate::topic::TopicName;
 
 /// How many acknowledgements a producer waits for.
@@ -44,6 +44,24 @@ pub struct ProducePartition {
     pub partition: u32,
     /// Shared with the producer's pending operation and, once appended, with the log.
     pub records: SharedRecords,
+    /// An idempotent producer's id, epoch and the sequence number of the first record.
+    #[serde(default, skip_serializing_if = "ProducerStamp::is_none")]
+    pub producer: ProducerStamp,
+}
+
+/// An idempotent producer asks any broker for a producer id (Kafka's InitProducerId without a
+/// transactional id). Ids are unique across the cluster and its restarts: a broker hands out
+/// ids under its broker epoch, which the controller never gives twice.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InitProducerIdRequest {
+    pub request_id: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InitProducerIdResponse {
+    pub request_id: u64,
+    /// The producer id and epoch.
+    pub result: Result<(u64, u16), DataError>,
 }
 
 /// The answer to a [`ProduceRequest`], sent once every partition's outcome is known: a result
@@ -204,12 +222,32 @@ pub enum DataError {
     /// The batch breaks a limit (`limits.log.batch_records_max`, empty, or a full log).
     #[error("RECORD_BATCH_TOO_LARGE or invalid batch: {reason}")]
     InvalidBatch { reason: String },
+    /// An idempotent producer's batch neither continues its sequence nor repeats one of its last
+    /// batches; nothing was appended.
+    #[error("OUT_OF_ORDER_SEQUENCE_NUMBER: expected sequence {expected}")]
+    OutOfOrderSequence { expected: u32 },
+    /// The partition holds no state of the producer and the batch does not start its sequence;
+    /// nothing was appended.
+    #[error("UNKNOWN_PRODUCER_ID")]
+    UnknownProducerId,
+    /// The producer's epoch is older than the partition's; nothing was appended.
+    #[error("INVALID_PRODUCER_EPOCH: the partition is at producer epoch {current}")]
+    InvalidProducerEpoch { current: u16 },
+    /// The broker cannot hand out producer ids (not registered yet, or out of ids for its epoch).
+    #[error("COORDINATOR_NOT_AVAILABLE: no producer id to hand out")]
+    ProducerIdsUnavailable,
 }
 
 impl DataError {
     /// Whether the request may succeed if sent again (possibly after a metadata refresh).
     pub fn is_retriable(&self) -> bool {
-        !matches!(self, DataError::InvalidBatch { .. })
+        !matches!(
+            self,
+            DataError::InvalidBatch { .. }
+                | DataError::OutOfOrderSequence { .. }
+                | DataError::UnknownProducerId
+                | DataError::InvalidProducerEpoch { .. }
+        )
     }
 
     /// Whether a produce answered with this error may have been appended (and may yet become

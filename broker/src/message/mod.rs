@@ -15,10 +15,11 @@ pub mod data;
 pub mod group;
 
 pub use data::{
-    Acks, DataError, FetchData, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, OffsetSpec, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
-    ProducePartition, ProducePartitionResult, ProduceRequest, ProduceResponse,
-    ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
+    Acks, DataError, FetchData, FetchRequest, FetchResponse, InitProducerIdRequest,
+    InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, OffsetSpec,
+    OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse, ProducePartition,
+    ProducePartitionResult, ProduceRequest, ProduceResponse, ReplicaFetchPartition,
+    ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
 };
 
 use crate::config::{TopicConfig, TopicError};
@@ -124,6 +125,8 @@ pub enum Message {
     OffsetsForLeaderEpochResponse(OffsetsForLeaderEpochResponse),
     ListOffsets(ListOffsetsRequest),
     ListOffsetsResponse(ListOffsetsResponse),
+    InitProducerId(InitProducerIdRequest),
+    InitProducerIdResponse(InitProducerIdResponse),
 
     // Consumer groups: members to their group's coordinator ([`group`]).
     JoinGroup(Box<group::JoinGroupRequest>),
@@ -153,6 +156,7 @@ impl Message {
             Message::ReplicaFetch(request) => Some(request.request_id),
             Message::OffsetsForLeaderEpoch(request) => Some(request.request_id),
             Message::ListOffsets(request) => Some(request.request_id),
+            Message::InitProducerId(request) => Some(request.request_id),
             Message::JoinGroup(request) => Some(request.request_id),
             Message::Heartbeat(request) => Some(request.request_id),
             Message::OffsetCommit(request) => Some(request.request_id),
@@ -178,6 +182,7 @@ impl Message {
             | Message::ReplicaFetchResponse(_)
             | Message::OffsetsForLeaderEpochResponse(_)
             | Message::ListOffsetsResponse(_)
+            | Message::InitProducerIdResponse(_)
             // Leaving twice is leaving once: the second finds no member.
             | Message::LeaveGroup(_)
             | Message::JoinGroupResponse(_)

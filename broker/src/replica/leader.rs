@@ -699,6 +699,7 @@ pub(crate) fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::ProducerStates;
     use crate::replica::FollowerProgress;
 
     fn leader(isr: Vec<u32>, follower_ends: &[(u32, u64)]) -> LeaderState {
@@ -721,6 +722,7 @@ mod tests {
             parked: Vec::new(),
             isr_requested: None,
             isr_requested_members: Vec::new(),
+            producers_seen: ProducerStates::default(),
         }
     }
 

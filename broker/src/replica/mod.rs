@@ -51,7 +51,7 @@ pub(crate) mod test_support;
 
 use std::collections::BTreeMap;
 
-use crate::log::{LogImage, PartitionLog};
+use crate::log::{LogImage, PartitionLog, ProducerStates};
 use crate::message::data::Acks;
 use crate::message::{DataError, FetchRequest};
 use crate::storage::PartitionKey;
@@ -153,6 +153,9 @@ pub(crate) struct LeaderState {
     /// putting a replica that lacks committed records into the ISR. Cleared when the partition
     /// epoch changes: the controller refuses requests naming an older one.
     pub(crate) isr_requested_members: Vec<u32>,
+    /// Zoo 6's planted bug only (`bugs.lose_producer_state_on_leader_change`): the producers
+    /// this leader saw append while it leads, in place of the state its log implies.
+    pub(crate) producers_seen: ProducerStates,
 }
 
 /// What a leader knows of each follower, in broker id order. A sorted vector: a partition has a

@@ -22,10 +22,10 @@
 //! in the leader state of its partition, for exactly each of its unresolved partitions; so
 //! requests in progress are bounded by the leaders' `limits.produce_in_flight_max`.
 
-use crate::log::SharedRecords;
+use crate::log::{ProducerSequence, ProducerStamp, ProducerStates, SequenceVerdict, SharedRecords};
 use crate::message::data::Acks;
 use crate::message::{DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse};
-use crate::node::Node;
+use crate::node::{Node, Observation, Output};
 use crate::perturb::Site;
 use crate::replica::{PendingProduce, ReplicaRole};
 use crate::storage::PartitionKey;
@@ -69,7 +69,7 @@ impl Node {
                     end_offset: 0,
                     deadline_ns: self.now_ns() + self.config.timing.produce_timeout_ns,
                 });
-                self.append_produce(key, pending, part.records)
+                self.append_produce(key, pending, part.records, part.producer)
             } else {
                 Err(DataError::InvalidBatch {
                     reason: "a partition named twice in one request".to_owned(),
@@ -117,6 +117,7 @@ impl Node {
         key: &PartitionKey,
         pending: Option<PendingProduce>,
         records: SharedRecords,
+        producer: ProducerStamp,
     ) -> Result<(), DataError> {
         self.check_leader(key, None, false)?;
         let in_flight_max = self.config.limits.produce_in_flight_max as usize;
@@ -141,9 +142,32 @@ impl Node {
         {
             return Err(DataError::ProduceInFlightLimit);
         }
+        if let Some(sequence) = producer.0 {
+            let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
+            let states = if lose_state {
+                &leader.producers_seen
+            } else {
+                replica.log.producers()
+            };
+            match check_sequence(states, sequence, records.len() as u64, lose_state)? {
+                None => {}
+                Some((base_offset, end_offset)) => {
+                    // A retried batch the log holds: acknowledged as its first append would be.
+                    self.effects
+                        .output
+                        .push(Output::Observe(Observation::ProduceDeduplicated));
+                    if let Some(mut pending) = pending {
+                        pending.base_offset = base_offset;
+                        pending.end_offset = end_offset;
+                        leader.pending.push(pending);
+                    }
+                    return Ok(());
+                }
+            }
+        }
         let appended = replica
             .log
-            .append_as_leader(leader_epoch, records)
+            .append_stamped_as_leader(leader_epoch, records, producer)
             .map_err(|error| DataError::InvalidBatch {
                 reason: error.to_string(),
             })?;
@@ -152,6 +176,10 @@ impl Node {
         };
         if never {
             leader.durable_end_offset = appended.log_end_offset;
+        }
+        if self.config.bugs.lose_producer_state_on_leader_change {
+            let batch = replica.log.batches().last().expect("just appended");
+            leader.producers_seen.note(batch);
         }
         if let Some(mut pending) = pending {
             pending.base_offset = appended.base_offset;
@@ -330,6 +358,35 @@ pub(crate) fn produce_answerable(
         Acks::Leader => durable_end_offset >= pending.end_offset,
         Acks::All => high_watermark >= pending.end_offset,
         Acks::None => false,
+    }
+}
+
+/// Checks an idempotent producer's batch against the producers a leader knows: `None` to append
+/// it, the offsets it sits at if the log holds it already, or the error to answer.
+/// `accept_unknown` is zoo 6's planted bug: a producer the leader does not know starts anywhere.
+fn check_sequence(
+    states: &ProducerStates,
+    sequence: ProducerSequence,
+    record_count: u64,
+    accept_unknown: bool,
+) -> Result<Option<(u64, u64)>, DataError> {
+    if sequence.base_sequence != sequence.batch_first_sequence {
+        return Err(DataError::InvalidBatch {
+            reason: "a producer's batch starts at its first sequence number".to_owned(),
+        });
+    }
+    match states.verdict(sequence, record_count) {
+        SequenceVerdict::Append => Ok(None),
+        SequenceVerdict::Duplicate {
+            base_offset,
+            end_offset,
+        } => Ok(Some((base_offset, end_offset))),
+        SequenceVerdict::UnknownProducer if accept_unknown => Ok(None),
+        SequenceVerdict::UnknownProducer => Err(DataError::UnknownProducerId),
+        SequenceVerdict::OutOfOrder { expected } => Err(DataError::OutOfOrderSequence { expected }),
+        SequenceVerdict::FencedEpoch { current } => {
+            Err(DataError::InvalidProducerEpoch { current })
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! leader's copy.
 
 use crate::log::PartitionLog;
+use crate::log::ProducerStates;
 use crate::message::{DataError, FetchResponse, Message};
 use crate::node::{Node, Observation, Timer};
 use crate::perturb::Site;
@@ -245,6 +246,7 @@ impl Node {
             parked: Vec::new(),
             isr_requested: None,
             isr_requested_members: Vec::new(),
+            producers_seen: ProducerStates::default(),
         });
         replica.followed_last = None;
         let leader_epoch = replica.leader_epoch;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::log::{PartitionLog, Record};
+use crate::log::{PartitionLog, ProducerStamp, ProducerStates, Record};
 use crate::message::{Acks, Message, ProducePartition, ProduceRequest};
 use crate::node::{Node, Output};
 use crate::replica::{
@@ -54,6 +54,7 @@ pub(crate) fn leader_role() -> ReplicaRole {
         parked: Vec::new(),
         isr_requested: None,
         isr_requested_members: Vec::new(),
+        producers_seen: ProducerStates::default(),
     })
 }
 
@@ -92,6 +93,7 @@ pub(crate) fn produce_request(request_id: u64, acks: Acks, partitions: &[u32]) -
                 value: 42,
             }]
             .into(),
+            producer: ProducerStamp::NONE,
         })
         .collect();
     ProduceRequest {

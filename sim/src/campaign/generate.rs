@@ -61,6 +61,8 @@ pub const WIDE_PARTITIONS_MAX: u32 = 128;
 /// This many seeds run with perturbations on (`broker::perturb`): the brokers take legal but
 /// rare paths on purpose.
 pub const PERTURBED_SEEDS_RATIO: (u32, u32) = (1, 2);
+/// This many acks=all producer shapes are idempotent (KIP-98).
+pub const IDEMPOTENT_PRODUCERS_RATIO: (u32, u32) = (1, 2);
 pub const FAULT_PHASE_SECONDS_MIN: u64 = 5;
 pub const FAULT_PHASE_SECONDS_MAX: u64 = 15;
 pub const LIVENESS_PHASE_SECONDS_MIN: u64 = 10;
@@ -124,6 +126,7 @@ pub fn generate(seed: u64) -> Scenario {
     );
     scenario.cluster.perturbations = stream(seed, Stream::Perturbations)
         .random_ratio(PERTURBED_SEEDS_RATIO.0, PERTURBED_SEEDS_RATIO.1);
+    make_idempotent(&mut scenario, &mut stream(seed, Stream::Idempotence));
     if let Err(problem) = scenario.validate() {
         panic!(
             "generated scenario of seed {seed} is invalid at {}: {}",
@@ -233,6 +236,16 @@ fn widen(topics: &mut [Topic], rng: &mut ChaCha8Rng) {
     topics[index].partitions = topics[index].partitions.max(partitions);
 }
 
+/// Makes some acks=all producer shapes idempotent, from a stream of their own so that every
+/// other draw stays what it was.
+fn make_idempotent(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
+    for producer in &mut scenario.workload.producers {
+        let (numerator, denominator) = IDEMPOTENT_PRODUCERS_RATIO;
+        producer.idempotent =
+            rng.random_ratio(numerator, denominator) && producer.acks == Acks::All;
+    }
+}
+
 /// At least one producer and one consumer per topic.
 fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
     let mut producers = Vec::new();
@@ -254,6 +267,7 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
                 } else {
                     rng.random_range(1..=KEYS_MAX)
                 },
+                idempotent: false, // Drawn apart: make_idempotent.
             });
         }
         consumers.push(Consumer {
@@ -1009,6 +1023,43 @@ mod tests {
         );
     }
 
+    fn forget_idempotence(scenario: &mut Scenario) {
+        for producer in &mut scenario.workload.producers {
+            producer.idempotent = false;
+        }
+    }
+
+    /// About half the acks=all producer shapes are idempotent, and only those; nothing else
+    /// changes.
+    #[test]
+    fn half_the_acks_all_producers_are_idempotent_and_nothing_else_changes() {
+        let (mut idempotent, mut acks_all) = (0, 0);
+        for seed in 0..1_000 {
+            let mut scenario = generate(seed);
+            for producer in &scenario.workload.producers {
+                assert!(
+                    !producer.idempotent || producer.acks == Acks::All,
+                    "seed {seed}"
+                );
+                idempotent += u32::from(producer.idempotent);
+                acks_all += u32::from(producer.acks == Acks::All);
+            }
+            forget_idempotence(&mut scenario);
+            scenario.cluster.perturbations = false;
+            let mut drawn = narrow(seed);
+            widen(&mut drawn.cluster.topics, &mut stream(seed, Stream::Scale));
+            assert_eq!(
+                scenario, drawn,
+                "seed {seed}: more than idempotence changed"
+            );
+        }
+        let share = f64::from(idempotent) / f64::from(acks_all);
+        assert!(
+            (0.45..=0.55).contains(&share),
+            "about half of {acks_all} acks=all producer shapes idempotent, got {idempotent}"
+        );
+    }
+
     /// About one seed in two runs with perturbations, and is otherwise the scenario it would
     /// have been without them.
     #[test]
@@ -1018,6 +1069,7 @@ mod tests {
             let mut scenario = generate(seed);
             perturbed += u32::from(scenario.cluster.perturbations);
             scenario.cluster.perturbations = false;
+            forget_idempotence(&mut scenario);
             let mut drawn = narrow(seed);
             widen(&mut drawn.cluster.topics, &mut stream(seed, Stream::Scale));
             assert_eq!(
@@ -1040,6 +1092,7 @@ mod tests {
             let scenario = generate(seed);
             let mut narrowed = scenario.clone();
             narrowed.cluster.perturbations = false;
+            forget_idempotence(&mut narrowed);
             let drawn = narrow(seed);
             for (topic, drawn) in narrowed
                 .cluster

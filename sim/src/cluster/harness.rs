@@ -55,6 +55,9 @@ pub struct ClusterCounters {
     pub fenced_requests: u64,
     /// Duplicated requests (from the network) a node dropped because it had handled them.
     pub duplicate_requests_dropped: u64,
+    /// Retried batches of idempotent producers that a leader found in its log and acknowledged
+    /// at their first offsets instead of appending them again.
+    pub produce_duplicates_answered: u64,
     /// Produce requests sent again after a definite failure.
     pub produce_retries: u64,
     /// Sends completed with an unknown outcome.
@@ -110,6 +113,8 @@ pub struct ProducerSpec {
     pub stop_at_ns: u64,
     /// Its history process id.
     pub process: u64,
+    /// An idempotent producer (KIP-98).
+    pub idempotent: bool,
 }
 
 /// An assign-mode consumer of [`ClusterSimulation::with_clients`] (named `c{n}`).
@@ -212,6 +217,7 @@ impl ClusterSimulation {
             );
             producer.keys = spec.keys;
             producer.stop_at_ns = spec.stop_at_ns;
+            producer.idempotent = spec.idempotent;
             members.push((format!("p{number}"), MemberSpec::Producer(producer)));
         }
         for (position, spec) in clients.consumers.iter().enumerate() {
@@ -362,6 +368,7 @@ impl ClusterSimulation {
                 Observation::HighWatermarkAdvanced => counters.high_watermark_advances += 1,
                 Observation::FencedRequest => counters.fenced_requests += 1,
                 Observation::DuplicateRequestDropped => counters.duplicate_requests_dropped += 1,
+                Observation::ProduceDeduplicated => counters.produce_duplicates_answered += 1,
                 Observation::Client(ClientReport::ProduceRetry) => counters.produce_retries += 1,
                 Observation::Client(ClientReport::IndeterminateProduce) => {
                     counters.indeterminate_produces += 1

@@ -131,6 +131,7 @@ pub fn describe(observation: &Observation, name: impl Fn(u32) -> String) -> Opti
         Observation::HighWatermarkAdvanced
         | Observation::FencedRequest
         | Observation::DuplicateRequestDropped
+        | Observation::ProduceDeduplicated
         | Observation::Perturbed(_)
         | Observation::AdminReply(_)
         | Observation::Client(_) => return None,
@@ -189,6 +190,7 @@ mod tests {
             Observation::HighWatermarkAdvanced,
             Observation::FencedRequest,
             Observation::DuplicateRequestDropped,
+            Observation::ProduceDeduplicated,
             Observation::Perturbed(broker::perturb::Site::FetchFewerRecords),
         ] {
             assert_eq!(describe(&observation, broker_name), None);

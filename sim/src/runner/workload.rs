@@ -46,6 +46,7 @@ impl Workload {
                     keys: u64::from(shape.keys),
                     stop_at_ns: scenario.fault_phase.ns,
                     process,
+                    idempotent: shape.idempotent,
                 });
                 process += 1;
             }
@@ -272,6 +273,7 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
             accept_stale_generation_commits: bugs.accept_stale_generation_commits,
             assign_before_revoke: bugs.assign_before_revoke,
             drop_group_state_on_failover: bugs.drop_group_state_on_failover,
+            lose_producer_state_on_leader_change: bugs.lose_producer_state_on_leader_change,
             // Not a scenario switch: only the duplication tests turn dedup off.
             handle_duplicate_requests: false,
         },

@@ -98,7 +98,7 @@ pub enum Flush {
     Never,
 }
 
-/// Switches that plant the bug zoo's bugs (KAFKA.md, entries 1 to 5, 11 and 12) and the
+/// Switches that plant the bug zoo's bugs (KAFKA.md, entries 1 to 6, 11 and 12) and the
 /// controller quorum's double vote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -124,6 +124,9 @@ pub struct Bugs {
     pub assign_before_revoke: bool,
     /// 12b: a new group coordinator drops the group state instead of replaying the offsets log.
     pub drop_group_state_on_failover: bool,
+    /// 6: a new leader starts without the idempotent producers' state (instead of rebuilding it
+    /// from its log) and takes an unknown producer's batch at any sequence number.
+    pub lose_producer_state_on_leader_change: bool,
 }
 
 impl Bugs {
@@ -175,6 +178,10 @@ pub struct Producer {
     /// Distinct keys; 0 sends unkeyed records (round-robin over partitions).
     #[serde(default)]
     pub keys: u32,
+    /// Idempotent producers (KIP-98): batches numbered per partition, unknown outcomes retried,
+    /// each batch appended once.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub idempotent: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -236,6 +236,14 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
             || producer_path.key("keys"),
             || format!("{} keys: at most {KEYS_MAX}", producer.keys),
         )?;
+        ensure(
+            !producer.idempotent || producer.acks == crate::scenario::Acks::All,
+            || producer_path.key("idempotent"),
+            || {
+                "an idempotent producer needs acks = \"all\" (as Kafka's enable.idempotence)"
+                    .to_string()
+            },
+        )?;
     }
     ensure(
         !workload.consumers.is_empty(),

@@ -40,6 +40,7 @@ pub fn clients(partitions: u32, producers: u64, rate: u64, stop_at_ns: u64) -> C
                 keys: 16,
                 stop_at_ns,
                 process: index,
+                idempotent: false,
             })
             .collect(),
         consumers: vec![ConsumerSpec {

@@ -1,0 +1,289 @@
+//! An idempotent producer's identity: its producer id and epoch, asked of any broker
+//! (InitProducerId), and the next sequence number of each partition under it (KIP-98).
+//!
+//! The producer numbers each partition's records from 0 under one id, and retries a batch with
+//! its numbers unchanged, so that the leader appends it once. Once the producer cannot tell
+//! whether a batch was appended (it gave up on it) or a leader refused its numbers, the numbers
+//! that follow are uncertain: it [`ProducerIdentity::renew`]s, asking for a fresh id and starting
+//! every partition at 0 again (Kafka's producer bumps its epoch instead, KIP-360, to the same
+//! effect: nothing of the old numbering carries over).
+
+use std::collections::BTreeMap;
+
+use crate::dedup::RequestIds;
+use crate::log::{ProducerSequence, ProducerStamp};
+use crate::message::{InitProducerIdRequest, InitProducerIdResponse, Message};
+use crate::node::Output;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Not idempotent: batches carry no stamp.
+    Unneeded,
+    /// Waiting for an id: a request in flight since `sent_ns`, or none before `retry_at_ns`.
+    Wanted {
+        in_flight: Option<(u64, u64)>,
+        retry_at_ns: u64,
+    },
+    Known {
+        producer_id: u64,
+        epoch: u16,
+    },
+}
+
+/// See the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct ProducerIdentity {
+    state: State,
+    /// The next sequence number per partition under the current id.
+    sequences: BTreeMap<u32, u32>,
+    brokers: u32,
+    /// Which broker the next InitProducerId goes to (round-robin: any broker answers).
+    broker_next: u32,
+}
+
+impl ProducerIdentity {
+    pub(crate) fn new(idempotent: bool, brokers: u32) -> Self {
+        let state = if idempotent {
+            State::Wanted {
+                in_flight: None,
+                retry_at_ns: 0,
+            }
+        } else {
+            State::Unneeded
+        };
+        ProducerIdentity {
+            state,
+            sequences: BTreeMap::new(),
+            brokers: brokers.max(1),
+            broker_next: 0,
+        }
+    }
+
+    pub(crate) fn is_idempotent(&self) -> bool {
+        self.state != State::Unneeded
+    }
+
+    /// Whether batches can be stamped (an id is known, or none is needed).
+    pub(crate) fn is_ready(&self) -> bool {
+        matches!(self.state, State::Unneeded | State::Known { .. })
+    }
+
+    /// The stamp of the next batch of `record_count` records to `partition`, numbering them.
+    pub(crate) fn stamp(&mut self, partition: u32, record_count: usize) -> ProducerStamp {
+        let State::Known { producer_id, epoch } = self.state else {
+            debug_assert_eq!(
+                self.state,
+                State::Unneeded,
+                "stamped before the id is known"
+            );
+            return ProducerStamp::NONE;
+        };
+        let next = self.sequences.entry(partition).or_insert(0);
+        let first = *next;
+        let count = u32::try_from(record_count).expect("a batch holds fewer than 2^32 records");
+        *next = first
+            .checked_add(count)
+            .expect("a producer numbers fewer than 2^32 records per partition");
+        ProducerStamp(Some(ProducerSequence {
+            producer_id,
+            producer_epoch: epoch,
+            batch_first_sequence: first,
+            base_sequence: first,
+        }))
+    }
+
+    /// Forgets the id and the numbering; the next batch waits for a fresh id.
+    pub(crate) fn renew(&mut self, now_ns: u64) {
+        if self.is_idempotent() {
+            self.state = State::Wanted {
+                in_flight: None,
+                retry_at_ns: now_ns,
+            };
+            self.sequences.clear();
+        }
+    }
+
+    /// Sends InitProducerId if an id is wanted and no request is in flight (or the last one
+    /// timed out after `timeout_ns`).
+    pub(crate) fn request_if_due(
+        &mut self,
+        now_ns: u64,
+        timeout_ns: u64,
+        request_ids: &mut RequestIds,
+        output: &mut Vec<Output>,
+    ) {
+        let State::Wanted {
+            in_flight,
+            retry_at_ns,
+        } = self.state
+        else {
+            return;
+        };
+        let due = match in_flight {
+            Some((_, sent_ns)) => sent_ns + timeout_ns <= now_ns,
+            None => retry_at_ns <= now_ns,
+        };
+        if !due {
+            return;
+        }
+        let request_id = request_ids.next_id();
+        let to = self.broker_next % self.brokers;
+        self.broker_next = self.broker_next.wrapping_add(1);
+        self.state = State::Wanted {
+            in_flight: Some((request_id, now_ns)),
+            retry_at_ns,
+        };
+        output.push(Output::Send {
+            to,
+            message: Message::InitProducerId(InitProducerIdRequest { request_id }),
+        });
+    }
+
+    /// Takes the id from the answer to the request in flight; after an error, asks again
+    /// (another broker) after `backoff_ns`.
+    pub(crate) fn on_response(
+        &mut self,
+        now_ns: u64,
+        response: &InitProducerIdResponse,
+        backoff_ns: u64,
+    ) {
+        let State::Wanted {
+            in_flight: Some((request_id, _)),
+            ..
+        } = self.state
+        else {
+            return;
+        };
+        if request_id != response.request_id {
+            return; // Late: an answer to a request already given up on.
+        }
+        self.state = match response.result {
+            Ok((producer_id, epoch)) => State::Known { producer_id, epoch },
+            Err(_) => State::Wanted {
+                in_flight: None,
+                retry_at_ns: now_ns + backoff_ns,
+            },
+        };
+    }
+
+    /// When [`Self::request_if_due`] next has something to do, if an id is wanted.
+    pub(crate) fn deadline_ns(&self, timeout_ns: u64) -> Option<u64> {
+        match self.state {
+            State::Wanted {
+                in_flight: Some((_, sent_ns)),
+                ..
+            } => Some(sent_ns + timeout_ns),
+            State::Wanted { retry_at_ns, .. } => Some(retry_at_ns),
+            State::Unneeded | State::Known { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::DataError;
+
+    fn sent(output: &[Output]) -> Vec<(u32, u64)> {
+        output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send {
+                    to,
+                    message: Message::InitProducerId(request),
+                } => Some((*to, request.request_id)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_producer_that_is_not_idempotent_stamps_nothing_and_asks_nothing() {
+        let mut identity = ProducerIdentity::new(false, 3);
+        let mut output = Vec::new();
+        identity.request_if_due(0, 10, &mut RequestIds::default(), &mut output);
+        assert!(output.is_empty() && identity.is_ready());
+        assert_eq!(identity.stamp(0, 3), ProducerStamp::NONE);
+        identity.renew(5);
+        assert!(identity.is_ready() && identity.deadline_ns(10).is_none());
+    }
+
+    #[test]
+    fn numbers_each_partition_from_zero_under_an_id_and_again_after_renewal() {
+        let mut identity = ProducerIdentity::new(true, 3);
+        let mut request_ids = RequestIds::default();
+        let mut output = Vec::new();
+        assert!(!identity.is_ready());
+        identity.request_if_due(0, 10, &mut request_ids, &mut output);
+        let [(to, request_id)] = sent(&output)[..] else {
+            panic!("one InitProducerId: {output:?}")
+        };
+        assert_eq!(to, 0);
+        identity.on_response(
+            1,
+            &InitProducerIdResponse {
+                request_id,
+                result: Ok((77, 0)),
+            },
+            5,
+        );
+        assert!(identity.is_ready());
+        let first = |stamp: ProducerStamp| stamp.0.map(|s| (s.producer_id, s.base_sequence));
+        assert_eq!(first(identity.stamp(2, 3)), Some((77, 0)));
+        assert_eq!(first(identity.stamp(2, 1)), Some((77, 3)));
+        assert_eq!(first(identity.stamp(4, 2)), Some((77, 0)));
+        identity.renew(2);
+        assert!(!identity.is_ready());
+        output.clear();
+        identity.request_if_due(2, 10, &mut request_ids, &mut output);
+        let [(to, request_id)] = sent(&output)[..] else {
+            panic!("one InitProducerId: {output:?}")
+        };
+        assert_eq!(to, 1, "round-robin over the brokers");
+        identity.on_response(
+            3,
+            &InitProducerIdResponse {
+                request_id,
+                result: Ok((78, 0)),
+            },
+            5,
+        );
+        assert_eq!(first(identity.stamp(2, 1)), Some((78, 0)));
+    }
+
+    #[test]
+    fn asks_again_after_a_timeout_or_an_error_and_ignores_late_answers() {
+        let mut identity = ProducerIdentity::new(true, 2);
+        let mut request_ids = RequestIds::default();
+        let mut output = Vec::new();
+        identity.request_if_due(0, 10, &mut request_ids, &mut output);
+        let (_, first_request) = sent(&output)[0];
+        identity.request_if_due(9, 10, &mut request_ids, &mut output);
+        assert_eq!(sent(&output).len(), 1, "not before the timeout");
+        assert_eq!(identity.deadline_ns(10), Some(10));
+        identity.request_if_due(10, 10, &mut request_ids, &mut output);
+        let (_, second_request) = sent(&output)[1];
+        identity.on_response(
+            11,
+            &InitProducerIdResponse {
+                request_id: first_request,
+                result: Ok((5, 0)),
+            },
+            5,
+        );
+        assert!(!identity.is_ready(), "a late answer is ignored");
+        identity.on_response(
+            12,
+            &InitProducerIdResponse {
+                request_id: second_request,
+                result: Err(DataError::ProducerIdsUnavailable),
+            },
+            5,
+        );
+        assert_eq!(
+            identity.deadline_ns(10),
+            Some(17),
+            "backs off after an error"
+        );
+    }
+}
