@@ -798,19 +798,7 @@ mod tests {
         }
     }
 
-    /// Every InitProducerId sent: (to, request id).
-    fn init_producer_ids(output: &[Output]) -> Vec<(u32, u64)> {
-        output
-            .iter()
-            .filter_map(|output| match output {
-                Output::Send {
-                    to,
-                    message: Message::InitProducerId(request),
-                } => Some((*to, request.request_id)),
-                _ => None,
-            })
-            .collect()
-    }
+    use crate::client::producer_identity::init_producer_ids_sent as init_producer_ids;
 
     /// Every produce request sent, each checked to go to the leader.
     fn produces(output: &[Output]) -> Vec<ProduceRequest> {

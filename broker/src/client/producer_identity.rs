@@ -179,23 +179,25 @@ impl ProducerIdentity {
     }
 }
 
+/// Every InitProducerId in `output`: (to, request id). For tests.
+#[cfg(test)]
+pub(crate) fn init_producer_ids_sent(output: &[Output]) -> Vec<(u32, u64)> {
+    output
+        .iter()
+        .filter_map(|output| match output {
+            Output::Send {
+                to,
+                message: Message::InitProducerId(request),
+            } => Some((*to, request.request_id)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::message::DataError;
-
-    fn sent(output: &[Output]) -> Vec<(u32, u64)> {
-        output
-            .iter()
-            .filter_map(|output| match output {
-                Output::Send {
-                    to,
-                    message: Message::InitProducerId(request),
-                } => Some((*to, request.request_id)),
-                _ => None,
-            })
-            .collect()
-    }
 
     #[test]
     fn a_producer_that_is_not_idempotent_stamps_nothing_and_asks_nothing() {
@@ -215,7 +217,7 @@ mod tests {
         let mut output = Vec::new();
         assert!(!identity.is_ready());
         identity.request_if_due(0, 10, &mut request_ids, &mut output);
-        let [(to, request_id)] = sent(&output)[..] else {
+        let [(to, request_id)] = init_producer_ids_sent(&output)[..] else {
             panic!("one InitProducerId: {output:?}")
         };
         assert_eq!(to, 0);
@@ -236,7 +238,7 @@ mod tests {
         assert!(!identity.is_ready());
         output.clear();
         identity.request_if_due(2, 10, &mut request_ids, &mut output);
-        let [(to, request_id)] = sent(&output)[..] else {
+        let [(to, request_id)] = init_producer_ids_sent(&output)[..] else {
             panic!("one InitProducerId: {output:?}")
         };
         assert_eq!(to, 1, "round-robin over the brokers");
@@ -257,12 +259,16 @@ mod tests {
         let mut request_ids = RequestIds::default();
         let mut output = Vec::new();
         identity.request_if_due(0, 10, &mut request_ids, &mut output);
-        let (_, first_request) = sent(&output)[0];
+        let (_, first_request) = init_producer_ids_sent(&output)[0];
         identity.request_if_due(9, 10, &mut request_ids, &mut output);
-        assert_eq!(sent(&output).len(), 1, "not before the timeout");
+        assert_eq!(
+            init_producer_ids_sent(&output).len(),
+            1,
+            "not before the timeout"
+        );
         assert_eq!(identity.deadline_ns(10), Some(10));
         identity.request_if_due(10, 10, &mut request_ids, &mut output);
-        let (_, second_request) = sent(&output)[1];
+        let (_, second_request) = init_producer_ids_sent(&output)[1];
         identity.on_response(
             11,
             &InitProducerIdResponse {
