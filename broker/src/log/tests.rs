@@ -182,16 +182,36 @@ mod single_log {
         model: Model,
         epoch: u64,
         next_value: u64,
+        /// The next sequence number of each idempotent producer.
+        sequences: [u32; 2],
         writes: Vec<LogWrite>,
     }
 
     impl Run {
+        /// The stamp of the next batch: one of two idempotent producers, or none, by turns; a
+        /// batch of `count` records of which the first `skipped` are left out (a piece).
+        fn next_stamp(&mut self, count: u64, skipped: u64) -> ProducerStamp {
+            let producer = (self.next_value % 3) as usize;
+            if producer == 2 {
+                return ProducerStamp::NONE;
+            }
+            let first = self.sequences[producer];
+            self.sequences[producer] += count as u32;
+            ProducerStamp(Some(ProducerSequence {
+                producer_id: producer as u64,
+                producer_epoch: 0,
+                batch_first_sequence: first,
+                base_sequence: first + skipped as u32,
+            }))
+        }
+
         fn new() -> Self {
             Self {
                 log: PartitionLog::new(limits()),
                 model: Model::default(),
                 epoch: 0,
                 next_value: 0,
+                sequences: [0; 2],
                 writes: Vec::new(),
             }
         }
@@ -211,7 +231,11 @@ mod single_log {
                     let fits = count >= 1
                         && count <= limits().batch_records_max
                         && self.log.record_count() + count <= limits().log_records_max;
-                    match self.log.append_as_leader(self.epoch, appended.clone()) {
+                    let producer = self.next_stamp(count, 0);
+                    match self
+                        .log
+                        .append_stamped_as_leader(self.epoch, appended.clone(), producer)
+                    {
                         Ok(done) => {
                             assert!(fits);
                             assert_eq!(done.base_offset, log_end_offset);
@@ -234,7 +258,11 @@ mod single_log {
                     self.epoch += epoch_increase;
                     let appended = records(self.next_value, count);
                     self.next_value += count;
-                    let batch = RecordBatch::new(log_end_offset, self.epoch, appended.clone());
+                    // Half the time a piece of a producer's batch, not its start.
+                    let skipped = self.next_value % 2;
+                    let producer = self.next_stamp(count + skipped, skipped);
+                    let batch = RecordBatch::new(log_end_offset, self.epoch, appended.clone())
+                        .with_producer(producer);
                     let fits = self.log.record_count() + count <= limits().log_records_max;
                     match self.log.append_as_follower(batch) {
                         Ok(write) => {

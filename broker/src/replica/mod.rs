@@ -40,6 +40,8 @@
 
 pub mod fetch_session;
 pub mod follower;
+#[cfg(test)]
+mod idempotent_produce_tests;
 pub mod leader;
 pub(crate) mod partition_map;
 #[cfg(test)]

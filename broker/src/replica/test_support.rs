@@ -20,7 +20,12 @@ pub(crate) fn key(partition: u32) -> PartitionKey {
 }
 
 pub(crate) fn node_with(roles: impl Fn() -> ReplicaRole) -> Node {
-    let mut node = Node::new(Arc::new(ClusterConfig::default()), 0, &Storage::default());
+    node_configured(ClusterConfig::default(), roles)
+}
+
+/// [`node_with`] under `config`.
+pub(crate) fn node_configured(config: ClusterConfig, roles: impl Fn() -> ReplicaRole) -> Node {
+    let mut node = Node::new(Arc::new(config), 0, &Storage::default());
     for partition in 0..2 {
         let replica = Replica {
             log: PartitionLog::new(node.config.limits.log),
