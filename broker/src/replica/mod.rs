@@ -41,7 +41,7 @@
 pub mod fetch_session;
 pub mod follower;
 #[cfg(test)]
-mod idempotent_produce_tests;
+mod idempotence_tests;
 pub mod leader;
 pub(crate) mod partition_map;
 #[cfg(test)]

@@ -5,14 +5,11 @@
 //! site is tested with the election itself, in
 //! `metadata::controller` and the metadata property test.)
 
-use crate::message::{
-    Acks, DataError, Message, ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse,
-};
+use crate::message::{Acks, DataError, Message, ReplicaFetchRequest, ReplicaFetchResponse};
 use crate::node::{Node, Output};
 use crate::perturb::Site;
 use crate::replica::ReplicaRole;
-use crate::replica::test_support::{EPOCH, key, leader, produce_request, take_sends};
-use crate::topic::TopicName;
+use crate::replica::test_support::{key, leader, produce_request, t0_session, take_sends};
 
 const SECOND_NS: u64 = 1_000_000_000;
 
@@ -22,18 +19,7 @@ fn produce_once(node: &mut Node, request_id: u64) {
 
 /// A session of follower 1 for t/0 alone, from `fetch_offset`.
 fn session(fetch_offset: u64, records_max: u64) -> ReplicaFetchRequest {
-    ReplicaFetchRequest {
-        request_id: 5,
-        replica: 1,
-        partitions: vec![ReplicaFetchPartition {
-            topic: TopicName::new("t"),
-            partition: 0,
-            current_leader_epoch: EPOCH,
-            fetch_offset,
-            high_watermark: 0,
-        }],
-        records_max,
-    }
+    t0_session(1, fetch_offset, records_max)
 }
 
 fn session_answers(node: &mut Node) -> Vec<ReplicaFetchResponse> {

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use crate::log::{PartitionLog, ProducerStamp, ProducerStates, Record};
-use crate::message::{Acks, Message, ProducePartition, ProduceRequest};
+use crate::message::{
+    Acks, Message, ProducePartition, ProduceRequest, ReplicaFetchPartition, ReplicaFetchRequest,
+};
 use crate::node::{Node, Output};
 use crate::replica::{
     FollowerPhase, FollowerProgress, FollowerState, LeaderState, Replica, ReplicaRole,
@@ -65,14 +67,17 @@ pub(crate) fn leader_role() -> ReplicaRole {
 
 /// Node 0 following leader 1 for t/0 and t/1.
 pub(crate) fn follower() -> Node {
-    node_with(|| {
-        ReplicaRole::Follower(FollowerState {
-            leader: 1,
-            phase: FollowerPhase::Fetching,
-            in_flight: None,
-            fetch_wanted: true,
-            sent_at_ns: 0,
-        })
+    node_with(follower_role)
+}
+
+/// The role of a replica fetching from leader 1.
+pub(crate) fn follower_role() -> ReplicaRole {
+    ReplicaRole::Follower(FollowerState {
+        leader: 1,
+        phase: FollowerPhase::Fetching,
+        in_flight: None,
+        fetch_wanted: true,
+        sent_at_ns: 0,
     })
 }
 
@@ -105,5 +110,21 @@ pub(crate) fn produce_request(request_id: u64, acks: Acks, partitions: &[u32]) -
         request_id,
         acks,
         partitions,
+    }
+}
+
+/// A fetch session of follower `replica` for t/0 alone, from `fetch_offset`, in [`EPOCH`].
+pub(crate) fn t0_session(replica: u32, fetch_offset: u64, records_max: u64) -> ReplicaFetchRequest {
+    ReplicaFetchRequest {
+        request_id: 5,
+        replica,
+        partitions: vec![ReplicaFetchPartition {
+            topic: TopicName::new("t"),
+            partition: 0,
+            current_leader_epoch: EPOCH,
+            fetch_offset,
+            high_watermark: 0,
+        }],
+        records_max,
     }
 }
