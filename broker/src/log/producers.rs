@@ -76,7 +76,7 @@ impl ProducerStates {
         states
     }
 
-    /// Forgets every producer (zoo #6's planted bug: state lost on a change of leader).
+    /// Forgets every producer (the log was emptied).
     pub fn clear(&mut self) {
         self.producers.clear();
     }
@@ -86,6 +86,7 @@ impl ProducerStates {
         self.producers.len()
     }
 
+    /// Whether the log holds no idempotent producer's batch.
     pub fn is_empty(&self) -> bool {
         self.producers.is_empty()
     }

@@ -1023,10 +1023,20 @@ mod tests {
         );
     }
 
-    fn forget_idempotence(scenario: &mut Scenario) {
+    /// The scenario without the draws made apart from the rest (perturbations, idempotence).
+    fn without_apart_draws(mut scenario: Scenario) -> Scenario {
+        scenario.cluster.perturbations = false;
         for producer in &mut scenario.workload.producers {
             producer.idempotent = false;
         }
+        scenario
+    }
+
+    /// The scenario of `seed` before the draws made apart: narrow, then widened.
+    fn widened(seed: u64) -> Scenario {
+        let mut drawn = narrow(seed);
+        widen(&mut drawn.cluster.topics, &mut stream(seed, Stream::Scale));
+        drawn
     }
 
     /// About half the acks=all producer shapes are idempotent, and only those; nothing else
@@ -1035,7 +1045,7 @@ mod tests {
     fn half_the_acks_all_producers_are_idempotent_and_nothing_else_changes() {
         let (mut idempotent, mut acks_all) = (0, 0);
         for seed in 0..1_000 {
-            let mut scenario = generate(seed);
+            let scenario = generate(seed);
             for producer in &scenario.workload.producers {
                 assert!(
                     !producer.idempotent || producer.acks == Acks::All,
@@ -1044,12 +1054,9 @@ mod tests {
                 idempotent += u32::from(producer.idempotent);
                 acks_all += u32::from(producer.acks == Acks::All);
             }
-            forget_idempotence(&mut scenario);
-            scenario.cluster.perturbations = false;
-            let mut drawn = narrow(seed);
-            widen(&mut drawn.cluster.topics, &mut stream(seed, Stream::Scale));
             assert_eq!(
-                scenario, drawn,
+                without_apart_draws(scenario),
+                widened(seed),
                 "seed {seed}: more than idempotence changed"
             );
         }
@@ -1066,14 +1073,11 @@ mod tests {
     fn one_seed_in_two_is_perturbed_and_changes_nothing_else() {
         let mut perturbed = 0;
         for seed in 0..1_000 {
-            let mut scenario = generate(seed);
+            let scenario = generate(seed);
             perturbed += u32::from(scenario.cluster.perturbations);
-            scenario.cluster.perturbations = false;
-            forget_idempotence(&mut scenario);
-            let mut drawn = narrow(seed);
-            widen(&mut drawn.cluster.topics, &mut stream(seed, Stream::Scale));
             assert_eq!(
-                scenario, drawn,
+                without_apart_draws(scenario),
+                widened(seed),
                 "seed {seed}: more than perturbations changed"
             );
         }
@@ -1090,9 +1094,7 @@ mod tests {
         let mut wide = 0;
         for seed in 0..3_200 {
             let scenario = generate(seed);
-            let mut narrowed = scenario.clone();
-            narrowed.cluster.perturbations = false;
-            forget_idempotence(&mut narrowed);
+            let mut narrowed = without_apart_draws(scenario.clone());
             let drawn = narrow(seed);
             for (topic, drawn) in narrowed
                 .cluster
