@@ -13,6 +13,8 @@
 //! - [`partition`]: [`PartitionLog`]: append (as leader or follower), read, truncate, high
 //!   watermark, recovery, and one round of the divergence search.
 //! - [`producers`]: [`ProducerStates`], the idempotent producers' last batches (KIP-98).
+//! - [`transactions`]: [`TransactionStates`], open and ended transactions and the last stable
+//!   offset (KIP-98).
 //! - [`divergence`]: the follower's truncation decision from the leader's answer (KIP-279).
 //! - [`image`]: [`LogWrite`] and [`LogImage`], the durable side.
 //! - [`flush`]: [`FlushPolicy`], when an append must be synced before it is acknowledged.
@@ -47,6 +49,7 @@ pub mod limits;
 pub mod partition;
 pub mod producers;
 pub mod record;
+pub mod transactions;
 
 #[cfg(test)]
 mod tests;
@@ -61,4 +64,8 @@ pub use image::{LogImage, LogWrite};
 pub use limits::{LogLimits, LogLimitsError};
 pub use partition::{AppendError, Appended, PartitionLog, ReadError};
 pub use producers::{PRODUCER_BATCHES_REMEMBERED, ProducerStates, SequenceVerdict};
-pub use record::{ProducerSequence, ProducerStamp, Record, RecordBatch, SharedRecords};
+pub use record::{
+    BatchTransaction, ProducerSequence, ProducerStamp, Record, RecordBatch, SharedRecords,
+    TransactionMarker, TransactionOutcome,
+};
+pub use transactions::{AbortedTransaction, EndedTransaction, MarkerVerdict, TransactionStates};

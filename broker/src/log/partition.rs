@@ -10,7 +10,8 @@
 //! - offsets are dense from the log start offset to the log end offset (LEO);
 //! - leader epochs never decrease along the log, and the epoch cache is exactly what the batches
 //!   imply (KIP-101);
-//! - the idempotent producers' state is what the batches imply (`super::producers`);
+//! - the idempotent producers' state is what the batches imply (`super::producers`), and so are
+//!   the transactions (`super::transactions`);
 //! - `log start offset <= high watermark <= LEO`: a replica never exposes what it does not hold.
 //!   Truncation clamps the HW (a follower can hold a HW above the divergence point after a
 //!   leader lost records it had counted, KIP-101 scenario 2); recovery clamps the checkpoint.
@@ -24,7 +25,10 @@ use super::epoch_cache::{EpochCache, EpochEndOffset};
 use super::image::{LogImage, LogWrite};
 use super::limits::LogLimits;
 use super::producers::ProducerStates;
-use super::record::{ProducerStamp, Record, RecordBatch, SharedRecords};
+use super::record::{
+    BatchTransaction, ProducerStamp, Record, RecordBatch, SharedRecords, TransactionMarker,
+};
+use super::transactions::{AbortedTransaction, TransactionStates};
 
 /// A refused append. The node answers the producer or drops the fetch response.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Error)]
@@ -89,6 +93,8 @@ pub struct PartitionLog {
     limits: LogLimits,
     /// The idempotent producers the batches imply (rebuilt from them on truncation and recovery).
     producers: ProducerStates,
+    /// The transactions the batches imply (rebuilt the same way).
+    transactions: TransactionStates,
     /// Counts the changes to the records (appends, truncations, log start moves); not part of
     /// the log's value (two logs holding the same records are equal whatever their histories).
     records_version: u64,
@@ -128,6 +134,7 @@ impl PartitionLog {
             high_watermark,
             limits,
             producers: ProducerStates::from_batches(image.batches()),
+            transactions: TransactionStates::from_batches(image.batches()),
             records_version: 0,
         };
         log.check_invariants();
@@ -137,6 +144,20 @@ impl PartitionLog {
     /// The idempotent producers this log holds batches of.
     pub fn producers(&self) -> &ProducerStates {
         &self.producers
+    }
+
+    /// The transactions this log holds.
+    pub fn transactions(&self) -> &TransactionStates {
+        &self.transactions
+    }
+
+    /// The last stable offset: what `read_committed` consumers read below (`super::transactions`).
+    /// Never below the log start: a transaction whose first records retention deleted holds the
+    /// LSO there until it ends, as Kafka's does.
+    pub fn last_stable_offset(&self) -> u64 {
+        self.transactions
+            .last_stable_offset(self.high_watermark)
+            .max(self.log_start_offset())
     }
 
     /// Everything this log has written, as the disk holds it once every write is synced.
@@ -221,19 +242,46 @@ impl PartitionLog {
         leader_epoch: u64,
         records: impl Into<SharedRecords>,
     ) -> Result<Appended, AppendError> {
-        self.append_stamped_as_leader(leader_epoch, records, ProducerStamp::NONE)
+        self.append_stamped_as_leader(
+            leader_epoch,
+            records,
+            ProducerStamp::NONE,
+            BatchTransaction::None,
+        )
     }
 
     /// [`Self::append_as_leader`] for a batch an idempotent producer stamped (its sequence
-    /// checked by the caller against [`Self::producers`]).
+    /// checked by the caller against [`Self::producers`]), in a transaction or not.
     pub fn append_stamped_as_leader(
         &mut self,
         leader_epoch: u64,
         records: impl Into<SharedRecords>,
         producer: ProducerStamp,
+        transaction: BatchTransaction,
     ) -> Result<Appended, AppendError> {
         let records = records.into();
         self.check_room(records.len() as u64)?;
+        self.assert_leader_epoch(leader_epoch);
+        let batch = RecordBatch::new(self.log_end_offset(), leader_epoch, records)
+            .with_producer(producer)
+            .with_transaction(transaction);
+        self.append_as_leader_checked(batch)
+    }
+
+    /// Appends the control batch that ends a producer's transaction, as the leader of
+    /// `leader_epoch` (the caller checked [`TransactionStates::marker_verdict`]).
+    pub fn append_marker_as_leader(
+        &mut self,
+        leader_epoch: u64,
+        marker: TransactionMarker,
+    ) -> Result<Appended, AppendError> {
+        self.check_room(1)?;
+        self.assert_leader_epoch(leader_epoch);
+        let batch = RecordBatch::marker(self.log_end_offset(), leader_epoch, marker);
+        self.append_as_leader_checked(batch)
+    }
+
+    fn assert_leader_epoch(&self, leader_epoch: u64) {
         if let Some(latest_epoch) = self.latest_epoch() {
             assert!(
                 leader_epoch >= latest_epoch,
@@ -241,8 +289,9 @@ impl PartitionLog {
                  {latest_epoch}"
             );
         }
-        let batch =
-            RecordBatch::new(self.log_end_offset(), leader_epoch, records).with_producer(producer);
+    }
+
+    fn append_as_leader_checked(&mut self, batch: RecordBatch) -> Result<Appended, AppendError> {
         let base_offset = batch.base_offset;
         let write = self.append(batch);
         Ok(Appended {
@@ -342,6 +391,7 @@ impl PartitionLog {
             self.epochs.truncate_from_end(offset);
         }
         self.producers = ProducerStates::from_batches(self.image.batches());
+        self.transactions = TransactionStates::from_batches(self.image.batches());
         self.high_watermark = self.high_watermark.min(offset);
         assert_eq!(
             self.log_end_offset(),
@@ -361,6 +411,7 @@ impl PartitionLog {
         self.records_version += 1;
         self.epochs.clear();
         self.producers.clear();
+        self.transactions.clear();
         self.high_watermark = log_start_offset;
         self.check_invariants();
         write
@@ -387,13 +438,31 @@ impl PartitionLog {
         None
     }
 
-    /// Reads what a consumer may see: [`Self::read`] bounded by the high watermark.
+    /// Reads what a consumer may see: [`Self::read`] bounded by the high watermark (a
+    /// `read_uncommitted` consumer's view: "committed" is meant in the replication sense).
     pub fn read_committed(
         &self,
         from_offset: u64,
         records_max: u64,
     ) -> Result<Vec<RecordBatch>, ReadError> {
         self.read(from_offset, self.high_watermark, records_max)
+    }
+
+    /// Reads what a `read_committed` consumer may see: [`Self::read`] bounded by the last stable
+    /// offset, with the aborted transactions the batches read overlap.
+    pub fn read_stable(
+        &self,
+        from_offset: u64,
+        records_max: u64,
+    ) -> Result<(Vec<RecordBatch>, Vec<AbortedTransaction>), ReadError> {
+        let batches = self.read(from_offset, self.last_stable_offset(), records_max)?;
+        let aborted = match batches.last() {
+            Some(last) => self
+                .transactions
+                .aborted_overlapping(from_offset, last.end_offset()),
+            None => Vec::new(),
+        };
+        Ok((batches, aborted))
     }
 
     /// Deletes every record below `offset` (DeleteRecords or retention). Only committed records
@@ -566,7 +635,18 @@ impl PartitionLog {
                 ProducerStates::from_batches(self.batches()),
                 "the producer states must be what the batches imply"
             );
+            assert_eq!(
+                self.transactions,
+                TransactionStates::from_batches(self.batches()),
+                "the transactions must be what the batches imply"
+            );
         }
+        let stable = self.last_stable_offset();
+        assert!(
+            stable <= self.high_watermark,
+            "last stable offset {stable} above the high watermark {}",
+            self.high_watermark
+        );
     }
 
     fn check_room(&self, appended: u64) -> Result<(), AppendError> {
@@ -595,6 +675,7 @@ impl PartitionLog {
         let end_offset = batch.end_offset();
         self.epochs.assign(batch.leader_epoch, batch.base_offset);
         self.producers.note(&batch);
+        self.transactions.note(&batch);
         let write = LogWrite::Append { batch };
         self.image.apply(&write);
         self.records_version += 1;

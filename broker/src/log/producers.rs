@@ -16,10 +16,13 @@
 //! - Per producer, the remembered batches are in log order and their sequence numbers increase.
 //! - A batch cut into pieces between replicas is one remembered batch: pieces carry the number of
 //!   the batch's first record ([`ProducerSequence::batch_first_sequence`]).
+//! - A transaction marker carries its producer's epoch: a marker of a newer epoch (the coordinator
+//!   fenced an older producer instance and aborted its transaction) makes the partition refuse
+//!   the older epoch's batches, and the new epoch numbers its records from 0 again.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::record::{ProducerSequence, RecordBatch};
+use super::record::{ProducerSequence, RecordBatch, TransactionMarker};
 
 /// How many of a producer's batches a partition remembers (Kafka's five: a producer has at most
 /// five requests in flight per partition, `max.in.flight.requests.per.connection`).
@@ -93,6 +96,10 @@ impl ProducerStates {
 
     /// Records a batch appended at the log end.
     pub fn note(&mut self, batch: &RecordBatch) {
+        if let Some(marker) = batch.transaction_marker() {
+            self.note_marker(marker);
+            return;
+        }
         let Some(sequence) = batch.producer.0 else {
             return;
         };
@@ -127,6 +134,26 @@ impl ProducerStates {
         if state.batches.len() > PRODUCER_BATCHES_REMEMBERED {
             state.batches.pop_front();
         }
+    }
+
+    /// A marker moves its producer to the marker's epoch, if newer.
+    fn note_marker(&mut self, marker: &TransactionMarker) {
+        let state = self
+            .producers
+            .entry(marker.producer_id)
+            .or_insert(ProducerState {
+                epoch: marker.producer_epoch,
+                batches: VecDeque::new(),
+            });
+        if marker.producer_epoch > state.epoch {
+            state.epoch = marker.producer_epoch;
+            state.batches.clear();
+        }
+    }
+
+    /// The epoch the partition knows `producer_id` at, if it knows the producer.
+    pub fn epoch_of(&self, producer_id: u64) -> Option<u16> {
+        self.producers.get(&producer_id).map(|state| state.epoch)
     }
 
     /// What to do with a producer's whole batch of `record_count` records.
@@ -288,6 +315,46 @@ mod tests {
             ..stamp(7, 0)
         };
         assert_eq!(states.verdict(next, 1), SequenceVerdict::Append);
+    }
+
+    #[test]
+    fn a_marker_of_a_newer_epoch_fences_the_older_one() {
+        use crate::log::record::{TransactionMarker, TransactionOutcome};
+        let mut states = ProducerStates::default();
+        states.note(&batch(0, stamp(7, 0), 2));
+        let marker = |offset, producer_epoch| {
+            RecordBatch::marker(
+                offset,
+                1,
+                TransactionMarker {
+                    producer_id: 7,
+                    producer_epoch,
+                    outcome: TransactionOutcome::Abort,
+                    coordinator_epoch: 0,
+                },
+            )
+        };
+        states.note(&marker(2, 0));
+        assert_eq!(
+            states.verdict(stamp(7, 2), 1),
+            SequenceVerdict::Append,
+            "a marker of the same epoch keeps the sequence"
+        );
+        states.note(&marker(3, 1));
+        assert_eq!(states.epoch_of(7), Some(1));
+        assert_eq!(
+            states.verdict(stamp(7, 2), 1),
+            SequenceVerdict::FencedEpoch { current: 1 },
+            "the zombie's next batch"
+        );
+        let bumped = ProducerSequence {
+            producer_epoch: 1,
+            ..stamp(7, 0)
+        };
+        assert_eq!(states.verdict(bumped, 1), SequenceVerdict::Append);
+        states.note(&marker(4, 5));
+        assert_eq!(states.epoch_of(8), None);
+        assert_eq!(states.epoch_of(7), Some(5));
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //! A batch from an idempotent producer also carries its [`ProducerStamp`] (KIP-98): the producer
 //! id and epoch, and the sequence numbers of its records, so that every replica can rebuild the
 //! producers' state from its log alone (`super::producers`).
+//!
+//! A transactional producer's batch is marked as part of a transaction ([`BatchTransaction`]),
+//! and a transaction ends with a marker: a control batch of one record that says whether it
+//! committed or aborted ([`TransactionMarker`]). Markers occupy offsets like records do, and
+//! consumers never see them. Every replica rebuilds the partition's transactions from its log
+//! alone (`super::transactions`).
 
 use std::fmt;
 use std::ops::Deref;
@@ -43,6 +49,66 @@ pub struct RecordBatch {
     /// The idempotent producer's stamp, if an idempotent producer sent the records.
     #[serde(default, skip_serializing_if = "ProducerStamp::is_none")]
     pub producer: ProducerStamp,
+    /// The batch's part in a transaction, if any.
+    #[serde(default, skip_serializing_if = "BatchTransaction::is_none")]
+    pub transaction: BatchTransaction,
+}
+
+/// A batch's part in a transaction (KIP-98).
+///
+/// Hashes to nothing when `None`, so that runs without transactions keep the trace digests they
+/// had before the broker knew transactions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BatchTransaction {
+    /// Not part of a transaction.
+    #[default]
+    None,
+    /// Records of the transaction the stamped producer ([`RecordBatch::producer`]) has open.
+    Data,
+    /// The control record that ends a producer's transaction.
+    Marker(TransactionMarker),
+}
+
+impl BatchTransaction {
+    pub fn is_none(&self) -> bool {
+        matches!(self, BatchTransaction::None)
+    }
+}
+
+impl std::hash::Hash for BatchTransaction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            BatchTransaction::None => {}
+            BatchTransaction::Data => state.write_u8(1),
+            BatchTransaction::Marker(marker) => {
+                state.write_u8(2);
+                marker.hash(state);
+            }
+        }
+    }
+}
+
+/// The end of a producer's transaction in one partition, written by the partition's leader at
+/// the transaction coordinator's request (Kafka's WriteTxnMarkers). Fences the producer's older
+/// epochs: a marker written for a bumped epoch (a coordinator that aborted a zombie's
+/// transaction) makes the partition refuse the zombie's batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TransactionMarker {
+    pub producer_id: u64,
+    pub producer_epoch: u16,
+    pub outcome: TransactionOutcome,
+    /// The epoch of the coordinator that wrote it (its transaction log partition's leader epoch):
+    /// a partition refuses markers from a coordinator older than one it took a marker from.
+    pub coordinator_epoch: u64,
+}
+
+/// How a transaction ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransactionOutcome {
+    Commit,
+    Abort,
 }
 
 /// Which idempotent producer sent a batch, and the sequence numbers of its records (KIP-98).
@@ -162,12 +228,44 @@ impl RecordBatch {
             leader_epoch,
             records,
             producer: ProducerStamp::NONE,
+            transaction: BatchTransaction::None,
         }
+    }
+
+    /// The control batch of one record that holds `marker`.
+    pub fn marker(base_offset: u64, leader_epoch: u64, marker: TransactionMarker) -> Self {
+        RecordBatch::new(base_offset, leader_epoch, vec![Record::default()])
+            .with_transaction(BatchTransaction::Marker(marker))
     }
 
     /// The batch, stamped by an idempotent producer.
     pub fn with_producer(self, producer: ProducerStamp) -> Self {
         RecordBatch { producer, ..self }
+    }
+
+    /// The batch, as part of a transaction. A transaction's data is stamped by its producer.
+    pub fn with_transaction(self, transaction: BatchTransaction) -> Self {
+        assert!(
+            transaction != BatchTransaction::Data || self.producer.0.is_some(),
+            "a transaction's records carry their producer's stamp"
+        );
+        RecordBatch {
+            transaction,
+            ..self
+        }
+    }
+
+    /// The marker this control batch holds, if it is one.
+    pub fn transaction_marker(&self) -> Option<&TransactionMarker> {
+        match &self.transaction {
+            BatchTransaction::Marker(marker) => Some(marker),
+            BatchTransaction::None | BatchTransaction::Data => None,
+        }
+    }
+
+    /// Whether consumers see the batch's records (markers are control records, never returned).
+    pub fn is_control(&self) -> bool {
+        self.transaction_marker().is_some()
     }
 
     /// Number of records in the batch.
@@ -215,6 +313,7 @@ impl RecordBatch {
         let last = (end - self.base_offset) as usize;
         RecordBatch::new(start, self.leader_epoch, &self.records[first..last])
             .with_producer(self.producer.skipping(start - self.base_offset))
+            .with_transaction(self.transaction)
     }
 
     /// How many records [`RecordBatch::slice`] would keep, without building the slice.

@@ -93,9 +93,36 @@ fn fetch(follower: &mut PartitionLog, leader: &PartitionLog, records_max: u64) -
 }
 
 mod single_log {
+    use std::collections::BTreeMap;
+
     use proptest::prelude::*;
 
     use super::*;
+
+    /// The last stable offset, worked out afresh from the batches: the HW, or the lowest offset of
+    /// a transactional record whose transaction has no marker below the HW.
+    fn stable_offset_oracle(log: &PartitionLog) -> u64 {
+        let high_watermark = log.high_watermark();
+        let mut unsettled: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+        let mut lowest_unstable = high_watermark;
+        for batch in log.batches() {
+            if let Some(marker) = batch.transaction_marker() {
+                let offsets = unsettled.remove(&marker.producer_id).unwrap_or_default();
+                if batch.base_offset >= high_watermark {
+                    let first = offsets.first().copied().unwrap_or(u64::MAX);
+                    lowest_unstable = lowest_unstable.min(first);
+                }
+            } else if batch.transaction == BatchTransaction::Data {
+                let producer = batch.producer.0.expect("stamped").producer_id;
+                let offsets = unsettled.entry(producer).or_default();
+                offsets.extend(batch.base_offset..batch.end_offset());
+            }
+        }
+        for offsets in unsettled.values() {
+            lowest_unstable = lowest_unstable.min(offsets[0]);
+        }
+        lowest_unstable
+    }
 
     fn limits() -> LogLimits {
         LogLimits {
@@ -107,14 +134,35 @@ mod single_log {
 
     #[derive(Clone, Debug)]
     enum Operation {
-        AppendAsLeader { epoch_increase: u64, count: u64 },
-        AppendAsFollower { epoch_increase: u64, count: u64 },
-        Truncate { selector: u64 },
-        AdvanceHighWatermark { selector: u64 },
-        FollowHighWatermark { selector: u64 },
-        AdvanceLogStart { selector: u64 },
-        StartAt { selector: u64 },
+        AppendAsLeader {
+            epoch_increase: u64,
+            count: u64,
+        },
+        AppendAsFollower {
+            epoch_increase: u64,
+            count: u64,
+        },
+        Truncate {
+            selector: u64,
+        },
+        AdvanceHighWatermark {
+            selector: u64,
+        },
+        FollowHighWatermark {
+            selector: u64,
+        },
+        AdvanceLogStart {
+            selector: u64,
+        },
+        StartAt {
+            selector: u64,
+        },
         Checkpoint,
+        /// The leader writes a marker ending producer `selector % 2`'s transaction (whether or
+        /// not it has one open), committing or aborting it by `selector`'s next bit.
+        EndTransaction {
+            selector: u64,
+        },
     }
 
     fn operation() -> impl Strategy<Value = Operation> {
@@ -131,6 +179,7 @@ mod single_log {
             1 => any::<u64>().prop_map(|selector| Operation::AdvanceLogStart { selector }),
             1 => any::<u64>().prop_map(|selector| Operation::StartAt { selector }),
             2 => Just(Operation::Checkpoint),
+            2 => any::<u64>().prop_map(|selector| Operation::EndTransaction { selector }),
         ]
     }
 
@@ -188,6 +237,14 @@ mod single_log {
     }
 
     impl Run {
+        /// Producer 0 writes in transactions, producer 1 is idempotent only.
+        fn transaction_of(producer: ProducerStamp) -> BatchTransaction {
+            match producer.0 {
+                Some(sequence) if sequence.producer_id == 0 => BatchTransaction::Data,
+                _ => BatchTransaction::None,
+            }
+        }
+
         /// The stamp of the next batch: one of two idempotent producers, or none, by turns; a
         /// batch of `count` records of which the first `skipped` are left out (a piece).
         fn next_stamp(&mut self, count: u64, skipped: u64) -> ProducerStamp {
@@ -232,10 +289,13 @@ mod single_log {
                         && count <= limits().batch_records_max
                         && self.log.record_count() + count <= limits().log_records_max;
                     let producer = self.next_stamp(count, 0);
-                    match self
-                        .log
-                        .append_stamped_as_leader(self.epoch, appended.clone(), producer)
-                    {
+                    let transaction = Self::transaction_of(producer);
+                    match self.log.append_stamped_as_leader(
+                        self.epoch,
+                        appended.clone(),
+                        producer,
+                        transaction,
+                    ) {
                         Ok(done) => {
                             assert!(fits);
                             assert_eq!(done.base_offset, log_end_offset);
@@ -262,7 +322,8 @@ mod single_log {
                     let skipped = self.next_value % 2;
                     let producer = self.next_stamp(count + skipped, skipped);
                     let batch = RecordBatch::new(log_end_offset, self.epoch, appended.clone())
-                        .with_producer(producer);
+                        .with_producer(producer)
+                        .with_transaction(Self::transaction_of(producer));
                     let fits = self.log.record_count() + count <= limits().log_records_max;
                     match self.log.append_as_follower(batch) {
                         Ok(write) => {
@@ -307,6 +368,31 @@ mod single_log {
                     Some(self.log.truncate_fully_and_start_at(offset))
                 }
                 Operation::Checkpoint => self.log.checkpoint_high_watermark(),
+                Operation::EndTransaction { selector } => {
+                    let outcome = if selector & 2 == 0 {
+                        TransactionOutcome::Commit
+                    } else {
+                        TransactionOutcome::Abort
+                    };
+                    let marker = TransactionMarker {
+                        producer_id: selector % 2,
+                        producer_epoch: 0,
+                        outcome,
+                        coordinator_epoch: 0,
+                    };
+                    let fits = self.log.record_count() < limits().log_records_max;
+                    match self.log.append_marker_as_leader(self.epoch, marker) {
+                        Ok(done) => {
+                            let epoch = self.epoch;
+                            self.model.records.push((epoch, Record::default()));
+                            Some(done.write)
+                        }
+                        Err(_) => {
+                            assert!(!fits, "a refused marker that fits");
+                            None
+                        }
+                    }
+                }
             };
             self.writes.extend(write);
         }
@@ -323,6 +409,18 @@ mod single_log {
             for operation in &operations {
                 run.perform(operation);
                 run.log.check_invariants_deep();
+                if run.log.log_start_offset() == 0 {
+                    prop_assert_eq!(run.log.last_stable_offset(), stable_offset_oracle(&run.log));
+                } else {
+                    // Transactions whose first records were deleted still hold the LSO.
+                    prop_assert!(run.log.last_stable_offset() <= stable_offset_oracle(&run.log));
+                }
+                let stable = run.log.last_stable_offset();
+                let (read, _) = run
+                    .log
+                    .read_stable(run.log.log_start_offset(), u64::MAX)
+                    .expect("the log start is in range");
+                prop_assert!(read.iter().all(|batch| batch.end_offset() <= stable));
                 prop_assert_eq!(flatten(&run.log), run.model.flatten());
                 prop_assert_eq!(run.log.log_start_offset(), run.model.log_start_offset);
                 for (offset, epoch, record) in run.model.flatten() {

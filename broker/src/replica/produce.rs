@@ -22,7 +22,10 @@
 //! in the leader state of its partition, for exactly each of its unresolved partitions; so
 //! requests in progress are bounded by the leaders' `limits.produce_in_flight_max`.
 
-use crate::log::{ProducerSequence, ProducerStamp, ProducerStates, SequenceVerdict, SharedRecords};
+use crate::log::{
+    BatchTransaction, ProducerSequence, ProducerStamp, ProducerStates, SequenceVerdict,
+    SharedRecords,
+};
 use crate::message::data::Acks;
 use crate::message::{DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse};
 use crate::node::{Node, Observation, Output};
@@ -167,7 +170,7 @@ impl Node {
         }
         let appended = replica
             .log
-            .append_stamped_as_leader(leader_epoch, records, producer)
+            .append_stamped_as_leader(leader_epoch, records, producer, BatchTransaction::None)
             .map_err(|error| DataError::InvalidBatch {
                 reason: error.to_string(),
             })?;
