@@ -515,6 +515,7 @@ impl Node {
                 self.on_elect_preferred_leaders(from, request_id, partitions);
             }
             Message::Produce(request) => self.on_produce(from, request),
+            Message::WriteTxnMarkers(request) => self.on_write_txn_markers(from, request),
             Message::Fetch(request) => self.on_fetch(from, request),
             Message::ReplicaFetch(request) => self.on_replica_fetch(from, request),
             Message::ReplicaFetchResponse(response) => {
@@ -544,6 +545,9 @@ impl Node {
             | Message::HeartbeatResponse(_)
             | Message::OffsetCommitResponse(_)
             | Message::OffsetFetchResponse(_) => {} // Meant for clients.
+            // Meant for a transaction coordinator, which brokers do not run yet: markers are
+            // written at the request of whoever asks (tests).
+            Message::WriteTxnMarkersResponse(_) => {}
         }
     }
 

@@ -14,12 +14,13 @@ use std::collections::BTreeMap;
 use rand::RngCore;
 
 use super::ClientReport;
+use super::fetched::delivered_records;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
 use crate::dedup::RequestIds;
 use crate::message::{
-    DataError, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, Message,
-    OffsetSpec,
+    DataError, FetchRequest, FetchResponse, IsolationLevel, ListOffsetsRequest,
+    ListOffsetsResponse, Message, OffsetSpec,
 };
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
@@ -185,12 +186,12 @@ impl Consumer {
                 let position = self.positions.get_mut(&partition).expect("assigned");
                 poll.records.push((partition, Vec::new()));
                 let (_, polled) = poll.records.last_mut().expect("pushed");
-                for batch in data.batches {
-                    for (offset, record) in batch.records_with_offsets() {
-                        if offset == *position {
+                for (offset, record) in delivered_records(&data.batches, &data.aborted.0) {
+                    if offset == *position {
+                        if let Some(record) = record {
                             polled.push((offset, record.value));
-                            *position += 1;
                         }
+                        *position += 1;
                     }
                 }
             }
@@ -295,6 +296,7 @@ impl Consumer {
                 current_leader_epoch: Some(epoch),
                 fetch_offset: self.positions[&partition],
                 records_max: self.config.fetch_records_max,
+                isolation: IsolationLevel::ReadUncommitted,
             };
             output.push(Output::Send {
                 to: leader,

@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::RngCore;
 
 use super::ClientReport;
+use super::fetched::delivered_records;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
 use crate::dedup::RequestIds;
@@ -43,8 +44,8 @@ use crate::message::group::{
     TopicPartition,
 };
 use crate::message::{
-    DataError, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, Message,
-    OffsetSpec,
+    DataError, FetchRequest, FetchResponse, IsolationLevel, ListOffsetsRequest,
+    ListOffsetsResponse, Message, OffsetSpec,
 };
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
@@ -1001,6 +1002,7 @@ impl GroupConsumer {
                 current_leader_epoch: Some(epoch),
                 fetch_offset: position,
                 records_max: self.config.fetch_records_max,
+                isolation: IsolationLevel::ReadUncommitted,
             };
             in_flight.insert(request_id, key);
             output.push(Output::Send {
@@ -1036,11 +1038,16 @@ impl GroupConsumer {
                     return; // Lost meanwhile.
                 };
                 let polled = records.entry(key.clone()).or_default();
-                for batch in data.batches {
+                let mut delivered = delivered_records(&data.batches, &data.aborted.0).peekable();
+                for batch in &data.batches {
                     let before = *position;
-                    for (offset, record) in batch.records_with_offsets() {
+                    while let Some((offset, record)) =
+                        delivered.next_if(|(offset, _)| *offset < batch.end_offset())
+                    {
                         if offset == *position {
-                            polled.push((offset, record.value));
+                            if let Some(record) = record {
+                                polled.push((offset, record.value));
+                            }
                             *position += 1;
                         }
                     }

@@ -9,6 +9,8 @@
 //!   idempotence, it never writes a value twice).
 //! - [`consumer`]: an assign-mode fetch loop that follows leader changes and resets to the
 //!   earliest offset on OFFSET_OUT_OF_RANGE.
+//! - `fetched`: which records of a fetch answer a consumer's application sees (never
+//!   transaction markers; under `read_committed`, no aborted transaction's records).
 //! - [`group_consumer`]: a subscribe-mode consumer in a group: joins and rejoins on rebalances,
 //!   commits (auto or manual), resumes from committed offsets, `auto.offset.reset`.
 //! - [`metadata`]: the clients' cache of partition leaders, refreshed from any broker.
@@ -17,6 +19,7 @@
 //! report through [`crate::Observation::Client`]. They have no disk.
 
 pub mod consumer;
+mod fetched;
 pub mod group_consumer;
 pub mod history;
 pub mod metadata;

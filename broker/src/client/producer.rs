@@ -33,7 +33,7 @@ use super::metadata::MetadataCache;
 use super::partitioner::partition_for_key;
 use super::producer_identity::ProducerIdentity;
 use crate::dedup::RequestIds;
-use crate::log::{ProducerStamp, Record, SharedRecords};
+use crate::log::{BatchTransaction, ProducerStamp, Record, SharedRecords};
 use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
@@ -445,6 +445,7 @@ impl Producer {
                 partition: part.partition,
                 records: part.records.clone(),
                 producer: part.producer,
+                transaction: BatchTransaction::None,
             });
             part.status = if acks == Acks::None {
                 PartStatus::Unknown

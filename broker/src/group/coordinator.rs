@@ -29,7 +29,7 @@ use crate::group::state::Group;
 use crate::group::{
     commit_key, commit_record_value, committed_offset_of, offsets_partition_for_group,
 };
-use crate::log::{ProducerStamp, Record};
+use crate::log::{BatchTransaction, ProducerStamp, Record};
 use crate::message::group::{
     GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse,
     LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
@@ -467,6 +467,7 @@ impl Node {
                 partition,
                 records: records.into(),
                 producer: ProducerStamp::NONE,
+                transaction: BatchTransaction::None,
             }],
         };
         self.send(self.id, Message::Produce(produce));

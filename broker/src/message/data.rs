@@ -11,7 +11,10 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::log::{ProducerStamp, RecordBatch, SharedRecords};
+use crate::log::{
+    AbortedTransaction, BatchTransaction, ProducerStamp, RecordBatch, SharedRecords,
+    TransactionMarker,
+};
 use crate::topic::TopicName;
 
 /// How many acknowledgements a producer waits for.
@@ -47,6 +50,29 @@ pub struct ProducePartition {
     /// An idempotent producer's id, epoch and the sequence number of the first record.
     #[serde(default, skip_serializing_if = "ProducerStamp::is_none")]
     pub producer: ProducerStamp,
+    /// [`BatchTransaction::Data`] for a transactional producer's records (which carry its stamp);
+    /// a producer never sends a marker.
+    #[serde(default, skip_serializing_if = "BatchTransaction::is_none")]
+    pub transaction: BatchTransaction,
+}
+
+/// A transaction coordinator has a partition leader end a producer's transaction in some of the
+/// partitions it leads (Kafka's WriteTxnMarkers): the leader appends the marker to each, and
+/// answers once the high watermark passes every marker (markers are written with acks=all).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WriteTxnMarkersRequest {
+    pub request_id: u64,
+    pub marker: TransactionMarker,
+    /// Each partition at most once.
+    pub partitions: Vec<(TopicName, u32)>,
+}
+
+/// The answer to a [`WriteTxnMarkersRequest`]: each partition's marker offset or error, in the
+/// request's order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WriteTxnMarkersResponse {
+    pub request_id: u64,
+    pub partitions: Vec<ProducePartitionResult>,
 }
 
 /// An idempotent producer asks any broker for a producer id (Kafka's InitProducerId without a
@@ -79,7 +105,8 @@ pub struct ProducePartitionResult {
     pub result: Result<u64, DataError>,
 }
 
-/// A consumer's fetch: it reads below the high watermark only.
+/// A consumer's fetch: it reads below the high watermark, or under `read_committed` below the
+/// last stable offset.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FetchRequest {
     pub request_id: u64,
@@ -89,6 +116,35 @@ pub struct FetchRequest {
     pub current_leader_epoch: Option<u64>,
     pub fetch_offset: u64,
     pub records_max: u64,
+    #[serde(default, skip_serializing_if = "IsolationLevel::is_read_uncommitted")]
+    pub isolation: IsolationLevel,
+}
+
+/// What a consumer may read of transactions (Kafka's `isolation.level`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsolationLevel {
+    /// Everything below the high watermark, open and aborted transactions' records included.
+    #[default]
+    ReadUncommitted,
+    /// Below the last stable offset, without aborted transactions' records.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    pub fn is_read_uncommitted(&self) -> bool {
+        *self == IsolationLevel::ReadUncommitted
+    }
+}
+
+/// Hashes to nothing for the default, so that runs without `read_committed` consumers keep the
+/// trace digests they had before there were any.
+impl std::hash::Hash for IsolationLevel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if *self == IsolationLevel::ReadCommitted {
+            state.write_u8(1);
+        }
+    }
 }
 
 /// What a leader returns to a fetch.
@@ -99,6 +155,29 @@ pub struct FetchData {
     pub log_start_offset: u64,
     pub log_end_offset: u64,
     pub batches: Vec<RecordBatch>,
+    /// Under `read_committed`: the aborted transactions the batches may hold records of.
+    #[serde(default, skip_serializing_if = "AbortedTransactions::is_empty")]
+    pub aborted: AbortedTransactions,
+}
+
+/// The aborted transactions of a fetch answer, by first offset. Hashes to nothing when empty, so
+/// that runs without transactions keep their trace digests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AbortedTransactions(pub Vec<AbortedTransaction>);
+
+impl AbortedTransactions {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::hash::Hash for AbortedTransactions {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        if !self.0.is_empty() {
+            self.0.hash(state);
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -236,6 +315,12 @@ pub enum DataError {
     /// The broker cannot hand out producer ids (not registered yet, or out of ids for its epoch).
     #[error("COORDINATOR_NOT_AVAILABLE: no producer id to hand out")]
     ProducerIdsUnavailable,
+    /// A marker from a transaction coordinator older than one the partition took a marker of
+    /// the producer's from; nothing was appended.
+    #[error(
+        "TRANSACTION_COORDINATOR_FENCED: the partition took a marker of coordinator epoch {current}"
+    )]
+    TransactionCoordinatorFenced { current: u64 },
 }
 
 impl DataError {
@@ -247,6 +332,7 @@ impl DataError {
                 | DataError::OutOfOrderSequence { .. }
                 | DataError::UnknownProducerId
                 | DataError::InvalidProducerEpoch { .. }
+                | DataError::TransactionCoordinatorFenced { .. }
         )
     }
 

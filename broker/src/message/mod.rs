@@ -15,11 +15,12 @@ pub mod data;
 pub mod group;
 
 pub use data::{
-    Acks, DataError, FetchData, FetchRequest, FetchResponse, InitProducerIdRequest,
-    InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse, OffsetSpec,
-    OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse, ProducePartition,
-    ProducePartitionResult, ProduceRequest, ProduceResponse, ReplicaFetchPartition,
-    ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
+    AbortedTransactions, Acks, DataError, FetchData, FetchRequest, FetchResponse,
+    InitProducerIdRequest, InitProducerIdResponse, IsolationLevel, ListOffsetsRequest,
+    ListOffsetsResponse, OffsetSpec, OffsetsForLeaderEpochRequest, OffsetsForLeaderEpochResponse,
+    ProducePartition, ProducePartitionResult, ProduceRequest, ProduceResponse,
+    ReplicaFetchPartition, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchResult,
+    WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
 
 use crate::config::{TopicConfig, TopicError};
@@ -127,6 +128,9 @@ pub enum Message {
     ListOffsetsResponse(ListOffsetsResponse),
     InitProducerId(InitProducerIdRequest),
     InitProducerIdResponse(InitProducerIdResponse),
+    /// Transaction coordinators to partition leaders.
+    WriteTxnMarkers(WriteTxnMarkersRequest),
+    WriteTxnMarkersResponse(WriteTxnMarkersResponse),
 
     // Consumer groups: members to their group's coordinator ([`group`]).
     JoinGroup(Box<group::JoinGroupRequest>),
@@ -157,6 +161,7 @@ impl Message {
             Message::OffsetsForLeaderEpoch(request) => Some(request.request_id),
             Message::ListOffsets(request) => Some(request.request_id),
             Message::InitProducerId(request) => Some(request.request_id),
+            Message::WriteTxnMarkers(request) => Some(request.request_id),
             Message::JoinGroup(request) => Some(request.request_id),
             Message::Heartbeat(request) => Some(request.request_id),
             Message::OffsetCommit(request) => Some(request.request_id),
@@ -183,6 +188,7 @@ impl Message {
             | Message::OffsetsForLeaderEpochResponse(_)
             | Message::ListOffsetsResponse(_)
             | Message::InitProducerIdResponse(_)
+            | Message::WriteTxnMarkersResponse(_)
             // Leaving twice is leaving once: the second finds no member.
             | Message::LeaveGroup(_)
             | Message::JoinGroupResponse(_)

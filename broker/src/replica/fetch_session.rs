@@ -461,6 +461,7 @@ mod tests {
             log_start_offset: 0,
             log_end_offset: 1,
             batches,
+            aborted: Default::default(),
         };
         let response = ReplicaFetchResponse {
             request_id: request.request_id,

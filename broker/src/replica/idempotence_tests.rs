@@ -66,6 +66,7 @@ fn stamped_request(
             partition: 0,
             records: records(values).into(),
             producer,
+            transaction: crate::log::BatchTransaction::None,
         }],
     }
 }

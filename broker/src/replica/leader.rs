@@ -15,10 +15,10 @@
 //!   every change to the partition, leaves by the periodic tick (Kafka's ISR expiration task).
 
 use crate::disk::Waiter;
-use crate::message::data::FetchData;
+use crate::message::data::{AbortedTransactions, FetchData};
 use crate::message::{
-    AlterPartitionRequest, DataError, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, Message, OffsetSpec, OffsetsForLeaderEpochRequest,
+    AlterPartitionRequest, DataError, FetchRequest, FetchResponse, IsolationLevel,
+    ListOffsetsRequest, ListOffsetsResponse, Message, OffsetSpec, OffsetsForLeaderEpochRequest,
     OffsetsForLeaderEpochResponse,
 };
 use crate::node::{Node, Observation};
@@ -207,7 +207,8 @@ impl Node {
             return;
         }
         let records_max = self.perturbed_records_max(request.records_max);
-        let served = self.serve_fetch(&key, Reader::Consumer, request.fetch_offset, records_max);
+        let reader = Reader::Consumer(request.isolation);
+        let served = self.serve_fetch(&key, reader, request.fetch_offset, records_max);
         match served {
             Ok(Some(data)) => self.answer_fetch(from, &key, &request, Ok(data)),
             Ok(None) => self.park_fetch(&key, from, request),
@@ -305,7 +306,7 @@ impl Node {
             let request = &fetch.request;
             let served = self.serve_fetch(
                 key,
-                Reader::Consumer,
+                Reader::Consumer(request.isolation),
                 request.fetch_offset,
                 request.records_max,
             );
@@ -545,18 +546,20 @@ impl Node {
     }
 }
 
-/// Who reads a partition: a follower reads up to the leader's LEO, a consumer up to the HW.
+/// Who reads a partition: a follower reads up to the leader's LEO, a consumer up to the HW, or
+/// under `read_committed` up to the last stable offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reader {
     Follower,
-    Consumer,
+    Consumer(IsolationLevel),
 }
 
 impl Reader {
     fn end_offset(self, log: &crate::log::PartitionLog) -> u64 {
         match self {
             Reader::Follower => log.log_end_offset(),
-            Reader::Consumer => log.high_watermark(),
+            Reader::Consumer(IsolationLevel::ReadUncommitted) => log.high_watermark(),
+            Reader::Consumer(IsolationLevel::ReadCommitted) => log.last_stable_offset(),
         }
     }
 }
@@ -639,7 +642,8 @@ fn parked_fetch_answerable(
     expire: bool,
     now_ns: u64,
 ) -> bool {
-    fetch_answerable(replica, Reader::Consumer, fetch.request.fetch_offset)
+    let reader = Reader::Consumer(fetch.request.isolation);
+    fetch_answerable(replica, reader, fetch.request.fetch_offset)
         || (expire && fetch.deadline_ns <= now_ns)
 }
 
@@ -680,10 +684,18 @@ pub(crate) fn read_fetch(
             log_start_offset: log.log_start_offset(),
             log_end_offset: log.log_end_offset(),
         })?;
-    if batches.is_empty() {
+    let (Some(first), Some(last)) = (batches.first(), batches.last()) else {
         return Ok(None);
+    };
+    let mut data = fetch_data(replica, Vec::new());
+    if reader == Reader::Consumer(IsolationLevel::ReadCommitted) {
+        let aborted = log
+            .transactions()
+            .aborted_overlapping(first.base_offset, last.end_offset());
+        data.aborted = AbortedTransactions(aborted);
     }
-    Ok(Some(fetch_data(replica, batches)))
+    data.batches = batches;
+    Ok(Some(data))
 }
 
 pub(crate) fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch>) -> FetchData {
@@ -693,6 +705,7 @@ pub(crate) fn fetch_data(replica: &Replica, batches: Vec<crate::log::RecordBatch
         log_start_offset: replica.log.log_start_offset(),
         log_end_offset: replica.log.log_end_offset(),
         batches,
+        aborted: AbortedTransactions::default(),
     }
 }
 

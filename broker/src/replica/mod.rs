@@ -50,6 +50,8 @@ pub mod produce;
 pub mod role;
 #[cfg(test)]
 pub(crate) mod test_support;
+#[cfg(test)]
+mod transaction_tests;
 
 use std::collections::BTreeMap;
 

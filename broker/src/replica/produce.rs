@@ -18,16 +18,27 @@
 //! - All partitions are appended before any fetch session is woken: a follower's parked session
 //!   is answered once, with every partition of the request.
 //!
+//! Transaction markers (Kafka's WriteTxnMarkers, sent by a transaction coordinator) take the same
+//! path as an acks=all produce: each partition's marker is appended as a control batch and waits
+//! as a pending produce for the HW; the request is answered with a [`WriteTxnMarkersResponse`].
+//! A marker from a coordinator older than the producer's last one is refused
+//! (TRANSACTION_COORDINATOR_FENCED), and so is one for an epoch older than the producer's
+//! (INVALID_PRODUCER_EPOCH).
+//!
 //! Invariants ([`Node::check_produce_invariants`]): a request in progress has a pending produce,
 //! in the leader state of its partition, for exactly each of its unresolved partitions; so
 //! requests in progress are bounded by the leaders' `limits.produce_in_flight_max`.
 
+use crate::log::{Appended, MarkerVerdict, TransactionMarker};
 use crate::log::{
     BatchTransaction, ProducerSequence, ProducerStamp, ProducerStates, SequenceVerdict,
     SharedRecords,
 };
 use crate::message::data::Acks;
-use crate::message::{DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse};
+use crate::message::{
+    DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse,
+    WriteTxnMarkersRequest, WriteTxnMarkersResponse,
+};
 use crate::node::{Node, Observation, Output};
 use crate::perturb::Site;
 use crate::replica::{PendingProduce, ReplicaRole};
@@ -38,10 +49,28 @@ use crate::storage::PartitionKey;
 pub(crate) struct ProduceInProgress {
     pub(crate) from: u32,
     pub(crate) request_id: u64,
+    pub(crate) answer: AnswerAs,
     /// Each partition of the request, in its order, with its outcome once known.
     pub(crate) partitions: Vec<(PartitionKey, Option<Result<u64, DataError>>)>,
     /// How many outcomes are still unknown; the request is answered when none is.
     pub(crate) unresolved: usize,
+}
+
+/// Which response a request in progress is answered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AnswerAs {
+    Produce,
+    TxnMarkers,
+}
+
+/// What one partition of a request appends.
+enum Appending {
+    Batch {
+        records: SharedRecords,
+        producer: ProducerStamp,
+        transaction: BatchTransaction,
+    },
+    Marker(TransactionMarker),
 }
 
 impl Node {
@@ -54,12 +83,38 @@ impl Node {
             .map(|part| (part.topic.clone(), part.partition))
             .collect();
         let produce = if acks != Acks::None {
-            self.start_produce(from, request_id, &keys)
+            self.start_produce(from, request_id, &keys, AnswerAs::Produce)
         } else {
             None
         };
+        let appending = request.partitions.into_iter().map(|part| Appending::Batch {
+            records: part.records,
+            producer: part.producer,
+            transaction: part.transaction,
+        });
+        self.append_parts(&keys, produce, acks, appending);
+    }
+
+    /// A coordinator's markers: appended and answered as an acks=all produce is.
+    pub(crate) fn on_write_txn_markers(&mut self, from: u32, request: WriteTxnMarkersRequest) {
+        let keys: Vec<PartitionKey> = request.partitions;
+        let produce = self.start_produce(from, request.request_id, &keys, AnswerAs::TxnMarkers);
+        let marker = request.marker;
+        let appending = (0..keys.len()).map(|_| Appending::Marker(marker));
+        self.append_parts(&keys, produce, Acks::All, appending);
+    }
+
+    /// Appends each partition's part of a request (`produce`: its id, `None` under acks=0) and
+    /// wakes what the appends concern.
+    fn append_parts(
+        &mut self,
+        keys: &[PartitionKey],
+        produce: Option<u64>,
+        acks: Acks,
+        parts: impl Iterator<Item = Appending>,
+    ) {
         let mut appended = self.replicas.take_keys();
-        for (position, part) in request.partitions.into_iter().enumerate() {
+        for (position, part) in parts.enumerate() {
             let key = &keys[position];
             // Requests name a handful of partitions: a scan beats a set.
             let result = if !keys[..position].contains(key) {
@@ -72,7 +127,14 @@ impl Node {
                     end_offset: 0,
                     deadline_ns: self.now_ns() + self.config.timing.produce_timeout_ns,
                 });
-                self.append_produce(key, pending, part.records, part.producer)
+                match part {
+                    Appending::Batch {
+                        records,
+                        producer,
+                        transaction,
+                    } => self.append_produce(key, pending, records, producer, transaction),
+                    Appending::Marker(marker) => self.append_marker(key, pending, marker),
+                }
             } else {
                 Err(DataError::InvalidBatch {
                     reason: "a partition named twice in one request".to_owned(),
@@ -96,10 +158,17 @@ impl Node {
     /// Notes a request whose answer waits for each of its partitions, under a fresh local id
     /// (a request handled twice, as without deduplication, is two requests). Answered at once,
     /// with no id, if it names no partition.
-    fn start_produce(&mut self, from: u32, request_id: u64, keys: &[PartitionKey]) -> Option<u64> {
+    fn start_produce(
+        &mut self,
+        from: u32,
+        request_id: u64,
+        keys: &[PartitionKey],
+        answer: AnswerAs,
+    ) -> Option<u64> {
         let progress = ProduceInProgress {
             from,
             request_id,
+            answer,
             partitions: keys.iter().map(|key| (key.clone(), None)).collect(),
             unresolved: keys.len(),
         };
@@ -121,30 +190,15 @@ impl Node {
         pending: Option<PendingProduce>,
         records: SharedRecords,
         producer: ProducerStamp,
+        transaction: BatchTransaction,
     ) -> Result<(), DataError> {
-        self.check_leader(key, None, false)?;
-        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
-        let never = !self.config.flush.must_sync_before_acknowledge();
+        self.check_leader_may_append(key, pending.as_ref())?;
+        check_transaction_part(producer, transaction)?;
         let replica = self.replicas.partitions.get_mut(key).expect("checked");
         let leader_epoch = replica.leader_epoch;
         let ReplicaRole::Leader(leader) = &mut replica.role else {
             unreachable!("checked")
         };
-        let isr = leader.isr.len() as u32;
-        let acks_all = pending
-            .as_ref()
-            .is_some_and(|pending| pending.acks == Acks::All);
-        if acks_all && isr < leader.min_insync_replicas {
-            return Err(DataError::NotEnoughReplicas {
-                isr,
-                min_insync: leader.min_insync_replicas,
-            });
-        }
-        if leader.pending.len() >= in_flight_max
-            || self.perturbations.fires(Site::ProduceRefusedBusy)
-        {
-            return Err(DataError::ProduceInFlightLimit);
-        }
         if let Some(sequence) = producer.0 {
             let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
             let states = if lose_state {
@@ -170,12 +224,86 @@ impl Node {
         }
         let appended = replica
             .log
-            .append_stamped_as_leader(leader_epoch, records, producer, BatchTransaction::None)
+            .append_stamped_as_leader(leader_epoch, records, producer, transaction)
             .map_err(|error| DataError::InvalidBatch {
                 reason: error.to_string(),
             })?;
-        let ReplicaRole::Leader(leader) = &mut replica.role else {
+        self.await_appended(key, pending, appended);
+        Ok(())
+    }
+
+    /// Validates and appends one partition's transaction marker; queues its acknowledgement.
+    fn append_marker(
+        &mut self,
+        key: &PartitionKey,
+        pending: Option<PendingProduce>,
+        marker: TransactionMarker,
+    ) -> Result<(), DataError> {
+        self.check_leader_may_append(key, pending.as_ref())?;
+        let replica = self.replicas.partitions.get_mut(key).expect("checked");
+        let log = &replica.log;
+        if let MarkerVerdict::CoordinatorFenced { current } =
+            log.transactions().marker_verdict(&marker)
+        {
+            return Err(DataError::TransactionCoordinatorFenced { current });
+        }
+        if let Some(current) = log.producers().epoch_of(marker.producer_id)
+            && marker.producer_epoch < current
+        {
+            return Err(DataError::InvalidProducerEpoch { current });
+        }
+        let leader_epoch = replica.leader_epoch;
+        let appended = replica
+            .log
+            .append_marker_as_leader(leader_epoch, marker)
+            .map_err(|error| DataError::InvalidBatch {
+                reason: error.to_string(),
+            })?;
+        self.await_appended(key, pending, appended);
+        Ok(())
+    }
+
+    /// The checks every append at a leader passes first: it leads, its ISR is large enough for
+    /// acks=all, and it has room for one more pending produce.
+    fn check_leader_may_append(
+        &mut self,
+        key: &PartitionKey,
+        pending: Option<&PendingProduce>,
+    ) -> Result<(), DataError> {
+        self.check_leader(key, None, false)?;
+        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
+        let replica = &self.replicas.partitions[key];
+        let ReplicaRole::Leader(leader) = &replica.role else {
             unreachable!("checked")
+        };
+        let isr = leader.isr.len() as u32;
+        let acks_all = pending.is_some_and(|pending| pending.acks == Acks::All);
+        if acks_all && isr < leader.min_insync_replicas {
+            return Err(DataError::NotEnoughReplicas {
+                isr,
+                min_insync: leader.min_insync_replicas,
+            });
+        }
+        if leader.pending.len() >= in_flight_max
+            || self.perturbations.fires(Site::ProduceRefusedBusy)
+        {
+            return Err(DataError::ProduceInFlightLimit);
+        }
+        Ok(())
+    }
+
+    /// After an append at the leader: persist it, and wait for its acknowledgement.
+    fn await_appended(
+        &mut self,
+        key: &PartitionKey,
+        pending: Option<PendingProduce>,
+        appended: Appended,
+    ) {
+        let never = !self.config.flush.must_sync_before_acknowledge();
+        let replica = self.replicas.partitions.get_mut(key).expect("appended");
+        let leader_epoch = replica.leader_epoch;
+        let ReplicaRole::Leader(leader) = &mut replica.role else {
+            unreachable!("appended as leader")
         };
         if never {
             leader.durable_end_offset = appended.log_end_offset;
@@ -193,7 +321,6 @@ impl Node {
         if !never {
             self.when_log_durable(key, leader_epoch, appended.log_end_offset);
         }
-        Ok(())
     }
 
     /// Answers every pending produce of `key` that its acks allow: acks=1 once the leader's log
@@ -283,6 +410,7 @@ impl Node {
     }
 
     fn answer_produce(&mut self, progress: ProduceInProgress) {
+        let answer = progress.answer;
         let partitions = progress
             .partitions
             .into_iter()
@@ -292,11 +420,18 @@ impl Node {
                 result: result.expect("every partition resolved"),
             })
             .collect();
-        let response = ProduceResponse {
-            request_id: progress.request_id,
-            partitions,
+        let request_id = progress.request_id;
+        let message = match answer {
+            AnswerAs::Produce => Message::ProduceResponse(ProduceResponse {
+                request_id,
+                partitions,
+            }),
+            AnswerAs::TxnMarkers => Message::WriteTxnMarkersResponse(WriteTxnMarkersResponse {
+                request_id,
+                partitions,
+            }),
         };
-        self.send(progress.from, Message::ProduceResponse(response));
+        self.send(progress.from, message);
     }
 
     /// Asserts the module's invariants.
@@ -362,6 +497,23 @@ pub(crate) fn produce_answerable(
         Acks::All => high_watermark >= pending.end_offset,
         Acks::None => false,
     }
+}
+
+/// A producer's batch may be a transaction's records (stamped), never a marker: markers come
+/// from coordinators, through [`Node::on_write_txn_markers`].
+fn check_transaction_part(
+    producer: ProducerStamp,
+    transaction: BatchTransaction,
+) -> Result<(), DataError> {
+    let reason = match transaction {
+        BatchTransaction::None => return Ok(()),
+        BatchTransaction::Data if producer.0.is_some() => return Ok(()),
+        BatchTransaction::Data => "transactional records without a producer id",
+        BatchTransaction::Marker(_) => "a transaction marker in a produce request",
+    };
+    Err(DataError::InvalidBatch {
+        reason: reason.to_owned(),
+    })
 }
 
 /// Checks an idempotent producer's batch against the producers a leader knows: `None` to append

@@ -104,6 +104,7 @@ pub(crate) fn produce_request(request_id: u64, acks: Acks, partitions: &[u32]) -
             }]
             .into(),
             producer: ProducerStamp::NONE,
+            transaction: crate::log::BatchTransaction::None,
         })
         .collect();
     ProduceRequest {

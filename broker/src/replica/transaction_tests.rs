@@ -1,0 +1,306 @@
+//! Transactions at a partition leader (KIP-98): a transactional producer's records hold the last
+//! stable offset (LSO) at their first offset until the coordinator's marker is written and
+//! replicated; `read_committed` fetches read below the LSO and learn the aborted transactions,
+//! `read_uncommitted` ones read below the HW as before; a marker waits for the HW like an acks=all
+//! produce, and is refused from a deposed coordinator or for a fenced producer epoch; a marker of
+//! a bumped epoch fences the producer's older instance.
+
+use crate::log::{
+    AbortedTransaction, BatchTransaction, ProducerSequence, ProducerStamp, Record,
+    TransactionMarker, TransactionOutcome,
+};
+use crate::message::{
+    Acks, DataError, FetchData, FetchRequest, IsolationLevel, Message, ProducePartition,
+    ProduceRequest, WriteTxnMarkersRequest,
+};
+use crate::node::Node;
+use crate::replica::test_support::{key, leader, t0_session, take_sends};
+use crate::topic::TopicName;
+
+const PRODUCER_ID: u64 = 7;
+const PRODUCER_NODE: u32 = 9;
+const COORDINATOR_NODE: u32 = 8;
+const CONSUMER_NODE: u32 = 10;
+
+fn transactional(
+    request_id: u64,
+    epoch: u16,
+    first_sequence: u32,
+    values: &[u64],
+) -> ProduceRequest {
+    let records: Vec<Record> = values
+        .iter()
+        .map(|&value| Record { key: None, value })
+        .collect();
+    ProduceRequest {
+        request_id,
+        acks: Acks::All,
+        partitions: vec![ProducePartition {
+            topic: TopicName::new("t"),
+            partition: 0,
+            records: records.into(),
+            producer: ProducerStamp(Some(ProducerSequence {
+                producer_id: PRODUCER_ID,
+                producer_epoch: epoch,
+                batch_first_sequence: first_sequence,
+                base_sequence: first_sequence,
+            })),
+            transaction: BatchTransaction::Data,
+        }],
+    }
+}
+
+fn plain(request_id: u64, value: u64) -> ProduceRequest {
+    ProduceRequest {
+        request_id,
+        acks: Acks::All,
+        partitions: vec![ProducePartition {
+            topic: TopicName::new("t"),
+            partition: 0,
+            records: vec![Record { key: None, value }].into(),
+            producer: ProducerStamp::NONE,
+            transaction: BatchTransaction::None,
+        }],
+    }
+}
+
+fn marker(
+    outcome: TransactionOutcome,
+    producer_epoch: u16,
+    coordinator_epoch: u64,
+) -> TransactionMarker {
+    TransactionMarker {
+        producer_id: PRODUCER_ID,
+        producer_epoch,
+        outcome,
+        coordinator_epoch,
+    }
+}
+
+fn write_marker(node: &mut Node, request_id: u64, marker: TransactionMarker) {
+    let request = WriteTxnMarkersRequest {
+        request_id,
+        marker,
+        partitions: vec![key(0)],
+    };
+    node.on_write_txn_markers(COORDINATOR_NODE, request);
+}
+
+/// Both followers and the leader's disk hold t/0 up to `end_offset`: the HW moves there.
+fn replicate(node: &mut Node, end_offset: u64) {
+    let leader_epoch = node.replicas.partitions[&key(0)].leader_epoch;
+    node.on_log_durable(key(0), leader_epoch, end_offset);
+    for follower in [1, 2] {
+        node.on_replica_fetch(follower, t0_session(follower, end_offset, 100));
+    }
+    assert_eq!(
+        node.replicas.partitions[&key(0)].log.high_watermark(),
+        end_offset
+    );
+}
+
+/// The answers sent to `to` since the last look: (request id, result of t/0).
+fn answers_to(node: &mut Node, to: u32) -> Vec<(u64, Result<u64, DataError>)> {
+    let mut answers = Vec::new();
+    for (receiver, message) in take_sends(node) {
+        let (request_id, partitions) = match message {
+            Message::ProduceResponse(response) => (response.request_id, response.partitions),
+            Message::WriteTxnMarkersResponse(response) => {
+                (response.request_id, response.partitions)
+            }
+            _ => continue,
+        };
+        if receiver == to {
+            let [answer] = partitions.as_slice() else {
+                panic!("one partition per request: {partitions:?}");
+            };
+            answers.push((request_id, answer.result.clone()));
+        }
+    }
+    answers
+}
+
+/// A consumer's fetch of t/0 from offset 0, and the data it is answered with at once (`None` if
+/// the fetch was parked).
+fn fetch(node: &mut Node, isolation: IsolationLevel) -> Option<FetchData> {
+    take_sends(node);
+    let request = FetchRequest {
+        request_id: 50,
+        topic: TopicName::new("t"),
+        partition: 0,
+        current_leader_epoch: None,
+        fetch_offset: 0,
+        records_max: 100,
+        isolation,
+    };
+    node.on_fetch(CONSUMER_NODE, request);
+    take_sends(node)
+        .into_iter()
+        .find_map(|(to, message)| match message {
+            Message::FetchResponse(response) if to == CONSUMER_NODE => {
+                Some(response.result.expect("a leader's answer"))
+            }
+            _ => None,
+        })
+}
+
+fn offsets(data: &FetchData) -> Vec<u64> {
+    data.batches
+        .iter()
+        .flat_map(|batch| batch.base_offset..batch.end_offset())
+        .collect()
+}
+
+fn last_stable_offset(node: &Node) -> u64 {
+    node.replicas.partitions[&key(0)].log.last_stable_offset()
+}
+
+#[test]
+fn an_open_transaction_holds_the_stable_offset_until_its_marker_is_replicated() {
+    let mut node = leader();
+    node.on_produce(PRODUCER_NODE, plain(1, 10));
+    node.on_produce(PRODUCER_NODE, transactional(2, 0, 0, &[11, 12]));
+    node.on_produce(PRODUCER_NODE, plain(3, 13));
+    replicate(&mut node, 4);
+    assert_eq!(
+        answers_to(&mut node, PRODUCER_NODE),
+        [(1, Ok(0)), (2, Ok(1)), (3, Ok(3))]
+    );
+    assert_eq!(last_stable_offset(&node), 1, "the transaction starts at 1");
+
+    let uncommitted = fetch(&mut node, IsolationLevel::ReadUncommitted).expect("data below the HW");
+    assert_eq!(offsets(&uncommitted), [0, 1, 2, 3]);
+    let committed = fetch(&mut node, IsolationLevel::ReadCommitted).expect("data below the LSO");
+    assert_eq!(offsets(&committed), [0], "only below the LSO");
+
+    write_marker(&mut node, 4, marker(TransactionOutcome::Commit, 0, 0));
+    assert_eq!(
+        last_stable_offset(&node),
+        1,
+        "the marker is not replicated yet"
+    );
+    assert!(
+        answers_to(&mut node, COORDINATOR_NODE).is_empty(),
+        "waits for the HW"
+    );
+    replicate(&mut node, 5);
+    assert_eq!(answers_to(&mut node, COORDINATOR_NODE), [(4, Ok(4))]);
+    assert_eq!(last_stable_offset(&node), 5);
+    let committed = fetch(&mut node, IsolationLevel::ReadCommitted).expect("data below the LSO");
+    assert_eq!(offsets(&committed), [0, 1, 2, 3, 4]);
+    assert!(committed.aborted.is_empty());
+    let last = committed.batches.last().expect("batches");
+    assert!(last.is_control() && last.base_offset == 4, "the marker at 4");
+    node.check_produce_invariants();
+}
+
+#[test]
+fn a_read_committed_fetch_of_an_aborted_transaction_lists_it() {
+    let mut node = leader();
+    node.on_produce(PRODUCER_NODE, transactional(1, 0, 0, &[10, 11]));
+    write_marker(&mut node, 2, marker(TransactionOutcome::Abort, 0, 0));
+    replicate(&mut node, 3);
+    let committed = fetch(&mut node, IsolationLevel::ReadCommitted).expect("data below the LSO");
+    assert_eq!(offsets(&committed), [0, 1, 2]);
+    assert_eq!(
+        committed.aborted.0,
+        [AbortedTransaction {
+            producer_id: PRODUCER_ID,
+            first_offset: 0
+        }]
+    );
+    let uncommitted = fetch(&mut node, IsolationLevel::ReadUncommitted).expect("data");
+    assert!(
+        uncommitted.aborted.is_empty(),
+        "read_uncommitted is told nothing"
+    );
+}
+
+#[test]
+fn a_parked_read_committed_fetch_is_answered_when_the_stable_offset_moves() {
+    let mut node = leader();
+    node.on_produce(PRODUCER_NODE, transactional(1, 0, 0, &[10]));
+    replicate(&mut node, 1);
+    assert!(
+        fetch(&mut node, IsolationLevel::ReadCommitted).is_none(),
+        "parked: nothing is stable"
+    );
+    write_marker(&mut node, 2, marker(TransactionOutcome::Commit, 0, 0));
+    replicate(&mut node, 2);
+    let answered = take_sends(&mut node)
+        .into_iter()
+        .find_map(|(to, message)| match message {
+            Message::FetchResponse(response) if to == CONSUMER_NODE => Some(response),
+            _ => None,
+        });
+    let data = answered.expect("answered").result.expect("data");
+    assert_eq!(offsets(&data), [0, 1]);
+}
+
+#[test]
+fn markers_from_a_deposed_coordinator_or_a_fenced_epoch_are_refused() {
+    let mut node = leader();
+    node.on_produce(PRODUCER_NODE, transactional(1, 0, 0, &[10]));
+    write_marker(&mut node, 2, marker(TransactionOutcome::Abort, 1, 5));
+    replicate(&mut node, 2);
+    assert_eq!(answers_to(&mut node, COORDINATOR_NODE), [(2, Ok(1))]);
+
+    write_marker(&mut node, 3, marker(TransactionOutcome::Commit, 1, 4));
+    assert_eq!(
+        answers_to(&mut node, COORDINATOR_NODE),
+        [(
+            3,
+            Err(DataError::TransactionCoordinatorFenced { current: 5 })
+        )]
+    );
+    write_marker(&mut node, 4, marker(TransactionOutcome::Commit, 0, 5));
+    assert_eq!(
+        answers_to(&mut node, COORDINATOR_NODE),
+        [(4, Err(DataError::InvalidProducerEpoch { current: 1 }))]
+    );
+    assert_eq!(
+        node.replicas.partitions[&key(0)].log.log_end_offset(),
+        2,
+        "nothing appended"
+    );
+}
+
+#[test]
+fn a_marker_of_a_bumped_epoch_fences_the_zombie_producer() {
+    let mut node = leader();
+    node.on_produce(PRODUCER_NODE, transactional(1, 0, 0, &[10]));
+    // The coordinator fenced epoch 0 (a new instance took the transactional id): it aborts the
+    // zombie's transaction under epoch 1.
+    write_marker(&mut node, 2, marker(TransactionOutcome::Abort, 1, 0));
+    replicate(&mut node, 2);
+    take_sends(&mut node);
+    node.on_produce(PRODUCER_NODE, transactional(3, 0, 1, &[11]));
+    assert_eq!(
+        answers_to(&mut node, PRODUCER_NODE),
+        [(3, Err(DataError::InvalidProducerEpoch { current: 1 }))]
+    );
+    node.on_produce(PRODUCER_NODE, transactional(4, 1, 0, &[12]));
+    replicate(&mut node, 3);
+    assert_eq!(answers_to(&mut node, PRODUCER_NODE), [(4, Ok(2))]);
+}
+
+#[test]
+fn a_produce_may_not_carry_a_marker_or_unstamped_transactional_records() {
+    let mut node = leader();
+    let mut unstamped = plain(1, 10);
+    unstamped.partitions[0].transaction = BatchTransaction::Data;
+    let mut forged = plain(2, 11);
+    forged.partitions[0].transaction =
+        BatchTransaction::Marker(marker(TransactionOutcome::Commit, 0, 0));
+    node.on_produce(PRODUCER_NODE, unstamped);
+    node.on_produce(PRODUCER_NODE, forged);
+    let answers = answers_to(&mut node, PRODUCER_NODE);
+    assert!(
+        answers
+            .iter()
+            .all(|(_, result)| matches!(result, Err(DataError::InvalidBatch { .. }))),
+        "{answers:?}"
+    );
+    assert_eq!(answers.len(), 2);
+    assert_eq!(node.replicas.partitions[&key(0)].log.log_end_offset(), 0);
+}
