@@ -20,6 +20,8 @@
 //!   committed metadata.
 //! - [`group`]: consumer groups: the coordinator (membership, rebalances, assignors), offsets
 //!   committed as records of the internal offsets topic and replayed after failover.
+//! - [`txn`]: transactions: where a transactional id's coordinator lives (the partition side is
+//!   in [`log`] and [`replica`]).
 //! - [`client`]: sans-IO producer, assign-mode consumer, group consumer, and the history events
 //!   they report.
 //! - [`message`]: the wire protocol ([`message::data`]: the data plane's).
@@ -63,6 +65,7 @@ pub mod raft;
 pub mod replica;
 pub mod storage;
 pub mod topic;
+pub mod txn;
 
 pub use broker::{PartitionView, QuorumState, StateFingerprint};
 pub use config::{BugsConfig, ClusterConfig, ConfigError, LimitsConfig, TimingConfig, TopicConfig};

@@ -548,6 +548,12 @@ impl Node {
             // Meant for a transaction coordinator, which brokers do not run yet: markers are
             // written at the request of whoever asks (tests).
             Message::WriteTxnMarkersResponse(_) => {}
+            // The transaction coordinator is not built yet: transactional producers get no answer.
+            Message::InitTxnProducerId(_) | Message::AddPartitionsToTxn(_) | Message::EndTxn(_) => {
+            }
+            Message::InitTxnProducerIdResponse(_)
+            | Message::AddPartitionsToTxnResponse(_)
+            | Message::EndTxnResponse(_) => {} // Meant for clients.
         }
     }
 

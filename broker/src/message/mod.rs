@@ -13,6 +13,7 @@ use thiserror::Error;
 
 pub mod data;
 pub mod group;
+pub mod txn;
 
 pub use data::{
     AbortedTransactions, Acks, DataError, FetchData, FetchRequest, FetchResponse,
@@ -132,6 +133,14 @@ pub enum Message {
     WriteTxnMarkers(WriteTxnMarkersRequest),
     WriteTxnMarkersResponse(WriteTxnMarkersResponse),
 
+    // Transactional producers to their transaction coordinator ([`txn`]).
+    InitTxnProducerId(txn::InitTxnProducerIdRequest),
+    InitTxnProducerIdResponse(txn::InitTxnProducerIdResponse),
+    AddPartitionsToTxn(txn::AddPartitionsToTxnRequest),
+    AddPartitionsToTxnResponse(txn::AddPartitionsToTxnResponse),
+    EndTxn(txn::EndTxnRequest),
+    EndTxnResponse(txn::EndTxnResponse),
+
     // Consumer groups: members to their group's coordinator ([`group`]).
     JoinGroup(Box<group::JoinGroupRequest>),
     JoinGroupResponse(group::JoinGroupResponse),
@@ -162,6 +171,9 @@ impl Message {
             Message::ListOffsets(request) => Some(request.request_id),
             Message::InitProducerId(request) => Some(request.request_id),
             Message::WriteTxnMarkers(request) => Some(request.request_id),
+            Message::InitTxnProducerId(request) => Some(request.request_id),
+            Message::AddPartitionsToTxn(request) => Some(request.request_id),
+            Message::EndTxn(request) => Some(request.request_id),
             Message::JoinGroup(request) => Some(request.request_id),
             Message::Heartbeat(request) => Some(request.request_id),
             Message::OffsetCommit(request) => Some(request.request_id),
@@ -189,6 +201,9 @@ impl Message {
             | Message::ListOffsetsResponse(_)
             | Message::InitProducerIdResponse(_)
             | Message::WriteTxnMarkersResponse(_)
+            | Message::InitTxnProducerIdResponse(_)
+            | Message::AddPartitionsToTxnResponse(_)
+            | Message::EndTxnResponse(_)
             // Leaving twice is leaving once: the second finds no member.
             | Message::LeaveGroup(_)
             | Message::JoinGroupResponse(_)

@@ -190,7 +190,10 @@ fn an_open_transaction_holds_the_stable_offset_until_its_marker_is_replicated() 
     assert_eq!(offsets(&committed), [0, 1, 2, 3, 4]);
     assert!(committed.aborted.is_empty());
     let last = committed.batches.last().expect("batches");
-    assert!(last.is_control() && last.base_offset == 4, "the marker at 4");
+    assert!(
+        last.is_control() && last.base_offset == 4,
+        "the marker at 4"
+    );
     node.check_produce_invariants();
 }
 
