@@ -40,6 +40,9 @@ pub struct PolledRecords {
 pub enum ClientOperation {
     /// Offsets `None` on invoke.
     Send(Vec<SentRecord>),
+    /// A transactional producer's transaction: its sends, all committed (`ok`), aborted (`fail`)
+    /// or unknown (`info`) together. Offsets `None` on invoke.
+    Txn(Vec<SentRecord>),
     /// Empty on invoke.
     Poll(Vec<PolledRecords>),
     Assign(Vec<(String, u32)>),

@@ -7,6 +7,7 @@
 //! - [`producer`]: batches, retries of definite failures with a metadata refresh, per-request
 //!   timeouts, an in-flight limit; never retries an indeterminate outcome (so, without
 //!   idempotence, it never writes a value twice).
+//!   A transactional producer makes each operation one transaction (`transaction`).
 //! - [`consumer`]: an assign-mode fetch loop that follows leader changes and resets to the
 //!   earliest offset on OFFSET_OUT_OF_RANGE.
 //! - `fetched`: which records of a fetch answer a consumer's application sees (never
@@ -26,6 +27,7 @@ pub mod metadata;
 pub mod partitioner;
 pub mod producer;
 mod producer_identity;
+mod transaction;
 
 pub use consumer::{Consumer, ConsumerConfig};
 pub use group_consumer::{CommitMode, GroupConsumer, GroupConsumerConfig, OffsetReset};

@@ -24,6 +24,11 @@
 //! the offset of its first append. A part refused for its numbers (out of order, unknown
 //! producer, fenced epoch) is unknown if an earlier attempt may have landed, else failed; after
 //! any part that is not acknowledged, the producer starts again under a fresh id.
+//!
+//! A transactional producer (`transactional_id`) is idempotent, takes its id and epoch from its
+//! transaction coordinator, and makes each operation one transaction, recorded as a `txn`
+//! ([`super::transaction`]): partitions added, records sent as an idempotent producer sends them,
+//! then committed, or aborted (one in `abort_one_in` on purpose, or after a record failed).
 
 use rand::{Rng, RngCore};
 
@@ -31,12 +36,15 @@ use super::ClientReport;
 use super::history::{ClientEvent, ClientOperation, EventKind, SentRecord};
 use super::metadata::MetadataCache;
 use super::partitioner::partition_for_key;
-use super::producer_identity::ProducerIdentity;
+use super::producer_identity::{ProducerIdentity, TransactionalId};
+use super::transaction::{Completion, Phase, Reaction, Transaction, TransactionalProducer};
 use crate::dedup::RequestIds;
 use crate::log::{BatchTransaction, ProducerStamp, Record, SharedRecords};
+use crate::message::txn::TxnError;
 use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
+use crate::txn::TRANSACTION_STATE_TOPIC;
 
 /// A producer's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -63,6 +71,14 @@ pub struct ProducerConfig {
     pub retry_backoff_ns: u64,
     /// Number batches per partition under a producer id, so that retries are appended once.
     pub idempotent: bool,
+    /// Make each operation a transaction under this transactional id (implies `idempotent`).
+    pub transactional_id: Option<String>,
+    /// The coordinator aborts a transaction open longer than this.
+    pub transaction_timeout_ns: u64,
+    /// Partitions of the transaction state topic (where the coordinator lives).
+    pub transaction_state_partitions: u32,
+    /// A transactional producer aborts one transaction in this many on purpose (0: never).
+    pub abort_one_in: u32,
 }
 
 impl ProducerConfig {
@@ -82,6 +98,10 @@ impl ProducerConfig {
             operation_timeout_ns: 5_000_000_000,
             retry_backoff_ns: 50_000_000,
             idempotent: false,
+            transactional_id: None,
+            transaction_timeout_ns: 20_000_000_000,
+            transaction_state_partitions: 1,
+            abort_one_in: 0,
         }
     }
 }
@@ -168,6 +188,8 @@ struct Operation {
     sent: Vec<SentRecord>,
     parts: Vec<Part>,
     deadline_ns: u64,
+    /// A transactional producer's transaction.
+    transaction: Option<Transaction>,
 }
 
 /// The producer.
@@ -197,8 +219,23 @@ impl Producer {
             "records_per_operation_max must be in 1..={RECORDS_PER_OPERATION_MAX}"
         );
         assert!(config.in_flight_max > 0 && config.rate_per_second > 0);
+        let identity = match &config.transactional_id {
+            Some(id) => {
+                assert!(
+                    config.acks == Acks::All,
+                    "transactions are written with acks=all"
+                );
+                let transactional = TransactionalId::new(
+                    id,
+                    config.transaction_timeout_ns,
+                    config.transaction_state_partitions,
+                );
+                ProducerIdentity::new_transactional(transactional, brokers)
+            }
+            None => ProducerIdentity::new(config.idempotent, brokers),
+        };
         Producer {
-            identity: ProducerIdentity::new(config.idempotent, brokers),
+            identity,
             topic: TopicName::from(&config.topic),
             config,
             metadata: MetadataCache::new(brokers),
@@ -255,7 +292,98 @@ impl Producer {
                 let backoff_ns = self.config.retry_backoff_ns;
                 self.identity.on_response(now_ns, &response, backoff_ns);
             }
+            Message::InitTxnProducerIdResponse(response) => {
+                let backoff_ns = self.config.retry_backoff_ns;
+                let error = self
+                    .identity
+                    .on_transactional_response(now_ns, &response, backoff_ns);
+                if error == Some(TxnError::NotCoordinator) {
+                    self.react(now_ns, Reaction::RefreshMetadata, output);
+                }
+            }
+            Message::AddPartitionsToTxnResponse(response) => {
+                self.on_transaction_answer(now_ns, response.request_id, &response.result, output)
+            }
+            Message::EndTxnResponse(response) => {
+                self.on_transaction_answer(now_ns, response.request_id, &response.result, output)
+            }
             _ => {}
+        }
+    }
+
+    fn on_transaction_answer(
+        &mut self,
+        now_ns: u64,
+        request_id: u64,
+        result: &Result<(), TxnError>,
+        output: &mut Vec<Output>,
+    ) {
+        let backoff_ns = self.config.retry_backoff_ns;
+        let Some(transaction) = self.transaction_mut() else {
+            return;
+        };
+        let reaction = transaction.on_answer(request_id, result, now_ns, backoff_ns);
+        self.react(now_ns, reaction, output);
+    }
+
+    fn transaction_mut(&mut self) -> Option<&mut Transaction> {
+        self.operation
+            .as_mut()
+            .and_then(|operation| operation.transaction.as_mut())
+    }
+
+    fn react(&mut self, now_ns: u64, reaction: Reaction, output: &mut Vec<Output>) {
+        match reaction {
+            Reaction::Nothing => {}
+            Reaction::RefreshMetadata => {
+                if let Some(transactional) = self.identity.transactional() {
+                    let partition = transactional.state_partition;
+                    self.metadata.invalidate(TRANSACTION_STATE_TOPIC, partition);
+                }
+                self.refresh_metadata(now_ns, output);
+            }
+            Reaction::Renew => self.identity.renew(now_ns),
+        }
+    }
+
+    /// The transaction coordinator, as far as the metadata tells.
+    fn coordinator(&self) -> Option<u32> {
+        let transactional = self.identity.transactional()?;
+        self.metadata
+            .leader(TRANSACTION_STATE_TOPIC, transactional.state_partition)
+            .map(|(leader, _)| leader)
+    }
+
+    /// Moves the transaction on: gives up a phase past its deadline, notes a completed fence,
+    /// sends the request due to the coordinator.
+    fn advance_transaction(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let timeout_ns = self.config.request_timeout_ns;
+        let identity_ready = self.identity.is_ready();
+        let Some(transaction) = self.transaction_mut() else {
+            return;
+        };
+        let reaction = transaction.expire(now_ns, timeout_ns);
+        if identity_ready {
+            transaction.fenced();
+        }
+        self.react(now_ns, reaction, output);
+        let coordinator = self.coordinator();
+        let (Some(transactional), Some((producer_id, epoch))) =
+            (self.identity.transactional(), self.identity.known())
+        else {
+            return;
+        };
+        let producer = TransactionalProducer {
+            transactional_id: &transactional.id,
+            producer_id,
+            epoch,
+            topic: &self.topic,
+        };
+        let operation = self.operation.as_mut().expect("has a transaction");
+        let transaction = operation.transaction.as_mut().expect("has a transaction");
+        transaction.request_if_due(now_ns, coordinator, producer, &mut self.request_ids, output);
+        if coordinator.is_none() && transaction.deadline_ns(timeout_ns).is_some() {
+            self.refresh_metadata(now_ns, output);
         }
     }
 
@@ -325,15 +453,30 @@ impl Producer {
     /// operation, start the next one.
     fn advance<R: RngCore + ?Sized>(&mut self, now_ns: u64, rng: &mut R, output: &mut Vec<Output>) {
         self.expire_requests(now_ns, output);
+        self.advance_transaction(now_ns, output);
         self.send_parts(now_ns, output);
         self.complete_if_resolved(now_ns, output);
-        if self.operation.is_none() && !self.stopped {
+        // A transaction whose records just resolved asks to end now.
+        self.advance_transaction(now_ns, output);
+        let fencing = self
+            .operation
+            .as_ref()
+            .and_then(|operation| operation.transaction.as_ref())
+            .is_some_and(|transaction| transaction.phase() == Phase::Fencing);
+        if fencing || (self.operation.is_none() && !self.stopped) {
+            let coordinator = self.coordinator();
             self.identity.request_if_due(
                 now_ns,
                 self.config.request_timeout_ns,
+                coordinator,
                 &mut self.request_ids,
                 output,
             );
+            if coordinator.is_none() && self.identity.transactional().is_some() {
+                self.refresh_metadata(now_ns, output);
+            }
+        }
+        if self.operation.is_none() && !self.stopped {
             if now_ns >= self.config.stop_at_ns {
                 self.stopped = true;
             } else if now_ns >= self.invoke_at_ns
@@ -341,6 +484,7 @@ impl Producer {
                 && self.metadata.partitions(&self.config.topic).is_some()
             {
                 self.invoke(now_ns, rng, output);
+                self.advance_transaction(now_ns, output);
                 self.send_parts(now_ns, output);
                 self.complete_if_resolved(now_ns, output);
             } else if self.metadata.partitions(&self.config.topic).is_none() {
@@ -388,6 +532,13 @@ impl Producer {
         let Some(operation) = &self.operation else {
             return;
         };
+        if operation
+            .transaction
+            .as_ref()
+            .is_some_and(|transaction| transaction.phase() != Phase::Producing)
+        {
+            return; // Records wait for their partitions to join the transaction.
+        }
         let due = |part: &Part| matches!(part.status, PartStatus::Waiting { retry_at_ns, .. } if retry_at_ns <= now_ns);
         if !operation.parts.iter().any(due) {
             return;
@@ -429,6 +580,11 @@ impl Producer {
         let request_id = self.request_ids.next_id();
         let acks = self.config.acks;
         let operation = self.operation.as_mut().expect("sending its parts");
+        let transaction = if operation.transaction.is_some() {
+            BatchTransaction::Data
+        } else {
+            BatchTransaction::None
+        };
         let mut partitions = Vec::with_capacity(parts.len());
         let mut retried = false;
         for &(_, index) in parts {
@@ -445,7 +601,7 @@ impl Producer {
                 partition: part.partition,
                 records: part.records.clone(),
                 producer: part.producer,
-                transaction: BatchTransaction::None,
+                transaction,
             });
             part.status = if acks == Acks::None {
                 PartStatus::Unknown
@@ -473,7 +629,7 @@ impl Producer {
 
     /// Completes the operation once every part is resolved.
     fn complete_if_resolved(&mut self, now_ns: u64, output: &mut Vec<Output>) {
-        let Some(operation) = &self.operation else {
+        let Some(operation) = &mut self.operation else {
             return;
         };
         let resolved = operation.parts.iter().all(|part| {
@@ -482,28 +638,49 @@ impl Producer {
                 PartStatus::Acknowledged { .. } | PartStatus::Failed | PartStatus::Unknown
             )
         });
+        if let Some(transaction) = &mut operation.transaction {
+            if transaction.phase() == Phase::Producing && resolved {
+                let acknowledged = operation
+                    .parts
+                    .iter()
+                    .all(|part| matches!(part.status, PartStatus::Acknowledged { .. }));
+                let unknown = operation
+                    .parts
+                    .iter()
+                    .any(|part| part.status == PartStatus::Unknown);
+                let deadline_ns = now_ns + self.config.operation_timeout_ns;
+                let reaction =
+                    transaction.records_resolved(acknowledged, unknown, now_ns, deadline_ns);
+                self.react(now_ns, reaction, output);
+                return;
+            }
+            let Phase::Done(completion) = transaction.phase() else {
+                return;
+            };
+            let kind = match completion {
+                Completion::Committed => EventKind::Ok,
+                Completion::Aborted => EventKind::Fail,
+                Completion::Unknown => EventKind::Info,
+            };
+            let operation = self.operation.take().expect("present");
+            let mut sent = operation.sent;
+            if kind != EventKind::Fail {
+                note_offsets(&operation.parts, &mut sent);
+            }
+            output.push(self.event(kind, sent));
+            return;
+        }
         if !resolved {
             return;
         }
         let operation = self.operation.take().expect("present");
         let mut sent = operation.sent;
-        let mut acknowledged = 0;
-        let mut failed = 0;
-        for part in &operation.parts {
-            match part.status {
-                PartStatus::Acknowledged { base_offset } => {
-                    let in_part = sent
-                        .iter_mut()
-                        .filter(|record| record.partition == part.partition);
-                    for (offset, record) in (base_offset..).zip(in_part) {
-                        record.offset = Some(offset);
-                    }
-                    acknowledged += 1;
-                }
-                PartStatus::Failed => failed += 1,
-                _ => {}
-            }
-        }
+        let acknowledged = note_offsets(&operation.parts, &mut sent);
+        let failed = operation
+            .parts
+            .iter()
+            .filter(|part| part.status == PartStatus::Failed)
+            .count();
         if acknowledged < operation.parts.len() {
             // The numbering of some partition is uncertain from here on.
             self.identity.renew(now_ns);
@@ -519,11 +696,16 @@ impl Producer {
     }
 
     fn event(&self, kind: EventKind, sent: Vec<SentRecord>) -> Output {
+        let operation = if self.identity.transactional().is_some() {
+            ClientOperation::Txn(sent)
+        } else {
+            ClientOperation::Send(sent)
+        };
         report(ClientReport::Event(ClientEvent {
             group: None,
             process: self.config.process,
             kind,
-            operation: ClientOperation::Send(sent),
+            operation,
         }))
     }
 
@@ -556,7 +738,7 @@ impl Producer {
         }
         // Stable: each partition's records stay in the operation's order.
         routed.sort_by_key(|(partition, _)| *partition);
-        let parts = routed
+        let parts: Vec<Part> = routed
             .chunk_by(|(one, _), (other, _)| one == other)
             .map(|group| Part {
                 partition: group[0].0,
@@ -572,10 +754,18 @@ impl Producer {
         routed.clear();
         self.routed_spare = routed;
         output.push(self.event(EventKind::Invoke, sent.clone()));
+        let deadline_ns = now_ns + self.config.operation_timeout_ns;
+        let transaction = self.identity.transactional().map(|_| {
+            let abort_one_in = self.config.abort_one_in;
+            let abort_drawn = abort_one_in > 0 && rng.random_range(0..abort_one_in) == 0;
+            let partitions: Vec<u32> = parts.iter().map(|part| part.partition).collect();
+            Transaction::new(partitions, abort_drawn, now_ns, deadline_ns)
+        });
         self.operation = Some(Operation {
             sent,
             parts,
-            deadline_ns: now_ns + self.config.operation_timeout_ns,
+            deadline_ns,
+            transaction,
         });
         let interval_ns = count as u64 * SECOND_NS / self.config.rate_per_second;
         self.invoke_at_ns = self.invoke_at_ns.max(now_ns.saturating_sub(interval_ns)) + interval_ns;
@@ -600,6 +790,13 @@ impl Producer {
         };
         if let Some(operation) = &self.operation {
             deadlines.push(operation.deadline_ns);
+            let transaction_deadline_ns = operation
+                .transaction
+                .as_ref()
+                .and_then(|transaction| transaction.deadline_ns(self.config.request_timeout_ns));
+            if let Some(deadline_ns) = transaction_deadline_ns {
+                deadlines.push(deadline_ns);
+            }
             for part in &operation.parts {
                 match part.status {
                     PartStatus::Waiting { retry_at_ns, .. } if retry_at_ns > now_ns => {
@@ -636,6 +833,23 @@ impl Producer {
             });
         }
     }
+}
+
+/// Fills in the offsets of the acknowledged parts' records; returns how many parts were.
+fn note_offsets(parts: &[Part], sent: &mut [SentRecord]) -> usize {
+    let mut acknowledged = 0;
+    for part in parts {
+        if let PartStatus::Acknowledged { base_offset } = part.status {
+            let in_part = sent
+                .iter_mut()
+                .filter(|record| record.partition == part.partition);
+            for (offset, record) in (base_offset..).zip(in_part) {
+                record.offset = Some(offset);
+            }
+            acknowledged += 1;
+        }
+    }
+    acknowledged
 }
 
 /// The earliest of the deadlines pushed that lie in the future (no allocation: the producer
@@ -712,6 +926,9 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use crate::log::ProducerSequence;
+    use crate::message::txn::{
+        AddPartitionsToTxnResponse, EndTxnResponse, InitTxnProducerIdResponse,
+    };
     use crate::message::{
         InitProducerIdResponse, MetadataResponse, PartitionMetadata, ProducePartitionResult,
     };
@@ -719,6 +936,7 @@ mod tests {
     const TOPIC: &str = "t";
     const BROKERS: u32 = 3;
     const LEADER: u32 = 2;
+    const COORDINATOR: u32 = 0;
 
     struct Driven {
         producer: Producer,
@@ -735,6 +953,12 @@ mod tests {
             let mut config = ProducerConfig::new(1, 0, TOPIC, Acks::All, 1_000);
             config.records_per_operation_max = 1;
             config.idempotent = idempotent;
+            Driven::started_with(config)
+        }
+
+        /// [`Driven::started`] with `config`; the metadata names [`COORDINATOR`] the leader of
+        /// the transaction state partition.
+        fn started_with(config: ProducerConfig) -> (Driven, Vec<Output>) {
             let mut driven = Driven {
                 producer: Producer::new(config, BROKERS),
                 rng: ChaCha8Rng::seed_from_u64(1),
@@ -757,14 +981,24 @@ mod tests {
                 metadata_index: 1,
                 controller: None,
                 brokers: Vec::new(),
-                partitions: vec![PartitionMetadata {
-                    topic: TOPIC.to_owned(),
-                    partition: 0,
-                    replicas: vec![0, 1, 2],
-                    isr: vec![0, 1, 2],
-                    leader: Some(LEADER),
-                    leader_epoch: 1,
-                }],
+                partitions: vec![
+                    PartitionMetadata {
+                        topic: TOPIC.to_owned(),
+                        partition: 0,
+                        replicas: vec![0, 1, 2],
+                        isr: vec![0, 1, 2],
+                        leader: Some(LEADER),
+                        leader_epoch: 1,
+                    },
+                    PartitionMetadata {
+                        topic: TRANSACTION_STATE_TOPIC.to_owned(),
+                        partition: 0,
+                        replicas: vec![0, 1, 2],
+                        isr: vec![0, 1, 2],
+                        leader: Some(COORDINATOR),
+                        leader_epoch: 1,
+                    },
+                ],
             })));
             (driven, output)
         }
@@ -851,7 +1085,7 @@ mod tests {
             .filter_map(|output| match output {
                 Output::Observe(Observation::Client(ClientReport::Event(ClientEvent {
                     kind,
-                    operation: ClientOperation::Send(sent),
+                    operation: ClientOperation::Send(sent) | ClientOperation::Txn(sent),
                     ..
                 }))) => Some((*kind, sent.clone())),
                 _ => None,
@@ -880,6 +1114,144 @@ mod tests {
                 })
                 .collect(),
         })
+    }
+
+    /// The single request to the coordinator in `output`.
+    fn to_coordinator(output: &[Output]) -> Message {
+        let sent: Vec<&Message> = output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send { to, message } if *to == COORDINATOR => Some(message),
+                _ => None,
+            })
+            .filter(|message| !matches!(message, Message::MetadataRequest { .. }))
+            .collect();
+        let [message] = sent[..] else {
+            panic!("one request to the coordinator: {output:?}");
+        };
+        message.clone()
+    }
+
+    /// A transactional producer (one transaction in `abort_one_in` aborted), started, with id 77
+    /// and epoch 3 granted by its coordinator: the outputs of the grant.
+    fn transactional(abort_one_in: u32) -> (Driven, Vec<Output>) {
+        let mut config = ProducerConfig::new(1, 0, TOPIC, Acks::All, 1_000);
+        config.records_per_operation_max = 1;
+        config.transactional_id = Some("tx".to_owned());
+        config.abort_one_in = abort_one_in;
+        let (mut driven, output) = Driven::started_with(config);
+        let Message::InitTxnProducerId(init) = to_coordinator(&output) else {
+            panic!("asks its coordinator for an id: {output:?}");
+        };
+        assert_eq!(init.transactional_id, "tx");
+        let output = driven.deliver(Message::InitTxnProducerIdResponse(
+            InitTxnProducerIdResponse {
+                request_id: init.request_id,
+                result: Ok((77, 3)),
+            },
+        ));
+        (driven, output)
+    }
+
+    fn txn_answer(request: &Message, result: Result<(), TxnError>) -> Message {
+        match request {
+            Message::AddPartitionsToTxn(request) => {
+                Message::AddPartitionsToTxnResponse(AddPartitionsToTxnResponse {
+                    request_id: request.request_id,
+                    result,
+                })
+            }
+            Message::EndTxn(request) => Message::EndTxnResponse(EndTxnResponse {
+                request_id: request.request_id,
+                result,
+            }),
+            _ => panic!("not a transaction request: {request:?}"),
+        }
+    }
+
+    #[test]
+    fn a_transactional_producer_adds_its_partitions_then_produces_then_commits() {
+        let (mut driven, output) = transactional(0);
+        let add = to_coordinator(&output);
+        let Message::AddPartitionsToTxn(request) = &add else {
+            panic!("adds the partition first: {output:?}");
+        };
+        assert_eq!((request.producer_id, request.producer_epoch), (77, 3));
+        assert_eq!(request.partitions, [(TopicName::new(TOPIC), 0)]);
+        assert!(produces(&output).is_empty(), "records wait for the add");
+        assert_eq!(events(&output)[0].0, EventKind::Invoke);
+
+        let output = driven.deliver(txn_answer(&add, Ok(())));
+        let produce = the_produce(&output);
+        let part = &produce.partitions[0];
+        assert_eq!(part.transaction, BatchTransaction::Data);
+        assert_eq!(part.producer.0.map(|stamp| stamp.producer_epoch), Some(3));
+
+        let output = driven.deliver(answer(&produce, Ok(5)));
+        let end = to_coordinator(&output);
+        let Message::EndTxn(request) = &end else {
+            panic!("commits once the records are acknowledged: {output:?}");
+        };
+        assert_eq!(request.outcome, crate::log::TransactionOutcome::Commit);
+        assert!(events(&output).is_empty(), "not done before the commit");
+
+        let output = driven.deliver(txn_answer(&end, Ok(())));
+        let [(kind, sent)] = &events(&output)[..1] else {
+            unreachable!()
+        };
+        assert_eq!(*kind, EventKind::Ok);
+        assert_eq!(sent[0].offset, Some(5));
+    }
+
+    #[test]
+    fn a_transaction_drawn_to_abort_fails_once_the_abort_is_answered() {
+        let (mut driven, output) = transactional(1);
+        let add = to_coordinator(&output);
+        let output = driven.deliver(txn_answer(&add, Ok(())));
+        let produce = the_produce(&output);
+        let output = driven.deliver(answer(&produce, Ok(5)));
+        let end = to_coordinator(&output);
+        let Message::EndTxn(request) = &end else {
+            panic!("ends the transaction: {output:?}");
+        };
+        assert_eq!(request.outcome, crate::log::TransactionOutcome::Abort);
+        let output = driven.deliver(txn_answer(&end, Ok(())));
+        let (kind, sent) = &events(&output)[0];
+        assert_eq!(*kind, EventKind::Fail);
+        assert_eq!(sent[0].offset, None, "an aborted send has no offset");
+    }
+
+    #[test]
+    fn a_transaction_with_a_record_of_unknown_fate_is_fenced_under_a_new_epoch() {
+        let (mut driven, output) = transactional(0);
+        let add = to_coordinator(&output);
+        let output = driven.deliver(txn_answer(&add, Ok(())));
+        the_produce(&output);
+        // No answer: the request times out, then the operation's deadline passes.
+        let mut fence = None;
+        while fence.is_none() {
+            let output = driven.fire_timer();
+            assert!(
+                events(&output).is_empty(),
+                "not done before the fence: {output:?}"
+            );
+            fence = output.iter().find_map(|output| match output {
+                Output::Send {
+                    message: Message::InitTxnProducerId(request),
+                    ..
+                } => Some(request.clone()),
+                _ => None,
+            });
+        }
+        let fence = fence.expect("found");
+        let output = driven.deliver(Message::InitTxnProducerIdResponse(
+            InitTxnProducerIdResponse {
+                request_id: fence.request_id,
+                result: Ok((77, 4)),
+            },
+        ));
+        let (kind, _) = &events(&output)[0];
+        assert_eq!(*kind, EventKind::Fail, "the new epoch aborted it");
     }
 
     /// An idempotent producer, started, with id `producer_id` granted: the outputs of the grant.

@@ -7,13 +7,40 @@
 //! that follow are uncertain: it [`ProducerIdentity::renew`]s, asking for a fresh id and starting
 //! every partition at 0 again (Kafka's producer bumps its epoch instead, KIP-360, to the same
 //! effect: nothing of the old numbering carries over).
+//!
+//! A transactional producer asks its transaction coordinator instead, under its transactional id
+//! (the leader of the id's transaction state partition, [`crate::txn::transaction_partition_for`]):
+//! each answer bumps the id's epoch, which fences every older instance and aborts a transaction
+//! the id left open. Renewing then means asking the coordinator again, for the next epoch.
 
 use std::collections::BTreeMap;
 
 use crate::dedup::RequestIds;
 use crate::log::{ProducerSequence, ProducerStamp};
+use crate::message::txn::{InitTxnProducerIdRequest, InitTxnProducerIdResponse, TxnError};
 use crate::message::{InitProducerIdRequest, InitProducerIdResponse, Message};
 use crate::node::Output;
+use crate::txn::transaction_partition_for;
+
+/// A transactional producer's id, and where its coordinator lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TransactionalId {
+    pub(crate) id: String,
+    /// The coordinator aborts a transaction of this producer open longer than this.
+    pub(crate) transaction_timeout_ns: u64,
+    /// The partition of the transaction state topic that holds the id.
+    pub(crate) state_partition: u32,
+}
+
+impl TransactionalId {
+    pub(crate) fn new(id: &str, transaction_timeout_ns: u64, state_partitions: u32) -> Self {
+        TransactionalId {
+            id: id.to_owned(),
+            transaction_timeout_ns,
+            state_partition: transaction_partition_for(id, state_partitions),
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -34,6 +61,8 @@ enum State {
 #[derive(Clone, Debug)]
 pub(crate) struct ProducerIdentity {
     state: State,
+    /// Set for a transactional producer: ids come from its coordinator.
+    transactional: Option<TransactionalId>,
     /// The next sequence number per partition under the current id.
     sequences: BTreeMap<u32, u32>,
     brokers: u32,
@@ -53,9 +82,30 @@ impl ProducerIdentity {
         };
         ProducerIdentity {
             state,
+            transactional: None,
             sequences: BTreeMap::new(),
             brokers: brokers.max(1),
             broker_next: 0,
+        }
+    }
+
+    /// A transactional producer's identity: idempotent, under `transactional`'s id.
+    pub(crate) fn new_transactional(transactional: TransactionalId, brokers: u32) -> Self {
+        ProducerIdentity {
+            transactional: Some(transactional),
+            ..ProducerIdentity::new(true, brokers)
+        }
+    }
+
+    pub(crate) fn transactional(&self) -> Option<&TransactionalId> {
+        self.transactional.as_ref()
+    }
+
+    /// The producer id and epoch, once known.
+    pub(crate) fn known(&self) -> Option<(u64, u16)> {
+        match self.state {
+            State::Known { producer_id, epoch } => Some((producer_id, epoch)),
+            State::Unneeded | State::Wanted { .. } => None,
         }
     }
 
@@ -104,11 +154,13 @@ impl ProducerIdentity {
     }
 
     /// Sends InitProducerId if an id is wanted and no request is in flight (or the last one
-    /// timed out after `timeout_ns`).
+    /// timed out after `timeout_ns`): to any broker, or a transactional producer's to its
+    /// `coordinator` (nothing is sent while it is unknown).
     pub(crate) fn request_if_due(
         &mut self,
         now_ns: u64,
         timeout_ns: u64,
+        coordinator: Option<u32>,
         request_ids: &mut RequestIds,
         output: &mut Vec<Output>,
     ) {
@@ -126,17 +178,69 @@ impl ProducerIdentity {
         if !due {
             return;
         }
-        let request_id = request_ids.next_id();
-        let to = self.broker_next % self.brokers;
-        self.broker_next = self.broker_next.wrapping_add(1);
+        let (to, message) = match (&self.transactional, coordinator) {
+            (None, _) => {
+                let to = self.broker_next % self.brokers;
+                self.broker_next = self.broker_next.wrapping_add(1);
+                let request_id = request_ids.next_id();
+                (
+                    to,
+                    Message::InitProducerId(InitProducerIdRequest { request_id }),
+                )
+            }
+            (Some(_), None) => return,
+            (Some(transactional), Some(coordinator)) => {
+                let request = InitTxnProducerIdRequest {
+                    request_id: request_ids.next_id(),
+                    transactional_id: transactional.id.clone(),
+                    transaction_timeout_ns: transactional.transaction_timeout_ns,
+                };
+                (coordinator, Message::InitTxnProducerId(request))
+            }
+        };
+        let request_id = message.request_id().expect("a request");
         self.state = State::Wanted {
             in_flight: Some((request_id, now_ns)),
             retry_at_ns,
         };
-        output.push(Output::Send {
-            to,
-            message: Message::InitProducerId(InitProducerIdRequest { request_id }),
-        });
+        output.push(Output::Send { to, message });
+    }
+
+    /// Takes the id and epoch from the coordinator's answer to the request in flight; after an
+    /// error, asks again after `backoff_ns`. Returns the error, if any (NOT_COORDINATOR calls for
+    /// a metadata refresh).
+    pub(crate) fn on_transactional_response(
+        &mut self,
+        now_ns: u64,
+        response: &InitTxnProducerIdResponse,
+        backoff_ns: u64,
+    ) -> Option<TxnError> {
+        let State::Wanted {
+            in_flight: Some((request_id, _)),
+            ..
+        } = self.state
+        else {
+            return None;
+        };
+        if request_id != response.request_id {
+            return None; // Late: an answer to a request already given up on.
+        }
+        match &response.result {
+            Ok((producer_id, epoch)) => {
+                self.state = State::Known {
+                    producer_id: *producer_id,
+                    epoch: *epoch,
+                };
+                None
+            }
+            Err(error) => {
+                self.state = State::Wanted {
+                    in_flight: None,
+                    retry_at_ns: now_ns + backoff_ns,
+                };
+                Some(error.clone())
+            }
+        }
     }
 
     /// Takes the id from the answer to the request in flight; after an error, asks again
@@ -203,7 +307,7 @@ mod tests {
     fn a_producer_that_is_not_idempotent_stamps_nothing_and_asks_nothing() {
         let mut identity = ProducerIdentity::new(false, 3);
         let mut output = Vec::new();
-        identity.request_if_due(0, 10, &mut RequestIds::default(), &mut output);
+        identity.request_if_due(0, 10, None, &mut RequestIds::default(), &mut output);
         assert!(output.is_empty() && identity.is_ready());
         assert_eq!(identity.stamp(0, 3), ProducerStamp::NONE);
         identity.renew(5);
@@ -216,7 +320,7 @@ mod tests {
         let mut request_ids = RequestIds::default();
         let mut output = Vec::new();
         assert!(!identity.is_ready());
-        identity.request_if_due(0, 10, &mut request_ids, &mut output);
+        identity.request_if_due(0, 10, None, &mut request_ids, &mut output);
         let [(to, request_id)] = init_producer_ids_sent(&output)[..] else {
             panic!("one InitProducerId: {output:?}")
         };
@@ -237,7 +341,7 @@ mod tests {
         identity.renew(2);
         assert!(!identity.is_ready());
         output.clear();
-        identity.request_if_due(2, 10, &mut request_ids, &mut output);
+        identity.request_if_due(2, 10, None, &mut request_ids, &mut output);
         let [(to, request_id)] = init_producer_ids_sent(&output)[..] else {
             panic!("one InitProducerId: {output:?}")
         };
@@ -258,16 +362,16 @@ mod tests {
         let mut identity = ProducerIdentity::new(true, 2);
         let mut request_ids = RequestIds::default();
         let mut output = Vec::new();
-        identity.request_if_due(0, 10, &mut request_ids, &mut output);
+        identity.request_if_due(0, 10, None, &mut request_ids, &mut output);
         let (_, first_request) = init_producer_ids_sent(&output)[0];
-        identity.request_if_due(9, 10, &mut request_ids, &mut output);
+        identity.request_if_due(9, 10, None, &mut request_ids, &mut output);
         assert_eq!(
             init_producer_ids_sent(&output).len(),
             1,
             "not before the timeout"
         );
         assert_eq!(identity.deadline_ns(10), Some(10));
-        identity.request_if_due(10, 10, &mut request_ids, &mut output);
+        identity.request_if_due(10, 10, None, &mut request_ids, &mut output);
         let (_, second_request) = init_producer_ids_sent(&output)[1];
         identity.on_response(
             11,

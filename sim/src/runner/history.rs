@@ -141,7 +141,7 @@ impl HistoryRecorder {
         let kind = operation_type(event.kind);
         let keys = &mut self.keys;
         let (function, value) = match &event.operation {
-            ClientOperation::Send(records) => {
+            ClientOperation::Send(records) | ClientOperation::Txn(records) => {
                 let sends = records
                     .iter()
                     .map(|record| MicroOperation::Send {
@@ -150,7 +150,11 @@ impl HistoryRecorder {
                         offset: record.offset,
                     })
                     .collect();
-                (Function::Send, OperationValue::Micro(sends))
+                let function = match &event.operation {
+                    ClientOperation::Txn(_) => Function::Txn,
+                    _ => Function::Send,
+                };
+                (function, OperationValue::Micro(sends))
             }
             ClientOperation::Poll(polled) => {
                 let keys = (event.kind != EventKind::Invoke).then(|| {

@@ -158,7 +158,9 @@ impl Workload {
     /// (`"topic/partition"` -> one past the highest such offset). Other acknowledgements are
     /// left out: an `acks=1` record may be lost with its leader, as Kafka allows.
     pub fn note_acknowledged(&self, event: &ClientEvent, acknowledged_ends: &mut AcknowledgedEnds) {
-        let (EventKind::Ok, ClientOperation::Send(records)) = (event.kind, &event.operation) else {
+        let (EventKind::Ok, ClientOperation::Send(records) | ClientOperation::Txn(records)) =
+            (event.kind, &event.operation)
+        else {
             return;
         };
         let acks_all = self.producers.iter().any(|producer| {

@@ -1,0 +1,380 @@
+//! One operation of a transactional producer, as its transaction coordinator sees it (KIP-98).
+//!
+//! Every operation is one transaction: AddPartitionsToTxn for its partitions, then its records
+//! (stamped, transactional, acks=all: the producer's parts), then EndTxn. The outcome the history
+//! records:
+//! - every record acknowledged and EndTxn(commit) answered: `ok`;
+//! - EndTxn(abort) answered, drawn or after a part failed for sure: `fail`;
+//! - a part whose outcome is unknown (it may yet land, even after an abort marker): the producer
+//!   does not end the transaction itself but asks its coordinator for a new epoch, which aborts
+//!   it under the bumped epoch, so that the partitions refuse the stray batch (KIP-890's epoch
+//!   bump); once the new epoch is granted the abort is complete: `fail`;
+//! - AddPartitionsToTxn refused for good or not answered before the deadline: nothing was sent,
+//!   `fail`;
+//! - EndTxn(commit) unanswered until the deadline or refused for good: `info`.
+//!
+//! A transaction that can never commit (the producer never asked to) is `fail`, whatever else
+//! went wrong: only EndTxn(commit) commits.
+
+use crate::dedup::RequestIds;
+use crate::log::TransactionOutcome;
+use crate::message::Message;
+use crate::message::txn::{AddPartitionsToTxnRequest, EndTxnRequest, TxnError};
+use crate::node::Output;
+use crate::topic::TopicName;
+
+/// Where a transactional operation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// AddPartitionsToTxn for the operation's partitions; the records wait.
+    AddingPartitions,
+    /// The records are on their way (the producer's parts).
+    Producing,
+    /// EndTxn with this outcome.
+    Ending(TransactionOutcome),
+    /// Waiting for a new epoch, which aborts the transaction (a part's outcome is unknown).
+    Fencing,
+    /// Decided: the history event to record.
+    Done(Completion),
+}
+
+/// How a transactional operation completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Completion {
+    Committed,
+    Aborted,
+    Unknown,
+}
+
+/// What the producer must do after an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reaction {
+    Nothing,
+    /// The coordinator moved (NOT_COORDINATOR): refresh the metadata.
+    RefreshMetadata,
+    /// The producer's epoch is no longer usable: ask for a new one.
+    Renew,
+}
+
+/// One operation's transaction. See the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct Transaction {
+    phase: Phase,
+    partitions: Vec<u32>,
+    /// The request in flight to the coordinator: (request id, sent at).
+    in_flight: Option<(u64, u64)>,
+    retry_at_ns: u64,
+    /// The phase gives up at this time (a new deadline per phase).
+    deadline_ns: u64,
+    /// Abort even if every record is acknowledged (the workload exercises aborts).
+    abort_drawn: bool,
+}
+
+impl Transaction {
+    pub(crate) fn new(
+        partitions: Vec<u32>,
+        abort_drawn: bool,
+        now_ns: u64,
+        deadline_ns: u64,
+    ) -> Self {
+        assert!(!partitions.is_empty(), "a transaction sends records");
+        Transaction {
+            phase: Phase::AddingPartitions,
+            partitions,
+            in_flight: None,
+            retry_at_ns: now_ns,
+            deadline_ns,
+            abort_drawn,
+        }
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The records are resolved: end the transaction as they allow.
+    pub(crate) fn records_resolved(
+        &mut self,
+        all_acknowledged: bool,
+        any_unknown: bool,
+        now_ns: u64,
+        deadline_ns: u64,
+    ) -> Reaction {
+        assert_eq!(
+            self.phase,
+            Phase::Producing,
+            "records resolve while producing"
+        );
+        if any_unknown {
+            self.phase = Phase::Fencing;
+            return Reaction::Renew;
+        }
+        let outcome = if all_acknowledged && !self.abort_drawn {
+            TransactionOutcome::Commit
+        } else {
+            TransactionOutcome::Abort
+        };
+        self.start(Phase::Ending(outcome), now_ns, deadline_ns);
+        Reaction::Nothing
+    }
+
+    /// While fencing: the new epoch is granted, so the coordinator completed the abort.
+    pub(crate) fn fenced(&mut self) {
+        if self.phase == Phase::Fencing {
+            self.phase = Phase::Done(Completion::Aborted);
+        }
+    }
+
+    fn start(&mut self, phase: Phase, now_ns: u64, deadline_ns: u64) {
+        self.phase = phase;
+        self.in_flight = None;
+        self.retry_at_ns = now_ns;
+        self.deadline_ns = deadline_ns;
+    }
+
+    /// Gives up a phase past its deadline; returns what to do then.
+    pub(crate) fn expire(&mut self, now_ns: u64, timeout_ns: u64) -> Reaction {
+        let request_expired = self
+            .in_flight
+            .is_some_and(|(_, sent_ns)| sent_ns + timeout_ns <= now_ns);
+        if request_expired {
+            self.in_flight = None;
+        }
+        if self.deadline_ns > now_ns || self.in_flight.is_some() {
+            return Reaction::Nothing;
+        }
+        match self.phase {
+            Phase::AddingPartitions | Phase::Ending(TransactionOutcome::Abort) => {
+                self.phase = Phase::Done(Completion::Aborted);
+                Reaction::Renew
+            }
+            Phase::Ending(TransactionOutcome::Commit) => {
+                self.phase = Phase::Done(Completion::Unknown);
+                Reaction::Renew
+            }
+            Phase::Producing | Phase::Fencing | Phase::Done(_) => Reaction::Nothing,
+        }
+    }
+
+    /// Sends the phase's request to `coordinator` if one is due.
+    pub(crate) fn request_if_due(
+        &mut self,
+        now_ns: u64,
+        coordinator: Option<u32>,
+        producer: TransactionalProducer<'_>,
+        request_ids: &mut RequestIds,
+        output: &mut Vec<Output>,
+    ) {
+        if self.in_flight.is_some() || self.retry_at_ns > now_ns {
+            return;
+        }
+        let Some(coordinator) = coordinator else {
+            return;
+        };
+        let request_id = request_ids.next_id();
+        let message = match self.phase {
+            Phase::AddingPartitions => Message::AddPartitionsToTxn(AddPartitionsToTxnRequest {
+                request_id,
+                transactional_id: producer.transactional_id.to_owned(),
+                producer_id: producer.producer_id,
+                producer_epoch: producer.epoch,
+                partitions: self
+                    .partitions
+                    .iter()
+                    .map(|partition| (producer.topic.clone(), *partition))
+                    .collect(),
+            }),
+            Phase::Ending(outcome) => Message::EndTxn(EndTxnRequest {
+                request_id,
+                transactional_id: producer.transactional_id.to_owned(),
+                producer_id: producer.producer_id,
+                producer_epoch: producer.epoch,
+                outcome,
+            }),
+            Phase::Producing | Phase::Fencing | Phase::Done(_) => return,
+        };
+        self.in_flight = Some((request_id, now_ns));
+        output.push(Output::Send {
+            to: coordinator,
+            message,
+        });
+    }
+
+    /// The coordinator's answer to request `request_id`.
+    pub(crate) fn on_answer(
+        &mut self,
+        request_id: u64,
+        result: &Result<(), TxnError>,
+        now_ns: u64,
+        backoff_ns: u64,
+    ) -> Reaction {
+        if self.in_flight.map(|(in_flight, _)| in_flight) != Some(request_id) {
+            return Reaction::Nothing; // Late: an answer to a request already given up on.
+        }
+        self.in_flight = None;
+        match (result, self.phase) {
+            (Ok(()), Phase::AddingPartitions) => {
+                self.phase = Phase::Producing;
+                Reaction::Nothing
+            }
+            (Ok(()), Phase::Ending(TransactionOutcome::Commit)) => {
+                self.phase = Phase::Done(Completion::Committed);
+                Reaction::Nothing
+            }
+            (Ok(()), Phase::Ending(TransactionOutcome::Abort)) => {
+                self.phase = Phase::Done(Completion::Aborted);
+                Reaction::Nothing
+            }
+            (Err(error), _) if error.is_retriable() => {
+                self.retry_at_ns = now_ns + backoff_ns;
+                if *error == TxnError::NotCoordinator {
+                    Reaction::RefreshMetadata
+                } else {
+                    Reaction::Nothing
+                }
+            }
+            (Err(_), Phase::Ending(TransactionOutcome::Commit)) => {
+                self.phase = Phase::Done(Completion::Unknown);
+                Reaction::Renew
+            }
+            (Err(_), _) => {
+                self.phase = Phase::Done(Completion::Aborted);
+                Reaction::Renew
+            }
+            (Ok(()), Phase::Producing | Phase::Fencing | Phase::Done(_)) => {
+                unreachable!("no request is in flight in phase {:?}", self.phase)
+            }
+        }
+    }
+
+    /// When [`Self::request_if_due`] or [`Self::expire`] next has something to do.
+    pub(crate) fn deadline_ns(&self, timeout_ns: u64) -> Option<u64> {
+        match self.phase {
+            Phase::AddingPartitions | Phase::Ending(_) => Some(match self.in_flight {
+                Some((_, sent_ns)) => sent_ns + timeout_ns,
+                None => self.retry_at_ns.min(self.deadline_ns),
+            }),
+            Phase::Producing | Phase::Fencing | Phase::Done(_) => None,
+        }
+    }
+}
+
+/// Who asks: the producer's transactional id, id and epoch, and the topic it writes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TransactionalProducer<'a> {
+    pub(crate) transactional_id: &'a str,
+    pub(crate) producer_id: u64,
+    pub(crate) epoch: u16,
+    pub(crate) topic: &'a TopicName,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT_NS: u64 = 10;
+
+    fn producer(topic: &TopicName) -> TransactionalProducer<'_> {
+        TransactionalProducer {
+            transactional_id: "tx",
+            producer_id: 7,
+            epoch: 1,
+            topic,
+        }
+    }
+
+    /// Sends the due request and returns its id.
+    fn send(transaction: &mut Transaction, now_ns: u64, request_ids: &mut RequestIds) -> u64 {
+        let topic = TopicName::new("t");
+        let mut output = Vec::new();
+        transaction.request_if_due(now_ns, Some(3), producer(&topic), request_ids, &mut output);
+        let [Output::Send { to: 3, message }] = output.as_slice() else {
+            panic!("one request to the coordinator: {output:?}");
+        };
+        message.request_id().expect("a request")
+    }
+
+    #[test]
+    fn a_transaction_adds_its_partitions_produces_and_commits() {
+        let mut request_ids = RequestIds::default();
+        let mut transaction = Transaction::new(vec![0, 2], false, 0, 100);
+        let add = send(&mut transaction, 0, &mut request_ids);
+        assert_eq!(transaction.on_answer(add, &Ok(()), 1, 5), Reaction::Nothing);
+        assert_eq!(transaction.phase(), Phase::Producing);
+        assert_eq!(
+            transaction.records_resolved(true, false, 2, 100),
+            Reaction::Nothing
+        );
+        assert_eq!(
+            transaction.phase(),
+            Phase::Ending(TransactionOutcome::Commit)
+        );
+        let end = send(&mut transaction, 2, &mut request_ids);
+        transaction.on_answer(end, &Ok(()), 3, 5);
+        assert_eq!(transaction.phase(), Phase::Done(Completion::Committed));
+    }
+
+    #[test]
+    fn a_drawn_abort_or_a_failed_record_aborts_and_an_unknown_one_fences() {
+        let mut drawn = Transaction::new(vec![0], true, 0, 100);
+        drawn.phase = Phase::Producing;
+        drawn.records_resolved(true, false, 0, 100);
+        assert_eq!(drawn.phase(), Phase::Ending(TransactionOutcome::Abort));
+
+        let mut failed = Transaction::new(vec![0], false, 0, 100);
+        failed.phase = Phase::Producing;
+        failed.records_resolved(false, false, 0, 100);
+        assert_eq!(failed.phase(), Phase::Ending(TransactionOutcome::Abort));
+
+        let mut unknown = Transaction::new(vec![0], false, 0, 100);
+        unknown.phase = Phase::Producing;
+        assert_eq!(
+            unknown.records_resolved(false, true, 0, 100),
+            Reaction::Renew
+        );
+        assert_eq!(unknown.phase(), Phase::Fencing);
+        unknown.fenced();
+        assert_eq!(unknown.phase(), Phase::Done(Completion::Aborted));
+    }
+
+    #[test]
+    fn retriable_errors_back_off_and_a_lost_commit_is_unknown() {
+        let mut request_ids = RequestIds::default();
+        let mut transaction = Transaction::new(vec![0], false, 0, 100);
+        transaction.phase = Phase::Producing;
+        transaction.records_resolved(true, false, 0, 50);
+        let end = send(&mut transaction, 0, &mut request_ids);
+        let moved = transaction.on_answer(end, &Err(TxnError::NotCoordinator), 1, 5);
+        assert_eq!(moved, Reaction::RefreshMetadata);
+        assert_eq!(transaction.deadline_ns(TIMEOUT_NS), Some(6), "backs off");
+        let retry = send(&mut transaction, 6, &mut request_ids);
+        assert_ne!(retry, end);
+        assert_eq!(transaction.expire(15, TIMEOUT_NS), Reaction::Nothing);
+        assert_eq!(
+            transaction.on_answer(end, &Ok(()), 15, 5),
+            Reaction::Nothing,
+            "late"
+        );
+        assert_eq!(transaction.expire(50, TIMEOUT_NS), Reaction::Renew);
+        assert_eq!(transaction.phase(), Phase::Done(Completion::Unknown));
+    }
+
+    #[test]
+    fn a_refused_commit_is_unknown_and_a_refused_add_aborts() {
+        let mut request_ids = RequestIds::default();
+        let mut adding = Transaction::new(vec![0], false, 0, 100);
+        let add = send(&mut adding, 0, &mut request_ids);
+        assert_eq!(
+            adding.on_answer(add, &Err(TxnError::ProducerFenced), 1, 5),
+            Reaction::Renew
+        );
+        assert_eq!(adding.phase(), Phase::Done(Completion::Aborted));
+
+        let mut ending = Transaction::new(vec![0], false, 0, 100);
+        ending.phase = Phase::Producing;
+        ending.records_resolved(true, false, 0, 100);
+        let end = send(&mut ending, 0, &mut request_ids);
+        ending.on_answer(end, &Err(TxnError::InvalidTxnState), 1, 5);
+        assert_eq!(ending.phase(), Phase::Done(Completion::Unknown));
+    }
+}
