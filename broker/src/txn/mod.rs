@@ -21,8 +21,11 @@
 //! lives with the log ([`crate::log::transactions`]) and the leader
 //! ([`crate::replica`]).
 
+pub mod config;
 pub mod records;
 pub mod state;
+
+pub use config::TransactionsConfig;
 
 use crate::digest::digest_of;
 
