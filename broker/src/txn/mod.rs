@@ -22,8 +22,12 @@
 //! ([`crate::replica`]).
 
 pub mod config;
+pub(crate) mod coordinator;
+pub(crate) mod markers;
 pub mod records;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 pub use config::TransactionsConfig;
 
