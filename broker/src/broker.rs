@@ -283,22 +283,31 @@ impl Node {
     }
 }
 
+impl BrokerSession {
+    /// A producer id never handed out before, by any broker or incarnation: `broker_epoch << 20
+    /// | n`, the `n`th id handed out under this broker epoch. `None` without a broker epoch, or
+    /// once the epoch's [`PRODUCER_IDS_PER_BROKER_EPOCH`] ids are all handed out. Shared by
+    /// idempotent producers (InitProducerId) and transaction coordinators (a new transactional
+    /// id's producer).
+    pub(crate) fn allocate_producer_id(&mut self) -> Option<u64> {
+        let broker_epoch = self.broker_epoch?;
+        let (epoch_handed, handed) = &mut self.producer_ids_handed;
+        if *epoch_handed != broker_epoch {
+            (*epoch_handed, *handed) = (broker_epoch, 0);
+        }
+        if *handed >= PRODUCER_IDS_PER_BROKER_EPOCH {
+            return None;
+        }
+        *handed += 1;
+        Some((broker_epoch << 20) | (*handed - 1))
+    }
+}
+
 impl Node {
     /// Hands an idempotent producer a fresh id, epoch 0.
     pub(crate) fn on_init_producer_id(&mut self, from: u32, request: InitProducerIdRequest) {
-        let result = match self.broker.broker_epoch {
-            Some(broker_epoch) => {
-                let (epoch_handed, handed) = &mut self.broker.producer_ids_handed;
-                if *epoch_handed != broker_epoch {
-                    (*epoch_handed, *handed) = (broker_epoch, 0);
-                }
-                if *handed < PRODUCER_IDS_PER_BROKER_EPOCH {
-                    *handed += 1;
-                    Ok(((broker_epoch << 20) | (*handed - 1), 0))
-                } else {
-                    Err(DataError::ProducerIdsUnavailable)
-                }
-            }
+        let result = match self.broker.allocate_producer_id() {
+            Some(producer_id) => Ok((producer_id, 0)),
             None => Err(DataError::ProducerIdsUnavailable),
         };
         let response = InitProducerIdResponse {

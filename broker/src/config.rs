@@ -13,6 +13,7 @@ use thiserror::Error;
 
 use crate::group::config::{GroupsConfig, GroupsConfigError};
 use crate::log::{FlushPolicy, LogBugs, LogLimits, LogLimitsError};
+use crate::txn::config::{TransactionsConfig, TransactionsConfigError};
 
 /// Most brokers a cluster may have.
 pub const BROKERS_MAX: u32 = 64;
@@ -45,6 +46,10 @@ pub struct ClusterConfig {
     pub bugs: BugsConfig,
     /// Consumer groups, when the cluster serves them (see [`ClusterConfig::with_groups`]).
     pub groups: Option<GroupsConfig>,
+    /// Transactions, when the cluster serves transactional producers (see
+    /// [`ClusterConfig::with_transactions`]). Absent by default.
+    #[serde(default)]
+    pub transactions: Option<TransactionsConfig>,
     /// Brokers take legal but rare paths on purpose ([`crate::perturb`]). Off by default.
     #[serde(default)]
     pub perturbations: bool,
@@ -152,6 +157,12 @@ pub struct BugsConfig {
     /// Not TCP: a node handles a duplicated request again (no [`crate::dedup`] window), so a
     /// duplicated produce request is appended twice. Shows the duplication tests can fail.
     pub handle_duplicate_requests: bool,
+    /// Zoo 9: a new transaction coordinator starts from empty state instead of replaying the
+    /// transaction state partition, so a transaction whose commit was answered but whose markers
+    /// were not all written is never completed (its partitions stay open, their last stable
+    /// offset stuck), and its transactional id starts afresh under a new producer id.
+    #[serde(default)]
+    pub forget_transactions_on_coordinator_failover: bool,
 }
 
 impl BugsConfig {
@@ -216,6 +227,7 @@ impl Default for ClusterConfig {
             flush: FlushPolicy::default(),
             bugs: BugsConfig::default(),
             groups: None,
+            transactions: None,
             perturbations: false,
         }
     }
@@ -258,6 +270,8 @@ pub enum ConfigError {
     LogLimits(#[from] LogLimitsError),
     #[error("{0}")]
     Groups(#[from] GroupsConfigError),
+    #[error("{0}")]
+    Transactions(#[from] TransactionsConfigError),
     #[error(
         "timing.replica_lag_time_max_ns ({replica_lag_time_max_ns}) must be longer than \
          timing.fetch_wait_max_ns ({fetch_wait_max_ns}): a parked follower would leave the ISR"
@@ -339,6 +353,13 @@ impl ClusterConfig {
         if let Some(groups) = &self.groups {
             groups.validate(self.limits.log.batch_records_max, &self.topics)?;
         }
+        if let Some(transactions) = &self.transactions {
+            transactions.validate(
+                self.limits.log.batch_records_max,
+                self.limits.metadata_log_entries_max,
+                &self.topics,
+            )?;
+        }
         Ok(())
     }
 
@@ -346,6 +367,13 @@ impl ClusterConfig {
     pub fn with_groups(mut self, groups: GroupsConfig) -> ClusterConfig {
         self.topics.push(groups.offsets_topic());
         self.groups = Some(groups);
+        self
+    }
+
+    /// This config serving transactional producers: `transactions` and its state topic added.
+    pub fn with_transactions(mut self, transactions: TransactionsConfig) -> ClusterConfig {
+        self.topics.push(transactions.state_topic());
+        self.transactions = Some(transactions);
         self
     }
 
@@ -659,5 +687,25 @@ mod tests {
             config.validate(),
             Err(ConfigError::Topic(TopicError::PartitionsOutOfRange { .. }))
         ));
+    }
+
+    #[test]
+    fn transactions_bring_their_state_topic_and_are_validated() {
+        let transactions = TransactionsConfig::new(2, 3);
+        let config = ClusterConfig::default().with_transactions(transactions.clone());
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.topics.last(), Some(&transactions.state_topic()));
+        let mut missing = config.clone();
+        missing.topics.pop();
+        assert_eq!(
+            missing.validate(),
+            Err(ConfigError::Transactions(
+                TransactionsConfigError::StateTopicMissing
+            ))
+        );
+        let mut long_log = config;
+        long_log.limits.metadata_log_entries_max = 1 << 20;
+        let error = long_log.validate().unwrap_err();
+        assert!(error.to_string().contains("metadata_log_entries_max"));
     }
 }

@@ -20,8 +20,11 @@
 //!   committed metadata.
 //! - [`group`]: consumer groups: the coordinator (membership, rebalances, assignors), offsets
 //!   committed as records of the internal offsets topic and replayed after failover.
-//! - [`txn`]: transactions: where a transactional id's coordinator lives (the partition side is
-//!   in [`log`] and [`replica`]).
+//! - [`txn`]: transactions (KIP-98): the transaction coordinator (the leader of the id's
+//!   partition of the internal transaction state topic): InitProducerId, AddPartitionsToTxn and
+//!   EndTxn as transitions appended to that partition with acks=all and replayed after failover,
+//!   commit and abort markers sent to every partition's leader, timeouts (the partition side is
+//!   in [`log`] and [`replica`]). Absent unless `ClusterConfig::transactions` is set.
 //! - [`client`]: sans-IO producer, assign-mode consumer, group consumer, and the history events
 //!   they report.
 //! - [`message`]: the wire protocol ([`message::data`]: the data plane's).

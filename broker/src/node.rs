@@ -7,7 +7,9 @@
 //! blocks: [`crate::raft`] (election, replication), [`crate::controller`] (the active controller's
 //! request handling), [`crate::broker`] (registration, heartbeats, ISR maintenance, metadata
 //! answers), [`crate::replica`] (the data plane), `crate::group::coordinator` (group coordinators
-//! of the offsets partitions this broker leads, reconciled after every step).
+//! of the offsets partitions this broker leads, reconciled after every step),
+//! `crate::txn::coordinator` (transaction coordinators of the transaction state partitions it
+//! leads, likewise; their timers run on the data-plane tick).
 //!
 //! Invariants checked by [`Node::check_invariants`]: commit index <= last log index; the applied
 //! metadata index equals the commit index; a candidate or leader voted for itself in its term; a
@@ -34,6 +36,7 @@ use crate::perturb::{Perturbations, Site};
 use crate::raft::{RaftState, Role};
 use crate::replica::Replicas;
 use crate::storage::{Storage, StorageWrite};
+use crate::txn::coordinator::TransactionCoordinators;
 
 /// Timers of a node. Setting a timer again replaces its deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,7 +51,8 @@ pub enum Timer {
     Client,
     /// A node rewrites its state some time after a disk fault.
     DiskRetry,
-    /// The data-plane tick: parked fetches expire, ISRs shrink, requests are retried.
+    /// The data-plane tick: parked fetches expire, ISRs shrink, requests are retried; transaction
+    /// coordinators resend markers and abort transactions past their timeout.
     Replica,
 }
 
@@ -239,6 +243,23 @@ pub enum Observation {
     CoordinatorStarted {
         partition: u32,
     },
+    /// A broker started coordinating the transactional ids of a transaction state partition (it
+    /// replays the partition first).
+    TransactionCoordinatorStarted {
+        partition: u32,
+    },
+    /// A transaction coordinator aborted a transaction open longer than its timeout, fencing
+    /// the producer's epoch (`producer_epoch` is the bumped one).
+    TransactionTimedOut {
+        producer_id: u64,
+        producer_epoch: u16,
+    },
+    /// A transaction coordinator completed a transaction: every partition holds its marker.
+    TransactionCompleted {
+        producer_id: u64,
+        producer_epoch: u16,
+        outcome: crate::log::TransactionOutcome,
+    },
     /// A perturbation site fired: the node took a legal but rare path on purpose.
     Perturbed(Site),
 }
@@ -293,6 +314,8 @@ pub struct Node {
     pub(crate) replicas: Replicas,
     /// Group coordinators of the offsets partitions this broker leads.
     pub(crate) groups: GroupCoordinators,
+    /// Transaction coordinators of the transaction state partitions this broker leads.
+    pub(crate) transactions: TransactionCoordinators,
     /// The metadata images [`Node::check_invariants`] checked last, by what identifies them: the
     /// committed image's applied index, and the active controller's term and proposed index. An
     /// image changes only by applying the next record (and a leader's log only grows within its
@@ -335,6 +358,7 @@ impl Node {
                 ..Replicas::default()
             },
             groups: GroupCoordinators::default(),
+            transactions: TransactionCoordinators::default(),
             images_checked: Cell::new(None),
             requests_seen: RequestWindows::default(),
             perturbations: Perturbations::default(),
@@ -383,6 +407,7 @@ impl Node {
         self.reconcile_replicas();
         self.drain_loopback();
         self.reconcile_coordinators();
+        self.reconcile_transaction_coordinators();
         self.drain_loopback();
         self.send_wanted_replica_fetches();
         self.disk.issue_reserved_sync(&mut self.effects.output);
@@ -437,12 +462,15 @@ impl Node {
             Timer::RaftHeartbeat => self.on_raft_heartbeat_timer(),
             Timer::BrokerHeartbeat => self.on_broker_heartbeat_timer(),
             Timer::DiskRetry => self.on_disk_retry(),
-            Timer::Replica => self.on_replica_tick(),
+            Timer::Replica => {
+                self.on_replica_tick();
+                self.on_transaction_tick();
+            }
             Timer::Client => {} // Never armed by a node.
         }
     }
 
-    fn on_message(&mut self, from: u32, message: Message) {
+    pub(crate) fn on_message(&mut self, from: u32, message: Message) {
         match message {
             Message::PreVoteRequest {
                 term,
@@ -529,6 +557,9 @@ impl Node {
             }
             Message::ListOffsets(request) => self.on_list_offsets(from, request),
             Message::InitProducerId(request) => self.on_init_producer_id(from, request),
+            Message::ProduceResponse(response) if self.awaits_transition(&response) => {
+                self.on_transition_appended(response)
+            }
             Message::ProduceResponse(response) => self.on_commit_appended(response),
             Message::JoinGroup(request) => self.on_join_group(from, *request),
             Message::Heartbeat(request) => self.on_heartbeat(from, request),
@@ -545,19 +576,17 @@ impl Node {
             | Message::HeartbeatResponse(_)
             | Message::OffsetCommitResponse(_)
             | Message::OffsetFetchResponse(_) => {} // Meant for clients.
-            // Meant for a transaction coordinator, which brokers do not run yet: markers are
-            // written at the request of whoever asks (tests).
-            Message::WriteTxnMarkersResponse(_) => {}
-            // The transaction coordinator is not built yet: transactional producers get no answer.
-            Message::InitTxnProducerId(_) | Message::AddPartitionsToTxn(_) | Message::EndTxn(_) => {
-            }
+            Message::WriteTxnMarkersResponse(response) => self.on_markers_written(response),
+            Message::InitTxnProducerId(request) => self.on_init_txn_producer_id(from, request),
+            Message::AddPartitionsToTxn(request) => self.on_add_partitions_to_txn(from, request),
+            Message::EndTxn(request) => self.on_end_txn(from, request),
             Message::InitTxnProducerIdResponse(_)
             | Message::AddPartitionsToTxnResponse(_)
             | Message::EndTxnResponse(_) => {} // Meant for clients.
         }
     }
 
-    fn drain_loopback(&mut self) {
+    pub(crate) fn drain_loopback(&mut self) {
         let mut handled = 0;
         while let Some(message) = self.effects.loopback.pop_front() {
             handled += 1;
@@ -575,7 +604,8 @@ impl Node {
     }
 
     /// Most messages the node may send to itself in one step: two per partition of the
-    /// cluster, plus [`LOOPBACK_BASE_MAX`] for the rest. A leader that hosts the active
+    /// cluster, plus [`LOOPBACK_BASE_MAX`] for the rest, plus the transaction coordinators'
+    /// bound (their writes and marker requests, [`Node::transaction_loopback_max`]). A leader that hosts the active
     /// controller may ask it to change the ISR of every partition it leads in one step (once a
     /// follower is fenced, say), and the controller answers each request in the same step, as
     /// soon as it has proposed the change or refused it. Beyond this bound the node is messaging
@@ -587,7 +617,7 @@ impl Node {
             .values()
             .map(|topic| topic.partitions.len())
             .sum();
-        2 * partitions + LOOPBACK_BASE_MAX
+        2 * partitions + LOOPBACK_BASE_MAX + self.transaction_loopback_max()
     }
 
     fn on_sync_succeeded(&mut self, tag: u64) {
@@ -802,6 +832,7 @@ impl Node {
             self.images_checked.set(Some(images));
         }
         self.check_coordinator_invariants();
+        self.check_transaction_invariants();
         assert!(self.disk.waiting() <= crate::disk::WAITERS_MAX);
         for (key, replica) in &self.replicas.partitions {
             replica.check_invariants(self.id, key, self.config.limits.produce_in_flight_max);
