@@ -23,7 +23,8 @@ if [ ${#switches[@]} -eq 0 ]; then
         ignore-stale-follower-epoch elect-outside-isr readmit-stale-broker
         high-watermark-at-leader-end grant-two-votes-per-term
         accept-stale-generation-commits assign-before-revoke drop-group-state-on-failover
-        lose-producer-state-on-leader-change
+        lose-producer-state-on-leader-change last-stable-offset-at-high-watermark
+        forget-transactions-on-coordinator-failover
     )
 fi
 

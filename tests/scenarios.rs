@@ -61,7 +61,7 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 24] = [
+const LIBRARY: [&str; 25] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
@@ -84,6 +84,7 @@ const LIBRARY: [&str; 24] = [
     "one-way-partition.toml",
     "preferred-leader-election.toml",
     "rolling-restart.toml",
+    "transactions-under-failover.toml",
     "zombie-follower.toml",
     "zombie-leader-pause.toml",
 ];
@@ -121,6 +122,7 @@ scenario_tests! {
     one_way_partition => "one-way-partition.toml",
     preferred_leader_election => "preferred-leader-election.toml",
     rolling_restart => "rolling-restart.toml",
+    transactions_under_failover => "transactions-under-failover.toml",
     zombie_follower => "zombie-follower.toml",
     zombie_leader_pause => "zombie-leader-pause.toml",
 }

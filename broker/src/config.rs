@@ -154,6 +154,10 @@ pub struct BugsConfig {
     /// its log, and takes an unknown producer's batch at any sequence number, so a batch retried
     /// across a change of leader is appended twice.
     pub lose_producer_state_on_leader_change: bool,
+    /// Zoo 10: a leader serves `read_committed` fetches up to the high watermark, ignoring open
+    /// transactions (its last stable offset is its HW), so consumers read records of
+    /// transactions that are still open, and may yet abort.
+    pub last_stable_offset_at_high_watermark: bool,
     /// Not TCP: a node handles a duplicated request again (no [`crate::dedup`] window), so a
     /// duplicated produce request is appended twice. Shows the duplication tests can fail.
     pub handle_duplicate_requests: bool,

@@ -8,7 +8,7 @@
 //! every broker is registered, so each broker leads two partitions. The harness times itself with
 //! the wall clock; the simulations it times never read it.
 
-use broker::message::Acks;
+use broker::message::{Acks, IsolationLevel};
 use broker::{ClusterConfig, TopicConfig};
 use sim::SimulationConfig;
 use sim::cluster::{ClientSpecs, ClusterSimulation, ConsumerSpec, ProducerSpec};
@@ -45,11 +45,14 @@ fn cluster(seed: u64) -> ClusterSimulation {
         stop_at_ns: u64::MAX,
         process,
         idempotent: false,
+        transactional: false,
+        abort_one_in: 0,
     };
     let consumer = |process, partitions| ConsumerSpec {
         topic: TOPIC.to_owned(),
         partitions,
         process,
+        isolation: IsolationLevel::ReadUncommitted,
     };
     let clients = ClientSpecs {
         producers: vec![producer(0), producer(1)],

@@ -23,6 +23,8 @@ pub enum Stream {
     Perturbations,
     /// The scenario generator's draw of which producers are idempotent.
     Idempotence,
+    /// The scenario generator's draw of which seeds write in transactions.
+    Transactions,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -38,6 +40,7 @@ impl Stream {
             Stream::Scale => 6,
             Stream::Perturbations => 7,
             Stream::Idempotence => 8,
+            Stream::Transactions => 9,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

@@ -36,6 +36,8 @@ pub struct ConsumerConfig {
     /// Most records one fetch returns.
     pub fetch_records_max: u64,
     pub retry_backoff_ns: u64,
+    /// What it reads of transactions (`read_uncommitted` by default, as Kafka's).
+    pub isolation: IsolationLevel,
 }
 
 impl ConsumerConfig {
@@ -47,6 +49,7 @@ impl ConsumerConfig {
             poll_timeout_ns: 250_000_000,
             fetch_records_max: 512,
             retry_backoff_ns: 50_000_000,
+            isolation: IsolationLevel::ReadUncommitted,
         }
     }
 }
@@ -296,7 +299,7 @@ impl Consumer {
                 current_leader_epoch: Some(epoch),
                 fetch_offset: self.positions[&partition],
                 records_max: self.config.fetch_records_max,
-                isolation: IsolationLevel::ReadUncommitted,
+                isolation: self.config.isolation,
             };
             output.push(Output::Send {
                 to: leader,

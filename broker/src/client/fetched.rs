@@ -10,12 +10,15 @@
 use crate::log::{AbortedTransaction, BatchTransaction, Record, RecordBatch, TransactionOutcome};
 
 /// Every offset of `batches` in order, with the record the application sees there, if any.
+/// `aborted` may come in any order: the consumer takes them by first offset (Kafka's keeps
+/// them in a priority queue).
 pub(crate) fn delivered_records<'a>(
     batches: &'a [RecordBatch],
-    aborted: &'a [AbortedTransaction],
+    aborted: &[AbortedTransaction],
 ) -> impl Iterator<Item = (u64, Option<&'a Record>)> + 'a {
-    debug_assert!(aborted.is_sorted_by_key(|aborted| aborted.first_offset));
-    let mut upcoming = aborted.iter().peekable();
+    let mut by_first_offset = aborted.to_vec();
+    by_first_offset.sort_unstable_by_key(|aborted| (aborted.first_offset, aborted.producer_id));
+    let mut upcoming = by_first_offset.into_iter().peekable();
     let mut aborting: Vec<u64> = Vec::new();
     batches.iter().flat_map(move |batch| {
         while let Some(next) = upcoming.next_if(|next| next.first_offset <= batch.last_offset()) {
@@ -126,6 +129,31 @@ mod tests {
             seen(&batches, &[])[1..3],
             [(1, Some(11)), (2, Some(12))],
             "read_uncommitted sees aborted records"
+        );
+    }
+
+    #[test]
+    fn aborted_transactions_are_taken_by_first_offset_in_any_order() {
+        // Producer 9 aborts 0, producer 3 aborts 1: listed by producer id, not first offset.
+        let batches = [
+            data(0, 9, &[10]),
+            data(1, 3, &[11]),
+            marker(2, 3, TransactionOutcome::Abort),
+            marker(3, 9, TransactionOutcome::Abort),
+        ];
+        let aborted = [
+            AbortedTransaction {
+                producer_id: 3,
+                first_offset: 1,
+            },
+            AbortedTransaction {
+                producer_id: 9,
+                first_offset: 0,
+            },
+        ];
+        assert_eq!(
+            seen(&batches, &aborted),
+            vec![(0, None), (1, None), (2, None), (3, None)]
         );
     }
 

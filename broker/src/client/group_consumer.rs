@@ -95,6 +95,8 @@ pub struct GroupConsumerConfig {
     pub start_at_ns: u64,
     /// ...and leaves its group at this one (a worker removed).
     pub stop_at_ns: u64,
+    /// What it reads of transactions (`read_uncommitted` by default, as Kafka's).
+    pub isolation: IsolationLevel,
 }
 
 impl GroupConsumerConfig {
@@ -119,6 +121,7 @@ impl GroupConsumerConfig {
             retry_backoff_ns: 50_000_000,
             start_at_ns: 0,
             stop_at_ns: u64::MAX,
+            isolation: IsolationLevel::ReadUncommitted,
         }
     }
 }
@@ -1002,7 +1005,7 @@ impl GroupConsumer {
                 current_leader_epoch: Some(epoch),
                 fetch_offset: position,
                 records_max: self.config.fetch_records_max,
-                isolation: IsolationLevel::ReadUncommitted,
+                isolation: self.config.isolation,
             };
             in_flight.insert(request_id, key);
             output.push(Output::Send {

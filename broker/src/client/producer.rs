@@ -346,6 +346,18 @@ impl Producer {
         }
     }
 
+    /// Whether the producer asks for an id when it wants one: while idle (before it stops), or
+    /// while its transaction waits for a new epoch to fence it.
+    fn asks_for_id(&self) -> bool {
+        match &self.operation {
+            None => !self.stopped,
+            Some(operation) => operation
+                .transaction
+                .as_ref()
+                .is_some_and(|transaction| transaction.phase() == Phase::Fencing),
+        }
+    }
+
     /// The transaction coordinator, as far as the metadata tells.
     fn coordinator(&self) -> Option<u32> {
         let transactional = self.identity.transactional()?;
@@ -458,12 +470,7 @@ impl Producer {
         self.complete_if_resolved(now_ns, output);
         // A transaction whose records just resolved asks to end now.
         self.advance_transaction(now_ns, output);
-        let fencing = self
-            .operation
-            .as_ref()
-            .and_then(|operation| operation.transaction.as_ref())
-            .is_some_and(|transaction| transaction.phase() == Phase::Fencing);
-        if fencing || (self.operation.is_none() && !self.stopped) {
+        if self.asks_for_id() {
             let coordinator = self.coordinator();
             self.identity.request_if_due(
                 now_ns,
@@ -813,15 +820,18 @@ impl Producer {
                 }
             }
         } else if !self.stopped {
-            if let Some(deadline_ns) = self.identity.deadline_ns(self.config.request_timeout_ns) {
-                deadlines.push(deadline_ns);
-            }
             let due_ns = if self.metadata.partitions(&self.config.topic).is_none() {
                 now_ns + self.config.retry_backoff_ns
             } else {
                 self.invoke_at_ns.min(self.config.stop_at_ns)
             };
             deadlines.push(due_ns);
+        }
+        // An id is asked for while idle, or while fencing a transaction.
+        if self.asks_for_id()
+            && let Some(deadline_ns) = self.identity.deadline_ns(self.config.request_timeout_ns)
+        {
+            deadlines.push(deadline_ns);
         }
         if let Some(deadline_ns) = self.metadata.deadline_ns(self.config.retry_backoff_ns) {
             deadlines.push(deadline_ns);
@@ -1228,22 +1238,32 @@ mod tests {
         let output = driven.deliver(txn_answer(&add, Ok(())));
         the_produce(&output);
         // No answer: the request times out, then the operation's deadline passes.
-        let mut fence = None;
-        while fence.is_none() {
+        let next_fence = |driven: &mut Driven| loop {
             let output = driven.fire_timer();
             assert!(
                 events(&output).is_empty(),
                 "not done before the fence: {output:?}"
             );
-            fence = output.iter().find_map(|output| match output {
+            let fence = output.iter().find_map(|output| match output {
                 Output::Send {
                     message: Message::InitTxnProducerId(request),
                     ..
                 } => Some(request.clone()),
                 _ => None,
             });
-        }
-        let fence = fence.expect("found");
+            if let Some(fence) = fence {
+                return fence;
+            }
+        };
+        let fence = next_fence(&mut driven);
+        // The coordinator is still aborting: the producer asks again after its backoff.
+        driven.deliver(Message::InitTxnProducerIdResponse(
+            InitTxnProducerIdResponse {
+                request_id: fence.request_id,
+                result: Err(TxnError::ConcurrentTransactions),
+            },
+        ));
+        let fence = next_fence(&mut driven);
         let output = driven.deliver(Message::InitTxnProducerIdResponse(
             InitTxnProducerIdResponse {
                 request_id: fence.request_id,

@@ -166,8 +166,9 @@ impl TransactionStates {
         stable
     }
 
-    /// The aborted transactions that records in `from_offset..end_offset` may belong to, by
-    /// first offset: those that start below `end_offset` and end at or after `from_offset`.
+    /// The aborted transactions that records in `from_offset..end_offset` may belong to, in
+    /// order of first offset: those that start below `end_offset` and end at or after
+    /// `from_offset`.
     pub fn aborted_overlapping(
         &self,
         from_offset: u64,
@@ -186,7 +187,7 @@ impl TransactionStates {
                 first_offset: ended.first_offset,
             })
             .collect();
-        aborted.sort_unstable();
+        aborted.sort_unstable_by_key(|aborted| (aborted.first_offset, aborted.producer_id));
         aborted
     }
 }
@@ -306,6 +307,23 @@ mod tests {
         assert_eq!(aborted(4, 7), vec![(7, 5)]);
         assert_eq!(aborted(6, 7), vec![(7, 5)], "the marker itself is in range");
         assert_eq!(aborted(7, 9), Vec::<(u64, u64)>::new());
+    }
+
+    #[test]
+    fn aborted_transactions_are_listed_by_first_offset_whatever_their_producers() {
+        let log = [
+            data(0, 9, 1),
+            data(1, 3, 1),
+            marker(2, 3, TransactionOutcome::Abort),
+            marker(3, 9, TransactionOutcome::Abort),
+        ];
+        let states = TransactionStates::from_batches(&log);
+        let firsts: Vec<(u64, u64)> = states
+            .aborted_overlapping(0, 4)
+            .iter()
+            .map(|aborted| (aborted.first_offset, aborted.producer_id))
+            .collect();
+        assert_eq!(firsts, [(0, 9), (1, 3)]);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //!   leader's LEO and joins once caught up (zoo 4b switch: joins at once). Joins are checked after
 //!   every change to the partition, leaves by the periodic tick (Kafka's ISR expiration task).
 
+use crate::BugsConfig;
 use crate::disk::Waiter;
 use crate::message::data::{AbortedTransactions, FetchData};
 use crate::message::{
@@ -178,10 +179,10 @@ impl Node {
             || leader.pending.iter().any(|pending| {
                 produce_answerable(pending, high_watermark, leader.durable_end_offset)
             })
-            || leader
-                .parked
-                .iter()
-                .any(|fetch| parked_fetch_answerable(fetch, replica, false, self.now_ns()))
+            || leader.parked.iter().any(|fetch| {
+                let reader = self.consumer_reader(fetch.request.isolation);
+                parked_fetch_answerable(fetch, reader, replica, false, self.now_ns())
+            })
             || self.isr_may_grow(replica, leader);
         pending.then(|| LeaderWork {
             high_watermark: (candidate > high_watermark).then_some(candidate),
@@ -207,7 +208,7 @@ impl Node {
             return;
         }
         let records_max = self.perturbed_records_max(request.records_max);
-        let reader = Reader::Consumer(request.isolation);
+        let reader = self.consumer_reader(request.isolation);
         let served = self.serve_fetch(&key, reader, request.fetch_offset, records_max);
         match served {
             Ok(Some(data)) => self.answer_fetch(from, &key, &request, Ok(data)),
@@ -292,11 +293,10 @@ impl Node {
             return;
         };
         // The common case, without taking the list apart: nothing to answer yet.
-        if !leader
-            .parked
-            .iter()
-            .any(|fetch| parked_fetch_answerable(fetch, replica, expire, now_ns))
-        {
+        if !leader.parked.iter().any(|fetch| {
+            let reader = consumer_reader(fetch.request.isolation, &self.config.bugs);
+            parked_fetch_answerable(fetch, reader, replica, expire, now_ns)
+        }) {
             return;
         }
         let leader = replica.leader_state().expect("matched above");
@@ -306,7 +306,7 @@ impl Node {
             let request = &fetch.request;
             let served = self.serve_fetch(
                 key,
-                Reader::Consumer(request.isolation),
+                self.consumer_reader(request.isolation),
                 request.fetch_offset,
                 request.records_max,
             );
@@ -552,13 +552,33 @@ impl Node {
 pub(crate) enum Reader {
     Follower,
     Consumer(IsolationLevel),
+    /// Zoo 10's planted bug: a `read_committed` consumer served up to the HW.
+    StableAtHighWatermark,
+}
+
+/// The reader a consumer fetch of `isolation` is served as.
+pub(crate) fn consumer_reader(isolation: IsolationLevel, bugs: &BugsConfig) -> Reader {
+    match isolation {
+        IsolationLevel::ReadCommitted if bugs.last_stable_offset_at_high_watermark => {
+            Reader::StableAtHighWatermark
+        }
+        isolation => Reader::Consumer(isolation),
+    }
+}
+
+impl Node {
+    fn consumer_reader(&self, isolation: IsolationLevel) -> Reader {
+        consumer_reader(isolation, &self.config.bugs)
+    }
 }
 
 impl Reader {
     fn end_offset(self, log: &crate::log::PartitionLog) -> u64 {
         match self {
             Reader::Follower => log.log_end_offset(),
-            Reader::Consumer(IsolationLevel::ReadUncommitted) => log.high_watermark(),
+            Reader::Consumer(IsolationLevel::ReadUncommitted) | Reader::StableAtHighWatermark => {
+                log.high_watermark()
+            }
             Reader::Consumer(IsolationLevel::ReadCommitted) => log.last_stable_offset(),
         }
     }
@@ -638,11 +658,11 @@ pub(crate) fn fetch_answerable(replica: &Replica, reader: Reader, fetch_offset: 
 /// its wait is over.
 fn parked_fetch_answerable(
     fetch: &ParkedFetch,
+    reader: Reader,
     replica: &Replica,
     expire: bool,
     now_ns: u64,
 ) -> bool {
-    let reader = Reader::Consumer(fetch.request.isolation);
     fetch_answerable(replica, reader, fetch.request.fetch_offset)
         || (expire && fetch.deadline_ns <= now_ns)
 }
@@ -688,7 +708,10 @@ pub(crate) fn read_fetch(
         return Ok(None);
     };
     let mut data = fetch_data(replica, Vec::new());
-    if reader == Reader::Consumer(IsolationLevel::ReadCommitted) {
+    if matches!(
+        reader,
+        Reader::Consumer(IsolationLevel::ReadCommitted) | Reader::StableAtHighWatermark
+    ) {
         let aborted = log
             .transactions()
             .aborted_overlapping(first.base_offset, last.end_offset());

@@ -307,3 +307,26 @@ fn a_produce_may_not_carry_a_marker_or_unstamped_transactional_records() {
     assert_eq!(answers.len(), 2);
     assert_eq!(node.replicas.partitions[&key(0)].log.log_end_offset(), 0);
 }
+
+#[test]
+fn zoo_10_serves_read_committed_up_to_the_high_watermark() {
+    let mut config = crate::ClusterConfig::default();
+    config.bugs.last_stable_offset_at_high_watermark = true;
+    let mut node = crate::replica::test_support::node_configured(
+        config,
+        crate::replica::test_support::leader_role,
+    );
+    node.on_produce(PRODUCER_NODE, transactional(1, 0, 0, &[10, 11]));
+    replicate(&mut node, 2);
+    assert_eq!(
+        last_stable_offset(&node),
+        0,
+        "the log knows the transaction is open"
+    );
+    let committed = fetch(&mut node, IsolationLevel::ReadCommitted).expect("served anyway");
+    assert_eq!(
+        offsets(&committed),
+        [0, 1],
+        "records of an open transaction"
+    );
+}

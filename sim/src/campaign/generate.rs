@@ -43,8 +43,9 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::runner::nemesis;
 use crate::scenario::{
-    Acks, Assignor, Cluster, CommitMode, Consumer, ConsumerMode, Duration, Expect, Fault, Nemesis,
-    NemesisKind, Producer, RebalanceProtocol, Scenario, Target, Topic, Workload,
+    Acks, Assignor, Cluster, CommitMode, Consumer, ConsumerMode, Duration, Expect, Fault,
+    Isolation, Nemesis, NemesisKind, Producer, RebalanceProtocol, Scenario, Target, Topic,
+    Workload,
 };
 use crate::seed::{Stream, stream};
 
@@ -63,6 +64,12 @@ pub const WIDE_PARTITIONS_MAX: u32 = 128;
 pub const PERTURBED_SEEDS_RATIO: (u32, u32) = (1, 2);
 /// This many acks=all producer shapes are idempotent (KIP-98).
 pub const IDEMPOTENT_PRODUCERS_RATIO: (u32, u32) = (1, 2);
+/// In this many seeds the acks=all producers write in transactions and every consumer reads
+/// `read-committed` (KIP-98).
+pub const TRANSACTIONAL_SEEDS_RATIO: (u32, u32) = (1, 4);
+/// A transactional producer aborts one transaction in this many (drawn per shape).
+pub const ABORT_ONE_IN_MIN: u32 = 2;
+pub const ABORT_ONE_IN_MAX: u32 = 8;
 pub const FAULT_PHASE_SECONDS_MIN: u64 = 5;
 pub const FAULT_PHASE_SECONDS_MAX: u64 = 15;
 pub const LIVENESS_PHASE_SECONDS_MIN: u64 = 10;
@@ -127,6 +134,7 @@ pub fn generate(seed: u64) -> Scenario {
     scenario.cluster.perturbations = stream(seed, Stream::Perturbations)
         .random_ratio(PERTURBED_SEEDS_RATIO.0, PERTURBED_SEEDS_RATIO.1);
     make_idempotent(&mut scenario, &mut stream(seed, Stream::Idempotence));
+    make_transactional(&mut scenario, &mut stream(seed, Stream::Transactions));
     if let Err(problem) = scenario.validate() {
         panic!(
             "generated scenario of seed {seed} is invalid at {}: {}",
@@ -246,6 +254,32 @@ fn make_idempotent(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
     }
 }
 
+/// In some seeds, makes every acks=all producer shape transactional (each aborting one
+/// transaction in a drawn number) and every consumer `read-committed`, from a stream of their own
+/// so that every other draw stays what it was.
+fn make_transactional(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
+    let (numerator, denominator) = TRANSACTIONAL_SEEDS_RATIO;
+    if !rng.random_ratio(numerator, denominator) {
+        return;
+    }
+    let workload = &mut scenario.workload;
+    for producer in &mut workload.producers {
+        if producer.acks == Acks::All {
+            producer.transactional = true;
+            producer.abort_one_in = rng.random_range(ABORT_ONE_IN_MIN..=ABORT_ONE_IN_MAX);
+        }
+    }
+    if workload
+        .producers
+        .iter()
+        .any(|producer| producer.transactional)
+    {
+        for consumer in &mut workload.consumers {
+            consumer.isolation = Isolation::ReadCommitted;
+        }
+    }
+}
+
 /// At least one producer and one consumer per topic.
 fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
     let mut producers = Vec::new();
@@ -268,6 +302,8 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
                     rng.random_range(1..=KEYS_MAX)
                 },
                 idempotent: false, // Drawn apart: make_idempotent.
+                transactional: false,
+                abort_one_in: 0,
             });
         }
         consumers.push(Consumer {
@@ -281,6 +317,7 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
             commit: None,
             auto_offset_reset: None,
             session_timeout: None,
+            isolation: Isolation::ReadUncommitted,
         });
     }
     Workload {
@@ -321,6 +358,7 @@ fn group_consumer(topics: &[Topic], rng: &mut ChaCha8Rng) -> Consumer {
         commit: Some(commit),
         auto_offset_reset: None,
         session_timeout,
+        isolation: Isolation::ReadUncommitted,
     }
 }
 
@@ -1028,8 +1066,53 @@ mod tests {
         scenario.cluster.perturbations = false;
         for producer in &mut scenario.workload.producers {
             producer.idempotent = false;
+            producer.transactional = false;
+            producer.abort_one_in = 0;
+        }
+        for consumer in &mut scenario.workload.consumers {
+            consumer.isolation = Isolation::ReadUncommitted;
         }
         scenario
+    }
+
+    /// About one seed in four writes in transactions: then every acks=all producer shape is
+    /// transactional, and only those, and every consumer reads `read-committed`; nothing else
+    /// changes.
+    #[test]
+    fn one_seed_in_four_writes_in_transactions_and_changes_nothing_else() {
+        let mut transactional_seeds = 0;
+        for seed in 0..1_000 {
+            let scenario = generate(seed);
+            let workload = &scenario.workload;
+            let transactional = workload.producers.iter().any(|p| p.transactional);
+            transactional_seeds += u32::from(transactional);
+            for producer in &workload.producers {
+                assert_eq!(
+                    producer.transactional,
+                    transactional && producer.acks == Acks::All,
+                    "seed {seed}"
+                );
+                assert!(
+                    !producer.transactional
+                        || (ABORT_ONE_IN_MIN..=ABORT_ONE_IN_MAX).contains(&producer.abort_one_in),
+                    "seed {seed}"
+                );
+            }
+            let read_committed = workload
+                .consumers
+                .iter()
+                .all(|consumer| consumer.isolation == Isolation::ReadCommitted);
+            assert!(!transactional || read_committed, "seed {seed}");
+            assert_eq!(
+                without_apart_draws(scenario),
+                widened(seed),
+                "seed {seed}: more than the transactions changed"
+            );
+        }
+        assert!(
+            (200..=300).contains(&transactional_seeds),
+            "about a quarter of 1000 seeds transactional, got {transactional_seeds}"
+        );
     }
 
     /// The scenario of `seed` before the draws made apart: narrow, then widened.

@@ -13,7 +13,8 @@ use broker::admin::AdminCommand;
 use broker::client::{
     ClientEvent, ClientReport, ConsumerConfig, GroupConsumerConfig, ProducerConfig,
 };
-use broker::message::Acks;
+use broker::log::TransactionOutcome;
+use broker::message::{Acks, IsolationLevel};
 use broker::perturb::Site;
 use broker::{ClusterConfig, Message, Node, Observation};
 use check::state::StateViolation;
@@ -68,6 +69,13 @@ pub struct ClusterCounters {
     pub commits_fenced: u64,
     /// Offsets partitions a broker started coordinating (after a failover: replayed).
     pub coordinator_starts: u64,
+    /// Transaction state partitions a broker started coordinating.
+    pub transaction_coordinator_starts: u64,
+    /// Transactions a coordinator completed (every marker written), by outcome.
+    pub transactions_committed: u64,
+    pub transactions_aborted: u64,
+    /// Transactions a coordinator aborted for outliving their timeout.
+    pub transactions_timed_out: u64,
     /// Perturbation sites that fired ([`broker::perturb`]), one counter per site.
     pub perturbed_produce_refused_busy: u64,
     pub perturbed_fetch_fewer_records: u64,
@@ -115,6 +123,11 @@ pub struct ProducerSpec {
     pub process: u64,
     /// An idempotent producer (KIP-98).
     pub idempotent: bool,
+    /// A transactional producer (KIP-98), under transactional id `p{n}`: each operation one
+    /// transaction. Needs a cluster with transactions.
+    pub transactional: bool,
+    /// A transactional producer aborts one transaction in this many on purpose (0: never).
+    pub abort_one_in: u32,
 }
 
 /// An assign-mode consumer of [`ClusterSimulation::with_clients`] (named `c{n}`).
@@ -123,6 +136,7 @@ pub struct ConsumerSpec {
     pub topic: String,
     pub partitions: Vec<u32>,
     pub process: u64,
+    pub isolation: IsolationLevel,
 }
 
 /// The clients of a cluster.
@@ -218,11 +232,24 @@ impl ClusterSimulation {
             producer.keys = spec.keys;
             producer.stop_at_ns = spec.stop_at_ns;
             producer.idempotent = spec.idempotent;
+            if spec.transactional {
+                let Some(transactions) = &config.transactions else {
+                    return Err(ClusterError::Clients(format!(
+                        "producer p{number}: a transactional producer needs a cluster with \
+                         transactions"
+                    )));
+                };
+                producer.transactional_id = Some(format!("p{number}"));
+                producer.transaction_state_partitions = transactions.state_partitions;
+                producer.abort_one_in = spec.abort_one_in;
+            }
             members.push((format!("p{number}"), MemberSpec::Producer(producer)));
         }
         for (position, spec) in clients.consumers.iter().enumerate() {
             check_topic(&config, &spec.topic, &spec.partitions)?;
-            let consumer = ConsumerConfig::new(spec.process, &spec.topic, spec.partitions.clone());
+            let mut consumer =
+                ConsumerConfig::new(spec.process, &spec.topic, spec.partitions.clone());
+            consumer.isolation = spec.isolation;
             members.push((format!("c{}", position + 1), MemberSpec::Consumer(consumer)));
         }
         if !group_consumers.is_empty() && config.groups.is_none() {
@@ -379,6 +406,14 @@ impl ClusterSimulation {
                 Observation::GroupRebalanced { .. } => counters.group_rebalances += 1,
                 Observation::CommitFenced { .. } => counters.commits_fenced += 1,
                 Observation::CoordinatorStarted { .. } => counters.coordinator_starts += 1,
+                Observation::TransactionCoordinatorStarted { .. } => {
+                    counters.transaction_coordinator_starts += 1
+                }
+                Observation::TransactionCompleted { outcome, .. } => match outcome {
+                    TransactionOutcome::Commit => counters.transactions_committed += 1,
+                    TransactionOutcome::Abort => counters.transactions_aborted += 1,
+                },
+                Observation::TransactionTimedOut { .. } => counters.transactions_timed_out += 1,
                 Observation::Perturbed(site) => *counters.perturbed(site) += 1,
             }
         }

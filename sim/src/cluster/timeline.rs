@@ -128,6 +128,23 @@ pub fn describe(observation: &Observation, name: impl Fn(u32) -> String) -> Opti
         Observation::CoordinatorStarted { partition } => {
             format!("groups: coordinates the groups of offsets partition {partition}")
         }
+        Observation::TransactionCoordinatorStarted { partition } => {
+            format!("transactions: coordinates transaction state partition {partition}")
+        }
+        Observation::TransactionTimedOut {
+            producer_id,
+            producer_epoch,
+        } => format!(
+            "transactions: aborted producer {producer_id}'s transaction for its timeout \
+             (epoch bumped to {producer_epoch})"
+        ),
+        Observation::TransactionCompleted {
+            producer_id,
+            producer_epoch,
+            outcome,
+        } => format!(
+            "transactions: producer {producer_id} epoch {producer_epoch}: {outcome:?} complete"
+        ),
         Observation::HighWatermarkAdvanced
         | Observation::FencedRequest
         | Observation::DuplicateRequestDropped

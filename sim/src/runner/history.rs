@@ -83,11 +83,14 @@ impl HistoryRecorder {
         std::mem::take(&mut self.operations)
     }
 
-    /// Whether some client's send is invoked and not yet completed.
+    /// Whether some client's send or transaction is invoked and not yet completed.
     pub fn has_open_sends(&self) -> bool {
-        self.open
-            .values()
-            .any(|&index| self.operations[index].function == Function::Send)
+        self.open.values().any(|&index| {
+            matches!(
+                self.operations[index].function,
+                Function::Send | Function::Txn
+            )
+        })
     }
 
     pub fn into_operations(self) -> Vec<Operation> {

@@ -17,7 +17,7 @@ use broker::admin::AdminCommand;
 use broker::client::{ClientEvent, ClientOperation, EventKind, GroupConsumerConfig};
 use broker::topic::TopicName;
 
-use crate::scenario::{Acks, ConsumerMode, Fault, Scenario};
+use crate::scenario::{Acks, ConsumerMode, Fault, Isolation, Scenario};
 
 #[path = "workload_groups.rs"]
 pub mod groups;
@@ -47,6 +47,8 @@ impl Workload {
                     stop_at_ns: scenario.fault_phase.ns,
                     process,
                     idempotent: shape.idempotent,
+                    transactional: shape.transactional,
+                    abort_one_in: shape.abort_one_in,
                 });
                 process += 1;
             }
@@ -69,6 +71,7 @@ impl Workload {
                     topic: shape.topic.clone(),
                     partitions: assigned,
                     process,
+                    isolation: isolation_level(shape.isolation),
                 });
                 process += 1;
             }
@@ -193,6 +196,27 @@ fn consumer_name(index: usize) -> String {
     format!("c{}", index + 1)
 }
 
+/// Partitions of the transaction state topic in scenario runs: one, so that
+/// `leader(__transaction_state/0)` names every transactional producer's coordinator.
+pub const TRANSACTION_STATE_PARTITIONS: u32 = 1;
+
+/// Whether the scenario has transactional producers (so the cluster runs coordinators).
+pub fn uses_transactions(scenario: &Scenario) -> bool {
+    scenario
+        .workload
+        .producers
+        .iter()
+        .any(|producer| producer.transactional)
+}
+
+/// The broker's name for a consumer's isolation level.
+pub fn isolation_level(isolation: Isolation) -> broker::message::IsolationLevel {
+    match isolation {
+        Isolation::ReadUncommitted => broker::message::IsolationLevel::ReadUncommitted,
+        Isolation::ReadCommitted => broker::message::IsolationLevel::ReadCommitted,
+    }
+}
+
 fn broker_acks(acks: Acks) -> broker::message::data::Acks {
     match acks {
         Acks::None => broker::message::data::Acks::None,
@@ -276,6 +300,9 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
             assign_before_revoke: bugs.assign_before_revoke,
             drop_group_state_on_failover: bugs.drop_group_state_on_failover,
             lose_producer_state_on_leader_change: bugs.lose_producer_state_on_leader_change,
+            last_stable_offset_at_high_watermark: bugs.last_stable_offset_at_high_watermark,
+            forget_transactions_on_coordinator_failover: bugs
+                .forget_transactions_on_coordinator_failover,
             // Not a scenario switch: only the duplication tests turn dedup off.
             handle_duplicate_requests: false,
         },
@@ -283,6 +310,13 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
     };
     if groups::uses_groups(scenario) {
         config = config.with_groups(groups::groups_config(scenario));
+    }
+    if uses_transactions(scenario) {
+        let transactions = broker::txn::TransactionsConfig::new(
+            TRANSACTION_STATE_PARTITIONS,
+            scenario.cluster.brokers,
+        );
+        config = config.with_transactions(transactions);
     }
     config
 }

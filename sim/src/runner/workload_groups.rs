@@ -71,6 +71,7 @@ fn group_consumer(
         scenario::OffsetReset::Earliest => OffsetReset::Earliest,
         scenario::OffsetReset::Latest => OffsetReset::Latest,
     };
+    config.isolation = super::isolation_level(shape.isolation);
     if let Some(timeout) = shape.session_timeout {
         config.session_timeout_ns = timeout.ns;
         config.heartbeat_interval_ns = timeout.ns / 5;

@@ -98,7 +98,7 @@ pub enum Flush {
     Never,
 }
 
-/// Switches that plant the bug zoo's bugs (KAFKA.md, entries 1 to 6, 11 and 12) and the
+/// Switches that plant the bug zoo's bugs (KAFKA.md, entries 1 to 6, 9 to 12) and the
 /// controller quorum's double vote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -127,6 +127,11 @@ pub struct Bugs {
     /// 6: a new leader starts without the idempotent producers' state (instead of rebuilding it
     /// from its log) and takes an unknown producer's batch at any sequence number.
     pub lose_producer_state_on_leader_change: bool,
+    /// 10: the leader serves `read_committed` consumers up to the high watermark, ignoring open
+    /// transactions.
+    pub last_stable_offset_at_high_watermark: bool,
+    /// 9: a new transaction coordinator starts empty instead of replaying its transaction log.
+    pub forget_transactions_on_coordinator_failover: bool,
 }
 
 impl Bugs {
@@ -182,6 +187,25 @@ pub struct Producer {
     /// each batch appended once.
     #[serde(default, skip_serializing_if = "is_false")]
     pub idempotent: bool,
+    /// Transactional producers (KIP-98): each operation is one transaction under the producer's
+    /// own transactional id, committed or aborted as a whole. Needs acks = "all", and every
+    /// consumer reading `read-committed`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub transactional: bool,
+    /// A transactional producer aborts one transaction in this many on purpose (0: never).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub abort_one_in: u32,
+}
+
+/// What a consumer reads of transactions (Kafka's `isolation.level`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Everything below the high watermark, aborted transactions' records included.
+    #[default]
+    ReadUncommitted,
+    /// Below the last stable offset, without aborted transactions' records.
+    ReadCommitted,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -223,6 +247,9 @@ pub struct Consumer {
     /// The member's session timeout (`subscribe` only; default 1.5s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_timeout: Option<Duration>,
+    /// What the consumer reads of transactions (default `read-uncommitted`, as Kafka's).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub isolation: Isolation,
 }
 
 impl Consumer {
@@ -324,6 +351,14 @@ pub struct Expect {
 
 fn is_false(value: &bool) -> bool {
     !*value
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl Default for Expect {

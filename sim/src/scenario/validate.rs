@@ -244,7 +244,21 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
                     .to_string()
             },
         )?;
+        ensure(
+            !producer.transactional || producer.acks == crate::scenario::Acks::All,
+            || producer_path.key("transactional"),
+            || "a transactional producer needs acks = \"all\" (as Kafka's)".to_string(),
+        )?;
+        ensure(
+            producer.transactional || producer.abort_one_in == 0,
+            || producer_path.key("abort_one_in"),
+            || "abort_one_in needs transactional = true".to_string(),
+        )?;
     }
+    let transactional = workload
+        .producers
+        .iter()
+        .any(|producer| producer.transactional);
     ensure(
         !workload.consumers.is_empty(),
         || path.key("consumers"),
@@ -254,6 +268,15 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
         let consumer_path = path.key("consumers").index(index);
         known_topic(scenario, &consumer.topic, &consumer_path.key("topic"))?;
         process_count(consumer.count, &consumer_path)?;
+        ensure(
+            !transactional || consumer.isolation == crate::scenario::Isolation::ReadCommitted,
+            || consumer_path.key("isolation"),
+            || {
+                "with transactional producers, consumers read \"read-committed\": a \
+                 read-uncommitted consumer sees aborted records, which the checkers report as G1a"
+                    .to_string()
+            },
+        )?;
         ensure(
             consumer.mode == workload.consumers[0].mode,
             || consumer_path.key("mode"),
@@ -352,9 +375,13 @@ fn target(scenario: &Scenario, target: &Target, path: &FieldPath) -> Checked {
             },
         ),
         Target::Leader { topic, partition } => {
-            let exists = scenario
-                .topic(topic)
-                .is_some_and(|known| *partition < known.partitions);
+            let internal = crate::runner::workload::uses_transactions(scenario)
+                && topic == broker::txn::TRANSACTION_STATE_TOPIC
+                && *partition < crate::runner::workload::TRANSACTION_STATE_PARTITIONS;
+            let exists = internal
+                || scenario
+                    .topic(topic)
+                    .is_some_and(|known| *partition < known.partitions);
             ensure(
                 exists,
                 || path.clone(),

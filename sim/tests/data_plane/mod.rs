@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use broker::client::{ClientEvent, ClientOperation, EventKind};
-use broker::message::Acks;
+use broker::message::{Acks, IsolationLevel};
 use broker::{BugsConfig, ClusterConfig, TopicConfig};
 use sim::SimulationConfig;
 use sim::cluster::{ClientSpecs, ClusterSimulation, ConsumerSpec, ProducerSpec};
@@ -41,12 +41,15 @@ pub fn clients(partitions: u32, producers: u64, rate: u64, stop_at_ns: u64) -> C
                 stop_at_ns,
                 process: index,
                 idempotent: false,
+                transactional: false,
+                abort_one_in: 0,
             })
             .collect(),
         consumers: vec![ConsumerSpec {
             topic: TOPIC.to_owned(),
             partitions: (0..partitions).collect(),
             process: 100,
+            isolation: IsolationLevel::ReadUncommitted,
         }],
     }
 }
