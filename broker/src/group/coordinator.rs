@@ -29,13 +29,13 @@ use crate::group::state::Group;
 use crate::group::{
     commit_key, commit_record_value, committed_offset_of, offsets_partition_for_group,
 };
-use crate::log::{BatchTransaction, ProducerStamp, Record};
+use crate::log::Record;
 use crate::message::group::{
     GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse,
     LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
     OffsetFetchResponse,
 };
-use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
+use crate::message::{DataError, Message, ProduceResponse};
 use crate::node::{Node, Observation};
 use crate::perturb::Site;
 use crate::storage::PartitionKey;
@@ -459,18 +459,7 @@ impl Node {
                 keys: records.iter().filter_map(|record| record.key).collect(),
             },
         );
-        let produce = ProduceRequest {
-            request_id: produce_id,
-            acks: Acks::All,
-            partitions: vec![ProducePartition {
-                topic: offsets_topic(),
-                partition,
-                records: records.into(),
-                producer: ProducerStamp::NONE,
-                transaction: BatchTransaction::None,
-            }],
-        };
-        self.send(self.id, Message::Produce(produce));
+        self.produce_to_self(produce_id, offsets_topic(), partition, records);
         Ok(())
     }
 

@@ -29,6 +29,7 @@
 //! in the leader state of its partition, for exactly each of its unresolved partitions; so
 //! requests in progress are bounded by the leaders' `limits.produce_in_flight_max`.
 
+use crate::log::Record;
 use crate::log::{Appended, MarkerVerdict, TransactionMarker};
 use crate::log::{
     BatchTransaction, ProducerSequence, ProducerStamp, ProducerStates, SequenceVerdict,
@@ -36,13 +37,14 @@ use crate::log::{
 };
 use crate::message::data::Acks;
 use crate::message::{
-    DataError, Message, ProducePartitionResult, ProduceRequest, ProduceResponse,
+    DataError, Message, ProducePartition, ProducePartitionResult, ProduceRequest, ProduceResponse,
     WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
 use crate::node::{Node, Observation, Output};
 use crate::perturb::Site;
 use crate::replica::{PendingProduce, ReplicaRole};
 use crate::storage::PartitionKey;
+use crate::topic::TopicName;
 
 /// A produce request with a partition still unresolved.
 #[derive(Clone, Debug)]
@@ -93,6 +95,30 @@ impl Node {
             transaction: part.transaction,
         });
         self.append_parts(&keys, produce, acks, appending);
+    }
+
+    /// A coordinator's write to the internal partition `topic/partition` it leads: `records`
+    /// appended through the ordinary produce path with acks=all (a request to itself), answered
+    /// by a [`ProduceResponse`] with `request_id` once the high watermark passes them.
+    pub(crate) fn produce_to_self(
+        &mut self,
+        request_id: u64,
+        topic: TopicName,
+        partition: u32,
+        records: Vec<Record>,
+    ) {
+        let produce = ProduceRequest {
+            request_id,
+            acks: Acks::All,
+            partitions: vec![ProducePartition {
+                topic,
+                partition,
+                records: records.into(),
+                producer: ProducerStamp::NONE,
+                transaction: BatchTransaction::None,
+            }],
+        };
+        self.send(self.id, Message::Produce(produce));
     }
 
     /// A coordinator's markers: appended and answered as an acks=all produce is.

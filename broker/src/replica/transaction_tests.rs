@@ -22,11 +22,12 @@ const PRODUCER_NODE: u32 = 9;
 const COORDINATOR_NODE: u32 = 8;
 const CONSUMER_NODE: u32 = 10;
 
-fn transactional(
+/// An acks=all request of `values` for t/0.
+fn request(
     request_id: u64,
-    epoch: u16,
-    first_sequence: u32,
     values: &[u64],
+    producer: ProducerStamp,
+    transaction: BatchTransaction,
 ) -> ProduceRequest {
     let records: Vec<Record> = values
         .iter()
@@ -39,29 +40,36 @@ fn transactional(
             topic: TopicName::new("t"),
             partition: 0,
             records: records.into(),
-            producer: ProducerStamp(Some(ProducerSequence {
-                producer_id: PRODUCER_ID,
-                producer_epoch: epoch,
-                batch_first_sequence: first_sequence,
-                base_sequence: first_sequence,
-            })),
-            transaction: BatchTransaction::Data,
+            producer,
+            transaction,
         }],
     }
 }
 
+/// The transactional producer's batch of `values`, numbered from `first_sequence` in `epoch`.
+fn transactional(
+    request_id: u64,
+    epoch: u16,
+    first_sequence: u32,
+    values: &[u64],
+) -> ProduceRequest {
+    let stamp = ProducerStamp(Some(ProducerSequence {
+        producer_id: PRODUCER_ID,
+        producer_epoch: epoch,
+        batch_first_sequence: first_sequence,
+        base_sequence: first_sequence,
+    }));
+    request(request_id, values, stamp, BatchTransaction::Data)
+}
+
+/// A plain producer's record `value`.
 fn plain(request_id: u64, value: u64) -> ProduceRequest {
-    ProduceRequest {
+    request(
         request_id,
-        acks: Acks::All,
-        partitions: vec![ProducePartition {
-            topic: TopicName::new("t"),
-            partition: 0,
-            records: vec![Record { key: None, value }].into(),
-            producer: ProducerStamp::NONE,
-            transaction: BatchTransaction::None,
-        }],
-    }
+        &[value],
+        ProducerStamp::NONE,
+        BatchTransaction::None,
+    )
 }
 
 fn marker(

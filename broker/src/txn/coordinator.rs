@@ -29,12 +29,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::group::OFFSETS_TOPIC;
-use crate::log::{BatchTransaction, ProducerStamp};
 use crate::message::txn::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse,
     InitTxnProducerIdRequest, InitTxnProducerIdResponse, TxnError,
 };
-use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
+use crate::message::{DataError, Message, ProduceResponse};
 use crate::node::{Node, Observation};
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
@@ -547,18 +546,7 @@ impl Node {
             answer,
         };
         self.transactions.pending_writes.insert(produce_id, pending);
-        let produce = ProduceRequest {
-            request_id: produce_id,
-            acks: Acks::All,
-            partitions: vec![ProducePartition {
-                topic: state_topic(),
-                partition,
-                records: records.into(),
-                producer: ProducerStamp::NONE,
-                transaction: BatchTransaction::None,
-            }],
-        };
-        self.send(self.id, Message::Produce(produce));
+        self.produce_to_self(produce_id, state_topic(), partition, records);
         Ok(())
     }
 

@@ -240,6 +240,14 @@ fn open_transaction(node: &mut Node) {
     assert_eq!(added, Ok((0, 0)));
 }
 
+/// [`open_transaction`], then its commit answered: the markers sent to the partitions' leaders.
+fn committing(node: &mut Node) -> Vec<(u32, WriteTxnMarkersRequest)> {
+    open_transaction(node);
+    let committed = replicated_answer(node, end_request(3, 0, Commit));
+    assert_eq!(committed, Ok((0, 0)));
+    take_sent(node).markers
+}
+
 /// A partition leader's answer to `request`: `result` for each partition.
 fn acknowledge(
     node: &mut Node,
@@ -358,12 +366,7 @@ fn a_commit_is_answered_once_replicated_then_marked_everywhere_and_completed() {
 #[test]
 fn a_retried_end_txn_is_answered_without_a_write_and_the_other_outcome_is_refused() {
     let mut node = coordinator();
-    open_transaction(&mut node);
-    assert_eq!(
-        replicated_answer(&mut node, end_request(3, 0, Commit)),
-        Ok((0, 0))
-    );
-    let markers = take_sent(&mut node).markers;
+    let markers = committing(&mut node);
     let end_offset = state_log(&node).log_end_offset();
     deliver(&mut node, CLIENT, end_request(4, 0, Commit));
     assert_eq!(answer(&mut node), Ok((0, 0)), "a retry while marking");
@@ -494,12 +497,7 @@ fn a_transaction_open_past_its_timeout_is_aborted_under_a_bumped_epoch() {
 /// never heard back about.
 fn log_of_an_answered_commit() -> PartitionLog {
     let mut node = coordinator();
-    open_transaction(&mut node);
-    assert_eq!(
-        replicated_answer(&mut node, end_request(3, 0, Commit)),
-        Ok((0, 0))
-    );
-    assert_eq!(take_sent(&mut node).markers.len(), 2);
+    assert_eq!(committing(&mut node).len(), 2);
     // A follower that fetched one record at a time holds every batch in pieces.
     let mut pieces = empty_log();
     for batch in state_log(&node).batches() {
@@ -587,12 +585,7 @@ fn refused_or_unanswered_markers_are_sent_again_as_newer_attempts() {
     let backoff_ns = TransactionsConfig::new(1, 3).marker_retry_backoff_ns;
     let request_timeout_ns = TransactionsConfig::new(1, 3).marker_request_timeout_ns;
     let mut node = coordinator();
-    open_transaction(&mut node);
-    assert_eq!(
-        replicated_answer(&mut node, end_request(3, 0, Commit)),
-        Ok((0, 0))
-    );
-    let first = take_sent(&mut node).markers;
+    let first = committing(&mut node);
     acknowledge(
         &mut node,
         &first[0],
@@ -637,12 +630,7 @@ fn refused_or_unanswered_markers_are_sent_again_as_newer_attempts() {
 #[test]
 fn markers_stop_when_a_newer_coordinator_wrote_one() {
     let mut node = coordinator();
-    open_transaction(&mut node);
-    assert_eq!(
-        replicated_answer(&mut node, end_request(3, 0, Commit)),
-        Ok((0, 0))
-    );
-    let markers = take_sent(&mut node).markers;
+    let markers = committing(&mut node);
     let newer = coordinator_epoch(LEADER_EPOCH + 1, 0);
     acknowledge(
         &mut node,
@@ -664,12 +652,7 @@ fn markers_stop_when_a_newer_coordinator_wrote_one() {
     );
 
     let mut node = coordinator();
-    open_transaction(&mut node);
-    assert_eq!(
-        replicated_answer(&mut node, end_request(3, 0, Commit)),
-        Ok((0, 0))
-    );
-    let markers = take_sent(&mut node).markers;
+    let markers = committing(&mut node);
     let own_earlier_incarnation = coordinator_epoch(LEADER_EPOCH, 40);
     acknowledge(
         &mut node,
