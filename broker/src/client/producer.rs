@@ -346,11 +346,13 @@ impl Producer {
         }
     }
 
-    /// Whether the producer asks for an id when it wants one: while idle (before it stops), or
-    /// while its transaction waits for a new epoch to fence it.
+    /// Whether the producer asks for an id when it wants one: while idle (before it stops; a
+    /// transactional producer after it stopped too, as closing it aborts what its last
+    /// transaction left open: the new epoch does), or while its transaction waits for a new
+    /// epoch to fence it.
     fn asks_for_id(&self) -> bool {
         match &self.operation {
-            None => !self.stopped,
+            None => !self.stopped || self.identity.transactional().is_some(),
             Some(operation) => operation
                 .transaction
                 .as_ref()
@@ -828,10 +830,24 @@ impl Producer {
             deadlines.push(due_ns);
         }
         // An id is asked for while idle, or while fencing a transaction.
-        if self.asks_for_id()
-            && let Some(deadline_ns) = self.identity.deadline_ns(self.config.request_timeout_ns)
-        {
+        let id_deadline_ns = self
+            .asks_for_id()
+            .then(|| self.identity.deadline_ns(self.config.request_timeout_ns))
+            .flatten();
+        if let Some(deadline_ns) = id_deadline_ns {
             deadlines.push(deadline_ns);
+        }
+        // Something for the transaction coordinator, which the metadata does not name: look
+        // again after the backoff (a refresh is sent at most once per backoff).
+        let transaction_waits = self
+            .operation
+            .as_ref()
+            .and_then(|operation| operation.transaction.as_ref())
+            .is_some_and(|transaction| transaction.deadline_ns(0).is_some());
+        let coordinator_wanted =
+            id_deadline_ns.is_some() && self.identity.transactional().is_some();
+        if (coordinator_wanted || transaction_waits) && self.coordinator().is_none() {
+            deadlines.push(now_ns + self.config.retry_backoff_ns);
         }
         if let Some(deadline_ns) = self.metadata.deadline_ns(self.config.retry_backoff_ns) {
             deadlines.push(deadline_ns);

@@ -106,7 +106,7 @@ pub fn check_model(model: &Model, config: &CheckConfig) -> Report {
     aborted_read::analyse(&context, &mut findings);
     precommitted_read::analyse(&context, &mut findings);
     consumer_position::walk_reads(&context, config.rebalance_protocol, |step| {
-        poll_skip::judge(&context, &step, &mut findings);
+        poll_skip::judge(&context, config.acks, &step, &mut findings);
         nonmonotonic_poll::judge(&context, &step, &mut findings);
     });
     producer_position::walk_sends(&context, |step| {

@@ -15,6 +15,8 @@ pub struct Entry {
     pub offset: u64,
     pub value: i64,
     pub first_observer: EventId,
+    /// Whether some poll read it (else only an acknowledgement names it).
+    pub read: bool,
 }
 
 /// The version order of one key.
@@ -61,7 +63,7 @@ impl VersionOrders {
         let observations = collect_observations(model);
         let mut by_key = vec![KeyOrder::default(); model.key_count()];
         for observation in observations {
-            let (key, offset, value, first_observer) = observation;
+            let (key, offset, value, first_observer, read) = observation;
             let order = &mut by_key[key as usize];
             if order.offsets.last() != Some(&offset) {
                 order.entry_starts.push(order.entries.len() as u32);
@@ -71,6 +73,7 @@ impl VersionOrders {
                 offset,
                 value,
                 first_observer,
+                read,
             });
         }
         for order in &mut by_key {
@@ -85,8 +88,9 @@ impl VersionOrders {
     }
 }
 
-/// Distinct `(key, offset, value)` triples with their first observer, sorted.
-fn collect_observations(model: &Model) -> Vec<(KeyId, u64, i64, EventId)> {
+/// Distinct `(key, offset, value)` triples with their first observer and whether a poll read
+/// them, sorted.
+fn collect_observations(model: &Model) -> Vec<(KeyId, u64, i64, EventId, bool)> {
     let mut observations = Vec::with_capacity(model.sends.len() + model.reads.len());
     for (event_id, event) in model.events.iter().enumerate() {
         if event.outcome() != Outcome::Ok {
@@ -95,16 +99,20 @@ fn collect_observations(model: &Model) -> Vec<(KeyId, u64, i64, EventId)> {
         let event_id = event_id as EventId;
         for send in model.sends_of(event) {
             if let Some(offset) = send.offset {
-                observations.push((send.key, offset, send.value, event_id));
+                observations.push((send.key, offset, send.value, event_id, false));
             }
         }
         for read in model.reads_of(event) {
-            observations.push((read.key, read.offset, read.value, event_id));
+            observations.push((read.key, read.offset, read.value, event_id, true));
         }
     }
     observations.sort_unstable();
     observations.dedup_by(|later, earlier| {
-        later.0 == earlier.0 && later.1 == earlier.1 && later.2 == earlier.2
+        let same = later.0 == earlier.0 && later.1 == earlier.1 && later.2 == earlier.2;
+        if same {
+            earlier.4 |= later.4; // Keep the first observer; note any read.
+        }
+        same
     });
     observations
 }
