@@ -1290,6 +1290,34 @@ mod tests {
         assert_eq!(*kind, EventKind::Fail, "the new epoch aborted it");
     }
 
+    /// After NOT_COORDINATOR, a transactional producer refreshes its metadata at most once per
+    /// backoff; the refresh it could not send at once must still go out: its timer brings it.
+    #[test]
+    fn a_transactional_producer_looks_for_a_moved_coordinator_again_after_the_backoff() {
+        let (mut driven, output) = transactional(0);
+        let add = to_coordinator(&output);
+        // A refresh was sent at the start (the metadata); this one is within its backoff.
+        let output = driven.deliver(txn_answer(&add, Err(TxnError::NotCoordinator)));
+        let asks_metadata = |output: &[Output]| {
+            output.iter().any(|output| {
+                matches!(
+                    output,
+                    Output::Send {
+                        message: Message::MetadataRequest { .. },
+                        ..
+                    }
+                )
+            })
+        };
+        assert!(!asks_metadata(&output), "within the backoff: {output:?}");
+        let mut refreshed = false;
+        for _ in 0..3 {
+            let output = driven.fire_timer();
+            refreshed |= asks_metadata(&output);
+        }
+        assert!(refreshed, "the coordinator is looked for again");
+    }
+
     /// An idempotent producer, started, with id `producer_id` granted: the outputs of the grant.
     fn idempotent_with_id(producer_id: u64) -> (Driven, Vec<Output>) {
         let (mut driven, output) = Driven::started(true);
