@@ -189,7 +189,7 @@ impl Consumer {
                 let position = self.positions.get_mut(&partition).expect("assigned");
                 poll.records.push((partition, Vec::new()));
                 let (_, polled) = poll.records.last_mut().expect("pushed");
-                for (offset, record) in delivered_records(&data.batches, &data.aborted.0) {
+                for (offset, record) in delivered_records(&data.batches, data.aborted.as_slice()) {
                     if offset == *position {
                         if let Some(record) = record {
                             polled.push((offset, record.value));

@@ -26,13 +26,14 @@ pub(crate) fn delivered_records<'a>(
                 aborting.push(next.producer_id);
             }
         }
-        let visible = match &batch.transaction {
+        let visible = match batch.transaction() {
             BatchTransaction::None => true,
             BatchTransaction::Data => {
                 let producer = batch.producer.0.map(|sequence| sequence.producer_id);
                 !producer.is_some_and(|producer| aborting.contains(&producer))
             }
-            BatchTransaction::Marker(marker) => {
+            BatchTransaction::Marker => {
+                let marker = batch.transaction_marker().expect("a marker");
                 if marker.outcome == TransactionOutcome::Abort {
                     aborting.retain(|producer| *producer != marker.producer_id);
                 }
@@ -60,6 +61,7 @@ mod tests {
             producer_epoch: 0,
             batch_first_sequence: 0,
             base_sequence: 0,
+            transaction: BatchTransaction::None,
         };
         let records: Vec<Record> = values.iter().map(|value| record(*value)).collect();
         RecordBatch::new(base_offset, 1, records)

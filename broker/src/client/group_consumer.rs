@@ -1041,7 +1041,8 @@ impl GroupConsumer {
                     return; // Lost meanwhile.
                 };
                 let polled = records.entry(key.clone()).or_default();
-                let mut delivered = delivered_records(&data.batches, &data.aborted.0).peekable();
+                let mut delivered =
+                    delivered_records(&data.batches, data.aborted.as_slice()).peekable();
                 for batch in &data.batches {
                     let before = *position;
                     while let Some((offset, record)) =

@@ -1101,6 +1101,7 @@ mod tests {
             producer_epoch: 0,
             batch_first_sequence: sequence,
             base_sequence: sequence,
+            transaction: BatchTransaction::None,
         }))
     }
 

@@ -139,6 +139,7 @@ impl ProducerIdentity {
             producer_epoch: epoch,
             batch_first_sequence: first,
             base_sequence: first,
+            transaction: crate::log::BatchTransaction::None,
         }))
     }
 

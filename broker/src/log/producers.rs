@@ -97,7 +97,7 @@ impl ProducerStates {
     /// Records a batch appended at the log end.
     pub fn note(&mut self, batch: &RecordBatch) {
         if let Some(marker) = batch.transaction_marker() {
-            self.note_marker(marker);
+            self.note_marker(&marker);
             return;
         }
         let Some(sequence) = batch.producer.0 else {
@@ -214,6 +214,7 @@ mod tests {
             producer_epoch: 0,
             batch_first_sequence: first,
             base_sequence: first,
+            transaction: crate::log::BatchTransaction::None,
         }
     }
 

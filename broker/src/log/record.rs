@@ -46,46 +46,33 @@ pub struct RecordBatch {
     pub leader_epoch: u64,
     /// At least one record.
     pub records: SharedRecords,
-    /// The idempotent producer's stamp, if an idempotent producer sent the records.
+    /// The idempotent producer's stamp, if an idempotent producer sent the records; with the
+    /// batch's part in a transaction ([`RecordBatch::transaction`]).
     #[serde(default, skip_serializing_if = "ProducerStamp::is_none")]
     pub producer: ProducerStamp,
-    /// The batch's part in a transaction, if any.
-    #[serde(default, skip_serializing_if = "BatchTransaction::is_none")]
-    pub transaction: BatchTransaction,
 }
 
-/// A batch's part in a transaction (KIP-98).
-///
-/// Hashes to nothing when `None`, so that runs without transactions keep the trace digests they
-/// had before the broker knew transactions.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A batch's part in a transaction (KIP-98). Carried in the producer's stamp, whose padding it
+/// fits in: batches are stored by value in every log and its image, and moved in every message
+/// that carries them, so their size is their cost.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum BatchTransaction {
     /// Not part of a transaction.
     #[default]
     None,
-    /// Records of the transaction the stamped producer ([`RecordBatch::producer`]) has open.
+    /// Records of the transaction the stamped producer has open.
     Data,
-    /// The control record that ends a producer's transaction.
-    Marker(TransactionMarker),
+    /// The control batch that ends the stamped producer's transaction: one record, whose key is
+    /// the outcome and whose value the coordinator's epoch ([`RecordBatch::transaction_marker`]).
+    Marker,
 }
 
 impl BatchTransaction {
     pub fn is_none(&self) -> bool {
         matches!(self, BatchTransaction::None)
-    }
-}
-
-impl std::hash::Hash for BatchTransaction {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        match self {
-            BatchTransaction::None => {}
-            BatchTransaction::Data => state.write_u8(1),
-            BatchTransaction::Marker(marker) => {
-                state.write_u8(2);
-                marker.hash(state);
-            }
-        }
     }
 }
 
@@ -111,6 +98,24 @@ pub enum TransactionOutcome {
     Abort,
 }
 
+impl TransactionOutcome {
+    /// The key of a marker's record (Kafka's control record types: ABORT 0, COMMIT 1).
+    pub fn code(self) -> u64 {
+        match self {
+            TransactionOutcome::Abort => 0,
+            TransactionOutcome::Commit => 1,
+        }
+    }
+
+    pub fn from_code(code: u64) -> Option<TransactionOutcome> {
+        match code {
+            0 => Some(TransactionOutcome::Abort),
+            1 => Some(TransactionOutcome::Commit),
+            _ => None,
+        }
+    }
+}
+
 /// Which idempotent producer sent a batch, and the sequence numbers of its records (KIP-98).
 ///
 /// A producer numbers its records per partition from 0; a batch it sends carries the number of
@@ -118,7 +123,7 @@ pub enum TransactionOutcome {
 /// (a fetch answered with fewer records) keeps that number in every piece, and each piece's
 /// first record has `base_sequence`, so that every replica knows the producer's batches whatever
 /// the pieces it holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProducerSequence {
     pub producer_id: u64,
     pub producer_epoch: u16,
@@ -126,6 +131,23 @@ pub struct ProducerSequence {
     pub batch_first_sequence: u32,
     /// The sequence number of this batch's first record (`batch_first_sequence` in a whole batch).
     pub base_sequence: u32,
+    /// The batch's part in a transaction (a marker's sequence numbers mean nothing).
+    #[serde(default, skip_serializing_if = "BatchTransaction::is_none")]
+    pub transaction: BatchTransaction,
+}
+
+/// Hashes `transaction` only when set, so that runs without transactions keep the trace digests
+/// they had before the broker knew transactions.
+impl std::hash::Hash for ProducerSequence {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.producer_id.hash(state);
+        self.producer_epoch.hash(state);
+        self.batch_first_sequence.hash(state);
+        self.base_sequence.hash(state);
+        if !self.transaction.is_none() {
+            self.transaction.hash(state);
+        }
+    }
 }
 
 /// A batch's [`ProducerSequence`], or none (a producer that is not idempotent).
@@ -228,14 +250,24 @@ impl RecordBatch {
             leader_epoch,
             records,
             producer: ProducerStamp::NONE,
-            transaction: BatchTransaction::None,
         }
     }
 
     /// The control batch of one record that holds `marker`.
     pub fn marker(base_offset: u64, leader_epoch: u64, marker: TransactionMarker) -> Self {
-        RecordBatch::new(base_offset, leader_epoch, vec![Record::default()])
-            .with_transaction(BatchTransaction::Marker(marker))
+        let record = Record {
+            key: Some(marker.outcome.code()),
+            value: marker.coordinator_epoch,
+        };
+        let stamp = ProducerSequence {
+            producer_id: marker.producer_id,
+            producer_epoch: marker.producer_epoch,
+            batch_first_sequence: 0,
+            base_sequence: 0,
+            transaction: BatchTransaction::Marker,
+        };
+        RecordBatch::new(base_offset, leader_epoch, vec![record])
+            .with_producer(ProducerStamp(Some(stamp)))
     }
 
     /// The batch, stamped by an idempotent producer.
@@ -243,24 +275,49 @@ impl RecordBatch {
         RecordBatch { producer, ..self }
     }
 
-    /// The batch, as part of a transaction. A transaction's data is stamped by its producer.
-    pub fn with_transaction(self, transaction: BatchTransaction) -> Self {
-        assert!(
-            transaction != BatchTransaction::Data || self.producer.0.is_some(),
-            "a transaction's records carry their producer's stamp"
-        );
-        RecordBatch {
+    /// The batch, as part of a transaction's records (or not): only a stamped batch can be.
+    pub fn with_transaction(mut self, transaction: BatchTransaction) -> Self {
+        assert_ne!(
             transaction,
-            ..self
+            BatchTransaction::Marker,
+            "markers are made by RecordBatch::marker"
+        );
+        match &mut self.producer.0 {
+            Some(sequence) => sequence.transaction = transaction,
+            None => assert!(
+                transaction.is_none(),
+                "a transaction's records carry their producer's stamp"
+            ),
         }
+        self
+    }
+
+    /// The batch's part in a transaction.
+    pub fn transaction(&self) -> BatchTransaction {
+        self.producer
+            .0
+            .map_or(BatchTransaction::None, |sequence| sequence.transaction)
     }
 
     /// The marker this control batch holds, if it is one.
-    pub fn transaction_marker(&self) -> Option<&TransactionMarker> {
-        match &self.transaction {
-            BatchTransaction::Marker(marker) => Some(marker),
-            BatchTransaction::None | BatchTransaction::Data => None,
+    pub fn transaction_marker(&self) -> Option<TransactionMarker> {
+        let sequence = self.producer.0?;
+        if sequence.transaction != BatchTransaction::Marker {
+            return None;
         }
+        let [record] = &self.records[..] else {
+            panic!("a marker is one record: {self:?}");
+        };
+        let outcome = record
+            .key
+            .and_then(TransactionOutcome::from_code)
+            .unwrap_or_else(|| panic!("a marker's key is its outcome: {self:?}"));
+        Some(TransactionMarker {
+            producer_id: sequence.producer_id,
+            producer_epoch: sequence.producer_epoch,
+            outcome,
+            coordinator_epoch: record.value,
+        })
     }
 
     /// Whether consumers see the batch's records (markers are control records, never returned).
@@ -313,7 +370,6 @@ impl RecordBatch {
         let last = (end - self.base_offset) as usize;
         RecordBatch::new(start, self.leader_epoch, &self.records[first..last])
             .with_producer(self.producer.skipping(start - self.base_offset))
-            .with_transaction(self.transaction)
     }
 
     /// How many records [`RecordBatch::slice`] would keep, without building the slice.

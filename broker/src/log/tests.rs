@@ -112,7 +112,7 @@ mod single_log {
                     let first = offsets.first().copied().unwrap_or(u64::MAX);
                     lowest_unstable = lowest_unstable.min(first);
                 }
-            } else if batch.transaction == BatchTransaction::Data {
+            } else if batch.transaction() == BatchTransaction::Data {
                 let producer = batch.producer.0.expect("stamped").producer_id;
                 let offsets = unsettled.entry(producer).or_default();
                 offsets.extend(batch.base_offset..batch.end_offset());
@@ -259,6 +259,7 @@ mod single_log {
                 producer_epoch: 0,
                 batch_first_sequence: first,
                 base_sequence: first + skipped as u32,
+                transaction: BatchTransaction::None,
             }))
         }
 
@@ -384,7 +385,11 @@ mod single_log {
                     match self.log.append_marker_as_leader(self.epoch, marker) {
                         Ok(done) => {
                             let epoch = self.epoch;
-                            self.model.records.push((epoch, Record::default()));
+                            let record = Record {
+                                key: Some(outcome.code()),
+                                value: 0,
+                            };
+                            self.model.records.push((epoch, record));
                             Some(done.write)
                         }
                         Err(_) => {

@@ -84,7 +84,7 @@ impl TransactionStates {
 
     /// Records a batch appended at the log end.
     pub fn note(&mut self, batch: &RecordBatch) {
-        match &batch.transaction {
+        match batch.transaction() {
             BatchTransaction::None => {}
             BatchTransaction::Data => {
                 let producer = batch
@@ -95,7 +95,10 @@ impl TransactionStates {
                     .entry(producer.producer_id)
                     .or_insert(batch.base_offset);
             }
-            BatchTransaction::Marker(marker) => self.note_marker(batch.base_offset, marker),
+            BatchTransaction::Marker => {
+                let marker = batch.transaction_marker().expect("a marker");
+                self.note_marker(batch.base_offset, &marker);
+            }
         }
     }
 
@@ -203,6 +206,7 @@ mod tests {
             producer_epoch: 0,
             batch_first_sequence: 0,
             base_sequence: 0,
+            transaction: BatchTransaction::None,
         };
         RecordBatch::new(base_offset, 1, vec![Record::default(); count])
             .with_producer(ProducerStamp(Some(sequence)))

@@ -160,22 +160,36 @@ pub struct FetchData {
     pub aborted: AbortedTransactions,
 }
 
-/// The aborted transactions of a fetch answer, by first offset. Hashes to nothing when empty, so
-/// that runs without transactions keep their trace digests.
+/// The aborted transactions of a fetch answer, by first offset. One pointer wide, and allocated
+/// only when there are some: every message is moved several times on its way, so a fetch answer
+/// without transactions should not carry an empty list's three words. Hashes to nothing when
+/// empty, so that runs without transactions keep their trace digests.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct AbortedTransactions(pub Vec<AbortedTransaction>);
+#[allow(
+    clippy::box_collection,
+    reason = "one word in every fetch answer, where a Vec or a boxed slice would take two or three"
+)]
+pub struct AbortedTransactions(Option<Box<Vec<AbortedTransaction>>>);
 
 impl AbortedTransactions {
+    pub fn new(aborted: Vec<AbortedTransaction>) -> Self {
+        AbortedTransactions((!aborted.is_empty()).then(|| Box::new(aborted)))
+    }
+
+    pub fn as_slice(&self) -> &[AbortedTransaction] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.as_slice().is_empty()
     }
 }
 
 impl std::hash::Hash for AbortedTransactions {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        if !self.0.is_empty() {
-            self.0.hash(state);
+        if !self.is_empty() {
+            self.as_slice().hash(state);
         }
     }
 }

@@ -41,6 +41,7 @@ fn stamp_in_epoch(producer_epoch: u16, first_sequence: u32) -> ProducerStamp {
         producer_epoch,
         batch_first_sequence: first_sequence,
         base_sequence: first_sequence,
+        transaction: crate::log::BatchTransaction::None,
     }))
 }
 

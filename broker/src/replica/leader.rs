@@ -715,7 +715,7 @@ pub(crate) fn read_fetch(
         let aborted = log
             .transactions()
             .aborted_overlapping(first.base_offset, last.end_offset());
-        data.aborted = AbortedTransactions(aborted);
+        data.aborted = AbortedTransactions::new(aborted);
     }
     data.batches = batches;
     Ok(Some(data))

@@ -41,8 +41,8 @@ use crate::message::{
     WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
 use crate::node::{Node, Observation, Output};
-use crate::perturb::Site;
-use crate::replica::{PendingProduce, ReplicaRole};
+use crate::perturb::{Perturbations, Site};
+use crate::replica::{LeaderState, PendingProduce, Replica, ReplicaRole};
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
 
@@ -218,15 +218,23 @@ impl Node {
         producer: ProducerStamp,
         transaction: BatchTransaction,
     ) -> Result<(), DataError> {
-        self.check_leader_may_append(key, pending.as_ref())?;
-        check_transaction_part(producer, transaction)?;
+        self.check_leader(key, None, false)?;
+        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
+        let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
+        // One lookup for the whole append: a produce is the data plane's hottest path.
         let replica = self.replicas.partitions.get_mut(key).expect("checked");
         let leader_epoch = replica.leader_epoch;
         let ReplicaRole::Leader(leader) = &mut replica.role else {
             unreachable!("checked")
         };
+        leader_may_append(
+            leader,
+            pending.as_ref(),
+            in_flight_max,
+            &mut self.perturbations,
+        )?;
+        check_transaction_part(producer, transaction)?;
         if let Some(sequence) = producer.0 {
-            let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
             let states = if lose_state {
                 &leader.producers_seen
             } else {
@@ -254,7 +262,9 @@ impl Node {
             .map_err(|error| DataError::InvalidBatch {
                 reason: error.to_string(),
             })?;
-        self.await_appended(key, pending, appended);
+        let never = !self.config.flush.must_sync_before_acknowledge();
+        await_appended(replica, pending, &appended, never, lose_state);
+        self.persist_appended(key, leader_epoch, appended, never);
         Ok(())
     }
 
@@ -265,8 +275,20 @@ impl Node {
         pending: Option<PendingProduce>,
         marker: TransactionMarker,
     ) -> Result<(), DataError> {
-        self.check_leader_may_append(key, pending.as_ref())?;
+        self.check_leader(key, None, false)?;
+        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
+        let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
         let replica = self.replicas.partitions.get_mut(key).expect("checked");
+        let leader_epoch = replica.leader_epoch;
+        let ReplicaRole::Leader(leader) = &mut replica.role else {
+            unreachable!("checked")
+        };
+        leader_may_append(
+            leader,
+            pending.as_ref(),
+            in_flight_max,
+            &mut self.perturbations,
+        )?;
         let log = &replica.log;
         if let MarkerVerdict::CoordinatorFenced { current } =
             log.transactions().marker_verdict(&marker)
@@ -278,74 +300,31 @@ impl Node {
         {
             return Err(DataError::InvalidProducerEpoch { current });
         }
-        let leader_epoch = replica.leader_epoch;
         let appended = replica
             .log
             .append_marker_as_leader(leader_epoch, marker)
             .map_err(|error| DataError::InvalidBatch {
                 reason: error.to_string(),
             })?;
-        self.await_appended(key, pending, appended);
-        Ok(())
-    }
-
-    /// The checks every append at a leader passes first: it leads, its ISR is large enough for
-    /// acks=all, and it has room for one more pending produce.
-    fn check_leader_may_append(
-        &mut self,
-        key: &PartitionKey,
-        pending: Option<&PendingProduce>,
-    ) -> Result<(), DataError> {
-        self.check_leader(key, None, false)?;
-        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
-        let replica = &self.replicas.partitions[key];
-        let ReplicaRole::Leader(leader) = &replica.role else {
-            unreachable!("checked")
-        };
-        let isr = leader.isr.len() as u32;
-        let acks_all = pending.is_some_and(|pending| pending.acks == Acks::All);
-        if acks_all && isr < leader.min_insync_replicas {
-            return Err(DataError::NotEnoughReplicas {
-                isr,
-                min_insync: leader.min_insync_replicas,
-            });
-        }
-        if leader.pending.len() >= in_flight_max
-            || self.perturbations.fires(Site::ProduceRefusedBusy)
-        {
-            return Err(DataError::ProduceInFlightLimit);
-        }
-        Ok(())
-    }
-
-    /// After an append at the leader: persist it, and wait for its acknowledgement.
-    fn await_appended(
-        &mut self,
-        key: &PartitionKey,
-        pending: Option<PendingProduce>,
-        appended: Appended,
-    ) {
         let never = !self.config.flush.must_sync_before_acknowledge();
-        let replica = self.replicas.partitions.get_mut(key).expect("appended");
-        let leader_epoch = replica.leader_epoch;
-        let ReplicaRole::Leader(leader) = &mut replica.role else {
-            unreachable!("appended as leader")
-        };
-        if never {
-            leader.durable_end_offset = appended.log_end_offset;
-        }
-        if self.config.bugs.lose_producer_state_on_leader_change {
-            let batch = replica.log.batches().last().expect("just appended");
-            leader.producers_seen.note(batch);
-        }
-        if let Some(mut pending) = pending {
-            pending.base_offset = appended.base_offset;
-            pending.end_offset = appended.log_end_offset;
-            leader.pending.push(pending);
-        }
+        await_appended(replica, pending, &appended, never, lose_state);
+        self.persist_appended(key, leader_epoch, appended, never);
+        Ok(())
+    }
+
+    /// Sends a leader's append to disk, and (unless the flush policy never syncs) has the
+    /// leader's own copy counted once it is durable.
+    fn persist_appended(
+        &mut self,
+        key: &PartitionKey,
+        leader_epoch: u64,
+        appended: Appended,
+        never: bool,
+    ) {
+        let log_end_offset = appended.log_end_offset;
         self.write_log(key, appended.write);
         if !never {
-            self.when_log_durable(key, leader_epoch, appended.log_end_offset);
+            self.when_log_durable(key, leader_epoch, log_end_offset);
         }
     }
 
@@ -525,6 +504,54 @@ pub(crate) fn produce_answerable(
     }
 }
 
+/// The checks every append at a leader passes first: its ISR is large enough for acks=all, and
+/// it has room for one more pending produce.
+fn leader_may_append(
+    leader: &LeaderState,
+    pending: Option<&PendingProduce>,
+    in_flight_max: usize,
+    perturbations: &mut Perturbations,
+) -> Result<(), DataError> {
+    let isr = leader.isr.len() as u32;
+    let acks_all = pending.is_some_and(|pending| pending.acks == Acks::All);
+    if acks_all && isr < leader.min_insync_replicas {
+        return Err(DataError::NotEnoughReplicas {
+            isr,
+            min_insync: leader.min_insync_replicas,
+        });
+    }
+    if leader.pending.len() >= in_flight_max || perturbations.fires(Site::ProduceRefusedBusy) {
+        return Err(DataError::ProduceInFlightLimit);
+    }
+    Ok(())
+}
+
+/// After an append at the leader of `replica`: queue its acknowledgement, note what the flush
+/// policy and zoo 6's switch need.
+fn await_appended(
+    replica: &mut Replica,
+    pending: Option<PendingProduce>,
+    appended: &Appended,
+    never: bool,
+    lose_state: bool,
+) {
+    let ReplicaRole::Leader(leader) = &mut replica.role else {
+        unreachable!("appended as leader")
+    };
+    if never {
+        leader.durable_end_offset = appended.log_end_offset;
+    }
+    if lose_state {
+        let batch = replica.log.batches().last().expect("just appended");
+        leader.producers_seen.note(batch);
+    }
+    if let Some(mut pending) = pending {
+        pending.base_offset = appended.base_offset;
+        pending.end_offset = appended.log_end_offset;
+        leader.pending.push(pending);
+    }
+}
+
 /// A producer's batch may be a transaction's records (stamped), never a marker: markers come
 /// from coordinators, through [`Node::on_write_txn_markers`].
 fn check_transaction_part(
@@ -535,7 +562,7 @@ fn check_transaction_part(
         BatchTransaction::None => return Ok(()),
         BatchTransaction::Data if producer.0.is_some() => return Ok(()),
         BatchTransaction::Data => "transactional records without a producer id",
-        BatchTransaction::Marker(_) => "a transaction marker in a produce request",
+        BatchTransaction::Marker => "a transaction marker in a produce request",
     };
     Err(DataError::InvalidBatch {
         reason: reason.to_owned(),

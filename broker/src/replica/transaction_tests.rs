@@ -58,6 +58,7 @@ fn transactional(
         producer_epoch: epoch,
         batch_first_sequence: first_sequence,
         base_sequence: first_sequence,
+        transaction: BatchTransaction::None,
     }));
     request(request_id, values, stamp, BatchTransaction::Data)
 }
@@ -214,7 +215,7 @@ fn a_read_committed_fetch_of_an_aborted_transaction_lists_it() {
     let committed = fetch(&mut node, IsolationLevel::ReadCommitted).expect("data below the LSO");
     assert_eq!(offsets(&committed), [0, 1, 2]);
     assert_eq!(
-        committed.aborted.0,
+        committed.aborted.as_slice(),
         [AbortedTransaction {
             producer_id: PRODUCER_ID,
             first_offset: 0
@@ -301,8 +302,7 @@ fn a_produce_may_not_carry_a_marker_or_unstamped_transactional_records() {
     let mut unstamped = plain(1, 10);
     unstamped.partitions[0].transaction = BatchTransaction::Data;
     let mut forged = plain(2, 11);
-    forged.partitions[0].transaction =
-        BatchTransaction::Marker(marker(TransactionOutcome::Commit, 0, 0));
+    forged.partitions[0].transaction = BatchTransaction::Marker;
     node.on_produce(PRODUCER_NODE, unstamped);
     node.on_produce(PRODUCER_NODE, forged);
     let answers = answers_to(&mut node, PRODUCER_NODE);
