@@ -55,9 +55,7 @@ pub struct RecordBatch {
 /// A batch's part in a transaction (KIP-98). Carried in the producer's stamp, whose padding it
 /// fits in: batches are stored by value in every log and its image, and moved in every message
 /// that carries them, so their size is their cost.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BatchTransaction {
     /// Not part of a transaction.
@@ -73,6 +71,18 @@ pub enum BatchTransaction {
 impl BatchTransaction {
     pub fn is_none(&self) -> bool {
         matches!(self, BatchTransaction::None)
+    }
+}
+
+/// Hashes to nothing when `None`, so that runs without transactions keep the trace digests they
+/// had before the broker knew transactions (a produce request carries one per partition).
+impl std::hash::Hash for BatchTransaction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            BatchTransaction::None => {}
+            BatchTransaction::Data => state.write_u8(1),
+            BatchTransaction::Marker => state.write_u8(2),
+        }
     }
 }
 
@@ -136,17 +146,15 @@ pub struct ProducerSequence {
     pub transaction: BatchTransaction,
 }
 
-/// Hashes `transaction` only when set, so that runs without transactions keep the trace digests
-/// they had before the broker knew transactions.
+/// Field by field, so that `transaction` hashes to nothing when `None` (see its `Hash`) and an
+/// idempotent producer's batches keep the digests they had before transactions.
 impl std::hash::Hash for ProducerSequence {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.producer_id.hash(state);
         self.producer_epoch.hash(state);
         self.batch_first_sequence.hash(state);
         self.base_sequence.hash(state);
-        if !self.transaction.is_none() {
-            self.transaction.hash(state);
-        }
+        self.transaction.hash(state);
     }
 }
 
@@ -435,6 +443,23 @@ mod tests {
         assert_eq!(values(&middle), vec![8, 9]);
         let clamped = batch.slice(0, 100);
         assert_eq!(clamped, batch);
+    }
+
+    /// Runs without transactions keep the digests they had before there were any: a batch, a
+    /// stamp and a produce part outside a transaction hash as they did without the field.
+    #[test]
+    fn no_transaction_hashes_to_nothing() {
+        use crate::digest::digest_of;
+        assert_eq!(digest_of(&BatchTransaction::None), digest_of(&()));
+        assert_ne!(digest_of(&BatchTransaction::Data), digest_of(&()));
+        let sequence = ProducerSequence {
+            producer_id: 7,
+            producer_epoch: 1,
+            batch_first_sequence: 2,
+            base_sequence: 3,
+            transaction: BatchTransaction::None,
+        };
+        assert_eq!(digest_of(&sequence), digest_of(&(7u64, 1u16, 2u32, 3u32)));
     }
 
     #[test]
