@@ -317,7 +317,7 @@ impl GroupConsumer {
             Message::MetadataResponse(response) => {
                 self.metadata.on_response(&response);
             }
-            Message::FetchResponse(response) => self.on_fetch_response(now_ns, response, output),
+            Message::FetchResponse(response) => self.on_fetch_response(now_ns, *response, output),
             Message::ListOffsetsResponse(response) => {
                 self.on_list_offsets_response(now_ns, response, output)
             }

@@ -120,7 +120,8 @@ pub enum Message {
     Produce(ProduceRequest),
     ProduceResponse(ProduceResponse),
     Fetch(FetchRequest),
-    FetchResponse(FetchResponse),
+    /// Boxed: the largest answer by far, it would make every message that much larger to move.
+    FetchResponse(Box<FetchResponse>),
     ReplicaFetch(ReplicaFetchRequest),
     ReplicaFetchResponse(ReplicaFetchResponse),
     OffsetsForLeaderEpoch(OffsetsForLeaderEpochRequest),

@@ -232,7 +232,7 @@ impl Node {
             partition: key.1,
             result,
         };
-        self.send(to, Message::FetchResponse(response));
+        self.send(to, Message::FetchResponse(Box::new(response)));
     }
 
     /// `records_max`, or fewer when [`Site::FetchFewerRecords`] fires (at least 1; a read

@@ -203,7 +203,7 @@ impl Node {
                     partition: key.1,
                     result: Err(DataError::NotLeader { leader_hint: None }),
                 };
-                self.send(parked.from, Message::FetchResponse(response));
+                self.send(parked.from, Message::FetchResponse(Box::new(response)));
             }
             self.wake_parked_sessions(key);
             self.abandon_pending_produces(leader.pending);

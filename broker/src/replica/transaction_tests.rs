@@ -242,7 +242,7 @@ fn a_parked_read_committed_fetch_is_answered_when_the_stable_offset_moves() {
     let answered = take_sends(&mut node)
         .into_iter()
         .find_map(|(to, message)| match message {
-            Message::FetchResponse(response) if to == CONSUMER_NODE => Some(response),
+            Message::FetchResponse(response) if to == CONSUMER_NODE => Some(*response),
             _ => None,
         });
     let data = answered.expect("answered").result.expect("data");
