@@ -30,7 +30,7 @@
 //! requests in progress are bounded by the leaders' `limits.produce_in_flight_max`.
 
 use crate::log::Record;
-use crate::log::{Appended, MarkerVerdict, TransactionMarker};
+use crate::log::{AppendError, Appended, MarkerVerdict, TransactionMarker};
 use crate::log::{
     BatchTransaction, ProducerSequence, ProducerStamp, ProducerStates, SequenceVerdict,
     SharedRecords,
@@ -218,54 +218,27 @@ impl Node {
         producer: ProducerStamp,
         transaction: BatchTransaction,
     ) -> Result<(), DataError> {
-        self.check_leader(key, None, false)?;
-        let in_flight_max = self.config.limits.produce_in_flight_max as usize;
         let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
-        // One lookup for the whole append: a produce is the data plane's hottest path.
-        let replica = self.replicas.partitions.get_mut(key).expect("checked");
-        let leader_epoch = replica.leader_epoch;
-        let ReplicaRole::Leader(leader) = &mut replica.role else {
-            unreachable!("checked")
-        };
-        leader_may_append(
-            leader,
-            pending.as_ref(),
-            in_flight_max,
-            &mut self.perturbations,
-        )?;
-        check_transaction_part(producer, transaction)?;
-        if let Some(sequence) = producer.0 {
-            let states = if lose_state {
-                &leader.producers_seen
-            } else {
-                replica.log.producers()
-            };
-            match check_sequence(states, sequence, records.len() as u64, lose_state)? {
-                None => {}
-                Some((base_offset, end_offset)) => {
+        self.append_at_leader(key, pending, |replica, leader_epoch| {
+            check_transaction_part(producer, transaction)?;
+            if let Some(sequence) = producer.0 {
+                let states = match &replica.role {
+                    ReplicaRole::Leader(leader) if lose_state => &leader.producers_seen,
+                    _ => replica.log.producers(),
+                };
+                if let Some(offsets) =
+                    check_sequence(states, sequence, records.len() as u64, lose_state)?
+                {
                     // A retried batch the log holds: acknowledged as its first append would be.
-                    self.effects
-                        .output
-                        .push(Output::Observe(Observation::ProduceDeduplicated));
-                    if let Some(mut pending) = pending {
-                        pending.base_offset = base_offset;
-                        pending.end_offset = end_offset;
-                        leader.pending.push(pending);
-                    }
-                    return Ok(());
+                    return Ok(LeaderAppend::Duplicate(offsets));
                 }
             }
-        }
-        let appended = replica
-            .log
-            .append_stamped_as_leader(leader_epoch, records, producer, transaction)
-            .map_err(|error| DataError::InvalidBatch {
-                reason: error.to_string(),
-            })?;
-        let never = !self.config.flush.must_sync_before_acknowledge();
-        await_appended(replica, pending, &appended, never, lose_state);
-        self.persist_appended(key, leader_epoch, appended, never);
-        Ok(())
+            let appended =
+                replica
+                    .log
+                    .append_stamped_as_leader(leader_epoch, records, producer, transaction);
+            Ok(LeaderAppend::Appended(appended.map_err(invalid_batch)?))
+        })
     }
 
     /// Validates and appends one partition's transaction marker; queues its acknowledgement.
@@ -275,12 +248,40 @@ impl Node {
         pending: Option<PendingProduce>,
         marker: TransactionMarker,
     ) -> Result<(), DataError> {
+        self.append_at_leader(key, pending, |replica, leader_epoch| {
+            let log = &replica.log;
+            if let MarkerVerdict::CoordinatorFenced { current } =
+                log.transactions().marker_verdict(&marker)
+            {
+                return Err(DataError::TransactionCoordinatorFenced { current });
+            }
+            if let Some(current) = log.producers().epoch_of(marker.producer_id)
+                && marker.producer_epoch < current
+            {
+                return Err(DataError::InvalidProducerEpoch { current });
+            }
+            let appended = replica.log.append_marker_as_leader(leader_epoch, marker);
+            Ok(LeaderAppend::Appended(appended.map_err(invalid_batch)?))
+        })
+    }
+
+    /// One append at the leader of `key`: the checks every append passes (it leads, its ISR
+    /// suffices for acks=all, it has room for one more pending produce), then `append` on the
+    /// replica (looked up once: a produce is the data plane's hottest path), then the
+    /// acknowledgement queued and the write persisted.
+    fn append_at_leader(
+        &mut self,
+        key: &PartitionKey,
+        pending: Option<PendingProduce>,
+        append: impl FnOnce(&mut Replica, u64) -> Result<LeaderAppend, DataError>,
+    ) -> Result<(), DataError> {
         self.check_leader(key, None, false)?;
         let in_flight_max = self.config.limits.produce_in_flight_max as usize;
         let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
+        let never = !self.config.flush.must_sync_before_acknowledge();
         let replica = self.replicas.partitions.get_mut(key).expect("checked");
         let leader_epoch = replica.leader_epoch;
-        let ReplicaRole::Leader(leader) = &mut replica.role else {
+        let ReplicaRole::Leader(leader) = &replica.role else {
             unreachable!("checked")
         };
         leader_may_append(
@@ -289,26 +290,23 @@ impl Node {
             in_flight_max,
             &mut self.perturbations,
         )?;
-        let log = &replica.log;
-        if let MarkerVerdict::CoordinatorFenced { current } =
-            log.transactions().marker_verdict(&marker)
-        {
-            return Err(DataError::TransactionCoordinatorFenced { current });
+        match append(replica, leader_epoch)? {
+            LeaderAppend::Duplicate((base_offset, end_offset)) => {
+                if let (Some(mut pending), ReplicaRole::Leader(leader)) =
+                    (pending, &mut replica.role)
+                {
+                    pending.base_offset = base_offset;
+                    pending.end_offset = end_offset;
+                    leader.pending.push(pending);
+                }
+                let deduplicated = Output::Observe(Observation::ProduceDeduplicated);
+                self.effects.output.push(deduplicated);
+            }
+            LeaderAppend::Appended(appended) => {
+                await_appended(replica, pending, &appended, never, lose_state);
+                self.persist_appended(key, leader_epoch, appended, never);
+            }
         }
-        if let Some(current) = log.producers().epoch_of(marker.producer_id)
-            && marker.producer_epoch < current
-        {
-            return Err(DataError::InvalidProducerEpoch { current });
-        }
-        let appended = replica
-            .log
-            .append_marker_as_leader(leader_epoch, marker)
-            .map_err(|error| DataError::InvalidBatch {
-                reason: error.to_string(),
-            })?;
-        let never = !self.config.flush.must_sync_before_acknowledge();
-        await_appended(replica, pending, &appended, never, lose_state);
-        self.persist_appended(key, leader_epoch, appended, never);
         Ok(())
     }
 
@@ -501,6 +499,19 @@ pub(crate) fn produce_answerable(
         Acks::Leader => durable_end_offset >= pending.end_offset,
         Acks::All => high_watermark >= pending.end_offset,
         Acks::None => false,
+    }
+}
+
+/// What an append at a leader did.
+enum LeaderAppend {
+    Appended(Appended),
+    /// A retried batch the log holds at these offsets: nothing appended.
+    Duplicate((u64, u64)),
+}
+
+fn invalid_batch(error: AppendError) -> DataError {
+    DataError::InvalidBatch {
+        reason: error.to_string(),
     }
 }
 
