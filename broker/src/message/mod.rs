@@ -1,12 +1,14 @@
 //! Messages between nodes, and between clients and nodes.
 //!
-//! Five families (the data plane's types live in [`data`], the consumer groups' in [`group`]):
-//! Raft among the controller voters (and to the non-voting brokers, which follow the metadata log
-//! as learners), broker-to-controller requests (registration, heartbeats, ISR changes),
-//! client/admin requests that any node answers (metadata, possibly stale) or that only the active
-//! controller serves (create topic, elect leaders), the data plane (produce, fetch), and group
-//! requests that only a group's coordinator serves (join, heartbeat, leave, offset commit and
-//! fetch).
+//! Six families (the data plane's types live in [`data`], the consumer groups' in [`group`], the
+//! transaction coordinator's in [`txn`]): Raft among the controller voters (and to the non-voting
+//! brokers, which follow the metadata log as learners), broker-to-controller requests
+//! (registration, heartbeats, ISR changes), client/admin requests that any node answers
+//! (metadata, possibly stale) or that only the active controller serves (create topic, elect
+//! leaders), the data plane (produce, fetch, and the markers a transaction coordinator has
+//! partition leaders write), group requests that only a group's coordinator serves (join,
+//! heartbeat, leave, offset commit and fetch), and transactional producers' requests that only
+//! their transaction coordinator serves (InitProducerId, AddPartitionsToTxn, EndTxn).
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
