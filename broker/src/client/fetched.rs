@@ -49,24 +49,15 @@ pub(crate) fn delivered_records<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::{ProducerSequence, ProducerStamp, TransactionMarker};
+    use crate::log::TransactionMarker;
 
     fn record(value: u64) -> Record {
         Record { key: None, value }
     }
 
     fn data(base_offset: u64, producer_id: u64, values: &[u64]) -> RecordBatch {
-        let sequence = ProducerSequence {
-            producer_id,
-            producer_epoch: 0,
-            batch_first_sequence: 0,
-            base_sequence: 0,
-            transaction: BatchTransaction::None,
-        };
         let records: Vec<Record> = values.iter().map(|value| record(*value)).collect();
-        RecordBatch::new(base_offset, 1, records)
-            .with_producer(ProducerStamp(Some(sequence)))
-            .with_transaction(BatchTransaction::Data)
+        RecordBatch::transactional(base_offset, producer_id, records)
     }
 
     fn marker(offset: u64, producer_id: u64, outcome: TransactionOutcome) -> RecordBatch {

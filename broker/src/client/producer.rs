@@ -1293,6 +1293,8 @@ mod tests {
 
     /// After NOT_COORDINATOR, a transactional producer refreshes its metadata at most once per
     /// backoff; the refresh it could not send at once must still go out: its timer brings it.
+    /// (Here the transaction's own retry timer does; the timer armed for an id wanted while the
+    /// coordinator is unknown is exercised only by generated campaigns, not by this test.)
     #[test]
     fn a_transactional_producer_looks_for_a_moved_coordinator_again_after_the_backoff() {
         let (mut driven, output) = transactional(0);

@@ -448,21 +448,16 @@ impl PartitionLog {
         self.read(from_offset, self.high_watermark, records_max)
     }
 
-    /// Reads what a `read_committed` consumer may see: [`Self::read`] bounded by the last stable
-    /// offset, with the aborted transactions the batches read overlap.
-    pub fn read_stable(
-        &self,
-        from_offset: u64,
-        records_max: u64,
-    ) -> Result<(Vec<RecordBatch>, Vec<AbortedTransaction>), ReadError> {
-        let batches = self.read(from_offset, self.last_stable_offset(), records_max)?;
-        let aborted = match batches.last() {
-            Some(last) => self
+    /// The aborted transactions that `batches`, read from this log, may hold records of: what a
+    /// `read_committed` fetch answer lists beside them (its reader reads below
+    /// [`Self::last_stable_offset`]).
+    pub fn aborted_in(&self, batches: &[RecordBatch]) -> Vec<AbortedTransaction> {
+        match (batches.first(), batches.last()) {
+            (Some(first), Some(last)) => self
                 .transactions
-                .aborted_overlapping(from_offset, last.end_offset()),
-            None => Vec::new(),
-        };
-        Ok((batches, aborted))
+                .aborted_overlapping(first.base_offset, last.end_offset()),
+            _ => Vec::new(),
+        }
     }
 
     /// Deletes every record below `offset` (DeleteRecords or retention). Only committed records

@@ -400,6 +400,24 @@ impl RecordBatch {
 }
 
 #[cfg(test)]
+impl RecordBatch {
+    /// Producer `producer_id`'s transactional `records` (epoch 0, numbered from 0), in leader
+    /// epoch 1: the batch the transaction tests build.
+    pub(crate) fn transactional(base_offset: u64, producer_id: u64, records: Vec<Record>) -> Self {
+        let sequence = ProducerSequence {
+            producer_id,
+            producer_epoch: 0,
+            batch_first_sequence: 0,
+            base_sequence: 0,
+            transaction: BatchTransaction::None,
+        };
+        RecordBatch::new(base_offset, 1, records)
+            .with_producer(ProducerStamp(Some(sequence)))
+            .with_transaction(BatchTransaction::Data)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -421,10 +421,12 @@ mod single_log {
                     prop_assert!(run.log.last_stable_offset() <= stable_offset_oracle(&run.log));
                 }
                 let stable = run.log.last_stable_offset();
-                let (read, _) = run
+                let read = run
                     .log
-                    .read_stable(run.log.log_start_offset(), u64::MAX)
+                    .read(run.log.log_start_offset(), stable, u64::MAX)
                     .expect("the log start is in range");
+                let aborted = run.log.aborted_in(&read);
+                prop_assert!(aborted.is_sorted_by_key(|aborted| aborted.first_offset));
                 prop_assert!(read.iter().all(|batch| batch.end_offset() <= stable));
                 prop_assert_eq!(flatten(&run.log), run.model.flatten());
                 prop_assert_eq!(run.log.log_start_offset(), run.model.log_start_offset);

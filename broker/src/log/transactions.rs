@@ -198,19 +198,10 @@ impl TransactionStates {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::record::{ProducerSequence, ProducerStamp, Record};
+    use crate::log::record::Record;
 
     fn data(base_offset: u64, producer_id: u64, count: usize) -> RecordBatch {
-        let sequence = ProducerSequence {
-            producer_id,
-            producer_epoch: 0,
-            batch_first_sequence: 0,
-            base_sequence: 0,
-            transaction: BatchTransaction::None,
-        };
-        RecordBatch::new(base_offset, 1, vec![Record::default(); count])
-            .with_producer(ProducerStamp(Some(sequence)))
-            .with_transaction(BatchTransaction::Data)
+        RecordBatch::transactional(base_offset, producer_id, vec![Record::default(); count])
     }
 
     fn marker(offset: u64, producer_id: u64, outcome: TransactionOutcome) -> RecordBatch {

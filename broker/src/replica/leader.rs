@@ -704,18 +704,15 @@ pub(crate) fn read_fetch(
             log_start_offset: log.log_start_offset(),
             log_end_offset: log.log_end_offset(),
         })?;
-    let (Some(first), Some(last)) = (batches.first(), batches.last()) else {
+    if batches.is_empty() {
         return Ok(None);
-    };
+    }
     let mut data = fetch_data(replica, Vec::new());
     if matches!(
         reader,
         Reader::Consumer(IsolationLevel::ReadCommitted) | Reader::StableAtHighWatermark
     ) {
-        let aborted = log
-            .transactions()
-            .aborted_overlapping(first.base_offset, last.end_offset());
-        data.aborted = AbortedTransactions::new(aborted);
+        data.aborted = AbortedTransactions::new(log.aborted_in(&batches));
     }
     data.batches = batches;
     Ok(Some(data))
