@@ -1293,8 +1293,8 @@ mod tests {
 
     /// After NOT_COORDINATOR, a transactional producer refreshes its metadata at most once per
     /// backoff; the refresh it could not send at once must still go out: its timer brings it.
-    /// (Here the transaction's own retry timer does; the timer armed for an id wanted while the
-    /// coordinator is unknown is exercised only by generated campaigns, not by this test.)
+    /// (Here the transaction's own retry timer does; the next test covers the timer armed for an
+    /// id wanted while the coordinator is unknown.)
     #[test]
     fn a_transactional_producer_looks_for_a_moved_coordinator_again_after_the_backoff() {
         let (mut driven, output) = transactional(0);
@@ -1319,6 +1319,60 @@ mod tests {
             refreshed |= asks_metadata(&output);
         }
         assert!(refreshed, "the coordinator is looked for again");
+    }
+
+    /// A transaction whose commit is refused for good leaves the producer wanting a new epoch
+    /// from a coordinator the metadata no longer names, just after a metadata refresh: the
+    /// refresh cannot go out at once, and nothing else is due, so the producer must set a timer
+    /// for it (without one it would wait forever, and its transaction stay open).
+    #[test]
+    fn a_producer_wanting_an_epoch_from_an_unknown_coordinator_sets_a_timer_to_look_again() {
+        let (mut driven, output) = transactional(0);
+        let add = to_coordinator(&output);
+        let output = driven.deliver(txn_answer(&add, Ok(())));
+        let produce = the_produce(&output);
+        let output = driven.deliver(answer(&produce, Ok(5)));
+        let end = to_coordinator(&output);
+        driven.deliver(Message::MetadataResponse(MetadataResponse {
+            request_id: 0,
+            metadata_index: 2,
+            controller: None,
+            brokers: Vec::new(),
+            partitions: vec![PartitionMetadata {
+                topic: TRANSACTION_STATE_TOPIC.to_owned(),
+                partition: 0,
+                replicas: vec![0, 1, 2],
+                isr: vec![1, 2],
+                leader: None,
+                leader_epoch: 2,
+            }],
+        }));
+        driven.timer_ns = None;
+        let output = driven.deliver(txn_answer(&end, Err(TxnError::InvalidTxnState)));
+        assert_eq!(
+            events(&output)[0].0,
+            EventKind::Info,
+            "the commit's fate is unknown"
+        );
+        assert!(
+            driven.timer_ns.is_some(),
+            "a timer to look for the coordinator: {output:?}"
+        );
+        // Each firing sets the next timer (fire_timer panics without one) until the backoff
+        // lets the refresh out.
+        let refreshed = (0..3).any(|_| {
+            let output = driven.fire_timer();
+            output.iter().any(|output| {
+                matches!(
+                    output,
+                    Output::Send {
+                        message: Message::MetadataRequest { .. },
+                        ..
+                    }
+                )
+            })
+        });
+        assert!(refreshed, "looks for the coordinator again");
     }
 
     /// An idempotent producer, started, with id `producer_id` granted: the outputs of the grant.
