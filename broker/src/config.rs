@@ -167,6 +167,21 @@ pub struct BugsConfig {
     /// offset stuck), and its transactional id starts afresh under a new producer id.
     #[serde(default)]
     pub forget_transactions_on_coordinator_failover: bool,
+    /// Zoo 7: a transaction coordinator aborts a transaction that outlived its timeout under the
+    /// producer's current epoch instead of a bumped one, so the producer is not fenced: paused
+    /// past its timeout, it comes back a zombie whose late records land after the abort markers,
+    /// outside any transaction the coordinator knows, to be committed by its next transaction on
+    /// those partitions (or to hold their last stable offset back for good).
+    #[serde(default)]
+    pub keep_producer_epoch_on_transaction_timeout: bool,
+    /// Zoo 8, in the clients: a transactional producer ends a transaction that has a batch of
+    /// unknown fate (timed out, maybe still on its way) by a plain EndTxn(abort) under the same
+    /// epoch, as Kafka's producer did before KIP-890, instead of asking for a new epoch. The
+    /// late batch lands after the abort marker, outside any transaction the coordinator knows,
+    /// and the producer's next transaction on that partition commits it (a hanging transaction
+    /// otherwise).
+    #[serde(default)]
+    pub abort_unknown_batches_without_epoch_bump: bool,
 }
 
 impl BugsConfig {

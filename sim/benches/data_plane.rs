@@ -47,6 +47,7 @@ fn cluster(seed: u64) -> ClusterSimulation {
         idempotent: false,
         transactional: false,
         abort_one_in: 0,
+        transaction_timeout_ns: None,
     };
     let consumer = |process, partitions| ConsumerSpec {
         topic: TOPIC.to_owned(),

@@ -79,6 +79,9 @@ pub struct ProducerConfig {
     pub transaction_state_partitions: u32,
     /// A transactional producer aborts one transaction in this many on purpose (0: never).
     pub abort_one_in: u32,
+    /// Zoo 8's planted bug ([`crate::BugsConfig::abort_unknown_batches_without_epoch_bump`]):
+    /// a transaction with a batch of unknown fate ends by a plain EndTxn(abort), not a new epoch.
+    pub abort_unknown_batches_without_epoch_bump: bool,
 }
 
 impl ProducerConfig {
@@ -102,6 +105,7 @@ impl ProducerConfig {
             transaction_timeout_ns: 20_000_000_000,
             transaction_state_partitions: 1,
             abort_one_in: 0,
+            abort_unknown_batches_without_epoch_bump: false,
         }
     }
 }
@@ -656,7 +660,8 @@ impl Producer {
                 let unknown = operation
                     .parts
                     .iter()
-                    .any(|part| part.status == PartStatus::Unknown);
+                    .any(|part| part.status == PartStatus::Unknown)
+                    && !self.config.abort_unknown_batches_without_epoch_bump;
                 let deadline_ns = now_ns + self.config.operation_timeout_ns;
                 let reaction =
                     transaction.records_resolved(acknowledged, unknown, now_ns, deadline_ns);
@@ -1348,7 +1353,7 @@ mod tests {
             }],
         }));
         driven.timer_ns = None;
-        let output = driven.deliver(txn_answer(&end, Err(TxnError::InvalidTxnState)));
+        let output = driven.deliver(txn_answer(&end, Err(TxnError::ProducerFenced)));
         assert_eq!(
             events(&output)[0].0,
             EventKind::Info,

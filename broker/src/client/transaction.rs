@@ -11,7 +11,11 @@
 //!   bump); once the new epoch is granted the abort is complete: `fail`;
 //! - AddPartitionsToTxn refused for good or not answered before the deadline: nothing was sent,
 //!   `fail`;
-//! - EndTxn(commit) unanswered until the deadline or refused for good: `info`.
+//! - EndTxn(commit) refused INVALID_TXN_STATE: under the producer's own epoch the coordinator
+//!   has nothing open and no commit decided (it would answer a retried commit OK), so the
+//!   transaction was aborted (timed out, say): `fail`;
+//! - EndTxn(commit) unanswered until the deadline or refused otherwise for good (a fenced epoch
+//!   may have committed first): `info`.
 //!
 //! A transaction that can never commit (the producer never asked to) is `fail`, whatever else
 //! went wrong: only EndTxn(commit) commits.
@@ -233,6 +237,12 @@ impl Transaction {
                     Reaction::Nothing
                 }
             }
+            (Err(TxnError::InvalidTxnState), Phase::Ending(TransactionOutcome::Commit)) => {
+                // Under this very epoch the coordinator holds nothing open and no commit
+                // decided (a decided commit answers a retry OK): the transaction was aborted.
+                self.phase = Phase::Done(Completion::Aborted);
+                Reaction::Renew
+            }
             (Err(_), Phase::Ending(TransactionOutcome::Commit)) => {
                 self.phase = Phase::Done(Completion::Unknown);
                 Reaction::Renew
@@ -360,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_commit_is_unknown_and_a_refused_add_aborts() {
+    fn a_fenced_commit_is_unknown_an_invalid_state_commit_aborted_and_a_refused_add_aborted() {
         let mut request_ids = RequestIds::default();
         let mut adding = Transaction::new(vec![0], false, 0, 100);
         let add = send(&mut adding, 0, &mut request_ids);
@@ -370,11 +380,17 @@ mod tests {
         );
         assert_eq!(adding.phase(), Phase::Done(Completion::Aborted));
 
-        let mut ending = Transaction::new(vec![0], false, 0, 100);
-        ending.phase = Phase::Producing;
-        ending.records_resolved(true, false, 0, 100);
-        let end = send(&mut ending, 0, &mut request_ids);
-        ending.on_answer(end, &Err(TxnError::InvalidTxnState), 1, 5);
-        assert_eq!(ending.phase(), Phase::Done(Completion::Unknown));
+        for (refusal, completion) in [
+            (TxnError::ProducerFenced, Completion::Unknown),
+            (TxnError::InvalidTxnState, Completion::Aborted),
+        ] {
+            let mut ending = Transaction::new(vec![0], false, 0, 100);
+            ending.phase = Phase::Producing;
+            ending.records_resolved(true, false, 0, 100);
+            let end = send(&mut ending, 0, &mut request_ids);
+            let answer = Err(refusal.clone());
+            assert_eq!(ending.on_answer(end, &answer, 1, 5), Reaction::Renew);
+            assert_eq!(ending.phase(), Phase::Done(completion), "{refusal:?}");
+        }
     }
 }

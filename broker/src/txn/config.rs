@@ -46,6 +46,10 @@ pub struct TransactionsConfig {
     pub marker_request_timeout_ns: u64,
 }
 
+/// The default longest transaction timeout (Kafka's `transaction.max.timeout.ms` is 15 minutes;
+/// simulated runs are shorter).
+pub const TRANSACTION_TIMEOUT_MAX_NS: u64 = 60_000_000_000;
+
 impl TransactionsConfig {
     /// Transactions over `state_partitions` partitions replicated on up to three brokers.
     pub fn new(state_partitions: u32, brokers: u32) -> TransactionsConfig {
@@ -58,7 +62,7 @@ impl TransactionsConfig {
             partitions_per_transaction_max: 32,
             pending_writes_max: 256,
             marker_requests_max: 256,
-            transaction_timeout_max_ns: 60_000_000_000,
+            transaction_timeout_max_ns: TRANSACTION_TIMEOUT_MAX_NS,
             marker_retry_backoff_ns: 100_000_000,
             marker_request_timeout_ns: 3_000_000_000,
         }

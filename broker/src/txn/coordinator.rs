@@ -23,7 +23,8 @@
 //!   retries until each did, then writes `Complete*`.
 //! - **Timeouts**: an `Ongoing` transaction open longer than its timeout, by this broker's clock
 //!   since the replay showed it open, is aborted under a bumped epoch (checked on the data-plane
-//!   tick).
+//!   tick), which fences the producer that left it open. Zoo 7
+//!   (`keep_producer_epoch_on_transaction_timeout`) keeps the epoch.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -204,6 +205,20 @@ pub(crate) fn state_topic() -> TopicName {
     static NAME: OnceLock<TopicName> = OnceLock::new();
     NAME.get_or_init(|| TopicName::new(TRANSACTION_STATE_TOPIC))
         .clone()
+}
+
+/// The abort of a transaction that outlived its timeout: under a bumped epoch, which fences the
+/// producer it timed out (a zombie, paused or cut off, must not write on), or under the same
+/// epoch with zoo 7's switch (`keep_epoch`).
+fn timeout_abort(metadata: &TransactionMetadata, keep_epoch: bool) -> TransactionMetadata {
+    let aborted = metadata.aborted_with_bumped_epoch();
+    if keep_epoch {
+        return TransactionMetadata {
+            producer_epoch: metadata.producer_epoch,
+            ..aborted
+        };
+    }
+    aborted
 }
 
 /// The replica key of state partition `partition`.
@@ -704,6 +719,7 @@ impl Node {
 
     fn abort_timed_out_transactions(&mut self, partition: u32) {
         let now_ns = self.now_ns();
+        let keep_epoch = self.config.bugs.keep_producer_epoch_on_transaction_timeout;
         let coordinator = &self.transactions.partitions[&partition];
         let timed_out: Vec<(u64, TransactionMetadata)> = coordinator
             .transactions
@@ -714,7 +730,7 @@ impl Node {
                     && now_ns >= transaction.opened_at_ns.saturating_add(metadata.timeout_ns)
                     && !coordinator.is_busy(**key)
             })
-            .map(|(key, transaction)| (*key, transaction.metadata.aborted_with_bumped_epoch()))
+            .map(|(key, transaction)| (*key, timeout_abort(&transaction.metadata, keep_epoch)))
             .collect();
         for (key, next) in timed_out {
             let observation = Observation::TransactionTimedOut {

@@ -453,9 +453,10 @@ fn init_aborts_the_open_transaction_under_a_bumped_epoch_and_its_retry_succeeds(
     );
 }
 
-#[test]
-fn a_transaction_open_past_its_timeout_is_aborted_under_a_bumped_epoch() {
-    let mut node = coordinator();
+/// Opens a transaction at epoch 0, lets it time out, and returns the epoch its abort markers
+/// carry and the answer to the timed-out instance's EndTxn(commit) once the abort is complete.
+fn time_out_a_transaction(bugs: BugsConfig) -> (u16, Result<(u64, u16), TxnError>) {
+    let mut node = coordinator_over(empty_log(), LEADER_EPOCH, bugs);
     open_transaction(&mut node);
     let open_end_offset = state_log(&node).log_end_offset();
     node.effects.now_ns = TIMEOUT_NS - 1;
@@ -469,27 +470,56 @@ fn a_transaction_open_past_its_timeout_is_aborted_under_a_bumped_epoch() {
     node.effects.now_ns = TIMEOUT_NS;
     node.on_transaction_tick();
     settle(&mut node);
-    assert!(
-        take_sent(&mut node)
-            .observations
-            .contains(&Observation::TransactionTimedOut {
+    let timed_out = take_sent(&mut node).observations;
+    let abort_epoch = timed_out
+        .iter()
+        .find_map(|observation| match observation {
+            Observation::TransactionTimedOut {
                 producer_id: PRODUCER_ID,
-                producer_epoch: 1,
-            })
-    );
+                producer_epoch,
+            } => Some(*producer_epoch),
+            _ => None,
+        })
+        .expect("the transaction timed out");
     replicate(&mut node);
     let markers = take_sent(&mut node).markers;
     assert_eq!(summary(&markers).len(), 2);
     assert!(
         summary(&markers)
             .iter()
-            .all(|(_, _, outcome, epoch, _)| *outcome == Abort && *epoch == 1)
+            .all(|(_, _, outcome, epoch, _)| *outcome == Abort && *epoch == abort_epoch)
     );
+    for request in &markers {
+        acknowledge(&mut node, request, Ok(1));
+    }
+    replicate(&mut node);
     deliver(&mut node, CLIENT, end_request(6, 0, Commit));
+    (abort_epoch, answer(&mut node))
+}
+
+#[test]
+fn a_transaction_open_past_its_timeout_is_aborted_under_a_bumped_epoch() {
+    let (abort_epoch, commit) = time_out_a_transaction(BugsConfig::default());
+    assert_eq!(abort_epoch, 1, "the abort fences epoch 0");
     assert_eq!(
-        answer(&mut node),
+        commit,
         Err(TxnError::ProducerFenced),
         "the timed-out instance cannot commit"
+    );
+}
+
+#[test]
+fn zoo_7_a_timeout_abort_that_keeps_the_epoch_leaves_the_producer_unfenced() {
+    let bugs = BugsConfig {
+        keep_producer_epoch_on_transaction_timeout: true,
+        ..BugsConfig::default()
+    };
+    let (abort_epoch, commit) = time_out_a_transaction(bugs);
+    assert_eq!(abort_epoch, 0, "the markers leave epoch 0 writing");
+    assert_eq!(
+        commit,
+        Err(TxnError::InvalidTxnState),
+        "the zombie is told only that nothing is open"
     );
 }
 

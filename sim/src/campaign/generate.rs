@@ -304,6 +304,7 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
                 idempotent: false, // Drawn apart: make_idempotent.
                 transactional: false,
                 abort_one_in: 0,
+                transaction_timeout: None,
             });
         }
         consumers.push(Consumer {

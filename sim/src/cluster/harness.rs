@@ -128,6 +128,8 @@ pub struct ProducerSpec {
     pub transactional: bool,
     /// A transactional producer aborts one transaction in this many on purpose (0: never).
     pub abort_one_in: u32,
+    /// A transactional producer's `transaction.timeout.ms` (`None`: the client's default).
+    pub transaction_timeout_ns: Option<u64>,
 }
 
 /// An assign-mode consumer of [`ClusterSimulation::with_clients`] (named `c{n}`).
@@ -242,6 +244,11 @@ impl ClusterSimulation {
                 producer.transactional_id = Some(format!("p{number}"));
                 producer.transaction_state_partitions = transactions.state_partitions;
                 producer.abort_one_in = spec.abort_one_in;
+                producer.abort_unknown_batches_without_epoch_bump =
+                    config.bugs.abort_unknown_batches_without_epoch_bump;
+                if let Some(timeout_ns) = spec.transaction_timeout_ns {
+                    producer.transaction_timeout_ns = timeout_ns;
+                }
             }
             members.push((format!("p{number}"), MemberSpec::Producer(producer)));
         }

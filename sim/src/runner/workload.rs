@@ -49,6 +49,7 @@ impl Workload {
                     idempotent: shape.idempotent,
                     transactional: shape.transactional,
                     abort_one_in: shape.abort_one_in,
+                    transaction_timeout_ns: shape.transaction_timeout.map(|timeout| timeout.ns),
                 });
                 process += 1;
             }
@@ -303,6 +304,9 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
             last_stable_offset_at_high_watermark: bugs.last_stable_offset_at_high_watermark,
             forget_transactions_on_coordinator_failover: bugs
                 .forget_transactions_on_coordinator_failover,
+            keep_producer_epoch_on_transaction_timeout: bugs
+                .keep_producer_epoch_on_transaction_timeout,
+            abort_unknown_batches_without_epoch_bump: bugs.abort_unknown_batches_without_epoch_bump,
             // Not a scenario switch: only the duplication tests turn dedup off.
             handle_duplicate_requests: false,
         },

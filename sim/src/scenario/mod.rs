@@ -98,7 +98,7 @@ pub enum Flush {
     Never,
 }
 
-/// Switches that plant the bug zoo's bugs (KAFKA.md, entries 1 to 6, 9 to 12) and the
+/// Switches that plant the bug zoo's bugs (KAFKA.md, entries 1 to 12) and the
 /// controller quorum's double vote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -132,6 +132,12 @@ pub struct Bugs {
     pub last_stable_offset_at_high_watermark: bool,
     /// 9: a new transaction coordinator starts empty instead of replaying its transaction log.
     pub forget_transactions_on_coordinator_failover: bool,
+    /// 7: a transaction coordinator aborts a timed-out transaction under the producer's current
+    /// epoch instead of bumping it, so the producer it timed out is not fenced.
+    pub keep_producer_epoch_on_transaction_timeout: bool,
+    /// 8: a transactional producer aborts a transaction with a batch of unknown fate under the
+    /// same epoch (no KIP-890 bump), so the late batch lands in its next transaction.
+    pub abort_unknown_batches_without_epoch_bump: bool,
 }
 
 impl Bugs {
@@ -195,6 +201,11 @@ pub struct Producer {
     /// A transactional producer aborts one transaction in this many on purpose (0: never).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub abort_one_in: u32,
+    /// How long a transactional producer's transaction may stay open before its coordinator
+    /// aborts it (Kafka's `transaction.timeout.ms`; default 20 s, at most 60 s). A producer
+    /// paused for longer comes back a zombie its coordinator must have fenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_timeout: Option<Duration>,
 }
 
 /// What a consumer reads of transactions (Kafka's `isolation.level`).

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use crate::clock::DRIFT_PPM_MAX;
 use crate::scenario::locate::FieldPath;
-use crate::scenario::{Consumer, ConsumerMode, Fault, Scenario, Target, Topic};
+use crate::scenario::{Consumer, ConsumerMode, Duration, Fault, Producer, Scenario, Target, Topic};
 
 #[path = "validate_groups.rs"]
 mod groups;
@@ -22,6 +22,9 @@ pub const PROCESSES_PER_SHAPE_MAX: u32 = 64;
 pub const RATE_PER_SECOND_MAX: u32 = 100_000;
 pub const KEYS_MAX: u32 = 1_000_000;
 pub const FAULTS_MAX: usize = 10_000;
+/// The shortest transaction timeout a scenario may set (Kafka's clients accept 1 ms; shorter
+/// than a round trip, every transaction would time out).
+pub const TRANSACTION_TIMEOUT_MIN_NS: u64 = 100_000_000;
 /// The longest phase, in simulated nanoseconds (one hour).
 pub const PHASE_NS_MAX: u64 = 3_600_000_000_000;
 
@@ -254,6 +257,7 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
             || producer_path.key("abort_one_in"),
             || "abort_one_in needs transactional = true".to_string(),
         )?;
+        transaction_timeout(producer, &producer_path)?;
     }
     let transactional = workload
         .producers
@@ -314,6 +318,30 @@ fn assign_consumer(consumer: &Consumer, path: &FieldPath) -> Checked {
 }
 
 /// `topic`, named at `path` (a `topic` field or an entry of a `topics` list), is a cluster topic.
+/// A transaction timeout only for a transactional producer, and within what its coordinator
+/// accepts (`transaction.max.timeout.ms`), as a timeout it refuses would fail every operation.
+fn transaction_timeout(producer: &Producer, path: &FieldPath) -> Checked {
+    let Some(timeout) = producer.transaction_timeout else {
+        return Ok(());
+    };
+    let path = || path.key("transaction_timeout");
+    ensure(producer.transactional, path, || {
+        "transaction_timeout needs transactional = true".to_string()
+    })?;
+    let maximum_ns = broker::txn::config::TRANSACTION_TIMEOUT_MAX_NS;
+    ensure(
+        (TRANSACTION_TIMEOUT_MIN_NS..=maximum_ns).contains(&timeout.ns),
+        path,
+        || {
+            format!(
+                "{timeout}: a transaction timeout is {} to {} (the coordinators' maximum)",
+                Duration::from_ns(TRANSACTION_TIMEOUT_MIN_NS),
+                Duration::from_ns(maximum_ns)
+            )
+        },
+    )
+}
+
 fn known_topic(scenario: &Scenario, topic: &str, path: &FieldPath) -> Checked {
     ensure(
         scenario.topic(topic).is_some(),
