@@ -6,6 +6,7 @@
 //! goes through this type so that the monitors learn of restarts. Faults of the runners target
 //! brokers only: clients stay connected.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -108,7 +109,8 @@ impl ClusterCounters {
 }
 
 /// A producer of [`ClusterSimulation::with_clients`]. The `n`-th (from 1, named `p{n}`) has
-/// index `n`: its values are `(n << 40) | sequence`.
+/// index `n`: its values are `(n << 40) | (instance << 32) | sequence`, where `instance` counts
+/// the restarts of its node (0 until the first), so a restarted producer never repeats a value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ProducerSpec {
     pub topic: String,
@@ -286,8 +288,12 @@ impl ClusterSimulation {
             specs.push(spec);
         }
         let factory_config = Arc::clone(&config);
+        // Builds per node so far: the next build's instance (a restart builds the node again).
+        let builds: Vec<Cell<u32>> = specs.iter().map(|_| Cell::new(0)).collect();
         let factory = move |id: NodeId, storage: &_| {
-            Member::build(&factory_config, id, storage, &specs[id.index()])
+            let instance = builds[id.index()].get();
+            builds[id.index()].set(instance + 1);
+            Member::build(&factory_config, id, storage, &specs[id.index()], instance)
         };
         let simulation = Simulation::new(simulation, names, factory)?;
         Ok(ClusterSimulation {
