@@ -4,7 +4,8 @@
 //! consumers `c1..` when built with clients, then `admin` for the admin client when a script is
 //! given ([`ClusterSimulation::new`] builds brokers and the admin client only). Every fault verb
 //! goes through this type so that the monitors learn of restarts. Faults of the runners target
-//! brokers only: clients stay connected.
+//! brokers, and producers and consumers named by a scenario: a restarted client is built again
+//! from its spec, a new instance (a producer writes its instance into its values).
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -540,7 +541,16 @@ impl ClusterSimulation {
 
     /// The node id of consumer `c<index + 1>`, if the cluster has it.
     pub fn consumer_node(&self, index: u32) -> Option<u32> {
-        let name = format!("c{}", index + 1);
+        self.node_named(&format!("c{}", index + 1))
+    }
+
+    /// The node id of producer `p<index + 1>`, if the cluster has it.
+    pub fn producer_node(&self, index: u32) -> Option<u32> {
+        self.node_named(&format!("p{}", index + 1))
+    }
+
+    /// The node id of the node called `name`, if the cluster has one.
+    fn node_named(&self, name: &str) -> Option<u32> {
         self.simulation
             .node_ids()
             .find(|id| self.simulation.name(*id) == name)
