@@ -116,3 +116,109 @@ fn every_bundled_scenario_parses_round_trips_and_says_why() {
     }
     assert!(count >= 13, "the scenario library has {count} files");
 }
+
+/// Producers are fault targets (`p<n>`, counting every producer shape's `count`): crashed,
+/// restarted, paused, resumed, and either end of a held link whose other end is a broker. The
+/// rejections are in `tests/malformed/` (an unknown producer, a producer given to add-consumer or
+/// isolate, a hold to a consumer, a release between two producers).
+#[test]
+fn producers_are_targets_of_crashes_pauses_and_held_links_to_brokers() {
+    let text = r#"
+name = "producer-targets"
+why = "Every action a producer may be the target of, each end of a held link included."
+fault_phase = "10s"
+
+[cluster]
+brokers = 3
+
+[[cluster.topics]]
+name = "orders"
+partitions = 2
+replication_factor = 3
+min_insync_replicas = 2
+
+[[workload.producers]]
+topic = "orders"
+rate_per_second = 100
+
+[[workload.producers]]
+topic = "orders"
+rate_per_second = 100
+count = 2
+
+[[workload.consumers]]
+topic = "orders"
+
+[[faults]]
+at = "1s"
+action = "pause"
+target = "p1"
+
+[[faults]]
+at = "2s"
+action = "resume"
+target = "p1"
+
+[[faults]]
+at = "3s"
+action = "crash"
+target = "p3"
+
+[[faults]]
+at = "4s"
+action = "restart"
+target = "p3"
+
+[[faults]]
+at = "5s"
+action = "hold"
+from = "p2"
+to = "leader(orders/0)"
+
+[[faults]]
+at = "5s"
+action = "hold"
+from = "b1"
+to = "p2"
+
+[[faults]]
+at = "6s"
+action = "release"
+from = "p2"
+to = "leader(orders/0)"
+
+[[faults]]
+at = "6s"
+action = "release"
+from = "b1"
+to = "p2"
+"#;
+    let scenario = Scenario::parse(text, "producer-targets.toml").unwrap_or_else(|error| {
+        panic!("{error}");
+    });
+    let targets: Vec<String> = scenario
+        .faults
+        .iter()
+        .flat_map(|fault| fault.targets())
+        .map(|(_, target)| target.to_string())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "p1",
+            "p1",
+            "p3",
+            "p3",
+            "p2",
+            "leader(orders/0)",
+            "b1",
+            "p2",
+            "p2",
+            "leader(orders/0)",
+            "b1",
+            "p2"
+        ]
+    );
+    let read_back = Scenario::parse(&scenario.to_toml(), "written-back.toml").unwrap();
+    assert_eq!(read_back, scenario);
+}

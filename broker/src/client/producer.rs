@@ -1,12 +1,14 @@
 //! A sans-IO producer: one history process sending small batches of unique values.
 //!
-//! Each operation draws 1..=`records_per_operation_max` records (values `(index << 40) | sequence`,
-//! keys uniform in `0..keys` from the node's generator, or none with `keys = 0`), routes them to
-//! partitions ([`super::partitioner`]) and sends one produce request per leader broker, with a
-//! batch for each of its partitions, at most `in_flight_max` requests at once. Operations start at `rate_per_second` records per second on average
-//! (never two at once: a history process does one thing at a time) until `stop_at_ns`; an
-//! operation that starts late also carries the records that fell due meanwhile, so that the rate
-//! holds while requests take longer than the interval between operations.
+//! Each operation draws 1..=`records_per_operation_max` records (values
+//! `(index << 40) | (instance << 32) | sequence`: [`record_value`]; keys uniform in `0..keys` from
+//! the node's generator, or none with `keys = 0`), routes them to partitions
+//! ([`super::partitioner`]) and sends one produce request per leader broker, with a batch for each
+//! of its partitions, at most `in_flight_max` requests at once. Operations start at
+//! `rate_per_second` records per second on average (never two at once: a history process does
+//! one thing at a time) until `stop_at_ns`; an operation that starts late also carries the
+//! records that fell due meanwhile, so that the rate holds while requests take longer than the
+//! interval between operations.
 //!
 //! Correctness rule for the history: a request whose outcome is unknown (no answer within
 //! `request_timeout_ns`, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND) is never sent
@@ -51,8 +53,13 @@ use crate::txn::TRANSACTION_STATE_TOPIC;
 pub struct ProducerConfig {
     /// The history process id.
     pub process: u64,
-    /// The producer's index: its values are `(index << 40) | sequence`.
+    /// The producer's index: its values are `(index << 40) | (instance << 32) | sequence`.
     pub index: u64,
+    /// Which build of the producer's node this is: 0 at first, one more at each restart. A
+    /// restarted producer is a new instance whose sequence starts again at 0; the instance in
+    /// its values keeps them apart from every earlier instance's (histories need unique
+    /// values). Below [`PRODUCER_INSTANCES_MAX`].
+    pub instance: u32,
     pub topic: String,
     pub acks: Acks,
     /// Records per second on average.
@@ -90,6 +97,7 @@ impl ProducerConfig {
         ProducerConfig {
             process,
             index,
+            instance: 0,
             topic: topic.to_owned(),
             acks,
             rate_per_second,
@@ -112,6 +120,30 @@ impl ProducerConfig {
 
 /// Most records one operation may carry (a bound on the batch a request carries).
 pub const RECORDS_PER_OPERATION_MAX: u32 = 64;
+
+/// Most instances of one producer (builds of its node: the first and every restart); the
+/// instance takes bits 32 to 39 of a value.
+pub const PRODUCER_INSTANCES_MAX: u32 = 1 << 8;
+/// Most records one producer instance writes; the sequence takes bits 0 to 31 of a value.
+pub const RECORDS_PER_INSTANCE_MAX: u64 = 1 << 32;
+/// Most producer indexes: values stay below 2^63 (history values are signed).
+pub const PRODUCER_INDEXES_MAX: u64 = 1 << 23;
+
+/// The value of record `sequence` (from 0) of instance `instance` of producer `index`:
+/// `(index << 40) | (instance << 32) | sequence`, unique across producers, their restarts and
+/// their records.
+pub fn record_value(index: u64, instance: u32, sequence: u64) -> u64 {
+    assert!(index < PRODUCER_INDEXES_MAX, "producer index {index}");
+    assert!(
+        instance < PRODUCER_INSTANCES_MAX,
+        "producer instance {instance}"
+    );
+    assert!(
+        sequence < RECORDS_PER_INSTANCE_MAX,
+        "producer sequence {sequence}"
+    );
+    (index << 40) | (u64::from(instance) << 32) | sequence
+}
 
 const SECOND_NS: u64 = 1_000_000_000;
 
@@ -223,6 +255,11 @@ impl Producer {
             "records_per_operation_max must be in 1..={RECORDS_PER_OPERATION_MAX}"
         );
         assert!(config.in_flight_max > 0 && config.rate_per_second > 0);
+        assert!(
+            config.instance < PRODUCER_INSTANCES_MAX,
+            "producer instance {} of at most {PRODUCER_INSTANCES_MAX}",
+            config.instance
+        );
         let identity = match &config.transactional_id {
             Some(id) => {
                 assert!(
@@ -731,7 +768,7 @@ impl Producer {
         // Each record with its partition, in the operation's order; kept between calls.
         let mut routed = std::mem::take(&mut self.routed_spare);
         for _ in 0..count {
-            let value = (self.config.index << 40) | self.sequence_next;
+            let value = record_value(self.config.index, self.config.instance, self.sequence_next);
             self.sequence_next += 1;
             let key = (self.config.keys > 0).then(|| rng.random_range(0..self.config.keys));
             let partition = match key {
@@ -1108,6 +1145,54 @@ mod tests {
             base_sequence: sequence,
             transaction: BatchTransaction::None,
         }))
+    }
+
+    /// A restarted producer starts its sequence again at 0: without its instance in its values
+    /// it would write the values its first instance wrote, and the history checkers, which rely
+    /// on unique values, would take one record for another.
+    #[test]
+    fn a_second_producer_instance_writes_values_with_its_instance_in_bits_32_to_39() {
+        let mut config = ProducerConfig::new(1, 5, TOPIC, Acks::All, 1_000);
+        config.records_per_operation_max = 1;
+        config.instance = 1;
+        let (_, output) = Driven::started_with(config);
+        let [(kind, sent)] = &events(&output)[..] else {
+            panic!("one operation invoked: {output:?}");
+        };
+        assert_eq!(*kind, EventKind::Invoke);
+        let value = sent[0].value;
+        assert_eq!(
+            value,
+            (5 << 40) | (1 << 32),
+            "the first record of instance 1"
+        );
+        assert_ne!(value & (1 << 32), 0, "bit 32 is set");
+        let produce = the_produce(&output);
+        assert_eq!(produce.partitions[0].records[0].value, value, "as sent");
+    }
+
+    #[test]
+    fn record_values_keep_the_first_instance_layout_and_separate_instances() {
+        assert_eq!(
+            record_value(3, 0, 17),
+            (3 << 40) | 17,
+            "instance 0: as before"
+        );
+        assert_ne!(record_value(3, 1, 17), record_value(3, 0, 17));
+        assert_ne!(record_value(3, 1, 0), record_value(4, 0, 0));
+        let last = record_value(3, PRODUCER_INSTANCES_MAX - 1, RECORDS_PER_INSTANCE_MAX - 1);
+        assert!(
+            last < record_value(4, 0, 0),
+            "no instance reaches the next index"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "producer instance")]
+    fn a_producer_instance_past_the_limit_is_refused() {
+        let mut config = ProducerConfig::new(1, 5, TOPIC, Acks::All, 1_000);
+        config.instance = PRODUCER_INSTANCES_MAX;
+        Producer::new(config, BROKERS);
     }
 
     /// History events: (kind, records).

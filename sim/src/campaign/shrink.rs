@@ -458,10 +458,11 @@ fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
     let consumers = &scenario.workload.consumers;
     for (index, producer) in producers.iter().enumerate() {
         cuts.push((
-            format!("producer {index} (topic {})", producer.topic),
-            with(scenario, |s| {
-                s.workload.producers.remove(index);
-            }),
+            format!(
+                "producer {index} (topic {}) and the faults naming its processes",
+                producer.topic
+            ),
+            with(scenario, |s| remove_producer_shape(s, index)),
         ));
     }
     for (index, consumer) in consumers.iter().enumerate() {
@@ -477,7 +478,7 @@ fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
         if producer.count > 1 {
             cuts.push((
                 format!("producer {index}: count {} -> 1", producer.count),
-                with(scenario, |s| s.workload.producers[index].count = 1),
+                with(scenario, |s| set_producer_count_to_one(s, index)),
             ));
         }
         if producer.rate_per_second > 1 {
@@ -528,6 +529,54 @@ fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
         }
     }
     cuts
+}
+
+/// Without producer shape `index`: faults naming its processes go, and later producers' targets
+/// move down.
+fn remove_producer_shape(scenario: &mut Scenario, index: usize) {
+    let first = first_producer_process(scenario, index);
+    let count = scenario.workload.producers[index].count;
+    scenario.workload.producers.remove(index);
+    remove_producer_processes(scenario, first, count);
+}
+
+/// Producer shape `index` keeps its first process only: faults naming the others go, and later
+/// producers' targets move down.
+fn set_producer_count_to_one(scenario: &mut Scenario, index: usize) {
+    let first = first_producer_process(scenario, index);
+    let count = scenario.workload.producers[index].count;
+    assert!(count > 1, "a shape of one process keeps it");
+    scenario.workload.producers[index].count = 1;
+    remove_producer_processes(scenario, first + 1, count - 1);
+}
+
+/// The first producer process (`p<n>` is process `n - 1`) of producer shape `index`.
+fn first_producer_process(scenario: &Scenario, index: usize) -> u32 {
+    scenario.workload.producers[..index]
+        .iter()
+        .map(|producer| producer.count)
+        .sum()
+}
+
+/// The workload lost producer processes `first..first + count`: faults naming them go, and
+/// targets of later producers move down by `count`.
+fn remove_producer_processes(scenario: &mut Scenario, first: u32, count: u32) {
+    let removed = first..first + count;
+    scenario.faults.retain(|fault| {
+        fault.targets().iter().all(|(_, target)| match target {
+            Target::Producer(index) => !removed.contains(index),
+            _ => true,
+        })
+    });
+    for fault in &mut scenario.faults {
+        for (_, target) in fault.targets_mut() {
+            if let Target::Producer(index) = target
+                && *index >= removed.end
+            {
+                *index -= count;
+            }
+        }
+    }
 }
 
 /// Without consumer shape `index`: its processes go as [`remove_consumer_process`] says.
@@ -650,7 +699,9 @@ fn names_topic(fault: &Fault, topic: &str) -> bool {
 /// further topics keeps those, other consumers of it go with their faults.
 fn remove_topic(scenario: &mut Scenario, name: &str) {
     scenario.cluster.topics.retain(|topic| topic.name != name);
-    scenario.workload.producers.retain(|p| p.topic != name);
+    while let Some(index) = (scenario.workload.producers.iter()).position(|p| p.topic == name) {
+        remove_producer_shape(scenario, index);
+    }
     for consumer in &mut scenario.workload.consumers {
         consumer.topics.retain(|topic| topic != name);
         if consumer.topic == name && !consumer.topics.is_empty() {
@@ -938,6 +989,44 @@ mod tests {
             "the add-consumer and the coordinator crashes went with the group: {:?}",
             scenario.faults
         );
+    }
+
+    #[test]
+    fn removing_producers_drops_the_faults_naming_them_and_retargets_later_producers() {
+        let mut scenario = Scenario::parse(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../scenarios/leader-crash-after-ack.toml"
+            ))
+            .unwrap(),
+            "leader-crash-after-ack.toml",
+        )
+        .unwrap();
+        let mut second = scenario.workload.producers[0].clone();
+        second.count = 3;
+        scenario.workload.producers.push(second);
+        let producers: u32 = scenario.workload.producers.iter().map(|p| p.count).sum();
+        let pause = |index| Fault::Pause {
+            at: Duration::from_secs(1),
+            target: Target::Producer(index),
+        };
+        scenario.faults = (0..producers).map(pause).collect();
+        assert!(scenario.validate().is_ok());
+        let first_of_second = first_producer_process(&scenario, 1);
+
+        let mut fewer = scenario.clone();
+        set_producer_count_to_one(&mut fewer, 1);
+        let kept: Vec<Fault> = (0..=first_of_second).map(pause).collect();
+        assert_eq!(
+            fewer.faults, kept,
+            "the second shape's other processes went"
+        );
+        assert!(fewer.validate().is_ok());
+
+        remove_producer_shape(&mut scenario, 0);
+        let moved: Vec<Fault> = (0..3).map(pause).collect();
+        assert_eq!(scenario.faults, moved, "p{} became p1", first_of_second + 1);
+        assert!(scenario.validate().is_ok());
     }
 
     #[test]

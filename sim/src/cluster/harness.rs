@@ -4,8 +4,10 @@
 //! consumers `c1..` when built with clients, then `admin` for the admin client when a script is
 //! given ([`ClusterSimulation::new`] builds brokers and the admin client only). Every fault verb
 //! goes through this type so that the monitors learn of restarts. Faults of the runners target
-//! brokers only: clients stay connected.
+//! brokers, and producers and consumers named by a scenario: a restarted client is built again
+//! from its spec, a new instance (a producer writes its instance into its values).
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -108,7 +110,8 @@ impl ClusterCounters {
 }
 
 /// A producer of [`ClusterSimulation::with_clients`]. The `n`-th (from 1, named `p{n}`) has
-/// index `n`: its values are `(n << 40) | sequence`.
+/// index `n`: its values are `(n << 40) | (instance << 32) | sequence`, where `instance` counts
+/// the restarts of its node (0 until the first), so a restarted producer never repeats a value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ProducerSpec {
     pub topic: String,
@@ -293,8 +296,12 @@ impl ClusterSimulation {
             specs.push(spec);
         }
         let factory_config = Arc::clone(&config);
+        // Builds per node so far: the next build's instance (a restart builds the node again).
+        let builds: Vec<Cell<u32>> = specs.iter().map(|_| Cell::new(0)).collect();
         let factory = move |id: NodeId, storage: &_| {
-            Member::build(&factory_config, id, storage, &specs[id.index()])
+            let instance = builds[id.index()].get();
+            builds[id.index()].set(instance + 1);
+            Member::build(&factory_config, id, storage, &specs[id.index()], instance)
         };
         let simulation = Simulation::new(simulation, names, factory)?;
         Ok(ClusterSimulation {
@@ -541,7 +548,16 @@ impl ClusterSimulation {
 
     /// The node id of consumer `c<index + 1>`, if the cluster has it.
     pub fn consumer_node(&self, index: u32) -> Option<u32> {
-        let name = format!("c{}", index + 1);
+        self.node_named(&format!("c{}", index + 1))
+    }
+
+    /// The node id of producer `p<index + 1>`, if the cluster has it.
+    pub fn producer_node(&self, index: u32) -> Option<u32> {
+        self.node_named(&format!("p{}", index + 1))
+    }
+
+    /// The node id of the node called `name`, if the cluster has one.
+    fn node_named(&self, name: &str) -> Option<u32> {
         self.simulation
             .node_ids()
             .find(|id| self.simulation.name(*id) == name)

@@ -54,12 +54,15 @@ pub enum MemberSpec {
 }
 
 impl Member {
-    /// Builds node `id` as `spec` says.
+    /// Builds node `id` as `spec` says. `instance` counts the node's earlier builds (0 at
+    /// first, one more at each restart): a producer writes it into its values
+    /// ([`ProducerConfig::instance`]); the other members start the same whatever it is.
     pub fn build(
         config: &Arc<ClusterConfig>,
         id: NodeId,
         storage: &MemberStorage,
         spec: &MemberSpec,
+        instance: u32,
     ) -> Member {
         match spec {
             MemberSpec::Broker => {
@@ -69,7 +72,11 @@ impl Member {
                 Member::Admin(AdminClient::new(config.brokers, script.clone()))
             }
             MemberSpec::Producer(producer) => {
-                Member::Producer(Box::new(Producer::new(producer.clone(), config.brokers)))
+                let producer = ProducerConfig {
+                    instance,
+                    ..producer.clone()
+                };
+                Member::Producer(Box::new(Producer::new(producer, config.brokers)))
             }
             MemberSpec::Consumer(consumer) => {
                 Member::Consumer(Box::new(Consumer::new(consumer.clone(), config.brokers)))

@@ -2,8 +2,9 @@
 //!
 //! Targets resolve at the moment a fault fires: `leader(topic/partition)` is the leader in the
 //! active controller's metadata, `controller` the active controller, `random` a broker drawn from
-//! the nemesis stream. A target that cannot be resolved (no active controller yet, a leaderless
-//! partition) skips the fault, and the run's log says so: a script must not crash the harness.
+//! the nemesis stream; `c<n>` and `p<n>` are the client nodes of those names. A target that
+//! cannot be resolved (no active controller yet, a leaderless partition) skips the fault, and the
+//! run's log says so: a script must not crash the harness.
 //!
 //! The executor remembers every fault still in force (crashed, paused, held, drifting, disk
 //! faults, changed network rates) so that [`FaultExecutor::heal_everything`] can clear them all
@@ -50,6 +51,7 @@ pub struct FaultExecutor {
     base_network: NetworkConfig,
     /// Disk faults in force: (end time, broker, kind).
     disk_faults: BTreeSet<(u64, u32, DiskFault)>,
+    /// Links held (from, to), by node id: brokers, or a producer and a broker.
     held_links: BTreeSet<(u32, u32)>,
     drifting: BTreeSet<u32>,
     fired: Vec<FiredFault>,
@@ -252,7 +254,12 @@ impl FaultExecutor {
     ) -> Result<String, String> {
         let from = self.resolve(cluster, from)?;
         let to = self.resolve(cluster, to)?;
-        let (from_name, to_name) = (broker_name(from), broker_name(to));
+        // Node names, not broker names: an end may be a producer.
+        let simulation = cluster.simulation();
+        let (from_name, to_name) = (
+            simulation.name(NodeId(from)).to_owned(),
+            simulation.name(NodeId(to)).to_owned(),
+        );
         if matches!(fault, Fault::Hold { .. }) {
             cluster.simulation_mut().hold(NodeId(from), NodeId(to));
             self.held_links.insert((from, to));
@@ -282,7 +289,8 @@ impl FaultExecutor {
         ))
     }
 
-    /// The node a target names right now (a broker, or a consumer for `c<n>`).
+    /// The node a target names right now (a broker, a consumer for `c<n>`, a producer for
+    /// `p<n>`).
     pub fn resolve(&mut self, cluster: &ClusterSimulation, target: &Target) -> Result<u32, String> {
         match target {
             Target::Broker(index) => Ok(*index),
@@ -299,6 +307,9 @@ impl FaultExecutor {
             Target::Consumer(index) => cluster
                 .consumer_node(*index)
                 .ok_or_else(|| format!("{target} is not a consumer of this cluster")),
+            Target::Producer(index) => cluster
+                .producer_node(*index)
+                .ok_or_else(|| format!("{target} is not a producer of this cluster")),
             Target::Coordinator { group } => {
                 let groups = cluster
                     .config()

@@ -271,16 +271,29 @@ impl Run<'_> {
         for fault in faults {
             self.advance_to(fault.at().ns)?;
             self.executor.fire(&mut self.cluster, fault);
-            if let Fault::Crash {
-                target: Target::Consumer(index),
-                ..
-            } = fault
+            if let Fault::Crash { target, .. } = fault
+                && let Some(process) = self.client_process(target)
             {
-                let process = self.workload.producers.len() as u64 + u64::from(*index);
                 self.recorder.crash_process(self.cluster.now_ns(), process);
             }
         }
         self.advance_to(self.scenario.fault_phase.ns)
+    }
+
+    /// The history process of the client `target` names, if it names one: producers come first
+    /// (`p<n>` is process `n - 1`), then consumers.
+    fn client_process(&self, target: &Target) -> Option<u64> {
+        match target {
+            Target::Producer(index) => {
+                let process = self.workload.producers[*index as usize].process;
+                assert_eq!(process, u64::from(*index), "producers come first");
+                Some(process)
+            }
+            Target::Consumer(index) => {
+                Some(self.workload.producers.len() as u64 + u64::from(*index))
+            }
+            _ => None,
+        }
     }
 
     /// Heals every fault, then runs the liveness phase until the consumers drain or it ends.

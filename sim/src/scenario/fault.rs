@@ -3,10 +3,13 @@
 //! Every fault has a pair that undoes it (`crash`/`restart`, `pause`/`resume`,
 //! partitions/`heal`, `hold`/`release`, `network`/`network-reset`, disk faults end after their
 //! `duration`), and the run's heal phase undoes whatever the script left in place. Consumer
-//! targets (`c<n>`) may be crashed, restarted, paused and resumed like brokers; `add-consumer`
-//! and `remove-consumer` are a worker pool's schedule (the workload reads them when it builds the
-//! consumers; a heal does not bring a removed consumer back). `elect-preferred-leaders` is an
-//! operator's action with nothing to undo: it only moves leadership between live replicas.
+//! targets (`c<n>`) and producer targets (`p<n>`) may be crashed, restarted, paused and resumed
+//! like brokers (a crashed client's open operation ends `info`, and restarted it is a new history
+//! process); a producer may also be either end of a `hold`/`release` whose other end is a broker
+//! (its batches, or the answers to them, wait). `add-consumer` and `remove-consumer` are a worker
+//! pool's schedule (the workload reads them when it builds the consumers; a heal does not bring a
+//! removed consumer back). `elect-preferred-leaders` is an operator's action with nothing to
+//! undo: it only moves leadership between live replicas.
 
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +68,8 @@ pub enum Fault {
     Heal {
         at: Duration,
     },
-    /// Holds one direction of a link (its traffic queues) until `release`.
+    /// Holds one direction of a link (its traffic queues) until `release`: between brokers, or
+    /// between a producer and a broker.
     Hold {
         at: Duration,
         from: Target,

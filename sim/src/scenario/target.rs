@@ -6,7 +6,9 @@
 //! one follower and then at the same or the other one; `controller` is the active controller;
 //! `random` is a broker drawn from the nemesis stream. `c1`..`cN` name the workload's consumers
 //! (in scenario order), for the crash, restart, pause, resume, add-consumer and remove-consumer
-//! actions; `coordinator(group)` is the broker leading the group's offsets partition (its group
+//! actions; `p1`..`pN` name its producers (in scenario order, `count` included), for crash,
+//! restart, pause, resume and either end of a hold or release whose other end is a broker;
+//! `coordinator(group)` is the broker leading the group's offsets partition (its group
 //! coordinator).
 
 use std::fmt;
@@ -32,6 +34,8 @@ pub enum Target {
     Random,
     /// Consumer `c<index + 1>` of the workload.
     Consumer(u32),
+    /// Producer `p<index + 1>` of the workload.
+    Producer(u32),
     /// The coordinator of a consumer group.
     Coordinator {
         group: String,
@@ -41,15 +45,7 @@ pub enum Target {
 impl Target {
     /// The broker index for a name like `b3`, if it is one.
     pub fn broker_index(name: &str) -> Option<u32> {
-        let digits = name.strip_prefix('b')?;
-        if digits.starts_with('0') {
-            return None;
-        }
-        digits
-            .parse::<u32>()
-            .ok()
-            .filter(|&number| number > 0)
-            .map(|number| number - 1)
+        numbered_index(name, 'b')
     }
 
     pub fn broker_name(index: u32) -> String {
@@ -58,21 +54,37 @@ impl Target {
 
     /// The consumer index for a name like `c3`, if it is one.
     pub fn consumer_index(name: &str) -> Option<u32> {
-        let digits = name.strip_prefix('c')?;
-        if digits.starts_with('0') {
-            return None;
-        }
-        digits
-            .parse::<u32>()
-            .ok()
-            .filter(|&number| number > 0)
-            .map(|number| number - 1)
+        numbered_index(name, 'c')
+    }
+
+    /// The producer index for a name like `p3`, if it is one.
+    pub fn producer_index(name: &str) -> Option<u32> {
+        numbered_index(name, 'p')
     }
 
     /// Whether the target names a consumer rather than a broker.
     pub fn is_consumer(&self) -> bool {
         matches!(self, Target::Consumer(_))
     }
+
+    /// Whether the target names a producer rather than a broker.
+    pub fn is_producer(&self) -> bool {
+        matches!(self, Target::Producer(_))
+    }
+}
+
+/// The index (from 0) of a name like `b3` (`letter` then a number from 1 without leading
+/// zeros), if `name` is one.
+fn numbered_index(name: &str, letter: char) -> Option<u32> {
+    let digits = name.strip_prefix(letter)?;
+    if digits.starts_with('0') || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    digits
+        .parse::<u32>()
+        .ok()
+        .filter(|&number| number > 0)
+        .map(|number| number - 1)
 }
 
 impl std::str::FromStr for Target {
@@ -88,6 +100,9 @@ impl std::str::FromStr for Target {
         }
         if let Some(index) = Target::consumer_index(text) {
             return Ok(Target::Consumer(index));
+        }
+        if let Some(index) = Target::producer_index(text) {
+            return Ok(Target::Producer(index));
         }
         if let Some(group) = text
             .strip_prefix("coordinator(")
@@ -113,8 +128,8 @@ impl std::str::FromStr for Target {
             format!(
                 "{text:?} is not a target: expected a broker (b1, b2, ...), \
                  leader(topic/partition), follower(topic/partition), \
-                 follower(topic/partition, n), controller, random, a consumer (c1, c2, ...) or \
-                 coordinator(group)"
+                 follower(topic/partition, n), controller, random, a consumer (c1, c2, ...), a \
+                 producer (p1, p2, ...) or coordinator(group)"
             )
         })
     }
@@ -138,6 +153,7 @@ impl fmt::Display for Target {
             Target::Controller => formatter.write_str("controller"),
             Target::Random => formatter.write_str("random"),
             Target::Consumer(index) => write!(formatter, "c{}", index + 1),
+            Target::Producer(index) => write!(formatter, "p{}", index + 1),
             Target::Coordinator { group } => write!(formatter, "coordinator({group})"),
         }
     }
@@ -190,12 +206,16 @@ mod tests {
             "random",
             "c1",
             "c12",
+            "p1",
+            "p12",
             "coordinator(billing)",
         ] {
             let target: Target = text.parse().unwrap();
             assert_eq!(target.to_string(), text);
         }
         assert_eq!("b2".parse::<Target>(), Ok(Target::Broker(1)));
+        assert_eq!("p1".parse::<Target>(), Ok(Target::Producer(0)));
+        assert_eq!("p12".parse::<Target>(), Ok(Target::Producer(11)));
         for bad in [
             "b0",
             "b01",
@@ -208,10 +228,23 @@ mod tests {
             "follower(orders)",
             "leader orders/0",
             "c0",
+            "p0",
+            "p01",
+            "p",
+            "p1x",
+            "p+1",
+            "b+1",
             "coordinator()",
             "",
         ] {
             assert!(bad.parse::<Target>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_bad_target_is_told_that_producers_are_targets_too() {
+        let error = "p0".parse::<Target>().unwrap_err();
+        assert!(error.contains("a producer (p1, p2, ...)"), "{error}");
+        assert!(error.contains("a consumer (c1, c2, ...)"), "{error}");
     }
 }

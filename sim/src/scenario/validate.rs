@@ -385,6 +385,7 @@ fn fault(scenario: &Scenario, index: usize, fault: &Fault, path: &FieldPath) -> 
     }
     for (field, target) in fault.targets() {
         self::target(scenario, target, &path.key(field))?;
+        producer_target_allowed(fault, target, &path.key(field))?;
         groups::target_allowed(fault, target, &path.key(field))?;
     }
     fault_arguments(fault, path)
@@ -442,8 +443,69 @@ fn target(scenario: &Scenario, target: &Target, path: &FieldPath) -> Checked {
             )
         }
         Target::Controller | Target::Random => Ok(()),
+        Target::Producer(index) => ensure(
+            *index < producer_processes(scenario),
+            || path.clone(),
+            || {
+                format!(
+                    "{target} does not exist: the workload has p1 to p{}",
+                    producer_processes(scenario)
+                )
+            },
+        ),
         Target::Consumer(_) | Target::Coordinator { .. } => groups::target(scenario, target, path),
     }
+}
+
+/// How many producer processes the workload runs (`p1` to `p<n>`).
+fn producer_processes(scenario: &Scenario) -> u32 {
+    scenario
+        .workload
+        .producers
+        .iter()
+        .map(|producer| producer.count)
+        .sum()
+}
+
+/// Producers are crashed, restarted, paused and resumed, and their links to brokers held and
+/// released; nothing else aims at them (a partition or a clock fault is a broker's).
+fn producer_target_allowed(fault: &Fault, target: &Target, path: &FieldPath) -> Checked {
+    let producer_action = matches!(
+        fault,
+        Fault::Crash { .. }
+            | Fault::Restart { .. }
+            | Fault::Pause { .. }
+            | Fault::Resume { .. }
+            | Fault::Hold { .. }
+            | Fault::Release { .. }
+    );
+    ensure(
+        !target.is_producer() || producer_action,
+        || path.clone(),
+        || {
+            format!(
+                "{} cannot target a producer ({target}): only crash, restart, pause, resume, \
+                 hold and release do",
+                fault.action()
+            )
+        },
+    )
+}
+
+/// A held link with a producer at one end has a broker at the other: clients do not talk to
+/// each other, so a link between two of them carries nothing to hold.
+fn held_link(from: &Target, to: &Target, path: &FieldPath) -> Checked {
+    let client = |target: &Target| target.is_producer() || target.is_consumer();
+    ensure(
+        !(client(from) && client(to)),
+        || path.key("to"),
+        || {
+            format!(
+                "{from} -> {to} joins two clients: a held link with a producer at one end has a \
+                 broker at the other"
+            )
+        },
+    )
 }
 
 fn fault_arguments(fault: &Fault, path: &FieldPath) -> Checked {
@@ -495,6 +557,7 @@ fn fault_arguments(fault: &Fault, path: &FieldPath) -> Checked {
                 || format!("the bridge {bridge} cannot be on a side"),
             )
         }
+        Fault::Hold { from, to, .. } | Fault::Release { from, to, .. } => held_link(from, to, path),
         Fault::ClockDrift { ppm, .. } => ensure(
             ppm.unsigned_abs() <= DRIFT_PPM_MAX.unsigned_abs(),
             || path.key("ppm"),

@@ -116,8 +116,8 @@ pub(super) fn target(scenario: &Scenario, target: &Target, path: &FieldPath) -> 
     }
 }
 
-/// Consumers are crashed, restarted, paused, resumed, added and removed; brokers are not added
-/// or removed.
+/// Consumers are crashed, restarted, paused, resumed, added and removed; brokers and producers
+/// are not added or removed.
 pub(super) fn target_allowed(fault: &Fault, target: &Target, path: &FieldPath) -> Checked {
     let consumer_action = matches!(
         fault,
