@@ -24,7 +24,8 @@ if [ ${#switches[@]} -eq 0 ]; then
         high-watermark-at-leader-end grant-two-votes-per-term
         accept-stale-generation-commits assign-before-revoke drop-group-state-on-failover
         lose-producer-state-on-leader-change last-stable-offset-at-high-watermark
-        forget-transactions-on-coordinator-failover
+        forget-transactions-on-coordinator-failover keep-producer-epoch-on-transaction-timeout
+        abort-unknown-batches-without-epoch-bump
     )
 fi
 

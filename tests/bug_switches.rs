@@ -1,4 +1,4 @@
-//! Each planted bug of KAFKA.md's zoo (entries 1 to 6, 9 and 10) makes its matching library
+//! Each planted bug of KAFKA.md's zoo (entries 1 to 10) makes its matching library
 //! scenario fail within 200 seeds, and the failure prints a command that reproduces it exactly.
 
 mod support;
@@ -105,6 +105,39 @@ fn zoo_6_lose_producer_state_on_leader_change() {
         "idempotent-producer-failover.toml",
         Bugs {
             lose_producer_state_on_leader_change: true,
+            ..Bugs::default()
+        },
+    );
+}
+
+/// A coordinator that aborts a timed-out transaction under the producer's current epoch leaves
+/// the producer unfenced: paused past its timeout, it wakes a zombie whose late records land
+/// after the abort markers, outside any transaction the coordinator knows, and its next
+/// transaction on those partitions commits them (`G1a`), or they hold the last stable offset back
+/// (`not-drained`).
+#[test]
+fn zoo_7_keep_producer_epoch_on_transaction_timeout() {
+    first_failure(
+        "zombie-producer",
+        "zombie-transactional-producer.toml",
+        Bugs {
+            keep_producer_epoch_on_transaction_timeout: true,
+            ..Bugs::default()
+        },
+    );
+}
+
+/// A producer that aborts a transaction with a batch of unknown fate by a plain EndTxn(abort),
+/// under the same epoch, lets the held batch land after the abort marker when its link is
+/// released; its next transaction on that partition commits it (`G1a`: a write of a failed
+/// operation read), or it holds the last stable offset back (`not-drained`).
+#[test]
+fn zoo_8_abort_unknown_batches_without_epoch_bump() {
+    first_failure(
+        "late-batch",
+        "delayed-transactional-batch.toml",
+        Bugs {
+            abort_unknown_batches_without_epoch_bump: true,
             ..Bugs::default()
         },
     );

@@ -61,12 +61,13 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 25] = [
+const LIBRARY: [&str; 27] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
     "crash-all-flush-every-batch.toml",
     "crash-all-flush-never.toml",
+    "delayed-transactional-batch.toml",
     "fanout.toml",
     "fast-double-failover.toml",
     "group-consumer-rolling-restart.toml",
@@ -87,6 +88,7 @@ const LIBRARY: [&str; 25] = [
     "transactions-under-failover.toml",
     "zombie-follower.toml",
     "zombie-leader-pause.toml",
+    "zombie-transactional-producer.toml",
 ];
 
 macro_rules! scenario_tests {
@@ -106,6 +108,7 @@ scenario_tests! {
     controller_crash => "controller-crash.toml",
     crash_all_flush_every_batch => "crash-all-flush-every-batch.toml",
     crash_all_flush_never => "crash-all-flush-never.toml",
+    delayed_transactional_batch => "delayed-transactional-batch.toml",
     fanout => "fanout.toml",
     group_consumer_rolling_restart => "group-consumer-rolling-restart.toml",
     group_cooperative_scale => "group-cooperative-scale.toml",
@@ -125,6 +128,7 @@ scenario_tests! {
     transactions_under_failover => "transactions-under-failover.toml",
     zombie_follower => "zombie-follower.toml",
     zombie_leader_pause => "zombie-leader-pause.toml",
+    zombie_transactional_producer => "zombie-transactional-producer.toml",
 }
 
 /// The admin client's elections take effect: the fault log shows the controller's answers, and

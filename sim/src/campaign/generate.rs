@@ -26,6 +26,12 @@
 //! explicit faults and no `nemesis` section, so it can be written out, replayed and shrunk like
 //! any scenario file.
 //!
+//! One seed in four writes in transactions (a stream of its own): every acks=all producer is
+//! transactional and every consumer reads `read-committed`. Half of those without a group also
+//! aim a producer pattern at one transactional producer: a pause past a drawn short transaction
+//! timeout (a zombie: zoo 7) or a hold of its link to a partition leader past its operation
+//! timeout (a late batch: zoo 8).
+//!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
 //! TOML; runs are short (fault phase 5 to 15 s, liveness 10 to 15 s) so campaigns are fast;
 //! safety settings stay at their defaults (flush every batch, no unclean election, no bug
@@ -70,6 +76,21 @@ pub const TRANSACTIONAL_SEEDS_RATIO: (u32, u32) = (1, 4);
 /// A transactional producer aborts one transaction in this many (drawn per shape).
 pub const ABORT_ONE_IN_MIN: u32 = 2;
 pub const ABORT_ONE_IN_MAX: u32 = 8;
+/// In this many transactional seeds without groups, one transactional producer meets a producer
+/// pattern: paused past a short transaction timeout (a zombie its coordinator must fence, as in
+/// `zombie-transactional-producer`) or its link to a partition leader held past its operation
+/// timeout (a late batch its next transaction must not take in, as in
+/// `delayed-transactional-batch`), one or the other at even odds.
+pub const PRODUCER_PATTERN_RATIO: (u32, u32) = (1, 2);
+/// The drawn transaction timeout of a producer paused past it, and how much longer it sleeps.
+const ZOMBIE_TIMEOUT_MS_MIN: u64 = 500;
+const ZOMBIE_TIMEOUT_MS_MAX: u64 = 2_000;
+const ZOMBIE_OVERSLEEP_MS_MIN: u64 = 200;
+const ZOMBIE_OVERSLEEP_MS_MAX: u64 = 1_500;
+/// How long a held producer link stays held: past the producer's 5 s operation timeout, so that
+/// it gives the held batch up as unknown.
+const HELD_BATCH_MS_MIN: u64 = 5_500;
+const HELD_BATCH_MS_MAX: u64 = 8_000;
 pub const FAULT_PHASE_SECONDS_MIN: u64 = 5;
 pub const FAULT_PHASE_SECONDS_MAX: u64 = 15;
 pub const LIVENESS_PHASE_SECONDS_MIN: u64 = 10;
@@ -277,7 +298,90 @@ fn make_transactional(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
         for consumer in &mut workload.consumers {
             consumer.isolation = Isolation::ReadCommitted;
         }
+        producer_pattern(scenario, rng);
     }
+}
+
+/// Sometimes aims one producer pattern (see [`PRODUCER_PATTERN_RATIO`]) at a transactional
+/// producer, starting in the first half of the fault phase; a release or resume that would come
+/// after the fault phase is left to the heal. Not in group seeds, whose patterns may run alone.
+fn producer_pattern(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
+    let workload = &scenario.workload;
+    let groups = workload
+        .consumers
+        .iter()
+        .any(|consumer| consumer.mode == ConsumerMode::Subscribe);
+    let (numerator, denominator) = PRODUCER_PATTERN_RATIO;
+    if groups || !rng.random_ratio(numerator, denominator) {
+        return;
+    }
+    let transactional: Vec<(usize, u32)> = producer_indices(workload)
+        .filter(|&(shape, _)| workload.producers[shape].transactional)
+        .collect();
+    assert!(!transactional.is_empty(), "a transactional seed has one");
+    let (shape, index) = transactional[rng.random_range(0..transactional.len())];
+    let fault_phase_ms = scenario.fault_phase.ns / 1_000_000;
+    let start_ms = rng.random_range(1_000..=(fault_phase_ms / 2).max(1_000));
+    let at = Duration::from_ms(start_ms);
+    let producer = Target::Producer(index);
+    let (length_ms, [first, second]) = if rng.random_bool(0.5) {
+        let timeout_ms = rng.random_range(ZOMBIE_TIMEOUT_MS_MIN..=ZOMBIE_TIMEOUT_MS_MAX);
+        scenario.workload.producers[shape].transaction_timeout =
+            Some(Duration::from_ms(timeout_ms));
+        let length_ms =
+            timeout_ms + rng.random_range(ZOMBIE_OVERSLEEP_MS_MIN..=ZOMBIE_OVERSLEEP_MS_MAX);
+        let end = Duration::from_ms(start_ms + length_ms);
+        let pause = Fault::Pause {
+            at,
+            target: producer.clone(),
+        };
+        let resume = Fault::Resume {
+            at: end,
+            target: producer,
+        };
+        (length_ms, [pause, resume])
+    } else {
+        let length_ms = rng.random_range(HELD_BATCH_MS_MIN..=HELD_BATCH_MS_MAX);
+        let end = Duration::from_ms(start_ms + length_ms);
+        let topic = &scenario.workload.producers[shape].topic;
+        let partitions = scenario
+            .cluster
+            .topics
+            .iter()
+            .find(|drawn| &drawn.name == topic)
+            .expect("a producer writes a topic of the cluster")
+            .partitions;
+        let leader = Target::Leader {
+            topic: topic.clone(),
+            partition: rng.random_range(0..partitions),
+        };
+        let hold = Fault::Hold {
+            at,
+            from: producer.clone(),
+            to: leader.clone(),
+        };
+        let release = Fault::Release {
+            at: end,
+            from: producer,
+            to: leader,
+        };
+        (length_ms, [hold, release])
+    };
+    scenario.faults.push(first);
+    if start_ms + length_ms <= fault_phase_ms {
+        scenario.faults.push(second);
+    }
+    scenario.faults.sort_by_key(Fault::at);
+}
+
+/// Every producer of the workload as (its shape's position, its index: `p<index + 1>`).
+fn producer_indices(workload: &Workload) -> impl Iterator<Item = (usize, u32)> + '_ {
+    workload
+        .producers
+        .iter()
+        .enumerate()
+        .flat_map(|(shape, producer)| std::iter::repeat_n(shape, producer.count as usize))
+        .zip(0..)
 }
 
 /// At least one producer and one consumer per topic.
@@ -1069,7 +1173,9 @@ mod tests {
             producer.idempotent = false;
             producer.transactional = false;
             producer.abort_one_in = 0;
+            producer.transaction_timeout = None;
         }
+        scenario.faults.retain(|fault| !aims_at_a_producer(fault));
         for consumer in &mut scenario.workload.consumers {
             consumer.isolation = Isolation::ReadUncommitted;
         }
@@ -1113,6 +1219,84 @@ mod tests {
         assert!(
             (200..=300).contains(&transactional_seeds),
             "about a quarter of 1000 seeds transactional, got {transactional_seeds}"
+        );
+    }
+
+    fn aims_at_a_producer(fault: &Fault) -> bool {
+        fault
+            .targets()
+            .iter()
+            .any(|(_, target)| matches!(target, Target::Producer(_)))
+    }
+
+    /// Half the transactional seeds without groups aim a producer pattern at one transactional
+    /// producer: a pause that outlasts its drawn transaction timeout, or a hold of its link to a
+    /// partition leader that outlasts its operation timeout; its end comes within the fault
+    /// phase or is left to the heal.
+    #[test]
+    fn half_the_transactional_seeds_pause_a_producer_past_its_timeout_or_hold_its_batches() {
+        let (mut eligible, mut paused, mut held) = (0, 0, 0);
+        for seed in 0..2_000 {
+            let scenario = generate(seed);
+            let workload = &scenario.workload;
+            let groups = workload
+                .consumers
+                .iter()
+                .any(|c| c.mode == ConsumerMode::Subscribe);
+            if !workload.producers.iter().any(|p| p.transactional) || groups {
+                assert!(
+                    !scenario.faults.iter().any(aims_at_a_producer),
+                    "seed {seed}"
+                );
+                continue;
+            }
+            eligible += 1;
+            let aimed: Vec<&Fault> = scenario
+                .faults
+                .iter()
+                .filter(|f| aims_at_a_producer(f))
+                .collect();
+            let Some(first) = aimed.first() else {
+                continue;
+            };
+            let end_ns = aimed
+                .get(1)
+                .map_or(scenario.fault_phase.ns, |end| end.at().ns);
+            let length_ns = end_ns - first.at().ns;
+            let shapes = producer_indices(workload).collect::<Vec<_>>();
+            match first {
+                Fault::Pause {
+                    target: Target::Producer(index),
+                    ..
+                } => {
+                    paused += 1;
+                    let (shape, _) = shapes[*index as usize];
+                    let timeout = workload.producers[shape].transaction_timeout;
+                    let timeout_ns = timeout.expect("a paused producer's timeout is drawn").ns;
+                    assert!(workload.producers[shape].transactional, "seed {seed}");
+                    assert!(aimed.len() == 1 || length_ns > timeout_ns, "seed {seed}");
+                }
+                Fault::Hold {
+                    from: Target::Producer(index),
+                    to: Target::Leader { .. },
+                    ..
+                } => {
+                    held += 1;
+                    let (shape, _) = shapes[*index as usize];
+                    assert!(workload.producers[shape].transactional, "seed {seed}");
+                    assert!(aimed.len() == 1 || length_ns > 5_000_000_000, "seed {seed}");
+                }
+                other => panic!("seed {seed}: {other:?}"),
+            }
+        }
+        let aimed = paused + held;
+        assert!(
+            aimed * 3 > eligible && aimed * 3 < 2 * eligible,
+            "about half of {eligible} seeds, got {aimed}"
+        );
+        assert!(
+            paused > aimed / 3 && held > aimed / 3,
+            "{paused} paused, {held} held"
         );
     }
 
