@@ -29,8 +29,8 @@
 //! One seed in four writes in transactions (a stream of its own): every acks=all producer is
 //! transactional and every consumer reads `read-committed`. Half of those without a group also
 //! aim a producer pattern at one transactional producer: a pause past a drawn short transaction
-//! timeout (a zombie: zoo 7) or a hold of its link to a partition leader past its operation
-//! timeout (a late batch: zoo 8).
+//! timeout (a zombie: zoo 7), a hold of its link to a partition leader past its operation
+//! timeout (a late batch: zoo 8), or a crash and restart (a new instance fences the old).
 //!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
 //! TOML; runs are short (fault phase 5 to 15 s, liveness 10 to 15 s) so campaigns are fast;
@@ -77,10 +77,10 @@ pub const TRANSACTIONAL_SEEDS_RATIO: (u32, u32) = (1, 4);
 pub const ABORT_ONE_IN_MIN: u32 = 2;
 pub const ABORT_ONE_IN_MAX: u32 = 8;
 /// In this many transactional seeds without groups, one transactional producer meets a producer
-/// pattern: paused past a short transaction timeout (a zombie its coordinator must fence, as in
-/// `zombie-transactional-producer`) or its link to a partition leader held past its operation
-/// timeout (a late batch its next transaction must not take in, as in
-/// `delayed-transactional-batch`), one or the other at even odds.
+/// pattern, each of three at even odds: paused past a short transaction timeout (a zombie its
+/// coordinator must fence, as in `zombie-transactional-producer`), its link to a partition leader
+/// held past its operation timeout (a late batch its next transaction must not take in, as in
+/// `delayed-transactional-batch`), or crashed and restarted (a new instance fencing the old).
 pub const PRODUCER_PATTERN_RATIO: (u32, u32) = (1, 2);
 /// The drawn transaction timeout of a producer paused past it, and how much longer it sleeps.
 const ZOMBIE_TIMEOUT_MS_MIN: u64 = 500;
@@ -91,6 +91,9 @@ const ZOMBIE_OVERSLEEP_MS_MAX: u64 = 1_500;
 /// it gives the held batch up as unknown.
 const HELD_BATCH_MS_MIN: u64 = 5_500;
 const HELD_BATCH_MS_MAX: u64 = 8_000;
+/// How long a crashed producer stays down before its new instance starts.
+const RESTART_AFTER_MS_MIN: u64 = 100;
+const RESTART_AFTER_MS_MAX: u64 = 2_000;
 pub const FAULT_PHASE_SECONDS_MIN: u64 = 5;
 pub const FAULT_PHASE_SECONDS_MAX: u64 = 15;
 pub const LIVENESS_PHASE_SECONDS_MIN: u64 = 10;
@@ -322,56 +325,94 @@ fn producer_pattern(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
     let (shape, index) = transactional[rng.random_range(0..transactional.len())];
     let fault_phase_ms = scenario.fault_phase.ns / 1_000_000;
     let start_ms = rng.random_range(1_000..=(fault_phase_ms / 2).max(1_000));
-    let at = Duration::from_ms(start_ms);
     let producer = Target::Producer(index);
-    let (length_ms, [first, second]) = if rng.random_bool(0.5) {
-        let timeout_ms = rng.random_range(ZOMBIE_TIMEOUT_MS_MIN..=ZOMBIE_TIMEOUT_MS_MAX);
-        scenario.workload.producers[shape].transaction_timeout =
-            Some(Duration::from_ms(timeout_ms));
-        let length_ms =
-            timeout_ms + rng.random_range(ZOMBIE_OVERSLEEP_MS_MIN..=ZOMBIE_OVERSLEEP_MS_MAX);
-        let end = Duration::from_ms(start_ms + length_ms);
-        let pause = Fault::Pause {
-            at,
-            target: producer.clone(),
-        };
-        let resume = Fault::Resume {
-            at: end,
-            target: producer,
-        };
-        (length_ms, [pause, resume])
-    } else {
-        let length_ms = rng.random_range(HELD_BATCH_MS_MIN..=HELD_BATCH_MS_MAX);
-        let end = Duration::from_ms(start_ms + length_ms);
-        let topic = &scenario.workload.producers[shape].topic;
-        let partitions = scenario
-            .cluster
-            .topics
-            .iter()
-            .find(|drawn| &drawn.name == topic)
-            .expect("a producer writes a topic of the cluster")
-            .partitions;
-        let leader = Target::Leader {
-            topic: topic.clone(),
-            partition: rng.random_range(0..partitions),
-        };
-        let hold = Fault::Hold {
-            at,
-            from: producer.clone(),
-            to: leader.clone(),
-        };
-        let release = Fault::Release {
-            at: end,
-            from: producer,
-            to: leader,
-        };
-        (length_ms, [hold, release])
+    let (length_ms, [first, second]) = match rng.random_range(0..3) {
+        0 => paused_past_timeout(scenario, shape, producer, start_ms, rng),
+        1 => held_batches(scenario, shape, producer, start_ms, rng),
+        _ => restarted(producer, start_ms, rng),
     };
     scenario.faults.push(first);
     if start_ms + length_ms <= fault_phase_ms {
         scenario.faults.push(second);
     }
     scenario.faults.sort_by_key(Fault::at);
+}
+
+/// A producer pattern: how long it lasts, and its fault and the one that undoes it.
+type ProducerPattern = (u64, [Fault; 2]);
+
+/// The producer's shape gets a short transaction timeout, and the producer sleeps past it: it
+/// wakes a zombie its coordinator must have fenced (`zombie-transactional-producer`).
+fn paused_past_timeout(
+    scenario: &mut Scenario,
+    shape: usize,
+    producer: Target,
+    start_ms: u64,
+    rng: &mut ChaCha8Rng,
+) -> ProducerPattern {
+    let timeout_ms = rng.random_range(ZOMBIE_TIMEOUT_MS_MIN..=ZOMBIE_TIMEOUT_MS_MAX);
+    scenario.workload.producers[shape].transaction_timeout = Some(Duration::from_ms(timeout_ms));
+    let length_ms =
+        timeout_ms + rng.random_range(ZOMBIE_OVERSLEEP_MS_MIN..=ZOMBIE_OVERSLEEP_MS_MAX);
+    let pause = Fault::Pause {
+        at: Duration::from_ms(start_ms),
+        target: producer.clone(),
+    };
+    let resume = Fault::Resume {
+        at: Duration::from_ms(start_ms + length_ms),
+        target: producer,
+    };
+    (length_ms, [pause, resume])
+}
+
+/// The producer's link to one of its topic's partition leaders is held past its operation
+/// timeout, then released: late batches (`delayed-transactional-batch`).
+fn held_batches(
+    scenario: &Scenario,
+    shape: usize,
+    producer: Target,
+    start_ms: u64,
+    rng: &mut ChaCha8Rng,
+) -> ProducerPattern {
+    let length_ms = rng.random_range(HELD_BATCH_MS_MIN..=HELD_BATCH_MS_MAX);
+    let topic = &scenario.workload.producers[shape].topic;
+    let partitions = scenario
+        .cluster
+        .topics
+        .iter()
+        .find(|drawn| &drawn.name == topic)
+        .expect("a producer writes a topic of the cluster")
+        .partitions;
+    let leader = Target::Leader {
+        topic: topic.clone(),
+        partition: rng.random_range(0..partitions),
+    };
+    let hold = Fault::Hold {
+        at: Duration::from_ms(start_ms),
+        from: producer.clone(),
+        to: leader.clone(),
+    };
+    let release = Fault::Release {
+        at: Duration::from_ms(start_ms + length_ms),
+        from: producer,
+        to: leader,
+    };
+    (length_ms, [hold, release])
+}
+
+/// The producer crashes and a new instance starts: its InitProducerId must fence the old one,
+/// whose requests still on the wire arrive late, and abort the transaction it left open.
+fn restarted(producer: Target, start_ms: u64, rng: &mut ChaCha8Rng) -> ProducerPattern {
+    let length_ms = rng.random_range(RESTART_AFTER_MS_MIN..=RESTART_AFTER_MS_MAX);
+    let crash = Fault::Crash {
+        at: Duration::from_ms(start_ms),
+        target: producer.clone(),
+    };
+    let restart = Fault::Restart {
+        at: Duration::from_ms(start_ms + length_ms),
+        target: producer,
+    };
+    (length_ms, [crash, restart])
 }
 
 /// Every producer of the workload as (its shape's position, its index: `p<index + 1>`).
@@ -1230,12 +1271,12 @@ mod tests {
     }
 
     /// Half the transactional seeds without groups aim a producer pattern at one transactional
-    /// producer: a pause that outlasts its drawn transaction timeout, or a hold of its link to a
-    /// partition leader that outlasts its operation timeout; its end comes within the fault
-    /// phase or is left to the heal.
+    /// producer: a pause that outlasts its drawn transaction timeout, a hold of its link to a
+    /// partition leader that outlasts its operation timeout, or a crash and restart; its end
+    /// comes within the fault phase or is left to the heal.
     #[test]
-    fn half_the_transactional_seeds_pause_a_producer_past_its_timeout_or_hold_its_batches() {
-        let (mut eligible, mut paused, mut held) = (0, 0, 0);
+    fn half_the_transactional_seeds_pause_hold_or_restart_a_transactional_producer() {
+        let (mut eligible, mut paused, mut held, mut restarted) = (0, 0, 0, 0);
         for seed in 0..2_000 {
             let scenario = generate(seed);
             let workload = &scenario.workload;
@@ -1286,17 +1327,31 @@ mod tests {
                     assert!(workload.producers[shape].transactional, "seed {seed}");
                     assert!(aimed.len() == 1 || length_ns > 5_000_000_000, "seed {seed}");
                 }
+                Fault::Crash {
+                    target: Target::Producer(index),
+                    ..
+                } => {
+                    restarted += 1;
+                    let (shape, _) = shapes[*index as usize];
+                    assert!(workload.producers[shape].transactional, "seed {seed}");
+                    assert!(
+                        aimed.len() == 1 || matches!(aimed[1], Fault::Restart { .. }),
+                        "seed {seed}"
+                    );
+                }
                 other => panic!("seed {seed}: {other:?}"),
             }
         }
-        let aimed = paused + held;
+        let aimed = paused + held + restarted;
         assert!(
             aimed * 3 > eligible && aimed * 3 < 2 * eligible,
             "about half of {eligible} seeds, got {aimed}"
         );
         assert!(
-            paused > aimed / 3 && held > aimed / 3,
-            "{paused} paused, {held} held"
+            [paused, held, restarted]
+                .iter()
+                .all(|&count| count > aimed / 5),
+            "{paused} paused, {held} held, {restarted} restarted"
         );
     }
 
