@@ -46,7 +46,7 @@ for switch in "${switches[@]}"; do
     campaign="$out_dir/$switch"
     "$trial" fuzz --generate --seeds "$seeds" --bug "$switch" --out "$campaign" >/dev/null 2>&1 || true
     failed=$(grep -c '"verdict":"fail"' "$campaign/seeds.jsonl" || true)
-    first=$(grep '"verdict":"fail"' "$campaign/seeds.jsonl" | field job | sort -n | head -1)
+    first=$( (grep '"verdict":"fail"' "$campaign/seeds.jsonl" || true) | field job | sort -n | head -1)
     if [ -z "$first" ]; then
         echo "| $switch | none in $seeds | | 0 | | |"
         continue

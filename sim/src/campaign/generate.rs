@@ -30,7 +30,8 @@
 //! transactional and every consumer reads `read-committed`. Half of those without a group also
 //! aim a producer pattern at one transactional producer: a pause past a drawn short transaction
 //! timeout (a zombie: zoo 7), a hold of its link to a partition leader past its operation
-//! timeout (a late batch: zoo 8), or a crash and restart (a new instance fences the old).
+//! timeout (a late batch: zoo 8), or a crash and restart (a new instance fences the old); half
+//! of those patterns run alone.
 //!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
 //! TOML; runs are short (fault phase 5 to 15 s, liveness 10 to 15 s) so campaigns are fast;
@@ -306,8 +307,9 @@ fn make_transactional(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
 }
 
 /// Sometimes aims one producer pattern (see [`PRODUCER_PATTERN_RATIO`]) at a transactional
-/// producer, starting in the first half of the fault phase; a release or resume that would come
-/// after the fault phase is left to the heal. Not in group seeds, whose patterns may run alone.
+/// producer, starting in the first half of the fault phase; a release, resume or restart that
+/// would come after the fault phase is left to the heal. Half the patterns run alone, without
+/// the swarm. Not in group seeds, whose patterns may run alone already.
 fn producer_pattern(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
     let workload = &scenario.workload;
     let groups = workload
@@ -331,6 +333,11 @@ fn producer_pattern(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
         1 => held_batches(scenario, shape, producer, start_ms, rng),
         _ => restarted(producer, start_ms, rng),
     };
+    if rng.random_bool(0.5) {
+        // Alone, as the library scenarios run it: swarm crashes would move the held leader away
+        // (a late batch then meets NOT_LEADER) or take the coordinator down with the producer.
+        scenario.faults.clear();
+    }
     scenario.faults.push(first);
     if start_ms + length_ms <= fault_phase_ms {
         scenario.faults.push(second);
@@ -1223,6 +1230,25 @@ mod tests {
         scenario
     }
 
+    /// A producer pattern that ran alone (the seed's only faults aim at producers).
+    fn ran_alone(scenario: &Scenario) -> bool {
+        !scenario.faults.is_empty() && scenario.faults.iter().all(aims_at_a_producer)
+    }
+
+    /// `scenario`, generated from `seed`, is `widened(seed)` but for the draws made apart: the
+    /// swarm's faults too if a producer pattern ran alone.
+    fn assert_only_apart_draws_differ(seed: u64, scenario: Scenario, what: &str) {
+        let mut expected = widened(seed);
+        if ran_alone(&scenario) {
+            expected.faults.clear();
+        }
+        assert_eq!(
+            without_apart_draws(scenario),
+            expected,
+            "seed {seed}: more than {what} changed"
+        );
+    }
+
     /// About one seed in four writes in transactions: then every acks=all producer shape is
     /// transactional, and only those, and every consumer reads `read-committed`; nothing else
     /// changes.
@@ -1251,11 +1277,7 @@ mod tests {
                 .iter()
                 .all(|consumer| consumer.isolation == Isolation::ReadCommitted);
             assert!(!transactional || read_committed, "seed {seed}");
-            assert_eq!(
-                without_apart_draws(scenario),
-                widened(seed),
-                "seed {seed}: more than the transactions changed"
-            );
+            assert_only_apart_draws_differ(seed, scenario, "the transactions");
         }
         assert!(
             (200..=300).contains(&transactional_seeds),
@@ -1273,10 +1295,10 @@ mod tests {
     /// Half the transactional seeds without groups aim a producer pattern at one transactional
     /// producer: a pause that outlasts its drawn transaction timeout, a hold of its link to a
     /// partition leader that outlasts its operation timeout, or a crash and restart; its end
-    /// comes within the fault phase or is left to the heal.
+    /// comes within the fault phase or is left to the heal; half the patterns run alone.
     #[test]
     fn half_the_transactional_seeds_pause_hold_or_restart_a_transactional_producer() {
-        let (mut eligible, mut paused, mut held, mut restarted) = (0, 0, 0, 0);
+        let (mut eligible, mut paused, mut held, mut restarted, mut alone) = (0, 0, 0, 0, 0);
         for seed in 0..2_000 {
             let scenario = generate(seed);
             let workload = &scenario.workload;
@@ -1300,6 +1322,7 @@ mod tests {
             let Some(first) = aimed.first() else {
                 continue;
             };
+            alone += u32::from(ran_alone(&scenario));
             let end_ns = aimed
                 .get(1)
                 .map_or(scenario.fault_phase.ns, |end| end.at().ns);
@@ -1353,6 +1376,10 @@ mod tests {
                 .all(|&count| count > aimed / 5),
             "{paused} paused, {held} held, {restarted} restarted"
         );
+        assert!(
+            alone * 3 > aimed && alone * 3 < 2 * aimed,
+            "about half of {aimed} patterns alone, got {alone}"
+        );
     }
 
     /// The scenario of `seed` before the draws made apart: narrow, then widened.
@@ -1377,11 +1404,7 @@ mod tests {
                 idempotent += u32::from(producer.idempotent);
                 acks_all += u32::from(producer.acks == Acks::All);
             }
-            assert_eq!(
-                without_apart_draws(scenario),
-                widened(seed),
-                "seed {seed}: more than idempotence changed"
-            );
+            assert_only_apart_draws_differ(seed, scenario, "idempotence");
         }
         let share = f64::from(idempotent) / f64::from(acks_all);
         assert!(
@@ -1398,11 +1421,7 @@ mod tests {
         for seed in 0..1_000 {
             let scenario = generate(seed);
             perturbed += u32::from(scenario.cluster.perturbations);
-            assert_eq!(
-                without_apart_draws(scenario),
-                widened(seed),
-                "seed {seed}: more than perturbations changed"
-            );
+            assert_only_apart_draws_differ(seed, scenario, "perturbations");
         }
         assert!(
             (430..=570).contains(&perturbed),
@@ -1418,7 +1437,10 @@ mod tests {
         for seed in 0..3_200 {
             let scenario = generate(seed);
             let mut narrowed = without_apart_draws(scenario.clone());
-            let drawn = narrow(seed);
+            let mut drawn = narrow(seed);
+            if ran_alone(&scenario) {
+                drawn.faults.clear();
+            }
             for (topic, drawn) in narrowed
                 .cluster
                 .topics
