@@ -25,6 +25,9 @@ pub enum Stream {
     Idempotence,
     /// The scenario generator's draw of which seeds write in transactions.
     Transactions,
+    /// The scenario generator's faults aimed at a producer of a seed that does not write in
+    /// transactions.
+    ProducerFaults,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -41,6 +44,7 @@ impl Stream {
             Stream::Perturbations => 7,
             Stream::Idempotence => 8,
             Stream::Transactions => 9,
+            Stream::ProducerFaults => 10,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

@@ -30,8 +30,9 @@
 //! transactional and every consumer reads `read-committed`. Half of those without a group also
 //! aim a producer pattern at one transactional producer: a pause past a drawn short transaction
 //! timeout (a zombie: zoo 7), a hold of its link to a partition leader past its operation
-//! timeout (a late batch: zoo 8), or a crash and restart (a new instance fences the old); half
-//! of those patterns run alone.
+//! timeout (a late batch: zoo 8), or a crash and restart (a new instance fences the old). A
+//! quarter of the seeds without transactions or groups aim a pause, a hold or a crash and restart
+//! at one producer (a stream of their own). Half of the producer patterns run alone.
 //!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
 //! TOML; runs are short (fault phase 5 to 15 s, liveness 10 to 15 s) so campaigns are fast;
@@ -92,6 +93,12 @@ const ZOMBIE_OVERSLEEP_MS_MAX: u64 = 1_500;
 /// it gives the held batch up as unknown.
 const HELD_BATCH_MS_MIN: u64 = 5_500;
 const HELD_BATCH_MS_MAX: u64 = 8_000;
+/// In this many seeds without transactions or groups, one producer meets a producer pattern:
+/// a pause, a held link or a crash and restart (a stream of its own).
+pub const PRODUCER_FAULT_SEEDS_RATIO: (u32, u32) = (1, 4);
+/// How long a paused producer of a seed without transactions sleeps.
+const PAUSE_MS_MIN: u64 = 300;
+const PAUSE_MS_MAX: u64 = 3_000;
 /// How long a crashed producer stays down before its new instance starts.
 const RESTART_AFTER_MS_MIN: u64 = 100;
 const RESTART_AFTER_MS_MAX: u64 = 2_000;
@@ -160,6 +167,7 @@ pub fn generate(seed: u64) -> Scenario {
         .random_ratio(PERTURBED_SEEDS_RATIO.0, PERTURBED_SEEDS_RATIO.1);
     make_idempotent(&mut scenario, &mut stream(seed, Stream::Idempotence));
     make_transactional(&mut scenario, &mut stream(seed, Stream::Transactions));
+    aim_at_a_producer(&mut scenario, &mut stream(seed, Stream::ProducerFaults));
     if let Err(problem) = scenario.validate() {
         panic!(
             "generated scenario of seed {seed} is invalid at {}: {}",
@@ -307,39 +315,89 @@ fn make_transactional(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
 }
 
 /// Sometimes aims one producer pattern (see [`PRODUCER_PATTERN_RATIO`]) at a transactional
-/// producer, starting in the first half of the fault phase; a release, resume or restart that
-/// would come after the fault phase is left to the heal. Half the patterns run alone, without
-/// the swarm. Not in group seeds, whose patterns may run alone already.
+/// producer. Not in group seeds, whose patterns may run alone already.
 fn producer_pattern(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
-    let workload = &scenario.workload;
-    let groups = workload
-        .consumers
-        .iter()
-        .any(|consumer| consumer.mode == ConsumerMode::Subscribe);
     let (numerator, denominator) = PRODUCER_PATTERN_RATIO;
-    if groups || !rng.random_ratio(numerator, denominator) {
+    if has_group(scenario) || !rng.random_ratio(numerator, denominator) {
         return;
     }
-    let transactional: Vec<(usize, u32)> = producer_indices(workload)
-        .filter(|&(shape, _)| workload.producers[shape].transactional)
-        .collect();
-    assert!(!transactional.is_empty(), "a transactional seed has one");
-    let (shape, index) = transactional[rng.random_range(0..transactional.len())];
-    let fault_phase_ms = scenario.fault_phase.ns / 1_000_000;
-    let start_ms = rng.random_range(1_000..=(fault_phase_ms / 2).max(1_000));
+    let (shape, index) = draw_producer(scenario, rng);
     let producer = Target::Producer(index);
-    let (length_ms, [first, second]) = match rng.random_range(0..3) {
+    let start_ms = pattern_start_ms(scenario, rng);
+    let pattern = match rng.random_range(0..3) {
         0 => paused_past_timeout(scenario, shape, producer, start_ms, rng),
         1 => held_batches(scenario, shape, producer, start_ms, rng),
         _ => restarted(producer, start_ms, rng),
     };
+    add_producer_pattern(scenario, start_ms, pattern, rng);
+}
+
+/// In some seeds that do not write in transactions and have no group (see
+/// [`PRODUCER_FAULT_SEEDS_RATIO`]), aims a producer pattern at any producer: a pause, a hold of
+/// its link to a partition leader past its operation timeout, or a crash and restart. From a
+/// stream of its own, so that every other draw stays what it was.
+fn aim_at_a_producer(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
+    let transactional = scenario
+        .workload
+        .producers
+        .iter()
+        .any(|producer| producer.transactional);
+    let (numerator, denominator) = PRODUCER_FAULT_SEEDS_RATIO;
+    if transactional || has_group(scenario) || !rng.random_ratio(numerator, denominator) {
+        return;
+    }
+    let (shape, index) = draw_producer(scenario, rng);
+    let producer = Target::Producer(index);
+    let start_ms = pattern_start_ms(scenario, rng);
+    let pattern = match rng.random_range(0..3) {
+        0 => paused(producer, start_ms, rng),
+        1 => held_batches(scenario, shape, producer, start_ms, rng),
+        _ => restarted(producer, start_ms, rng),
+    };
+    add_producer_pattern(scenario, start_ms, pattern, rng);
+}
+
+fn has_group(scenario: &Scenario) -> bool {
+    scenario
+        .workload
+        .consumers
+        .iter()
+        .any(|consumer| consumer.mode == ConsumerMode::Subscribe)
+}
+
+/// A producer drawn among the transactional ones if any, else among all: (its shape's
+/// position, its index).
+fn draw_producer(scenario: &Scenario, rng: &mut ChaCha8Rng) -> (usize, u32) {
+    let workload = &scenario.workload;
+    let transactional_only = workload.producers.iter().any(|shape| shape.transactional);
+    let candidates: Vec<(usize, u32)> = producer_indices(workload)
+        .filter(|&(shape, _)| workload.producers[shape].transactional || !transactional_only)
+        .collect();
+    assert!(!candidates.is_empty(), "a workload has a producer");
+    candidates[rng.random_range(0..candidates.len())]
+}
+
+/// A pattern starts in the first half of the fault phase (and at 1 s at the earliest).
+fn pattern_start_ms(scenario: &Scenario, rng: &mut ChaCha8Rng) -> u64 {
+    let fault_phase_ms = scenario.fault_phase.ns / 1_000_000;
+    rng.random_range(1_000..=(fault_phase_ms / 2).max(1_000))
+}
+
+/// Adds a producer pattern to the faults; a release, resume or restart that would come after
+/// the fault phase is left to the heal. Half the patterns run alone, without the swarm.
+fn add_producer_pattern(
+    scenario: &mut Scenario,
+    start_ms: u64,
+    (length_ms, [first, second]): ProducerPattern,
+    rng: &mut ChaCha8Rng,
+) {
     if rng.random_bool(0.5) {
         // Alone, as the library scenarios run it: swarm crashes would move the held leader away
         // (a late batch then meets NOT_LEADER) or take the coordinator down with the producer.
         scenario.faults.clear();
     }
     scenario.faults.push(first);
-    if start_ms + length_ms <= fault_phase_ms {
+    if start_ms + length_ms <= scenario.fault_phase.ns / 1_000_000 {
         scenario.faults.push(second);
     }
     scenario.faults.sort_by_key(Fault::at);
@@ -405,6 +463,21 @@ fn held_batches(
         to: leader,
     };
     (length_ms, [hold, release])
+}
+
+/// The producer stalls for a while (a GC pause): its requests time out on its own clock, and
+/// the answers that waited are handed to it at once when it wakes.
+fn paused(producer: Target, start_ms: u64, rng: &mut ChaCha8Rng) -> ProducerPattern {
+    let length_ms = rng.random_range(PAUSE_MS_MIN..=PAUSE_MS_MAX);
+    let pause = Fault::Pause {
+        at: Duration::from_ms(start_ms),
+        target: producer.clone(),
+    };
+    let resume = Fault::Resume {
+        at: Duration::from_ms(start_ms + length_ms),
+        target: producer,
+    };
+    (length_ms, [pause, resume])
 }
 
 /// The producer crashes and a new instance starts: its InitProducerId must fence the old one,
@@ -1306,11 +1379,13 @@ mod tests {
                 .consumers
                 .iter()
                 .any(|c| c.mode == ConsumerMode::Subscribe);
-            if !workload.producers.iter().any(|p| p.transactional) || groups {
+            if groups {
                 assert!(
                     !scenario.faults.iter().any(aims_at_a_producer),
                     "seed {seed}"
                 );
+            }
+            if !workload.producers.iter().any(|p| p.transactional) || groups {
                 continue;
             }
             eligible += 1;
@@ -1379,6 +1454,50 @@ mod tests {
         assert!(
             alone * 3 > aimed && alone * 3 < 2 * aimed,
             "about half of {aimed} patterns alone, got {alone}"
+        );
+    }
+
+    /// A quarter of the seeds without transactions or groups aim a pause, a hold or a crash
+    /// and restart at one of their producers, and nothing else changes (but the swarm, when the
+    /// pattern runs alone).
+    #[test]
+    fn a_quarter_of_the_seeds_without_transactions_aim_a_fault_at_a_producer() {
+        let (mut eligible, mut aimed) = (0, 0);
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..2_000 {
+            let scenario = generate(seed);
+            let workload = &scenario.workload;
+            let groups = workload
+                .consumers
+                .iter()
+                .any(|c| c.mode == ConsumerMode::Subscribe);
+            if workload.producers.iter().any(|p| p.transactional) || groups {
+                continue;
+            }
+            eligible += 1;
+            let producers: u32 = workload.producers.iter().map(|shape| shape.count).sum();
+            let first = scenario
+                .faults
+                .iter()
+                .find(|fault| aims_at_a_producer(fault));
+            if let Some(first) = first {
+                aimed += 1;
+                kinds.insert(first.action());
+                let (_, target) = first.targets()[0];
+                let Target::Producer(index) = target else {
+                    panic!("seed {seed}: {first:?}");
+                };
+                assert!(*index < producers, "seed {seed}: {first:?}");
+            }
+            assert_only_apart_draws_differ(seed, scenario, "the producer faults");
+        }
+        assert!(
+            aimed * 5 > eligible && aimed * 3 < eligible,
+            "about a quarter of {eligible} seeds, got {aimed}"
+        );
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            ["crash", "hold", "pause"]
         );
     }
 
