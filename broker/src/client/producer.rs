@@ -1252,10 +1252,16 @@ mod tests {
     /// A transactional producer (one transaction in `abort_one_in` aborted), started, with id 77
     /// and epoch 3 granted by its coordinator: the outputs of the grant.
     fn transactional(abort_one_in: u32) -> (Driven, Vec<Output>) {
+        transactional_with(abort_one_in, false)
+    }
+
+    /// [`transactional`], with zoo 8's switch as given.
+    fn transactional_with(abort_one_in: u32, zoo_8: bool) -> (Driven, Vec<Output>) {
         let mut config = ProducerConfig::new(1, 0, TOPIC, Acks::All, 1_000);
         config.records_per_operation_max = 1;
         config.transactional_id = Some("tx".to_owned());
         config.abort_one_in = abort_one_in;
+        config.abort_unknown_batches_without_epoch_bump = zoo_8;
         let (mut driven, output) = Driven::started_with(config);
         let Message::InitTxnProducerId(init) = to_coordinator(&output) else {
             panic!("asks its coordinator for an id: {output:?}");
@@ -1379,6 +1385,41 @@ mod tests {
         ));
         let (kind, _) = &events(&output)[0];
         assert_eq!(*kind, EventKind::Fail, "the new epoch aborted it");
+    }
+
+    /// Zoo 8's switch: the same record of unknown fate ends its transaction by a plain
+    /// EndTxn(abort) under the same epoch, never a new epoch, so a late batch is not fenced.
+    #[test]
+    fn zoo_8_a_transaction_with_a_record_of_unknown_fate_is_aborted_without_a_new_epoch() {
+        let (mut driven, output) = transactional_with(0, true);
+        let add = to_coordinator(&output);
+        let output = driven.deliver(txn_answer(&add, Ok(())));
+        the_produce(&output);
+        let end = loop {
+            let output = driven.fire_timer();
+            let asks_epoch = output.iter().any(|output| {
+                matches!(
+                    output,
+                    Output::Send {
+                        message: Message::InitTxnProducerId(_),
+                        ..
+                    }
+                )
+            });
+            assert!(!asks_epoch, "no new epoch: {output:?}");
+            let end = output.iter().find_map(|output| match output {
+                Output::Send {
+                    message: Message::EndTxn(request),
+                    ..
+                } => Some(request.clone()),
+                _ => None,
+            });
+            if let Some(end) = end {
+                break end;
+            }
+        };
+        assert_eq!(end.outcome, crate::log::TransactionOutcome::Abort);
+        assert_eq!(end.producer_epoch, 3, "the same epoch");
     }
 
     /// After NOT_COORDINATOR, a transactional producer refreshes its metadata at most once per
