@@ -114,7 +114,7 @@ fn zoo_6_lose_producer_state_on_leader_change() {
 /// the producer unfenced: paused past its timeout, it wakes a zombie whose late records land
 /// after the abort markers, outside any transaction the coordinator knows, and its next
 /// transaction on those partitions commits them (`G1a`), or they hold the last stable offset back
-/// (`not-drained`).
+/// (`not-drained`); 80 of 200 seeds of `zombie-transactional-producer` measured.
 #[test]
 fn zoo_7_keep_producer_epoch_on_transaction_timeout() {
     first_failure(
@@ -130,7 +130,8 @@ fn zoo_7_keep_producer_epoch_on_transaction_timeout() {
 /// A producer that aborts a transaction with a batch of unknown fate by a plain EndTxn(abort),
 /// under the same epoch, lets the held batch land after the abort marker when its link is
 /// released; its next transaction on that partition commits it (`G1a`: a write of a failed
-/// operation read), or it holds the last stable offset back (`not-drained`).
+/// operation read), or it holds the last stable offset back (`not-drained`); 175 of 200 seeds of
+/// `delayed-transactional-batch` measured.
 #[test]
 fn zoo_8_abort_unknown_batches_without_epoch_bump() {
     first_failure(
