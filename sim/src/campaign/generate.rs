@@ -419,15 +419,7 @@ fn paused_past_timeout(
     scenario.workload.producers[shape].transaction_timeout = Some(Duration::from_ms(timeout_ms));
     let length_ms =
         timeout_ms + rng.random_range(ZOMBIE_OVERSLEEP_MS_MIN..=ZOMBIE_OVERSLEEP_MS_MAX);
-    let pause = Fault::Pause {
-        at: Duration::from_ms(start_ms),
-        target: producer.clone(),
-    };
-    let resume = Fault::Resume {
-        at: Duration::from_ms(start_ms + length_ms),
-        target: producer,
-    };
-    (length_ms, [pause, resume])
+    paused_for(producer, start_ms, length_ms)
 }
 
 /// The producer's link to one of its topic's partition leaders is held past its operation
@@ -469,30 +461,35 @@ fn held_batches(
 /// the answers that waited are handed to it at once when it wakes.
 fn paused(producer: Target, start_ms: u64, rng: &mut ChaCha8Rng) -> ProducerPattern {
     let length_ms = rng.random_range(PAUSE_MS_MIN..=PAUSE_MS_MAX);
-    let pause = Fault::Pause {
-        at: Duration::from_ms(start_ms),
-        target: producer.clone(),
-    };
-    let resume = Fault::Resume {
-        at: Duration::from_ms(start_ms + length_ms),
-        target: producer,
-    };
-    (length_ms, [pause, resume])
+    paused_for(producer, start_ms, length_ms)
+}
+
+fn paused_for(producer: Target, start_ms: u64, length_ms: u64) -> ProducerPattern {
+    let pause = |at, target| Fault::Pause { at, target };
+    let resume = |at, target| Fault::Resume { at, target };
+    undone_after(producer, start_ms, length_ms, pause, resume)
+}
+
+/// `fault` on `producer` at `start_ms`, and `undo` `length_ms` later.
+fn undone_after(
+    producer: Target,
+    start_ms: u64,
+    length_ms: u64,
+    fault: fn(Duration, Target) -> Fault,
+    undo: fn(Duration, Target) -> Fault,
+) -> ProducerPattern {
+    let first = fault(Duration::from_ms(start_ms), producer.clone());
+    let second = undo(Duration::from_ms(start_ms + length_ms), producer);
+    (length_ms, [first, second])
 }
 
 /// The producer crashes and a new instance starts: its InitProducerId must fence the old one,
 /// whose requests still on the wire arrive late, and abort the transaction it left open.
 fn restarted(producer: Target, start_ms: u64, rng: &mut ChaCha8Rng) -> ProducerPattern {
     let length_ms = rng.random_range(RESTART_AFTER_MS_MIN..=RESTART_AFTER_MS_MAX);
-    let crash = Fault::Crash {
-        at: Duration::from_ms(start_ms),
-        target: producer.clone(),
-    };
-    let restart = Fault::Restart {
-        at: Duration::from_ms(start_ms + length_ms),
-        target: producer,
-    };
-    (length_ms, [crash, restart])
+    let crash = |at, target| Fault::Crash { at, target };
+    let restart = |at, target| Fault::Restart { at, target };
+    undone_after(producer, start_ms, length_ms, crash, restart)
 }
 
 /// Every producer of the workload as (its shape's position, its index: `p<index + 1>`).
