@@ -317,7 +317,6 @@ fn assign_consumer(consumer: &Consumer, path: &FieldPath) -> Checked {
     Ok(())
 }
 
-/// `topic`, named at `path` (a `topic` field or an entry of a `topics` list), is a cluster topic.
 /// A transaction timeout only for a transactional producer, and within what its coordinator
 /// accepts (`transaction.max.timeout.ms`), as a timeout it refuses would fail every operation.
 fn transaction_timeout(producer: &Producer, path: &FieldPath) -> Checked {
@@ -342,6 +341,7 @@ fn transaction_timeout(producer: &Producer, path: &FieldPath) -> Checked {
     )
 }
 
+/// `topic`, named at `path` (a `topic` field or an entry of a `topics` list), is a cluster topic.
 fn known_topic(scenario: &Scenario, topic: &str, path: &FieldPath) -> Checked {
     ensure(
         scenario.topic(topic).is_some(),
