@@ -230,20 +230,30 @@ impl HistoryRecorder {
             .unwrap_or(client_process)
     }
 
-    /// A client crashed (a consumer the script crashed): its open operation completes `info` (it
-    /// may or may not have happened), and the client records under a fresh process from now on,
-    /// as a restarted client is a new process.
+    /// A client crashed (the script crashed a producer or consumer). Its open operation completes
+    /// `info` (it may or may not have happened); with none open, the crash is recorded as a
+    /// standalone `info` `crash` (HISTORY.md). Either way the process is crashed, and the client
+    /// records under a fresh process from now on, as a restarted client is a new process.
     pub fn crash_process(&mut self, time_ns: u64, client_process: u64) {
-        if let Some(open) = self.open.remove(&client_process) {
-            let invocation = self.operations[open].clone();
-            self.push_in_group(
+        match self.open.remove(&client_process) {
+            Some(open) => {
+                let invocation = self.operations[open].clone();
+                self.push_in_group(
+                    time_ns,
+                    invocation.process,
+                    OperationType::Info,
+                    invocation.function,
+                    invocation.group,
+                    OperationValue::Null,
+                );
+            }
+            None => self.push(
                 time_ns,
-                invocation.process,
+                self.process_of(client_process),
                 OperationType::Info,
-                invocation.function,
-                invocation.group,
+                Function::Crash,
                 OperationValue::Null,
-            );
+            ),
         }
         self.current_process
             .insert(client_process, self.next_spare_process);
@@ -334,5 +344,69 @@ mod tests {
         }
         assert_eq!(keys.key("orders", 3), "orders/3");
         assert_eq!(keys.by_topic.len(), 2);
+    }
+
+    fn send(process: u64, kind: EventKind, value: u64, offset: Option<u64>) -> ClientEvent {
+        ClientEvent {
+            process,
+            group: None,
+            kind,
+            operation: ClientOperation::Send(vec![broker::client::history::SentRecord {
+                topic: "orders".into(),
+                partition: 0,
+                value,
+                offset,
+            }]),
+        }
+    }
+
+    /// The recorded history as the strict reader sees it: `(process, type, f)` per operation.
+    fn read_back(recorder: &HistoryRecorder) -> Vec<(u64, OperationType, Function)> {
+        let mut lines = Vec::new();
+        for operation in recorder.operations() {
+            check::history::write_operation(&mut lines, operation).expect("writes to memory");
+        }
+        let mut reader = check::history::HistoryReader::new(lines.as_slice());
+        let mut read = Vec::new();
+        while let Some(operation) = reader.read_operation().expect("a valid history") {
+            read.push((operation.process, operation.kind, operation.function));
+        }
+        read
+    }
+
+    #[test]
+    fn a_client_crashed_between_operations_gets_a_standalone_crash_then_a_fresh_process() {
+        let mut recorder = HistoryRecorder::new(10);
+        recorder.record(1, &send(0, EventKind::Invoke, 7, None));
+        recorder.record(2, &send(0, EventKind::Ok, 7, Some(0)));
+        recorder.crash_process(3, 0);
+        recorder.record(4, &send(0, EventKind::Invoke, 8, None));
+        assert_eq!(
+            read_back(&recorder),
+            [
+                (0, OperationType::Invoke, Function::Send),
+                (0, OperationType::Ok, Function::Send),
+                (0, OperationType::Info, Function::Crash),
+                (10, OperationType::Invoke, Function::Send),
+            ]
+        );
+        assert_eq!(recorder.operations()[2].value, OperationValue::Null);
+    }
+
+    #[test]
+    fn a_client_crashed_mid_operation_completes_it_info_and_records_no_separate_crash() {
+        let mut recorder = HistoryRecorder::new(10);
+        recorder.record(1, &send(0, EventKind::Invoke, 7, None));
+        recorder.crash_process(2, 0);
+        recorder.crash_process(3, 0);
+        assert_eq!(
+            read_back(&recorder),
+            [
+                (0, OperationType::Invoke, Function::Send),
+                (0, OperationType::Info, Function::Send),
+                (10, OperationType::Info, Function::Crash),
+            ],
+            "the second crash finds the fresh process idle"
+        );
     }
 }
