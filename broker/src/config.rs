@@ -182,6 +182,12 @@ pub struct BugsConfig {
     /// otherwise).
     #[serde(default)]
     pub abort_unknown_batches_without_epoch_bump: bool,
+    /// Zoo 7, at the partitions: a leader appends a transactional producer's batch whose epoch is
+    /// older than the one its log holds, instead of refusing it (INVALID_PRODUCER_EPOCH), so a
+    /// fenced producer keeps writing. Its late batch lands after the marker that fenced it,
+    /// outside any transaction the coordinator knows, and the next transaction of the producer id
+    /// on that partition commits it.
+    pub accept_stale_producer_epoch: bool,
 }
 
 impl BugsConfig {

@@ -111,7 +111,9 @@ impl ProducerStates {
                 batches: VecDeque::new(),
             });
         if sequence.producer_epoch < state.epoch {
-            return; // Fenced at the leader; a log holds it only if written before the fence.
+            // Fenced at the leader: a log holds it only if written before the fence, or if the
+            // leader ran zoo 7's planted `accept_stale_producer_epoch`.
+            return;
         }
         if sequence.producer_epoch > state.epoch {
             state.epoch = sequence.producer_epoch;

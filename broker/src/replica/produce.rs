@@ -219,6 +219,10 @@ impl Node {
         transaction: BatchTransaction,
     ) -> Result<(), DataError> {
         let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
+        let planted = PlantedSequenceBugs {
+            accept_unknown: lose_state,
+            accept_stale_epoch: self.config.bugs.accept_stale_producer_epoch,
+        };
         self.append_at_leader(key, pending, |replica, leader_epoch| {
             check_transaction_part(producer, transaction)?;
             if let Some(sequence) = producer.0 {
@@ -227,7 +231,7 @@ impl Node {
                     _ => replica.log.producers(),
                 };
                 if let Some(offsets) =
-                    check_sequence(states, sequence, records.len() as u64, lose_state)?
+                    check_sequence(states, sequence, records.len() as u64, planted)?
                 {
                     // A retried batch the log holds: acknowledged as its first append would be.
                     return Ok(LeaderAppend::Duplicate(offsets));
@@ -580,14 +584,22 @@ fn check_transaction_part(
     })
 }
 
+/// The planted bugs that change how a leader judges a producer's batch.
+#[derive(Clone, Copy, Debug)]
+struct PlantedSequenceBugs {
+    /// Zoo 6: a producer the leader does not know starts at any sequence number.
+    accept_unknown: bool,
+    /// Zoo 7 at the partitions: a batch of a fenced (older) producer epoch is appended.
+    accept_stale_epoch: bool,
+}
+
 /// Checks an idempotent producer's batch against the producers a leader knows: `None` to append
 /// it, the offsets it sits at if the log holds it already, or the error to answer.
-/// `accept_unknown` is zoo 6's planted bug: a producer the leader does not know starts anywhere.
 fn check_sequence(
     states: &ProducerStates,
     sequence: ProducerSequence,
     record_count: u64,
-    accept_unknown: bool,
+    planted: PlantedSequenceBugs,
 ) -> Result<Option<(u64, u64)>, DataError> {
     if sequence.base_sequence != sequence.batch_first_sequence {
         return Err(DataError::InvalidBatch {
@@ -600,9 +612,10 @@ fn check_sequence(
             base_offset,
             end_offset,
         } => Ok(Some((base_offset, end_offset))),
-        SequenceVerdict::UnknownProducer if accept_unknown => Ok(None),
+        SequenceVerdict::UnknownProducer if planted.accept_unknown => Ok(None),
         SequenceVerdict::UnknownProducer => Err(DataError::UnknownProducerId),
         SequenceVerdict::OutOfOrder { expected } => Err(DataError::OutOfOrderSequence { expected }),
+        SequenceVerdict::FencedEpoch { .. } if planted.accept_stale_epoch => Ok(None),
         SequenceVerdict::FencedEpoch { current } => {
             Err(DataError::InvalidProducerEpoch { current })
         }

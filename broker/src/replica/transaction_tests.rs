@@ -277,16 +277,25 @@ fn markers_from_a_deposed_coordinator_or_a_fenced_epoch_are_refused() {
     );
 }
 
-#[test]
-fn a_marker_of_a_bumped_epoch_fences_the_zombie_producer() {
-    let mut node = leader();
+/// A leader (with `config`) that took the zombie's record 10 in epoch 0, then the abort marker
+/// of epoch 1 that fenced it (a new instance took the transactional id), replicated; then the
+/// zombie's next record, 11, in epoch 0.
+fn zombie_writes_after_its_fence(config: crate::ClusterConfig) -> Node {
+    let mut node = crate::replica::test_support::node_configured(
+        config,
+        crate::replica::test_support::leader_role,
+    );
     node.on_produce(PRODUCER_NODE, transactional(1, 0, 0, &[10]));
-    // The coordinator fenced epoch 0 (a new instance took the transactional id): it aborts the
-    // zombie's transaction under epoch 1.
     write_marker(&mut node, 2, marker(TransactionOutcome::Abort, 1, 0));
     replicate(&mut node, 2);
     take_sends(&mut node);
     node.on_produce(PRODUCER_NODE, transactional(3, 0, 1, &[11]));
+    node
+}
+
+#[test]
+fn a_marker_of_a_bumped_epoch_fences_the_zombie_producer() {
+    let mut node = zombie_writes_after_its_fence(crate::ClusterConfig::default());
     assert_eq!(
         answers_to(&mut node, PRODUCER_NODE),
         [(3, Err(DataError::InvalidProducerEpoch { current: 1 }))]
@@ -314,6 +323,22 @@ fn a_produce_may_not_carry_a_marker_or_unstamped_transactional_records() {
     );
     assert_eq!(answers.len(), 2);
     assert_eq!(node.replicas.partitions[&key(0)].log.log_end_offset(), 0);
+}
+
+/// Zoo 7 at the partitions: the fenced zombie's record is appended after the abort marker, in
+/// a transaction no coordinator knows, which holds the last stable offset back.
+#[test]
+fn zoo_7_accepts_a_batch_from_a_fenced_producer_epoch() {
+    let mut config = crate::ClusterConfig::default();
+    config.bugs.accept_stale_producer_epoch = true;
+    let mut node = zombie_writes_after_its_fence(config);
+    replicate(&mut node, 3);
+    assert_eq!(answers_to(&mut node, PRODUCER_NODE), [(3, Ok(2))]);
+    assert_eq!(
+        last_stable_offset(&node),
+        2,
+        "the zombie's record opens a transaction after the abort marker"
+    );
 }
 
 #[test]

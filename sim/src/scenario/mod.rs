@@ -138,6 +138,9 @@ pub struct Bugs {
     /// 8: a transactional producer aborts a transaction with a batch of unknown fate under the
     /// same epoch (no KIP-890 bump), so the late batch lands in its next transaction.
     pub abort_unknown_batches_without_epoch_bump: bool,
+    /// 7, at the partitions: a leader appends batches of a fenced producer epoch instead of
+    /// refusing them, so a fenced producer keeps writing.
+    pub accept_stale_producer_epoch: bool,
 }
 
 impl Bugs {
