@@ -48,6 +48,7 @@ fn cluster(seed: u64) -> ClusterSimulation {
         transactional: false,
         abort_one_in: 0,
         transaction_timeout_ns: None,
+        transactional_id: None,
     };
     let consumer = |process, partitions| ConsumerSpec {
         topic: TOPIC.to_owned(),

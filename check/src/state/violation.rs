@@ -178,6 +178,22 @@ pub enum StateViolation {
         previous_offset: u64,
         offset: u64,
     },
+    /// A replica's log holds a batch of a producer epoch older than one it showed before: a
+    /// leader appended a write of a fenced producer (a zombie; KIP-98).
+    #[error(
+        "at {time_ns} ns: node {node}'s log of {topic}/{partition} holds a batch of producer {producer_id} epoch {producer_epoch} at offset {offset}, after epoch {fencing_epoch} fenced it at offset {fencing_offset}"
+    )]
+    FencedProducerWrite {
+        time_ns: u64,
+        node: u32,
+        topic: String,
+        partition: u32,
+        offset: u64,
+        producer_id: u64,
+        producer_epoch: u16,
+        fencing_epoch: u16,
+        fencing_offset: u64,
+    },
 }
 
 impl StateViolation {
@@ -215,7 +231,8 @@ impl StateViolation {
             | StateViolation::LeaderEpochDecreased { node, .. }
             | StateViolation::HighWatermarkBeyondLog { node, .. }
             | StateViolation::HighWatermarkDecreased { node, .. }
-            | StateViolation::RecordsOutOfOrder { node, .. } => vec![*node],
+            | StateViolation::RecordsOutOfOrder { node, .. }
+            | StateViolation::FencedProducerWrite { node, .. } => vec![*node],
             StateViolation::TwoPartitionLeaders {
                 first_leader,
                 first_seen_by,

@@ -527,6 +527,7 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
                 transactional: false,
                 abort_one_in: 0,
                 transaction_timeout: None,
+                transactional_id: None,
             });
         }
         consumers.push(Consumer {

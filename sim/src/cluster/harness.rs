@@ -15,11 +15,11 @@ use broker::admin::AdminCommand;
 use broker::client::{
     ClientEvent, ClientReport, ConsumerConfig, GroupConsumerConfig, ProducerConfig,
 };
-use broker::log::TransactionOutcome;
+use broker::log::{BatchTransaction, TransactionOutcome};
 use broker::message::{Acks, IsolationLevel};
 use broker::perturb::Site;
 use broker::{ClusterConfig, Message, Node, Observation};
-use check::state::StateViolation;
+use check::state::{FencingSubject, ProducerBatch, StateViolation, check_producer_fencing};
 use serde::Serialize;
 
 use crate::cluster::member::{Member, MemberSpec};
@@ -126,13 +126,16 @@ pub struct ProducerSpec {
     pub process: u64,
     /// An idempotent producer (KIP-98).
     pub idempotent: bool,
-    /// A transactional producer (KIP-98), under transactional id `p{n}`: each operation one
-    /// transaction. Needs a cluster with transactions.
+    /// A transactional producer (KIP-98), under transactional id `p{n}` (or
+    /// [`ProducerSpec::transactional_id`]): each operation one transaction. Needs a cluster with
+    /// transactions.
     pub transactional: bool,
     /// A transactional producer aborts one transaction in this many on purpose (0: never).
     pub abort_one_in: u32,
     /// A transactional producer's `transaction.timeout.ms` (`None`: the client's default).
     pub transaction_timeout_ns: Option<u64>,
+    /// The transactional id, if not its own `p{n}`: producers that share one fence each other.
+    pub transactional_id: Option<String>,
 }
 
 /// An assign-mode consumer of [`ClusterSimulation::with_clients`] (named `c{n}`).
@@ -244,7 +247,9 @@ impl ClusterSimulation {
                          transactions"
                     )));
                 };
-                producer.transactional_id = Some(format!("p{number}"));
+                let transactional_id = spec.transactional_id.clone();
+                producer.transactional_id =
+                    Some(transactional_id.unwrap_or_else(|| format!("p{number}")));
                 producer.transaction_state_partitions = transactions.state_partitions;
                 producer.abort_one_in = spec.abort_one_in;
                 producer.abort_unknown_batches_without_epoch_bump =
@@ -529,6 +534,33 @@ impl ClusterSimulation {
                 Some((self.simulation.name(NodeId(id)).to_owned(), logs))
             })
             .collect()
+    }
+
+    /// The first up broker's replica whose log holds a batch of a fenced producer epoch after
+    /// the epoch that fenced it ([`check::state::producer_fencing`]), if any: a final check
+    /// over whole logs.
+    pub fn fenced_producer_write(&self) -> Option<StateViolation> {
+        self.config.nodes().find_map(|id| {
+            let node = self.broker(id)?;
+            node.replicas().find_map(|replica| {
+                let subject = FencingSubject {
+                    time_ns: self.now_ns(),
+                    node: id,
+                    topic: replica.topic.as_str(),
+                    partition: replica.partition,
+                };
+                let batches = replica.log.batches().iter().filter_map(|batch| {
+                    let sequence = batch.producer.0?;
+                    Some(ProducerBatch {
+                        offset: batch.base_offset,
+                        producer_id: sequence.producer_id,
+                        producer_epoch: sequence.producer_epoch,
+                        marker: batch.transaction() == BatchTransaction::Marker,
+                    })
+                });
+                check_producer_fencing(subject, batches).err()
+            })
+        })
     }
 
     /// The admin client's final answers so far, with their simulated times.

@@ -168,10 +168,7 @@ fn run_phases(
     let drained = match phases {
         Ok(drained) => drained,
         Err(Stop::Violation(violation)) => {
-            let simulation = run.cluster.simulation();
-            let violation =
-                state_violation(&violation, |node| simulation.name(NodeId(node)).to_owned());
-            run.report.add_violation(violation);
+            run.add_state_violation(&violation);
             false
         }
         Err(Stop::Budget { events }) => {
@@ -317,8 +314,18 @@ impl Run<'_> {
         Ok(false)
     }
 
+    /// Reports a broken state invariant, naming its nodes as the scenario does.
+    fn add_state_violation(&mut self, violation: &StateViolation) {
+        let simulation = self.cluster.simulation();
+        let violation = state_violation(violation, |node| simulation.name(NodeId(node)).to_owned());
+        self.report.add_violation(violation);
+    }
+
     fn finish(mut self, drained: bool, keep_history_lines: bool) -> RunOutcome {
         self.record_client_events();
+        if let Some(violation) = self.cluster.fenced_producer_write() {
+            self.add_state_violation(&violation);
+        }
         let dump_process = self.workload.process_count();
         self.recorder.record_dump(
             self.cluster.now_ns(),

@@ -50,6 +50,7 @@ impl Workload {
                     transactional: shape.transactional,
                     abort_one_in: shape.abort_one_in,
                     transaction_timeout_ns: shape.transaction_timeout.map(|timeout| timeout.ns),
+                    transactional_id: shape.transactional_id.clone(),
                 });
                 process += 1;
             }

@@ -209,6 +209,12 @@ pub struct Producer {
     /// paused for longer comes back a zombie its coordinator must have fenced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_timeout: Option<Duration>,
+    /// The transactional id the shape's producers share (default: each its own, `p<n>`). Two
+    /// producers under one id are two instances of one application: each instance that starts
+    /// (or starts again after being fenced) fences the other, whose open transaction its
+    /// coordinator aborts (KIP-98's zombie fencing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactional_id: Option<String>,
 }
 
 /// What a consumer reads of transactions (Kafka's `isolation.level`).

@@ -27,6 +27,8 @@ pub const FAULTS_MAX: usize = 10_000;
 pub const TRANSACTION_TIMEOUT_MIN_NS: u64 = 100_000_000;
 /// The longest phase, in simulated nanoseconds (one hour).
 pub const PHASE_NS_MAX: u64 = 3_600_000_000_000;
+/// The longest transactional id a scenario may set.
+pub const TRANSACTIONAL_ID_BYTES_MAX: usize = 64;
 
 /// One broken rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,6 +260,7 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
             || "abort_one_in needs transactional = true".to_string(),
         )?;
         transaction_timeout(producer, &producer_path)?;
+        shared_transactional_id(producer, &producer_path)?;
     }
     let transactional = workload
         .producers
@@ -339,6 +342,36 @@ fn transaction_timeout(producer: &Producer, path: &FieldPath) -> Checked {
             )
         },
     )
+}
+
+/// A transactional id set by hand only for a transactional producer, short and plain, and not of
+/// the form `p<n>`: those are the producers' own ids, and sharing one by accident would make
+/// two producers fence each other unasked.
+fn shared_transactional_id(producer: &Producer, path: &FieldPath) -> Checked {
+    let Some(id) = &producer.transactional_id else {
+        return Ok(());
+    };
+    let path = || path.key("transactional_id");
+    ensure(producer.transactional, path, || {
+        "transactional_id needs transactional = true".to_string()
+    })?;
+    let plain = |character: char| character.is_ascii_alphanumeric() || "-_.".contains(character);
+    ensure(
+        (1..=TRANSACTIONAL_ID_BYTES_MAX).contains(&id.len()) && id.chars().all(plain),
+        path,
+        || {
+            format!(
+                "{id:?}: a transactional id is 1 to {TRANSACTIONAL_ID_BYTES_MAX} letters, digits, \
+                 '-', '_' or '.'"
+            )
+        },
+    )?;
+    let own_id = id.strip_prefix('p').is_some_and(|number| {
+        !number.is_empty() && number.chars().all(|character| character.is_ascii_digit())
+    });
+    ensure(!own_id, path, || {
+        format!("{id:?}: ids p<n> are the producers' own; pick another name to share")
+    })
 }
 
 /// `topic`, named at `path` (a `topic` field or an entry of a `topics` list), is a cluster topic.

@@ -44,6 +44,7 @@ pub fn clients(partitions: u32, producers: u64, rate: u64, stop_at_ns: u64) -> C
                 transactional: false,
                 abort_one_in: 0,
                 transaction_timeout_ns: None,
+                transactional_id: None,
             })
             .collect(),
         consumers: vec![ConsumerSpec {
