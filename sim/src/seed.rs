@@ -28,6 +28,9 @@ pub enum Stream {
     /// The scenario generator's faults aimed at a producer of a seed that does not write in
     /// transactions.
     ProducerFaults,
+    /// The scenario generator's draw of which transactional producer shapes share one
+    /// transactional id.
+    SharedTransactionalIds,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -45,6 +48,7 @@ impl Stream {
             Stream::Idempotence => 8,
             Stream::Transactions => 9,
             Stream::ProducerFaults => 10,
+            Stream::SharedTransactionalIds => 11,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

@@ -32,7 +32,9 @@
 //! timeout (a zombie: zoo 7), a hold of its link to a partition leader past its operation
 //! timeout (a late batch: zoo 8), or a crash and restart (a new instance fences the old). A
 //! quarter of the seeds without transactions or groups aim a pause, a hold or a crash and restart
-//! at one producer (a stream of their own). Half of the producer patterns run alone.
+//! at one producer (a stream of their own). Half of the producer patterns run alone. A third of
+//! the transactional shapes of two producers share one transactional id (a stream of their own):
+//! two instances of one application, which fence each other (a zombie at the partitions: zoo 7).
 //!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
 //! TOML; runs are short (fault phase 5 to 15 s, liveness 10 to 15 s) so campaigns are fast;
@@ -96,6 +98,9 @@ const HELD_BATCH_MS_MAX: u64 = 8_000;
 /// In this many seeds without transactions or groups, one producer meets a producer pattern:
 /// a pause, a held link or a crash and restart (a stream of its own).
 pub const PRODUCER_FAULT_SEEDS_RATIO: (u32, u32) = (1, 4);
+/// The share of transactional shapes of two or more producers whose producers share one
+/// transactional id, and so fence each other over and over.
+pub const SHARED_TRANSACTIONAL_ID_RATIO: (u32, u32) = (1, 3);
 /// How long a paused producer of a seed without transactions sleeps.
 const PAUSE_MS_MIN: u64 = 300;
 const PAUSE_MS_MAX: u64 = 3_000;
@@ -168,6 +173,10 @@ pub fn generate(seed: u64) -> Scenario {
     make_idempotent(&mut scenario, &mut stream(seed, Stream::Idempotence));
     make_transactional(&mut scenario, &mut stream(seed, Stream::Transactions));
     aim_at_a_producer(&mut scenario, &mut stream(seed, Stream::ProducerFaults));
+    share_transactional_ids(
+        &mut scenario,
+        &mut stream(seed, Stream::SharedTransactionalIds),
+    );
     if let Err(problem) = scenario.validate() {
         panic!(
             "generated scenario of seed {seed} is invalid at {}: {}",
@@ -355,6 +364,20 @@ fn aim_at_a_producer(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
         _ => restarted(producer, start_ms, rng),
     };
     add_producer_pattern(scenario, start_ms, pattern, rng);
+}
+
+/// Makes some transactional shapes of two producers share one transactional id (see
+/// [`SHARED_TRANSACTIONAL_ID_RATIO`]): two instances that fence each other
+/// (`zombie-producer-instance`). From a stream of its own, so that every other draw stays what
+/// it was.
+fn share_transactional_ids(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
+    for (position, producer) in scenario.workload.producers.iter_mut().enumerate() {
+        let (numerator, denominator) = SHARED_TRANSACTIONAL_ID_RATIO;
+        if producer.transactional && producer.count >= 2 && rng.random_ratio(numerator, denominator)
+        {
+            producer.transactional_id = Some(format!("shared-{position}"));
+        }
+    }
 }
 
 fn has_group(scenario: &Scenario) -> bool {
@@ -1293,6 +1316,7 @@ mod tests {
             producer.transactional = false;
             producer.abort_one_in = 0;
             producer.transaction_timeout = None;
+            producer.transactional_id = None;
         }
         scenario.faults.retain(|fault| !aims_at_a_producer(fault));
         for consumer in &mut scenario.workload.consumers {
@@ -1317,6 +1341,43 @@ mod tests {
             without_apart_draws(scenario),
             expected,
             "seed {seed}: more than {what} changed"
+        );
+    }
+
+    /// About a third of the transactional shapes of two or more producers share one id, named
+    /// after the shape; no other shape does, and nothing else changes.
+    #[test]
+    fn a_third_of_the_transactional_pairs_share_their_transactional_id_and_nothing_else_changes() {
+        let (mut eligible, mut shared) = (0, 0);
+        for seed in 0..2_000 {
+            let scenario = generate(seed);
+            for (position, producer) in scenario.workload.producers.iter().enumerate() {
+                if producer.transactional && producer.count >= 2 {
+                    eligible += 1;
+                    shared += u32::from(producer.transactional_id.is_some());
+                }
+                assert!(
+                    producer.transactional_id.is_none()
+                        || producer.transactional_id == Some(format!("shared-{position}")),
+                    "seed {seed}: {:?}",
+                    producer.transactional_id
+                );
+                assert!(
+                    producer.transactional_id.is_none()
+                        || (producer.transactional && producer.count >= 2),
+                    "seed {seed}"
+                );
+            }
+            assert_only_apart_draws_differ(seed, scenario, "the shared ids");
+        }
+        assert!(
+            eligible > 100,
+            "only {eligible} eligible shapes in 2,000 seeds"
+        );
+        let share = f64::from(shared) / f64::from(eligible);
+        assert!(
+            (0.25..=0.42).contains(&share),
+            "{shared} of {eligible} shared"
         );
     }
 
