@@ -248,6 +248,15 @@ pub enum Observation {
     TransactionCoordinatorStarted {
         partition: u32,
     },
+    /// A transaction coordinator answered a starting instance of a transactional id
+    /// (InitProducerId) under a new epoch, which fences every older one. With `aborted_open`,
+    /// the id had a transaction open: it is aborted under that epoch, and the instance must ask
+    /// again once the abort is marked.
+    ProducerEpochGranted {
+        producer_id: u64,
+        producer_epoch: u16,
+        aborted_open: bool,
+    },
     /// A transaction coordinator aborted a transaction open longer than its timeout, fencing
     /// the producer's epoch (`producer_epoch` is the bumped one).
     TransactionTimedOut {

@@ -654,6 +654,13 @@ impl Node {
                 request_id,
                 aborts_open,
             } => {
+                if let Ok((producer_id, producer_epoch)) = result {
+                    self.observe(Observation::ProducerEpochGranted {
+                        producer_id,
+                        producer_epoch,
+                        aborted_open: aborts_open,
+                    });
+                }
                 let result = match result {
                     Ok(_) if aborts_open => Err(TxnError::ConcurrentTransactions),
                     result => result,

@@ -447,9 +447,24 @@ fn init_aborts_the_open_transaction_under_a_bumped_epoch_and_its_retry_succeeds(
         acknowledge(&mut node, request, Ok(1));
     }
     replicate(&mut node);
+    take_sent(&mut node);
     assert_eq!(
         replicated_answer(&mut node, init_request(5, TIMEOUT_NS)),
         Ok((PRODUCER_ID, 2))
+    );
+    let granted: Vec<Observation> = take_sent(&mut node)
+        .observations
+        .into_iter()
+        .filter(|observation| matches!(observation, Observation::ProducerEpochGranted { .. }))
+        .collect();
+    assert_eq!(
+        granted,
+        [Observation::ProducerEpochGranted {
+            producer_id: PRODUCER_ID,
+            producer_epoch: 2,
+            aborted_open: false,
+        }],
+        "the timeline learns which epoch fenced the older ones"
     );
 }
 

@@ -78,6 +78,9 @@ pub struct ClusterCounters {
     pub transactions_aborted: u64,
     /// Transactions a coordinator aborted for outliving their timeout.
     pub transactions_timed_out: u64,
+    /// Producer epochs a coordinator granted to a starting instance of a transactional id (each
+    /// fences the older epochs).
+    pub producer_epochs_granted: u64,
     /// Perturbation sites that fired ([`broker::perturb`]), one counter per site.
     pub perturbed_produce_refused_busy: u64,
     pub perturbed_fetch_fewer_records: u64,
@@ -433,6 +436,7 @@ impl ClusterSimulation {
                     TransactionOutcome::Abort => counters.transactions_aborted += 1,
                 },
                 Observation::TransactionTimedOut { .. } => counters.transactions_timed_out += 1,
+                Observation::ProducerEpochGranted { .. } => counters.producer_epochs_granted += 1,
                 Observation::Perturbed(site) => *counters.perturbed(site) += 1,
             }
         }

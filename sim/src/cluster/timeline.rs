@@ -131,19 +131,36 @@ pub fn describe(observation: &Observation, name: impl Fn(u32) -> String) -> Opti
         Observation::TransactionCoordinatorStarted { partition } => {
             format!("transactions: coordinates transaction state partition {partition}")
         }
+        Observation::ProducerEpochGranted {
+            producer_id,
+            producer_epoch,
+            aborted_open,
+        } => {
+            let aborted = if *aborted_open {
+                ", aborting the open transaction under it"
+            } else {
+                ""
+            };
+            format!(
+                "transactions: producer {producer_id} epoch {producer_epoch}: granted to a \
+                 starting instance, fencing older epochs{aborted}"
+            )
+        }
         Observation::TransactionTimedOut {
             producer_id,
             producer_epoch,
         } => format!(
-            "transactions: aborted producer {producer_id}'s transaction for its timeout \
-             (epoch bumped to {producer_epoch})"
+            "transactions: producer {producer_id} epoch {producer_epoch}: bumped to abort the \
+             transaction open past its timeout"
         ),
         Observation::TransactionCompleted {
             producer_id,
             producer_epoch,
             outcome,
         } => format!(
-            "transactions: producer {producer_id} epoch {producer_epoch}: {outcome:?} complete"
+            // Not "producer P epoch E:", which only the epoch's grant and bump lines say, so
+            // that a story about an epoch shows how it began, not its every transaction.
+            "transactions: producer {producer_id}: {outcome:?} complete (in epoch {producer_epoch})"
         ),
         Observation::HighWatermarkAdvanced
         | Observation::FencedRequest

@@ -17,9 +17,10 @@ pub const STORY_LINES_MAX: usize = 24;
 const FAULTS_TARGET: &str = "sim::runner::faults";
 
 /// What a violation's first witness names, as timeline lines name it: its partition
-/// (`orders/3`: a history witness's `key`, or a state witness's `topic` and `partition`) and its
-/// group (`group ledger`). Empty for violations about no partition or group (liveness, vacuity,
-/// determinism, the controller quorum's state).
+/// (`orders/3`: a history witness's `key`, or a state witness's `topic` and `partition`), its
+/// group (`group ledger`), and the producer epochs it names (`producer 7 epoch 2`: the fenced
+/// epoch and the one that fenced it, of a `fenced-producer-write`). Empty for violations about
+/// none of them (liveness, vacuity, determinism, the controller quorum's state).
 pub fn subjects(violation: &Violation) -> Vec<String> {
     let Some(witness) = violation.witnesses.first() else {
         return Vec::new();
@@ -36,6 +37,15 @@ pub fn subjects(violation: &Violation) -> Vec<String> {
     }
     if let Some(group) = text("group") {
         subjects.push(format!("group {group}"));
+    }
+    let number = |field: &str| witness.get(field).and_then(|value| value.as_u64());
+    if let Some(producer_id) = number("producer_id") {
+        for epoch in ["producer_epoch", "fencing_epoch"]
+            .into_iter()
+            .filter_map(number)
+        {
+            subjects.push(format!("producer {producer_id} epoch {epoch}"));
+        }
     }
     subjects
 }
@@ -134,6 +144,22 @@ mod tests {
         assert_eq!(subjects(&group), ["orders/1", "group ledger"]);
         let quorum = violation(serde_json::json!({"term": 4, "first_node": 0}));
         assert!(subjects(&quorum).is_empty());
+        let fenced = violation(serde_json::json!({
+            "topic": "orders", "partition": 0, "producer_id": 7, "producer_epoch": 1,
+            "fencing_epoch": 2
+        }));
+        assert_eq!(
+            subjects(&fenced),
+            ["orders/0", "producer 7 epoch 1", "producer 7 epoch 2"]
+        );
+        assert!(names(
+            "transactions: producer 7 epoch 2: granted to a starting instance",
+            "producer 7 epoch 2"
+        ));
+        assert!(!names(
+            "transactions: producer 7 epoch 21: Commit complete",
+            "producer 7 epoch 2"
+        ));
     }
 
     #[test]
