@@ -25,7 +25,7 @@ if [ ${#switches[@]} -eq 0 ]; then
         accept-stale-generation-commits assign-before-revoke drop-group-state-on-failover
         lose-producer-state-on-leader-change last-stable-offset-at-high-watermark
         forget-transactions-on-coordinator-failover keep-producer-epoch-on-transaction-timeout
-        abort-unknown-batches-without-epoch-bump accept-stale-producer-epoch
+        end-transactions-without-epoch-bump accept-stale-producer-epoch
     )
 fi
 

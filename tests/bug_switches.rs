@@ -146,18 +146,33 @@ fn zoo_7_accept_stale_producer_epoch() {
     );
 }
 
-/// A producer that aborts a transaction with a batch of unknown fate by a plain EndTxn(abort),
-/// under the same epoch, lets the held batch land after the abort marker when its link is
-/// released; its next transaction on that partition commits it (`G1a`: a write of a failed
-/// operation read), or it holds the last stable offset back (`not-drained`); 175 of 200 seeds of
-/// `delayed-transactional-batch` measured.
+/// A coordinator that ends transactions under the producer's epoch (no KIP-890 part 2 bump)
+/// lets a batch of unknown fate, held on its link, land after the abort marker when the link is
+/// released; the producer's next transaction on that partition commits it (`G1a`: a write of a
+/// failed operation read), or it holds the last stable offset back (`not-drained`); 175 of
+/// 200 seeds of `delayed-transactional-batch` measured.
 #[test]
-fn zoo_8_abort_unknown_batches_without_epoch_bump() {
+fn zoo_8_end_transactions_without_epoch_bump() {
     first_failure(
         "late-batch",
         "delayed-transactional-batch.toml",
         Bugs {
-            abort_unknown_batches_without_epoch_bump: true,
+            end_transactions_without_epoch_bump: true,
+            ..Bugs::default()
+        },
+    );
+}
+
+/// The same switch lets a delayed copy of an EndTxn, overtaken by its own retry, end the
+/// producer's next transaction early: its later records land outside any transaction and a
+/// later transaction commits them (`G1a`); 25 of 300 seeds of `delayed-end-txn-copy` measured.
+#[test]
+fn zoo_8_end_transactions_without_epoch_bump_lets_a_stale_end_txn_end_the_next_one() {
+    first_failure(
+        "stale-end-txn",
+        "delayed-end-txn-copy.toml",
+        Bugs {
+            end_transactions_without_epoch_bump: true,
             ..Bugs::default()
         },
     );

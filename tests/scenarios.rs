@@ -61,12 +61,13 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 28] = [
+const LIBRARY: [&str; 29] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
     "crash-all-flush-every-batch.toml",
     "crash-all-flush-never.toml",
+    "delayed-end-txn-copy.toml",
     "delayed-transactional-batch.toml",
     "fanout.toml",
     "fast-double-failover.toml",
@@ -109,6 +110,7 @@ scenario_tests! {
     controller_crash => "controller-crash.toml",
     crash_all_flush_every_batch => "crash-all-flush-every-batch.toml",
     crash_all_flush_never => "crash-all-flush-never.toml",
+    delayed_end_txn_copy => "delayed-end-txn-copy.toml",
     delayed_transactional_batch => "delayed-transactional-batch.toml",
     fanout => "fanout.toml",
     group_consumer_rolling_restart => "group-consumer-rolling-restart.toml",

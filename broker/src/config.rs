@@ -174,14 +174,15 @@ pub struct BugsConfig {
     /// those partitions (or to hold their last stable offset back for good).
     #[serde(default)]
     pub keep_producer_epoch_on_transaction_timeout: bool,
-    /// Zoo 8, in the clients: a transactional producer ends a transaction that has a batch of
-    /// unknown fate (timed out, maybe still on its way) by a plain EndTxn(abort) under the same
-    /// epoch, as Kafka's producer did before KIP-890, instead of asking for a new epoch. The
-    /// late batch lands after the abort marker, outside any transaction the coordinator knows,
-    /// and the producer's next transaction on that partition commits it (a hanging transaction
-    /// otherwise).
+    /// Zoo 8: a transaction coordinator ends a transaction under the producer's epoch, as
+    /// Kafka's did before KIP-890 part 2 (transaction version 1), instead of a bumped one, while
+    /// the producer relies on the bump: it ends a transaction with a batch of unknown fate (timed
+    /// out, maybe still on its way) by a plain EndTxn(abort). The late batch lands after the
+    /// abort marker, in the producer's next transaction on that partition, which commits it (a
+    /// hanging transaction otherwise); and a delayed copy of an EndTxn, retried after a timeout,
+    /// ends the producer's next transaction early.
     #[serde(default)]
-    pub abort_unknown_batches_without_epoch_bump: bool,
+    pub end_transactions_without_epoch_bump: bool,
     /// Zoo 7, at the partitions: a leader appends a transactional producer's batch whose epoch is
     /// older than the one its log holds, instead of refusing it (INVALID_PRODUCER_EPOCH), so a
     /// fenced producer keeps writing. Its late batch lands after the marker that fenced it,

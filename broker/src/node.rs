@@ -263,6 +263,17 @@ pub enum Observation {
         producer_id: u64,
         producer_epoch: u16,
     },
+    /// A transaction coordinator decided a transaction's outcome at the producer's EndTxn
+    /// (`producer_epoch` is the epoch it ran under), and gave the producer
+    /// `next_producer_id` at `next_producer_epoch` for its next one: the next epoch (KIP-890
+    /// part 2), or the same one under zoo 8's planted bug.
+    TransactionEnded {
+        producer_id: u64,
+        producer_epoch: u16,
+        outcome: crate::log::TransactionOutcome,
+        next_producer_id: u64,
+        next_producer_epoch: u16,
+    },
     /// A transaction coordinator completed a transaction: every partition holds its marker.
     TransactionCompleted {
         producer_id: u64,

@@ -86,9 +86,6 @@ pub struct ProducerConfig {
     pub transaction_state_partitions: u32,
     /// A transactional producer aborts one transaction in this many on purpose (0: never).
     pub abort_one_in: u32,
-    /// Zoo 8's planted bug ([`crate::BugsConfig::abort_unknown_batches_without_epoch_bump`]):
-    /// a transaction with a batch of unknown fate ends by a plain EndTxn(abort), not a new epoch.
-    pub abort_unknown_batches_without_epoch_bump: bool,
 }
 
 impl ProducerConfig {
@@ -113,7 +110,6 @@ impl ProducerConfig {
             transaction_timeout_ns: 20_000_000_000,
             transaction_state_partitions: 1,
             abort_one_in: 0,
-            abort_unknown_batches_without_epoch_bump: false,
         }
     }
 }
@@ -343,10 +339,12 @@ impl Producer {
                 }
             }
             Message::AddPartitionsToTxnResponse(response) => {
-                self.on_transaction_answer(now_ns, response.request_id, &response.result, output)
+                let result = response.result.as_ref().map(|()| None);
+                self.on_transaction_answer(now_ns, response.request_id, result, output)
             }
             Message::EndTxnResponse(response) => {
-                self.on_transaction_answer(now_ns, response.request_id, &response.result, output)
+                let result = response.result.as_ref().map(|producer| Some(*producer));
+                self.on_transaction_answer(now_ns, response.request_id, result, output)
             }
             _ => {}
         }
@@ -356,7 +354,7 @@ impl Producer {
         &mut self,
         now_ns: u64,
         request_id: u64,
-        result: &Result<(), TxnError>,
+        result: Result<Option<(u64, u16)>, &TxnError>,
         output: &mut Vec<Output>,
     ) {
         let backoff_ns = self.config.retry_backoff_ns;
@@ -384,21 +382,15 @@ impl Producer {
                 self.refresh_metadata(now_ns, output);
             }
             Reaction::Renew => self.identity.renew(now_ns),
+            Reaction::Adopt { producer_id, epoch } => self.identity.adopt(producer_id, epoch),
         }
     }
 
     /// Whether the producer asks for an id when it wants one: while idle (before it stops; a
     /// transactional producer after it stopped too, as closing it aborts what its last
-    /// transaction left open: the new epoch does), or while its transaction waits for a new
-    /// epoch to fence it.
+    /// transaction left open: the new epoch does).
     fn asks_for_id(&self) -> bool {
-        match &self.operation {
-            None => !self.stopped || self.identity.transactional().is_some(),
-            Some(operation) => operation
-                .transaction
-                .as_ref()
-                .is_some_and(|transaction| transaction.phase() == Phase::Fencing),
-        }
+        self.operation.is_none() && (!self.stopped || self.identity.transactional().is_some())
     }
 
     /// The transaction coordinator, as far as the metadata tells.
@@ -409,18 +401,14 @@ impl Producer {
             .map(|(leader, _)| leader)
     }
 
-    /// Moves the transaction on: gives up a phase past its deadline, notes a completed fence,
-    /// sends the request due to the coordinator.
+    /// Moves the transaction on: gives up a phase past its deadline, sends the request due to
+    /// the coordinator.
     fn advance_transaction(&mut self, now_ns: u64, output: &mut Vec<Output>) {
         let timeout_ns = self.config.request_timeout_ns;
-        let identity_ready = self.identity.is_ready();
         let Some(transaction) = self.transaction_mut() else {
             return;
         };
         let reaction = transaction.expire(now_ns, timeout_ns);
-        if identity_ready {
-            transaction.fenced();
-        }
         self.react(now_ns, reaction, output);
         let coordinator = self.coordinator();
         let (Some(transactional), Some((producer_id, epoch))) =
@@ -694,15 +682,8 @@ impl Producer {
                     .parts
                     .iter()
                     .all(|part| matches!(part.status, PartStatus::Acknowledged { .. }));
-                let unknown = operation
-                    .parts
-                    .iter()
-                    .any(|part| part.status == PartStatus::Unknown)
-                    && !self.config.abort_unknown_batches_without_epoch_bump;
                 let deadline_ns = now_ns + self.config.operation_timeout_ns;
-                let reaction =
-                    transaction.records_resolved(acknowledged, unknown, now_ns, deadline_ns);
-                self.react(now_ns, reaction, output);
+                transaction.records_resolved(acknowledged, now_ns, deadline_ns);
                 return;
             }
             let Phase::Done(completion) = transaction.phase() else {
@@ -995,7 +976,8 @@ mod tests {
 
     use crate::log::ProducerSequence;
     use crate::message::txn::{
-        AddPartitionsToTxnResponse, EndTxnResponse, InitTxnProducerIdResponse,
+        AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnResponse,
+        InitTxnProducerIdResponse,
     };
     use crate::message::{
         InitProducerIdResponse, MetadataResponse, PartitionMetadata, ProducePartitionResult,
@@ -1252,16 +1234,10 @@ mod tests {
     /// A transactional producer (one transaction in `abort_one_in` aborted), started, with id 77
     /// and epoch 3 granted by its coordinator: the outputs of the grant.
     fn transactional(abort_one_in: u32) -> (Driven, Vec<Output>) {
-        transactional_with(abort_one_in, false)
-    }
-
-    /// [`transactional`], with zoo 8's switch as given.
-    fn transactional_with(abort_one_in: u32, zoo_8: bool) -> (Driven, Vec<Output>) {
         let mut config = ProducerConfig::new(1, 0, TOPIC, Acks::All, 1_000);
         config.records_per_operation_max = 1;
         config.transactional_id = Some("tx".to_owned());
         config.abort_one_in = abort_one_in;
-        config.abort_unknown_batches_without_epoch_bump = zoo_8;
         let (mut driven, output) = Driven::started_with(config);
         let Message::InitTxnProducerId(init) = to_coordinator(&output) else {
             panic!("asks its coordinator for an id: {output:?}");
@@ -1276,6 +1252,8 @@ mod tests {
         (driven, output)
     }
 
+    /// The coordinator's answer to `request`; an EndTxn's success hands the producer the next
+    /// epoch.
     fn txn_answer(request: &Message, result: Result<(), TxnError>) -> Message {
         match request {
             Message::AddPartitionsToTxn(request) => {
@@ -1286,7 +1264,7 @@ mod tests {
             }
             Message::EndTxn(request) => Message::EndTxnResponse(EndTxnResponse {
                 request_id: request.request_id,
-                result,
+                result: result.map(|()| (request.producer_id, request.producer_epoch + 1)),
             }),
             _ => panic!("not a transaction request: {request:?}"),
         }
@@ -1324,6 +1302,34 @@ mod tests {
         };
         assert_eq!(*kind, EventKind::Ok);
         assert_eq!(sent[0].offset, Some(5));
+
+        let add = next_transaction(&mut driven);
+        assert_eq!(
+            (add.producer_id, add.producer_epoch),
+            (77, 4),
+            "the next transaction runs in the epoch the commit handed over"
+        );
+        let output = driven.deliver(txn_answer(&Message::AddPartitionsToTxn(add), Ok(())));
+        let stamp = stamp_of(&the_produce(&output)).0.expect("stamped");
+        assert_eq!((stamp.producer_epoch, stamp.base_sequence), (4, 0));
+    }
+
+    /// Fires the producer's timers until its next transaction asks to add its partitions.
+    fn next_transaction(driven: &mut Driven) -> AddPartitionsToTxnRequest {
+        for _ in 0..100 {
+            let output = driven.fire_timer();
+            let add = output.iter().find_map(|output| match output {
+                Output::Send {
+                    message: Message::AddPartitionsToTxn(request),
+                    ..
+                } => Some(request.clone()),
+                _ => None,
+            });
+            if let Some(add) = add {
+                return add;
+            }
+        }
+        panic!("no next transaction");
     }
 
     #[test]
@@ -1344,54 +1350,12 @@ mod tests {
         assert_eq!(sent[0].offset, None, "an aborted send has no offset");
     }
 
+    /// A record of unknown fate (its request timed out) aborts its transaction by a plain
+    /// EndTxn(abort): the coordinator's epoch bump fences the record should it land after the
+    /// markers, so the producer asks for no new epoch itself.
     #[test]
-    fn a_transaction_with_a_record_of_unknown_fate_is_fenced_under_a_new_epoch() {
+    fn a_transaction_with_a_record_of_unknown_fate_is_aborted_into_the_next_epoch() {
         let (mut driven, output) = transactional(0);
-        let add = to_coordinator(&output);
-        let output = driven.deliver(txn_answer(&add, Ok(())));
-        the_produce(&output);
-        // No answer: the request times out, then the operation's deadline passes.
-        let next_fence = |driven: &mut Driven| loop {
-            let output = driven.fire_timer();
-            assert!(
-                events(&output).is_empty(),
-                "not done before the fence: {output:?}"
-            );
-            let fence = output.iter().find_map(|output| match output {
-                Output::Send {
-                    message: Message::InitTxnProducerId(request),
-                    ..
-                } => Some(request.clone()),
-                _ => None,
-            });
-            if let Some(fence) = fence {
-                return fence;
-            }
-        };
-        let fence = next_fence(&mut driven);
-        // The coordinator is still aborting: the producer asks again after its backoff.
-        driven.deliver(Message::InitTxnProducerIdResponse(
-            InitTxnProducerIdResponse {
-                request_id: fence.request_id,
-                result: Err(TxnError::ConcurrentTransactions),
-            },
-        ));
-        let fence = next_fence(&mut driven);
-        let output = driven.deliver(Message::InitTxnProducerIdResponse(
-            InitTxnProducerIdResponse {
-                request_id: fence.request_id,
-                result: Ok((77, 4)),
-            },
-        ));
-        let (kind, _) = &events(&output)[0];
-        assert_eq!(*kind, EventKind::Fail, "the new epoch aborted it");
-    }
-
-    /// Zoo 8's switch: the same record of unknown fate ends its transaction by a plain
-    /// EndTxn(abort) under the same epoch, never a new epoch, so a late batch is not fenced.
-    #[test]
-    fn zoo_8_a_transaction_with_a_record_of_unknown_fate_is_aborted_without_a_new_epoch() {
-        let (mut driven, output) = transactional_with(0, true);
         let add = to_coordinator(&output);
         let output = driven.deliver(txn_answer(&add, Ok(())));
         the_produce(&output);
@@ -1406,7 +1370,7 @@ mod tests {
                     }
                 )
             });
-            assert!(!asks_epoch, "no new epoch: {output:?}");
+            assert!(!asks_epoch, "no new epoch asked: {output:?}");
             let end = output.iter().find_map(|output| match output {
                 Output::Send {
                     message: Message::EndTxn(request),
@@ -1419,7 +1383,12 @@ mod tests {
             }
         };
         assert_eq!(end.outcome, crate::log::TransactionOutcome::Abort);
-        assert_eq!(end.producer_epoch, 3, "the same epoch");
+        assert_eq!(end.producer_epoch, 3);
+        let output = driven.deliver(txn_answer(&Message::EndTxn(end), Ok(())));
+        let (kind, _) = &events(&output)[0];
+        assert_eq!(*kind, EventKind::Fail);
+        let add = next_transaction(&mut driven);
+        assert_eq!(add.producer_epoch, 4);
     }
 
     /// After NOT_COORDINATOR, a transactional producer refreshes its metadata at most once per

@@ -11,7 +11,9 @@
 //! A transactional producer asks its transaction coordinator instead, under its transactional id
 //! (the leader of the id's transaction state partition, [`crate::txn::transaction_partition_for`]):
 //! each answer bumps the id's epoch, which fences every older instance and aborts a transaction
-//! the id left open. Renewing then means asking the coordinator again, for the next epoch.
+//! the id left open. Renewing then means asking the coordinator again, for the next epoch. The
+//! end of each transaction also hands the producer a new epoch (KIP-890 part 2), which it
+//! [`ProducerIdentity::adopt`]s: the partitions then expect its numbers from 0 again.
 
 use std::collections::BTreeMap;
 
@@ -141,6 +143,27 @@ impl ProducerIdentity {
             base_sequence: first,
             transaction: crate::log::BatchTransaction::None,
         }))
+    }
+
+    /// Goes on as `producer_id` at `epoch`, the coordinator's answer to the end of a transaction:
+    /// under a new epoch every partition is numbered from 0 again; under the same one (zoo 8's
+    /// coordinator keeps it) the numbering goes on.
+    pub(crate) fn adopt(&mut self, producer_id: u64, epoch: u16) {
+        let State::Known {
+            producer_id: held_id,
+            epoch: held_epoch,
+        } = self.state
+        else {
+            panic!("a transaction ended under no producer id: {:?}", self.state);
+        };
+        assert!(
+            producer_id != held_id || epoch >= held_epoch,
+            "producer {held_id}: handed epoch {epoch} below its epoch {held_epoch}"
+        );
+        if (producer_id, epoch) != (held_id, held_epoch) {
+            self.state = State::Known { producer_id, epoch };
+            self.sequences.clear();
+        }
     }
 
     /// Forgets the id and the numbering; the next batch waits for a fresh id.
@@ -356,6 +379,31 @@ mod tests {
             5,
         );
         assert_eq!(first(identity.stamp(2, 1)), Some((78, 0)));
+    }
+
+    #[test]
+    fn a_new_epoch_from_the_end_of_a_transaction_numbers_every_partition_from_zero() {
+        let mut identity = ProducerIdentity::new(true, 3);
+        identity.state = State::Known {
+            producer_id: 77,
+            epoch: 3,
+        };
+        let next = |identity: &mut ProducerIdentity, partition| {
+            let stamp = identity.stamp(partition, 2).0.expect("stamped");
+            (stamp.producer_id, stamp.producer_epoch, stamp.base_sequence)
+        };
+        assert_eq!(next(&mut identity, 0), (77, 3, 0));
+        assert_eq!(next(&mut identity, 0), (77, 3, 2));
+        identity.adopt(77, 3);
+        assert_eq!(next(&mut identity, 0), (77, 3, 4), "the same epoch goes on");
+        identity.adopt(77, 4);
+        assert_eq!(next(&mut identity, 0), (77, 4, 0));
+        identity.adopt(91, 0);
+        assert_eq!(
+            next(&mut identity, 0),
+            (91, 0, 0),
+            "a new id after the last epoch"
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! records:
 //! - every record acknowledged and EndTxn(commit) answered: `ok`;
 //! - EndTxn(abort) answered, drawn or after a part failed for sure: `fail`;
-//! - a part whose outcome is unknown (it may yet land, even after an abort marker): the producer
-//!   does not end the transaction itself but asks its coordinator for a new epoch, which aborts
-//!   it under the bumped epoch, so that the partitions refuse the stray batch (KIP-890's epoch
-//!   bump); once the new epoch is granted the abort is complete: `fail`;
+//! - a part whose outcome is unknown (it may yet land, even after the abort marker): aborted
+//!   like a failed one, `fail`. The coordinator ends every transaction in a new epoch (KIP-890
+//!   part 2) and writes the markers in it, so the partitions refuse the stray batch if it lands
+//!   after them;
 //! - AddPartitionsToTxn refused for good or not answered before the deadline: nothing was sent,
 //!   `fail`;
 //! - EndTxn(commit) refused INVALID_TXN_STATE: under the producer's own epoch the coordinator
@@ -19,6 +19,9 @@
 //!
 //! A transaction that can never commit (the producer never asked to) is `fail`, whatever else
 //! went wrong: only EndTxn(commit) commits.
+//!
+//! EndTxn's answer names the producer id and epoch the next transaction runs under: the
+//! producer adopts them ([`Reaction::Adopt`]), numbering every partition from 0 again.
 
 use crate::dedup::RequestIds;
 use crate::log::TransactionOutcome;
@@ -36,8 +39,6 @@ pub(crate) enum Phase {
     Producing,
     /// EndTxn with this outcome.
     Ending(TransactionOutcome),
-    /// Waiting for a new epoch, which aborts the transaction (a part's outcome is unknown).
-    Fencing,
     /// Decided: the history event to record.
     Done(Completion),
 }
@@ -58,6 +59,11 @@ pub(crate) enum Reaction {
     RefreshMetadata,
     /// The producer's epoch is no longer usable: ask for a new one.
     Renew,
+    /// The transaction ended: run the next one as this producer id and epoch.
+    Adopt {
+        producer_id: u64,
+        epoch: u16,
+    },
 }
 
 /// One operation's transaction. See the module docs.
@@ -100,33 +106,20 @@ impl Transaction {
     pub(crate) fn records_resolved(
         &mut self,
         all_acknowledged: bool,
-        any_unknown: bool,
         now_ns: u64,
         deadline_ns: u64,
-    ) -> Reaction {
+    ) {
         assert_eq!(
             self.phase,
             Phase::Producing,
             "records resolve while producing"
         );
-        if any_unknown {
-            self.phase = Phase::Fencing;
-            return Reaction::Renew;
-        }
         let outcome = if all_acknowledged && !self.abort_drawn {
             TransactionOutcome::Commit
         } else {
             TransactionOutcome::Abort
         };
         self.start(Phase::Ending(outcome), now_ns, deadline_ns);
-        Reaction::Nothing
-    }
-
-    /// While fencing: the new epoch is granted, so the coordinator completed the abort.
-    pub(crate) fn fenced(&mut self) {
-        if self.phase == Phase::Fencing {
-            self.phase = Phase::Done(Completion::Aborted);
-        }
     }
 
     fn start(&mut self, phase: Phase, now_ns: u64, deadline_ns: u64) {
@@ -156,7 +149,7 @@ impl Transaction {
                 self.phase = Phase::Done(Completion::Unknown);
                 Reaction::Renew
             }
-            Phase::Producing | Phase::Fencing | Phase::Done(_) => Reaction::Nothing,
+            Phase::Producing | Phase::Done(_) => Reaction::Nothing,
         }
     }
 
@@ -195,7 +188,7 @@ impl Transaction {
                 producer_epoch: producer.epoch,
                 outcome,
             }),
-            Phase::Producing | Phase::Fencing | Phase::Done(_) => return,
+            Phase::Producing | Phase::Done(_) => return,
         };
         self.in_flight = Some((request_id, now_ns));
         output.push(Output::Send {
@@ -204,11 +197,12 @@ impl Transaction {
         });
     }
 
-    /// The coordinator's answer to request `request_id`.
+    /// The coordinator's answer to request `request_id`: an EndTxn's success names the producer
+    /// id and epoch to go on with.
     pub(crate) fn on_answer(
         &mut self,
         request_id: u64,
-        result: &Result<(), TxnError>,
+        result: Result<Option<(u64, u16)>, &TxnError>,
         now_ns: u64,
         backoff_ns: u64,
     ) -> Reaction {
@@ -217,21 +211,20 @@ impl Transaction {
         }
         self.in_flight = None;
         match (result, self.phase) {
-            (Ok(()), Phase::AddingPartitions) => {
+            (Ok(None), Phase::AddingPartitions) => {
                 self.phase = Phase::Producing;
                 Reaction::Nothing
             }
-            (Ok(()), Phase::Ending(TransactionOutcome::Commit)) => {
-                self.phase = Phase::Done(Completion::Committed);
-                Reaction::Nothing
-            }
-            (Ok(()), Phase::Ending(TransactionOutcome::Abort)) => {
-                self.phase = Phase::Done(Completion::Aborted);
-                Reaction::Nothing
+            (Ok(Some((producer_id, epoch))), Phase::Ending(outcome)) => {
+                self.phase = Phase::Done(match outcome {
+                    TransactionOutcome::Commit => Completion::Committed,
+                    TransactionOutcome::Abort => Completion::Aborted,
+                });
+                Reaction::Adopt { producer_id, epoch }
             }
             (Err(error), _) if error.is_retriable() => {
                 self.retry_at_ns = now_ns + backoff_ns;
-                if *error == TxnError::NotCoordinator {
+                if error == &TxnError::NotCoordinator {
                     Reaction::RefreshMetadata
                 } else {
                     Reaction::Nothing
@@ -251,8 +244,8 @@ impl Transaction {
                 self.phase = Phase::Done(Completion::Aborted);
                 Reaction::Renew
             }
-            (Ok(()), Phase::Producing | Phase::Fencing | Phase::Done(_)) => {
-                unreachable!("no request is in flight in phase {:?}", self.phase)
+            (Ok(answer), phase) => {
+                unreachable!("answer {answer:?} to a request in flight in phase {phase:?}")
             }
         }
     }
@@ -264,7 +257,7 @@ impl Transaction {
                 Some((_, sent_ns)) => sent_ns + timeout_ns,
                 None => self.retry_at_ns.min(self.deadline_ns),
             }),
-            Phase::Producing | Phase::Fencing | Phase::Done(_) => None,
+            Phase::Producing | Phase::Done(_) => None,
         }
     }
 }
@@ -309,42 +302,45 @@ mod tests {
         let mut request_ids = RequestIds::default();
         let mut transaction = Transaction::new(vec![0, 2], false, 0, 100);
         let add = send(&mut transaction, 0, &mut request_ids);
-        assert_eq!(transaction.on_answer(add, &Ok(()), 1, 5), Reaction::Nothing);
-        assert_eq!(transaction.phase(), Phase::Producing);
         assert_eq!(
-            transaction.records_resolved(true, false, 2, 100),
+            transaction.on_answer(add, Ok(None), 1, 5),
             Reaction::Nothing
         );
+        assert_eq!(transaction.phase(), Phase::Producing);
+        transaction.records_resolved(true, 2, 100);
         assert_eq!(
             transaction.phase(),
             Phase::Ending(TransactionOutcome::Commit)
         );
         let end = send(&mut transaction, 2, &mut request_ids);
-        transaction.on_answer(end, &Ok(()), 3, 5);
+        let next = transaction.on_answer(end, Ok(Some((7, 2))), 3, 5);
+        assert_eq!(
+            next,
+            Reaction::Adopt {
+                producer_id: 7,
+                epoch: 2
+            },
+            "the next transaction runs in the epoch the end bumped to"
+        );
         assert_eq!(transaction.phase(), Phase::Done(Completion::Committed));
     }
 
     #[test]
-    fn a_drawn_abort_or_a_failed_record_aborts_and_an_unknown_one_fences() {
-        let mut drawn = Transaction::new(vec![0], true, 0, 100);
-        drawn.phase = Phase::Producing;
-        drawn.records_resolved(true, false, 0, 100);
-        assert_eq!(drawn.phase(), Phase::Ending(TransactionOutcome::Abort));
-
-        let mut failed = Transaction::new(vec![0], false, 0, 100);
-        failed.phase = Phase::Producing;
-        failed.records_resolved(false, false, 0, 100);
-        assert_eq!(failed.phase(), Phase::Ending(TransactionOutcome::Abort));
-
-        let mut unknown = Transaction::new(vec![0], false, 0, 100);
-        unknown.phase = Phase::Producing;
-        assert_eq!(
-            unknown.records_resolved(false, true, 0, 100),
-            Reaction::Renew
-        );
-        assert_eq!(unknown.phase(), Phase::Fencing);
-        unknown.fenced();
-        assert_eq!(unknown.phase(), Phase::Done(Completion::Aborted));
+    fn a_drawn_abort_or_a_record_not_acknowledged_aborts() {
+        let mut request_ids = RequestIds::default();
+        for (acknowledged, abort_drawn) in [(true, true), (false, false)] {
+            let mut transaction = Transaction::new(vec![0], abort_drawn, 0, 100);
+            transaction.phase = Phase::Producing;
+            transaction.records_resolved(acknowledged, 0, 100);
+            assert_eq!(
+                transaction.phase(),
+                Phase::Ending(TransactionOutcome::Abort)
+            );
+            let end = send(&mut transaction, 0, &mut request_ids);
+            let next = transaction.on_answer(end, Ok(Some((7, 2))), 1, 5);
+            assert!(matches!(next, Reaction::Adopt { epoch: 2, .. }));
+            assert_eq!(transaction.phase(), Phase::Done(Completion::Aborted));
+        }
     }
 
     #[test]
@@ -352,16 +348,16 @@ mod tests {
         let mut request_ids = RequestIds::default();
         let mut transaction = Transaction::new(vec![0], false, 0, 100);
         transaction.phase = Phase::Producing;
-        transaction.records_resolved(true, false, 0, 50);
+        transaction.records_resolved(true, 0, 50);
         let end = send(&mut transaction, 0, &mut request_ids);
-        let moved = transaction.on_answer(end, &Err(TxnError::NotCoordinator), 1, 5);
+        let moved = transaction.on_answer(end, Err(&TxnError::NotCoordinator), 1, 5);
         assert_eq!(moved, Reaction::RefreshMetadata);
         assert_eq!(transaction.deadline_ns(TIMEOUT_NS), Some(6), "backs off");
         let retry = send(&mut transaction, 6, &mut request_ids);
         assert_ne!(retry, end);
         assert_eq!(transaction.expire(15, TIMEOUT_NS), Reaction::Nothing);
         assert_eq!(
-            transaction.on_answer(end, &Ok(()), 15, 5),
+            transaction.on_answer(end, Ok(Some((7, 2))), 15, 5),
             Reaction::Nothing,
             "late"
         );
@@ -375,7 +371,7 @@ mod tests {
         let mut adding = Transaction::new(vec![0], false, 0, 100);
         let add = send(&mut adding, 0, &mut request_ids);
         assert_eq!(
-            adding.on_answer(add, &Err(TxnError::ProducerFenced), 1, 5),
+            adding.on_answer(add, Err(&TxnError::ProducerFenced), 1, 5),
             Reaction::Renew
         );
         assert_eq!(adding.phase(), Phase::Done(Completion::Aborted));
@@ -386,10 +382,9 @@ mod tests {
         ] {
             let mut ending = Transaction::new(vec![0], false, 0, 100);
             ending.phase = Phase::Producing;
-            ending.records_resolved(true, false, 0, 100);
+            ending.records_resolved(true, 0, 100);
             let end = send(&mut ending, 0, &mut request_ids);
-            let answer = Err(refusal.clone());
-            assert_eq!(ending.on_answer(end, &answer, 1, 5), Reaction::Renew);
+            assert_eq!(ending.on_answer(end, Err(&refusal), 1, 5), Reaction::Renew);
             assert_eq!(ending.phase(), Phase::Done(completion), "{refusal:?}");
         }
     }

@@ -12,8 +12,9 @@
 //! fences every older instance, and aborts a transaction the id left open), then per transaction
 //! AddPartitionsToTxn before its first record to a partition, the records (stamped, transactional,
 //! acks=all), and EndTxn to commit or abort. EndTxn is answered once the coordinator has durably
-//! decided (PrepareCommit or PrepareAbort in its log); it then has every partition's leader write
-//! the marker, and retries until each did.
+//! decided (PrepareCommit or PrepareAbort in its log) under the next epoch, which the answer
+//! hands the producer; it then has every partition's leader write the marker in that epoch, and
+//! retries until each did.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -53,8 +54,9 @@ pub struct AddPartitionsToTxnResponse {
     pub result: Result<(), TxnError>,
 }
 
-/// Commits or aborts the producer's open transaction. Answering the same request again (a
-/// retry) answers as the first time did, as long as the producer's epoch is current.
+/// Commits or aborts the producer's open transaction. The coordinator ends it in a new epoch
+/// (KIP-890 part 2), which the answer hands the producer for its next transaction. A retry is
+/// answered as the first copy was, as long as no transaction began since.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EndTxnRequest {
     pub request_id: u64,
@@ -67,7 +69,8 @@ pub struct EndTxnRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EndTxnResponse {
     pub request_id: u64,
-    pub result: Result<(), TxnError>,
+    /// The producer id and epoch to run the next transaction under.
+    pub result: Result<(u64, u16), TxnError>,
 }
 
 /// Why a transaction coordinator refused a request. [`TxnError::is_retriable`] says whether the

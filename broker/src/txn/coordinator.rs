@@ -45,8 +45,8 @@ use crate::txn::records::{
     transaction_key,
 };
 use crate::txn::state::{
-    InitTransition, TransactionMetadata, TransactionState, add_partitions, end_transaction,
-    init_producer_id,
+    EndEpoch, EndRequest, InitTransition, TransactionMetadata, TransactionState, add_partitions,
+    end_transaction, init_producer_id,
 };
 use crate::txn::{TRANSACTION_STATE_TOPIC, transaction_partition_for};
 
@@ -514,17 +514,28 @@ impl Node {
         let result = self
             .coordinator_of(&request.transactional_id)
             .and_then(|(partition, key)| {
-                let coordinator = &self.transactions.partitions[&partition];
-                let next = end_transaction(
-                    coordinator.metadata(key),
-                    request.producer_id,
-                    request.producer_epoch,
-                    request.outcome,
-                )?;
-                match next {
+                let end_epoch = match self.config.bugs.end_transactions_without_epoch_bump {
+                    true => EndEpoch::Keep,
+                    false => EndEpoch::Bump,
+                };
+                let ask = EndRequest {
+                    producer_id: request.producer_id,
+                    producer_epoch: request.producer_epoch,
+                    outcome: request.outcome,
+                };
+                let current = self.transactions.partitions[&partition].metadata(key);
+                let broker = &mut self.broker;
+                let allocate = || {
+                    broker
+                        .allocate_producer_id()
+                        .ok_or(TxnError::CoordinatorNotAvailable)
+                };
+                match end_transaction(current, ask, end_epoch, allocate)? {
                     Some(next) => self.begin_transition(partition, key, next, answer),
                     None => {
-                        self.answer(answer, Ok((0, 0)));
+                        let current = self.transactions.partitions[&partition].metadata(key);
+                        let current = current.expect("an answered EndTxn's transaction");
+                        self.answer(answer, Ok(current.current_producer()));
                         Ok(())
                     }
                 }
@@ -628,10 +639,22 @@ impl Node {
         if result.is_ok() && pending.answer == Answer::Nobody {
             self.observe_own_transition(next);
         }
-        self.answer(
-            pending.answer,
-            result.map(|()| (next.producer_id, next.producer_epoch)),
-        );
+        if result.is_ok()
+            && let Answer::EndTxn { .. } = pending.answer
+        {
+            let (producer_id, producer_epoch) = next
+                .ended_by
+                .unwrap_or((next.producer_id, next.producer_epoch));
+            let (next_producer_id, next_producer_epoch) = next.current_producer();
+            self.observe(Observation::TransactionEnded {
+                producer_id,
+                producer_epoch,
+                outcome: next.state.outcome().expect("an EndTxn decides"),
+                next_producer_id,
+                next_producer_epoch,
+            });
+        }
+        self.answer(pending.answer, result.map(|()| next.current_producer()));
     }
 
     fn observe_own_transition(&mut self, next: &TransactionMetadata) {
@@ -645,7 +668,8 @@ impl Node {
         }
     }
 
-    /// Answers a request: `result` holds the producer id and epoch the transition wrote.
+    /// Answers a request: `result` holds the producer id and epoch the producer holds after the
+    /// transition.
     fn answer(&mut self, answer: Answer, result: Result<(u64, u16), TxnError>) {
         match answer {
             Answer::Nobody => {}
@@ -674,7 +698,6 @@ impl Node {
                 self.send(from, Message::AddPartitionsToTxnResponse(response));
             }
             Answer::EndTxn { from, request_id } => {
-                let result = result.map(|_| ());
                 let response = EndTxnResponse { request_id, result };
                 self.send(from, Message::EndTxnResponse(response));
             }

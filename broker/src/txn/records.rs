@@ -4,6 +4,10 @@
 //! value tagged in its top 4 bits with its kind:
 //! - the header: state (4 bits), producer epoch (16 bits), producer id (40 bits);
 //! - the timeout: how many partition records follow (12 bits) and the timeout in ns (48 bits);
+//! - who ended the last transaction ([`TransactionMetadata::ended_by`]): a presence bit, the
+//!   epoch (16 bits) and the producer id (40 bits);
+//! - the next producer id ([`TransactionMetadata::next_producer_id`]): a presence bit and the id
+//!   (40 bits);
 //! - one per partition: the topic's 32-bit code ([`topic_code`]) and the partition (28 bits).
 //!
 //! Why tags and a count rather than positions in the batch: a follower may hold a batch in
@@ -38,6 +42,12 @@ const KIND_SHIFT: u32 = 60;
 const KIND_HEADER: u64 = 1;
 const KIND_TIMEOUT: u64 = 2;
 const KIND_PARTITION: u64 = 3;
+const KIND_ENDED_BY: u64 = 4;
+const KIND_NEXT_PRODUCER: u64 = 5;
+/// The records of a transition before its partition records.
+const FIXED_RECORDS: usize = 4;
+/// The presence bit of an optional field's record.
+const PRESENT_SHIFT: u32 = 56;
 
 /// The record key of a transactional id's transitions.
 pub fn transaction_key(transactional_id: &str) -> u64 {
@@ -110,11 +120,14 @@ fn low_bits(value: u64, bits: u32) -> u64 {
 /// The records of the transition of `key` to `metadata`: one batch.
 pub fn encode_transition(key: u64, metadata: &TransactionMetadata) -> Vec<Record> {
     metadata.check_invariants();
-    assert!(
-        metadata.producer_id < 1 << PRODUCER_ID_BITS,
-        "producer id {} above 2^40",
-        metadata.producer_id
-    );
+    let producer_ids = [Some(metadata.producer_id), metadata.next_producer_id];
+    let ended_by = metadata.ended_by.map(|(producer_id, _)| producer_id);
+    for producer_id in producer_ids.into_iter().chain([ended_by]).flatten() {
+        assert!(
+            producer_id < 1 << PRODUCER_ID_BITS,
+            "producer id {producer_id} above 2^40"
+        );
+    }
     assert!(metadata.timeout_ns <= TIMEOUT_NS_MAX);
     let count = metadata.partitions.len() as u64;
     assert!(count <= PARTITION_COUNT_MAX);
@@ -123,13 +136,21 @@ pub fn encode_transition(key: u64, metadata: &TransactionMetadata) -> Vec<Record
         | u64::from(metadata.producer_epoch) << PRODUCER_ID_BITS
         | metadata.producer_id;
     let timeout = KIND_TIMEOUT << KIND_SHIFT | count << 48 | metadata.timeout_ns;
+    let ended_by = KIND_ENDED_BY << KIND_SHIFT
+        | metadata.ended_by.map_or(0, |(producer_id, epoch)| {
+            1 << PRESENT_SHIFT | u64::from(epoch) << PRODUCER_ID_BITS | producer_id
+        });
+    let next_producer = KIND_NEXT_PRODUCER << KIND_SHIFT
+        | metadata
+            .next_producer_id
+            .map_or(0, |producer_id| 1 << PRESENT_SHIFT | producer_id);
     let partitions = metadata.partitions.iter().map(|(topic, partition)| {
         assert!(*partition < 1 << PARTITION_BITS);
         KIND_PARTITION << KIND_SHIFT
             | u64::from(topic_code(topic)) << PARTITION_BITS
             | u64::from(*partition)
     });
-    [header, timeout]
+    [header, timeout, ended_by, next_producer]
         .into_iter()
         .chain(partitions)
         .map(|value| Record {
@@ -153,8 +174,8 @@ pub fn decode_transition(
     records: &[Record],
     topics: &TopicCodes,
 ) -> Result<(u64, TransactionMetadata), DecodeError> {
-    let [header, timeout, partitions @ ..] = records else {
-        return Err(DecodeError::Malformed("fewer than two records"));
+    let [header, timeout, ended_by, next_producer, partitions @ ..] = records else {
+        return Err(DecodeError::Malformed("fewer than four records"));
     };
     let key = header.key.ok_or(DecodeError::Malformed("unkeyed"))?;
     if records.iter().any(|record| record.key != Some(key)) {
@@ -162,6 +183,8 @@ pub fn decode_transition(
     }
     let kinds_fit = kind_of(header) == KIND_HEADER
         && kind_of(timeout) == KIND_TIMEOUT
+        && kind_of(ended_by) == KIND_ENDED_BY
+        && kind_of(next_producer) == KIND_NEXT_PRODUCER
         && partitions
             .iter()
             .all(|record| kind_of(record) == KIND_PARTITION);
@@ -185,6 +208,11 @@ pub fn decode_transition(
         state,
         partitions: decoded_partitions,
         timeout_ns: low_bits(timeout.value, 48),
+        ended_by: optional(ended_by).map(|value| {
+            let epoch = low_bits(value >> PRODUCER_ID_BITS, 16) as u16;
+            (low_bits(value, PRODUCER_ID_BITS), epoch)
+        }),
+        next_producer_id: optional(next_producer).map(|value| low_bits(value, PRODUCER_ID_BITS)),
     };
     let sorted = metadata.partitions.windows(2).all(|pair| pair[0] < pair[1]);
     let partitions_fit_state = metadata.partitions.is_empty()
@@ -197,7 +225,30 @@ pub fn decode_transition(
     if !sorted || !partitions_fit_state {
         return Err(DecodeError::Malformed("partitions do not fit the state"));
     }
+    let ended = metadata.state.outcome().is_some();
+    let next_fits = metadata.next_producer_id.is_none()
+        || metadata.state.is_prepared() && metadata.ended_by.is_some();
+    if metadata.ended_by.is_some() && !ended || !next_fits {
+        return Err(DecodeError::Malformed("the end does not fit the state"));
+    }
     Ok((key, metadata))
+}
+
+/// The kind of a transition's record at `position`.
+fn expected_kind(position: usize) -> u64 {
+    match position {
+        0 => KIND_HEADER,
+        1 => KIND_TIMEOUT,
+        2 => KIND_ENDED_BY,
+        3 => KIND_NEXT_PRODUCER,
+        _ => KIND_PARTITION,
+    }
+}
+
+/// An optional field's value, if its presence bit is set.
+fn optional(record: &Record) -> Option<u64> {
+    let value = low_bits(record.value, KIND_SHIFT);
+    (value >> PRESENT_SHIFT == 1).then_some(value)
 }
 
 fn partition_count(timeout: &Record) -> usize {
@@ -279,14 +330,15 @@ fn read_record(
             }
         }
         (KIND_TIMEOUT, Some(mut partial)) if partial.expected.is_none() => {
-            partial.expected = Some(2 + partition_count(&record));
+            partial.expected = Some(FIXED_RECORDS + partition_count(&record));
             partial.records.push(record);
             partial
         }
-        (KIND_PARTITION, Some(mut partial))
-            if partial
-                .expected
-                .is_some_and(|expected| partial.records.len() < expected) =>
+        (KIND_ENDED_BY | KIND_NEXT_PRODUCER | KIND_PARTITION, Some(mut partial))
+            if kind_of(&record) == expected_kind(partial.records.len())
+                && partial
+                    .expected
+                    .is_some_and(|expected| partial.records.len() < expected) =>
         {
             partial.records.push(record);
             partial
@@ -327,6 +379,8 @@ mod tests {
                 .map(|partition| (TopicName::new("t"), *partition))
                 .collect(),
             timeout_ns: 5_000,
+            ended_by: None,
+            next_producer_id: None,
         }
     }
 
@@ -344,15 +398,21 @@ mod tests {
             Just(TransactionState::CompleteAbort),
         ];
         let partitions = prop::collection::btree_set((0..TOPICS.len(), 0u32..1024), 1..20);
+        let producer_id = || 0u64..1 << PRODUCER_ID_BITS;
+        let ended_by = prop::option::of((producer_id(), any::<u16>()));
+        let next_producer_id = prop::option::of(producer_id());
         (
-            0u64..1 << PRODUCER_ID_BITS,
-            any::<u16>(),
-            state,
+            (producer_id(), any::<u16>(), state),
             partitions,
             0..=TIMEOUT_NS_MAX,
+            (ended_by, next_producer_id),
         )
             .prop_map(
-                |(producer_id, producer_epoch, state, partitions, timeout_ns)| {
+                |((producer_id, producer_epoch, state), partitions, timeout_ns, ends)| {
+                    let (ended_by, next_producer_id) = ends;
+                    let ended_by = ended_by.filter(|_| state.outcome().is_some());
+                    let next_producer_id =
+                        next_producer_id.filter(|_| state.is_prepared() && ended_by.is_some());
                     let mut metadata = TransactionMetadata {
                         producer_id,
                         producer_epoch,
@@ -362,6 +422,8 @@ mod tests {
                             .map(|(topic, partition)| (TopicName::new(TOPICS[topic]), partition))
                             .collect(),
                         timeout_ns,
+                        ended_by,
+                        next_producer_id,
                     };
                     metadata.partitions.sort();
                     if state.outcome().is_some() && !state.is_prepared()
@@ -378,14 +440,14 @@ mod tests {
         #[test]
         fn transitions_round_trip(metadata in metadata_strategy(), key in any::<u64>()) {
             let records = encode_transition(key, &metadata);
-            prop_assert_eq!(records.len(), 2 + metadata.partitions.len());
+            prop_assert_eq!(records.len(), FIXED_RECORDS + metadata.partitions.len());
             prop_assert_eq!(decode_transition(&records, &codes()), Ok((key, metadata)));
         }
 
         /// However a batch is cut into pieces, the stream reads the same transitions.
         #[test]
         fn a_scan_stopped_anywhere_resumes_to_the_same_transitions(
-            stop in 0u64..12,
+            stop in 0u64..16,
         ) {
             let first = encode_transition(1, &open(7, 0, &[0, 1, 2]));
             let second = encode_transition(2, &open(8, 3, &[4]));
@@ -399,7 +461,7 @@ mod tests {
             all.extend(rest.transitions);
             prop_assert_eq!(all.len(), 2);
             prop_assert_eq!(&all[0].1, &first);
-            prop_assert_eq!(&all[1], &(5, second));
+            prop_assert_eq!(&all[1], &(7, second));
             prop_assert_eq!(rest.next_offset, end);
         }
     }
@@ -441,9 +503,9 @@ mod tests {
             (3, 3),
             "at the seal it never will be"
         );
-        let after = scan_transitions(with_offsets(&records, 0), 0, 6, 3);
+        let after = scan_transitions(with_offsets(&records, 0), 0, 8, 3);
         assert_eq!(after.transitions, [(3, whole)]);
-        assert_eq!(after.next_offset, 6);
+        assert_eq!(after.next_offset, 8);
     }
 
     #[test]
@@ -454,9 +516,9 @@ mod tests {
         };
         let whole = encode_transition(2, &open(8, 0, &[0]));
         let records: Vec<Record> = [stranger].iter().chain(&whole).copied().collect();
-        let scanned = scan_transitions(with_offsets(&records, 10), 10, 14, 0);
+        let scanned = scan_transitions(with_offsets(&records, 10), 10, 16, 0);
         assert_eq!(scanned.transitions, [(11, whole)]);
-        assert_eq!((scanned.next_offset, scanned.skipped_records), (14, 1));
+        assert_eq!((scanned.next_offset, scanned.skipped_records), (16, 1));
     }
 
     #[test]

@@ -16,6 +16,22 @@
 //! older one is a zombie; a newer one can only come from state this coordinator does not hold).
 //! InitProducerId bumps the epoch; when a transaction is open it first aborts it under the
 //! bumped epoch, whose markers make the partitions refuse the old instance's batches.
+//!
+//! **Every transaction ends in a new epoch** (KIP-890 part 2, transaction version 2): EndTxn
+//! writes `Prepare*` under the bumped epoch, its markers carry it, and its answer hands it to
+//! the producer, which runs its next transaction under it. So nothing the producer sent in a
+//! transaction can act on the next one: a batch of unknown fate that lands after the marker is
+//! refused by the partition (its epoch is fenced), and a delayed copy of the EndTxn is refused by
+//! the coordinator. A retry of the EndTxn is told from such a copy by
+//! [`TransactionMetadata::ended_by`], the producer id and epoch that ended the transaction: it is
+//! answered as the first copy was as long as no transaction began since. When the bump would
+//! reach the last epoch, the producer continues under a new producer id
+//! ([`TransactionMetadata::next_producer_id`], epoch 0). Zoo 8
+//! ([`crate::BugsConfig::end_transactions_without_epoch_bump`]) ends transactions under the
+//! producer's epoch, as transaction version 1 did, and tells a retry by the state alone.
+//!
+//! Invariants on top of those above: `ended_by` is set only in `Prepare*` and `Complete*`, and
+//! `next_producer_id` only in `Prepare*`, with `ended_by`.
 
 use crate::log::TransactionOutcome;
 use crate::message::txn::TxnError;
@@ -79,6 +95,23 @@ pub struct TransactionMetadata {
     pub partitions: Vec<(TopicName, u32)>,
     /// The coordinator aborts an `Ongoing` transaction open longer than this.
     pub timeout_ns: u64,
+    /// The producer id and epoch whose EndTxn ended the last transaction (Kafka's
+    /// `lastProducerEpoch`): a retry of that EndTxn is answered again. `None` when no EndTxn
+    /// ended it (a timeout, a new instance), or a transaction began since.
+    pub ended_by: Option<(u64, u16)>,
+    /// Set in `Prepare*` when the end exhausted the producer id's epochs: the producer continues
+    /// under this id, at epoch 0, and `Complete*` moves to it.
+    pub next_producer_id: Option<u64>,
+}
+
+/// How EndTxn treats the producer's epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndEpoch {
+    /// Every transaction ends in a bumped epoch (KIP-890 part 2): the default.
+    Bump,
+    /// Transactions end under the producer's epoch (transaction version 1): zoo 8's planted
+    /// bug.
+    Keep,
 }
 
 impl TransactionMetadata {
@@ -104,6 +137,31 @@ impl TransactionMetadata {
             self.state,
             self.partitions
         );
+        let ended = self.state.outcome().is_some();
+        assert!(
+            ended || self.ended_by.is_none(),
+            "producer {}: {:?} remembers the EndTxn of {:?}",
+            self.producer_id,
+            self.state,
+            self.ended_by
+        );
+        assert!(
+            self.next_producer_id.is_none() || self.state.is_prepared() && self.ended_by.is_some(),
+            "producer {}: {:?} moves to producer {:?} (ended by {:?})",
+            self.producer_id,
+            self.state,
+            self.next_producer_id,
+            self.ended_by
+        );
+    }
+
+    /// The producer id and epoch the producer holds from this state on: after an end that
+    /// exhausted the epochs, the next producer id at epoch 0.
+    pub fn current_producer(&self) -> (u64, u16) {
+        match self.next_producer_id {
+            Some(next) => (next, 0),
+            None => (self.producer_id, self.producer_epoch),
+        }
     }
 
     /// Checks that a request from `producer_id` at `producer_epoch` speaks for this metadata.
@@ -129,6 +187,7 @@ impl TransactionMetadata {
         TransactionMetadata {
             producer_epoch: self.producer_epoch.saturating_add(1),
             state: TransactionState::PrepareAbort,
+            ended_by: None,
             ..self.clone()
         }
     }
@@ -138,9 +197,13 @@ impl TransactionMetadata {
         let outcome = self.state.outcome().filter(|_| self.state.is_prepared());
         let outcome =
             outcome.unwrap_or_else(|| panic!("completing a {:?} transaction", self.state));
+        let (producer_id, producer_epoch) = self.current_producer();
         TransactionMetadata {
+            producer_id,
+            producer_epoch,
             state: TransactionState::complete(outcome),
             partitions: Vec::new(),
+            next_producer_id: None,
             ..self.clone()
         }
     }
@@ -171,6 +234,8 @@ pub fn init_producer_id(
             state: TransactionState::Empty,
             partitions: Vec::new(),
             timeout_ns,
+            ended_by: None,
+            next_producer_id: None,
         }));
     };
     match current.state {
@@ -193,6 +258,8 @@ pub fn init_producer_id(
                 state: TransactionState::Empty,
                 partitions: Vec::new(),
                 timeout_ns,
+                ended_by: None,
+                next_producer_id: None,
             }))
         }
     }
@@ -241,30 +308,86 @@ pub fn add_partitions(
     Ok(Some(TransactionMetadata {
         state: TransactionState::Ongoing,
         partitions: union,
+        ended_by: None,
         ..current.clone()
     }))
 }
 
 /// EndTxn: the metadata to write, or `None` when there is nothing to write and the answer is OK
-/// (a retry of the outcome already decided, or an abort with nothing open).
+/// with [`TransactionMetadata::current_producer`] (a retry of the EndTxn that ended the last
+/// transaction, or an abort with nothing open). Under [`EndEpoch::Bump`] the end takes the
+/// producer to the next epoch, or to a producer id from `allocate_producer_id` when that epoch
+/// would be the last.
 pub fn end_transaction(
     current: Option<&TransactionMetadata>,
-    producer_id: u64,
-    producer_epoch: u16,
-    outcome: TransactionOutcome,
+    request: EndRequest,
+    end_epoch: EndEpoch,
+    allocate_producer_id: impl FnOnce() -> Result<u64, TxnError>,
 ) -> Result<Option<TransactionMetadata>, TxnError> {
     let current = current.ok_or(TxnError::InvalidProducerIdMapping)?;
-    current.check_producer(producer_id, producer_epoch)?;
+    let requester = (request.producer_id, request.producer_epoch);
+    if end_epoch == EndEpoch::Bump && current.ended_by == Some(requester) {
+        return match current.state.outcome() == Some(request.outcome) {
+            true => Ok(None), // A retry.
+            false => Err(TxnError::InvalidTxnState),
+        };
+    }
+    current.check_producer(request.producer_id, request.producer_epoch)?;
+    let decided_as_asked = current.state.outcome() == Some(request.outcome);
+    let abort = request.outcome == TransactionOutcome::Abort;
     match current.state {
-        TransactionState::Ongoing => Ok(Some(TransactionMetadata {
-            state: TransactionState::prepare(outcome),
-            ..current.clone()
-        })),
-        TransactionState::Empty if outcome == TransactionOutcome::Abort => Ok(None),
+        TransactionState::Ongoing => ended(current, request, end_epoch, allocate_producer_id),
+        // Nothing open under the producer's epoch: an abort has nothing to do.
+        TransactionState::Empty if abort => Ok(None),
         TransactionState::Empty => Err(TxnError::InvalidTxnState),
-        decided if decided.outcome() == Some(outcome) => Ok(None),
+        // Transaction version 1 tells a retry by the outcome decided under the same epoch.
+        _ if end_epoch == EndEpoch::Keep && decided_as_asked => Ok(None),
+        _ if end_epoch == EndEpoch::Keep => Err(TxnError::InvalidTxnState),
+        // Prepared under the producer's own epoch (a timeout that kept it, zoo 7): it ends
+        // soon, and the answer then is definite.
+        TransactionState::PrepareCommit | TransactionState::PrepareAbort => {
+            Err(TxnError::ConcurrentTransactions)
+        }
+        _ if abort => Ok(None),
         _ => Err(TxnError::InvalidTxnState),
     }
+}
+
+/// The open transaction `current` ended as `request` asks, in the epoch `end_epoch` says.
+fn ended(
+    current: &TransactionMetadata,
+    request: EndRequest,
+    end_epoch: EndEpoch,
+    allocate_producer_id: impl FnOnce() -> Result<u64, TxnError>,
+) -> Result<Option<TransactionMetadata>, TxnError> {
+    let state = TransactionState::prepare(request.outcome);
+    if end_epoch == EndEpoch::Keep {
+        return Ok(Some(TransactionMetadata {
+            state,
+            ..current.clone()
+        }));
+    }
+    let bumped = current.producer_epoch.checked_add(1);
+    let bumped = bumped.expect("an open transaction's epoch is below the last");
+    let next_producer_id = match bumped {
+        u16::MAX => Some(allocate_producer_id()?),
+        _ => None,
+    };
+    Ok(Some(TransactionMetadata {
+        producer_epoch: bumped,
+        state,
+        ended_by: Some((request.producer_id, request.producer_epoch)),
+        next_producer_id,
+        ..current.clone()
+    }))
+}
+
+/// What an EndTxn asks: who asks, and the outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndRequest {
+    pub producer_id: u64,
+    pub producer_epoch: u16,
+    pub outcome: TransactionOutcome,
 }
 
 #[cfg(test)]
@@ -291,6 +414,8 @@ mod tests {
             state,
             partitions,
             timeout_ns: TIMEOUT_NS,
+            ended_by: None,
+            next_producer_id: None,
         }
     }
 
@@ -410,49 +535,135 @@ mod tests {
         );
     }
 
+    /// EndTxn from producer [`PRODUCER_ID`] at `epoch`.
+    fn end(
+        current: &TransactionMetadata,
+        epoch: u16,
+        outcome: TransactionOutcome,
+        end_epoch: EndEpoch,
+    ) -> Result<Option<TransactionMetadata>, TxnError> {
+        let request = EndRequest {
+            producer_id: PRODUCER_ID,
+            producer_epoch: epoch,
+            outcome,
+        };
+        end_transaction(Some(current), request, end_epoch, no_allocation)
+    }
+
     #[test]
-    fn end_transaction_prepares_answers_retries_and_refuses_the_other_outcome() {
+    fn an_end_bumps_the_epoch_and_answers_a_retry_but_fences_a_stale_copy() {
         use TransactionOutcome::{Abort, Commit};
         let open = metadata(TransactionState::Ongoing, 2);
-        let prepared = end_transaction(Some(&open), PRODUCER_ID, 2, Commit)
+        let prepared = end(&open, 2, Commit, EndEpoch::Bump)
             .unwrap()
             .expect("a write");
+        prepared.check_invariants();
         assert_eq!(prepared.state, TransactionState::PrepareCommit);
+        assert_eq!(prepared.producer_epoch, 3, "the markers fence epoch 2");
+        assert_eq!(prepared.current_producer(), (PRODUCER_ID, 3));
+        assert_eq!(prepared.ended_by, Some((PRODUCER_ID, 2)));
         assert_eq!(prepared.partitions, open.partitions);
         assert_eq!(
-            end_transaction(Some(&open), PRODUCER_ID, 1, Commit),
+            end(&open, 1, Commit, EndEpoch::Bump),
             Err(TxnError::ProducerFenced)
         );
+        let completed = prepared.completed();
+        completed.check_invariants();
+        assert_eq!(completed.producer_epoch, 3);
+        for decided in [&prepared, &completed] {
+            assert_eq!(end(decided, 2, Commit, EndEpoch::Bump), Ok(None), "a retry");
+            assert_eq!(
+                end(decided, 2, Abort, EndEpoch::Bump),
+                Err(TxnError::InvalidTxnState)
+            );
+        }
         assert_eq!(
-            end_transaction(Some(&prepared), PRODUCER_ID, 2, Commit),
-            Ok(None),
-            "a retry"
+            end(&prepared, 3, Commit, EndEpoch::Bump),
+            Err(TxnError::ConcurrentTransactions),
+            "the new epoch's commit, with nothing added, waits for the markers"
         );
         assert_eq!(
-            end_transaction(Some(&prepared), PRODUCER_ID, 2, Abort),
+            end(&completed, 3, Commit, EndEpoch::Bump),
+            Err(TxnError::InvalidTxnState),
+            "then has nothing to commit"
+        );
+        assert_eq!(end(&completed, 3, Abort, EndEpoch::Bump), Ok(None));
+
+        // The next transaction begins under epoch 3: the first one's EndTxn is a stale copy.
+        let next = add_partitions(Some(&completed), PRODUCER_ID, 3, &[partition("t", 0)], 8);
+        let next = next.unwrap().expect("a write");
+        next.check_invariants();
+        assert_eq!(next.ended_by, None);
+        for outcome in [Commit, Abort] {
+            assert_eq!(
+                end(&next, 2, outcome, EndEpoch::Bump),
+                Err(TxnError::ProducerFenced),
+                "a delayed copy of the last EndTxn ({outcome:?}) leaves the new one open"
+            );
+        }
+    }
+
+    #[test]
+    fn an_end_at_the_last_epoch_moves_the_producer_to_a_new_id() {
+        let open = metadata(TransactionState::Ongoing, u16::MAX - 1);
+        let request = EndRequest {
+            producer_id: PRODUCER_ID,
+            producer_epoch: u16::MAX - 1,
+            outcome: TransactionOutcome::Commit,
+        };
+        let prepared = end_transaction(Some(&open), request, EndEpoch::Bump, || Ok(91));
+        let prepared = prepared.unwrap().expect("a write");
+        prepared.check_invariants();
+        assert_eq!(
+            (prepared.producer_id, prepared.producer_epoch),
+            (PRODUCER_ID, u16::MAX),
+            "the markers fence the old id's last epoch"
+        );
+        assert_eq!(prepared.current_producer(), (91, 0));
+        let completed = prepared.completed();
+        completed.check_invariants();
+        assert_eq!((completed.producer_id, completed.producer_epoch), (91, 0));
+        assert_eq!(completed.current_producer(), (91, 0));
+        let retry = end_transaction(Some(&completed), request, EndEpoch::Bump, no_allocation);
+        assert_eq!(retry, Ok(None), "a retry under the old id");
+        let refused = end_transaction(Some(&open), request, EndEpoch::Bump, || {
+            Err(TxnError::CoordinatorNotAvailable)
+        });
+        assert_eq!(refused, Err(TxnError::CoordinatorNotAvailable));
+    }
+
+    #[test]
+    fn version_1_ends_under_the_same_epoch_and_tells_retries_by_the_state() {
+        use TransactionOutcome::{Abort, Commit};
+        let keep = EndEpoch::Keep;
+        let open = metadata(TransactionState::Ongoing, 2);
+        let prepared = end(&open, 2, Commit, keep).unwrap().expect("a write");
+        assert_eq!(prepared.state, TransactionState::PrepareCommit);
+        assert_eq!((prepared.producer_epoch, prepared.ended_by), (2, None));
+        assert_eq!(prepared.partitions, open.partitions);
+        assert_eq!(end(&open, 1, Commit, keep), Err(TxnError::ProducerFenced));
+        assert_eq!(end(&prepared, 2, Commit, keep), Ok(None), "a retry");
+        assert_eq!(
+            end(&prepared, 2, Abort, keep),
             Err(TxnError::InvalidTxnState)
         );
         let completed = prepared.completed();
         assert_eq!(completed.state, TransactionState::CompleteCommit);
         assert!(completed.partitions.is_empty());
         completed.check_invariants();
+        assert_eq!(end(&completed, 2, Commit, keep), Ok(None));
         assert_eq!(
-            end_transaction(Some(&completed), PRODUCER_ID, 2, Commit),
-            Ok(None)
-        );
-        assert_eq!(
-            end_transaction(Some(&completed), PRODUCER_ID, 2, Abort),
+            end(&completed, 2, Abort, keep),
             Err(TxnError::InvalidTxnState)
         );
         let empty = metadata(TransactionState::Empty, 2);
-        assert_eq!(
-            end_transaction(Some(&empty), PRODUCER_ID, 2, Abort),
-            Ok(None)
-        );
-        assert_eq!(
-            end_transaction(Some(&empty), PRODUCER_ID, 2, Commit),
-            Err(TxnError::InvalidTxnState)
-        );
+        for end_epoch in [EndEpoch::Keep, EndEpoch::Bump] {
+            assert_eq!(end(&empty, 2, Abort, end_epoch), Ok(None));
+            assert_eq!(
+                end(&empty, 2, Commit, end_epoch),
+                Err(TxnError::InvalidTxnState)
+            );
+        }
     }
 
     #[test]
@@ -464,6 +675,14 @@ mod tests {
         let last = metadata(TransactionState::Ongoing, u16::MAX);
         assert_eq!(last.aborted_with_bumped_epoch().producer_epoch, u16::MAX);
         assert_eq!(aborted.completed().state, TransactionState::CompleteAbort);
+    }
+
+    #[test]
+    #[should_panic(expected = "remembers the EndTxn")]
+    fn an_open_transaction_that_remembers_an_end_is_a_bug() {
+        let mut open = metadata(TransactionState::Ongoing, 0);
+        open.ended_by = Some((PRODUCER_ID, 0));
+        open.check_invariants();
     }
 
     #[test]

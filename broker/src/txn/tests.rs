@@ -202,7 +202,7 @@ fn end_request(request_id: u64, epoch: u16, outcome: TransactionOutcome) -> Mess
     })
 }
 
-/// The one answer the client got since the last look (`(0, 0)` for an answer without ids);
+/// The one answer the client got since the last look (`(0, 0)` for AddPartitionsToTxn);
 /// the node's other outputs stay for [`take_sent`].
 fn answer(node: &mut Node) -> Result<(u64, u16), TxnError> {
     let (to_client, others): (Vec<Output>, Vec<Output>) = std::mem::take(&mut node.effects.output)
@@ -220,7 +220,7 @@ fn answer(node: &mut Node) -> Result<(u64, u16), TxnError> {
     match answer {
         Message::InitTxnProducerIdResponse(response) => response.result.clone(),
         Message::AddPartitionsToTxnResponse(response) => response.result.clone().map(|()| (0, 0)),
-        Message::EndTxnResponse(response) => response.result.clone().map(|()| (0, 0)),
+        Message::EndTxnResponse(response) => response.result.clone(),
         other => panic!("not a coordinator's answer: {other:?}"),
     }
 }
@@ -244,7 +244,7 @@ fn open_transaction(node: &mut Node) {
 fn committing(node: &mut Node) -> Vec<(u32, WriteTxnMarkersRequest)> {
     open_transaction(node);
     let committed = replicated_answer(node, end_request(3, 0, Commit));
-    assert_eq!(committed, Ok((0, 0)));
+    assert_eq!(committed, Ok((PRODUCER_ID, 1)), "the next epoch");
     take_sent(node).markers
 }
 
@@ -306,8 +306,8 @@ fn a_commit_is_answered_once_replicated_then_marked_everywhere_and_completed() {
     deliver(&mut node, CLIENT, init_request(1, TIMEOUT_NS));
     assert_eq!(
         state_log(&node).log_end_offset(),
-        2,
-        "one batch: header and timeout"
+        4,
+        "one batch: header, timeout, end and next producer"
     );
     assert!(
         take_sent(&mut node).to_client.is_empty(),
@@ -328,15 +328,19 @@ fn a_commit_is_answered_once_replicated_then_marked_everywhere_and_completed() {
         "neither answered nor marked before the decision is replicated"
     );
     replicate(&mut node);
+    assert_eq!(
+        answer(&mut node),
+        Ok((PRODUCER_ID, 1)),
+        "the commit is answered with the next epoch"
+    );
     let decided = take_sent(&mut node);
-    assert_eq!(decided.to_client.len(), 1, "the commit is answered");
     assert_eq!(
         summary(&decided.markers),
         [
-            (1, vec![0], Commit, 0, coordinator_epoch(LEADER_EPOCH, 0)),
-            (2, vec![1], Commit, 0, coordinator_epoch(LEADER_EPOCH, 1)),
+            (1, vec![0], Commit, 1, coordinator_epoch(LEADER_EPOCH, 0)),
+            (2, vec![1], Commit, 1, coordinator_epoch(LEADER_EPOCH, 1)),
         ],
-        "one request per leader"
+        "one request per leader, in the next epoch, which fences the transaction's"
     );
     assert_eq!(
         state_of(&node).map(|state| state.state),
@@ -348,14 +352,14 @@ fn a_commit_is_answered_once_replicated_then_marked_everywhere_and_completed() {
     acknowledge(&mut node, &decided.markers[1], Ok(20));
     assert_eq!(
         state_log(&node).log_end_offset(),
-        end_offset + 2,
+        end_offset + 4,
         "the completion is written once every marker is"
     );
     replicate(&mut node);
     let completed = take_sent(&mut node).observations;
     assert!(completed.contains(&Observation::TransactionCompleted {
         producer_id: PRODUCER_ID,
-        producer_epoch: 0,
+        producer_epoch: 1,
         outcome: Commit,
     }));
     let state = state_of(&node).expect("known");
@@ -369,7 +373,11 @@ fn a_retried_end_txn_is_answered_without_a_write_and_the_other_outcome_is_refuse
     let markers = committing(&mut node);
     let end_offset = state_log(&node).log_end_offset();
     deliver(&mut node, CLIENT, end_request(4, 0, Commit));
-    assert_eq!(answer(&mut node), Ok((0, 0)), "a retry while marking");
+    assert_eq!(
+        answer(&mut node),
+        Ok((PRODUCER_ID, 1)),
+        "a retry while marking"
+    );
     deliver(&mut node, CLIENT, end_request(5, 0, Abort));
     assert_eq!(answer(&mut node), Err(TxnError::InvalidTxnState));
     assert_eq!(state_log(&node).log_end_offset(), end_offset, "no write");
@@ -378,12 +386,68 @@ fn a_retried_end_txn_is_answered_without_a_write_and_the_other_outcome_is_refuse
     }
     replicate(&mut node);
     deliver(&mut node, CLIENT, end_request(6, 0, Commit));
-    assert_eq!(answer(&mut node), Ok((0, 0)), "a retry once complete");
+    assert_eq!(
+        answer(&mut node),
+        Ok((PRODUCER_ID, 1)),
+        "a retry once complete"
+    );
     assert_eq!(
         take_sent(&mut node).markers.len(),
         0,
         "no markers for a retry"
     );
+}
+
+/// A transaction committed under `end_epoch` (0 committed, its markers written), the producer's
+/// next one open on t/0 under the epoch the commit handed over, and then the commit's first
+/// copy, overtaken by its retry on the network, reaching the coordinator: its answer, and the
+/// state it leaves.
+fn a_delayed_commit_copy_in_the_next_transaction(
+    bugs: BugsConfig,
+) -> (u16, Result<(u64, u16), TxnError>, TransactionMetadata) {
+    let mut node = coordinator_over(empty_log(), LEADER_EPOCH, bugs);
+    open_transaction(&mut node);
+    let committed = replicated_answer(&mut node, end_request(3, 0, Commit));
+    let (_, next_epoch) = committed.expect("committed");
+    for request in &take_sent(&mut node).markers {
+        acknowledge(&mut node, request, Ok(1));
+    }
+    replicate(&mut node);
+    let next = add_request(4, PRODUCER_ID, next_epoch, &[("t", 0)]);
+    assert_eq!(replicated_answer(&mut node, next), Ok((0, 0)));
+    deliver(&mut node, CLIENT, end_request(2, 0, Commit));
+    replicate(&mut node);
+    let answer = answer(&mut node);
+    (next_epoch, answer, state_of(&node).expect("known"))
+}
+
+/// KIP-890 part 2: the commit handed the producer epoch 1, so the first transaction's delayed
+/// EndTxn (epoch 0) is fenced and the next transaction stays open.
+#[test]
+fn a_delayed_copy_of_the_last_end_txn_is_fenced_by_the_epoch_the_end_handed_over() {
+    let (next_epoch, answer, state) =
+        a_delayed_commit_copy_in_the_next_transaction(BugsConfig::default());
+    assert_eq!(next_epoch, 1);
+    assert_eq!(answer, Err(TxnError::ProducerFenced));
+    assert_eq!(
+        (state.state, state.producer_epoch),
+        (TransactionState::Ongoing, 1),
+        "the next transaction is still open"
+    );
+}
+
+/// Zoo 8's switch: both transactions run in epoch 0, so the delayed copy commits the next
+/// transaction before any of its records was sent.
+#[test]
+fn zoo_8_a_delayed_copy_of_the_last_end_txn_ends_the_next_transaction() {
+    let bugs = BugsConfig {
+        end_transactions_without_epoch_bump: true,
+        ..BugsConfig::default()
+    };
+    let (next_epoch, answer, state) = a_delayed_commit_copy_in_the_next_transaction(bugs);
+    assert_eq!(next_epoch, 0);
+    assert_eq!(answer, Ok((PRODUCER_ID, 0)));
+    assert_eq!(state.state, TransactionState::PrepareCommit);
 }
 
 #[test]
@@ -578,14 +642,14 @@ fn a_new_coordinator_replays_an_answered_commit_and_finishes_its_markers() {
                 1,
                 vec![0],
                 Commit,
-                0,
+                1,
                 coordinator_epoch(LEADER_EPOCH + 1, 0)
             ),
             (
                 2,
                 vec![1],
                 Commit,
-                0,
+                1,
                 coordinator_epoch(LEADER_EPOCH + 1, 1)
             ),
         ],
@@ -648,7 +712,7 @@ fn refused_or_unanswered_markers_are_sent_again_as_newer_attempts() {
     let resent = take_sent(&mut node).markers;
     assert_eq!(
         summary(&resent),
-        [(2, vec![0], Commit, 0, coordinator_epoch(LEADER_EPOCH, 2))],
+        [(2, vec![0], Commit, 1, coordinator_epoch(LEADER_EPOCH, 2))],
         "to the new leader, as a newer attempt: t/1's request is still in flight"
     );
     acknowledge(&mut node, &resent[0], Ok(3));
@@ -658,7 +722,7 @@ fn refused_or_unanswered_markers_are_sent_again_as_newer_attempts() {
     let unanswered = take_sent(&mut node).markers;
     assert_eq!(
         summary(&unanswered),
-        [(2, vec![1], Commit, 0, coordinator_epoch(LEADER_EPOCH, 3))],
+        [(2, vec![1], Commit, 1, coordinator_epoch(LEADER_EPOCH, 3))],
         "t/1 went unanswered: sent again"
     );
     let written = state_log(&node).log_end_offset();
@@ -669,7 +733,7 @@ fn refused_or_unanswered_markers_are_sent_again_as_newer_attempts() {
         "the late answer to the first request is ignored"
     );
     acknowledge(&mut node, &unanswered[0], Ok(4));
-    assert_eq!(state_log(&node).log_end_offset(), written + 2, "completed");
+    assert_eq!(state_log(&node).log_end_offset(), written + 4, "completed");
 }
 
 #[test]
@@ -712,8 +776,8 @@ fn markers_stop_when_a_newer_coordinator_wrote_one() {
     assert_eq!(
         summary(&take_sent(&mut node).markers),
         [
-            (1, vec![0], Commit, 0, coordinator_epoch(LEADER_EPOCH, 41)),
-            (2, vec![1], Commit, 0, coordinator_epoch(LEADER_EPOCH, 42)),
+            (1, vec![0], Commit, 1, coordinator_epoch(LEADER_EPOCH, 41)),
+            (2, vec![1], Commit, 1, coordinator_epoch(LEADER_EPOCH, 42)),
         ],
         "above the attempts of its own leader epoch's earlier incarnation (t/1 went \
          unanswered meanwhile)"
@@ -739,7 +803,7 @@ fn a_write_of_unknown_outcome_keeps_the_id_busy_until_the_replay_passes_it() {
     replicate(&mut node);
     assert_eq!(take_sent(&mut node).markers.len(), 2, "it landed");
     deliver(&mut node, CLIENT, end_request(5, 0, Commit));
-    assert_eq!(answer(&mut node), Ok((0, 0)));
+    assert_eq!(answer(&mut node), Ok((PRODUCER_ID, 1)), "a retry");
 }
 
 #[test]

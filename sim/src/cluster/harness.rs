@@ -81,6 +81,9 @@ pub struct ClusterCounters {
     /// Producer epochs a coordinator granted to a starting instance of a transactional id (each
     /// fences the older epochs).
     pub producer_epochs_granted: u64,
+    /// Transactions a producer's EndTxn ended in a new producer epoch (KIP-890 part 2; none
+    /// under zoo 8's switch).
+    pub transactions_ended_in_new_epoch: u64,
     /// Perturbation sites that fired ([`broker::perturb`]), one counter per site.
     pub perturbed_produce_refused_busy: u64,
     pub perturbed_fetch_fewer_records: u64,
@@ -255,8 +258,6 @@ impl ClusterSimulation {
                     Some(transactional_id.unwrap_or_else(|| format!("p{number}")));
                 producer.transaction_state_partitions = transactions.state_partitions;
                 producer.abort_one_in = spec.abort_one_in;
-                producer.abort_unknown_batches_without_epoch_bump =
-                    config.bugs.abort_unknown_batches_without_epoch_bump;
                 if let Some(timeout_ns) = spec.transaction_timeout_ns {
                     producer.transaction_timeout_ns = timeout_ns;
                 }
@@ -437,6 +438,17 @@ impl ClusterSimulation {
                 },
                 Observation::TransactionTimedOut { .. } => counters.transactions_timed_out += 1,
                 Observation::ProducerEpochGranted { .. } => counters.producer_epochs_granted += 1,
+                Observation::TransactionEnded {
+                    producer_id,
+                    producer_epoch,
+                    next_producer_id,
+                    next_producer_epoch,
+                    ..
+                } => {
+                    if (producer_id, producer_epoch) != (next_producer_id, next_producer_epoch) {
+                        counters.transactions_ended_in_new_epoch += 1;
+                    }
+                }
                 Observation::Perturbed(site) => *counters.perturbed(site) += 1,
             }
         }

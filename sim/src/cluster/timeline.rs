@@ -153,14 +153,26 @@ pub fn describe(observation: &Observation, name: impl Fn(u32) -> String) -> Opti
             "transactions: producer {producer_id} epoch {producer_epoch}: bumped to abort the \
              transaction open past its timeout"
         ),
+        Observation::TransactionEnded {
+            producer_id,
+            producer_epoch,
+            outcome,
+            next_producer_id,
+            next_producer_epoch,
+        } => describe_end(
+            (*producer_id, *producer_epoch),
+            *outcome,
+            (*next_producer_id, *next_producer_epoch),
+        ),
         Observation::TransactionCompleted {
             producer_id,
             producer_epoch,
             outcome,
         } => format!(
-            // Not "producer P epoch E:", which only the epoch's grant and bump lines say, so
-            // that a story about an epoch shows how it began, not its every transaction.
-            "transactions: producer {producer_id}: {outcome:?} complete (in epoch {producer_epoch})"
+            // Not "producer P epoch E:", which only the lines of how an epoch began say, so that
+            // a story about an epoch shows how it began, not its every transaction.
+            "transactions: producer {producer_id}: {outcome:?} complete (markers in epoch \
+             {producer_epoch})"
         ),
         Observation::HighWatermarkAdvanced
         | Observation::FencedRequest
@@ -170,6 +182,27 @@ pub fn describe(observation: &Observation, name: impl Fn(u32) -> String) -> Opti
         | Observation::AdminReply(_)
         | Observation::Client(_) => return None,
     })
+}
+
+/// The line of a transaction's end: how the next epoch began (KIP-890 part 2), or that the
+/// epoch was kept (zoo 8's switch).
+fn describe_end(
+    (producer_id, producer_epoch): (u64, u16),
+    outcome: broker::log::TransactionOutcome,
+    (next_producer_id, next_producer_epoch): (u64, u16),
+) -> String {
+    let ended = format!("ending the {outcome:?} of epoch {producer_epoch}'s transaction");
+    if (next_producer_id, next_producer_epoch) == (producer_id, producer_epoch) {
+        return format!("transactions: producer {producer_id}: {outcome:?} decided, epoch kept");
+    }
+    let of_producer = match next_producer_id == producer_id {
+        true => String::new(),
+        false => format!(" of producer {producer_id}"),
+    };
+    format!(
+        "transactions: producer {next_producer_id} epoch {next_producer_epoch}: granted by \
+         {ended}{of_producer}"
+    )
 }
 
 #[cfg(test)]
@@ -215,6 +248,33 @@ mod tests {
         assert_eq!(
             describe(&truncated, broker_name).unwrap(),
             "orders/0: log end offset 450 -> 413, truncated to the divergence point with its leader"
+        );
+    }
+
+    /// The end of a transaction is the line of how the next epoch began (what a story about
+    /// that epoch shows), with the producer id named when the end moved to a new one.
+    #[test]
+    fn a_transaction_end_tells_how_the_next_epoch_began() {
+        let ended = |next_producer_id, next_producer_epoch| Observation::TransactionEnded {
+            producer_id: 7,
+            producer_epoch: 2,
+            outcome: broker::log::TransactionOutcome::Abort,
+            next_producer_id,
+            next_producer_epoch,
+        };
+        let line = |observation| describe(&observation, broker_name).unwrap();
+        assert_eq!(
+            line(ended(7, 3)),
+            "transactions: producer 7 epoch 3: granted by ending the Abort of epoch 2's transaction"
+        );
+        assert_eq!(
+            line(ended(8, 0)),
+            "transactions: producer 8 epoch 0: granted by ending the Abort of epoch 2's \
+             transaction of producer 7"
+        );
+        assert_eq!(
+            line(ended(7, 2)),
+            "transactions: producer 7: Abort decided, epoch kept"
         );
     }
 

@@ -307,7 +307,7 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
                 .forget_transactions_on_coordinator_failover,
             keep_producer_epoch_on_transaction_timeout: bugs
                 .keep_producer_epoch_on_transaction_timeout,
-            abort_unknown_batches_without_epoch_bump: bugs.abort_unknown_batches_without_epoch_bump,
+            end_transactions_without_epoch_bump: bugs.end_transactions_without_epoch_bump,
             accept_stale_producer_epoch: bugs.accept_stale_producer_epoch,
             // Not a scenario switch: only the duplication tests turn dedup off.
             handle_duplicate_requests: false,

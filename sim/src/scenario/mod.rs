@@ -135,9 +135,10 @@ pub struct Bugs {
     /// 7: a transaction coordinator aborts a timed-out transaction under the producer's current
     /// epoch instead of bumping it, so the producer it timed out is not fenced.
     pub keep_producer_epoch_on_transaction_timeout: bool,
-    /// 8: a transactional producer aborts a transaction with a batch of unknown fate under the
-    /// same epoch (no KIP-890 bump), so the late batch lands in its next transaction.
-    pub abort_unknown_batches_without_epoch_bump: bool,
+    /// 8: a transaction coordinator ends transactions under the producer's epoch (no KIP-890
+    /// part 2 bump), so a late batch, or a late copy of an EndTxn, acts on the producer's next
+    /// transaction.
+    pub end_transactions_without_epoch_bump: bool,
     /// 7, at the partitions: a leader appends batches of a fenced producer epoch instead of
     /// refusing them, so a fenced producer keeps writing.
     pub accept_stale_producer_epoch: bool,
