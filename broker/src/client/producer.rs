@@ -86,6 +86,11 @@ pub struct ProducerConfig {
     pub transaction_state_partitions: u32,
     /// A transactional producer aborts one transaction in this many on purpose (0: never).
     pub abort_one_in: u32,
+    /// A transactional producer fenced by a newer instance of its id (PRODUCER_FENCED) asks for
+    /// an epoch again only after this long. Kafka's producer takes the fence as fatal and its
+    /// application is restarted, by a supervisor, after a delay; restarted at once, two live
+    /// instances of one id fence each other in turn, each before its transaction can finish.
+    pub fenced_restart_backoff_ns: u64,
 }
 
 impl ProducerConfig {
@@ -110,6 +115,7 @@ impl ProducerConfig {
             transaction_timeout_ns: 20_000_000_000,
             transaction_state_partitions: 1,
             abort_one_in: 0,
+            fenced_restart_backoff_ns: 1_000_000_000,
         }
     }
 }
@@ -382,6 +388,10 @@ impl Producer {
                 self.refresh_metadata(now_ns, output);
             }
             Reaction::Renew => self.identity.renew(now_ns),
+            Reaction::Fenced => {
+                let retry_at_ns = now_ns + self.config.fenced_restart_backoff_ns;
+                self.identity.renew(retry_at_ns);
+            }
             Reaction::Adopt { producer_id, epoch } => self.identity.adopt(producer_id, epoch),
         }
     }
@@ -852,7 +862,7 @@ impl Producer {
             };
             deadlines.push(due_ns);
         }
-        // An id is asked for while idle, or while fencing a transaction.
+        // An id is asked for while idle.
         let id_deadline_ns = self
             .asks_for_id()
             .then(|| self.identity.deadline_ns(self.config.request_timeout_ns))
@@ -1389,6 +1399,35 @@ mod tests {
         assert_eq!(*kind, EventKind::Fail);
         let add = next_transaction(&mut driven);
         assert_eq!(add.producer_epoch, 4);
+    }
+
+    /// A producer fenced by a newer instance of its id starts again only after the restart
+    /// backoff, so that two live instances of one id leave each other time to finish a
+    /// transaction.
+    #[test]
+    fn a_fenced_transactional_producer_asks_for_an_epoch_again_after_the_restart_backoff() {
+        let (mut driven, output) = transactional(0);
+        let add = to_coordinator(&output);
+        let output = driven.deliver(txn_answer(&add, Err(TxnError::ProducerFenced)));
+        let fenced_ns = driven.now_ns;
+        assert_eq!(events(&output)[0].0, EventKind::Fail);
+        let backoff_ns = ProducerConfig::new(1, 0, TOPIC, Acks::All, 1).fenced_restart_backoff_ns;
+        let asked_ns = loop {
+            let output = driven.fire_timer();
+            let asks = output.iter().any(|output| {
+                matches!(
+                    output,
+                    Output::Send {
+                        message: Message::InitTxnProducerId(_),
+                        ..
+                    }
+                )
+            });
+            if asks {
+                break driven.now_ns;
+            }
+        };
+        assert_eq!(asked_ns, fenced_ns + backoff_ns);
     }
 
     /// After NOT_COORDINATOR, a transactional producer refreshes its metadata at most once per

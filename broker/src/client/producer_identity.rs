@@ -166,12 +166,13 @@ impl ProducerIdentity {
         }
     }
 
-    /// Forgets the id and the numbering; the next batch waits for a fresh id.
-    pub(crate) fn renew(&mut self, now_ns: u64) {
+    /// Forgets the id and the numbering; the next batch waits for a fresh id, asked for from
+    /// `retry_at_ns` on.
+    pub(crate) fn renew(&mut self, retry_at_ns: u64) {
         if self.is_idempotent() {
             self.state = State::Wanted {
                 in_flight: None,
-                retry_at_ns: now_ns,
+                retry_at_ns,
             };
             self.sequences.clear();
         }

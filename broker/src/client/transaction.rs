@@ -59,6 +59,9 @@ pub(crate) enum Reaction {
     RefreshMetadata,
     /// The producer's epoch is no longer usable: ask for a new one.
     Renew,
+    /// A newer instance of the transactional id fenced the producer: ask for a new epoch, but
+    /// only after the restart backoff (see [`super::producer::ProducerConfig`]).
+    Fenced,
     /// The transaction ended: run the next one as this producer id and epoch.
     Adopt {
         producer_id: u64,
@@ -236,13 +239,15 @@ impl Transaction {
                 self.phase = Phase::Done(Completion::Aborted);
                 Reaction::Renew
             }
-            (Err(_), Phase::Ending(TransactionOutcome::Commit)) => {
-                self.phase = Phase::Done(Completion::Unknown);
-                Reaction::Renew
-            }
-            (Err(_), _) => {
-                self.phase = Phase::Done(Completion::Aborted);
-                Reaction::Renew
+            (Err(error), phase) => {
+                self.phase = Phase::Done(match phase {
+                    Phase::Ending(TransactionOutcome::Commit) => Completion::Unknown,
+                    _ => Completion::Aborted,
+                });
+                match error {
+                    TxnError::ProducerFenced => Reaction::Fenced,
+                    _ => Reaction::Renew,
+                }
             }
             (Ok(answer), phase) => {
                 unreachable!("answer {answer:?} to a request in flight in phase {phase:?}")
@@ -372,19 +377,32 @@ mod tests {
         let add = send(&mut adding, 0, &mut request_ids);
         assert_eq!(
             adding.on_answer(add, Err(&TxnError::ProducerFenced), 1, 5),
-            Reaction::Renew
+            Reaction::Fenced
         );
         assert_eq!(adding.phase(), Phase::Done(Completion::Aborted));
 
-        for (refusal, completion) in [
-            (TxnError::ProducerFenced, Completion::Unknown),
-            (TxnError::InvalidTxnState, Completion::Aborted),
+        for (refusal, completion, reaction) in [
+            (
+                TxnError::ProducerFenced,
+                Completion::Unknown,
+                Reaction::Fenced,
+            ),
+            (
+                TxnError::InvalidTxnState,
+                Completion::Aborted,
+                Reaction::Renew,
+            ),
+            (
+                TxnError::InvalidProducerIdMapping,
+                Completion::Unknown,
+                Reaction::Renew,
+            ),
         ] {
             let mut ending = Transaction::new(vec![0], false, 0, 100);
             ending.phase = Phase::Producing;
             ending.records_resolved(true, 0, 100);
             let end = send(&mut ending, 0, &mut request_ids);
-            assert_eq!(ending.on_answer(end, Err(&refusal), 1, 5), Reaction::Renew);
+            assert_eq!(ending.on_answer(end, Err(&refusal), 1, 5), reaction);
             assert_eq!(ending.phase(), Phase::Done(completion), "{refusal:?}");
         }
     }
