@@ -18,6 +18,10 @@
 //!   earlier ones. A write whose outcome is unknown (timed out after its append) keeps the id
 //!   busy until the replay passed everything the log held when the outcome was learnt: it may
 //!   still land, and a transition computed without it could contradict it.
+//! - **Every EndTxn ends its transaction in a new producer epoch** (KIP-890 part 2,
+//!   [`super::state`]): the answer hands the producer that epoch (or a new producer id once the
+//!   epochs run out), a retry is answered the same, and a stale copy is fenced. Zoo 8
+//!   (`end_transactions_without_epoch_bump`) keeps the epoch.
 //! - **Markers** ([`super::markers`]): once a `Prepare*` transition is replayed (and the
 //!   partition loaded), the coordinator has every touched partition's leader write the marker,
 //!   retries until each did, then writes `Complete*`.

@@ -10,9 +10,10 @@
 //!   partition refuses a marker below the last one it took for the producer, so a marker
 //!   request that was sent again (its first copy delayed, not lost) can never land late: the
 //!   copy that was answered carries a higher attempt. Without it, the delayed copy could end the
-//!   producer's next transaction in that partition (zoo 8, torn transactions): two transactions
-//!   of one producer epoch differ in nothing else. A coordinator of a newer leader epoch is
-//!   above every attempt of an older one.
+//!   producer's next transaction in that partition (zoo 8, torn transactions): a marker carries
+//!   the epoch its transaction's end handed over, which is also the epoch of the producer's
+//!   next batches there, so the partition could not tell it was late. A coordinator of a newer leader epoch is above every
+//!   attempt of an older one.
 //! - TRANSACTION_COORDINATOR_FENCED from a newer leader epoch means a newer coordinator exists:
 //!   this one stops (it will resign once its metadata shows it). From its own leader epoch it
 //!   means an earlier incarnation of this coordinator (a restarted broker) used higher attempts:
