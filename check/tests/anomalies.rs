@@ -97,6 +97,46 @@ fn unseen_stays_silent_for_failed_and_indeterminate_sends() {
     assert_clean(&history.check_default());
 }
 
+/// An indeterminate transaction one of whose records was read committed; its other record,
+/// never read by consumers that drained everything, is unseen (a torn transaction).
+#[test]
+fn unseen_fires_for_the_unread_record_of_an_indeterminate_transaction_that_committed() {
+    let mut history = History::new();
+    let txn = Txn {
+        sends: vec![("k1", 1, 0), ("k2", 2, 0)],
+        ..Txn::default()
+    };
+    history.txn(0, None, "info", txn);
+    history.poll_ok(1, &[("k1", &[(0, 1)])]);
+    let config = check::CheckConfig {
+        drained: true,
+        ..Default::default()
+    };
+    let report = history.check(&config);
+    assert_fires(&report, Unseen);
+    assert!(!report.valid);
+}
+
+/// An indeterminate transaction read whole, or not at all (it may have aborted), is not torn.
+#[test]
+fn unseen_stays_silent_for_an_indeterminate_transaction_read_whole_or_not_at_all() {
+    let config = check::CheckConfig {
+        drained: true,
+        ..Default::default()
+    };
+    let txn = || Txn {
+        sends: vec![("k1", 1, 0), ("k2", 2, 0)],
+        ..Txn::default()
+    };
+    let mut whole = History::new();
+    whole.txn(0, None, "info", txn());
+    whole.poll_ok(1, &[("k1", &[(0, 1)]), ("k2", &[(0, 2)])]);
+    assert_clean(&whole.check(&config));
+    let mut unread = History::new();
+    unread.txn(0, None, "info", txn());
+    assert_clean(&unread.check(&config));
+}
+
 // ---------------------------------------------------------------- duplicate
 
 /// One poll sees the same value twice at two offsets (a retried batch appended twice).

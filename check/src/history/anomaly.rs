@@ -151,7 +151,9 @@ pub struct Observation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MissingWrite {
     pub key: String,
-    pub offset: u64,
+    /// `None` for a record of a transaction known committed only because another of its records
+    /// was read (its producer never learnt the offsets).
+    pub offset: Option<u64>,
     pub value: i64,
     pub writer: Option<OperationRef>,
     /// For `lost-write`: the highest record of the key that was read.

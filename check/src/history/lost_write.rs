@@ -67,7 +67,7 @@ fn analyse_key(
             findings.add(AnomalyKind::LostWrite, || {
                 Witness::MissingWrite(MissingWrite {
                     key: context.key_name(key),
-                    offset: entry.offset,
+                    offset: Some(entry.offset),
                     value: entry.value,
                     writer: context
                         .writer_of(entry.value)
