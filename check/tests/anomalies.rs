@@ -56,6 +56,14 @@ fn lost_write_stays_silent_over_sparse_offsets() {
 
 // ---------------------------------------------------------------- unseen
 
+/// The configuration of a run whose consumers drained every key: unseen records are violations.
+fn drained() -> check::CheckConfig {
+    check::CheckConfig {
+        drained: true,
+        ..Default::default()
+    }
+}
+
 #[test]
 fn unseen_fires_for_an_acknowledged_record_nobody_polled() {
     let mut history = History::new();
@@ -71,11 +79,7 @@ fn unseen_fires_for_the_tail_above_the_last_read_and_is_a_violation_when_drained
     let mut history = History::new();
     history.send_ok(0, &[("k", 1, 0), ("k", 2, 1)]);
     history.poll_ok(1, &[("k", &[(0, 1)])]);
-    let config = check::CheckConfig {
-        drained: true,
-        ..Default::default()
-    };
-    let report = history.check(&config);
+    let report = history.check(&drained());
     assert_fires(&report, Unseen);
     assert!(!report.valid);
 }
@@ -108,11 +112,7 @@ fn unseen_fires_for_the_unread_record_of_an_indeterminate_transaction_that_commi
     };
     history.txn(0, None, "info", txn);
     history.poll_ok(1, &[("k1", &[(0, 1)])]);
-    let config = check::CheckConfig {
-        drained: true,
-        ..Default::default()
-    };
-    let report = history.check(&config);
+    let report = history.check(&drained());
     assert_fires(&report, Unseen);
     assert!(!report.valid);
 }
@@ -120,10 +120,6 @@ fn unseen_fires_for_the_unread_record_of_an_indeterminate_transaction_that_commi
 /// An indeterminate transaction read whole, or not at all (it may have aborted), is not torn.
 #[test]
 fn unseen_stays_silent_for_an_indeterminate_transaction_read_whole_or_not_at_all() {
-    let config = check::CheckConfig {
-        drained: true,
-        ..Default::default()
-    };
     let txn = || Txn {
         sends: vec![("k1", 1, 0), ("k2", 2, 0)],
         ..Txn::default()
@@ -131,10 +127,10 @@ fn unseen_stays_silent_for_an_indeterminate_transaction_read_whole_or_not_at_all
     let mut whole = History::new();
     whole.txn(0, None, "info", txn());
     whole.poll_ok(1, &[("k1", &[(0, 1)]), ("k2", &[(0, 2)])]);
-    assert_clean(&whole.check(&config));
+    assert_clean(&whole.check(&drained()));
     let mut unread = History::new();
     unread.txn(0, None, "info", txn());
-    assert_clean(&unread.check(&config));
+    assert_clean(&unread.check(&drained()));
 }
 
 // ---------------------------------------------------------------- duplicate

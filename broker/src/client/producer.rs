@@ -986,7 +986,7 @@ mod tests {
 
     use crate::log::ProducerSequence;
     use crate::message::txn::{
-        AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnResponse,
+        AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse,
         InitTxnProducerIdResponse,
     };
     use crate::message::{
@@ -1324,22 +1324,34 @@ mod tests {
         assert_eq!((stamp.producer_epoch, stamp.base_sequence), (4, 0));
     }
 
+    /// The first message among `output`'s sends that `pick` takes.
+    fn first_send<T>(output: &[Output], pick: impl Fn(&Message) -> Option<T>) -> Option<T> {
+        output.iter().find_map(|output| match output {
+            Output::Send { message, .. } => pick(message),
+            _ => None,
+        })
+    }
+
+    fn end_txn(message: &Message) -> Option<EndTxnRequest> {
+        match message {
+            Message::EndTxn(request) => Some(request.clone()),
+            _ => None,
+        }
+    }
+
+    fn init_txn_producer_id(message: &Message) -> Option<()> {
+        matches!(message, Message::InitTxnProducerId(_)).then_some(())
+    }
+
     /// Fires the producer's timers until its next transaction asks to add its partitions.
     fn next_transaction(driven: &mut Driven) -> AddPartitionsToTxnRequest {
-        for _ in 0..100 {
-            let output = driven.fire_timer();
-            let add = output.iter().find_map(|output| match output {
-                Output::Send {
-                    message: Message::AddPartitionsToTxn(request),
-                    ..
-                } => Some(request.clone()),
-                _ => None,
-            });
-            if let Some(add) = add {
-                return add;
-            }
-        }
-        panic!("no next transaction");
+        let add = |message: &Message| match message {
+            Message::AddPartitionsToTxn(request) => Some(request.clone()),
+            _ => None,
+        };
+        (0..100)
+            .find_map(|_| first_send(&driven.fire_timer(), add))
+            .expect("a next transaction")
     }
 
     #[test]
@@ -1371,24 +1383,9 @@ mod tests {
         the_produce(&output);
         let end = loop {
             let output = driven.fire_timer();
-            let asks_epoch = output.iter().any(|output| {
-                matches!(
-                    output,
-                    Output::Send {
-                        message: Message::InitTxnProducerId(_),
-                        ..
-                    }
-                )
-            });
+            let asks_epoch = first_send(&output, init_txn_producer_id).is_some();
             assert!(!asks_epoch, "no new epoch asked: {output:?}");
-            let end = output.iter().find_map(|output| match output {
-                Output::Send {
-                    message: Message::EndTxn(request),
-                    ..
-                } => Some(request.clone()),
-                _ => None,
-            });
-            if let Some(end) = end {
+            if let Some(end) = first_send(&output, end_txn) {
                 break end;
             }
         };
@@ -1413,17 +1410,7 @@ mod tests {
         assert_eq!(events(&output)[0].0, EventKind::Fail);
         let backoff_ns = ProducerConfig::new(1, 0, TOPIC, Acks::All, 1).fenced_restart_backoff_ns;
         let asked_ns = loop {
-            let output = driven.fire_timer();
-            let asks = output.iter().any(|output| {
-                matches!(
-                    output,
-                    Output::Send {
-                        message: Message::InitTxnProducerId(_),
-                        ..
-                    }
-                )
-            });
-            if asks {
+            if first_send(&driven.fire_timer(), init_txn_producer_id).is_some() {
                 break driven.now_ns;
             }
         };
