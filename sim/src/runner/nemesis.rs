@@ -16,13 +16,16 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::distribution::Ratio;
+use crate::distribution::{Latency, Ratio};
 use crate::scenario::{Duration, Fault, Nemesis, NemesisKind, SignedDuration, Target};
 
 /// Mean gaps between two faults of one kind, one drawn per enabled kind.
 const MEAN_GAPS_MS: [u64; 4] = [500, 1_000, 2_000, 5_000];
 /// How long a fault lasts before its undo, at most.
 const FAULT_DURATION_MS_MAX: u64 = 3_000;
+/// The slowest of a network fault's slow packets (its latency's tail), drawn up to this: past
+/// the clients' 2 s request timeout, so that a retry can overtake its first copy.
+const SLOW_PACKET_MS_MAX: u64 = 3_000;
 
 /// One enabled kind and its intensity.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -171,7 +174,7 @@ fn faults_of(
             let reordering = Some(Ratio::new(rng.random_range(0..=10), 100));
             let fault = Fault::Network {
                 at,
-                latency: None,
+                latency: slow_packets(rng),
                 loss,
                 duplication,
                 reordering,
@@ -181,6 +184,22 @@ fn faults_of(
     };
     let undo = undo.filter(|undo| undo.at() <= fault_phase);
     std::iter::once(fault).chain(undo).collect()
+}
+
+/// In half the network faults, a long latency tail: a few packets in a thousand are late by up
+/// to [`SLOW_PACKET_MS_MAX`], longer than a request timeout, so that requests are retried while
+/// their first copy is still on its way and lands after the retry (a stale EndTxn, a stale
+/// fetch). Otherwise the scenario's latency stays.
+fn slow_packets(rng: &mut ChaCha8Rng) -> Option<Latency> {
+    if !rng.random_ratio(1, 2) {
+        return None;
+    }
+    Some(Latency::LongTail {
+        min_ns: 1_000_000,
+        max_ns: 5_000_000,
+        tail: Ratio::new(rng.random_range(1..=10), 1_000),
+        tail_max_ns: rng.random_range(500..=SLOW_PACKET_MS_MAX) * 1_000_000,
+    })
 }
 
 fn clock_fault(at: Duration, target: Target, rng: &mut ChaCha8Rng) -> Fault {
@@ -319,6 +338,40 @@ mod tests {
             subsets.len() >= 20,
             "swarm: many different subsets, got {}",
             subsets.len()
+        );
+    }
+
+    /// Some network faults keep the scenario's latency and some add slow packets, late past a
+    /// request timeout at worst, so that retries overtake first copies.
+    #[test]
+    fn half_the_network_faults_bring_slow_packets() {
+        let network = Nemesis {
+            kinds: vec![NemesisKind::Network],
+        };
+        let phase = Duration::from_secs(20);
+        let (mut plain, mut slow, mut late_past_timeout) = (0, 0, 0);
+        for seed in 0..64 {
+            let drawn = plan(&network, 3, phase, &mut stream(seed, Stream::Nemesis));
+            for fault in &drawn.faults {
+                match fault {
+                    Fault::Network { latency: None, .. } => plain += 1,
+                    Fault::Network {
+                        latency: Some(Latency::LongTail { tail_max_ns, .. }),
+                        ..
+                    } => {
+                        slow += 1;
+                        assert!(*tail_max_ns <= SLOW_PACKET_MS_MAX * 1_000_000);
+                        late_past_timeout += usize::from(*tail_max_ns > 2_000_000_000);
+                    }
+                    Fault::Network { latency, .. } => panic!("unexpected latency {latency:?}"),
+                    _ => {}
+                }
+            }
+        }
+        assert!(plain > 0 && slow > 0, "{plain} plain, {slow} slow");
+        assert!(
+            late_past_timeout > 0,
+            "some tails outlast a 2 s request timeout"
         );
     }
 

@@ -347,7 +347,8 @@ pub enum NemesisKind {
     Clock,
     /// Fail a broker's syncs, or reject its writes, for a while.
     Disk,
-    /// Loss, duplication and reordering rates for a while, or one link held then released.
+    /// Loss, duplication and reordering rates (and in half of them slow packets: a long latency
+    /// tail) for a while, or one link held then released.
     Network,
 }
 
