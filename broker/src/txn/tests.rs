@@ -21,7 +21,7 @@ use crate::replica::test_support::{follower_role, leader_role};
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
 use crate::txn::coordinator::state_topic;
-use crate::txn::records::transaction_key;
+use crate::txn::records::{encode_transition, transaction_key};
 use crate::txn::state::{TransactionMetadata, TransactionState};
 use crate::txn::{TRANSACTION_STATE_TOPIC, TransactionsConfig};
 use crate::{ClusterConfig, Storage};
@@ -448,6 +448,71 @@ fn zoo_8_a_delayed_copy_of_the_last_end_txn_ends_the_next_transaction() {
     assert_eq!(next_epoch, 0);
     assert_eq!(answer, Ok((PRODUCER_ID, 0)));
     assert_eq!(state.state, TransactionState::PrepareCommit);
+}
+
+/// When a transaction's end would reach the last epoch of its producer id, the producer goes on
+/// under a new id: the markers fence the old id's last epoch, the answer hands over the new id at
+/// epoch 0, the completion moves the transactional id to it, and a retry of the EndTxn under the
+/// old id is still answered.
+#[test]
+fn an_end_at_the_last_epoch_hands_the_producer_a_new_producer_id() {
+    let old_id = PRODUCER_ID + 100; // Written by an earlier coordinator: never handed out here.
+    let last_but_one = u16::MAX - 1;
+    let empty = TransactionMetadata {
+        producer_id: old_id,
+        producer_epoch: last_but_one - 1,
+        state: TransactionState::Empty,
+        partitions: Vec::new(),
+        timeout_ns: TIMEOUT_NS,
+        ended_by: None,
+        next_producer_id: None,
+    };
+    let mut log = empty_log();
+    let records = encode_transition(transaction_key(ID), &empty);
+    log.append_as_leader(LEADER_EPOCH, records)
+        .expect("appended");
+    let mut node = coordinator_over(log, LEADER_EPOCH, BugsConfig::default());
+    replicate(&mut node);
+    let init = replicated_answer(&mut node, init_request(1, TIMEOUT_NS));
+    assert_eq!(init, Ok((old_id, last_but_one)));
+    let add = add_request(2, old_id, last_but_one, &[("t", 0)]);
+    assert_eq!(replicated_answer(&mut node, add), Ok((0, 0)));
+    let end = |request_id| {
+        Message::EndTxn(EndTxnRequest {
+            request_id,
+            transactional_id: ID.to_owned(),
+            producer_id: old_id,
+            producer_epoch: last_but_one,
+            outcome: Commit,
+        })
+    };
+    let new_id = PRODUCER_ID; // The first id this node hands out.
+    assert_eq!(replicated_answer(&mut node, end(3)), Ok((new_id, 0)));
+    let markers = take_sent(&mut node).markers;
+    assert!(!markers.is_empty());
+    for sent in &markers {
+        let marker = sent.1.marker;
+        assert_eq!(
+            (marker.producer_id, marker.producer_epoch),
+            (old_id, u16::MAX)
+        );
+        acknowledge(&mut node, sent, Ok(1));
+    }
+    replicate(&mut node);
+    let completed = state_of(&node).expect("known");
+    assert_eq!(completed.state, TransactionState::CompleteCommit);
+    assert_eq!(
+        (completed.producer_id, completed.producer_epoch),
+        (new_id, 0)
+    );
+    deliver(&mut node, CLIENT, end(4));
+    assert_eq!(
+        answer(&mut node),
+        Ok((new_id, 0)),
+        "a retry under the old id"
+    );
+    let next = add_request(5, new_id, 0, &[("t", 1)]);
+    assert_eq!(replicated_answer(&mut node, next), Ok((0, 0)));
 }
 
 #[test]
