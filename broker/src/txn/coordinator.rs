@@ -33,6 +33,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use crate::broker::BrokerSession;
 use crate::group::OFFSETS_TOPIC;
 use crate::message::txn::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse,
@@ -49,7 +50,7 @@ use crate::txn::records::{
     transaction_key,
 };
 use crate::txn::state::{
-    EndEpoch, EndRequest, InitTransition, TransactionMetadata, TransactionState, add_partitions,
+    EndEpoch, InitTransition, TransactionMetadata, TransactionState, add_partitions,
     end_transaction, init_producer_id,
 };
 use crate::txn::{TRANSACTION_STATE_TOPIC, transaction_partition_for};
@@ -223,6 +224,16 @@ fn timeout_abort(metadata: &TransactionMetadata, keep_epoch: bool) -> Transactio
         };
     }
     aborted
+}
+
+/// A fresh producer id from `broker` (a new transactional id's, or one whose epochs ran out);
+/// COORDINATOR_NOT_AVAILABLE while it has none to hand out.
+fn producer_ids(broker: &mut BrokerSession) -> impl FnOnce() -> Result<u64, TxnError> + '_ {
+    || {
+        broker
+            .allocate_producer_id()
+            .ok_or(TxnError::CoordinatorNotAvailable)
+    }
 }
 
 /// The replica key of state partition `partition`.
@@ -440,12 +451,7 @@ impl Node {
                 reason: format!("the coordinator holds transactional_ids_max ({ids_max}) ids"),
             });
         }
-        let broker = &mut self.broker;
-        let allocate = || {
-            broker
-                .allocate_producer_id()
-                .ok_or(TxnError::CoordinatorNotAvailable)
-        };
+        let allocate = producer_ids(&mut self.broker);
         let transition = init_producer_id(current, request.transaction_timeout_ns, allocate)?;
         let (next, aborts_open) = match transition {
             InitTransition::Ready(next) => (next, false),
@@ -522,19 +528,9 @@ impl Node {
                     true => EndEpoch::Keep,
                     false => EndEpoch::Bump,
                 };
-                let ask = EndRequest {
-                    producer_id: request.producer_id,
-                    producer_epoch: request.producer_epoch,
-                    outcome: request.outcome,
-                };
                 let current = self.transactions.partitions[&partition].metadata(key);
-                let broker = &mut self.broker;
-                let allocate = || {
-                    broker
-                        .allocate_producer_id()
-                        .ok_or(TxnError::CoordinatorNotAvailable)
-                };
-                match end_transaction(current, ask, end_epoch, allocate)? {
+                let allocate = producer_ids(&mut self.broker);
+                match end_transaction(current, &request, end_epoch, allocate)? {
                     Some(next) => self.begin_transition(partition, key, next, answer),
                     None => {
                         let current = self.transactions.partitions[&partition].metadata(key);

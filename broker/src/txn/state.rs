@@ -34,7 +34,7 @@
 //! `next_producer_id` only in `Prepare*`, with `ended_by`.
 
 use crate::log::TransactionOutcome;
-use crate::message::txn::TxnError;
+use crate::message::txn::{EndTxnRequest, TxnError};
 use crate::topic::TopicName;
 
 /// Where a transactional id's transaction stands.
@@ -320,7 +320,7 @@ pub fn add_partitions(
 /// would be the last.
 pub fn end_transaction(
     current: Option<&TransactionMetadata>,
-    request: EndRequest,
+    request: &EndTxnRequest,
     end_epoch: EndEpoch,
     allocate_producer_id: impl FnOnce() -> Result<u64, TxnError>,
 ) -> Result<Option<TransactionMetadata>, TxnError> {
@@ -356,7 +356,7 @@ pub fn end_transaction(
 /// The open transaction `current` ended as `request` asks, in the epoch `end_epoch` says.
 fn ended(
     current: &TransactionMetadata,
-    request: EndRequest,
+    request: &EndTxnRequest,
     end_epoch: EndEpoch,
     allocate_producer_id: impl FnOnce() -> Result<u64, TxnError>,
 ) -> Result<Option<TransactionMetadata>, TxnError> {
@@ -380,14 +380,6 @@ fn ended(
         next_producer_id,
         ..current.clone()
     }))
-}
-
-/// What an EndTxn asks: who asks, and the outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EndRequest {
-    pub producer_id: u64,
-    pub producer_epoch: u16,
-    pub outcome: TransactionOutcome,
 }
 
 #[cfg(test)]
@@ -535,6 +527,17 @@ mod tests {
         );
     }
 
+    /// An EndTxn request from producer [`PRODUCER_ID`] at `epoch`.
+    fn end_request(epoch: u16, outcome: TransactionOutcome) -> EndTxnRequest {
+        EndTxnRequest {
+            request_id: 1,
+            transactional_id: "tx".to_owned(),
+            producer_id: PRODUCER_ID,
+            producer_epoch: epoch,
+            outcome,
+        }
+    }
+
     /// EndTxn from producer [`PRODUCER_ID`] at `epoch`.
     fn end(
         current: &TransactionMetadata,
@@ -542,12 +545,8 @@ mod tests {
         outcome: TransactionOutcome,
         end_epoch: EndEpoch,
     ) -> Result<Option<TransactionMetadata>, TxnError> {
-        let request = EndRequest {
-            producer_id: PRODUCER_ID,
-            producer_epoch: epoch,
-            outcome,
-        };
-        end_transaction(Some(current), request, end_epoch, no_allocation)
+        let request = end_request(epoch, outcome);
+        end_transaction(Some(current), &request, end_epoch, no_allocation)
     }
 
     #[test]
@@ -606,12 +605,8 @@ mod tests {
     #[test]
     fn an_end_at_the_last_epoch_moves_the_producer_to_a_new_id() {
         let open = metadata(TransactionState::Ongoing, u16::MAX - 1);
-        let request = EndRequest {
-            producer_id: PRODUCER_ID,
-            producer_epoch: u16::MAX - 1,
-            outcome: TransactionOutcome::Commit,
-        };
-        let prepared = end_transaction(Some(&open), request, EndEpoch::Bump, || Ok(91));
+        let request = end_request(u16::MAX - 1, TransactionOutcome::Commit);
+        let prepared = end_transaction(Some(&open), &request, EndEpoch::Bump, || Ok(91));
         let prepared = prepared.unwrap().expect("a write");
         prepared.check_invariants();
         assert_eq!(
@@ -624,9 +619,9 @@ mod tests {
         completed.check_invariants();
         assert_eq!((completed.producer_id, completed.producer_epoch), (91, 0));
         assert_eq!(completed.current_producer(), (91, 0));
-        let retry = end_transaction(Some(&completed), request, EndEpoch::Bump, no_allocation);
+        let retry = end_transaction(Some(&completed), &request, EndEpoch::Bump, no_allocation);
         assert_eq!(retry, Ok(None), "a retry under the old id");
-        let refused = end_transaction(Some(&open), request, EndEpoch::Bump, || {
+        let refused = end_transaction(Some(&open), &request, EndEpoch::Bump, || {
             Err(TxnError::CoordinatorNotAvailable)
         });
         assert_eq!(refused, Err(TxnError::CoordinatorNotAvailable));
