@@ -19,10 +19,11 @@
 //!   changes, KIP-320 fencing) and followers (divergence search, fetch loop), driven by the
 //!   committed metadata.
 //! - [`group`]: consumer groups: the coordinator (membership, rebalances, assignors), offsets
-//!   committed as records of the internal offsets topic and replayed after failover.
+//!   committed as records of the internal offsets topic and replayed after failover, offsets
+//!   committed inside a transaction (TxnOffsetCommit) taking effect with its commit marker.
 //! - [`txn`]: transactions (KIP-98): the transaction coordinator (the leader of the id's
-//!   partition of the internal transaction state topic): InitProducerId, AddPartitionsToTxn and
-//!   EndTxn as transitions appended to that partition with acks=all and replayed after failover,
+//!   partition of the internal transaction state topic): InitProducerId, AddPartitionsToTxn,
+//!   AddOffsetsToTxn and EndTxn as transitions appended to that partition with acks=all and replayed after failover,
 //!   commit and abort markers sent to every partition's leader, timeouts (the partition side is
 //!   in [`log`] and [`replica`]). Absent unless `ClusterConfig::transactions` is set.
 //! - [`client`]: sans-IO producer, assign-mode consumer, group consumer, and the history events

@@ -585,6 +585,7 @@ impl Node {
             Message::Heartbeat(request) => self.on_heartbeat(from, request),
             Message::LeaveGroup(request) => self.on_leave_group(request),
             Message::OffsetCommit(request) => self.on_offset_commit(from, request),
+            Message::TxnOffsetCommit(request) => self.on_txn_offset_commit(from, request),
             Message::OffsetFetch(request) => self.on_offset_fetch(from, request),
             Message::MetadataResponse(_)
             | Message::CreateTopicResponse { .. }
@@ -595,13 +596,16 @@ impl Node {
             | Message::JoinGroupResponse(_)
             | Message::HeartbeatResponse(_)
             | Message::OffsetCommitResponse(_)
+            | Message::TxnOffsetCommitResponse(_)
             | Message::OffsetFetchResponse(_) => {} // Meant for clients.
             Message::WriteTxnMarkersResponse(response) => self.on_markers_written(response),
             Message::InitTxnProducerId(request) => self.on_init_txn_producer_id(from, request),
             Message::AddPartitionsToTxn(request) => self.on_add_partitions_to_txn(from, request),
+            Message::AddOffsetsToTxn(request) => self.on_add_offsets_to_txn(from, request),
             Message::EndTxn(request) => self.on_end_txn(from, request),
             Message::InitTxnProducerIdResponse(_)
             | Message::AddPartitionsToTxnResponse(_)
+            | Message::AddOffsetsToTxnResponse(_)
             | Message::EndTxnResponse(_) => {} // Meant for clients.
         }
     }

@@ -24,7 +24,8 @@ pub struct GroupsConfig {
     /// Most partitions one OffsetCommit names (at most the log's batch limit: one commit is one
     /// batch).
     pub commit_offsets_max: u32,
-    /// Most commits a coordinator holds waiting for the high watermark.
+    /// Most commits a coordinator holds waiting for the high watermark; also the most open
+    /// transactions whose commits (TxnOffsetCommit) one offsets partition holds.
     pub pending_commits_max: u32,
     /// The session timeouts a member may ask for (Kafka's `group.min/max.session.timeout.ms`).
     pub session_timeout_min_ns: u64,

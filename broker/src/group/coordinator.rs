@@ -20,24 +20,29 @@
 //!   member, and an old generation would be current again.
 //! - **Fencing**: a commit must come from a current member in the current generation (zoo 11,
 //!   `accept_stale_generation_commits`, accepts any).
+//! - **Commits inside transactions** ([`super::transactional`]) take the same path, stamped with
+//!   their producer's transaction; the replay ([`super::offsets`]) holds them until the
+//!   transaction's marker reaches the offsets partition.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::group::config::OFFSETS_TOPIC;
+use crate::group::offsets::CommittedOffsets;
 use crate::group::state::Group;
 use crate::group::{
     commit_key, commit_record_value, committed_offset_of, offsets_partition_for_group,
 };
-use crate::log::Record;
+use crate::log::{BatchTransaction, ProducerStamp, Record};
 use crate::message::group::{
-    GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse,
-    LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse,
+    CommittedOffset, GroupError, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetFetchRequest, OffsetFetchResponse, TxnOffsetCommitResponse,
 };
 use crate::message::{DataError, Message, ProduceResponse};
 use crate::node::{Node, Observation};
 use crate::perturb::Site;
+use crate::replica::produce::SelfProduced;
 use crate::storage::PartitionKey;
 use crate::topic::TopicName;
 
@@ -64,9 +69,8 @@ pub(crate) struct OffsetsPartition {
     loaded_end_offset: u64,
     /// The next log offset to apply to `offsets`.
     applied_offset: u64,
-    /// Commit key ([`commit_key`]) -> commit record value ([`commit_record_value`]), replayed
-    /// from the log.
-    offsets: BTreeMap<u64, u64>,
+    /// The committed offsets, replayed from the log.
+    pub(super) offsets: CommittedOffsets,
     groups: BTreeMap<String, Group>,
     /// Every member id and generation of this coordinator is above this.
     ids_base: u64,
@@ -74,13 +78,15 @@ pub(crate) struct OffsetsPartition {
 }
 
 #[derive(Debug)]
-struct PendingCommit {
-    from: u32,
-    request_id: u64,
-    group: String,
-    partition: u32,
+pub(super) struct PendingCommit {
+    pub(super) from: u32,
+    pub(super) request_id: u64,
+    pub(super) group: String,
+    pub(super) partition: u32,
     /// The commit keys ([`commit_key`]) it writes: an OffsetFetch of one of them waits for it.
-    keys: Vec<u64>,
+    pub(super) keys: Vec<u64>,
+    /// A TxnOffsetCommit's (answered as one), not an OffsetCommit's.
+    pub(super) transactional: bool,
 }
 
 impl OffsetsPartition {
@@ -112,7 +118,7 @@ fn offsets_topic() -> TopicName {
 }
 
 /// The replica key of offsets partition `partition`.
-fn offsets_key(partition: u32) -> PartitionKey {
+pub(super) fn offsets_key(partition: u32) -> PartitionKey {
     (offsets_topic(), partition)
 }
 
@@ -174,7 +180,7 @@ impl Node {
 
     /// Drops a partition's groups; commits waiting on it end with an unknown outcome (the
     /// replica dropped their produce requests).
-    fn resign_coordinator(&mut self, partition: u32) {
+    pub(super) fn resign_coordinator(&mut self, partition: u32) {
         let coordinator = self
             .groups
             .partitions
@@ -199,7 +205,7 @@ impl Node {
         }
     }
 
-    fn start_coordinator(&mut self, partition: u32, leader_epoch: u64) {
+    pub(super) fn start_coordinator(&mut self, partition: u32, leader_epoch: u64) {
         let key = offsets_key(partition);
         let log = &self.replicas.partitions[&key].log;
         let applied_offset = if self.config.bugs.drop_group_state_on_failover {
@@ -219,7 +225,7 @@ impl Node {
             leader_epoch,
             loaded_end_offset: log.log_end_offset(),
             applied_offset,
-            offsets: BTreeMap::new(),
+            offsets: CommittedOffsets::default(),
             groups: BTreeMap::new(),
             ids_base,
             member_id_next: 0,
@@ -244,13 +250,7 @@ impl Node {
             if batch.base_offset >= high_watermark {
                 break;
             }
-            for (offset, record) in batch.records_with_offsets() {
-                if offset < from || offset >= high_watermark {
-                    continue;
-                }
-                let commit = record.key.expect("offset commit records are keyed");
-                coordinator.offsets.insert(commit, record.value);
-            }
+            coordinator.offsets.apply(batch, from, high_watermark);
         }
         coordinator.applied_offset = high_watermark;
     }
@@ -416,23 +416,51 @@ impl Node {
         from: u32,
         request: &OffsetCommitRequest,
     ) -> Result<(), GroupError> {
-        let partition = self.coordinator_for(&request.group)?;
+        let partition = self.check_commit(
+            &request.group,
+            request.member_id,
+            request.generation,
+            &request.offsets,
+        )?;
+        let pending = PendingCommit {
+            from,
+            request_id: request.request_id,
+            group: request.group.clone(),
+            partition,
+            keys: Vec::new(),
+            transactional: false,
+        };
+        self.append_commit_batch(pending, &request.offsets, ProducerStamp::NONE);
+        Ok(())
+    }
+
+    /// The checks every commit passes, plain or transactional: this broker coordinates the group,
+    /// the commit's size is within the limits, its member is current in its generation (zoo 11,
+    /// `accept_stale_generation_commits`, accepts any), and there is room for one more pending
+    /// commit. The offsets partition of the group, if it passes.
+    pub(super) fn check_commit(
+        &mut self,
+        group_name: &str,
+        member_id: u64,
+        generation: u64,
+        offsets: &[(String, u32, CommittedOffset)],
+    ) -> Result<u32, GroupError> {
+        let partition = self.coordinator_for(group_name)?;
         let limits = self.config.groups.clone().expect("coordinating");
-        if request.offsets.is_empty() || request.offsets.len() > limits.commit_offsets_max as usize
-        {
+        if offsets.is_empty() || offsets.len() > limits.commit_offsets_max as usize {
             return Err(GroupError::InvalidCommitOffsetSize);
         }
         if !self.config.bugs.accept_stale_generation_commits {
             let coordinator = &self.groups.partitions[&partition];
             let group = coordinator
                 .groups
-                .get(&request.group)
+                .get(group_name)
                 .ok_or(GroupError::UnknownMemberId)?;
-            let fenced = group.check_member(request.member_id, request.generation);
+            let fenced = group.check_member(member_id, generation);
             if fenced.is_err() {
                 self.observe(Observation::CommitFenced {
-                    group: request.group.clone(),
-                    generation: request.generation,
+                    group: group_name.to_owned(),
+                    generation,
                 });
             }
             fenced?;
@@ -440,27 +468,50 @@ impl Node {
         if self.groups.pending_commits.len() >= limits.pending_commits_max as usize {
             return Err(GroupError::CoordinatorNotAvailable);
         }
-        let records: Vec<Record> = request
-            .offsets
+        Ok(partition)
+    }
+
+    /// Whether offsets partition `partition` may take offsets of `producer_id`'s transaction: its
+    /// replay holds some already, or holds fewer open transactions than
+    /// `groups.pending_commits_max` (which bounds the transactions a replay holds as it bounds the
+    /// commits in flight).
+    pub(super) fn may_hold_transaction(&self, partition: u32, producer_id: u64) -> bool {
+        let limits = self.config.groups.as_ref().expect("coordinating");
+        let offsets = &self.groups.partitions[&partition].offsets;
+        offsets.holds_transaction_of(producer_id)
+            || offsets.open_transactions() < limits.pending_commits_max as usize
+    }
+
+    /// Appends `offsets` as one batch of the offsets partition (stamped with `producer`'s
+    /// transaction, if any), answered to `pending` once the high watermark passes it.
+    pub(super) fn append_commit_batch(
+        &mut self,
+        mut pending: PendingCommit,
+        offsets: &[(String, u32, CommittedOffset)],
+        producer: ProducerStamp,
+    ) {
+        let records: Vec<Record> = offsets
             .iter()
             .map(|(topic, topic_partition, committed)| Record {
-                key: Some(commit_key(&request.group, topic, *topic_partition)),
+                key: Some(commit_key(&pending.group, topic, *topic_partition)),
                 value: commit_record_value(*committed),
             })
             .collect();
+        pending.keys = records.iter().filter_map(|record| record.key).collect();
+        let partition = pending.partition;
         let produce_id = self.next_request_id();
-        self.groups.pending_commits.insert(
-            produce_id,
-            PendingCommit {
-                from,
-                request_id: request.request_id,
-                group: request.group.clone(),
-                partition,
-                keys: records.iter().filter_map(|record| record.key).collect(),
-            },
-        );
-        self.produce_to_self(produce_id, offsets_topic(), partition, records);
-        Ok(())
+        self.groups.pending_commits.insert(produce_id, pending);
+        let transaction = if producer.is_none() {
+            BatchTransaction::None
+        } else {
+            BatchTransaction::Data
+        };
+        let batch = SelfProduced {
+            records,
+            producer,
+            transaction,
+        };
+        self.produce_batch_to_self(produce_id, offsets_topic(), partition, batch);
     }
 
     /// The offsets partition's answer to a commit's append (only this node produces to it).
@@ -481,43 +532,57 @@ impl Node {
             Err(DataError::NotLeader { .. } | DataError::FencedLeaderEpoch { .. }) => {
                 Err(GroupError::NotCoordinator)
             }
+            Err(DataError::InvalidProducerEpoch { .. }) => Err(GroupError::InvalidProducerEpoch),
             Err(_) => Err(GroupError::CoordinatorNotAvailable),
         };
         self.answer_commit(pending, result);
     }
 
     fn answer_commit(&mut self, pending: PendingCommit, result: Result<(), GroupError>) {
-        let response = OffsetCommitResponse {
-            request_id: pending.request_id,
-            group: pending.group,
-            result,
+        let (request_id, group) = (pending.request_id, pending.group);
+        let message = if pending.transactional {
+            let response = TxnOffsetCommitResponse {
+                request_id,
+                group,
+                result,
+            };
+            Message::TxnOffsetCommitResponse(response)
+        } else {
+            let response = OffsetCommitResponse {
+                request_id,
+                group,
+                result,
+            };
+            Message::OffsetCommitResponse(response)
         };
-        self.send(pending.from, Message::OffsetCommitResponse(response));
+        self.send(pending.from, message);
     }
 
     /// Answers with the committed offsets, or UNSTABLE_OFFSET_COMMIT while a commit of one of
-    /// the partitions is appended but not yet committed: answering the offset before it would let
-    /// a new owner start below a commit that then lands (KIP-447's `require_stable`, which
-    /// Kafka's consumer always sets; it retries after a backoff).
+    /// the partitions is appended but not yet committed, or committed inside a transaction that
+    /// has not ended: answering the offset before it would let a new owner start below a commit
+    /// that then lands (KIP-447's `require_stable`, which Kafka's consumer always sets; it
+    /// retries after a backoff).
     pub(crate) fn on_offset_fetch(&mut self, from: u32, request: OffsetFetchRequest) {
         let keys: Vec<u64> = request
             .partitions
             .iter()
             .map(|(topic, topic_partition)| commit_key(&request.group, topic, *topic_partition))
             .collect();
-        let unstable = self.commit_pending_for(&request.group, &keys);
+        let appending = self.commit_pending_for(&request.group, &keys);
         let result = self.coordinator_for(&request.group).and_then(|partition| {
             self.check_fetching_member(partition, &request)?;
-            if unstable {
+            let coordinator = &self.groups.partitions[&partition];
+            let in_transaction = keys.iter().any(|key| coordinator.offsets.is_unstable(*key));
+            if appending || in_transaction {
                 return Err(GroupError::UnstableOffsetCommit);
             }
-            let coordinator = &self.groups.partitions[&partition];
             let offsets = request
                 .partitions
                 .iter()
                 .zip(&keys)
                 .map(|((topic, topic_partition), key)| {
-                    let committed = coordinator.offsets.get(key).copied();
+                    let committed = coordinator.offsets.get(*key);
                     (
                         topic.clone(),
                         *topic_partition,
@@ -602,37 +667,9 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::group::GroupsConfig;
-    use crate::log::PartitionLog;
+    use crate::group::test_support::{LEADER_EPOCH, coordinator};
     use crate::node::Output;
-    use crate::replica::Replica;
-    use crate::replica::test_support::leader_role;
-    use crate::{ClusterConfig, Storage};
-
-    const LEADER_EPOCH: u64 = 2;
-
-    /// Node 0 coordinating the one offsets partition in `LEADER_EPOCH`, with no group yet.
-    fn coordinator() -> Node {
-        let groups = GroupsConfig::new(1, 3);
-        let mut config = ClusterConfig::default();
-        config.topics.push(groups.offsets_topic());
-        config.groups = Some(groups);
-        let mut node = Node::new(Arc::new(config), 0, &Storage::default());
-        let replica = Replica {
-            log: PartitionLog::new(node.config.limits.log),
-            leader_epoch: LEADER_EPOCH,
-            partition_epoch: 0,
-            role: leader_role(),
-            followed_last: None,
-        };
-        let key = offsets_key(0);
-        node.replicas.partitions.insert(key, replica);
-        node.start_coordinator(0, LEADER_EPOCH);
-        node
-    }
 
     fn offset_fetch(node: &mut Node, generation: u64) -> Result<(), GroupError> {
         let request = OffsetFetchRequest {

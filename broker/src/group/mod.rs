@@ -5,6 +5,10 @@
 //! - [`state`]: one group's membership, generations and rebalances (pure).
 //! - [`coordinator`]: the coordinator inside a node: who coordinates (the leader of the group's
 //!   offsets partition), commits as records of that partition, replay after failover.
+//! - `offsets`: the committed offsets replayed from an offsets partition's log, offsets
+//!   committed inside transactions included (pure).
+//! - `transactional`: TxnOffsetCommit, offsets a transactional producer commits inside its
+//!   transaction (KIP-98's consume-transform-produce, fenced by generation as KIP-447 adds).
 //!
 //! A group lives in partition [`offsets_partition_for_group`] of
 //! [`OFFSETS_TOPIC`](config::OFFSETS_TOPIC); its committed offsets are records keyed by
@@ -15,7 +19,11 @@
 pub mod assignor;
 pub mod config;
 pub(crate) mod coordinator;
+pub(crate) mod offsets;
 pub(crate) mod state;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub(crate) mod transactional;
 
 pub use config::{GroupsConfig, OFFSETS_TOPIC};
 

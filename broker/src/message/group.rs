@@ -1,5 +1,5 @@
-//! The consumer-group wire types: JoinGroup, Heartbeat, LeaveGroup, OffsetCommit and OffsetFetch,
-//! with their errors (Kafka's group protocol, KIP-429 for cooperative rebalancing).
+//! The consumer-group wire types: JoinGroup, Heartbeat, LeaveGroup, OffsetCommit, TxnOffsetCommit
+//! and OffsetFetch, with their errors (Kafka's group protocol, KIP-429 for cooperative rebalancing).
 //!
 //! Every request names its group and goes to the group's coordinator: the leader of the group's
 //! partition of the internal offsets topic ([`crate::group::offsets_partition_for_group`]). A
@@ -144,6 +144,34 @@ pub struct OffsetFetchResponse {
     pub result: Result<Vec<(String, u32, Option<CommittedOffset>)>, GroupError>,
 }
 
+/// A transactional producer's offsets for `group`, committed inside its open transaction (KIP-98
+/// consume-transform-produce): they take effect when, and only if, the transaction commits.
+/// Sent to the group's coordinator after AddOffsetsToTxn put the group's offsets partition in the
+/// transaction. Fenced twice: by the producer's epoch (a zombie instance of the transactional id
+/// must not commit), and, as KIP-447 adds, by the group generation of the member whose records
+/// the transaction processed (a member that lost its partitions in a rebalance must not commit
+/// offsets for them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TxnOffsetCommitRequest {
+    pub request_id: u64,
+    pub transactional_id: String,
+    pub group: String,
+    pub producer_id: u64,
+    pub producer_epoch: u16,
+    pub member_id: u64,
+    pub generation: u64,
+    pub offsets: Vec<(String, u32, CommittedOffset)>,
+}
+
+/// `Ok` once the offsets are on the whole ISR of the offsets partition, pending the transaction's
+/// outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TxnOffsetCommitResponse {
+    pub request_id: u64,
+    pub group: String,
+    pub result: Result<(), GroupError>,
+}
+
 /// Why a coordinator refused a group request.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Error, Serialize, Deserialize)]
 pub enum GroupError {
@@ -175,10 +203,14 @@ pub enum GroupError {
     /// The commit was not appended (not enough replicas, in-flight limit): retriable.
     #[error("COORDINATOR_NOT_AVAILABLE")]
     CoordinatorNotAvailable,
-    /// An OffsetFetch names a partition whose commit is appended but not yet committed: retry
-    /// after a backoff.
+    /// An OffsetFetch names a partition whose commit is appended but not yet committed, or
+    /// committed inside a transaction that has not ended: retry after a backoff.
     #[error("UNSTABLE_OFFSET_COMMIT")]
     UnstableOffsetCommit,
+    /// A TxnOffsetCommit from an epoch of its producer older than one the offsets partition
+    /// holds: a newer instance of the transactional id fenced it.
+    #[error("INVALID_PRODUCER_EPOCH")]
+    InvalidProducerEpoch,
 }
 
 impl GroupError {

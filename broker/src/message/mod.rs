@@ -7,8 +7,9 @@
 //! (metadata, possibly stale) or that only the active controller serves (create topic, elect
 //! leaders), the data plane (produce, fetch, and the markers a transaction coordinator has
 //! partition leaders write), group requests that only a group's coordinator serves (join,
-//! heartbeat, leave, offset commit and fetch), and transactional producers' requests that only
-//! their transaction coordinator serves (InitProducerId, AddPartitionsToTxn, EndTxn).
+//! heartbeat, leave, offset commit and fetch, and the offsets a transaction commits), and
+//! transactional producers' requests that only their transaction coordinator serves
+//! (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn).
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -154,6 +155,13 @@ pub enum Message {
     OffsetCommitResponse(group::OffsetCommitResponse),
     OffsetFetch(group::OffsetFetchRequest),
     OffsetFetchResponse(group::OffsetFetchResponse),
+
+    // Consume-transform-produce: a transactional producer's consumed offsets, committed inside
+    // its transaction. Last, so that the variants before keep the trace digests they had.
+    AddOffsetsToTxn(txn::AddOffsetsToTxnRequest),
+    AddOffsetsToTxnResponse(txn::AddOffsetsToTxnResponse),
+    TxnOffsetCommit(group::TxnOffsetCommitRequest),
+    TxnOffsetCommitResponse(group::TxnOffsetCommitResponse),
 }
 
 impl Message {
@@ -176,10 +184,12 @@ impl Message {
             Message::WriteTxnMarkers(request) => Some(request.request_id),
             Message::InitTxnProducerId(request) => Some(request.request_id),
             Message::AddPartitionsToTxn(request) => Some(request.request_id),
+            Message::AddOffsetsToTxn(request) => Some(request.request_id),
             Message::EndTxn(request) => Some(request.request_id),
             Message::JoinGroup(request) => Some(request.request_id),
             Message::Heartbeat(request) => Some(request.request_id),
             Message::OffsetCommit(request) => Some(request.request_id),
+            Message::TxnOffsetCommit(request) => Some(request.request_id),
             Message::OffsetFetch(request) => Some(request.request_id),
             // Listed one by one so that a new message kind must decide.
             Message::PreVoteRequest { .. }
@@ -206,12 +216,14 @@ impl Message {
             | Message::WriteTxnMarkersResponse(_)
             | Message::InitTxnProducerIdResponse(_)
             | Message::AddPartitionsToTxnResponse(_)
+            | Message::AddOffsetsToTxnResponse(_)
             | Message::EndTxnResponse(_)
             // Leaving twice is leaving once: the second finds no member.
             | Message::LeaveGroup(_)
             | Message::JoinGroupResponse(_)
             | Message::HeartbeatResponse(_)
             | Message::OffsetCommitResponse(_)
+            | Message::TxnOffsetCommitResponse(_)
             | Message::OffsetFetchResponse(_) => None,
         }
     }

@@ -1,5 +1,5 @@
 //! The transaction coordinator's wire types (KIP-98): InitProducerId with a transactional id,
-//! AddPartitionsToTxn and EndTxn, with their errors. Markers, which coordinators send partition
+//! AddPartitionsToTxn, AddOffsetsToTxn and EndTxn, with their errors. Markers, which coordinators send partition
 //! leaders, are data-plane requests ([`super::data::WriteTxnMarkersRequest`]).
 //!
 //! Every request names its transactional id and goes to its coordinator: the leader of the id's
@@ -50,6 +50,26 @@ pub struct AddPartitionsToTxnRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AddPartitionsToTxnResponse {
+    pub request_id: u64,
+    pub result: Result<(), TxnError>,
+}
+
+/// Adds the offsets partition of `group` to the producer's transaction (opening one if none is
+/// open), so that offsets the producer then commits for the group with TxnOffsetCommit
+/// ([`super::group::TxnOffsetCommitRequest`]) get the transaction's marker. The producer names
+/// the group, not the partition: which partition of the offsets topic holds a group is the
+/// brokers' business (Kafka's AddOffsetsToTxn).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AddOffsetsToTxnRequest {
+    pub request_id: u64,
+    pub transactional_id: String,
+    pub producer_id: u64,
+    pub producer_epoch: u16,
+    pub group: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AddOffsetsToTxnResponse {
     pub request_id: u64,
     pub result: Result<(), TxnError>,
 }

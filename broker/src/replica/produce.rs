@@ -65,12 +65,29 @@ pub(crate) enum AnswerAs {
     TxnMarkers,
 }
 
+/// A batch a coordinator appends to an internal partition it leads ([`Node::produce_to_self`]).
+#[derive(Debug)]
+pub(crate) struct SelfProduced {
+    pub(crate) records: Vec<Record>,
+    pub(crate) producer: ProducerStamp,
+    pub(crate) transaction: BatchTransaction,
+}
+
+/// Who asked for an append: a client, or a coordinator of this broker writing to an internal
+/// partition it leads (a request it sent itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AppendOrigin {
+    Client,
+    Coordinator,
+}
+
 /// What one partition of a request appends.
 enum Appending {
     Batch {
         records: SharedRecords,
         producer: ProducerStamp,
         transaction: BatchTransaction,
+        origin: AppendOrigin,
     },
     Marker(TransactionMarker),
 }
@@ -89,10 +106,16 @@ impl Node {
         } else {
             None
         };
+        let origin = if from == self.id {
+            AppendOrigin::Coordinator
+        } else {
+            AppendOrigin::Client
+        };
         let appending = request.partitions.into_iter().map(|part| Appending::Batch {
             records: part.records,
             producer: part.producer,
             transaction: part.transaction,
+            origin,
         });
         self.append_parts(&keys, produce, acks, appending);
     }
@@ -107,15 +130,35 @@ impl Node {
         partition: u32,
         records: Vec<Record>,
     ) {
+        let batch = SelfProduced {
+            records,
+            producer: ProducerStamp::NONE,
+            transaction: BatchTransaction::None,
+        };
+        self.produce_batch_to_self(request_id, topic, partition, batch);
+    }
+
+    /// [`Node::produce_to_self`] for a batch stamped with a producer's transaction (a group
+    /// coordinator's TxnOffsetCommit). Appended with the coordinator's origin: its producer's
+    /// epoch is checked (a fenced producer's offsets are refused), its sequence numbers are not
+    /// (Kafka's `AppendOrigin.COORDINATOR`; a retried TxnOffsetCommit writes the same offsets
+    /// again, which changes nothing).
+    pub(crate) fn produce_batch_to_self(
+        &mut self,
+        request_id: u64,
+        topic: TopicName,
+        partition: u32,
+        batch: SelfProduced,
+    ) {
         let produce = ProduceRequest {
             request_id,
             acks: Acks::All,
             partitions: vec![ProducePartition {
                 topic,
                 partition,
-                records: records.into(),
-                producer: ProducerStamp::NONE,
-                transaction: BatchTransaction::None,
+                records: batch.records.into(),
+                producer: batch.producer,
+                transaction: batch.transaction,
             }],
         };
         self.send(self.id, Message::Produce(produce));
@@ -158,7 +201,11 @@ impl Node {
                         records,
                         producer,
                         transaction,
-                    } => self.append_produce(key, pending, records, producer, transaction),
+                        origin,
+                    } => {
+                        let stamp = (producer, transaction, origin);
+                        self.append_produce(key, pending, records, stamp)
+                    }
                     Appending::Marker(marker) => self.append_marker(key, pending, marker),
                 }
             } else {
@@ -215,8 +262,7 @@ impl Node {
         key: &PartitionKey,
         pending: Option<PendingProduce>,
         records: SharedRecords,
-        producer: ProducerStamp,
-        transaction: BatchTransaction,
+        (producer, transaction, origin): (ProducerStamp, BatchTransaction, AppendOrigin),
     ) -> Result<(), DataError> {
         let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
         let planted = PlantedSequenceBugs {
@@ -225,7 +271,11 @@ impl Node {
         };
         self.append_at_leader(key, pending, |replica, leader_epoch| {
             check_transaction_part(producer, transaction)?;
-            if let Some(sequence) = producer.0 {
+            if let Some(sequence) = producer.0
+                && origin == AppendOrigin::Coordinator
+            {
+                check_coordinator_epoch(replica.log.producers(), sequence, planted)?;
+            } else if let Some(sequence) = producer.0 {
                 let states = match &replica.role {
                     ReplicaRole::Leader(leader) if lose_state => &leader.producers_seen,
                     _ => replica.log.producers(),
@@ -619,6 +669,22 @@ fn check_sequence(
         SequenceVerdict::FencedEpoch { current } => {
             Err(DataError::InvalidProducerEpoch { current })
         }
+    }
+}
+
+/// Checks the producer epoch of a batch a coordinator appends for a producer's transaction: a
+/// fenced (older) epoch is refused, as [`check_sequence`] refuses it (zoo 7's planted switch
+/// accepts it here too); the sequence numbers are not checked.
+fn check_coordinator_epoch(
+    states: &ProducerStates,
+    sequence: ProducerSequence,
+    planted: PlantedSequenceBugs,
+) -> Result<(), DataError> {
+    match states.epoch_of(sequence.producer_id) {
+        Some(current) if sequence.producer_epoch < current && !planted.accept_stale_epoch => {
+            Err(DataError::InvalidProducerEpoch { current })
+        }
+        _ => Ok(()),
     }
 }
 

@@ -34,10 +34,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use crate::broker::BrokerSession;
-use crate::group::OFFSETS_TOPIC;
+use crate::group::{OFFSETS_TOPIC, offsets_partition_for_group};
 use crate::message::txn::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse,
-    InitTxnProducerIdRequest, InitTxnProducerIdResponse, TxnError,
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, InitTxnProducerIdRequest,
+    InitTxnProducerIdResponse, TxnError,
 };
 use crate::message::{DataError, Message, ProduceResponse};
 use crate::node::{Node, Observation};
@@ -132,6 +133,10 @@ enum Answer {
         aborts_open: bool,
     },
     AddPartitions {
+        from: u32,
+        request_id: u64,
+    },
+    AddOffsets {
         from: u32,
         request_id: u64,
     },
@@ -474,18 +479,64 @@ impl Node {
             from,
             request_id: request.request_id,
         };
-        let result = self
-            .add_partitions_to_txn(&request)
-            .and_then(|write| match write {
-                Some((partition, key, next)) => self.begin_transition(partition, key, next, answer),
-                None => {
-                    self.answer(answer, Ok((0, 0)));
-                    Ok(())
-                }
-            });
+        let transition = self.add_partitions_to_txn(&request);
+        self.begin_addition(answer, transition);
+    }
+
+    /// AddOffsetsToTxn: the group's offsets partition joins the transaction as any partition
+    /// does, so that the transaction's end writes its marker there too; the offsets the producer
+    /// commits for the group with TxnOffsetCommit wait for that marker.
+    pub(crate) fn on_add_offsets_to_txn(&mut self, from: u32, request: AddOffsetsToTxnRequest) {
+        let answer = Answer::AddOffsets {
+            from,
+            request_id: request.request_id,
+        };
+        let transition = self.add_offsets_to_txn(&request);
+        self.begin_addition(answer, transition);
+    }
+
+    /// Writes the transition that adds partitions, or answers at once if none is needed or the
+    /// request was refused.
+    fn begin_addition(
+        &mut self,
+        answer: Answer,
+        transition: Result<Option<(u32, u64, TransactionMetadata)>, TxnError>,
+    ) {
+        let result = transition.and_then(|write| match write {
+            Some((partition, key, next)) => self.begin_transition(partition, key, next, answer),
+            None => {
+                self.answer(answer, Ok((0, 0)));
+                Ok(())
+            }
+        });
         if let Err(error) = result {
             self.answer(answer, Err(error));
         }
+    }
+
+    /// The transition an AddOffsetsToTxn asks for, `None` if none is needed.
+    fn add_offsets_to_txn(
+        &self,
+        request: &AddOffsetsToTxnRequest,
+    ) -> Result<Option<(u32, u64, TransactionMetadata)>, TxnError> {
+        let (partition, key) = self.coordinator_of(&request.transactional_id)?;
+        let Some(groups) = &self.config.groups else {
+            return Err(TxnError::InvalidRequest {
+                reason: "AddOffsetsToTxn in a cluster without consumer groups".to_owned(),
+            });
+        };
+        let offsets_partition =
+            offsets_partition_for_group(&request.group, groups.offsets_partitions);
+        let offsets = [(TopicName::new(OFFSETS_TOPIC), offsets_partition)];
+        let coordinator = &self.transactions.partitions[&partition];
+        let next = add_partitions(
+            coordinator.metadata(key),
+            request.producer_id,
+            request.producer_epoch,
+            &offsets,
+            self.transactions_config().partitions_per_transaction_max,
+        )?;
+        Ok(next.map(|next| (partition, key, next)))
     }
 
     /// The transition an AddPartitionsToTxn asks for, `None` if none is needed.
@@ -696,6 +747,11 @@ impl Node {
                 let result = result.map(|_| ());
                 let response = AddPartitionsToTxnResponse { request_id, result };
                 self.send(from, Message::AddPartitionsToTxnResponse(response));
+            }
+            Answer::AddOffsets { from, request_id } => {
+                let result = result.map(|_| ());
+                let response = AddOffsetsToTxnResponse { request_id, result };
+                self.send(from, Message::AddOffsetsToTxnResponse(response));
             }
             Answer::EndTxn { from, request_id } => {
                 let response = EndTxnResponse { request_id, result };

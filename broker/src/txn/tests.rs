@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use crate::config::BugsConfig;
+use crate::group::{GroupsConfig, OFFSETS_TOPIC};
 use crate::log::{PartitionLog, TransactionOutcome};
 use crate::message::txn::{
-    AddPartitionsToTxnRequest, EndTxnRequest, InitTxnProducerIdRequest, TxnError,
+    AddOffsetsToTxnRequest, AddPartitionsToTxnRequest, EndTxnRequest, InitTxnProducerIdRequest,
+    TxnError,
 };
 use crate::message::{
     DataError, Message, ProducePartitionResult, ReplicaFetchPartition, ReplicaFetchRequest,
@@ -71,6 +73,13 @@ fn coordinator_configured(config: ClusterConfig, log: PartitionLog, leader_epoch
         partitions: vec![led_by(1), led_by(2)],
     };
     node.image.topics.insert("t".to_owned(), topic);
+    if let Some(groups) = &node.config.groups {
+        let offsets = TopicState {
+            min_insync_replicas: 1,
+            partitions: (0..groups.offsets_partitions).map(|_| led_by(2)).collect(),
+        };
+        node.image.topics.insert(OFFSETS_TOPIC.to_owned(), offsets);
+    }
     let replica = Replica {
         log,
         leader_epoch,
@@ -220,6 +229,7 @@ fn answer(node: &mut Node) -> Result<(u64, u16), TxnError> {
     match answer {
         Message::InitTxnProducerIdResponse(response) => response.result.clone(),
         Message::AddPartitionsToTxnResponse(response) => response.result.clone().map(|()| (0, 0)),
+        Message::AddOffsetsToTxnResponse(response) => response.result.clone().map(|()| (0, 0)),
         Message::EndTxnResponse(response) => response.result.clone(),
         other => panic!("not a coordinator's answer: {other:?}"),
     }
@@ -955,4 +965,47 @@ fn the_ids_a_partition_holds_are_bounded_counting_those_in_flight() {
         answer(&mut node),
         Err(TxnError::InvalidRequest { .. })
     ));
+}
+
+/// Consume-transform-produce: AddOffsetsToTxn names a group, and the coordinator puts that group's
+/// partition of the offsets topic in the transaction, so the transaction's end marks it too.
+/// Without it, offsets committed inside the transaction would never take effect (or never be
+/// dropped).
+#[test]
+fn add_offsets_puts_the_groups_offsets_partition_in_the_transaction_and_its_end_marks_it() {
+    let mut config = cluster_config(BugsConfig::default());
+    let groups = GroupsConfig::new(1, 3);
+    config.topics.push(groups.offsets_topic());
+    config.groups = Some(groups);
+    let mut node = coordinator_configured(config, empty_log(), LEADER_EPOCH);
+    open_transaction(&mut node);
+    let add_offsets = |producer_epoch| {
+        Message::AddOffsetsToTxn(AddOffsetsToTxnRequest {
+            request_id: 4,
+            transactional_id: ID.to_owned(),
+            producer_id: PRODUCER_ID,
+            producer_epoch,
+            group: "g".to_owned(),
+        })
+    };
+    assert_eq!(replicated_answer(&mut node, add_offsets(0)), Ok((0, 0)));
+    let offsets = (TopicName::new(OFFSETS_TOPIC), 0);
+    let partitions = state_of(&node).expect("open").partitions;
+    assert!(partitions.contains(&offsets), "{partitions:?}");
+
+    let committed = replicated_answer(&mut node, end_request(5, 0, Commit));
+    assert_eq!(committed, Ok((PRODUCER_ID, 1)));
+    let markers = take_sent(&mut node).markers;
+    let to_offsets_leader: Vec<_> = markers
+        .iter()
+        .filter(|(_, request)| request.partitions.contains(&offsets))
+        .map(|(leader, request)| (*leader, request.marker.outcome))
+        .collect();
+    assert_eq!(to_offsets_leader, [(2, Commit)], "{markers:?}");
+
+    assert_eq!(
+        replicated_answer(&mut node, add_offsets(0)),
+        Err(TxnError::ProducerFenced),
+        "the ended epoch is fenced"
+    );
 }
