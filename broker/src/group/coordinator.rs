@@ -77,16 +77,23 @@ pub(crate) struct OffsetsPartition {
     member_id_next: u64,
 }
 
+/// Who asked for a commit, and how to answer.
 #[derive(Debug)]
-pub(super) struct PendingCommit {
+pub(super) struct CommitAnswer {
     pub(super) from: u32,
     pub(super) request_id: u64,
     pub(super) group: String,
-    pub(super) partition: u32,
-    /// The commit keys ([`commit_key`]) it writes: an OffsetFetch of one of them waits for it.
-    pub(super) keys: Vec<u64>,
-    /// A TxnOffsetCommit's (answered as one), not an OffsetCommit's.
+    /// A TxnOffsetCommit (answered as one), not an OffsetCommit.
     pub(super) transactional: bool,
+}
+
+/// A commit appended and waiting for the high watermark.
+#[derive(Debug)]
+struct PendingCommit {
+    answer: CommitAnswer,
+    partition: u32,
+    /// The commit keys ([`commit_key`]) it writes: an OffsetFetch of one of them waits for it.
+    keys: Vec<u64>,
 }
 
 impl OffsetsPartition {
@@ -201,7 +208,7 @@ impl Node {
                 .pending_commits
                 .remove(&request_id)
                 .expect("listed");
-            self.answer_commit(pending, Err(GroupError::RequestTimedOut));
+            self.answer_commit(pending.answer, Err(GroupError::RequestTimedOut));
         }
     }
 
@@ -397,48 +404,44 @@ impl Node {
     }
 
     pub(crate) fn on_offset_commit(&mut self, from: u32, request: OffsetCommitRequest) {
-        match self.append_commit(from, &request) {
-            Ok(()) => {}
-            Err(error) => {
-                let response = OffsetCommitResponse {
-                    request_id: request.request_id,
-                    group: request.group,
-                    result: Err(error),
-                };
-                self.send(from, Message::OffsetCommitResponse(response));
-            }
-        }
-    }
-
-    /// Validates and fences a commit, then appends it to the offsets partition (acks=all).
-    fn append_commit(
-        &mut self,
-        from: u32,
-        request: &OffsetCommitRequest,
-    ) -> Result<(), GroupError> {
-        let partition = self.check_commit(
-            &request.group,
-            request.member_id,
-            request.generation,
-            &request.offsets,
-        )?;
-        let pending = PendingCommit {
+        let answer = CommitAnswer {
             from,
             request_id: request.request_id,
-            group: request.group.clone(),
-            partition,
-            keys: Vec::new(),
+            group: request.group,
             transactional: false,
         };
-        self.append_commit_batch(pending, &request.offsets, ProducerStamp::NONE);
-        Ok(())
+        let member = (request.member_id, request.generation);
+        self.commit(answer, member, &request.offsets, ProducerStamp::NONE);
+    }
+
+    /// Validates, fences and appends a commit to the offsets partition (acks=all), plain or (with
+    /// `producer`'s stamp) inside a transaction; answers a refusal at once.
+    pub(super) fn commit(
+        &mut self,
+        answer: CommitAnswer,
+        (member_id, generation): (u64, u64),
+        offsets: &[(String, u32, CommittedOffset)],
+        producer: ProducerStamp,
+    ) {
+        let checked = self
+            .check_commit(&answer.group, member_id, generation, offsets)
+            .and_then(|partition| match producer.0 {
+                Some(sequence) if !self.may_hold_transaction(partition, sequence.producer_id) => {
+                    Err(GroupError::CoordinatorNotAvailable)
+                }
+                _ => Ok(partition),
+            });
+        match checked {
+            Ok(partition) => self.append_commit_batch(answer, partition, offsets, producer),
+            Err(error) => self.answer_commit(answer, Err(error)),
+        }
     }
 
     /// The checks every commit passes, plain or transactional: this broker coordinates the group,
     /// the commit's size is within the limits, its member is current in its generation (zoo 11,
     /// `accept_stale_generation_commits`, accepts any), and there is room for one more pending
     /// commit. The offsets partition of the group, if it passes.
-    pub(super) fn check_commit(
+    fn check_commit(
         &mut self,
         group_name: &str,
         member_id: u64,
@@ -475,30 +478,34 @@ impl Node {
     /// replay holds some already, or holds fewer open transactions than
     /// `groups.pending_commits_max` (which bounds the transactions a replay holds as it bounds the
     /// commits in flight).
-    pub(super) fn may_hold_transaction(&self, partition: u32, producer_id: u64) -> bool {
+    fn may_hold_transaction(&self, partition: u32, producer_id: u64) -> bool {
         let limits = self.config.groups.as_ref().expect("coordinating");
         let offsets = &self.groups.partitions[&partition].offsets;
         offsets.holds_transaction_of(producer_id)
             || offsets.open_transactions() < limits.pending_commits_max as usize
     }
 
-    /// Appends `offsets` as one batch of the offsets partition (stamped with `producer`'s
-    /// transaction, if any), answered to `pending` once the high watermark passes it.
-    pub(super) fn append_commit_batch(
+    /// Appends `offsets` as one batch of offsets partition `partition` (stamped with `producer`'s
+    /// transaction, if any), answered once the high watermark passes it.
+    fn append_commit_batch(
         &mut self,
-        mut pending: PendingCommit,
+        answer: CommitAnswer,
+        partition: u32,
         offsets: &[(String, u32, CommittedOffset)],
         producer: ProducerStamp,
     ) {
         let records: Vec<Record> = offsets
             .iter()
             .map(|(topic, topic_partition, committed)| Record {
-                key: Some(commit_key(&pending.group, topic, *topic_partition)),
+                key: Some(commit_key(&answer.group, topic, *topic_partition)),
                 value: commit_record_value(*committed),
             })
             .collect();
-        pending.keys = records.iter().filter_map(|record| record.key).collect();
-        let partition = pending.partition;
+        let pending = PendingCommit {
+            answer,
+            partition,
+            keys: records.iter().filter_map(|record| record.key).collect(),
+        };
         let produce_id = self.next_request_id();
         self.groups.pending_commits.insert(produce_id, pending);
         let transaction = if producer.is_none() {
@@ -535,12 +542,12 @@ impl Node {
             Err(DataError::InvalidProducerEpoch { .. }) => Err(GroupError::InvalidProducerEpoch),
             Err(_) => Err(GroupError::CoordinatorNotAvailable),
         };
-        self.answer_commit(pending, result);
+        self.answer_commit(pending.answer, result);
     }
 
-    fn answer_commit(&mut self, pending: PendingCommit, result: Result<(), GroupError>) {
-        let (request_id, group) = (pending.request_id, pending.group);
-        let message = if pending.transactional {
+    fn answer_commit(&mut self, answer: CommitAnswer, result: Result<(), GroupError>) {
+        let (request_id, group) = (answer.request_id, answer.group);
+        let message = if answer.transactional {
             let response = TxnOffsetCommitResponse {
                 request_id,
                 group,
@@ -555,7 +562,7 @@ impl Node {
             };
             Message::OffsetCommitResponse(response)
         };
-        self.send(pending.from, message);
+        self.send(answer.from, message);
     }
 
     /// Answers with the committed offsets, or UNSTABLE_OFFSET_COMMIT while a commit of one of
@@ -622,7 +629,7 @@ impl Node {
     /// Whether a commit of `group` that writes one of the commit keys `fetched` awaits its append.
     fn commit_pending_for(&self, group: &str, fetched: &[u64]) -> bool {
         self.groups.pending_commits.values().any(|pending| {
-            pending.group == group && pending.keys.iter().any(|key| fetched.contains(key))
+            pending.answer.group == group && pending.keys.iter().any(|key| fetched.contains(key))
         })
     }
 

@@ -16,47 +16,13 @@
 //!   that is no longer current in the group's generation is refused before it (KIP-447; zoo 11's
 //!   `accept_stale_generation_commits` accepts it, as it accepts a plain commit).
 
-use crate::group::coordinator::PendingCommit;
+use crate::group::coordinator::CommitAnswer;
 use crate::log::{BatchTransaction, ProducerSequence, ProducerStamp};
-use crate::message::Message;
-use crate::message::group::{GroupError, TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+use crate::message::group::TxnOffsetCommitRequest;
 use crate::node::Node;
 
 impl Node {
     pub(crate) fn on_txn_offset_commit(&mut self, from: u32, request: TxnOffsetCommitRequest) {
-        if let Err(error) = self.append_txn_offset_commit(from, &request) {
-            let response = TxnOffsetCommitResponse {
-                request_id: request.request_id,
-                group: request.group,
-                result: Err(error),
-            };
-            self.send(from, Message::TxnOffsetCommitResponse(response));
-        }
-    }
-
-    /// Validates and fences a transactional commit, then appends it to the offsets partition.
-    fn append_txn_offset_commit(
-        &mut self,
-        from: u32,
-        request: &TxnOffsetCommitRequest,
-    ) -> Result<(), GroupError> {
-        let partition = self.check_commit(
-            &request.group,
-            request.member_id,
-            request.generation,
-            &request.offsets,
-        )?;
-        if !self.may_hold_transaction(partition, request.producer_id) {
-            return Err(GroupError::CoordinatorNotAvailable);
-        }
-        let pending = PendingCommit {
-            from,
-            request_id: request.request_id,
-            group: request.group.clone(),
-            partition,
-            keys: Vec::new(),
-            transactional: true,
-        };
         let sequence = ProducerSequence {
             producer_id: request.producer_id,
             producer_epoch: request.producer_epoch,
@@ -65,8 +31,15 @@ impl Node {
             // The request's part in the transaction is set apart, as a producer's is.
             transaction: BatchTransaction::None,
         };
-        self.append_commit_batch(pending, &request.offsets, ProducerStamp(Some(sequence)));
-        Ok(())
+        let answer = CommitAnswer {
+            from,
+            request_id: request.request_id,
+            group: request.group,
+            transactional: true,
+        };
+        let member = (request.member_id, request.generation);
+        let stamp = ProducerStamp(Some(sequence));
+        self.commit(answer, member, &request.offsets, stamp);
     }
 }
 
@@ -82,10 +55,12 @@ mod tests {
     use crate::group::test_support::{LEADER_EPOCH, coordinator_with};
     use crate::log::{TransactionMarker, TransactionOutcome};
     use crate::message::group::{
-        AssignorKind, CommittedOffset, JoinGroupRequest, JoinedGroup, OffsetFetchRequest,
-        RebalanceProtocol,
+        AssignorKind, CommittedOffset, GroupError, JoinGroupRequest, JoinedGroup,
+        OffsetFetchRequest, RebalanceProtocol,
     };
-    use crate::message::{ReplicaFetchPartition, ReplicaFetchRequest, WriteTxnMarkersRequest};
+    use crate::message::{
+        Message, ReplicaFetchPartition, ReplicaFetchRequest, WriteTxnMarkersRequest,
+    };
     use crate::metadata::image::{PartitionState, TopicState};
     use crate::node::Output;
 
