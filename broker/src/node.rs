@@ -585,7 +585,7 @@ impl Node {
             Message::Heartbeat(request) => self.on_heartbeat(from, request),
             Message::LeaveGroup(request) => self.on_leave_group(request),
             Message::OffsetCommit(request) => self.on_offset_commit(from, request),
-            Message::TxnOffsetCommit(request) => self.on_txn_offset_commit(from, request),
+            Message::TxnOffsetCommit(request) => self.on_txn_offset_commit(from, *request),
             Message::OffsetFetch(request) => self.on_offset_fetch(from, request),
             Message::MetadataResponse(_)
             | Message::CreateTopicResponse { .. }

@@ -160,7 +160,7 @@ pub enum Message {
     // its transaction. Last, so that the variants before keep the trace digests they had.
     AddOffsetsToTxn(txn::AddOffsetsToTxnRequest),
     AddOffsetsToTxnResponse(txn::AddOffsetsToTxnResponse),
-    TxnOffsetCommit(group::TxnOffsetCommitRequest),
+    TxnOffsetCommit(Box<group::TxnOffsetCommitRequest>),
     TxnOffsetCommitResponse(group::TxnOffsetCommitResponse),
 }
 
@@ -303,4 +303,22 @@ pub enum ControllerError {
     TopicExists,
     #[error("invalid topic: {0}")]
     InvalidTopic(TopicError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Message;
+
+    /// A message is moved whole several times on its way (into the event queue, out of it, into
+    /// its handler), so its size is a cost of every event of the data plane: a new variant larger
+    /// than the rest grew every message by 40% and the data-plane benchmark by 6%. The large
+    /// variants are boxed (FetchResponse, JoinGroup, TxnOffsetCommit).
+    #[test]
+    fn every_message_is_at_most_80_bytes_to_move() {
+        let size = size_of::<Message>();
+        assert!(
+            size <= 80,
+            "Message is {size} bytes: box its largest variant"
+        );
+    }
 }
