@@ -226,6 +226,34 @@ fn duplicate_consumption_stays_silent_when_a_commit_of_unknown_outcome_is_read_a
     assert_clean(&history.check(&exactly_once_drained()));
 }
 
+/// A transaction of unknown outcome that commits offsets counts as a commit of unknown outcome:
+/// the polls below its offsets may have been processed. Found by the first runs of group members
+/// committing in transactions: the transaction coordinator crashed under an EndTxn, the member's
+/// commit completed `info`, and its successor started from the offsets the transaction did commit.
+#[test]
+fn lost_consumption_stays_silent_for_polls_covered_by_a_transaction_of_unknown_outcome() {
+    for (kind, lost) in [("info", false), ("fail", true)] {
+        let mut history = History::new();
+        three_records(&mut history);
+        history.assign(1, Some("g"), &["k"]);
+        history.poll_ok_in(1, "g", &[("k", &[(0, 1), (1, 2)])]);
+        let commit = Txn {
+            commits: vec![("k", 2)],
+            ..Default::default()
+        };
+        history.txn(1, Some("g"), kind, commit);
+        history.assign(2, Some("g"), &["k"]);
+        history.poll_ok_in(2, "g", &[("k", &[(2, 3)])]);
+        history.commit_ok(2, "g", &[("k", 3)]);
+        let report = history.check(&exactly_once_drained());
+        if lost {
+            assert_fires(&report, LostConsumption);
+        } else {
+            assert_clean(&report);
+        }
+    }
+}
+
 /// Not drained: records above the highest processed one are not yet owed.
 #[test]
 fn lost_consumption_stays_silent_for_the_tail_of_an_undrained_run() {

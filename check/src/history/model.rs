@@ -417,8 +417,10 @@ impl ModelBuilder {
                 }
             }
             MicroOperation::Poll { .. } => {}
+            // An `info` transaction's commits too, as an `info` commit's: the exactly-once
+            // verdict counts the polls below them as possibly processed.
             MicroOperation::Commit { offsets } => {
-                if outcome == Outcome::Ok {
+                if matches!(outcome, Outcome::Ok | Outcome::Info) {
                     self.record_commits(offsets);
                 }
             }
