@@ -61,6 +61,52 @@ fn group_cooperative_scale_passes_200_seeds() {
 }
 
 #[test]
+fn group_transactional_commits_passes_200_seeds() {
+    passes_seeds("group-transactional-commits.toml");
+}
+
+/// Members in transactional mode commit only inside transactions of their own: the history
+/// holds `txn` operations of one `commit` micro-operation and no plain `commit`, most of them
+/// committed, and the transaction coordinators ended them (so their markers reached the offsets
+/// partition). Without this, the scenario could pass while committing as `manual` does.
+#[test]
+fn transactional_members_commit_inside_transactions() {
+    let file = "group-transactional-commits.toml";
+    let options = RunOptions {
+        capture_log: true,
+        ..RunOptions::default()
+    };
+    let outcome = run(&library(file), file, 3, options);
+    assert_eq!(
+        outcome.report.verdict,
+        Verdict::Pass,
+        "{}",
+        outcome.report.summary()
+    );
+    let completed: Vec<serde_json::Value> = outcome
+        .history_lines
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|operation| operation["group"] == "shipping" && operation["type"] != "invoke")
+        .collect();
+    let plain_commits = completed.iter().filter(|op| op["f"] == "commit").count();
+    let transactional: Vec<&serde_json::Value> =
+        completed.iter().filter(|op| op["f"] == "txn").collect();
+    let committed = transactional.iter().filter(|op| op["type"] == "ok").count();
+    assert_eq!(plain_commits, 0, "no commit outside a transaction");
+    assert!(
+        transactional.iter().all(|op| op["value"][0][0] == "commit"),
+        "each transaction commits offsets"
+    );
+    assert!(committed > 50, "{committed} transactional commits");
+    let ended = outcome.report.stats.counters["transactions_committed"];
+    assert!(
+        ended >= committed as u64,
+        "{ended} ended, {committed} committed"
+    );
+}
+
+#[test]
 fn fanout_passes_200_seeds() {
     passes_seeds("fanout.toml");
 }
@@ -111,6 +157,22 @@ fn zoo_11_stale_generation_commit_is_caught() {
         "group-zombie-consumer.toml",
         bugs,
         "committed-offset-regression",
+    );
+}
+
+/// Zoo 11 inside transactions: the zombie member's TxnOffsetCommit of a stale generation is
+/// accepted, and its transaction commits offsets for partitions the group gave another member.
+#[test]
+fn zoo_11_stale_generation_transactional_commit_is_caught() {
+    let bugs = Bugs {
+        accept_stale_generation_commits: true,
+        ..Bugs::default()
+    };
+    caught_and_shrunk(
+        "stale-generation-transactional",
+        "group-transactional-commits.toml",
+        bugs,
+        "duplicate-consumption",
     );
 }
 

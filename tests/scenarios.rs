@@ -61,7 +61,7 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 29] = [
+const LIBRARY: [&str; 30] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
     "controller-crash.toml",
@@ -74,6 +74,7 @@ const LIBRARY: [&str; 29] = [
     "group-consumer-rolling-restart.toml",
     "group-cooperative-scale.toml",
     "group-coordinator-crash.toml",
+    "group-transactional-commits.toml",
     "group-worker-pool.toml",
     "group-zombie-consumer.toml",
     "idempotent-producer-failover.toml",
@@ -116,6 +117,7 @@ scenario_tests! {
     group_consumer_rolling_restart => "group-consumer-rolling-restart.toml",
     group_cooperative_scale => "group-cooperative-scale.toml",
     group_coordinator_crash => "group-coordinator-crash.toml",
+    group_transactional_commits => "group-transactional-commits.toml",
     group_worker_pool => "group-worker-pool.toml",
     group_zombie_consumer => "group-zombie-consumer.toml",
     idempotent_producer_failover => "idempotent-producer-failover.toml",

@@ -10,7 +10,10 @@
 //!
 //! Commit modes: `auto` commits, before a poll, the positions earlier polls returned, once every
 //! `auto_commit_interval_ns` (Kafka's at-least-once `enable.auto.commit`); `manual` commits the
-//! positions right after each poll that returned records (commit after processing). Either way a
+//! positions right after each poll that returned records (commit after processing);
+//! `transactional` commits as `manual` does, each commit inside a transaction of its own
+//! (`super::offsets_transaction`: AddOffsetsToTxn, TxnOffsetCommit, EndTxn), under a producer id
+//! and epoch asked of the transaction coordinator for the worker's transactional id. Either way a
 //! member commits before it gives partitions up: under the eager protocol everything before it
 //! rejoins, under the cooperative one the revoked partitions before it installs the assignment
 //! that revokes them (so their next owner starts where this one stopped).
@@ -35,20 +38,25 @@ use super::ClientReport;
 use super::fetched::delivered_records;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
+use super::offsets_transaction::{Committer, OffsetsTransaction, Phase};
+use super::producer_identity::{ProducerIdentity, TransactionalId};
+use super::transaction::{Completion, Reaction};
 use crate::dedup::RequestIds;
 use crate::group::{OFFSETS_TOPIC, offsets_partition_for_group};
 use crate::message::group::{
     AssignorKind, CommittedOffset, GroupError, HeartbeatRequest, HeartbeatResponse,
     JoinGroupRequest, JoinGroupResponse, JoinedGroup, LeaveGroupRequest, OffsetCommitRequest,
     OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, RebalanceProtocol,
-    TopicPartition,
+    TopicPartition, TxnOffsetCommitResponse,
 };
+use crate::message::txn::{InitTxnProducerIdResponse, TxnError};
 use crate::message::{
     DataError, FetchRequest, FetchResponse, IsolationLevel, ListOffsetsRequest,
     ListOffsetsResponse, Message, OffsetSpec,
 };
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
+use crate::txn::TRANSACTION_STATE_TOPIC;
 
 /// When a group consumer commits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,6 +65,19 @@ pub enum CommitMode {
     Auto,
     /// After every poll that returned records.
     Manual,
+    /// As `Manual`, each commit inside a transaction of its own
+    /// ([`GroupConsumerConfig::transactional`]): AddOffsetsToTxn, TxnOffsetCommit, EndTxn.
+    Transactional,
+}
+
+/// What a group consumer's transactional commits run under.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TransactionalCommits {
+    pub transactional_id: String,
+    /// The coordinator aborts a transaction open longer than this.
+    pub transaction_timeout_ns: u64,
+    /// Partitions of the transaction state topic (where the coordinator lives).
+    pub state_partitions: u32,
 }
 
 /// Where a partition without a committed offset starts (Kafka's `auto.offset.reset`).
@@ -97,6 +118,8 @@ pub struct GroupConsumerConfig {
     pub stop_at_ns: u64,
     /// What it reads of transactions (`read_uncommitted` by default, as Kafka's).
     pub isolation: IsolationLevel,
+    /// Set under [`CommitMode::Transactional`], and only then.
+    pub transactional: Option<TransactionalCommits>,
 }
 
 impl GroupConsumerConfig {
@@ -122,6 +145,7 @@ impl GroupConsumerConfig {
             start_at_ns: 0,
             stop_at_ns: u64::MAX,
             isolation: IsolationLevel::ReadUncommitted,
+            transactional: None,
         }
     }
 }
@@ -134,6 +158,11 @@ enum Operation {
         in_flight: BTreeMap<u64, TopicPartition>,
         records: BTreeMap<TopicPartition, Vec<(u64, u64)>>,
         deadline_ns: u64,
+    },
+    /// A commit inside a transaction of its own ([`CommitMode::Transactional`]).
+    TxnCommit {
+        transaction: OffsetsTransaction,
+        offsets: Vec<(String, u32, u64)>,
     },
     Commit {
         /// The request last sent, resent as is (under a fresh id) after an unknown outcome.
@@ -198,6 +227,8 @@ pub struct GroupConsumer {
     /// Partitions were lost (fenced): the history learns it, as a rebalance to nothing, once
     /// the open operation completes.
     loss_unrecorded: bool,
+    /// The producer id and epoch transactional commits run under (transactional mode only).
+    identity: Option<ProducerIdentity>,
 }
 
 impl GroupConsumer {
@@ -208,6 +239,19 @@ impl GroupConsumer {
             config.commit_offsets_max > 0,
             "a commit names at least one offset"
         );
+        assert_eq!(
+            config.commit_mode == CommitMode::Transactional,
+            config.transactional.is_some(),
+            "transactional commits, and only they, name a transactional id"
+        );
+        let identity = config.transactional.as_ref().map(|commits| {
+            let id = TransactionalId::new(
+                &commits.transactional_id,
+                commits.transaction_timeout_ns,
+                commits.state_partitions,
+            );
+            ProducerIdentity::new_transactional(id, brokers)
+        });
         GroupConsumer {
             config,
             metadata: MetadataCache::new(brokers),
@@ -232,6 +276,7 @@ impl GroupConsumer {
             commit_queue: Vec::new(),
             operation: None,
             loss_unrecorded: false,
+            identity,
         }
     }
 
@@ -331,6 +376,20 @@ impl GroupConsumer {
             Message::OffsetFetchResponse(response) => {
                 self.on_offset_fetch_response(now_ns, response, output)
             }
+            Message::InitTxnProducerIdResponse(response) => {
+                self.on_init_producer_id_response(now_ns, &response, output)
+            }
+            Message::AddOffsetsToTxnResponse(response) => {
+                let result = response.result.as_ref().map(|()| None);
+                self.on_transaction_answer(now_ns, response.request_id, result, output);
+            }
+            Message::EndTxnResponse(response) => {
+                let result = response.result.as_ref().map(|handed| Some(*handed));
+                self.on_transaction_answer(now_ns, response.request_id, result, output);
+            }
+            Message::TxnOffsetCommitResponse(response) => {
+                self.on_txn_offset_commit_response(now_ns, &response, output)
+            }
             _ => {}
         }
     }
@@ -344,6 +403,7 @@ impl GroupConsumer {
             }
             self.subscribe(output);
         }
+        self.drive_transaction(now_ns, output);
         self.complete_operation(now_ns, output);
         self.send_heartbeat(now_ns, output);
         self.retry_stale_join(now_ns);
@@ -781,7 +841,7 @@ impl GroupConsumer {
     fn commit_due(&self, now_ns: u64) -> bool {
         let due = match self.config.commit_mode {
             CommitMode::Auto => self.last_commit_ns + self.config.auto_commit_interval_ns <= now_ns,
-            CommitMode::Manual => true,
+            CommitMode::Manual | CommitMode::Transactional => true,
         };
         due && !self.dirty_offsets(None).is_empty()
     }
@@ -805,23 +865,14 @@ impl GroupConsumer {
             self.refresh_metadata(now_ns, output);
             return;
         };
+        if self.identity.is_some() {
+            self.start_txn_commit(now_ns, (member_id, generation), offsets, output);
+            return;
+        }
         self.last_commit_ns = now_ns;
         let request_id = self.request_ids.next_id();
         output.push(self.event(EventKind::Invoke, ClientOperation::Commit(offsets.clone())));
-        let with_epochs = offsets
-            .iter()
-            .map(|(topic, partition, offset)| {
-                let leader_epoch = self
-                    .position_epochs
-                    .get(&(topic.clone(), *partition))
-                    .copied();
-                let committed = CommittedOffset {
-                    offset: *offset,
-                    leader_epoch,
-                };
-                (topic.clone(), *partition, committed)
-            })
-            .collect();
+        let with_epochs = self.with_epochs(&offsets);
         let request = OffsetCommitRequest {
             request_id,
             group: self.config.group.clone(),
@@ -866,25 +917,30 @@ impl GroupConsumer {
         };
         match response.result {
             Ok(()) => {
-                for (topic, partition, offset) in &offsets {
-                    let key = (topic.clone(), *partition);
-                    if self.assignment.contains(&key) {
-                        self.committed.insert(key, *offset);
-                    }
-                }
+                self.note_committed(&offsets);
                 output.push(self.event(EventKind::Ok, ClientOperation::Commit(offsets)));
             }
             Err(GroupError::RequestTimedOut) => {
-                self.complete_unknown(now_ns, offsets, output);
+                self.complete_unknown(now_ns, ClientOperation::Commit(offsets), output);
             }
             Err(error) if uncertain => {
                 // A definite refusal of this attempt; an earlier one may still have landed.
                 self.on_group_error(now_ns, &error, output);
-                self.complete_unknown(now_ns, offsets, output);
+                self.complete_unknown(now_ns, ClientOperation::Commit(offsets), output);
             }
             Err(error) => {
                 output.push(self.event(EventKind::Fail, ClientOperation::Commit(offsets)));
                 self.on_group_error(now_ns, &error, output);
+            }
+        }
+    }
+
+    /// The group's committed offsets now include `offsets` (of partitions still assigned).
+    fn note_committed(&mut self, offsets: &[(String, u32, u64)]) {
+        for (topic, partition, offset) in offsets {
+            let key = (topic.clone(), *partition);
+            if self.assignment.contains(&key) {
+                self.committed.insert(key, *offset);
             }
         }
     }
@@ -894,13 +950,8 @@ impl GroupConsumer {
     /// one's state: it leaves the group (as a closed consumer does), forgets its member id,
     /// partitions and positions, and subscribes again (recorded under its new process). It
     /// rejoins as a new member, and its partitions start from the group's committed offsets.
-    fn complete_unknown(
-        &mut self,
-        now_ns: u64,
-        offsets: Vec<(String, u32, u64)>,
-        output: &mut Vec<Output>,
-    ) {
-        output.push(self.event(EventKind::Info, ClientOperation::Commit(offsets)));
+    fn complete_unknown(&mut self, now_ns: u64, commit: ClientOperation, output: &mut Vec<Output>) {
+        output.push(self.event(EventKind::Info, commit));
         self.leave_group(output);
         self.member_id = None;
         self.lose_partitions();
@@ -943,6 +994,211 @@ impl GroupConsumer {
         true
     }
 
+    /// The committed positions of `offsets`, with the leader epoch of the record before each.
+    fn with_epochs(&self, offsets: &[(String, u32, u64)]) -> Vec<(String, u32, CommittedOffset)> {
+        offsets
+            .iter()
+            .map(|(topic, partition, offset)| {
+                let leader_epoch = self
+                    .position_epochs
+                    .get(&(topic.clone(), *partition))
+                    .copied();
+                let committed = CommittedOffset {
+                    offset: *offset,
+                    leader_epoch,
+                };
+                (topic.clone(), *partition, committed)
+            })
+            .collect()
+    }
+
+    // ------------------------------------------------------------------ transactional commits
+
+    /// The transaction coordinator as the metadata names it (the leader of the transactional
+    /// id's partition of the transaction state topic).
+    fn transaction_coordinator(&self) -> Option<u32> {
+        let identity = self.identity.as_ref()?;
+        let partition = identity.transactional()?.state_partition;
+        let (leader, _) = self.metadata.leader(TRANSACTION_STATE_TOPIC, partition)?;
+        Some(leader)
+    }
+
+    fn forget_transaction_coordinator(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        if let Some(partition) = self
+            .identity
+            .as_ref()
+            .and_then(|identity| identity.transactional())
+            .map(|transactional| transactional.state_partition)
+        {
+            self.metadata.invalidate(TRANSACTION_STATE_TOPIC, partition);
+        }
+        self.refresh_metadata(now_ns, output);
+    }
+
+    /// Invokes a transactional commit of `offsets`, once the producer id and epoch are known
+    /// (asked for meanwhile: the commit waits, as a commit waits for its coordinator).
+    fn start_txn_commit(
+        &mut self,
+        now_ns: u64,
+        (member_id, generation): (u64, u64),
+        offsets: Vec<(String, u32, u64)>,
+        output: &mut Vec<Output>,
+    ) {
+        let identity = self.identity.as_ref().expect("transactional");
+        let Some((producer_id, epoch)) = identity.known() else {
+            return; // drive_transaction asks for the id.
+        };
+        let transactional_id = identity.transactional().expect("transactional").id.clone();
+        self.last_commit_ns = now_ns;
+        output.push(self.event(
+            EventKind::Invoke,
+            ClientOperation::TxnCommit(offsets.clone()),
+        ));
+        let committer = Committer {
+            transactional_id,
+            producer_id,
+            epoch,
+            group: self.config.group.clone(),
+            member_id,
+            generation,
+        };
+        let with_epochs = self.with_epochs(&offsets);
+        let transaction = OffsetsTransaction::new(
+            committer,
+            with_epochs,
+            now_ns,
+            self.config.request_timeout_ns,
+        );
+        self.operation = Some(Operation::TxnCommit {
+            transaction,
+            offsets,
+        });
+        self.drive_transaction(now_ns, output);
+    }
+
+    /// Asks for the producer id if it is wanted, and moves the open transactional commit on: its
+    /// phase expires, or its next request goes out.
+    fn drive_transaction(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let transaction_coordinator = self.transaction_coordinator();
+        let group_coordinator = self.coordinator();
+        let timeout_ns = self.config.request_timeout_ns;
+        let Some(identity) = &mut self.identity else {
+            return;
+        };
+        identity.request_if_due(
+            now_ns,
+            timeout_ns,
+            transaction_coordinator,
+            &mut self.request_ids,
+            output,
+        );
+        if identity.transactional().is_some() && transaction_coordinator.is_none() {
+            self.refresh_metadata(now_ns, output);
+        }
+        let Some(Operation::TxnCommit { transaction, .. }) = &mut self.operation else {
+            return;
+        };
+        let reaction = transaction.expire(now_ns, timeout_ns);
+        let coordinator = if transaction.asks_transaction_coordinator() {
+            transaction_coordinator
+        } else {
+            group_coordinator
+        };
+        transaction.request_if_due(now_ns, coordinator, &mut self.request_ids, output);
+        self.react(now_ns, reaction, output);
+    }
+
+    fn on_init_producer_id_response(
+        &mut self,
+        now_ns: u64,
+        response: &InitTxnProducerIdResponse,
+        output: &mut Vec<Output>,
+    ) {
+        let backoff_ns = self.config.retry_backoff_ns;
+        let Some(identity) = &mut self.identity else {
+            return;
+        };
+        if identity.on_transactional_response(now_ns, response, backoff_ns)
+            == Some(TxnError::NotCoordinator)
+        {
+            self.forget_transaction_coordinator(now_ns, output);
+        }
+    }
+
+    /// The transaction coordinator's answer to AddOffsetsToTxn or EndTxn.
+    fn on_transaction_answer(
+        &mut self,
+        now_ns: u64,
+        request_id: u64,
+        result: Result<Option<(u64, u16)>, &TxnError>,
+        output: &mut Vec<Output>,
+    ) {
+        let backoff_ns = self.config.retry_backoff_ns;
+        let Some(Operation::TxnCommit { transaction, .. }) = &mut self.operation else {
+            return;
+        };
+        let reaction = transaction.on_transaction_answer(request_id, result, now_ns, backoff_ns);
+        self.react(now_ns, reaction, output);
+    }
+
+    fn on_txn_offset_commit_response(
+        &mut self,
+        now_ns: u64,
+        response: &TxnOffsetCommitResponse,
+        output: &mut Vec<Output>,
+    ) {
+        let backoff_ns = self.config.retry_backoff_ns;
+        let Some(Operation::TxnCommit { transaction, .. }) = &mut self.operation else {
+            return;
+        };
+        let result = response.result.as_ref().copied();
+        let refusal =
+            transaction.on_offsets_answer(response.request_id, result, now_ns, backoff_ns);
+        match refusal {
+            Some(GroupError::RequestTimedOut) | None => {}
+            Some(error) => self.on_group_error(now_ns, &error, output),
+        }
+    }
+
+    /// What the producer identity does after a transaction's answer.
+    fn react(&mut self, now_ns: u64, reaction: Reaction, output: &mut Vec<Output>) {
+        let Some(identity) = &mut self.identity else {
+            return;
+        };
+        match reaction {
+            Reaction::Nothing => {}
+            Reaction::RefreshMetadata => self.forget_transaction_coordinator(now_ns, output),
+            Reaction::Renew => identity.renew(now_ns),
+            // Fenced by a newer instance of the id: ask again only after a session's time, as a
+            // restarted application would (two live instances would fence each other in turn).
+            Reaction::Fenced => identity.renew(now_ns + self.config.session_timeout_ns),
+            Reaction::Adopt { producer_id, epoch } => identity.adopt(producer_id, epoch),
+        }
+    }
+
+    /// Completes a decided transactional commit: `ok` with its offsets in effect, `fail`, or
+    /// `info` (the consumer then starts over as a new process).
+    fn complete_txn_commit(
+        &mut self,
+        now_ns: u64,
+        completion: Completion,
+        offsets: Vec<(String, u32, u64)>,
+        output: &mut Vec<Output>,
+    ) {
+        match completion {
+            Completion::Committed => {
+                self.note_committed(&offsets);
+                output.push(self.event(EventKind::Ok, ClientOperation::TxnCommit(offsets)));
+            }
+            Completion::Aborted => {
+                output.push(self.event(EventKind::Fail, ClientOperation::TxnCommit(offsets)));
+            }
+            Completion::Unknown => {
+                self.complete_unknown(now_ns, ClientOperation::TxnCommit(offsets), output);
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ polls
 
     /// Completes the open operation if it is done (a poll) or timed out (a commit: `info`).
@@ -967,12 +1223,27 @@ impl GroupConsumer {
                     .collect();
                 output.push(self.event(EventKind::Ok, ClientOperation::Poll(polled)));
             }
+            Some(Operation::TxnCommit { transaction, .. })
+                if matches!(transaction.phase(), Phase::Done(_)) =>
+            {
+                let Some(Operation::TxnCommit {
+                    transaction,
+                    offsets,
+                }) = self.operation.take()
+                else {
+                    unreachable!("matched above")
+                };
+                let Phase::Done(completion) = transaction.phase() else {
+                    unreachable!("matched above")
+                };
+                self.complete_txn_commit(now_ns, completion, offsets, output);
+            }
             Some(Operation::Commit { deadline_ns, .. }) if *deadline_ns <= now_ns => {
                 let Some(Operation::Commit { offsets, .. }) = self.operation.take() else {
                     unreachable!("matched above")
                 };
                 self.forget_coordinator(now_ns, output);
-                self.complete_unknown(now_ns, offsets, output);
+                self.complete_unknown(now_ns, ClientOperation::Commit(offsets), output);
             }
             _ => {}
         }

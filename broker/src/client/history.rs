@@ -52,6 +52,10 @@ pub enum ClientOperation {
     Rebalance(Option<(u64, Vec<(String, u32)>)>),
     /// `(topic, partition, next offset)`: the same on invoke and completion.
     Commit(Vec<(String, u32, u64)>),
+    /// A group consumer's offsets committed inside a transaction of their own (HISTORY.md: a
+    /// `txn` of one `commit` micro-operation), `(topic, partition, next offset)`: the same on
+    /// invoke and completion.
+    TxnCommit(Vec<(String, u32, u64)>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -13,7 +13,8 @@
 //! - `fetched`: which records of a fetch answer a consumer's application sees (never
 //!   transaction markers; under `read_committed`, no aborted transaction's records).
 //! - [`group_consumer`]: a subscribe-mode consumer in a group: joins and rejoins on rebalances,
-//!   commits (auto or manual), resumes from committed offsets, `auto.offset.reset`.
+//!   commits (auto, manual, or transactional: each commit a transaction of its own,
+//!   `offsets_transaction`), resumes from committed offsets, `auto.offset.reset`.
 //! - [`metadata`]: the clients' cache of partition leaders, refreshed from any broker.
 //!
 //! Clients speak [`crate::Message`] with brokers, keep timers on [`crate::Timer::Client`], and
@@ -24,13 +25,16 @@ mod fetched;
 pub mod group_consumer;
 pub mod history;
 pub mod metadata;
+mod offsets_transaction;
 pub mod partitioner;
 pub mod producer;
 mod producer_identity;
 mod transaction;
 
 pub use consumer::{Consumer, ConsumerConfig};
-pub use group_consumer::{CommitMode, GroupConsumer, GroupConsumerConfig, OffsetReset};
+pub use group_consumer::{
+    CommitMode, GroupConsumer, GroupConsumerConfig, OffsetReset, TransactionalCommits,
+};
 pub use history::{ClientEvent, ClientOperation, EventKind, PolledRecords, SentRecord};
 pub use producer::{Producer, ProducerConfig};
 

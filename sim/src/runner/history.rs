@@ -201,12 +201,13 @@ impl HistoryRecorder {
             ),
             ClientOperation::Commit(offsets) => (
                 Function::Commit,
-                OperationValue::Offsets(
-                    offsets
-                        .iter()
-                        .map(|(topic, partition, offset)| (keys.key(topic, *partition), *offset))
-                        .collect(),
-                ),
+                OperationValue::Offsets(keyed_offsets(keys, offsets)),
+            ),
+            ClientOperation::TxnCommit(offsets) => (
+                Function::Txn,
+                OperationValue::Micro(vec![MicroOperation::Commit {
+                    offsets: keyed_offsets(keys, offsets),
+                }]),
             ),
         };
         let process = self.process_of(event.process);
@@ -310,6 +311,14 @@ impl HistoryRecorder {
             .map(|operation| check::history::writer::operation_json(operation).to_string())
             .collect()
     }
+}
+
+/// Committed offsets as history keys: `(key, next offset)`.
+fn keyed_offsets(keys: &mut HistoryKeys, offsets: &[(String, u32, u64)]) -> Vec<(String, u64)> {
+    offsets
+        .iter()
+        .map(|(topic, partition, offset)| (keys.key(topic, *partition), *offset))
+        .collect()
 }
 
 fn operation_type(kind: EventKind) -> OperationType {

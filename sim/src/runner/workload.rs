@@ -202,13 +202,18 @@ fn consumer_name(index: usize) -> String {
 /// `leader(__transaction_state/0)` names every transactional producer's coordinator.
 pub const TRANSACTION_STATE_PARTITIONS: u32 = 1;
 
-/// Whether the scenario has transactional producers (so the cluster runs coordinators).
+/// Whether the scenario has transactional producers or consumers that commit in transactions
+/// (so the cluster runs transaction coordinators).
 pub fn uses_transactions(scenario: &Scenario) -> bool {
-    scenario
-        .workload
+    let workload = &scenario.workload;
+    workload
         .producers
         .iter()
         .any(|producer| producer.transactional)
+        || workload
+            .consumers
+            .iter()
+            .any(|consumer| consumer.commit == Some(crate::scenario::CommitMode::Transactional))
 }
 
 /// The broker's name for a consumer's isolation level.

@@ -3,15 +3,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use broker::client::{CommitMode, GroupConsumerConfig, OffsetReset};
+use broker::client::{CommitMode, GroupConsumerConfig, OffsetReset, TransactionalCommits};
 use broker::group::GroupsConfig;
 use broker::message::group::{AssignorKind, RebalanceProtocol};
 
 use crate::runner::history::history_key;
+use crate::runner::workload::TRANSACTION_STATE_PARTITIONS;
 use crate::scenario::{self, ConsumerMode, Fault, Scenario, Target};
 
 /// Partitions of the offsets topic in scenario runs.
 pub const OFFSETS_PARTITIONS: u32 = 3;
+
+/// The transaction timeout of a consumer's transactional commits. A member that stops or starts
+/// over with a transaction open leaves its offsets unstable until the coordinator aborts it on
+/// this timeout, and the group's new owners of those partitions wait for it (as in Kafka): it is
+/// well below the shortest liveness phase (10 s), so that the group drains in it.
+const TRANSACTION_TIMEOUT_NS: u64 = 4_000_000_000;
 
 /// Whether the scenario's consumers join groups.
 pub fn uses_groups(scenario: &Scenario) -> bool {
@@ -66,6 +73,16 @@ fn group_consumer(
     config.commit_mode = match shape.commit.unwrap_or_default() {
         scenario::CommitMode::Auto => CommitMode::Auto,
         scenario::CommitMode::Manual => CommitMode::Manual,
+        scenario::CommitMode::Transactional => {
+            // One transactional id per worker, kept across its restarts: a restarted worker's
+            // first transaction fences its previous instance (KIP-447: a group member's id).
+            config.transactional = Some(TransactionalCommits {
+                transactional_id: format!("{group}-c{}", index + 1),
+                transaction_timeout_ns: TRANSACTION_TIMEOUT_NS,
+                state_partitions: TRANSACTION_STATE_PARTITIONS,
+            });
+            CommitMode::Transactional
+        }
     };
     config.offset_reset = match shape.auto_offset_reset.unwrap_or_default() {
         scenario::OffsetReset::Earliest => OffsetReset::Earliest,

@@ -311,6 +311,10 @@ pub enum CommitMode {
     Auto,
     /// After each poll that returned records (commit after processing).
     Manual,
+    /// As `manual`, each commit inside a transaction of its own (AddOffsetsToTxn,
+    /// TxnOffsetCommit, EndTxn: consume-transform-produce with nothing produced yet). The
+    /// cluster then runs transaction coordinators.
+    Transactional,
 }
 
 /// Kafka's `auto.offset.reset`.
