@@ -31,6 +31,9 @@ pub enum Stream {
     /// The scenario generator's draw of which transactional producer shapes share one
     /// transactional id.
     SharedTransactionalIds,
+    /// The scenario generator's draw of which manually committing groups commit inside
+    /// transactions.
+    TransactionalCommits,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -49,6 +52,7 @@ impl Stream {
             Stream::Transactions => 9,
             Stream::ProducerFaults => 10,
             Stream::SharedTransactionalIds => 11,
+            Stream::TransactionalCommits => 12,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

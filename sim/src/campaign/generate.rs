@@ -35,6 +35,8 @@
 //! at one producer (a stream of their own). Half of the producer patterns run alone. A third of
 //! the transactional shapes of two producers share one transactional id (a stream of their own):
 //! two instances of one application, which fence each other (a zombie at the partitions: zoo 7).
+//! Half of the groups drawn to commit after each poll commit inside transactions instead
+//! (`commit = "transactional"`, a stream of its own).
 //!
 //! Invariants: every generated scenario passes [`Scenario::validate`] and round-trips through
 //! TOML; runs are short (fault phase 5 to 15 s, liveness 10 to 15 s) so campaigns are fast;
@@ -101,6 +103,8 @@ pub const PRODUCER_FAULT_SEEDS_RATIO: (u32, u32) = (1, 4);
 /// The share of transactional shapes of two or more producers whose producers share one
 /// transactional id, and so fence each other over and over.
 pub const SHARED_TRANSACTIONAL_ID_RATIO: (u32, u32) = (1, 3);
+/// The share of groups drawn to commit after each poll that commit inside transactions instead.
+pub const TRANSACTIONAL_COMMITS_RATIO: (u32, u32) = (1, 2);
 /// How long a paused producer of a seed without transactions sleeps.
 const PAUSE_MS_MIN: u64 = 300;
 const PAUSE_MS_MAX: u64 = 3_000;
@@ -176,6 +180,10 @@ pub fn generate(seed: u64) -> Scenario {
     share_transactional_ids(
         &mut scenario,
         &mut stream(seed, Stream::SharedTransactionalIds),
+    );
+    commit_in_transactions(
+        &mut scenario,
+        &mut stream(seed, Stream::TransactionalCommits),
     );
     if let Err(problem) = scenario.validate() {
         panic!(
@@ -376,6 +384,18 @@ fn share_transactional_ids(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
         if producer.transactional && producer.count >= 2 && rng.random_ratio(numerator, denominator)
         {
             producer.transactional_id = Some(format!("shared-{position}"));
+        }
+    }
+}
+
+/// Makes some groups that commit after each poll (`manual`) commit inside transactions instead
+/// (see [`TRANSACTIONAL_COMMITS_RATIO`]). From a stream of its own, so that every other draw
+/// stays what it was.
+fn commit_in_transactions(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
+    for consumer in &mut scenario.workload.consumers {
+        let (numerator, denominator) = TRANSACTIONAL_COMMITS_RATIO;
+        if consumer.commit == Some(CommitMode::Manual) && rng.random_ratio(numerator, denominator) {
+            consumer.commit = Some(CommitMode::Transactional);
         }
     }
 }
@@ -1321,8 +1341,36 @@ mod tests {
         scenario.faults.retain(|fault| !aims_at_a_producer(fault));
         for consumer in &mut scenario.workload.consumers {
             consumer.isolation = Isolation::ReadUncommitted;
+            if consumer.commit == Some(CommitMode::Transactional) {
+                consumer.commit = Some(CommitMode::Manual);
+            }
         }
         scenario
+    }
+
+    /// About half the groups drawn to commit after each poll commit inside transactions; no
+    /// other group does, and nothing else changes.
+    #[test]
+    fn half_the_manual_groups_commit_in_transactions_and_nothing_else_changes() {
+        let (mut manual, mut transactional) = (0, 0);
+        for seed in 0..1_600 {
+            let scenario = generate(seed);
+            for consumer in &scenario.workload.consumers {
+                match consumer.commit {
+                    Some(CommitMode::Manual) => manual += 1,
+                    Some(CommitMode::Transactional) => transactional += 1,
+                    _ => {}
+                }
+            }
+            assert_only_apart_draws_differ(seed, scenario, "the commit mode");
+        }
+        assert!(
+            transactional > 20
+                && manual > 20
+                && transactional < 2 * manual
+                && manual < 2 * transactional,
+            "{transactional} transactional groups, {manual} manual"
+        );
     }
 
     /// A producer pattern that ran alone (the seed's only faults aim at producers).
