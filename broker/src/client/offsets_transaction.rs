@@ -17,7 +17,7 @@
 //! EndTxn's answer hands over the producer id and epoch of the next transaction
 //! ([`Reaction::Adopt`]).
 
-use super::transaction::{Completion, Reaction};
+use super::transaction::{Completion, Judged, Reaction, judge_answer};
 use crate::dedup::RequestIds;
 use crate::log::TransactionOutcome;
 use crate::message::Message;
@@ -203,42 +203,22 @@ impl OffsetsTransaction {
         if !self.answers_in_flight(request_id) {
             return Reaction::Nothing;
         }
-        match (result, self.phase) {
-            (Ok(None), Phase::AddingOffsets) => {
+        let ending = match self.phase {
+            Phase::Ending(outcome) => Some(outcome),
+            _ => None,
+        };
+        match judge_answer(result, ending) {
+            Judged::Added => {
                 self.start(Phase::CommittingOffsets, now_ns);
                 Reaction::Nothing
             }
-            (Ok(Some((producer_id, epoch))), Phase::Ending(outcome)) => {
-                self.phase = Phase::Done(match outcome {
-                    TransactionOutcome::Commit => Completion::Committed,
-                    TransactionOutcome::Abort => Completion::Aborted,
-                });
-                Reaction::Adopt { producer_id, epoch }
-            }
-            (Err(error), _) if error.is_retriable() => {
+            Judged::Retry(reaction) => {
                 self.retry_at_ns = now_ns + backoff_ns;
-                if error == &TxnError::NotCoordinator {
-                    Reaction::RefreshMetadata
-                } else {
-                    Reaction::Nothing
-                }
+                reaction
             }
-            (Err(TxnError::InvalidTxnState), Phase::Ending(TransactionOutcome::Commit)) => {
-                self.phase = Phase::Done(Completion::Aborted);
-                Reaction::Renew
-            }
-            (Err(error), phase) => {
-                self.phase = Phase::Done(match phase {
-                    Phase::Ending(TransactionOutcome::Commit) => Completion::Unknown,
-                    _ => Completion::Aborted,
-                });
-                match error {
-                    TxnError::ProducerFenced => Reaction::Fenced,
-                    _ => Reaction::Renew,
-                }
-            }
-            (Ok(answer), phase) => {
-                unreachable!("answer {answer:?} to a request in flight in phase {phase:?}")
+            Judged::Over(completion, reaction) => {
+                self.phase = Phase::Done(completion);
+                reaction
             }
         }
     }

@@ -213,44 +213,22 @@ impl Transaction {
             return Reaction::Nothing; // Late: an answer to a request already given up on.
         }
         self.in_flight = None;
-        match (result, self.phase) {
-            (Ok(None), Phase::AddingPartitions) => {
+        let ending = match self.phase {
+            Phase::Ending(outcome) => Some(outcome),
+            _ => None,
+        };
+        match judge_answer(result, ending) {
+            Judged::Added => {
                 self.phase = Phase::Producing;
                 Reaction::Nothing
             }
-            (Ok(Some((producer_id, epoch))), Phase::Ending(outcome)) => {
-                self.phase = Phase::Done(match outcome {
-                    TransactionOutcome::Commit => Completion::Committed,
-                    TransactionOutcome::Abort => Completion::Aborted,
-                });
-                Reaction::Adopt { producer_id, epoch }
-            }
-            (Err(error), _) if error.is_retriable() => {
+            Judged::Retry(reaction) => {
                 self.retry_at_ns = now_ns + backoff_ns;
-                if error == &TxnError::NotCoordinator {
-                    Reaction::RefreshMetadata
-                } else {
-                    Reaction::Nothing
-                }
+                reaction
             }
-            (Err(TxnError::InvalidTxnState), Phase::Ending(TransactionOutcome::Commit)) => {
-                // Under this very epoch the coordinator holds nothing open and no commit
-                // decided (a decided commit answers a retry OK): the transaction was aborted.
-                self.phase = Phase::Done(Completion::Aborted);
-                Reaction::Renew
-            }
-            (Err(error), phase) => {
-                self.phase = Phase::Done(match phase {
-                    Phase::Ending(TransactionOutcome::Commit) => Completion::Unknown,
-                    _ => Completion::Aborted,
-                });
-                match error {
-                    TxnError::ProducerFenced => Reaction::Fenced,
-                    _ => Reaction::Renew,
-                }
-            }
-            (Ok(answer), phase) => {
-                unreachable!("answer {answer:?} to a request in flight in phase {phase:?}")
+            Judged::Over(completion, reaction) => {
+                self.phase = Phase::Done(completion);
+                reaction
             }
         }
     }
@@ -263,6 +241,64 @@ impl Transaction {
                 None => self.retry_at_ns.min(self.deadline_ns),
             }),
             Phase::Producing | Phase::Done(_) => None,
+        }
+    }
+}
+
+/// What a transaction coordinator's answer means, whatever the client's phases: to a request
+/// that adds partitions or offsets (`ending` is `None`), or to an EndTxn (`ending` its outcome).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Judged {
+    /// Added: the transaction goes on.
+    Added,
+    /// Retriable: ask again after the backoff, once the reaction is done.
+    Retry(Reaction),
+    /// The transaction is over.
+    Over(Completion, Reaction),
+}
+
+/// Judges a transaction coordinator's answer (see [`Judged`]): an EndTxn answered names the
+/// producer id and epoch to go on with; EndTxn(commit) refused INVALID_TXN_STATE means that under
+/// this very epoch the coordinator holds nothing open and no commit decided (a decided commit
+/// answers a retry OK), so the transaction was aborted; any other refusal of a commit leaves its
+/// outcome unknown (a fenced epoch may have committed it first), and of anything else aborts it.
+pub(crate) fn judge_answer(
+    result: Result<Option<(u64, u16)>, &TxnError>,
+    ending: Option<TransactionOutcome>,
+) -> Judged {
+    match (result, ending) {
+        (Ok(None), None) => Judged::Added,
+        (Ok(Some((producer_id, epoch))), Some(outcome)) => {
+            let completion = match outcome {
+                TransactionOutcome::Commit => Completion::Committed,
+                TransactionOutcome::Abort => Completion::Aborted,
+            };
+            Judged::Over(completion, Reaction::Adopt { producer_id, epoch })
+        }
+        (Err(error), _) if error.is_retriable() => {
+            Judged::Retry(if error == &TxnError::NotCoordinator {
+                Reaction::RefreshMetadata
+            } else {
+                Reaction::Nothing
+            })
+        }
+        (Err(TxnError::InvalidTxnState), Some(TransactionOutcome::Commit)) => {
+            Judged::Over(Completion::Aborted, Reaction::Renew)
+        }
+        (Err(error), ending) => {
+            let completion = if ending == Some(TransactionOutcome::Commit) {
+                Completion::Unknown
+            } else {
+                Completion::Aborted
+            };
+            let reaction = match error {
+                TxnError::ProducerFenced => Reaction::Fenced,
+                _ => Reaction::Renew,
+            };
+            Judged::Over(completion, reaction)
+        }
+        (Ok(answer), ending) => {
+            unreachable!("answer {answer:?} to a request in flight (ending: {ending:?})")
         }
     }
 }
