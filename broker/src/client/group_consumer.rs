@@ -676,7 +676,14 @@ impl GroupConsumer {
                 if *error == GroupError::UnknownMemberId {
                     self.member_id = None;
                 }
-                if matches!(self.membership, Membership::Member { .. }) {
+                // Fenced: its generation is over, and its partitions may be another member's
+                // already. A member waiting to rejoin (a rebalance began: cooperative members
+                // keep their partitions meanwhile) loses them too, or it would rejoin claiming
+                // them, and keep consuming them from its stale positions.
+                if matches!(
+                    self.membership,
+                    Membership::Member { .. } | Membership::Rejoin
+                ) {
                     self.loss_unrecorded |= !self.assignment.is_empty();
                     self.lose_partitions();
                     self.membership = Membership::Rejoin;

@@ -73,21 +73,18 @@ pub(crate) struct SelfProduced {
     pub(crate) transaction: BatchTransaction,
 }
 
-/// Who asked for an append: a client, or a coordinator of this broker writing to an internal
-/// partition it leads (a request it sent itself).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AppendOrigin {
-    Client,
-    Coordinator,
-}
-
 /// What one partition of a request appends.
 enum Appending {
     Batch {
         records: SharedRecords,
         producer: ProducerStamp,
         transaction: BatchTransaction,
-        origin: AppendOrigin,
+    },
+    /// A batch of a producer's transaction that a coordinator of this broker writes to an
+    /// internal partition it leads (a request it sent itself: a TxnOffsetCommit's offsets).
+    CoordinatorBatch {
+        records: SharedRecords,
+        producer: ProducerSequence,
     },
     Marker(TransactionMarker),
 }
@@ -106,17 +103,25 @@ impl Node {
         } else {
             None
         };
-        let origin = if from == self.id {
-            AppendOrigin::Coordinator
-        } else {
-            AppendOrigin::Client
-        };
-        let appending = request.partitions.into_iter().map(|part| Appending::Batch {
-            records: part.records,
-            producer: part.producer,
-            transaction: part.transaction,
-            origin,
-        });
+        let from_coordinator = from == self.id;
+        let appending = request
+            .partitions
+            .into_iter()
+            .map(move |part| match part.producer.0 {
+                Some(producer)
+                    if from_coordinator && part.transaction == BatchTransaction::Data =>
+                {
+                    Appending::CoordinatorBatch {
+                        records: part.records,
+                        producer,
+                    }
+                }
+                _ => Appending::Batch {
+                    records: part.records,
+                    producer: part.producer,
+                    transaction: part.transaction,
+                },
+            });
         self.append_parts(&keys, produce, acks, appending);
     }
 
@@ -201,10 +206,9 @@ impl Node {
                         records,
                         producer,
                         transaction,
-                        origin,
-                    } => {
-                        let stamp = (producer, transaction, origin);
-                        self.append_produce(key, pending, records, stamp)
+                    } => self.append_produce(key, pending, records, producer, transaction),
+                    Appending::CoordinatorBatch { records, producer } => {
+                        self.append_coordinator_batch(key, pending, records, producer)
                     }
                     Appending::Marker(marker) => self.append_marker(key, pending, marker),
                 }
@@ -262,7 +266,8 @@ impl Node {
         key: &PartitionKey,
         pending: Option<PendingProduce>,
         records: SharedRecords,
-        (producer, transaction, origin): (ProducerStamp, BatchTransaction, AppendOrigin),
+        producer: ProducerStamp,
+        transaction: BatchTransaction,
     ) -> Result<(), DataError> {
         let lose_state = self.config.bugs.lose_producer_state_on_leader_change;
         let planted = PlantedSequenceBugs {
@@ -271,11 +276,7 @@ impl Node {
         };
         self.append_at_leader(key, pending, |replica, leader_epoch| {
             check_transaction_part(producer, transaction)?;
-            if let Some(sequence) = producer.0
-                && origin == AppendOrigin::Coordinator
-            {
-                check_coordinator_epoch(replica.log.producers(), sequence, planted)?;
-            } else if let Some(sequence) = producer.0 {
+            if let Some(sequence) = producer.0 {
                 let states = match &replica.role {
                     ReplicaRole::Leader(leader) if lose_state => &leader.producers_seen,
                     _ => replica.log.producers(),
@@ -291,6 +292,33 @@ impl Node {
                 replica
                     .log
                     .append_stamped_as_leader(leader_epoch, records, producer, transaction);
+            Ok(LeaderAppend::Appended(appended.map_err(invalid_batch)?))
+        })
+    }
+
+    /// Appends a coordinator's batch of `producer`'s transaction (Kafka's
+    /// `AppendOrigin.COORDINATOR`): its producer epoch is checked, its sequence numbers are not
+    /// (a retried TxnOffsetCommit writes the same offsets again, which changes nothing).
+    fn append_coordinator_batch(
+        &mut self,
+        key: &PartitionKey,
+        pending: Option<PendingProduce>,
+        records: SharedRecords,
+        producer: ProducerSequence,
+    ) -> Result<(), DataError> {
+        let planted = PlantedSequenceBugs {
+            accept_unknown: false,
+            accept_stale_epoch: self.config.bugs.accept_stale_producer_epoch,
+        };
+        self.append_at_leader(key, pending, |replica, leader_epoch| {
+            check_coordinator_epoch(replica.log.producers(), producer, planted)?;
+            let stamp = ProducerStamp(Some(producer));
+            let appended = replica.log.append_stamped_as_leader(
+                leader_epoch,
+                records,
+                stamp,
+                BatchTransaction::Data,
+            );
             Ok(LeaderAppend::Appended(appended.map_err(invalid_batch)?))
         })
     }
