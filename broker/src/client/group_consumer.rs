@@ -1457,6 +1457,31 @@ mod tests {
             .collect()
     }
 
+    /// A member waiting to rejoin (a rebalance began; a cooperative member keeps its partitions
+    /// meanwhile) that learns it was fenced loses its partitions: rejoining, it must not claim
+    /// them, nor consume them from its old positions (found by a generated campaign: the
+    /// member's commit moved the group's offset back).
+    #[test]
+    fn a_member_fenced_while_waiting_to_rejoin_loses_its_partitions() {
+        for fence in [GroupError::UnknownMemberId, GroupError::IllegalGeneration] {
+            let mut consumer = committing();
+            let key = ("t".to_owned(), 0);
+            consumer.member_id = Some(1);
+            consumer.generation = 1;
+            consumer.assignment = vec![key.clone()];
+            consumer.positions.insert(key.clone(), 5);
+            consumer.membership = Membership::Rejoin;
+            let output = answer(&mut consumer, 10, 7, Err(fence.clone()));
+            assert_eq!(completions(&output), [EventKind::Fail], "{fence:?}");
+            assert!(
+                consumer.assignment.is_empty() && consumer.positions.is_empty(),
+                "{fence:?}: the partitions are lost"
+            );
+            assert!(consumer.loss_unrecorded, "the history learns of the loss");
+            assert_eq!(consumer.membership, Membership::Rejoin);
+        }
+    }
+
     #[test]
     fn a_commit_with_an_unknown_outcome_is_sent_again_and_completes_with_the_retry() {
         let mut consumer = committing();
