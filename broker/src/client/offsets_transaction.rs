@@ -17,7 +17,7 @@
 //! EndTxn's answer hands over the producer id and epoch of the next transaction
 //! ([`Reaction::Adopt`]).
 
-use super::transaction::{Completion, Judged, Reaction, judge_answer};
+use super::transaction::{Completion, Judged, PhaseRequest, Reaction, judge_answer};
 use crate::dedup::RequestIds;
 use crate::log::TransactionOutcome;
 use crate::message::Message;
@@ -56,11 +56,8 @@ pub(crate) struct OffsetsTransaction {
     phase: Phase,
     committer: Committer,
     offsets: Vec<(String, u32, CommittedOffset)>,
-    /// The request in flight: (request id, sent at).
-    in_flight: Option<(u64, u64)>,
-    retry_at_ns: u64,
-    /// The phase gives up at this time (a new deadline per phase).
-    deadline_ns: u64,
+    /// The phase's request.
+    request: PhaseRequest,
     /// How long each phase may take.
     phase_timeout_ns: u64,
 }
@@ -77,9 +74,7 @@ impl OffsetsTransaction {
             phase: Phase::AddingOffsets,
             committer,
             offsets,
-            in_flight: None,
-            retry_at_ns: now_ns,
-            deadline_ns: now_ns + phase_timeout_ns,
+            request: PhaseRequest::start(now_ns, now_ns + phase_timeout_ns),
             phase_timeout_ns,
         }
     }
@@ -90,9 +85,7 @@ impl OffsetsTransaction {
 
     fn start(&mut self, phase: Phase, now_ns: u64) {
         self.phase = phase;
-        self.in_flight = None;
-        self.retry_at_ns = now_ns;
-        self.deadline_ns = now_ns + self.phase_timeout_ns;
+        self.request = PhaseRequest::start(now_ns, now_ns + self.phase_timeout_ns);
     }
 
     /// Which coordinator the phase's request goes to: the transaction's (`true`) or the group's.
@@ -103,13 +96,7 @@ impl OffsetsTransaction {
     /// Gives up a phase past its deadline (or a request unanswered after `timeout_ns`); returns
     /// what to do then.
     pub(crate) fn expire(&mut self, now_ns: u64, timeout_ns: u64) -> Reaction {
-        if self
-            .in_flight
-            .is_some_and(|(_, sent_ns)| sent_ns + timeout_ns <= now_ns)
-        {
-            self.in_flight = None;
-        }
-        if self.deadline_ns > now_ns || self.in_flight.is_some() {
+        if !self.request.expired(now_ns, timeout_ns) {
             return Reaction::Nothing;
         }
         match self.phase {
@@ -138,10 +125,7 @@ impl OffsetsTransaction {
         request_ids: &mut RequestIds,
         output: &mut Vec<Output>,
     ) {
-        if self.in_flight.is_some() || self.retry_at_ns > now_ns {
-            return;
-        }
-        let Some(coordinator) = coordinator else {
+        let Some(coordinator) = coordinator.filter(|_| self.request.is_due(now_ns)) else {
             return;
         };
         let request_id = request_ids.next_id();
@@ -175,20 +159,11 @@ impl OffsetsTransaction {
             }),
             Phase::Done(_) => return,
         };
-        self.in_flight = Some((request_id, now_ns));
+        self.request.sent(request_id, now_ns);
         output.push(Output::Send {
             to: coordinator,
             message,
         });
-    }
-
-    /// Whether `request_id` is the request in flight (an answer to anything else is late).
-    fn answers_in_flight(&mut self, request_id: u64) -> bool {
-        let current = self.in_flight.map(|(in_flight, _)| in_flight) == Some(request_id);
-        if current {
-            self.in_flight = None;
-        }
-        current
     }
 
     /// The transaction coordinator's answer: to AddOffsetsToTxn (`Ok(None)`) or EndTxn (the
@@ -200,7 +175,7 @@ impl OffsetsTransaction {
         now_ns: u64,
         backoff_ns: u64,
     ) -> Reaction {
-        if !self.answers_in_flight(request_id) {
+        if !self.request.answered(request_id) {
             return Reaction::Nothing;
         }
         let ending = match self.phase {
@@ -213,7 +188,7 @@ impl OffsetsTransaction {
                 Reaction::Nothing
             }
             Judged::Retry(reaction) => {
-                self.retry_at_ns = now_ns + backoff_ns;
+                self.request.back_off(now_ns + backoff_ns);
                 reaction
             }
             Judged::Over(completion, reaction) => {
@@ -234,7 +209,7 @@ impl OffsetsTransaction {
         now_ns: u64,
         backoff_ns: u64,
     ) -> Option<GroupError> {
-        if self.phase != Phase::CommittingOffsets || !self.answers_in_flight(request_id) {
+        if self.phase != Phase::CommittingOffsets || !self.request.answered(request_id) {
             return None;
         }
         match result {
@@ -243,7 +218,7 @@ impl OffsetsTransaction {
                 None
             }
             Err(error) if error.is_coordinator_error() || error == &GroupError::RequestTimedOut => {
-                self.retry_at_ns = now_ns + backoff_ns;
+                self.request.back_off(now_ns + backoff_ns);
                 Some(error.clone())
             }
             Err(error) => {

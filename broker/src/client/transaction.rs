@@ -74,11 +74,8 @@ pub(crate) enum Reaction {
 pub(crate) struct Transaction {
     phase: Phase,
     partitions: Vec<u32>,
-    /// The request in flight to the coordinator: (request id, sent at).
-    in_flight: Option<(u64, u64)>,
-    retry_at_ns: u64,
-    /// The phase gives up at this time (a new deadline per phase).
-    deadline_ns: u64,
+    /// The phase's request to the coordinator.
+    request: PhaseRequest,
     /// Abort even if every record is acknowledged (the workload exercises aborts).
     abort_drawn: bool,
 }
@@ -94,9 +91,7 @@ impl Transaction {
         Transaction {
             phase: Phase::AddingPartitions,
             partitions,
-            in_flight: None,
-            retry_at_ns: now_ns,
-            deadline_ns,
+            request: PhaseRequest::start(now_ns, deadline_ns),
             abort_drawn,
         }
     }
@@ -127,20 +122,12 @@ impl Transaction {
 
     fn start(&mut self, phase: Phase, now_ns: u64, deadline_ns: u64) {
         self.phase = phase;
-        self.in_flight = None;
-        self.retry_at_ns = now_ns;
-        self.deadline_ns = deadline_ns;
+        self.request = PhaseRequest::start(now_ns, deadline_ns);
     }
 
     /// Gives up a phase past its deadline; returns what to do then.
     pub(crate) fn expire(&mut self, now_ns: u64, timeout_ns: u64) -> Reaction {
-        let request_expired = self
-            .in_flight
-            .is_some_and(|(_, sent_ns)| sent_ns + timeout_ns <= now_ns);
-        if request_expired {
-            self.in_flight = None;
-        }
-        if self.deadline_ns > now_ns || self.in_flight.is_some() {
+        if !self.request.expired(now_ns, timeout_ns) {
             return Reaction::Nothing;
         }
         match self.phase {
@@ -165,10 +152,7 @@ impl Transaction {
         request_ids: &mut RequestIds,
         output: &mut Vec<Output>,
     ) {
-        if self.in_flight.is_some() || self.retry_at_ns > now_ns {
-            return;
-        }
-        let Some(coordinator) = coordinator else {
+        let Some(coordinator) = coordinator.filter(|_| self.request.is_due(now_ns)) else {
             return;
         };
         let request_id = request_ids.next_id();
@@ -193,7 +177,7 @@ impl Transaction {
             }),
             Phase::Producing | Phase::Done(_) => return,
         };
-        self.in_flight = Some((request_id, now_ns));
+        self.request.sent(request_id, now_ns);
         output.push(Output::Send {
             to: coordinator,
             message,
@@ -209,10 +193,9 @@ impl Transaction {
         now_ns: u64,
         backoff_ns: u64,
     ) -> Reaction {
-        if self.in_flight.map(|(in_flight, _)| in_flight) != Some(request_id) {
+        if !self.request.answered(request_id) {
             return Reaction::Nothing; // Late: an answer to a request already given up on.
         }
-        self.in_flight = None;
         let ending = match self.phase {
             Phase::Ending(outcome) => Some(outcome),
             _ => None,
@@ -223,7 +206,7 @@ impl Transaction {
                 Reaction::Nothing
             }
             Judged::Retry(reaction) => {
-                self.retry_at_ns = now_ns + backoff_ns;
+                self.request.back_off(now_ns + backoff_ns);
                 reaction
             }
             Judged::Over(completion, reaction) => {
@@ -236,11 +219,76 @@ impl Transaction {
     /// When [`Self::request_if_due`] or [`Self::expire`] next has something to do.
     pub(crate) fn deadline_ns(&self, timeout_ns: u64) -> Option<u64> {
         match self.phase {
-            Phase::AddingPartitions | Phase::Ending(_) => Some(match self.in_flight {
-                Some((_, sent_ns)) => sent_ns + timeout_ns,
-                None => self.retry_at_ns.min(self.deadline_ns),
-            }),
+            Phase::AddingPartitions | Phase::Ending(_) => Some(self.request.next_ns(timeout_ns)),
             Phase::Producing | Phase::Done(_) => None,
+        }
+    }
+}
+
+/// The one request a transaction's phase has in flight at a time, its retry backoff, and the
+/// phase's deadline: what every client transaction keeps per phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PhaseRequest {
+    /// (request id, sent at).
+    in_flight: Option<(u64, u64)>,
+    /// No request before this time.
+    retry_at_ns: u64,
+    /// The phase gives up at this time.
+    deadline_ns: u64,
+}
+
+impl PhaseRequest {
+    /// A phase that may send at once and gives up at `deadline_ns`.
+    pub(crate) fn start(now_ns: u64, deadline_ns: u64) -> Self {
+        PhaseRequest {
+            in_flight: None,
+            retry_at_ns: now_ns,
+            deadline_ns,
+        }
+    }
+
+    /// Forgets a request unanswered after `timeout_ns`; whether the phase is over (its deadline
+    /// passed, and nothing is in flight).
+    pub(crate) fn expired(&mut self, now_ns: u64, timeout_ns: u64) -> bool {
+        if self
+            .in_flight
+            .is_some_and(|(_, sent_ns)| sent_ns + timeout_ns <= now_ns)
+        {
+            self.in_flight = None;
+        }
+        self.deadline_ns <= now_ns && self.in_flight.is_none()
+    }
+
+    /// Whether a request may go now: none in flight, and the backoff over.
+    pub(crate) fn is_due(&self, now_ns: u64) -> bool {
+        self.in_flight.is_none() && self.retry_at_ns <= now_ns
+    }
+
+    pub(crate) fn sent(&mut self, request_id: u64, now_ns: u64) {
+        self.in_flight = Some((request_id, now_ns));
+    }
+
+    /// Whether `request_id` answers the request in flight (which then is no longer): an answer
+    /// to anything else is late.
+    pub(crate) fn answered(&mut self, request_id: u64) -> bool {
+        let current = self.in_flight.map(|(in_flight, _)| in_flight) == Some(request_id);
+        if current {
+            self.in_flight = None;
+        }
+        current
+    }
+
+    /// No request before `retry_at_ns`.
+    pub(crate) fn back_off(&mut self, retry_at_ns: u64) {
+        self.retry_at_ns = retry_at_ns;
+    }
+
+    /// When the phase next has something to do: its request times out, or it may send (or give
+    /// up).
+    pub(crate) fn next_ns(&self, timeout_ns: u64) -> u64 {
+        match self.in_flight {
+            Some((_, sent_ns)) => sent_ns + timeout_ns,
+            None => self.retry_at_ns.min(self.deadline_ns),
         }
     }
 }
