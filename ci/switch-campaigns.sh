@@ -26,6 +26,7 @@ if [ ${#switches[@]} -eq 0 ]; then
         lose-producer-state-on-leader-change last-stable-offset-at-high-watermark
         forget-transactions-on-coordinator-failover keep-producer-epoch-on-transaction-timeout
         end-transactions-without-epoch-bump accept-stale-producer-epoch
+        transactional-offsets-before-marker
     )
 fi
 

@@ -1,7 +1,8 @@
 //! Consumer groups over many seeds: every group scenario of the library passes seeds 20 to 199
 //! (`tests/scenarios.rs` runs seeds 0 to 19 twice, for determinism), and each group bug switch
-//! of KAFKA.md's zoo (11, 12a, 12b) makes its matching scenario fail within 500 seeds, with a
-//! reproduce command that fails again identically and a failure `trial shrink` reduces.
+//! (KAFKA.md's zoo 11, 12a and 12b, and transactional offsets applied before their marker) makes
+//! its matching scenario fail within 500 seeds, with a reproduce command that fails again
+//! identically and a failure `trial shrink` reduces.
 
 mod support;
 
@@ -99,6 +100,14 @@ fn transactional_members_commit_inside_transactions() {
         "each transaction commits offsets"
     );
     assert!(committed > 50, "{committed} transactional commits");
+    let aborted = transactional
+        .iter()
+        .filter(|op| op["type"] == "fail")
+        .count();
+    assert!(
+        aborted * 6 > committed,
+        "members abort one commit in three: {aborted} aborted, {committed} committed"
+    );
     let ended = outcome.report.stats.counters["transactions_committed"];
     assert!(
         ended >= committed as u64,
@@ -173,6 +182,23 @@ fn zoo_11_stale_generation_transactional_commit_is_caught() {
         "group-transactional-commits.toml",
         bugs,
         "duplicate-consumption",
+    );
+}
+
+/// Offsets of a transaction applied before its marker: a member's commit drawn to abort (or
+/// refused) still moves the group's offsets, and the partition's next owner starts past records
+/// whose processing was aborted.
+#[test]
+fn transactional_offsets_applied_before_the_marker_are_caught() {
+    let bugs = Bugs {
+        transactional_offsets_before_marker: true,
+        ..Bugs::default()
+    };
+    caught_and_shrunk(
+        "offsets-before-marker",
+        "group-transactional-commits.toml",
+        bugs,
+        "lost-consumption",
     );
 }
 

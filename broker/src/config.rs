@@ -189,6 +189,11 @@ pub struct BugsConfig {
     /// outside any transaction the coordinator knows, and the next transaction of the producer id
     /// on that partition commits it.
     pub accept_stale_producer_epoch: bool,
+    /// Consume-transform-produce: a group coordinator applies the offsets of a TxnOffsetCommit
+    /// as soon as its log holds them, as a plain commit's, instead of holding them until the
+    /// transaction's commit marker. An aborted transaction's offsets then stand, and the next
+    /// owner of a partition starts past records whose processing was aborted.
+    pub transactional_offsets_before_marker: bool,
 }
 
 impl BugsConfig {

@@ -34,6 +34,9 @@ pub enum Stream {
     /// The scenario generator's draw of which manually committing groups commit inside
     /// transactions.
     TransactionalCommits,
+    /// The scenario generator's draw of which transactionally committing groups abort some
+    /// commits on purpose.
+    TransactionalCommitAborts,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -53,6 +56,7 @@ impl Stream {
             Stream::ProducerFaults => 10,
             Stream::SharedTransactionalIds => 11,
             Stream::TransactionalCommits => 12,
+            Stream::TransactionalCommitAborts => 13,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

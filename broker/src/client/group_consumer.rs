@@ -32,7 +32,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rand::RngCore;
+use rand::{Rng, RngCore};
 
 use super::ClientReport;
 use super::fetched::delivered_records;
@@ -78,6 +78,9 @@ pub struct TransactionalCommits {
     pub transaction_timeout_ns: u64,
     /// Partitions of the transaction state topic (where the coordinator lives).
     pub state_partitions: u32,
+    /// Aborts one commit's transaction in this many on purpose (0: never). The offsets stay
+    /// uncommitted, so the next turn commits them again in a new transaction.
+    pub abort_one_in: u32,
 }
 
 /// Where a partition without a committed offset starts (Kafka's `auto.offset.reset`).
@@ -229,6 +232,9 @@ pub struct GroupConsumer {
     loss_unrecorded: bool,
     /// The producer id and epoch transactional commits run under (transactional mode only).
     identity: Option<ProducerIdentity>,
+    /// Whether the next transactional commit aborts on purpose, drawn at the start of a step
+    /// while `abort_one_in` is set (see [`TransactionalCommits`]), and taken by the commit.
+    abort_next: Option<bool>,
 }
 
 impl GroupConsumer {
@@ -277,6 +283,7 @@ impl GroupConsumer {
             operation: None,
             loss_unrecorded: false,
             identity,
+            abort_next: None,
         }
     }
 
@@ -318,9 +325,23 @@ impl GroupConsumer {
             Input::Message { message, .. } => self.on_message(now_ns, message, output),
             Input::TimerFired(_) | Input::DiskWriteFailed { .. } | Input::DiskSyncDone { .. } => {}
         }
+        self.draw_abort(rng);
         if !self.stopped {
             self.advance(now_ns, output);
             self.arm_timer(now_ns, output);
+        }
+    }
+
+    /// Draws whether the next transactional commit aborts, unless drawn already. Only consumers
+    /// that abort draw, so the others' random streams are as they were.
+    fn draw_abort<R: RngCore + ?Sized>(&mut self, rng: &mut R) {
+        let abort_one_in = self
+            .config
+            .transactional
+            .as_ref()
+            .map_or(0, |commits| commits.abort_one_in);
+        if abort_one_in > 0 && self.abort_next.is_none() {
+            self.abort_next = Some(rng.random_range(0..abort_one_in) == 0);
         }
     }
 
@@ -1070,9 +1091,11 @@ impl GroupConsumer {
             generation,
         };
         let with_epochs = self.with_epochs(&offsets);
+        let abort_drawn = self.abort_next.take().unwrap_or(false);
         let transaction = OffsetsTransaction::new(
             committer,
             with_epochs,
+            abort_drawn,
             now_ns,
             self.config.request_timeout_ns,
         );

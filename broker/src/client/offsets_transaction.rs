@@ -14,6 +14,9 @@
 //!   timeout say): `fail`;
 //! - EndTxn(commit) unanswered until the deadline, or refused otherwise for good: `info`.
 //!
+//! - a transaction drawn to abort (the workload exercises aborts) ends with EndTxn(abort) once
+//!   its offsets are written: `fail`, and its offsets must never take effect.
+//!
 //! EndTxn's answer hands over the producer id and epoch of the next transaction
 //! ([`Reaction::Adopt`]).
 
@@ -60,12 +63,15 @@ pub(crate) struct OffsetsTransaction {
     request: PhaseRequest,
     /// How long each phase may take.
     phase_timeout_ns: u64,
+    /// End with EndTxn(abort) even once the offsets are written.
+    abort_drawn: bool,
 }
 
 impl OffsetsTransaction {
     pub(crate) fn new(
         committer: Committer,
         offsets: Vec<(String, u32, CommittedOffset)>,
+        abort_drawn: bool,
         now_ns: u64,
         phase_timeout_ns: u64,
     ) -> Self {
@@ -76,6 +82,7 @@ impl OffsetsTransaction {
             offsets,
             request: PhaseRequest::start(now_ns, now_ns + phase_timeout_ns),
             phase_timeout_ns,
+            abort_drawn,
         }
     }
 
@@ -214,7 +221,12 @@ impl OffsetsTransaction {
         }
         match result {
             Ok(()) => {
-                self.start(Phase::Ending(TransactionOutcome::Commit), now_ns);
+                let outcome = if self.abort_drawn {
+                    TransactionOutcome::Abort
+                } else {
+                    TransactionOutcome::Commit
+                };
+                self.start(Phase::Ending(outcome), now_ns);
                 None
             }
             Err(error) if error.is_coordinator_error() || error == &GroupError::RequestTimedOut => {
@@ -238,6 +250,10 @@ mod tests {
     const GROUP_COORDINATOR: u32 = 4;
 
     fn committing(now_ns: u64) -> OffsetsTransaction {
+        committing_drawn(now_ns, false)
+    }
+
+    fn committing_drawn(now_ns: u64, abort_drawn: bool) -> OffsetsTransaction {
         let committer = Committer {
             transactional_id: "tx".to_owned(),
             producer_id: 7,
@@ -250,7 +266,8 @@ mod tests {
             offset: 5,
             leader_epoch: Some(1),
         };
-        OffsetsTransaction::new(committer, vec![("t".to_owned(), 0, offset)], now_ns, 100)
+        let offsets = vec![("t".to_owned(), 0, offset)];
+        OffsetsTransaction::new(committer, offsets, abort_drawn, now_ns, 100)
     }
 
     /// Sends the due request: its id, and which coordinator it went to.
@@ -290,6 +307,23 @@ mod tests {
             }
         );
         assert_eq!(transaction.phase(), Phase::Done(Completion::Committed));
+    }
+
+    #[test]
+    fn a_transaction_drawn_to_abort_writes_its_offsets_then_aborts() {
+        let mut ids = RequestIds::default();
+        let mut transaction = committing_drawn(0, true);
+        let add = send(&mut transaction, 0, &mut ids);
+        transaction.on_transaction_answer(add, Ok(None), 1, 5);
+        let commit = send(&mut transaction, 1, &mut ids);
+        assert_eq!(transaction.on_offsets_answer(commit, Ok(()), 2, 5), None);
+        assert_eq!(
+            transaction.phase(),
+            Phase::Ending(TransactionOutcome::Abort)
+        );
+        let end = send(&mut transaction, 2, &mut ids);
+        transaction.on_transaction_answer(end, Ok(Some((7, 2))), 3, 5);
+        assert_eq!(transaction.phase(), Phase::Done(Completion::Aborted));
     }
 
     #[test]

@@ -232,7 +232,7 @@ impl Node {
             leader_epoch,
             loaded_end_offset: log.log_end_offset(),
             applied_offset,
-            offsets: CommittedOffsets::default(),
+            offsets: CommittedOffsets::new(self.config.bugs.transactional_offsets_before_marker),
             groups: BTreeMap::new(),
             ids_base,
             member_id_next: 0,

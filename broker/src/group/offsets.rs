@@ -24,6 +24,9 @@
 //!   UNSTABLE_OFFSET_COMMIT (KIP-447's `require_stable`) until the marker comes. A new owner of the
 //!   partition that started from the table's offset would read again what the transaction, once
 //!   committed, marks as processed.
+//!
+//! The planted bug `transactional_offsets_before_marker` applies a transactional commit at once,
+//! as a plain one: nothing waits, and an aborted transaction's offsets stand.
 
 use std::collections::BTreeMap;
 
@@ -44,9 +47,19 @@ pub(crate) struct CommittedOffsets {
     committed: BTreeMap<u64, CommitRecord>,
     /// Producer id -> its open transaction's commits, by commit key.
     waiting: BTreeMap<u64, BTreeMap<u64, CommitRecord>>,
+    /// The planted bug: transactional commits take effect at once (see the module docs).
+    offsets_before_marker: bool,
 }
 
 impl CommittedOffsets {
+    /// An empty table; `offsets_before_marker` plants the bug of the module docs.
+    pub(crate) fn new(offsets_before_marker: bool) -> Self {
+        CommittedOffsets {
+            offsets_before_marker,
+            ..CommittedOffsets::default()
+        }
+    }
+
     /// Applies the records of `batch` whose offsets are in `from..to`.
     pub(crate) fn apply(&mut self, batch: &RecordBatch, from: u64, to: u64) {
         if let Some(marker) = batch.transaction_marker() {
@@ -56,7 +69,9 @@ impl CommittedOffsets {
             return;
         }
         let producer_id = match (batch.transaction(), batch.producer.0) {
-            (BatchTransaction::Data, Some(sequence)) => Some(sequence.producer_id),
+            (BatchTransaction::Data, Some(sequence)) if !self.offsets_before_marker => {
+                Some(sequence.producer_id)
+            }
             _ => None,
         };
         for (log_offset, record) in batch.records_with_offsets() {
@@ -200,6 +215,28 @@ mod tests {
         ]);
         assert_eq!(offsets.get(1), Some(10));
         assert!(!offsets.is_unstable(1) && offsets.open_transactions() == 0);
+    }
+
+    #[test]
+    fn the_planted_bug_applies_a_transactions_commits_at_once_and_keeps_them_after_an_abort() {
+        let log = [
+            commit(0, 1, 10),
+            transactional(1, PRODUCER, &[(1, 20)]),
+            marker(2, PRODUCER, TransactionOutcome::Abort),
+        ];
+        let mut offsets = CommittedOffsets::new(true);
+        for batch in &log[..2] {
+            offsets.apply(batch, 0, u64::MAX);
+        }
+        assert_eq!(offsets.get(1), Some(20), "at once, before the marker");
+        assert!(!offsets.is_unstable(1) && offsets.open_transactions() == 0);
+        offsets.apply(&log[2], 0, u64::MAX);
+        assert_eq!(offsets.get(1), Some(20), "the abort does not undo it");
+        assert_eq!(
+            replay(&log).get(1),
+            Some(10),
+            "without the bug, the abort drops it"
+        );
     }
 
     #[test]

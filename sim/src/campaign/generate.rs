@@ -105,6 +105,10 @@ pub const PRODUCER_FAULT_SEEDS_RATIO: (u32, u32) = (1, 4);
 pub const SHARED_TRANSACTIONAL_ID_RATIO: (u32, u32) = (1, 3);
 /// The share of groups drawn to commit after each poll that commit inside transactions instead.
 pub const TRANSACTIONAL_COMMITS_RATIO: (u32, u32) = (1, 2);
+/// The share of transactionally committing groups that abort some commits on purpose, and how
+/// often they do.
+pub const TRANSACTIONAL_COMMIT_ABORTS_RATIO: (u32, u32) = (1, 2);
+const TRANSACTIONAL_COMMIT_ABORT_ONE_IN: u32 = 4;
 /// How long a paused producer of a seed without transactions sleeps.
 const PAUSE_MS_MIN: u64 = 300;
 const PAUSE_MS_MAX: u64 = 3_000;
@@ -184,6 +188,10 @@ pub fn generate(seed: u64) -> Scenario {
     commit_in_transactions(
         &mut scenario,
         &mut stream(seed, Stream::TransactionalCommits),
+    );
+    abort_transactional_commits(
+        &mut scenario,
+        &mut stream(seed, Stream::TransactionalCommitAborts),
     );
     if let Err(problem) = scenario.validate() {
         panic!(
@@ -400,6 +408,20 @@ fn commit_in_transactions(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
     }
 }
 
+/// Makes some groups that commit inside transactions abort one commit in
+/// [`TRANSACTIONAL_COMMIT_ABORT_ONE_IN`] (see [`TRANSACTIONAL_COMMIT_ABORTS_RATIO`]): an aborted
+/// transaction's offsets must never take effect. From a stream of its own.
+fn abort_transactional_commits(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
+    for consumer in &mut scenario.workload.consumers {
+        let (numerator, denominator) = TRANSACTIONAL_COMMIT_ABORTS_RATIO;
+        if consumer.commit == Some(CommitMode::Transactional)
+            && rng.random_ratio(numerator, denominator)
+        {
+            consumer.abort_one_in = TRANSACTIONAL_COMMIT_ABORT_ONE_IN;
+        }
+    }
+}
+
 fn has_group(scenario: &Scenario) -> bool {
     scenario
         .workload
@@ -585,6 +607,7 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
             auto_offset_reset: None,
             session_timeout: None,
             isolation: Isolation::ReadUncommitted,
+            abort_one_in: 0,
         });
     }
     Workload {
@@ -626,6 +649,7 @@ fn group_consumer(topics: &[Topic], rng: &mut ChaCha8Rng) -> Consumer {
         auto_offset_reset: None,
         session_timeout,
         isolation: Isolation::ReadUncommitted,
+        abort_one_in: 0,
     }
 }
 
@@ -1341,6 +1365,7 @@ mod tests {
         scenario.faults.retain(|fault| !aims_at_a_producer(fault));
         for consumer in &mut scenario.workload.consumers {
             consumer.isolation = Isolation::ReadUncommitted;
+            consumer.abort_one_in = 0;
             if consumer.commit == Some(CommitMode::Transactional) {
                 consumer.commit = Some(CommitMode::Manual);
             }
@@ -1352,7 +1377,7 @@ mod tests {
     /// other group does, and nothing else changes.
     #[test]
     fn half_the_manual_groups_commit_in_transactions_and_nothing_else_changes() {
-        let (mut manual, mut transactional) = (0, 0);
+        let (mut manual, mut transactional, mut aborting) = (0, 0, 0);
         for seed in 0..1_600 {
             let scenario = generate(seed);
             for consumer in &scenario.workload.consumers {
@@ -1360,6 +1385,10 @@ mod tests {
                     Some(CommitMode::Manual) => manual += 1,
                     Some(CommitMode::Transactional) => transactional += 1,
                     _ => {}
+                }
+                if consumer.abort_one_in > 0 {
+                    assert_eq!(consumer.commit, Some(CommitMode::Transactional));
+                    aborting += 1;
                 }
             }
             assert_only_apart_draws_differ(seed, scenario, "the commit mode");
@@ -1370,6 +1399,10 @@ mod tests {
                 && transactional < 2 * manual
                 && manual < 2 * transactional,
             "{transactional} transactional groups, {manual} manual"
+        );
+        assert!(
+            aborting > 10 && aborting < transactional,
+            "{aborting} of {transactional} transactional groups abort some commits"
         );
     }
 

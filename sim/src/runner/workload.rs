@@ -314,6 +314,7 @@ pub fn cluster_config(scenario: &Scenario) -> broker::ClusterConfig {
                 .keep_producer_epoch_on_transaction_timeout,
             end_transactions_without_epoch_bump: bugs.end_transactions_without_epoch_bump,
             accept_stale_producer_epoch: bugs.accept_stale_producer_epoch,
+            transactional_offsets_before_marker: bugs.transactional_offsets_before_marker,
             // Not a scenario switch: only the duplication tests turn dedup off.
             handle_duplicate_requests: false,
         },

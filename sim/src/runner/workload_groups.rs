@@ -80,6 +80,7 @@ fn group_consumer(
                 transactional_id: format!("{group}-c{}", index + 1),
                 transaction_timeout_ns: TRANSACTION_TIMEOUT_NS,
                 state_partitions: TRANSACTION_STATE_PARTITIONS,
+                abort_one_in: shape.abort_one_in,
             });
             CommitMode::Transactional
         }

@@ -142,6 +142,10 @@ pub struct Bugs {
     /// 7, at the partitions: a leader appends batches of a fenced producer epoch instead of
     /// refusing them, so a fenced producer keeps writing.
     pub accept_stale_producer_epoch: bool,
+    /// Consume-transform-produce (not a zoo entry): a group coordinator applies offsets
+    /// committed inside a transaction before its commit marker, so an aborted transaction's
+    /// offsets stand.
+    pub transactional_offsets_before_marker: bool,
 }
 
 impl Bugs {
@@ -271,6 +275,10 @@ pub struct Consumer {
     /// What the consumer reads of transactions (default `read-uncommitted`, as Kafka's).
     #[serde(default, skip_serializing_if = "is_default")]
     pub isolation: Isolation,
+    /// Under `commit = "transactional"`: the consumer aborts one commit's transaction in this
+    /// many on purpose (0: never), and commits the same offsets again in the next.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub abort_one_in: u32,
 }
 
 impl Consumer {

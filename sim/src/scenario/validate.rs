@@ -309,6 +309,7 @@ fn assign_consumer(consumer: &Consumer, path: &FieldPath) -> Checked {
         ("commit", consumer.commit.is_some()),
         ("auto_offset_reset", consumer.auto_offset_reset.is_some()),
         ("session_timeout", consumer.session_timeout.is_some()),
+        ("abort_one_in", consumer.abort_one_in != 0),
     ];
     for (field, present) in group_fields {
         ensure(

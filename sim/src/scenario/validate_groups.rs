@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Checked, ensure, known_topic};
 use crate::scenario::locate::FieldPath;
-use crate::scenario::{Consumer, ConsumerMode, Fault, Scenario, Target};
+use crate::scenario::{CommitMode, Consumer, ConsumerMode, Fault, Scenario, Target};
 
 /// The shortest and longest session timeout a scenario may ask for.
 pub const SESSION_TIMEOUT_NS_MIN: u64 = 200_000_000;
@@ -51,6 +51,11 @@ pub(super) fn subscribe_consumer(
             || format!("{timeout} must be 200ms to 60s"),
         )?;
     }
+    ensure(
+        consumer.abort_one_in == 0 || consumer.commit == Some(CommitMode::Transactional),
+        || path.key("abort_one_in"),
+        || "aborts are of transactional commits: it needs commit = \"transactional\"".to_owned(),
+    )?;
     let first_of_group = scenario.workload.consumers[..index]
         .iter()
         .find(|earlier| earlier.group == consumer.group);
