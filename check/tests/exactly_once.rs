@@ -114,6 +114,10 @@ fn lost_consumption_fires_for_a_record_skipped_by_the_next_owner() {
     assert_fires(&report, LostConsumption);
     let witness = serde_json::to_value(&report.anomalies[&LostConsumption][0]).unwrap();
     assert_eq!(witness["value"], 1);
+    let polled_by = witness["polled_by"].as_array().unwrap();
+    assert_eq!(polled_by.len(), 1, "member 1's poll read it: {witness}");
+    assert_eq!(polled_by[0]["process"], 1);
+    assert_eq!(polled_by[0]["f"], "poll");
 }
 
 /// In a drained run every committed record must be processed: polls never committed are lost.
@@ -177,6 +181,12 @@ fn lost_consumption_fires_under_acks_1_for_a_record_another_reader_saw() {
     let report = history.check(&acks_leader);
     assert_fires(&report, LostConsumption);
     assert_eq!(report.count(LostConsumption), 1);
+    let witness = serde_json::to_value(&report.anomalies[&LostConsumption][0]).unwrap();
+    assert_eq!(
+        witness["polled_by"],
+        serde_json::json!([]),
+        "no member of the group read it"
+    );
 }
 
 /// Three records on `k`; member 1 polls the first two and commits `next_offset` with an

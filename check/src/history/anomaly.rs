@@ -246,6 +246,10 @@ pub struct ConsumptionWitness {
     pub writer: Option<OperationRef>,
     /// The operations that processed it (each a poll covered by a commit, or a transaction).
     pub processed_by: Vec<OperationRef>,
+    /// For `lost-consumption`: the group's polls that read it, none of them processed (no
+    /// commit of the member covered it before its assignment changed, or the commit failed).
+    /// Empty: no member of the group read it.
+    pub polled_by: Vec<OperationRef>,
     /// For `lost-consumption`: the highest record of the key the group processed.
     pub highest_processed: Option<Record>,
 }

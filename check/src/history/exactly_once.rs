@@ -49,6 +49,9 @@ struct Processings {
     possible: Vec<Processing>,
     /// The `(group, key)` pairs the groups read, sorted, once each.
     consumed: Vec<(GroupId, KeyId)>,
+    /// Every record a member read in an `ok` poll, as `(group, key, value, 0, poll)`, sorted:
+    /// a lost record's witness names the polls that read it without processing it.
+    polled: Vec<Processing>,
 }
 
 pub fn analyse(context: &Context, config: &CheckConfig, findings: &mut Findings) {
@@ -69,6 +72,7 @@ fn collect_processings(context: &Context, config: &CheckConfig) -> Processings {
     let mut processings = Vec::new();
     let mut possible = Vec::new();
     let mut consumed = Vec::new();
+    let mut polled = Vec::new();
     for (event_id, event) in model.events.iter().enumerate() {
         let Some(group) = event.group else {
             continue;
@@ -96,6 +100,7 @@ fn collect_processings(context: &Context, config: &CheckConfig) -> Processings {
             if event.function() == Function::Txn || polls_process {
                 processings.push((group, read.key, read.value, read.offset, event_id));
             } else {
+                polled.push((group, read.key, read.value, read.offset, event_id));
                 member.pending.entry(read.key).or_default().push((
                     read.offset,
                     read.value,
@@ -109,10 +114,12 @@ fn collect_processings(context: &Context, config: &CheckConfig) -> Processings {
     consumed.dedup();
     processings.sort_unstable();
     possible.sort_unstable();
+    polled.sort_unstable();
     Processings {
         definite: processings,
         possible,
         consumed,
+        polled,
     }
 }
 
@@ -172,6 +179,7 @@ fn report_duplicates(context: &Context, processings: &[Processing], findings: &m
                     .iter()
                     .map(|processing| context.operation(processing.4))
                     .collect(),
+                polled_by: Vec::new(),
                 highest_processed: None,
             })
         });
@@ -189,10 +197,15 @@ fn of_key(processings: &[Processing], group: GroupId, key: KeyId) -> &[Processin
 
 /// Whether `processed` (one group's processings of one key) holds `value`.
 fn holds(processed: &[Processing], value: i64) -> bool {
-    let position = processed.partition_point(|processing| processing.2 < value);
-    processed
-        .get(position)
-        .is_some_and(|processing| processing.2 == value)
+    with_value(processed, value).next().is_some()
+}
+
+/// The entries of `of_one_key` (one group's, of one key, sorted) for `value`.
+fn with_value(of_one_key: &[Processing], value: i64) -> impl Iterator<Item = &Processing> {
+    let position = of_one_key.partition_point(|processing| processing.2 < value);
+    of_one_key[position..]
+        .iter()
+        .take_while(move |processing| processing.2 == value)
 }
 
 fn report_losses(
@@ -206,6 +219,7 @@ fn report_losses(
     for &(group, key) in &processings.consumed {
         let processed = of_key(&processings.definite, group, key);
         let possibly_processed = of_key(&processings.possible, group, key);
+        let polled = of_key(&processings.polled, group, key);
         let order = context.orders.of(key);
         let highest = highest_processed(order, processed);
         let required_end = match (config.drained, highest) {
@@ -231,6 +245,9 @@ fn report_losses(
                     value: entry.value,
                     writer: writer.map(|writer| context.operation(writer)),
                     processed_by: Vec::new(),
+                    polled_by: with_value(polled, entry.value)
+                        .map(|poll| context.operation(poll.4))
+                        .collect(),
                     highest_processed,
                 })
             });
