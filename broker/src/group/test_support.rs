@@ -28,13 +28,8 @@ pub(crate) fn coordinator_with(bugs: BugsConfig) -> Node {
     config.groups = Some(groups);
     config.bugs = bugs;
     let mut node = Node::new(Arc::new(config), 0, &Storage::default());
-    let replica = Replica {
-        log: PartitionLog::new(node.config.limits.log),
-        leader_epoch: LEADER_EPOCH,
-        partition_epoch: 0,
-        role: leader_role(),
-        followed_last: None,
-    };
+    let log = PartitionLog::new(node.config.limits.log);
+    let replica = Replica::new(log, LEADER_EPOCH, leader_role());
     node.replicas.partitions.insert(offsets_key(0), replica);
     node.start_coordinator(0, LEADER_EPOCH);
     node

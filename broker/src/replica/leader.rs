@@ -173,7 +173,7 @@ impl Node {
         let candidate = if self.config.bugs.high_watermark_at_leader_end {
             log.log_end_offset()
         } else {
-            high_watermark_candidate(leader, self.id)
+            high_watermark_candidate(leader, &replica.isr_requested_members, self.id)
         };
         let pending = candidate > high_watermark
             || leader.pending.iter().any(|pending| {
@@ -390,12 +390,12 @@ impl Node {
             }
         };
         let replica = self.replicas.partitions.get_mut(key).expect("present");
-        let leader = replica.leader_state().expect("leader");
         for member in &isr {
-            if let Err(position) = leader.isr_requested_members.binary_search(member) {
-                leader.isr_requested_members.insert(position, *member);
+            if let Err(position) = replica.isr_requested_members.binary_search(member) {
+                replica.isr_requested_members.insert(position, *member);
             }
         }
+        let leader = replica.leader_state().expect("leader");
         leader.isr_requested = Some((isr, now_ns));
         self.observe(observation);
         self.send(controller, Message::AlterPartition(request));
@@ -668,12 +668,12 @@ fn parked_fetch_answerable(
 }
 
 /// The minimum LEO over the maximal ISR (the committed ISR plus every member asked for in this
-/// partition epoch), the leader's own counted as its synced end.
-fn high_watermark_candidate(leader: &LeaderState, id: u32) -> u64 {
+/// partition epoch, `requested`), the leader's own counted as its synced end.
+fn high_watermark_candidate(leader: &LeaderState, requested: &[u32], id: u32) -> u64 {
     leader
         .isr
         .iter()
-        .chain(&leader.isr_requested_members)
+        .chain(requested)
         .map(|member| {
             if *member == id {
                 leader.durable_end_offset
@@ -754,7 +754,6 @@ mod tests {
             pending: Vec::new(),
             parked: Vec::new(),
             isr_requested: None,
-            isr_requested_members: Vec::new(),
             producers_seen: ProducerStates::default(),
         }
     }
@@ -767,11 +766,10 @@ mod tests {
         let mut state = leader(vec![0], &[(1, 210), (2, 209)]);
         state.isr_requested = Some((vec![0, 1], 0));
         assert_eq!(
-            high_watermark_candidate(&state, 0),
+            high_watermark_candidate(&state, &[0, 1], 0),
             210,
             "the last request alone"
         );
-        state.isr_requested_members = vec![0, 1, 2];
-        assert_eq!(high_watermark_candidate(&state, 0), 209);
+        assert_eq!(high_watermark_candidate(&state, &[0, 1, 2], 0), 209);
     }
 }

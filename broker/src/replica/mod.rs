@@ -125,6 +125,17 @@ pub(crate) struct Replica {
     pub(crate) role: ReplicaRole,
     /// The leader this replica followed last since the node started (zoo 2 compares with it).
     pub(crate) followed_last: Option<u32>,
+    /// Every member of every ISR this replica asked of the controller, as leader, in the current
+    /// partition epoch, sorted. Any one of those requests may still commit (a request retried or
+    /// replaced after a timeout is not withdrawn), so a leader's HW counts them all, as Kafka's
+    /// "maximal ISR" does (KIP-497): else a request replaced by a later one could commit after
+    /// the HW passed a member's LEO, putting a replica that lacks committed records into the
+    /// ISR. Kept here, not in the leader's state, because a leader that goes offline (its broker
+    /// lost its epoch to a stale answer) and leads again in the same leader epoch finds its
+    /// requests as open as it left them: with a fresh list it passed the LEO of a member its
+    /// request had just added (campaign 108). Cleared when the partition epoch changes: the
+    /// controller refuses requests naming an older one.
+    pub(crate) isr_requested_members: Vec<u32>,
 }
 
 /// What a replica does.
@@ -148,15 +159,8 @@ pub(crate) struct LeaderState {
     pub(crate) pending: Vec<PendingProduce>,
     pub(crate) parked: Vec<ParkedFetch>,
     /// The ISR asked of the controller last, with the time it was asked; cleared by a metadata
-    /// change.
+    /// change. (Every member asked for in the partition epoch: [`Replica::isr_requested_members`].)
     pub(crate) isr_requested: Option<(Vec<u32>, u64)>,
-    /// Every member of every ISR asked of the controller in the current partition epoch, sorted.
-    /// Any one of those requests may still commit (a request retried or replaced after a timeout
-    /// is not withdrawn), so the HW counts them all, as Kafka's "maximal ISR" does (KIP-497):
-    /// else a request replaced by a later one could commit after the HW passed a member's LEO,
-    /// putting a replica that lacks committed records into the ISR. Cleared when the partition
-    /// epoch changes: the controller refuses requests naming an older one.
-    pub(crate) isr_requested_members: Vec<u32>,
     /// Zoo 6's planted bug only (`bugs.lose_producer_state_on_leader_change`): the producers
     /// this leader saw append while it leads, in place of the state its log implies.
     pub(crate) producers_seen: ProducerStates,
@@ -269,6 +273,19 @@ pub(crate) enum FollowerPhase {
 }
 
 impl Replica {
+    /// A replica of `log` in `leader_epoch`, in `role`, in partition epoch 0, having followed
+    /// no one and asked for no ISR change.
+    pub(crate) fn new(log: PartitionLog, leader_epoch: u64, role: ReplicaRole) -> Self {
+        Replica {
+            log,
+            leader_epoch,
+            partition_epoch: 0,
+            role,
+            followed_last: None,
+            isr_requested_members: Vec::new(),
+        }
+    }
+
     pub(crate) fn is_leader(&self) -> bool {
         matches!(self.role, ReplicaRole::Leader(_))
     }

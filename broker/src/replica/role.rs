@@ -144,13 +144,12 @@ impl Node {
             "{key:?}: the metadata's leader epoch went back"
         );
         let same_epoch = facts.leader_epoch == replica.leader_epoch;
-        let partition_epoch_changed = replica.partition_epoch != facts.partition_epoch;
+        if replica.partition_epoch != facts.partition_epoch {
+            replica.isr_requested_members.clear();
+        }
         replica.partition_epoch = facts.partition_epoch;
         if same_epoch && current == desired {
             if let Some(leader) = replica.leader_state() {
-                if partition_epoch_changed {
-                    leader.isr_requested_members.clear();
-                }
                 if leader.isr != facts.isr {
                     leader.isr = facts.isr;
                     leader.isr_requested = None;
@@ -180,13 +179,7 @@ impl Node {
             Some(image) => PartitionLog::recover(&image, limits),
             None => PartitionLog::new(limits),
         };
-        let replica = Replica {
-            log,
-            leader_epoch: 0,
-            partition_epoch: 0,
-            role: ReplicaRole::Offline,
-            followed_last: None,
-        };
+        let replica = Replica::new(log, 0, ReplicaRole::Offline);
         self.replicas.partitions.insert(key.clone(), replica);
     }
 
@@ -245,7 +238,6 @@ impl Node {
             pending: Vec::new(),
             parked: Vec::new(),
             isr_requested: None,
-            isr_requested_members: Vec::new(),
             producers_seen: ProducerStates::default(),
         });
         replica.followed_last = None;
@@ -275,11 +267,118 @@ impl Node {
 
 #[cfg(test)]
 mod tests {
+    use super::PartitionFacts;
     use crate::log::{LogWrite, Record};
+    use crate::message::Message;
+    use crate::metadata::image::BrokerRegistration;
     use crate::node::{Node, Output};
     use crate::perturb::{Perturbations, Site};
-    use crate::replica::test_support::{key, leader};
+    use crate::replica::ReplicaRole;
+    use crate::replica::test_support::{EPOCH, key, leader, take_sends};
     use crate::storage::StorageWrite;
+
+    /// Leader 0 of t/0 in [`EPOCH`], alone in its ISR, holding two records, synced.
+    fn sole_member_with_two_records() -> Node {
+        let mut node = leader();
+        node.effects.now_ns = 5_000_000_000;
+        node.raft.leader = Some(1);
+        node.broker.broker_epoch = Some(1);
+        let registration = BrokerRegistration {
+            incarnation: 1,
+            broker_epoch: 2,
+            fenced: false,
+        };
+        node.image.brokers.insert(1, registration);
+        let replica = node.replicas.partitions.get_mut(&key(0)).expect("t/0");
+        let record = Record {
+            key: None,
+            value: 7,
+        };
+        replica
+            .log
+            .append_as_leader(EPOCH, vec![record; 2])
+            .expect("room");
+        let leader = replica.leader_state().expect("leads");
+        leader.isr = vec![0];
+        leader.durable_end_offset = 2;
+        node
+    }
+
+    fn facts(isr: Vec<u32>, partition_epoch: u64) -> PartitionFacts {
+        PartitionFacts {
+            replicas: vec![0, 1, 2],
+            isr,
+            leader: Some(0),
+            leader_epoch: EPOCH,
+            partition_epoch,
+            min_insync_replicas: 1,
+        }
+    }
+
+    /// Found by campaign 108: a leader asked to add follower 1 to its ISR, then lost its broker
+    /// epoch to a stale answer and went offline; the controller committed the addition, and the
+    /// broker, its epoch back, led again in the same leader epoch before applying it. A fresh
+    /// leader state without the request let the HW pass follower 1's log end, and follower 1,
+    /// in the ISR, was elected without those records.
+    #[test]
+    fn a_leader_that_leads_again_in_its_epoch_still_counts_the_members_it_asked_for() {
+        let mut node = sole_member_with_two_records();
+        let now_ns = node.now_ns();
+        let leader = node.replicas.partitions.get_mut(&key(0)).unwrap();
+        let ReplicaRole::Leader(state) = &mut leader.role else {
+            unreachable!("leads")
+        };
+        let progress = state.followers.get_mut(&1).expect("follower 1");
+        progress.log_end_offset = Some(2);
+        progress.last_caught_up_ns = now_ns;
+        node.tick_leader(&key(0));
+        let asked: Vec<Vec<u32>> = take_sends(&mut node)
+            .into_iter()
+            .filter_map(|(_, message)| match message {
+                Message::AlterPartition(request) => Some(request.isr),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            asked,
+            vec![vec![0, 1]],
+            "follower 1 caught up: asked to join"
+        );
+
+        node.broker.broker_epoch = None;
+        node.reconcile_replica(key(0), facts(vec![0], 0));
+        assert!(!node.replicas.partitions[&key(0)].is_leader(), "offline");
+        node.broker.broker_epoch = Some(1);
+        node.reconcile_replica(key(0), facts(vec![0], 0));
+        let replica = node.replicas.partitions.get_mut(&key(0)).unwrap();
+        let record = Record {
+            key: None,
+            value: 8,
+        };
+        replica
+            .log
+            .append_as_leader(EPOCH, vec![record; 2])
+            .expect("room");
+        replica
+            .leader_state()
+            .expect("leads again")
+            .durable_end_offset = 4;
+        node.on_leader_changed(&key(0));
+        let log = &node.replicas.partitions[&key(0)].log;
+        assert!(
+            log.high_watermark() <= 2,
+            "the HW passed follower 1's log end: {}",
+            log.high_watermark()
+        );
+
+        node.reconcile_replica(key(0), facts(vec![0, 1], 1));
+        assert!(
+            node.replicas.partitions[&key(0)]
+                .isr_requested_members
+                .is_empty(),
+            "a new partition epoch settles every request"
+        );
+    }
 
     /// The partitions of the HW checkpoints `node` wrote since the last call.
     fn checkpoints(node: &mut Node) -> Vec<(u32, u64)> {

@@ -29,13 +29,7 @@ pub(crate) fn node_with(roles: impl Fn() -> ReplicaRole) -> Node {
 pub(crate) fn node_configured(config: ClusterConfig, roles: impl Fn() -> ReplicaRole) -> Node {
     let mut node = Node::new(Arc::new(config), 0, &Storage::default());
     for partition in 0..2 {
-        let replica = Replica {
-            log: PartitionLog::new(node.config.limits.log),
-            leader_epoch: EPOCH,
-            partition_epoch: 0,
-            role: roles(),
-            followed_last: None,
-        };
+        let replica = Replica::new(PartitionLog::new(node.config.limits.log), EPOCH, roles());
         node.replicas.partitions.insert(key(partition), replica);
     }
     node
@@ -60,7 +54,6 @@ pub(crate) fn leader_role() -> ReplicaRole {
         pending: Vec::new(),
         parked: Vec::new(),
         isr_requested: None,
-        isr_requested_members: Vec::new(),
         producers_seen: ProducerStates::default(),
     })
 }

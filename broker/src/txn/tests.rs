@@ -80,13 +80,7 @@ fn coordinator_configured(config: ClusterConfig, log: PartitionLog, leader_epoch
         };
         node.image.topics.insert(OFFSETS_TOPIC.to_owned(), offsets);
     }
-    let replica = Replica {
-        log,
-        leader_epoch,
-        partition_epoch: 0,
-        role: leader_role(),
-        followed_last: None,
-    };
+    let replica = Replica::new(log, leader_epoch, leader_role());
     node.replicas.partitions.insert(state_key(), replica);
     settle(&mut node);
     node
