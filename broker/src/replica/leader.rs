@@ -3,7 +3,8 @@
 //! - HW = the minimum log end offset over the ISR, the leader's own counted only once synced
 //!   (under `every-batch`). Members of every ISR asked of the controller in the current partition
 //!   epoch count too (the "maximal ISR" of KIP-497): any of those requests may still commit, and
-//!   a replica must never join the ISR with less than the HW. The HW never
+//!   a replica must never join the ISR with less than the HW. They are kept on the replica, so a
+//!   leader that goes offline and leads again in the same epoch still counts them. The HW never
 //!   decreases within an epoch ([`crate::log::PartitionLog::advance_high_watermark`] asserts it).
 //! - A follower's fetch offset is its acknowledgement: it syncs before it fetches.
 //! - acks=all is answered once the HW passes the batch; if the ISR is then below
