@@ -289,19 +289,22 @@ mod tests {
             fenced: false,
         };
         node.image.brokers.insert(1, registration);
+        append_two_records(&mut node, 7);
         let replica = node.replicas.partitions.get_mut(&key(0)).expect("t/0");
-        let record = Record {
-            key: None,
-            value: 7,
-        };
-        replica
-            .log
-            .append_as_leader(EPOCH, vec![record; 2])
-            .expect("room");
         let leader = replica.leader_state().expect("leads");
         leader.isr = vec![0];
         leader.durable_end_offset = 2;
         node
+    }
+
+    /// Appends two records of `value` to t/0 as its leader.
+    fn append_two_records(node: &mut Node, value: u64) {
+        let replica = node.replicas.partitions.get_mut(&key(0)).expect("t/0");
+        let record = Record { key: None, value };
+        replica
+            .log
+            .append_as_leader(EPOCH, vec![record; 2])
+            .expect("room");
     }
 
     fn facts(isr: Vec<u32>, partition_epoch: u64) -> PartitionFacts {
@@ -350,16 +353,11 @@ mod tests {
         assert!(!node.replicas.partitions[&key(0)].is_leader(), "offline");
         node.broker.broker_epoch = Some(1);
         node.reconcile_replica(key(0), facts(vec![0], 0));
-        let replica = node.replicas.partitions.get_mut(&key(0)).unwrap();
-        let record = Record {
-            key: None,
-            value: 8,
-        };
-        replica
-            .log
-            .append_as_leader(EPOCH, vec![record; 2])
-            .expect("room");
-        replica
+        append_two_records(&mut node, 8);
+        node.replicas
+            .partitions
+            .get_mut(&key(0))
+            .unwrap()
             .leader_state()
             .expect("leads again")
             .durable_end_offset = 4;
