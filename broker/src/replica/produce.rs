@@ -330,6 +330,14 @@ impl Node {
         pending: Option<PendingProduce>,
         marker: TransactionMarker,
     ) -> Result<(), DataError> {
+        let bugs = &self.config.bugs;
+        // KIP-890 part 2: a coordinator ends every transaction in a bumped epoch, so a marker
+        // in the epoch of the producer's open transaction's records ends an earlier
+        // transaction: a late copy, or one from a deposed coordinator replaying an old
+        // PrepareCommit. Written, it would end the open transaction with another one's outcome
+        // (zoo 8). The planted switches that end transactions without the bump skip this too.
+        let bumped = !bugs.end_transactions_without_epoch_bump
+            && !bugs.keep_producer_epoch_on_transaction_timeout;
         self.append_at_leader(key, pending, |replica, leader_epoch| {
             let log = &replica.log;
             if let MarkerVerdict::CoordinatorFenced { current } =
@@ -338,7 +346,10 @@ impl Node {
                 return Err(DataError::TransactionCoordinatorFenced { current });
             }
             if let Some(current) = log.producers().epoch_of(marker.producer_id)
-                && marker.producer_epoch < current
+                && (marker.producer_epoch < current
+                    || (bumped
+                        && marker.producer_epoch == current
+                        && log.transactions().is_open(marker.producer_id)))
             {
                 return Err(DataError::InvalidProducerEpoch { current });
             }

@@ -182,7 +182,7 @@ fn an_open_transaction_holds_the_stable_offset_until_its_marker_is_replicated() 
     let committed = fetch(&mut node, IsolationLevel::ReadCommitted).expect("data below the LSO");
     assert_eq!(offsets(&committed), [0], "only below the LSO");
 
-    write_marker(&mut node, 4, marker(TransactionOutcome::Commit, 0, 0));
+    write_marker(&mut node, 4, marker(TransactionOutcome::Commit, 1, 0));
     assert_eq!(
         last_stable_offset(&node),
         1,
@@ -210,7 +210,7 @@ fn an_open_transaction_holds_the_stable_offset_until_its_marker_is_replicated() 
 fn a_read_committed_fetch_of_an_aborted_transaction_lists_it() {
     let mut node = leader();
     node.on_produce(PRODUCER_NODE, transactional(1, 0, 0, &[10, 11]));
-    write_marker(&mut node, 2, marker(TransactionOutcome::Abort, 0, 0));
+    write_marker(&mut node, 2, marker(TransactionOutcome::Abort, 1, 0));
     replicate(&mut node, 3);
     let committed = fetch(&mut node, IsolationLevel::ReadCommitted).expect("data below the LSO");
     assert_eq!(offsets(&committed), [0, 1, 2]);
@@ -237,7 +237,7 @@ fn a_parked_read_committed_fetch_is_answered_when_the_stable_offset_moves() {
         fetch(&mut node, IsolationLevel::ReadCommitted).is_none(),
         "parked: nothing is stable"
     );
-    write_marker(&mut node, 2, marker(TransactionOutcome::Commit, 0, 0));
+    write_marker(&mut node, 2, marker(TransactionOutcome::Commit, 1, 0));
     replicate(&mut node, 2);
     let answered = take_sends(&mut node)
         .into_iter()
@@ -274,6 +274,51 @@ fn markers_from_a_deposed_coordinator_or_a_fenced_epoch_are_refused() {
         node.replicas.partitions[&key(0)].log.log_end_offset(),
         2,
         "nothing appended"
+    );
+}
+
+/// A leader (with `config`) whose producer committed a transaction of epoch 0 with the marker
+/// of epoch 1 (KIP-890 part 2), then opened the next one in epoch 1 with record 11; then a late
+/// copy of the first transaction's commit marker arrives (from a deposed coordinator replaying
+/// its PrepareCommit, campaign 110), with a newer coordinator epoch. Returns the answers given
+/// at once, and the log end offset after it.
+fn late_marker_during_the_next_transaction(
+    config: crate::ClusterConfig,
+) -> (Vec<(u64, Result<u64, DataError>)>, u64) {
+    let mut node = crate::replica::test_support::node_configured(
+        config,
+        crate::replica::test_support::leader_role,
+    );
+    node.on_produce(PRODUCER_NODE, transactional(1, 0, 0, &[10]));
+    write_marker(&mut node, 2, marker(TransactionOutcome::Commit, 1, 5));
+    node.on_produce(PRODUCER_NODE, transactional(3, 1, 0, &[11]));
+    replicate(&mut node, 3);
+    take_sends(&mut node);
+    write_marker(&mut node, 4, marker(TransactionOutcome::Commit, 1, 6));
+    let answers = answers_to(&mut node, COORDINATOR_NODE);
+    (
+        answers,
+        node.replicas.partitions[&key(0)].log.log_end_offset(),
+    )
+}
+
+#[test]
+fn a_late_marker_in_the_epoch_of_the_open_transaction_is_refused() {
+    let (answers, log_end_offset) =
+        late_marker_during_the_next_transaction(crate::ClusterConfig::default());
+    assert_eq!(
+        answers,
+        [(4, Err(DataError::InvalidProducerEpoch { current: 1 }))],
+        "it would commit record 11 with the first transaction's outcome"
+    );
+    assert_eq!(log_end_offset, 3, "nothing appended");
+    let mut config = crate::ClusterConfig::default();
+    config.bugs.end_transactions_without_epoch_bump = true;
+    let (answers, log_end_offset) = late_marker_during_the_next_transaction(config);
+    assert!(answers.is_empty(), "waits for the HW: {answers:?}");
+    assert_eq!(
+        log_end_offset, 4,
+        "zoo 8: markers carry the records' epoch, so the partition takes it"
     );
 }
 
