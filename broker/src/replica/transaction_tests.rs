@@ -108,8 +108,11 @@ fn replicate(node: &mut Node, end_offset: u64) {
     );
 }
 
-/// The answers sent to `to` since the last look: (request id, result of t/0).
-fn answers_to(node: &mut Node, to: u32) -> Vec<(u64, Result<u64, DataError>)> {
+/// One answer for t/0: the request id, and the result.
+type Answer = (u64, Result<u64, DataError>);
+
+/// The answers sent to `to` since the last look.
+fn answers_to(node: &mut Node, to: u32) -> Vec<Answer> {
     let mut answers = Vec::new();
     for (receiver, message) in take_sends(node) {
         let (request_id, partitions) = match message {
@@ -282,9 +285,7 @@ fn markers_from_a_deposed_coordinator_or_a_fenced_epoch_are_refused() {
 /// copy of the first transaction's commit marker arrives (from a deposed coordinator replaying
 /// its PrepareCommit, campaign 110), with a newer coordinator epoch. Returns the answers given
 /// at once, and the log end offset after it.
-fn late_marker_during_the_next_transaction(
-    config: crate::ClusterConfig,
-) -> (Vec<(u64, Result<u64, DataError>)>, u64) {
+fn late_marker_during_the_next_transaction(config: crate::ClusterConfig) -> (Vec<Answer>, u64) {
     let mut node = crate::replica::test_support::node_configured(
         config,
         crate::replica::test_support::leader_role,
