@@ -22,7 +22,9 @@
 //! path as an acks=all produce: each partition's marker is appended as a control batch and waits
 //! as a pending produce for the HW; the request is answered with a [`WriteTxnMarkersResponse`].
 //! A marker from a coordinator older than the producer's last one is refused
-//! (TRANSACTION_COORDINATOR_FENCED), and so is one for an epoch older than the producer's
+//! (TRANSACTION_COORDINATOR_FENCED), and so is one for an epoch older than the producer's, or
+//! in the epoch of its open transaction's records: under KIP-890 part 2 a transaction's marker is
+//! in a bumped epoch, so such a marker is a late one of an earlier transaction
 //! (INVALID_PRODUCER_EPOCH).
 //!
 //! Invariants ([`Node::check_produce_invariants`]): a request in progress has a pending produce,
