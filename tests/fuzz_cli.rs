@@ -57,7 +57,8 @@ fn a_killed_campaign_resumes_without_losing_or_repeating_a_seed() {
             .map(|text| text.lines().count())
             .unwrap_or(0)
     };
-    while lines(&seeds_file) < 10 && child.try_wait().unwrap().is_none() {
+    // Eleven lines begun: the first ten are whole (the eleventh may be torn by the kill).
+    while lines(&seeds_file) < 11 && child.try_wait().unwrap().is_none() {
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap();
