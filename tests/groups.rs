@@ -116,6 +116,101 @@ fn transactional_members_commit_inside_transactions() {
 }
 
 #[test]
+fn consume_transform_produce_passes_200_seeds() {
+    passes_seeds("consume-transform-produce.toml");
+}
+
+/// Workers write their output inside their commits' transactions: each `txn` of the shipping
+/// group sends shipments then commits orders' offsets; a committed one's shipments have
+/// offsets, and the auditing group (read_committed) reads every committed shipment and no
+/// aborted one. Without this, the scenario could pass with workers writing nothing.
+#[test]
+fn workers_write_their_output_inside_their_commits() {
+    let file = "consume-transform-produce.toml";
+    let options = RunOptions {
+        capture_log: true,
+        ..RunOptions::default()
+    };
+    let outcome = run(&library(file), file, 3, options);
+    assert_eq!(
+        outcome.report.verdict,
+        Verdict::Pass,
+        "{}",
+        outcome.report.summary()
+    );
+    let operations: Vec<serde_json::Value> = outcome
+        .history_lines
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .collect();
+    let shipped = |outcome: &str| -> std::collections::BTreeSet<u64> {
+        operations
+            .iter()
+            .filter(|op| op["group"] == "shipping" && op["f"] == "txn" && op["type"] == outcome)
+            .flat_map(|op| op["value"].as_array().unwrap().clone())
+            .filter(|micro| micro[0] == "send")
+            .map(|micro| {
+                assert_eq!(
+                    micro[1].as_str().unwrap().split('/').next(),
+                    Some("shipments")
+                );
+                // [offset, value] once appended; the value alone where the offset is unknown.
+                micro[2][1].as_u64().or(micro[2].as_u64()).unwrap()
+            })
+            .collect()
+    };
+    let (committed, aborted) = (shipped("ok"), shipped("fail"));
+    let offsets_known = operations
+        .iter()
+        .filter(|op| op["group"] == "shipping" && op["f"] == "txn" && op["type"] == "ok")
+        .flat_map(|op| op["value"].as_array().unwrap().clone())
+        .filter(|micro| micro[0] == "send")
+        .all(|micro| micro[2][0].is_u64());
+    assert!(offsets_known, "a committed shipment's offset is known");
+    let audited: std::collections::BTreeSet<u64> = operations
+        .iter()
+        .filter(|op| op["group"] == "auditing" && op["f"] == "poll" && op["type"] == "ok")
+        .flat_map(|op| {
+            let keys = op["value"][0][1].as_object().unwrap().clone();
+            keys.into_values()
+                .flat_map(|pairs| pairs.as_array().unwrap().clone())
+                .map(|pair| pair[1].as_u64().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        committed.len() > 200,
+        "{} shipments committed",
+        committed.len()
+    );
+    assert!(
+        !aborted.is_empty(),
+        "workers abort one transaction in three"
+    );
+    assert!(
+        committed.is_subset(&audited),
+        "every committed shipment is read"
+    );
+    assert!(aborted.is_disjoint(&audited), "no aborted shipment is read");
+}
+
+/// Zoo 10 seen through a worker's output: the last stable offset at the HW lets the
+/// read_committed auditors read shipments of transactions still open, then aborted.
+#[test]
+fn zoo_10_aborted_output_read_by_a_downstream_group_is_caught() {
+    let bugs = Bugs {
+        last_stable_offset_at_high_watermark: true,
+        ..Bugs::default()
+    };
+    caught_and_shrunk(
+        "last-stable-offset-at-high-watermark-output",
+        "consume-transform-produce.toml",
+        bugs,
+        "G1a",
+    );
+}
+
+#[test]
 fn fanout_passes_200_seeds() {
     passes_seeds("fanout.toml");
 }

@@ -61,9 +61,10 @@ fn the_library_has_a_test_for_every_scenario() {
     assert_eq!(files, LIBRARY, "add a test below for every new scenario");
 }
 
-const LIBRARY: [&str; 30] = [
+const LIBRARY: [&str; 31] = [
     "bridge-partition.toml",
     "clock-jump-leader.toml",
+    "consume-transform-produce.toml",
     "controller-crash.toml",
     "crash-all-flush-every-batch.toml",
     "crash-all-flush-never.toml",
@@ -108,6 +109,7 @@ macro_rules! scenario_tests {
 scenario_tests! {
     bridge_partition => "bridge-partition.toml",
     clock_jump_leader => "clock-jump-leader.toml",
+    consume_transform_produce => "consume-transform-produce.toml",
     controller_crash => "controller-crash.toml",
     crash_all_flush_every_batch => "crash-all-flush-every-batch.toml",
     crash_all_flush_never => "crash-all-flush-never.toml",

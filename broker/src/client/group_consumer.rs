@@ -36,13 +36,18 @@ use rand::{Rng, RngCore};
 
 use super::ClientReport;
 use super::fetched::delivered_records;
+use super::history::SentRecord;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
-use super::offsets_transaction::{Committer, OffsetsTransaction, Phase};
+use super::offsets_transaction::{
+    BatchStatus, Committer, OffsetsTransaction, OutputBatch, Outputs, Phase,
+};
+use super::producer::{PRODUCER_INDEXES_MAX, record_value};
 use super::producer_identity::{ProducerIdentity, TransactionalId};
 use super::transaction::{Completion, Reaction};
 use crate::dedup::RequestIds;
 use crate::group::{OFFSETS_TOPIC, offsets_partition_for_group};
+use crate::log::Record;
 use crate::message::group::{
     AssignorKind, CommittedOffset, GroupError, HeartbeatRequest, HeartbeatResponse,
     JoinGroupRequest, JoinGroupResponse, JoinedGroup, LeaveGroupRequest, OffsetCommitRequest,
@@ -52,7 +57,7 @@ use crate::message::group::{
 use crate::message::txn::{InitTxnProducerIdResponse, TxnError};
 use crate::message::{
     DataError, FetchRequest, FetchResponse, IsolationLevel, ListOffsetsRequest,
-    ListOffsetsResponse, Message, OffsetSpec,
+    ListOffsetsResponse, Message, OffsetSpec, ProduceResponse,
 };
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
@@ -81,6 +86,31 @@ pub struct TransactionalCommits {
     /// Aborts one commit's transaction in this many on purpose (0: never). The offsets stay
     /// uncommitted, so the next turn commits them again in a new transaction.
     pub abort_one_in: u32,
+    /// Where the worker writes what it makes of the records it consumes, if anywhere.
+    pub output: Option<TransformOutput>,
+}
+
+/// The writer index of the first worker's output values: workers' indexes come after every
+/// producer's (producers number theirs from 1).
+pub const TRANSFORM_INDEX_FIRST: u64 = PRODUCER_INDEXES_MAX / 2;
+
+/// A worker's output (consume-transform-produce): for each record it consumes, one record
+/// written in the transaction that commits the consumed record's offset, so that the output
+/// holds each input record's product exactly once, or, until it commits, not at all. A commit
+/// that aborts leaves its records to the next one, which writes them again (new values).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TransformOutput {
+    pub topic: String,
+    /// Partitions of the output topic: a record consumed from partition `p` goes to
+    /// `p % partitions`, so each output partition keeps its input partitions' order.
+    pub partitions: u32,
+    /// The writer index of its values ([`record_value`]): unique among the run's writers.
+    pub index: u64,
+    /// Which build of the worker's node this is (as a producer's instance).
+    pub instance: u32,
+    /// Most records in one batch (the cluster's `batch_records_max`): a partition's records
+    /// of one transaction go in consecutive batches of at most this many.
+    pub batch_records_max: u64,
 }
 
 /// Where a partition without a committed offset starts (Kafka's `auto.offset.reset`).
@@ -166,6 +196,8 @@ enum Operation {
     TxnCommit {
         transaction: OffsetsTransaction,
         offsets: Vec<(String, u32, u64)>,
+        /// The output records, in the transaction's batch order.
+        sent: Vec<SentRecord>,
     },
     Commit {
         /// The request last sent, resent as is (under a fresh id) after an unknown outcome.
@@ -235,6 +267,12 @@ pub struct GroupConsumer {
     /// Whether the next transactional commit aborts on purpose, drawn at the start of a step
     /// while `abort_one_in` is set (see [`TransactionalCommits`]), and taken by the commit.
     abort_next: Option<bool>,
+    /// With an output: per assigned partition, the records consumed whose products no
+    /// committed transaction wrote yet, `(offset, value)` in offset order. A partition's are
+    /// dropped when its position is set again (they will be consumed again) or it is lost.
+    unproduced: BTreeMap<TopicPartition, Vec<(u64, u64)>>,
+    /// The sequence of the next output value ([`record_value`]).
+    output_sequence_next: u64,
 }
 
 impl GroupConsumer {
@@ -284,6 +322,8 @@ impl GroupConsumer {
             loss_unrecorded: false,
             identity,
             abort_next: None,
+            unproduced: BTreeMap::new(),
+            output_sequence_next: 0,
         }
     }
 
@@ -403,6 +443,13 @@ impl GroupConsumer {
             Message::AddOffsetsToTxnResponse(response) => {
                 let result = response.result.as_ref().map(|()| None);
                 self.on_transaction_answer(now_ns, response.request_id, result, output);
+            }
+            Message::AddPartitionsToTxnResponse(response) => {
+                let result = response.result.as_ref().map(|()| None);
+                self.on_transaction_answer(now_ns, response.request_id, result, output);
+            }
+            Message::ProduceResponse(response) => {
+                self.on_produce_response(now_ns, &response, output)
             }
             Message::EndTxnResponse(response) => {
                 let result = response.result.as_ref().map(|handed| Some(*handed));
@@ -562,6 +609,7 @@ impl GroupConsumer {
     /// Drops every partition without committing (it may be someone else's already).
     fn lose_partitions(&mut self) {
         self.assignment.clear();
+        self.unproduced.clear();
         self.positions.clear();
         self.position_epochs.clear();
         self.committed.clear();
@@ -626,6 +674,7 @@ impl GroupConsumer {
         }
         let joined = self.pending_install.take().expect("pending");
         for key in &revoked {
+            self.unproduced.remove(key);
             self.positions.remove(key);
             self.position_epochs.remove(key);
             self.committed.remove(key);
@@ -795,6 +844,7 @@ impl GroupConsumer {
                         self.metadata.note_leader_epoch(&key.0, key.1, epoch);
                         self.position_epochs.insert(key.clone(), epoch);
                     }
+                    self.unproduced.remove(&key);
                     self.positions.insert(key.clone(), offset);
                     self.committed.insert(key, offset);
                 }
@@ -844,6 +894,7 @@ impl GroupConsumer {
         let key = (String::from(response.topic), response.partition);
         match response.result {
             Ok(offset) if keys.contains(&key) && self.assignment.contains(&key) => {
+                self.unproduced.remove(&key);
                 self.positions.insert(key, offset);
             }
             Ok(_) => {}
@@ -1078,9 +1129,13 @@ impl GroupConsumer {
         };
         let transactional_id = identity.transactional().expect("transactional").id.clone();
         self.last_commit_ns = now_ns;
+        let (outputs, sent) = self.outputs_of(&offsets);
         output.push(self.event(
             EventKind::Invoke,
-            ClientOperation::TxnCommit(offsets.clone()),
+            ClientOperation::TxnCommit {
+                sent: sent.clone(),
+                offsets: offsets.clone(),
+            },
         ));
         let committer = Committer {
             transactional_id,
@@ -1095,6 +1150,7 @@ impl GroupConsumer {
         let transaction = OffsetsTransaction::new(
             committer,
             with_epochs,
+            outputs,
             abort_drawn,
             now_ns,
             self.config.request_timeout_ns,
@@ -1102,6 +1158,7 @@ impl GroupConsumer {
         self.operation = Some(Operation::TxnCommit {
             transaction,
             offsets,
+            sent,
         });
         self.drive_transaction(now_ns, output);
     }
@@ -1135,6 +1192,16 @@ impl GroupConsumer {
             group_coordinator
         };
         transaction.request_if_due(now_ns, coordinator, &mut self.request_ids, output);
+        let metadata = &self.metadata;
+        let leader_unknown = transaction.produce_if_due(
+            now_ns,
+            |topic, partition| metadata.leader(topic, partition).map(|(leader, _)| leader),
+            &mut self.request_ids,
+            output,
+        );
+        if leader_unknown {
+            self.refresh_metadata(now_ns, output);
+        }
         self.react(now_ns, reaction, output);
     }
 
@@ -1169,6 +1236,28 @@ impl GroupConsumer {
         };
         let reaction = transaction.on_transaction_answer(request_id, result, now_ns, backoff_ns);
         self.react(now_ns, reaction, output);
+    }
+
+    /// A leader's answer to one of the commit's output batches.
+    fn on_produce_response(
+        &mut self,
+        now_ns: u64,
+        response: &ProduceResponse,
+        output: &mut Vec<Output>,
+    ) {
+        let backoff_ns = self.config.retry_backoff_ns;
+        let Some(Operation::TxnCommit { transaction, .. }) = &mut self.operation else {
+            return;
+        };
+        let stale = transaction.on_produce_answer(response, now_ns, backoff_ns);
+        if stale.is_empty() {
+            return;
+        }
+        let topic = transaction.outputs().topic.clone();
+        for partition in stale {
+            self.metadata.invalidate(&topic, partition);
+        }
+        self.refresh_metadata(now_ns, output);
     }
 
     fn on_txn_offset_commit_response(
@@ -1213,20 +1302,107 @@ impl GroupConsumer {
         now_ns: u64,
         completion: Completion,
         offsets: Vec<(String, u32, u64)>,
+        sent: Vec<SentRecord>,
         output: &mut Vec<Output>,
     ) {
         match completion {
             Completion::Committed => {
                 self.note_committed(&offsets);
-                output.push(self.event(EventKind::Ok, ClientOperation::TxnCommit(offsets)));
+                self.note_produced(&offsets);
+                let commit = ClientOperation::TxnCommit { sent, offsets };
+                output.push(self.event(EventKind::Ok, commit));
             }
             Completion::Aborted => {
-                output.push(self.event(EventKind::Fail, ClientOperation::TxnCommit(offsets)));
+                let commit = ClientOperation::TxnCommit { sent, offsets };
+                output.push(self.event(EventKind::Fail, commit));
             }
             Completion::Unknown => {
-                self.complete_unknown(now_ns, ClientOperation::TxnCommit(offsets), output);
+                let commit = ClientOperation::TxnCommit { sent, offsets };
+                self.complete_unknown(now_ns, commit, output);
             }
         }
+    }
+
+    // ------------------------------------------------------------------ the output
+
+    /// Notes the records a poll returned as consumed and not yet produced (with an output).
+    fn note_unproduced(&mut self, polled: &BTreeMap<TopicPartition, Vec<(u64, u64)>>) {
+        if self.output().is_none() {
+            return;
+        }
+        for (key, records) in polled {
+            if records.is_empty() || !self.positions.contains_key(key) {
+                continue;
+            }
+            let unproduced = self.unproduced.entry(key.clone()).or_default();
+            let next = unproduced.last().map_or(0, |(offset, _)| offset + 1);
+            unproduced.extend(records.iter().filter(|(offset, _)| *offset >= next));
+        }
+    }
+
+    /// The records below the committed `offsets` are produced: forgets them.
+    fn note_produced(&mut self, offsets: &[(String, u32, u64)]) {
+        for (topic, partition, offset) in offsets {
+            let key = (topic.clone(), *partition);
+            if let Some(unproduced) = self.unproduced.get_mut(&key) {
+                unproduced.retain(|(consumed, _)| consumed >= offset);
+            }
+        }
+    }
+
+    fn output(&self) -> Option<&TransformOutput> {
+        self.config
+            .transactional
+            .as_ref()
+            .and_then(|commits| commits.output.as_ref())
+    }
+
+    /// The output batches of a commit of `offsets` (one record, with a fresh value, for each
+    /// record consumed below them and not yet produced), and the same records for the history.
+    fn outputs_of(&mut self, offsets: &[(String, u32, u64)]) -> (Outputs, Vec<SentRecord>) {
+        let Some(target) = self.output().cloned() else {
+            let none = Outputs {
+                topic: TopicName::from(""),
+                batches: Vec::new(),
+            };
+            return (none, Vec::new());
+        };
+        let topic = TopicName::from(&target.topic);
+        let mut products: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
+        for (input_topic, partition, offset) in offsets {
+            let key = (input_topic.clone(), *partition);
+            let consumed = self.unproduced.get(&key).map_or(0, |unproduced| {
+                unproduced.iter().take_while(|(at, _)| at < offset).count()
+            });
+            let products = products.entry(partition % target.partitions).or_default();
+            for _ in 0..consumed {
+                let sequence = self.output_sequence_next;
+                self.output_sequence_next += 1;
+                let value = record_value(target.index, target.instance, sequence);
+                products.push(Record { key: None, value });
+            }
+        }
+        let identity = self.identity.as_mut().expect("transactional");
+        let mut batches = Vec::new();
+        let mut sent = Vec::new();
+        let batch_records_max = usize::try_from(target.batch_records_max).unwrap_or(usize::MAX);
+        for (partition, records) in products {
+            sent.extend(records.iter().map(|record| SentRecord {
+                topic: topic.clone(),
+                partition,
+                value: record.value,
+                offset: None,
+            }));
+            for chunk in records.chunks(batch_records_max) {
+                batches.push(OutputBatch {
+                    partition,
+                    producer: identity.stamp(partition, chunk.len()),
+                    records: chunk.into(),
+                    status: BatchStatus::Due { retry_at_ns: 0 },
+                });
+            }
+        }
+        (Outputs { topic, batches }, sent)
     }
 
     // ------------------------------------------------------------------ polls
@@ -1242,6 +1418,7 @@ impl GroupConsumer {
                 let Some(Operation::Poll { records, .. }) = self.operation.take() else {
                     unreachable!("matched above")
                 };
+                self.note_unproduced(&records);
                 let polled = records
                     .into_iter()
                     .filter(|(_, records)| !records.is_empty())
@@ -1259,6 +1436,7 @@ impl GroupConsumer {
                 let Some(Operation::TxnCommit {
                     transaction,
                     offsets,
+                    sent,
                 }) = self.operation.take()
                 else {
                     unreachable!("matched above")
@@ -1266,7 +1444,8 @@ impl GroupConsumer {
                 let Phase::Done(completion) = transaction.phase() else {
                     unreachable!("matched above")
                 };
-                self.complete_txn_commit(now_ns, completion, offsets, output);
+                let sent = with_offsets(sent, &transaction);
+                self.complete_txn_commit(now_ns, completion, offsets, sent, output);
             }
             Some(Operation::Commit { deadline_ns, .. }) if *deadline_ns <= now_ns => {
                 let Some(Operation::Commit { offsets, .. }) = self.operation.take() else {
@@ -1364,6 +1543,7 @@ impl GroupConsumer {
                 }
             }
             Err(DataError::OffsetOutOfRange { .. }) => {
+                self.unproduced.remove(&key);
                 self.positions.remove(&key);
                 self.position_epochs.remove(&key);
                 self.reset_offset(now_ns, key, output);
@@ -1404,6 +1584,24 @@ impl GroupConsumer {
             deadline_ns: deadline_ns.max(now_ns + 1),
         });
     }
+}
+
+/// The output records with the offsets their batches were appended at, where known. `sent`
+/// lists each partition's records in the order of its batches.
+fn with_offsets(mut sent: Vec<SentRecord>, transaction: &OffsetsTransaction) -> Vec<SentRecord> {
+    let mut records = sent.iter_mut();
+    for batch in &transaction.outputs().batches {
+        let base_offset = match batch.status {
+            BatchStatus::Appended { base_offset } => Some(base_offset),
+            _ => None,
+        };
+        let mine = records.by_ref().take(batch.records.len());
+        for (index, record) in mine.enumerate() {
+            debug_assert_eq!(record.partition, batch.partition);
+            record.offset = base_offset.map(|base| base + index as u64);
+        }
+    }
+    sent
 }
 
 #[cfg(test)]
@@ -1478,6 +1676,144 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// A transactional worker writing to `out` (2 partitions, batches of at most 2 records),
+    /// member 1 of generation 1, assigned `t/0` and `t/1` with committed offset 0, its producer
+    /// id 7 at epoch 1 known.
+    fn worker() -> GroupConsumer {
+        let mut config = GroupConsumerConfig::new(3, "g", vec!["t".to_owned()], 1);
+        config.commit_mode = CommitMode::Transactional;
+        config.transactional = Some(TransactionalCommits {
+            transactional_id: "g-c1".to_owned(),
+            transaction_timeout_ns: 1_000,
+            state_partitions: 1,
+            abort_one_in: 0,
+            output: Some(TransformOutput {
+                topic: "out".to_owned(),
+                partitions: 2,
+                index: TRANSFORM_INDEX_FIRST,
+                instance: 0,
+                batch_records_max: 2,
+            }),
+        });
+        let mut consumer = GroupConsumer::new(config, 3);
+        let identity = consumer.identity.as_mut().expect("transactional");
+        let mut ids = RequestIds::default();
+        let mut output = Vec::new();
+        identity.request_if_due(0, 10, Some(COORDINATOR), &mut ids, &mut output);
+        let [Output::Send { message, .. }] = output.as_slice() else {
+            panic!("asks for an id: {output:?}");
+        };
+        let response = InitTxnProducerIdResponse {
+            request_id: message.request_id().expect("a request"),
+            result: Ok((7, 1)),
+        };
+        identity.on_transactional_response(0, &response, 10);
+        consumer.member_id = Some(1);
+        consumer.generation = 1;
+        for partition in [0, 1] {
+            let key = ("t".to_owned(), partition);
+            consumer.assignment.push(key.clone());
+            consumer.positions.insert(key.clone(), 0);
+            consumer.committed.insert(key, 0);
+        }
+        consumer
+    }
+
+    /// The output batches of the open transactional commit: (partition, values, first sequence).
+    fn output_batches(consumer: &GroupConsumer) -> Vec<(u32, Vec<u64>, u32)> {
+        let Some(Operation::TxnCommit { transaction, .. }) = &consumer.operation else {
+            panic!("a transactional commit is open");
+        };
+        transaction
+            .outputs()
+            .batches
+            .iter()
+            .map(|batch| {
+                let values = batch.records.iter().map(|record| record.value).collect();
+                let sequence = batch.producer.0.expect("stamped").base_sequence;
+                (batch.partition, values, sequence)
+            })
+            .collect()
+    }
+
+    /// A worker's commit writes one new record for each record consumed below the offsets it
+    /// commits, in batches of at most `batch_records_max` numbered in sequence; once committed,
+    /// those records are produced, and the next commit writes only what was consumed since.
+    #[test]
+    fn a_worker_commit_writes_one_record_per_consumed_record_in_numbered_batches() {
+        let mut consumer = worker();
+        let polled = BTreeMap::from([
+            (("t".to_owned(), 0), vec![(0, 100), (1, 101), (2, 102)]),
+            (("t".to_owned(), 1), vec![(0, 200)]),
+        ]);
+        consumer.note_unproduced(&polled);
+        consumer.note_unproduced(&polled); // A poll returning them again adds nothing.
+        let offsets = vec![("t".to_owned(), 0, 2), ("t".to_owned(), 1, 1)];
+        let mut output = Vec::new();
+        consumer.start_txn_commit(0, (1, 1), offsets.clone(), &mut output);
+        let value = |sequence| record_value(TRANSFORM_INDEX_FIRST, 0, sequence);
+        assert_eq!(
+            output_batches(&consumer),
+            vec![(0, vec![value(0), value(1)], 0), (1, vec![value(2)], 0)],
+            "offsets 0 and 1 of t/0 to out/0, offset 0 of t/1 to out/1; t/0's 2 not yet"
+        );
+        let Some(Operation::TxnCommit {
+            transaction, sent, ..
+        }) = consumer.operation.take()
+        else {
+            panic!("open");
+        };
+        let sent_values: Vec<(u32, u64)> = sent.iter().map(|r| (r.partition, r.value)).collect();
+        assert_eq!(
+            sent_values,
+            vec![(0, value(0)), (0, value(1)), (1, value(2))]
+        );
+        assert!(
+            with_offsets(sent, &transaction)
+                .iter()
+                .all(|r| r.offset.is_none())
+        );
+        consumer.note_produced(&offsets);
+        let left: Vec<_> = consumer.unproduced.values().cloned().collect();
+        assert_eq!(left, vec![vec![(2, 102)], vec![]]);
+
+        let offsets = vec![("t".to_owned(), 0, 3)];
+        consumer.start_txn_commit(1, (1, 1), offsets, &mut output);
+        assert_eq!(
+            output_batches(&consumer),
+            vec![(0, vec![value(3)], 2)],
+            "the same epoch numbers on from the last batch"
+        );
+    }
+
+    /// A partition's records consumed but not produced are dropped when its position is set
+    /// again (they will be consumed again) or it is lost.
+    #[test]
+    fn a_partition_lost_or_repositioned_forgets_its_unproduced_records() {
+        let mut consumer = worker();
+        let polled = BTreeMap::from([
+            (("t".to_owned(), 0), vec![(0, 100)]),
+            (("t".to_owned(), 1), vec![(0, 200)]),
+        ]);
+        consumer.note_unproduced(&polled);
+        let response = ListOffsetsResponse {
+            request_id: 9,
+            topic: TopicName::from("t"),
+            partition: 0,
+            result: Ok(0),
+        };
+        consumer
+            .initializing
+            .insert(9, (vec![("t".to_owned(), 0)], 0));
+        consumer.on_list_offsets_response(0, response, &mut Vec::new());
+        assert_eq!(
+            consumer.unproduced.keys().collect::<Vec<_>>(),
+            vec![&("t".to_owned(), 1)]
+        );
+        consumer.lose_partitions();
+        assert!(consumer.unproduced.is_empty());
     }
 
     /// A member waiting to rejoin (a rebalance began; a cooperative member keeps its partitions

@@ -52,10 +52,14 @@ pub enum ClientOperation {
     Rebalance(Option<(u64, Vec<(String, u32)>)>),
     /// `(topic, partition, next offset)`: the same on invoke and completion.
     Commit(Vec<(String, u32, u64)>),
-    /// A group consumer's offsets committed inside a transaction of their own (HISTORY.md: a
-    /// `txn` of one `commit` micro-operation), `(topic, partition, next offset)`: the same on
-    /// invoke and completion.
-    TxnCommit(Vec<(String, u32, u64)>),
+    /// A group consumer's offsets committed inside a transaction of their own, with the records
+    /// its processing wrote in it, if any (HISTORY.md: a `txn` of `send` micro-operations then
+    /// one `commit`). Offsets are `(topic, partition, next offset)`, the same on invoke and
+    /// completion; the sends' offsets are `None` on invoke and where unknown.
+    TxnCommit {
+        sent: Vec<SentRecord>,
+        offsets: Vec<(String, u32, u64)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -34,6 +34,7 @@ mod transaction;
 pub use consumer::{Consumer, ConsumerConfig};
 pub use group_consumer::{
     CommitMode, GroupConsumer, GroupConsumerConfig, OffsetReset, TransactionalCommits,
+    TransformOutput,
 };
 pub use history::{ClientEvent, ClientOperation, EventKind, PolledRecords, SentRecord};
 pub use producer::{Producer, ProducerConfig};

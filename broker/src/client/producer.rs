@@ -43,7 +43,7 @@ use super::transaction::{Completion, Phase, Reaction, Transaction, Transactional
 use crate::dedup::RequestIds;
 use crate::log::{BatchTransaction, ProducerStamp, Record, SharedRecords};
 use crate::message::txn::TxnError;
-use crate::message::{Acks, DataError, Message, ProducePartition, ProduceRequest, ProduceResponse};
+use crate::message::{Acks, Message, ProducePartition, ProduceRequest, ProduceResponse};
 use crate::node::{Input, Observation, Output, Timer};
 use crate::topic::TopicName;
 use crate::txn::TRANSACTION_STATE_TOPIC;
@@ -475,13 +475,7 @@ impl Producer {
                     PartStatus::Unknown
                 }
                 Err(error) if error.is_retriable() => {
-                    if matches!(
-                        error,
-                        DataError::NotLeader { .. }
-                            | DataError::FencedLeaderEpoch { .. }
-                            | DataError::UnknownLeaderEpoch { .. }
-                            | DataError::UnknownTopicOrPartition
-                    ) {
+                    if error.is_stale_leader() {
                         stale.push(answer.partition);
                     }
                     PartStatus::Waiting {
@@ -940,6 +934,7 @@ fn report(report: ClientReport) -> Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::DataError;
 
     fn part(partition: u32, status: PartStatus) -> Part {
         Part {

@@ -350,6 +350,18 @@ impl DataError {
         )
     }
 
+    /// Whether the error means the client sent to a broker that does not lead the partition
+    /// (at the epoch it named): its metadata must look the leader up again.
+    pub fn is_stale_leader(&self) -> bool {
+        matches!(
+            self,
+            DataError::NotLeader { .. }
+                | DataError::FencedLeaderEpoch { .. }
+                | DataError::UnknownLeaderEpoch { .. }
+                | DataError::UnknownTopicOrPartition
+        )
+    }
+
     /// Whether a produce answered with this error may have been appended (and may yet become
     /// committed): the client must record the outcome as unknown and must not retry it.
     pub fn is_indeterminate(&self) -> bool {

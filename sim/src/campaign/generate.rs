@@ -608,6 +608,7 @@ fn workload(topics: &[Topic], rng: &mut ChaCha8Rng) -> Workload {
             session_timeout: None,
             isolation: Isolation::ReadUncommitted,
             abort_one_in: 0,
+            output: None,
         });
     }
     Workload {
@@ -650,6 +651,7 @@ fn group_consumer(topics: &[Topic], rng: &mut ChaCha8Rng) -> Consumer {
         session_timeout,
         isolation: Isolation::ReadUncommitted,
         abort_one_in: 0,
+        output: None,
     }
 }
 

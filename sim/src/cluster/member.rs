@@ -81,9 +81,17 @@ impl Member {
             MemberSpec::Consumer(consumer) => {
                 Member::Consumer(Box::new(Consumer::new(consumer.clone(), config.brokers)))
             }
-            MemberSpec::GroupConsumer(consumer) => Member::GroupConsumer(Box::new(
-                GroupConsumer::new(consumer.clone(), config.brokers),
-            )),
+            MemberSpec::GroupConsumer(consumer) => {
+                let mut consumer = consumer.clone();
+                if let Some(output) = consumer
+                    .transactional
+                    .as_mut()
+                    .and_then(|commits| commits.output.as_mut())
+                {
+                    output.instance = instance;
+                }
+                Member::GroupConsumer(Box::new(GroupConsumer::new(consumer, config.brokers)))
+            }
         }
     }
 

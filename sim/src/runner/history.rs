@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use broker::client::history::{ClientEvent, ClientOperation, EventKind};
+use broker::client::history::{ClientEvent, ClientOperation, EventKind, SentRecord};
 use check::history::{
     Function, MicroOperation, Operation, OperationType, OperationValue, PolledKey,
 };
@@ -145,14 +145,7 @@ impl HistoryRecorder {
         let keys = &mut self.keys;
         let (function, value) = match &event.operation {
             ClientOperation::Send(records) | ClientOperation::Txn(records) => {
-                let sends = records
-                    .iter()
-                    .map(|record| MicroOperation::Send {
-                        key: keys.key(&record.topic, record.partition),
-                        value: value_of(record.value),
-                        offset: record.offset,
-                    })
-                    .collect();
+                let sends = sends(keys, records);
                 let function = match &event.operation {
                     ClientOperation::Txn(_) => Function::Txn,
                     _ => Function::Send,
@@ -203,12 +196,13 @@ impl HistoryRecorder {
                 Function::Commit,
                 OperationValue::Offsets(keyed_offsets(keys, offsets)),
             ),
-            ClientOperation::TxnCommit(offsets) => (
-                Function::Txn,
-                OperationValue::Micro(vec![MicroOperation::Commit {
+            ClientOperation::TxnCommit { sent, offsets } => {
+                let mut micro = sends(keys, sent);
+                micro.push(MicroOperation::Commit {
                     offsets: keyed_offsets(keys, offsets),
-                }]),
-            ),
+                });
+                (Function::Txn, OperationValue::Micro(micro))
+            }
         };
         let process = self.process_of(event.process);
         if event.kind == EventKind::Invoke {
@@ -314,6 +308,18 @@ impl HistoryRecorder {
 }
 
 /// Committed offsets as history keys: `(key, next offset)`.
+/// A send micro-operation per record.
+fn sends(keys: &mut HistoryKeys, records: &[SentRecord]) -> Vec<MicroOperation> {
+    records
+        .iter()
+        .map(|record| MicroOperation::Send {
+            key: keys.key(&record.topic, record.partition),
+            value: value_of(record.value),
+            offset: record.offset,
+        })
+        .collect()
+}
+
 fn keyed_offsets(keys: &mut HistoryKeys, offsets: &[(String, u32, u64)]) -> Vec<(String, u64)> {
     offsets
         .iter()
@@ -360,7 +366,7 @@ mod tests {
             process,
             group: None,
             kind,
-            operation: ClientOperation::Send(vec![broker::client::history::SentRecord {
+            operation: ClientOperation::Send(vec![SentRecord {
                 topic: "orders".into(),
                 partition: 0,
                 value,

@@ -161,19 +161,22 @@ impl Workload {
 
     /// Notes the offsets of an `acks=all` send's acknowledgement in `acknowledged_ends`
     /// (`"topic/partition"` -> one past the highest such offset). Other acknowledgements are
-    /// left out: an `acks=1` record may be lost with its leader, as Kafka allows.
+    /// left out: an `acks=1` record may be lost with its leader, as Kafka allows. A worker
+    /// writes its output with acks=all.
     pub fn note_acknowledged(&self, event: &ClientEvent, acknowledged_ends: &mut AcknowledgedEnds) {
-        let (EventKind::Ok, ClientOperation::Send(records) | ClientOperation::Txn(records)) =
-            (event.kind, &event.operation)
-        else {
-            return;
+        let records = match (event.kind, &event.operation) {
+            (EventKind::Ok, ClientOperation::Send(records) | ClientOperation::Txn(records)) => {
+                let acks_all = self.producers.iter().any(|producer| {
+                    producer.process == event.process && producer.acks == broker::message::Acks::All
+                });
+                if !acks_all {
+                    return;
+                }
+                records
+            }
+            (EventKind::Ok, ClientOperation::TxnCommit { sent, .. }) => sent,
+            _ => return,
         };
-        let acks_all = self.producers.iter().any(|producer| {
-            producer.process == event.process && producer.acks == broker::message::Acks::All
-        });
-        if !acks_all {
-            return;
-        }
         for record in records {
             if let Some(offset) = record.offset {
                 let end = acknowledged_ends

@@ -3,8 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use broker::client::{CommitMode, GroupConsumerConfig, OffsetReset, TransactionalCommits};
+use broker::client::group_consumer::TRANSFORM_INDEX_FIRST;
+use broker::client::{
+    CommitMode, GroupConsumerConfig, OffsetReset, TransactionalCommits, TransformOutput,
+};
 use broker::group::GroupsConfig;
+use broker::log::LogLimits;
 use broker::message::group::{AssignorKind, RebalanceProtocol};
 
 use crate::runner::history::history_key;
@@ -81,6 +85,13 @@ fn group_consumer(
                 transaction_timeout_ns: TRANSACTION_TIMEOUT_NS,
                 state_partitions: TRANSACTION_STATE_PARTITIONS,
                 abort_one_in: shape.abort_one_in,
+                output: shape.output.as_ref().map(|topic| TransformOutput {
+                    topic: topic.clone(),
+                    partitions: topic_partitions(scenario, topic),
+                    index: TRANSFORM_INDEX_FIRST + u64::from(index),
+                    instance: 0,
+                    batch_records_max: LogLimits::default().batch_records_max,
+                }),
             });
             CommitMode::Transactional
         }
@@ -106,6 +117,17 @@ fn group_consumer(
         }
     }
     config
+}
+
+/// The partition count of `topic` (validated: a topic of the cluster).
+fn topic_partitions(scenario: &Scenario, topic: &str) -> u32 {
+    scenario
+        .cluster
+        .topics
+        .iter()
+        .find(|candidate| candidate.name == topic)
+        .map(|found| found.partitions)
+        .expect("validated: the output is a topic of the cluster")
 }
 
 /// Whether, for every group, every partition of its topics (`partitions`: topic -> count) is

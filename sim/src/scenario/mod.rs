@@ -279,6 +279,11 @@ pub struct Consumer {
     /// many on purpose (0: never), and commits the same offsets again in the next.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub abort_one_in: u32,
+    /// Under `commit = "transactional"`: the topic the worker writes to, one record for each
+    /// record it consumes, in the transaction that commits the consumed record's offset
+    /// (consume-transform-produce).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl Consumer {

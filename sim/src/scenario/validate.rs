@@ -310,6 +310,7 @@ fn assign_consumer(consumer: &Consumer, path: &FieldPath) -> Checked {
         ("auto_offset_reset", consumer.auto_offset_reset.is_some()),
         ("session_timeout", consumer.session_timeout.is_some()),
         ("abort_one_in", consumer.abort_one_in != 0),
+        ("output", consumer.output.is_some()),
     ];
     for (field, present) in group_fields {
         ensure(

@@ -56,6 +56,9 @@ pub(super) fn subscribe_consumer(
         || path.key("abort_one_in"),
         || "aborts are of transactional commits: it needs commit = \"transactional\"".to_owned(),
     )?;
+    if let Some(output) = &consumer.output {
+        transform_output(scenario, consumer, output, &path.key("output"))?;
+    }
     let first_of_group = scenario.workload.consumers[..index]
         .iter()
         .find(|earlier| earlier.group == consumer.group);
@@ -70,6 +73,49 @@ pub(super) fn subscribe_consumer(
                 )
             },
         )?;
+    }
+    Ok(())
+}
+
+/// A worker's output: it writes in the transactions of its commits, to a topic of the cluster,
+/// and no chain of workers leads back to a topic it reads (each record consumed would make
+/// another, for ever).
+fn transform_output(
+    scenario: &Scenario,
+    consumer: &Consumer,
+    output: &str,
+    path: &FieldPath,
+) -> Checked {
+    ensure(
+        consumer.commit == Some(CommitMode::Transactional),
+        || path.clone(),
+        || {
+            "a worker writes its output in its commits' transactions: it needs commit = \"transactional\"".to_owned()
+        },
+    )?;
+    known_topic(scenario, output, path)?;
+    let mut reached = vec![output.to_owned()];
+    let mut next = 0;
+    while next < reached.len() {
+        let topic = reached[next].clone();
+        next += 1;
+        ensure(
+            !consumer.all_topics().contains(&topic),
+            || path.clone(),
+            || {
+                format!(
+                    "output {output:?} leads back to topic {topic:?}, which this consumer reads: the workers would write for ever"
+                )
+            },
+        )?;
+        for worker in &scenario.workload.consumers {
+            if let Some(further) = &worker.output
+                && worker.all_topics().contains(&topic)
+                && !reached.contains(further)
+            {
+                reached.push(further.clone());
+            }
+        }
     }
     Ok(())
 }
