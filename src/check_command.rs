@@ -40,6 +40,10 @@ pub struct CheckArgs {
     /// restart from committed offsets; `cooperative` keeps the keys a member keeps.
     #[arg(long, value_enum, default_value_t = RebalanceProtocolArgument::Eager)]
     pub rebalance_protocol: RebalanceProtocolArgument,
+    /// A group that rebalances by another protocol than `--rebalance-protocol`, as
+    /// `GROUP=eager` or `GROUP=cooperative` (repeatable).
+    #[arg(long = "group-protocol", value_name = "GROUP=PROTOCOL")]
+    pub group_protocols: Vec<String>,
     /// Demand serializable writes: `G0` and `int-send-skip` become violations (Kafka's
     /// transactions allow both).
     #[arg(long)]
@@ -129,10 +133,12 @@ fn config_of(args: &CheckArgs) -> Result<CheckConfig, String> {
             ConsumerModeArgument::Assign => ConsumerMode::Assign,
             ConsumerModeArgument::Subscribe => ConsumerMode::Subscribe,
         },
-        rebalance_protocol: match args.rebalance_protocol {
-            RebalanceProtocolArgument::Eager => RebalanceProtocol::Eager,
-            RebalanceProtocolArgument::Cooperative => RebalanceProtocol::Cooperative,
-        },
+        rebalance_protocol: protocol_of(args.rebalance_protocol),
+        group_protocols: args
+            .group_protocols
+            .iter()
+            .map(|pair| group_protocol(pair))
+            .collect::<Result<_, _>>()?,
         kafka_transactions: !args.isolated_writes,
         exactly_once: args.exactly_once,
         at_least_once: args.at_least_once,
@@ -140,6 +146,29 @@ fn config_of(args: &CheckArgs) -> Result<CheckConfig, String> {
         expected,
         witnesses_per_anomaly_max: args.witnesses_max,
     })
+}
+
+fn protocol_of(argument: RebalanceProtocolArgument) -> RebalanceProtocol {
+    match argument {
+        RebalanceProtocolArgument::Eager => RebalanceProtocol::Eager,
+        RebalanceProtocolArgument::Cooperative => RebalanceProtocol::Cooperative,
+    }
+}
+
+/// `GROUP=PROTOCOL` of `--group-protocol`.
+fn group_protocol(pair: &str) -> Result<(String, RebalanceProtocol), String> {
+    let refused =
+        || format!("--group-protocol {pair:?}: expected GROUP=eager or GROUP=cooperative");
+    let (group, protocol) = pair.split_once('=').ok_or_else(refused)?;
+    let protocol = match protocol {
+        "eager" => RebalanceProtocolArgument::Eager,
+        "cooperative" => RebalanceProtocolArgument::Cooperative,
+        _ => return Err(refused()),
+    };
+    if group.is_empty() {
+        return Err(refused());
+    }
+    Ok((group.to_owned(), protocol_of(protocol)))
 }
 
 fn bad_input(message: &str) -> ExitCode {

@@ -157,3 +157,20 @@ fn exactly_once_is_judged_only_when_declared() {
     assert_eq!(witness["group"], "g");
     assert_eq!(witness["processed_by"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_group_protocol_is_taken_and_a_malformed_one_exits_2() {
+    let path = fixture("valid.jsonl");
+    let path = path.to_str().unwrap();
+    let output = trial_check(&[path, "--group-protocol", "workers=cooperative"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    for bad in ["workers", "workers=sticky", "=eager"] {
+        let output = trial_check(&[path, "--group-protocol", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        assert!(
+            text(&output.stderr).contains("expected GROUP=eager or GROUP=cooperative"),
+            "{bad}: {}",
+            text(&output.stderr)
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! What the run under test promises, so that the report can tell expected anomalies from
 //! violations. Every anomaly seen is reported; only those the configuration rules out fail it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +52,13 @@ pub enum RebalanceProtocol {
 pub struct CheckConfig {
     pub acks: Acks,
     pub consumer_mode: ConsumerMode,
+    /// The protocol groups rebalance by, unless `group_protocols` names theirs.
     pub rebalance_protocol: RebalanceProtocol,
+    /// Groups that rebalance by another protocol than `rebalance_protocol` (a run's groups
+    /// need not share one): judging a cooperative group as eager forgets, at each rebalance,
+    /// the polls its members go on to commit, and reports their records lost.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_protocols: BTreeMap<String, RebalanceProtocol>,
     /// Kafka's transactions make writes atomic but not isolated: `G0` and `int-send-skip` are
     /// normal. Set to `false` to demand serializable writes.
     pub kafka_transactions: bool,
@@ -78,6 +84,7 @@ impl Default for CheckConfig {
             acks: Acks::All,
             consumer_mode: ConsumerMode::Assign,
             rebalance_protocol: RebalanceProtocol::Eager,
+            group_protocols: BTreeMap::new(),
             kafka_transactions: true,
             exactly_once: false,
             at_least_once: false,
@@ -89,6 +96,14 @@ impl Default for CheckConfig {
 }
 
 impl CheckConfig {
+    /// The protocol `group` rebalances by (`None`: a process in no group).
+    pub fn protocol_of(&self, group: Option<&str>) -> RebalanceProtocol {
+        group
+            .and_then(|group| self.group_protocols.get(group))
+            .copied()
+            .unwrap_or(self.rebalance_protocol)
+    }
+
     /// Whether seeing `kind` fails a run with this configuration.
     pub fn is_violation(&self, kind: AnomalyKind) -> bool {
         if self.expected.contains(&kind) {

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use super::anomaly::{AnomalyKind, Findings, OrderWitness, Record, SKIPPED_SHOWN_MAX, Witness};
-use super::config::RebalanceProtocol;
+use super::config::{CheckConfig, RebalanceProtocol};
 use super::context::Context;
 use super::model::{AssignmentChange, Event, EventId, Function, KeyId, Outcome};
 use super::version_order::KeyOrder;
@@ -80,7 +80,7 @@ struct ProcessState {
 }
 
 /// Calls `visit` with each step of each process's reads, in completion order.
-pub fn walk_reads(context: &Context, protocol: RebalanceProtocol, mut visit: impl FnMut(Step)) {
+pub fn walk_reads(context: &Context, config: &CheckConfig, mut visit: impl FnMut(Step)) {
     let model = context.model;
     let mut processes: Vec<ProcessState> = (0..model.process_count())
         .map(|_| ProcessState::default())
@@ -88,6 +88,7 @@ pub fn walk_reads(context: &Context, protocol: RebalanceProtocol, mut visit: imp
     for (event_id, event) in model.events.iter().enumerate() {
         let state = &mut processes[event.process_slot as usize];
         if let Some(change) = &event.assignment {
+            let protocol = context.protocol_of(config, event);
             apply_assignment(context, protocol, state, change);
         }
         if event.function() == Function::Txn && event.outcome() != Outcome::Ok {

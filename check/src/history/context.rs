@@ -4,6 +4,7 @@
 use std::cell::OnceCell;
 
 use super::anomaly::ReplicaCopy;
+use super::config::{CheckConfig, RebalanceProtocol};
 use super::model::{DumpedRecord, Event, EventId, KeyId, Model, OperationRef, Outcome};
 use super::version_order::VersionOrders;
 
@@ -61,6 +62,11 @@ impl<'a> Context<'a> {
 
     pub fn key_name(&self, key: KeyId) -> String {
         self.model.key_name(key).to_string()
+    }
+
+    /// The protocol the group of `event`'s process rebalances by.
+    pub fn protocol_of(&self, config: &CheckConfig, event: &Event) -> RebalanceProtocol {
+        config.protocol_of(event.group.map(|group| self.model.group_name(group)))
     }
 
     /// Where the replicas' dumped logs hold `value` of `key`.

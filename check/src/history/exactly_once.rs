@@ -62,7 +62,6 @@ pub fn analyse(context: &Context, config: &CheckConfig, findings: &mut Findings)
 
 /// Every processing, certain or possible, and the `(group, key)` pairs the groups read.
 fn collect_processings(context: &Context, config: &CheckConfig) -> Processings {
-    let protocol = config.rebalance_protocol;
     // At-least-once: a poll is the processing; commits only decide where the next owner starts.
     let polls_process = config.at_least_once && !config.exactly_once;
     let model = context.model;
@@ -79,6 +78,7 @@ fn collect_processings(context: &Context, config: &CheckConfig) -> Processings {
         };
         let member = &mut members[event.process_slot as usize];
         if let Some(change) = &event.assignment {
+            let protocol = context.protocol_of(config, event);
             let (next, retained) =
                 retained_keys(context, protocol, member.assignment.as_deref(), change);
             member

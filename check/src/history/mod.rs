@@ -105,7 +105,7 @@ pub fn check_model(model: &Model, config: &CheckConfig) -> Report {
     inconsistent_offsets::analyse(&context, config.acks, &mut findings);
     aborted_read::analyse(&context, &mut findings);
     precommitted_read::analyse(&context, &mut findings);
-    consumer_position::walk_reads(&context, config.rebalance_protocol, |step| {
+    consumer_position::walk_reads(&context, config, |step| {
         poll_skip::judge(&context, config.acks, &step, &mut findings);
         nonmonotonic_poll::judge(&context, &step, &mut findings);
     });

@@ -398,16 +398,19 @@ impl Run<'_> {
 
     /// Group runs: keys come from rebalances; each group must read every record at least once,
     /// or exactly once where the scenario expects it.
+    /// Each group is judged by its own protocol (the validator has a group's consumers share
+    /// one; groups need not).
     fn group_check_config(&self, config: &mut CheckConfig) {
-        let cooperative = self.scenario.workload.consumers.iter().all(|consumer| {
-            consumer.protocol == Some(crate::scenario::RebalanceProtocol::Cooperative)
-        });
         config.consumer_mode = check::history::ConsumerMode::Subscribe;
-        config.rebalance_protocol = if cooperative {
-            check::history::RebalanceProtocol::Cooperative
-        } else {
-            check::history::RebalanceProtocol::Eager
-        };
+        config.rebalance_protocol = check::history::RebalanceProtocol::Eager;
+        for consumer in &self.scenario.workload.consumers {
+            let cooperative =
+                consumer.protocol == Some(crate::scenario::RebalanceProtocol::Cooperative);
+            if let (Some(group), true) = (&consumer.group, cooperative) {
+                let protocol = check::history::RebalanceProtocol::Cooperative;
+                config.group_protocols.insert(group.clone(), protocol);
+            }
+        }
         config.exactly_once = self.scenario.expect.exactly_once;
         config.at_least_once = true;
     }
