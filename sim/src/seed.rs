@@ -37,6 +37,9 @@ pub enum Stream {
     /// The scenario generator's draw of which transactionally committing groups abort some
     /// commits on purpose.
     TransactionalCommitAborts,
+    /// The scenario generator's draw of which transactionally committing groups write an
+    /// output (consume-transform-produce), and of the output's shape.
+    TransformOutputs,
     /// The generator a node's process is handed (election jitter and the like).
     Node(NodeId),
 }
@@ -57,6 +60,7 @@ impl Stream {
             Stream::SharedTransactionalIds => 11,
             Stream::TransactionalCommits => 12,
             Stream::TransactionalCommitAborts => 13,
+            Stream::TransformOutputs => 14,
             Stream::Node(node) => (1 << 32) + u64::from(node.0),
         }
     }

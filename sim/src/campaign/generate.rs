@@ -109,6 +109,13 @@ pub const TRANSACTIONAL_COMMITS_RATIO: (u32, u32) = (1, 2);
 /// often they do.
 pub const TRANSACTIONAL_COMMIT_ABORTS_RATIO: (u32, u32) = (1, 2);
 const TRANSACTIONAL_COMMIT_ABORT_ONE_IN: u32 = 4;
+/// The share of transactionally committing groups whose members are workers that write an
+/// output (consume-transform-produce), read by a group of its own under read_committed.
+pub const TRANSFORM_OUTPUT_RATIO: (u32, u32) = (1, 2);
+const OUTPUT_TOPIC: &str = "output0";
+const OUTPUT_GROUP: &str = "auditors";
+const OUTPUT_PARTITIONS_MAX: u32 = 3;
+const OUTPUT_READERS_MAX: u32 = 2;
 /// How long a paused producer of a seed without transactions sleeps.
 const PAUSE_MS_MIN: u64 = 300;
 const PAUSE_MS_MAX: u64 = 3_000;
@@ -193,6 +200,7 @@ pub fn generate(seed: u64) -> Scenario {
         &mut scenario,
         &mut stream(seed, Stream::TransactionalCommitAborts),
     );
+    write_outputs(&mut scenario, &mut stream(seed, Stream::TransformOutputs));
     if let Err(problem) = scenario.validate() {
         panic!(
             "generated scenario of seed {seed} is invalid at {}: {}",
@@ -420,6 +428,54 @@ fn abort_transactional_commits(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
             consumer.abort_one_in = TRANSACTIONAL_COMMIT_ABORT_ONE_IN;
         }
     }
+}
+
+/// Makes the members of some transactionally committing groups workers that write an output
+/// topic of their own in their commits' transactions (see [`TRANSFORM_OUTPUT_RATIO`]), and adds
+/// a group that reads it under read_committed (it must read every committed output record and
+/// no aborted one). From a stream of its own. The readers come after every other consumer, so
+/// the faults aimed at `c1..` keep their targets.
+fn write_outputs(scenario: &mut Scenario, rng: &mut ChaCha8Rng) {
+    let (numerator, denominator) = TRANSFORM_OUTPUT_RATIO;
+    let Some(worker) = scenario
+        .workload
+        .consumers
+        .iter_mut()
+        .find(|consumer| consumer.commit == Some(CommitMode::Transactional))
+    else {
+        return;
+    };
+    if !rng.random_ratio(numerator, denominator) {
+        return;
+    }
+    worker.output = Some(OUTPUT_TOPIC.to_owned());
+    let replication_factor = scenario.cluster.brokers.min(3);
+    scenario.cluster.topics.push(Topic {
+        name: OUTPUT_TOPIC.to_owned(),
+        partitions: rng.random_range(1..=OUTPUT_PARTITIONS_MAX),
+        replication_factor,
+        min_insync_replicas: rng.random_range(1..=replication_factor.min(2)),
+    });
+    let commit = if rng.random_ratio(1, 2) {
+        CommitMode::Manual
+    } else {
+        CommitMode::Transactional
+    };
+    scenario.workload.consumers.push(Consumer {
+        topic: OUTPUT_TOPIC.to_owned(),
+        count: rng.random_range(1..=OUTPUT_READERS_MAX),
+        mode: ConsumerMode::Subscribe,
+        group: Some(OUTPUT_GROUP.to_owned()),
+        topics: Vec::new(),
+        protocol: None,
+        assignor: None,
+        commit: Some(commit),
+        auto_offset_reset: None,
+        session_timeout: None,
+        isolation: Isolation::ReadCommitted,
+        abort_one_in: 0,
+        output: None,
+    });
 }
 
 fn has_group(scenario: &Scenario) -> bool {
@@ -1150,12 +1206,54 @@ mod tests {
             .consumers
             .iter()
             .find(|consumer| consumer.mode == ConsumerMode::Subscribe)?;
+        let readers = usize::from(group.output.is_some());
         assert_eq!(
             scenario.workload.consumers.len(),
-            1,
-            "the group reads alone"
+            1 + readers,
+            "the group reads alone (with the readers of its output, if it writes one)"
         );
         Some(group)
+    }
+
+    /// About half the groups that commit inside transactions write an output, read by a group
+    /// of its own under read_committed; no other group does, and nothing else changes.
+    #[test]
+    fn half_the_transactional_groups_write_an_output_and_nothing_else_changes() {
+        let (mut transactional, mut writing) = (0, 0);
+        for seed in 0..1_600 {
+            let scenario = generate(seed);
+            for consumer in &scenario.workload.consumers {
+                if consumer.commit == Some(CommitMode::Transactional)
+                    && consumer.group.as_deref() == Some(GROUP_NAME)
+                {
+                    transactional += 1;
+                }
+                let Some(output) = &consumer.output else {
+                    continue;
+                };
+                writing += 1;
+                assert_eq!(consumer.commit, Some(CommitMode::Transactional));
+                let readers: Vec<&Consumer> = scenario
+                    .workload
+                    .consumers
+                    .iter()
+                    .filter(|reader| &reader.topic == output)
+                    .collect();
+                assert!(
+                    readers
+                        .iter()
+                        .all(|reader| reader.isolation == Isolation::ReadCommitted
+                            && reader.group.as_deref() == Some(OUTPUT_GROUP)),
+                    "seed {seed}: {readers:?}"
+                );
+                assert!(!readers.is_empty(), "seed {seed}: the output is read");
+            }
+            assert_only_apart_draws_differ(seed, scenario, "the output");
+        }
+        assert!(
+            writing > 10 && writing * 3 < transactional * 2 && writing * 3 > transactional,
+            "{writing} of {transactional} transactional groups write an output"
+        );
     }
 
     fn aims_at_the_group(fault: &Fault) -> bool {
@@ -1185,6 +1283,7 @@ mod tests {
                 .topics
                 .iter()
                 .map(|t| t.name.clone())
+                .filter(|name| name != OUTPUT_TOPIC)
                 .collect();
             assert_eq!(group.all_topics(), topics, "seed {seed}");
         }
@@ -1365,7 +1464,17 @@ mod tests {
             producer.transactional_id = None;
         }
         scenario.faults.retain(|fault| !aims_at_a_producer(fault));
+        let outputs = |name: &str| name == OUTPUT_TOPIC;
+        scenario
+            .cluster
+            .topics
+            .retain(|topic| !outputs(&topic.name));
+        scenario
+            .workload
+            .consumers
+            .retain(|consumer| !outputs(&consumer.topic));
         for consumer in &mut scenario.workload.consumers {
+            consumer.output = None;
             consumer.isolation = Isolation::ReadUncommitted;
             consumer.abort_one_in = 0;
             if consumer.commit == Some(CommitMode::Transactional) {
