@@ -9,7 +9,7 @@ mod support;
 use sim::campaign::SimulationRunner;
 use sim::campaign::shrink::{self, Size};
 use sim::runner::report::Verdict;
-use sim::runner::run::{RunOptions, run};
+use sim::runner::run::{RunOptions, RunOutcome, run};
 use sim::scenario::Bugs;
 use support::library;
 
@@ -66,28 +66,37 @@ fn group_transactional_commits_passes_200_seeds() {
     passes_seeds("group-transactional-commits.toml");
 }
 
-/// Members in transactional mode commit only inside transactions of their own: the history
-/// holds `txn` operations of one `commit` micro-operation and no plain `commit`, most of them
-/// committed, and the transaction coordinators ended them (so their markers reached the offsets
-/// partition). Without this, the scenario could pass while committing as `manual` does.
-#[test]
-fn transactional_members_commit_inside_transactions() {
-    let file = "group-transactional-commits.toml";
+/// Runs `seed` of the library's `file`, which must pass; returns the outcome and the history's
+/// operations.
+fn passing_history(file: &str, seed: u64) -> (RunOutcome, Vec<serde_json::Value>) {
     let options = RunOptions {
         capture_log: true,
         ..RunOptions::default()
     };
-    let outcome = run(&library(file), file, 3, options);
+    let outcome = run(&library(file), file, seed, options);
     assert_eq!(
         outcome.report.verdict,
         Verdict::Pass,
         "{}",
         outcome.report.summary()
     );
-    let completed: Vec<serde_json::Value> = outcome
+    let operations = outcome
         .history_lines
         .iter()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .collect();
+    (outcome, operations)
+}
+
+/// Members in transactional mode commit only inside transactions of their own: the history
+/// holds `txn` operations of one `commit` micro-operation and no plain `commit`, most of them
+/// committed, and the transaction coordinators ended them (so their markers reached the offsets
+/// partition). Without this, the scenario could pass while committing as `manual` does.
+#[test]
+fn transactional_members_commit_inside_transactions() {
+    let (outcome, operations) = passing_history("group-transactional-commits.toml", 3);
+    let completed: Vec<serde_json::Value> = operations
+        .into_iter()
         .filter(|operation| operation["group"] == "shipping" && operation["type"] != "invoke")
         .collect();
     let plain_commits = completed.iter().filter(|op| op["f"] == "commit").count();
@@ -126,23 +135,7 @@ fn consume_transform_produce_passes_200_seeds() {
 /// aborted one. Without this, the scenario could pass with workers writing nothing.
 #[test]
 fn workers_write_their_output_inside_their_commits() {
-    let file = "consume-transform-produce.toml";
-    let options = RunOptions {
-        capture_log: true,
-        ..RunOptions::default()
-    };
-    let outcome = run(&library(file), file, 3, options);
-    assert_eq!(
-        outcome.report.verdict,
-        Verdict::Pass,
-        "{}",
-        outcome.report.summary()
-    );
-    let operations: Vec<serde_json::Value> = outcome
-        .history_lines
-        .iter()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .collect();
+    let (_, operations) = passing_history("consume-transform-produce.toml", 3);
     let shipped = |outcome: &str| -> std::collections::BTreeSet<u64> {
         operations
             .iter()
