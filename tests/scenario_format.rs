@@ -222,3 +222,42 @@ to = "p2"
     let read_back = Scenario::parse(&scenario.to_toml(), "written-back.toml").unwrap();
     assert_eq!(read_back, scenario);
 }
+
+/// Workers may chain (orders to shipments to invoices): only a chain that leads back to a topic
+/// one of its workers reads is refused.
+#[test]
+fn a_chain_of_workers_is_accepted_and_a_loop_refused() {
+    let stage = |topic: &str, group: &str, output: &str| {
+        format!(
+            "[[workload.consumers]]\ntopic = \"{topic}\"\nmode = \"subscribe\"\ngroup = \"{group}\"\n\
+             commit = \"transactional\"\noutput = \"{output}\"\n"
+        )
+    };
+    let topics: String = ["orders", "shipments", "invoices"]
+        .iter()
+        .map(|name| {
+            format!(
+                "[[cluster.topics]]\nname = \"{name}\"\npartitions = 2\nreplication_factor = 3\n\
+                 min_insync_replicas = 2\n"
+            )
+        })
+        .collect();
+    let head = format!(
+        "name = \"chain\"\nwhy = \"workers in a chain\"\nfault_phase = \"5s\"\n[cluster]\n\
+         brokers = 3\n{topics}[[workload.producers]]\ntopic = \"orders\"\nrate_per_second = 10\n"
+    );
+    let chain = format!(
+        "{head}{}{}",
+        stage("orders", "shipping", "shipments"),
+        stage("shipments", "billing", "invoices")
+    );
+    Scenario::parse(&chain, "chain.toml").expect("a chain is valid");
+    let looped = format!("{chain}{}", stage("invoices", "returns", "orders"));
+    let error = Scenario::parse(&looped, "loop.toml").expect_err("a loop is refused");
+    assert!(
+        error
+            .to_string()
+            .contains("the workers would write for ever"),
+        "{error}"
+    );
+}
