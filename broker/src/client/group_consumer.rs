@@ -1166,9 +1166,10 @@ impl GroupConsumer {
     /// Asks for the producer id if it is wanted, and moves the open transactional commit on: its
     /// phase expires, or its next request goes out.
     fn drive_transaction(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let timeout_ns = self.config.request_timeout_ns;
+        self.forget_unanswered(now_ns, timeout_ns, output);
         let transaction_coordinator = self.transaction_coordinator();
         let group_coordinator = self.coordinator();
-        let timeout_ns = self.config.request_timeout_ns;
         let Some(identity) = &mut self.identity else {
             return;
         };
@@ -1203,6 +1204,28 @@ impl GroupConsumer {
             self.refresh_metadata(now_ns, output);
         }
         self.react(now_ns, reaction, output);
+    }
+
+    /// Forgets what the transactional commit asked and got no answer to within `timeout_ns`,
+    /// and looks up again whom it asked (they may have moved or stopped): the producer id's
+    /// request (its transaction coordinator), the output batches (their leaders). Each goes
+    /// again once its addressee is known.
+    fn forget_unanswered(&mut self, now_ns: u64, timeout_ns: u64, output: &mut Vec<Output>) {
+        let id_unanswered = self
+            .identity
+            .as_mut()
+            .is_some_and(|identity| identity.forget_unanswered(now_ns, timeout_ns));
+        if id_unanswered {
+            self.forget_transaction_coordinator(now_ns, output);
+        }
+        let Some(Operation::TxnCommit { transaction, .. }) = &mut self.operation else {
+            return;
+        };
+        let batches = transaction.forget_unanswered_batches(now_ns, timeout_ns);
+        if !batches.is_empty() {
+            let topic = transaction.outputs().topic.clone();
+            self.forget_leaders(now_ns, &topic, &batches, output);
+        }
     }
 
     fn on_init_producer_id_response(
@@ -1254,8 +1277,19 @@ impl GroupConsumer {
             return;
         }
         let topic = transaction.outputs().topic.clone();
-        for partition in stale {
-            self.metadata.invalidate(&topic, partition);
+        self.forget_leaders(now_ns, &topic, &stale, output);
+    }
+
+    /// Forgets the leaders of `partitions` of `topic` and asks for the metadata again.
+    fn forget_leaders(
+        &mut self,
+        now_ns: u64,
+        topic: &TopicName,
+        partitions: &[u32],
+        output: &mut Vec<Output>,
+    ) {
+        for partition in partitions {
+            self.metadata.invalidate(topic, *partition);
         }
         self.refresh_metadata(now_ns, output);
     }

@@ -194,25 +194,42 @@ impl OffsetsTransaction {
 
     /// Which coordinator the phase's request goes to: the transaction's (`true`) or the group's.
     pub(crate) fn asks_transaction_coordinator(&self) -> bool {
-        !matches!(self.phase, Phase::CommittingOffsets)
+        !matches!(self.phase, Phase::CommittingOffsets | Phase::Producing)
+    }
+
+    /// Makes each output batch unanswered after `timeout_ns` due again (with its stamp: it is
+    /// appended at most once); returns their partitions, whose leader may have moved or
+    /// stopped (the caller looks them up again).
+    pub(crate) fn forget_unanswered_batches(&mut self, now_ns: u64, timeout_ns: u64) -> Vec<u32> {
+        let mut unanswered = Vec::new();
+        if self.phase != Phase::Producing {
+            return unanswered;
+        }
+        for batch in &mut self.outputs.batches {
+            if matches!(batch.status, BatchStatus::InFlight { sent_ns, .. } if sent_ns + timeout_ns <= now_ns)
+            {
+                batch.status = BatchStatus::Due {
+                    retry_at_ns: now_ns,
+                };
+                unanswered.push(batch.partition);
+            }
+        }
+        unanswered
     }
 
     /// Gives up a phase past its deadline (or a request unanswered after `timeout_ns`); returns
     /// what to do then.
     pub(crate) fn expire(&mut self, now_ns: u64, timeout_ns: u64) -> Reaction {
-        if self.phase == Phase::Producing {
-            // An unanswered batch goes again, with its stamp: appended at most once.
-            for batch in &mut self.outputs.batches {
-                if matches!(batch.status, BatchStatus::InFlight { sent_ns, .. } if sent_ns + timeout_ns <= now_ns)
-                {
-                    batch.status = BatchStatus::Due {
-                        retry_at_ns: now_ns,
-                    };
-                }
-            }
-        }
-        if !self.request.expired(now_ns, timeout_ns) {
-            return Reaction::Nothing;
+        let unanswered = self.request.forget_unanswered(now_ns, timeout_ns);
+        if !self.request.expired(now_ns) {
+            // The transaction coordinator may have moved or stopped: look it up again. (The
+            // group coordinator's heartbeats find a moved one.)
+            let refresh = unanswered && self.asks_transaction_coordinator();
+            return if refresh {
+                Reaction::RefreshMetadata
+            } else {
+                Reaction::Nothing
+            };
         }
         match self.phase {
             Phase::AddingPartitions
@@ -605,7 +622,11 @@ mod tests {
         let mut ids = RequestIds::default();
         let mut transaction = committing(0);
         let add = send(&mut transaction, 0, &mut ids);
-        assert_eq!(transaction.expire(10, TIMEOUT_NS), Reaction::Nothing);
+        assert_eq!(
+            transaction.expire(10, TIMEOUT_NS),
+            Reaction::RefreshMetadata,
+            "unanswered: the coordinator is looked up again"
+        );
         let again = send(&mut transaction, 10, &mut ids);
         assert_ne!(again, add);
         assert_eq!(
@@ -768,7 +789,11 @@ mod tests {
             panic!("the same batch, same sequence");
         };
         assert_ne!(again, first);
-        assert_eq!(transaction.expire(50, TIMEOUT_NS), Reaction::Nothing);
+        assert_eq!(
+            transaction.forget_unanswered_batches(50, TIMEOUT_NS),
+            vec![0],
+            "unanswered: the leader is looked up again"
+        );
         let [(third, 0, 0)] = produce(&mut transaction, 50, &mut ids)[..] else {
             panic!("unanswered: sent again with its stamp");
         };
@@ -790,6 +815,10 @@ mod tests {
         transaction.on_transaction_answer(add, Ok(None), 1, 5);
         let sent = produce(&mut transaction, 1, &mut ids);
         transaction.on_produce_answer(&answer(sent[0].0, 0, Ok(0)), 2, 5);
+        assert_eq!(
+            transaction.forget_unanswered_batches(101, TIMEOUT_NS),
+            vec![1]
+        );
         assert_eq!(transaction.expire(101, TIMEOUT_NS), Reaction::Nothing);
         assert_eq!(
             transaction.phase(),

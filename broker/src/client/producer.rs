@@ -506,6 +506,10 @@ impl Producer {
         // A transaction whose records just resolved asks to end now.
         self.advance_transaction(now_ns, output);
         if self.asks_for_id() {
+            let timeout_ns = self.config.request_timeout_ns;
+            if self.identity.forget_unanswered(now_ns, timeout_ns) {
+                self.react(now_ns, Reaction::RefreshMetadata, output);
+            }
             let coordinator = self.coordinator();
             self.identity.request_if_due(
                 now_ns,
@@ -1308,7 +1312,7 @@ mod tests {
         assert_eq!(*kind, EventKind::Ok);
         assert_eq!(sent[0].offset, Some(5));
 
-        let add = next_transaction(&mut driven);
+        let add = next_transaction(&mut driven, &output);
         assert_eq!(
             (add.producer_id, add.producer_epoch),
             (77, 4),
@@ -1338,14 +1342,15 @@ mod tests {
         matches!(message, Message::InitTxnProducerId(_)).then_some(())
     }
 
-    /// Fires the producer's timers until its next transaction asks to add its partitions.
-    fn next_transaction(driven: &mut Driven) -> AddPartitionsToTxnRequest {
+    /// The next transaction's request to add its partitions: in `output` (a producer behind its
+    /// rate starts it at once), or after firing the producer's timers.
+    fn next_transaction(driven: &mut Driven, output: &[Output]) -> AddPartitionsToTxnRequest {
         let add = |message: &Message| match message {
             Message::AddPartitionsToTxn(request) => Some(request.clone()),
             _ => None,
         };
-        (0..100)
-            .find_map(|_| first_send(&driven.fire_timer(), add))
+        first_send(output, add)
+            .or_else(|| (0..100).find_map(|_| first_send(&driven.fire_timer(), add)))
             .expect("a next transaction")
     }
 
@@ -1389,7 +1394,7 @@ mod tests {
         let output = driven.deliver(txn_answer(&Message::EndTxn(end), Ok(())));
         let (kind, _) = &events(&output)[0];
         assert_eq!(*kind, EventKind::Fail);
-        let add = next_transaction(&mut driven);
+        let add = next_transaction(&mut driven, &output);
         assert_eq!(add.producer_epoch, 4);
     }
 
@@ -1440,6 +1445,56 @@ mod tests {
             refreshed |= asks_metadata(&output);
         }
         assert!(refreshed, "the coordinator is looked for again");
+    }
+
+    /// A transactional producer whose request for an epoch goes unanswered (its coordinator
+    /// paused) looks the coordinator up again and asks the one the metadata names now. Sent
+    /// again to the same one, it waited for the paused broker to wake (campaign 118: a producer
+    /// got no epoch for 7.6 s, until the fault phase ended, and the run acknowledged nothing).
+    #[test]
+    fn a_transactional_producer_unanswered_by_its_coordinator_asks_the_one_it_finds_next() {
+        let mut config = ProducerConfig::new(1, 0, TOPIC, Acks::All, 1_000);
+        config.transactional_id = Some("tx".to_owned());
+        let (mut driven, output) = Driven::started_with(config);
+        assert!(matches!(
+            to_coordinator(&output),
+            Message::InitTxnProducerId(_)
+        ));
+        let metadata_request = (0..100)
+            .find_map(|_| {
+                first_send(&driven.fire_timer(), |message| match message {
+                    Message::MetadataRequest { request_id } => Some(*request_id),
+                    Message::InitTxnProducerId(_) => panic!("asked the silent coordinator again"),
+                    _ => None,
+                })
+            })
+            .expect("the coordinator is looked up again");
+        const NEW_COORDINATOR: u32 = 1;
+        let output = driven.deliver(Message::MetadataResponse(MetadataResponse {
+            request_id: metadata_request,
+            metadata_index: 2,
+            controller: None,
+            brokers: Vec::new(),
+            partitions: vec![PartitionMetadata {
+                topic: TRANSACTION_STATE_TOPIC.to_owned(),
+                partition: 0,
+                replicas: vec![0, 1, 2],
+                isr: vec![1, 2],
+                leader: Some(NEW_COORDINATOR),
+                leader_epoch: 2,
+            }],
+        }));
+        let asked: Vec<u32> = output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send {
+                    to,
+                    message: Message::InitTxnProducerId(_),
+                } => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(asked, vec![NEW_COORDINATOR]);
     }
 
     /// A transaction whose commit is refused for good leaves the producer wanting a new epoch

@@ -295,6 +295,30 @@ impl ProducerIdentity {
         };
     }
 
+    /// Forgets a transactional id's request unanswered after `timeout_ns` and returns true: its
+    /// coordinator may have moved or stopped (paused, cut off), so the caller looks it up again,
+    /// and the request goes again once a coordinator is known, as Kafka's client looks its
+    /// coordinator up again after a request to it fails. (Sent again to the same one, a
+    /// request to a paused coordinator waited for it to wake, however long.) An idempotent
+    /// producer's request goes to the next broker anyway.
+    pub(crate) fn forget_unanswered(&mut self, now_ns: u64, timeout_ns: u64) -> bool {
+        let State::Wanted {
+            in_flight: Some((_, sent_ns)),
+            ..
+        } = self.state
+        else {
+            return false;
+        };
+        if self.transactional.is_none() || sent_ns + timeout_ns > now_ns {
+            return false;
+        }
+        self.state = State::Wanted {
+            in_flight: None,
+            retry_at_ns: now_ns,
+        };
+        true
+    }
+
     /// When [`Self::request_if_due`] next has something to do, if an id is wanted.
     pub(crate) fn deadline_ns(&self, timeout_ns: u64) -> Option<u64> {
         match self.state {

@@ -125,10 +125,17 @@ impl Transaction {
         self.request = PhaseRequest::start(now_ns, deadline_ns);
     }
 
-    /// Gives up a phase past its deadline; returns what to do then.
+    /// Gives up a phase past its deadline; returns what to do then. A request to the
+    /// coordinator unanswered after `timeout_ns` goes again once the coordinator is looked up
+    /// anew (Kafka's client looks its coordinator up again after a request to it fails).
     pub(crate) fn expire(&mut self, now_ns: u64, timeout_ns: u64) -> Reaction {
-        if !self.request.expired(now_ns, timeout_ns) {
-            return Reaction::Nothing;
+        let unanswered = self.request.forget_unanswered(now_ns, timeout_ns);
+        if !self.request.expired(now_ns) {
+            return if unanswered {
+                Reaction::RefreshMetadata
+            } else {
+                Reaction::Nothing
+            };
         }
         match self.phase {
             Phase::AddingPartitions | Phase::Ending(TransactionOutcome::Abort) => {
@@ -247,15 +254,20 @@ impl PhaseRequest {
         }
     }
 
-    /// Forgets a request unanswered after `timeout_ns`; whether the phase is over (its deadline
-    /// passed, and nothing is in flight).
-    pub(crate) fn expired(&mut self, now_ns: u64, timeout_ns: u64) -> bool {
-        if self
+    /// Forgets a request unanswered after `timeout_ns` (it goes again, once due); returns
+    /// whether there was one: its coordinator may have moved or stopped.
+    pub(crate) fn forget_unanswered(&mut self, now_ns: u64, timeout_ns: u64) -> bool {
+        let unanswered = self
             .in_flight
-            .is_some_and(|(_, sent_ns)| sent_ns + timeout_ns <= now_ns)
-        {
+            .is_some_and(|(_, sent_ns)| sent_ns + timeout_ns <= now_ns);
+        if unanswered {
             self.in_flight = None;
         }
+        unanswered
+    }
+
+    /// Whether the phase is over: its deadline passed, and nothing is in flight.
+    pub(crate) fn expired(&self, now_ns: u64) -> bool {
         self.deadline_ns <= now_ns && self.in_flight.is_none()
     }
 
