@@ -1447,6 +1447,25 @@ mod tests {
         assert!(refreshed, "the coordinator is looked for again");
     }
 
+    /// Metadata answering `request_id`: the transaction state partition is led by `leader`, in
+    /// leader epoch 2.
+    fn coordinator_moved(request_id: u64, leader: Option<u32>) -> Message {
+        Message::MetadataResponse(MetadataResponse {
+            request_id,
+            metadata_index: 2,
+            controller: None,
+            brokers: Vec::new(),
+            partitions: vec![PartitionMetadata {
+                topic: TRANSACTION_STATE_TOPIC.to_owned(),
+                partition: 0,
+                replicas: vec![0, 1, 2],
+                isr: vec![1, 2],
+                leader,
+                leader_epoch: 2,
+            }],
+        })
+    }
+
     /// A transactional producer whose request for an epoch goes unanswered (its coordinator
     /// paused) looks the coordinator up again and asks the one the metadata names now. Sent
     /// again to the same one, it waited for the paused broker to wake (campaign 118: a producer
@@ -1470,20 +1489,7 @@ mod tests {
             })
             .expect("the coordinator is looked up again");
         const NEW_COORDINATOR: u32 = 1;
-        let output = driven.deliver(Message::MetadataResponse(MetadataResponse {
-            request_id: metadata_request,
-            metadata_index: 2,
-            controller: None,
-            brokers: Vec::new(),
-            partitions: vec![PartitionMetadata {
-                topic: TRANSACTION_STATE_TOPIC.to_owned(),
-                partition: 0,
-                replicas: vec![0, 1, 2],
-                isr: vec![1, 2],
-                leader: Some(NEW_COORDINATOR),
-                leader_epoch: 2,
-            }],
-        }));
+        let output = driven.deliver(coordinator_moved(metadata_request, Some(NEW_COORDINATOR)));
         let asked: Vec<u32> = output
             .iter()
             .filter_map(|output| match output {
@@ -1509,20 +1515,7 @@ mod tests {
         let produce = the_produce(&output);
         let output = driven.deliver(answer(&produce, Ok(5)));
         let end = to_coordinator(&output);
-        driven.deliver(Message::MetadataResponse(MetadataResponse {
-            request_id: 0,
-            metadata_index: 2,
-            controller: None,
-            brokers: Vec::new(),
-            partitions: vec![PartitionMetadata {
-                topic: TRANSACTION_STATE_TOPIC.to_owned(),
-                partition: 0,
-                replicas: vec![0, 1, 2],
-                isr: vec![1, 2],
-                leader: None,
-                leader_epoch: 2,
-            }],
-        }));
+        driven.deliver(coordinator_moved(0, None));
         driven.timer_ns = None;
         let output = driven.deliver(txn_answer(&end, Err(TxnError::ProducerFenced)));
         assert_eq!(
