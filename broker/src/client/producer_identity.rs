@@ -470,4 +470,29 @@ mod tests {
             "backs off after an error"
         );
     }
+
+    /// A transactional id's request unanswered past the timeout is forgotten (the caller looks
+    /// its coordinator up again) and goes again to the coordinator named next; an idempotent
+    /// producer's is never forgotten so (it asks the next broker anyway).
+    #[test]
+    fn an_unanswered_transactional_request_is_forgotten_and_asked_of_the_next_coordinator() {
+        let id = TransactionalId::new("tx", 1_000, 1);
+        let mut identity = ProducerIdentity::new_transactional(id, 3);
+        let mut request_ids = RequestIds::default();
+        let mut output = Vec::new();
+        identity.request_if_due(0, 10, Some(2), &mut request_ids, &mut output);
+        assert!(matches!(output.as_slice(), [Output::Send { to: 2, .. }]));
+        assert!(!identity.forget_unanswered(9, 10), "not yet");
+        assert!(identity.forget_unanswered(10, 10));
+        assert!(!identity.forget_unanswered(11, 10), "forgotten once");
+        output.clear();
+        identity.request_if_due(11, 10, None, &mut request_ids, &mut output);
+        assert!(output.is_empty(), "no coordinator known: it waits");
+        identity.request_if_due(12, 10, Some(1), &mut request_ids, &mut output);
+        assert!(matches!(output.as_slice(), [Output::Send { to: 1, .. }]));
+
+        let mut idempotent = ProducerIdentity::new(true, 3);
+        idempotent.request_if_due(0, 10, None, &mut request_ids, &mut output);
+        assert!(!idempotent.forget_unanswered(20, 10));
+    }
 }
