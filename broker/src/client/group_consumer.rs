@@ -1395,11 +1395,7 @@ impl GroupConsumer {
     /// record consumed below them and not yet produced), and the same records for the history.
     fn outputs_of(&mut self, offsets: &[(String, u32, u64)]) -> (Outputs, Vec<SentRecord>) {
         let Some(target) = self.output().cloned() else {
-            let none = Outputs {
-                topic: TopicName::from(""),
-                batches: Vec::new(),
-            };
-            return (none, Vec::new());
+            return (Outputs::none(), Vec::new());
         };
         let topic = TopicName::from(&target.topic);
         let mut products: BTreeMap<u32, Vec<Record>> = BTreeMap::new();

@@ -105,6 +105,14 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
+    /// A commit that produces nothing (its topic is never named: no partition joins).
+    pub(crate) fn none() -> Self {
+        Outputs {
+            topic: TopicName::from(""),
+            batches: Vec::new(),
+        }
+    }
+
     /// Batches ready to go at `now_ns`: of each partition, the first not yet appended, once
     /// its backoff is over. A partition's batches go one at a time, in sequence order: a
     /// leader refuses a batch whose sequence does not follow the last it appended.
@@ -504,11 +512,14 @@ mod tests {
             leader_epoch: Some(1),
         };
         let offsets = vec![("t".to_owned(), 0, offset)];
-        let outputs = Outputs {
-            topic: TopicName::from("out"),
-            batches: Vec::new(),
-        };
-        OffsetsTransaction::new(committer, offsets, outputs, abort_drawn, now_ns, 100)
+        OffsetsTransaction::new(
+            committer,
+            offsets,
+            Outputs::none(),
+            abort_drawn,
+            now_ns,
+            100,
+        )
     }
 
     /// Sends the due request: its id, and which coordinator it went to.
