@@ -14,8 +14,11 @@
 //! `request_timeout_ns`, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND) is never sent
 //! again; only definite failures (not leader, unknown or fenced leader epoch, not enough replicas
 //! before append, unknown partition, the leader's in-flight limit) are retried, after a metadata
-//! refresh, until the operation's deadline. The operation then completes `ok` if every record was
-//! acknowledged, `fail` if none can have been appended, else `info` with the offsets known.
+//! refresh, until the operation's deadline. A request unanswered in time also makes the producer
+//! forget its partitions' leader and ask for the metadata again, as Kafka's client does when it
+//! drops the connection of a request that timed out. The operation then completes `ok` if every
+//! record was acknowledged, `fail` if none can have been appended, else `info` with the offsets
+//! known.
 //! With acks=0 it completes `info` as soon as its requests are sent.
 //!
 //! An idempotent producer (`idempotent`, KIP-98) first asks a broker for a producer id
@@ -539,6 +542,10 @@ impl Producer {
         }
     }
 
+    /// Times out requests unanswered past `request_timeout_ns`, and gives up waiting parts past
+    /// the operation's deadline. A timed-out partition's leader is forgotten and the metadata
+    /// asked for again, as Kafka's client drops the connection of a request that timed out and
+    /// asks for the metadata anew: the leader may have moved while it was silent.
     fn expire_requests(&mut self, now_ns: u64, output: &mut Vec<Output>) {
         let timeout_ns = self.config.request_timeout_ns;
         let idempotent = self.identity.is_idempotent();
@@ -546,10 +553,13 @@ impl Producer {
             return;
         };
         let past_deadline = operation.deadline_ns <= now_ns;
+        let mut timed_out = false;
         for part in &mut operation.parts {
             match part.status {
                 PartStatus::InFlight { sent_ns, .. } if sent_ns + timeout_ns <= now_ns => {
                     output.push(report(ClientReport::IndeterminateProduce));
+                    self.metadata.invalidate(&self.config.topic, part.partition);
+                    timed_out = true;
                     part.status = if idempotent && !past_deadline {
                         PartStatus::Waiting {
                             retry_at_ns: now_ns,
@@ -569,6 +579,9 @@ impl Producer {
                 }
                 _ => {}
             }
+        }
+        if timed_out {
+            self.refresh_metadata(now_ns, output);
         }
     }
 
@@ -1096,6 +1109,11 @@ mod tests {
 
     /// Every produce request sent, each checked to go to the leader.
     fn produces(output: &[Output]) -> Vec<ProduceRequest> {
+        produces_to(output, LEADER)
+    }
+
+    /// Every produce request sent, each checked to go to `leader`.
+    fn produces_to(output: &[Output], leader: u32) -> Vec<ProduceRequest> {
         output
             .iter()
             .filter_map(|output| match output {
@@ -1103,12 +1121,32 @@ mod tests {
                     to,
                     message: Message::Produce(request),
                 } => {
-                    assert_eq!(*to, LEADER, "produce goes to the leader");
+                    assert_eq!(*to, leader, "produce goes to the leader");
                     Some(request.clone())
                 }
                 _ => None,
             })
             .collect()
+    }
+
+    /// The id of the metadata request in `output`, which holds no produce request: a producer
+    /// whose request timed out looks the leader up before it sends again.
+    fn looks_up_the_leader(output: &[Output]) -> u64 {
+        let produces = output.iter().any(|output| {
+            matches!(
+                output,
+                Output::Send {
+                    message: Message::Produce(_),
+                    ..
+                }
+            )
+        });
+        assert!(!produces, "no produce before the lookup: {output:?}");
+        first_send(output, |message| match message {
+            Message::MetadataRequest { request_id } => Some(*request_id),
+            _ => None,
+        })
+        .expect("the leader is looked up again")
     }
 
     /// The single produce request in `output`.
@@ -1447,16 +1485,16 @@ mod tests {
         assert!(refreshed, "the coordinator is looked for again");
     }
 
-    /// Metadata answering `request_id`: the transaction state partition is led by `leader`, in
-    /// leader epoch 2.
-    fn coordinator_moved(request_id: u64, leader: Option<u32>) -> Message {
+    /// Metadata answering `request_id`: partition 0 of `topic` is led by `leader`, in leader
+    /// epoch 2.
+    fn leader_moved(request_id: u64, topic: &str, leader: Option<u32>) -> Message {
         Message::MetadataResponse(MetadataResponse {
             request_id,
             metadata_index: 2,
             controller: None,
             brokers: Vec::new(),
             partitions: vec![PartitionMetadata {
-                topic: TRANSACTION_STATE_TOPIC.to_owned(),
+                topic: topic.to_owned(),
                 partition: 0,
                 replicas: vec![0, 1, 2],
                 isr: vec![1, 2],
@@ -1464,6 +1502,11 @@ mod tests {
                 leader_epoch: 2,
             }],
         })
+    }
+
+    /// [`leader_moved`] for the transaction state partition: the coordinator moved.
+    fn coordinator_moved(request_id: u64, leader: Option<u32>) -> Message {
+        leader_moved(request_id, TRANSACTION_STATE_TOPIC, leader)
     }
 
     /// A transactional producer whose request for an epoch goes unanswered (its coordinator
@@ -1603,11 +1646,13 @@ mod tests {
             sent_ns + driven.producer.config.request_timeout_ns,
             "the timer is the request timeout"
         );
+        assert!(events(&output).is_empty(), "not complete: {output:?}");
+        let lookup = looks_up_the_leader(&output);
+        let output = driven.deliver(leader_moved(lookup, TOPIC, Some(LEADER)));
         let retry = the_produce(&output);
         assert_ne!(retry.request_id, first.request_id, "a new request");
         assert_eq!(retry.partitions, first.partitions, "same batch, same stamp");
         assert_eq!(stamp_of(&retry), stamp(77, 0));
-        assert!(events(&output).is_empty(), "not complete: {output:?}");
 
         let output = driven.deliver(answer(&retry, Ok(40)));
         let (kind, sent) = events(&output)
@@ -1653,7 +1698,8 @@ mod tests {
      {
         let (mut driven, output) = idempotent_with_id(77);
         let first = the_produce(&output);
-        let retry = the_produce(&driven.fire_timer());
+        let lookup = looks_up_the_leader(&driven.fire_timer());
+        let retry = the_produce(&driven.deliver(leader_moved(lookup, TOPIC, Some(LEADER))));
         assert_eq!(stamp_of(&retry), stamp(77, 0));
 
         let output = driven.deliver(answer(
@@ -1676,5 +1722,21 @@ mod tests {
         let next = the_produce(&output);
         assert_ne!(next.partitions[0].records, first.partitions[0].records);
         assert_eq!(stamp_of(&next), stamp(78, 0), "numbering restarts");
+    }
+
+    /// An idempotent producer whose request timed out (its leader paused, say) looks the leader
+    /// up, and sends the batch again, with its stamp, to the leader it finds. Sent again to the
+    /// silent broker, it would wait for that broker to wake.
+    #[test]
+    fn an_idempotent_producer_resends_a_timed_out_batch_to_the_leader_it_finds_next() {
+        let (mut driven, output) = idempotent_with_id(77);
+        let first = the_produce(&output);
+        let lookup = looks_up_the_leader(&driven.fire_timer());
+        const NEW_LEADER: u32 = 1;
+        let output = driven.deliver(leader_moved(lookup, TOPIC, Some(NEW_LEADER)));
+        let [retry] = &produces_to(&output, NEW_LEADER)[..] else {
+            panic!("one produce to the new leader: {output:?}");
+        };
+        assert_eq!(retry.partitions, first.partitions, "same batch, same stamp");
     }
 }
