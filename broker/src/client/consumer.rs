@@ -7,7 +7,8 @@
 //! (dense, in order); answers that arrive after their poll completed are dropped and fetched
 //! again. Errors: not leader, fenced or unknown epoch, unknown partition: refresh the metadata;
 //! OFFSET_OUT_OF_RANGE: reset to the earliest offset (ListOffsets), as `auto.offset.reset =
-//! earliest`.
+//! earliest`. A partition whose fetches go unanswered for `request_timeout_ns` has its leader
+//! looked up again ([`super::silent_leaders`]).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use super::ClientReport;
 use super::fetched::delivered_records;
 use super::history::{ClientEvent, ClientOperation, EventKind, PolledRecords};
 use super::metadata::MetadataCache;
+use super::silent_leaders::SilentLeaders;
 use crate::dedup::RequestIds;
 use crate::message::{
     DataError, FetchRequest, FetchResponse, IsolationLevel, ListOffsetsRequest,
@@ -33,6 +35,9 @@ pub struct ConsumerConfig {
     pub partitions: Vec<u32>,
     /// A poll completes at the latest this long after it started.
     pub poll_timeout_ns: u64,
+    /// A partition whose fetches go unanswered this long has its leader looked up again
+    /// (Kafka's `request.timeout.ms`, scaled down as the producer's is).
+    pub request_timeout_ns: u64,
     /// Most records one fetch returns.
     pub fetch_records_max: u64,
     pub retry_backoff_ns: u64,
@@ -47,6 +52,7 @@ impl ConsumerConfig {
             topic: topic.to_owned(),
             partitions,
             poll_timeout_ns: 250_000_000,
+            request_timeout_ns: 2_000_000_000,
             fetch_records_max: 512,
             retry_backoff_ns: 50_000_000,
             isolation: IsolationLevel::ReadUncommitted,
@@ -77,6 +83,7 @@ pub struct Consumer {
     request_ids: RequestIds,
     assigned: bool,
     poll: Option<Poll>,
+    silent_leaders: SilentLeaders<u32>,
 }
 
 impl Consumer {
@@ -95,6 +102,7 @@ impl Consumer {
             request_ids: RequestIds::default(),
             assigned: false,
             poll: None,
+            silent_leaders: SilentLeaders::default(),
         }
     }
 
@@ -184,6 +192,7 @@ impl Consumer {
             return;
         };
         let (_, partition) = poll.in_flight.swap_remove(position);
+        self.silent_leaders.answered(&partition);
         match response.result {
             Ok(data) => {
                 let position = self.positions.get_mut(&partition).expect("assigned");
@@ -266,6 +275,10 @@ impl Consumer {
 
     /// Invokes a poll when some partition's leader is known (else refreshes the metadata).
     fn start_poll(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let timeout_ns = self.config.request_timeout_ns;
+        for partition in self.silent_leaders.take_silent(now_ns, timeout_ns) {
+            self.metadata.invalidate(&self.config.topic, partition);
+        }
         let topic = self.topic.clone();
         let ready: Vec<(u32, u32, u64)> = self
             .positions
@@ -292,6 +305,7 @@ impl Consumer {
         for (partition, leader, epoch) in ready {
             let request_id = self.request_ids.next_id();
             in_flight.push((request_id, partition));
+            self.silent_leaders.fetched(&partition, now_ns);
             let request = FetchRequest {
                 request_id,
                 topic: topic.clone(),
@@ -324,5 +338,123 @@ impl Consumer {
             timer: Timer::Client,
             deadline_ns: deadline_ns.max(now_ns + 1),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::message::{MetadataResponse, PartitionMetadata};
+
+    const TOPIC: &str = "t";
+
+    /// A consumer of `t/0` driven by hand: time moves only when a test moves it.
+    struct Driven {
+        consumer: Consumer,
+        rng: ChaCha8Rng,
+        now_ns: u64,
+        metadata_index: u64,
+    }
+
+    impl Driven {
+        fn step(&mut self, now_ns: u64, input: Input) -> Vec<Output> {
+            self.now_ns = now_ns;
+            let mut output = Vec::new();
+            self.consumer
+                .step(now_ns, input, &mut self.rng, &mut output);
+            output
+        }
+
+        /// Answers the metadata request in `output`: `t/0` is led by `leader`.
+        fn answer_metadata(&mut self, output: &[Output], leader: u32) -> Vec<Output> {
+            let request_id = output
+                .iter()
+                .find_map(|output| match output {
+                    Output::Send {
+                        message: Message::MetadataRequest { request_id },
+                        ..
+                    } => Some(*request_id),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("asks for metadata: {output:?}"));
+            self.metadata_index += 1;
+            let response = MetadataResponse {
+                request_id,
+                metadata_index: self.metadata_index,
+                controller: None,
+                brokers: Vec::new(),
+                partitions: vec![PartitionMetadata {
+                    topic: TOPIC.to_owned(),
+                    partition: 0,
+                    replicas: vec![0, 1, 2],
+                    isr: vec![0, 1, 2],
+                    leader: Some(leader),
+                    leader_epoch: self.metadata_index,
+                }],
+            };
+            let input = Input::Message {
+                from: 0,
+                message: Message::MetadataResponse(response),
+            };
+            self.step(self.now_ns + 1, input)
+        }
+    }
+
+    /// The brokers the fetches in `output` go to.
+    fn fetched_from(output: &[Output]) -> Vec<u32> {
+        output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send {
+                    to,
+                    message: Message::Fetch(_),
+                } => Some(*to),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A leader that leaves every fetch unanswered (paused, or cut off) is looked up again once
+    /// its partition has been silent for the request timeout, and the consumer then fetches
+    /// from the leader it finds. Asking the silent broker again, it read nothing of the
+    /// partition until that broker woke.
+    #[test]
+    fn a_consumer_whose_leader_stays_silent_looks_it_up_and_fetches_from_the_one_it_finds() {
+        let config = ConsumerConfig::new(1, TOPIC, vec![0]);
+        let (poll_timeout_ns, request_timeout_ns) =
+            (config.poll_timeout_ns, config.request_timeout_ns);
+        let mut driven = Driven {
+            consumer: Consumer::new(config, 3),
+            rng: ChaCha8Rng::seed_from_u64(1),
+            now_ns: 0,
+            metadata_index: 0,
+        };
+        let output = driven.step(0, Input::Start);
+        let output = driven.answer_metadata(&output, 2);
+        assert_eq!(fetched_from(&output), vec![2]);
+        let started_ns = driven.now_ns;
+        let mut output = Vec::new();
+        while driven.now_ns < started_ns + request_timeout_ns {
+            output = driven.step(
+                driven.now_ns + poll_timeout_ns,
+                Input::TimerFired(Timer::Client),
+            );
+            if driven.now_ns < started_ns + request_timeout_ns {
+                assert_eq!(fetched_from(&output), vec![2], "polls the leader it knows");
+            }
+        }
+        assert!(
+            fetched_from(&output).is_empty(),
+            "no fetch before the lookup: {output:?}"
+        );
+        let output = driven.answer_metadata(&output, 1);
+        assert_eq!(
+            fetched_from(&output),
+            vec![1],
+            "fetches from the new leader"
+        );
     }
 }

@@ -21,7 +21,8 @@
 //! Errors: REBALANCE_IN_PROGRESS: rejoin; ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID: the member
 //! lost its partitions (no commit: they may already be someone else's) and rejoins (a new member
 //! after UNKNOWN_MEMBER_ID; the history records the loss as a rebalance to no partitions);
-//! coordinator errors: find the coordinator again. A commit answered REQUEST_TIMED_OUT (its
+//! coordinator errors: find the coordinator again. A partition whose fetches go unanswered for
+//! `request_timeout_ns` has its leader looked up again (`super::silent_leaders`). A commit answered REQUEST_TIMED_OUT (its
 //! append may or may not have landed) is sent again as is, as Kafka's `commitSync` retries (the
 //! same offsets committed twice are harmless); it completes `info` if it has no definite answer
 //! after `request_timeout_ns`, or if a retry is refused after an attempt that may have landed.
@@ -44,6 +45,7 @@ use super::offsets_transaction::{
 };
 use super::producer::{PRODUCER_INDEXES_MAX, record_value};
 use super::producer_identity::{ProducerIdentity, TransactionalId};
+use super::silent_leaders::SilentLeaders;
 use super::transaction::{Completion, Reaction};
 use crate::dedup::RequestIds;
 use crate::group::{OFFSETS_TOPIC, offsets_partition_for_group};
@@ -273,6 +275,7 @@ pub struct GroupConsumer {
     unproduced: BTreeMap<TopicPartition, Vec<(u64, u64)>>,
     /// The sequence of the next output value ([`record_value`]).
     output_sequence_next: u64,
+    silent_leaders: SilentLeaders<TopicPartition>,
 }
 
 impl GroupConsumer {
@@ -324,6 +327,7 @@ impl GroupConsumer {
             abort_next: None,
             unproduced: BTreeMap::new(),
             output_sequence_next: 0,
+            silent_leaders: SilentLeaders::default(),
         }
     }
 
@@ -1490,6 +1494,10 @@ impl GroupConsumer {
 
     /// Invokes a poll of every assigned partition with a position and a known leader.
     fn start_poll(&mut self, now_ns: u64, output: &mut Vec<Output>) {
+        let timeout_ns = self.config.request_timeout_ns;
+        for (topic, partition) in self.silent_leaders.take_silent(now_ns, timeout_ns) {
+            self.metadata.invalidate(&topic, partition);
+        }
         let ready: Vec<(TopicPartition, u32, u64, u64)> = self
             .positions
             .iter()
@@ -1517,6 +1525,7 @@ impl GroupConsumer {
                 records_max: self.config.fetch_records_max,
                 isolation: self.config.isolation,
             };
+            self.silent_leaders.fetched(&key, now_ns);
             in_flight.insert(request_id, key);
             output.push(Output::Send {
                 to: leader,
@@ -1545,6 +1554,7 @@ impl GroupConsumer {
         let Some(key) = in_flight.remove(&response.request_id) else {
             return;
         };
+        self.silent_leaders.answered(&key);
         match response.result {
             Ok(data) => {
                 let Some(position) = self.positions.get_mut(&key) else {
@@ -1637,6 +1647,7 @@ fn with_offsets(mut sent: Vec<SentRecord>, transaction: &OffsetsTransaction) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::{FetchData, MetadataResponse, PartitionMetadata};
 
     const COORDINATOR: u32 = 2;
     const DEADLINE_NS: u64 = 1_000;
@@ -1949,5 +1960,86 @@ mod tests {
                 ..
             ]
         ));
+    }
+
+    /// A member with a position in `t/0`, whose metadata names broker 2 its leader.
+    fn polling() -> GroupConsumer {
+        let config = GroupConsumerConfig::new(3, "g", vec!["t".to_owned()], 1);
+        let mut consumer = GroupConsumer::new(config, 3);
+        consumer.metadata.on_response(&MetadataResponse {
+            request_id: 0,
+            metadata_index: 1,
+            controller: None,
+            brokers: Vec::new(),
+            partitions: vec![PartitionMetadata {
+                topic: "t".to_owned(),
+                partition: 0,
+                replicas: vec![0, 1, 2],
+                isr: vec![0, 1, 2],
+                leader: Some(2),
+                leader_epoch: 1,
+            }],
+        });
+        consumer.positions.insert(("t".to_owned(), 0), 0);
+        consumer
+    }
+
+    /// Starts a poll at `now_ns` (the one before it ended); returns the brokers fetched from
+    /// and whether the member asked for metadata.
+    fn poll_at(consumer: &mut GroupConsumer, now_ns: u64) -> (Vec<u32>, bool) {
+        consumer.operation = None;
+        let mut output = Vec::new();
+        consumer.start_poll(now_ns, &mut output);
+        let mut fetched_from = Vec::new();
+        let mut asks_metadata = false;
+        for output in &output {
+            match output {
+                Output::Send {
+                    to,
+                    message: Message::Fetch(_),
+                } => fetched_from.push(*to),
+                Output::Send {
+                    message: Message::MetadataRequest { .. },
+                    ..
+                } => asks_metadata = true,
+                _ => {}
+            }
+        }
+        (fetched_from, asks_metadata)
+    }
+
+    /// A member whose partition's leader leaves its fetches unanswered for the request timeout
+    /// looks the leader up before it fetches that partition again; an answer restarts the wait.
+    #[test]
+    fn a_member_whose_leader_stays_silent_looks_it_up_before_fetching_again() {
+        let mut consumer = polling();
+        let timeout_ns = consumer.config.request_timeout_ns;
+        assert_eq!(poll_at(&mut consumer, 0), (vec![2], false));
+        let Some(Operation::Poll { in_flight, .. }) = &consumer.operation else {
+            panic!("a poll is open");
+        };
+        let request_id = *in_flight.keys().next().expect("one fetch");
+        let data = FetchData {
+            leader_epoch: 1,
+            high_watermark: 0,
+            log_start_offset: 0,
+            log_end_offset: 0,
+            batches: Vec::new(),
+            aborted: Default::default(),
+        };
+        let response = FetchResponse {
+            request_id,
+            topic: TopicName::from("t"),
+            partition: 0,
+            result: Ok(data),
+        };
+        consumer.on_fetch_response(10, response, &mut Vec::new());
+        assert_eq!(poll_at(&mut consumer, 20), (vec![2], false));
+        assert_eq!(
+            poll_at(&mut consumer, 19 + timeout_ns),
+            (vec![2], false),
+            "silent since 20 only"
+        );
+        assert_eq!(poll_at(&mut consumer, 20 + timeout_ns), (vec![], true));
     }
 }

@@ -10,6 +10,8 @@
 //!   A transactional producer makes each operation one transaction (`transaction`).
 //! - [`consumer`]: an assign-mode fetch loop that follows leader changes and resets to the
 //!   earliest offset on OFFSET_OUT_OF_RANGE.
+//! - `silent_leaders`: which partitions' leaders left the consumers' fetches unanswered for
+//!   their request timeout, to be looked up again.
 //! - `fetched`: which records of a fetch answer a consumer's application sees (never
 //!   transaction markers; under `read_committed`, no aborted transaction's records).
 //! - [`group_consumer`]: a subscribe-mode consumer in a group: joins and rejoins on rebalances,
@@ -29,6 +31,7 @@ mod offsets_transaction;
 pub mod partitioner;
 pub mod producer;
 mod producer_identity;
+mod silent_leaders;
 mod transaction;
 
 pub use consumer::{Consumer, ConsumerConfig};
