@@ -216,9 +216,9 @@ fn read_campaign(
 }
 
 /// An artifact folder of a failing run, as `trial run --out` writes it: its `run.json` as a
-/// document, and the folder's other files.
-fn artifact_template() -> &'static (Value, PathBuf) {
-    static TEMPLATE: OnceLock<(Value, PathBuf)> = OnceLock::new();
+/// document, and the folder's files (name and contents), read back and the folder removed.
+fn artifact_template() -> &'static (Value, Vec<(std::ffi::OsString, Vec<u8>)>) {
+    static TEMPLATE: OnceLock<(Value, Vec<(std::ffi::OsString, Vec<u8>)>)> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let scenario = support::library("controller-crash.toml");
         let report = failing_report("controller-crash.toml", 11);
@@ -231,9 +231,15 @@ fn artifact_template() -> &'static (Value, PathBuf) {
             log: "",
         };
         artifact::write(&folder, &written).expect("the template writes");
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            files.push((entry.file_name(), std::fs::read(entry.path()).unwrap()));
+        }
+        std::fs::remove_dir_all(&folder).unwrap();
         (
             serde_json::to_value(&report).expect("a report serialises"),
-            folder,
+            files,
         )
     })
 }
@@ -280,9 +286,8 @@ proptest! {
         let applied: Vec<String> = mutations.iter().map(|mutation| apply(&mut report, mutation)).collect();
         let folder = case_folder("artifact");
         std::fs::create_dir_all(&folder).unwrap();
-        for entry in std::fs::read_dir(template).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), folder.join(entry.file_name())).unwrap();
+        for (name, contents) in template {
+            std::fs::write(folder.join(name), contents).unwrap();
         }
         let text = serde_json::to_string_pretty(&report).unwrap();
         std::fs::write(folder.join(REPORT_FILE), &text).unwrap();
