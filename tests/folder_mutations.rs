@@ -215,10 +215,13 @@ fn read_campaign(
     Ok(())
 }
 
+/// A folder's files: name and contents.
+type Files = Vec<(std::ffi::OsString, Vec<u8>)>;
+
 /// An artifact folder of a failing run, as `trial run --out` writes it: its `run.json` as a
-/// document, and the folder's files (name and contents), read back and the folder removed.
-fn artifact_template() -> &'static (Value, Vec<(std::ffi::OsString, Vec<u8>)>) {
-    static TEMPLATE: OnceLock<(Value, Vec<(std::ffi::OsString, Vec<u8>)>)> = OnceLock::new();
+/// document, and the folder's files, read back and the folder removed.
+fn artifact_template() -> &'static (Value, Files) {
+    static TEMPLATE: OnceLock<(Value, Files)> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let scenario = support::library("controller-crash.toml");
         let report = failing_report("controller-crash.toml", 11);
