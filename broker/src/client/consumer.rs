@@ -347,7 +347,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::message::{MetadataResponse, PartitionMetadata};
+    use crate::client::metadata::testing::{metadata_request, partition_led_by};
 
     const TOPIC: &str = "t";
 
@@ -370,31 +370,11 @@ mod tests {
 
         /// Answers the metadata request in `output`: `t/0` is led by `leader`.
         fn answer_metadata(&mut self, output: &[Output], leader: u32) -> Vec<Output> {
-            let request_id = output
-                .iter()
-                .find_map(|output| match output {
-                    Output::Send {
-                        message: Message::MetadataRequest { request_id },
-                        ..
-                    } => Some(*request_id),
-                    _ => None,
-                })
-                .unwrap_or_else(|| panic!("asks for metadata: {output:?}"));
+            let request_id =
+                metadata_request(output).unwrap_or_else(|| panic!("asks for metadata: {output:?}"));
             self.metadata_index += 1;
-            let response = MetadataResponse {
-                request_id,
-                metadata_index: self.metadata_index,
-                controller: None,
-                brokers: Vec::new(),
-                partitions: vec![PartitionMetadata {
-                    topic: TOPIC.to_owned(),
-                    partition: 0,
-                    replicas: vec![0, 1, 2],
-                    isr: vec![0, 1, 2],
-                    leader: Some(leader),
-                    leader_epoch: self.metadata_index,
-                }],
-            };
+            let index = self.metadata_index;
+            let response = partition_led_by(request_id, index, TOPIC, Some(leader), index);
             let input = Input::Message {
                 from: 0,
                 message: Message::MetadataResponse(response),

@@ -1647,7 +1647,8 @@ fn with_offsets(mut sent: Vec<SentRecord>, transaction: &OffsetsTransaction) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{FetchData, MetadataResponse, PartitionMetadata};
+    use crate::client::metadata::testing::partition_led_by;
+    use crate::message::FetchData;
 
     const COORDINATOR: u32 = 2;
     const DEADLINE_NS: u64 = 1_000;
@@ -1966,20 +1967,9 @@ mod tests {
     fn polling() -> GroupConsumer {
         let config = GroupConsumerConfig::new(3, "g", vec!["t".to_owned()], 1);
         let mut consumer = GroupConsumer::new(config, 3);
-        consumer.metadata.on_response(&MetadataResponse {
-            request_id: 0,
-            metadata_index: 1,
-            controller: None,
-            brokers: Vec::new(),
-            partitions: vec![PartitionMetadata {
-                topic: "t".to_owned(),
-                partition: 0,
-                replicas: vec![0, 1, 2],
-                isr: vec![0, 1, 2],
-                leader: Some(2),
-                leader_epoch: 1,
-            }],
-        });
+        consumer
+            .metadata
+            .on_response(&partition_led_by(0, 1, "t", Some(2), 1));
         consumer.positions.insert(("t".to_owned(), 0), 0);
         consumer
     }

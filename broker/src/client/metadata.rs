@@ -168,26 +168,56 @@ impl MetadataCache {
     }
 }
 
+/// Metadata answers and requests for the clients' unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::message::PartitionMetadata;
+pub(crate) mod testing {
+    use crate::message::{Message, MetadataResponse, PartitionMetadata};
+    use crate::node::Output;
 
-    fn answer(metadata_index: u64, leader: u32, leader_epoch: u64) -> MetadataResponse {
+    /// Metadata answering `request_id` at `metadata_index`: partition 0 of `topic` is led by
+    /// `leader` in `leader_epoch`.
+    pub(crate) fn partition_led_by(
+        request_id: u64,
+        metadata_index: u64,
+        topic: &str,
+        leader: Option<u32>,
+        leader_epoch: u64,
+    ) -> MetadataResponse {
         MetadataResponse {
-            request_id: 0,
+            request_id,
             metadata_index,
             controller: None,
             brokers: Vec::new(),
             partitions: vec![PartitionMetadata {
-                topic: "t".to_owned(),
+                topic: topic.to_owned(),
                 partition: 0,
                 replicas: vec![0, 1, 2],
                 isr: vec![0, 1, 2],
-                leader: Some(leader),
+                leader,
                 leader_epoch,
             }],
         }
+    }
+
+    /// The id of the first metadata request in `output`, if any.
+    pub(crate) fn metadata_request(output: &[Output]) -> Option<u64> {
+        output.iter().find_map(|output| match output {
+            Output::Send {
+                message: Message::MetadataRequest { request_id },
+                ..
+            } => Some(*request_id),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::partition_led_by;
+    use super::*;
+
+    fn answer(metadata_index: u64, leader: u32, leader_epoch: u64) -> MetadataResponse {
+        partition_led_by(0, metadata_index, "t", Some(leader), leader_epoch)
     }
 
     #[test]

@@ -996,6 +996,7 @@ mod tests {
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
+    use crate::client::metadata::testing::{metadata_request, partition_led_by};
     use crate::log::ProducerSequence;
     use crate::message::txn::{
         AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse,
@@ -1038,16 +1039,8 @@ mod tests {
                 timer_ns: None,
             };
             let mut output = driven.step(0, Input::Start);
-            let metadata_request = output
-                .iter()
-                .find_map(|output| match output {
-                    Output::Send {
-                        message: Message::MetadataRequest { request_id },
-                        ..
-                    } => Some(*request_id),
-                    _ => None,
-                })
-                .expect("a started producer asks for metadata");
+            let metadata_request =
+                metadata_request(&output).expect("a started producer asks for metadata");
             output.extend(driven.deliver(Message::MetadataResponse(MetadataResponse {
                 request_id: metadata_request,
                 metadata_index: 1,
@@ -1142,11 +1135,7 @@ mod tests {
             )
         });
         assert!(!produces, "no produce before the lookup: {output:?}");
-        first_send(output, |message| match message {
-            Message::MetadataRequest { request_id } => Some(*request_id),
-            _ => None,
-        })
-        .expect("the leader is looked up again")
+        metadata_request(output).expect("the leader is looked up again")
     }
 
     /// The single produce request in `output`.
@@ -1488,20 +1477,7 @@ mod tests {
     /// Metadata answering `request_id`: partition 0 of `topic` is led by `leader`, in leader
     /// epoch 2.
     fn leader_moved(request_id: u64, topic: &str, leader: Option<u32>) -> Message {
-        Message::MetadataResponse(MetadataResponse {
-            request_id,
-            metadata_index: 2,
-            controller: None,
-            brokers: Vec::new(),
-            partitions: vec![PartitionMetadata {
-                topic: topic.to_owned(),
-                partition: 0,
-                replicas: vec![0, 1, 2],
-                isr: vec![1, 2],
-                leader,
-                leader_epoch: 2,
-            }],
-        })
+        Message::MetadataResponse(partition_led_by(request_id, 2, topic, leader, 2))
     }
 
     /// [`leader_moved`] for the transaction state partition: the coordinator moved.
