@@ -181,6 +181,8 @@ impl Consumer {
         response: FetchResponse,
         output: &mut Vec<Output>,
     ) {
+        // Any answer shows the leader alive, one to an earlier poll too.
+        self.silent_leaders.answered(&response.partition);
         let Some(poll) = &mut self.poll else {
             return;
         };
@@ -192,7 +194,6 @@ impl Consumer {
             return;
         };
         let (_, partition) = poll.in_flight.swap_remove(position);
-        self.silent_leaders.answered(&partition);
         match response.result {
             Ok(data) => {
                 let position = self.positions.get_mut(&partition).expect("assigned");

@@ -275,7 +275,7 @@ pub struct GroupConsumer {
     unproduced: BTreeMap<TopicPartition, Vec<(u64, u64)>>,
     /// The sequence of the next output value ([`record_value`]).
     output_sequence_next: u64,
-    silent_leaders: SilentLeaders<TopicPartition>,
+    silent_leaders: SilentLeaders<(TopicName, u32)>,
 }
 
 impl GroupConsumer {
@@ -1516,16 +1516,17 @@ impl GroupConsumer {
         let mut in_flight = BTreeMap::new();
         for (key, leader, epoch, position) in ready {
             let request_id = self.request_ids.next_id();
+            let topic = TopicName::from(&key.0);
+            self.silent_leaders.fetched(&(topic.clone(), key.1), now_ns);
             let request = FetchRequest {
                 request_id,
-                topic: TopicName::from(&key.0),
+                topic,
                 partition: key.1,
                 current_leader_epoch: Some(epoch),
                 fetch_offset: position,
                 records_max: self.config.fetch_records_max,
                 isolation: self.config.isolation,
             };
-            self.silent_leaders.fetched(&key, now_ns);
             in_flight.insert(request_id, key);
             output.push(Output::Send {
                 to: leader,
@@ -1545,6 +1546,9 @@ impl GroupConsumer {
         response: FetchResponse,
         output: &mut Vec<Output>,
     ) {
+        // Any answer shows the leader alive, one to an earlier poll too.
+        self.silent_leaders
+            .answered(&(response.topic.clone(), response.partition));
         let Some(Operation::Poll {
             in_flight, records, ..
         }) = &mut self.operation
@@ -1554,7 +1558,6 @@ impl GroupConsumer {
         let Some(key) = in_flight.remove(&response.request_id) else {
             return;
         };
-        self.silent_leaders.answered(&key);
         match response.result {
             Ok(data) => {
                 let Some(position) = self.positions.get_mut(&key) else {
@@ -1998,17 +2001,19 @@ mod tests {
         (fetched_from, asks_metadata)
     }
 
-    /// A member whose partition's leader leaves its fetches unanswered for the request timeout
-    /// looks the leader up before it fetches that partition again; an answer restarts the wait.
-    #[test]
-    fn a_member_whose_leader_stays_silent_looks_it_up_before_fetching_again() {
-        let mut consumer = polling();
-        let timeout_ns = consumer.config.request_timeout_ns;
-        assert_eq!(poll_at(&mut consumer, 0), (vec![2], false));
+    /// The request id of the open poll's one fetch.
+    fn open_fetch(consumer: &GroupConsumer) -> u64 {
         let Some(Operation::Poll { in_flight, .. }) = &consumer.operation else {
             panic!("a poll is open");
         };
-        let request_id = *in_flight.keys().next().expect("one fetch");
+        let [request_id] = in_flight.keys().copied().collect::<Vec<_>>()[..] else {
+            panic!("one fetch: {in_flight:?}");
+        };
+        request_id
+    }
+
+    /// Answers fetch `request_id` of `t/0` at `now_ns`, with nothing new.
+    fn answer_fetch(consumer: &mut GroupConsumer, request_id: u64, now_ns: u64) {
         let data = FetchData {
             leader_epoch: 1,
             high_watermark: 0,
@@ -2023,13 +2028,29 @@ mod tests {
             partition: 0,
             result: Ok(data),
         };
-        consumer.on_fetch_response(10, response, &mut Vec::new());
+        consumer.on_fetch_response(now_ns, response, &mut Vec::new());
+    }
+
+    /// A member whose partition's leader leaves its fetches unanswered for the request timeout
+    /// looks the leader up before it fetches that partition again. Any answer restarts the wait,
+    /// one that comes after its poll ended too (the leader is alive, only slow).
+    #[test]
+    fn a_member_whose_leader_stays_silent_looks_it_up_before_fetching_again() {
+        let mut consumer = polling();
+        let timeout_ns = consumer.config.request_timeout_ns;
+        assert_eq!(poll_at(&mut consumer, 0), (vec![2], false));
+        let answered = open_fetch(&consumer);
+        answer_fetch(&mut consumer, answered, 10);
         assert_eq!(poll_at(&mut consumer, 20), (vec![2], false));
+        let late = open_fetch(&consumer);
+        assert_eq!(poll_at(&mut consumer, 30), (vec![2], false));
+        answer_fetch(&mut consumer, late, 40);
+        assert_eq!(poll_at(&mut consumer, 50), (vec![2], false));
         assert_eq!(
-            poll_at(&mut consumer, 19 + timeout_ns),
+            poll_at(&mut consumer, 49 + timeout_ns),
             (vec![2], false),
-            "silent since 20 only"
+            "silent since 50 only: the late answer counts"
         );
-        assert_eq!(poll_at(&mut consumer, 20 + timeout_ns), (vec![], true));
+        assert_eq!(poll_at(&mut consumer, 50 + timeout_ns), (vec![], true));
     }
 }

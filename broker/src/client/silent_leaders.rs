@@ -38,7 +38,8 @@ impl<K: PartialEq + Clone> SilentLeaders<K> {
         }
     }
 
-    /// The leader of `key` answered a fetch (records, nothing, or an error).
+    /// The leader of `key` answered a fetch (records, nothing, or an error; in time for its poll
+    /// or not).
     pub(crate) fn answered(&mut self, key: &K) {
         if let Some((_, since_ns)) = self.partitions.iter_mut().find(|(held, _)| held == key) {
             *since_ns = None;
