@@ -6,8 +6,8 @@
 //! `poll_timeout_ns` passed (an empty poll is fine). Records are accepted only at the position
 //! (dense, in order); answers that arrive after their poll completed are dropped and fetched
 //! again. Errors: not leader, fenced or unknown epoch, unknown partition: refresh the metadata;
-//! OFFSET_OUT_OF_RANGE: reset to the earliest offset (ListOffsets), as `auto.offset.reset =
-//! earliest`. A partition whose fetches go unanswered for `request_timeout_ns` has its leader
+//! OFFSET_OUT_OF_RANGE: reset to the earliest offset (ListOffsets, forgotten if unanswered for
+//! `request_timeout_ns`), as `auto.offset.reset = earliest`. A partition whose fetches go unanswered for `request_timeout_ns` has its leader
 //! looked up again ([`super::silent_leaders`]).
 
 use std::collections::BTreeMap;
@@ -78,8 +78,10 @@ pub struct Consumer {
     metadata: MetadataCache,
     /// The offset of the next record to read, per assigned partition.
     positions: BTreeMap<u32, u64>,
-    /// Earliest-offset lookups in flight: request id -> partition.
-    resets: BTreeMap<u64, u32>,
+    /// Earliest-offset lookups in flight: request id -> (partition, when sent). One unanswered
+    /// for the request timeout is forgotten, and the partition polled again (a lost lookup
+    /// left it unread for ever).
+    resets: BTreeMap<u64, (u32, u64)>,
     request_ids: RequestIds,
     assigned: bool,
     poll: Option<Poll>,
@@ -208,7 +210,9 @@ impl Consumer {
                     }
                 }
             }
-            Err(DataError::OffsetOutOfRange { .. }) => self.reset_to_earliest(partition, output),
+            Err(DataError::OffsetOutOfRange { .. }) => {
+                self.reset_to_earliest(now_ns, partition, output)
+            }
             Err(_) => {
                 self.metadata.invalidate(&self.config.topic, partition);
                 self.refresh_metadata(now_ns, output);
@@ -217,19 +221,15 @@ impl Consumer {
     }
 
     /// Asks the leader for the earliest offset, to restart `partition` there.
-    fn reset_to_earliest(&mut self, partition: u32, output: &mut Vec<Output>) {
+    fn reset_to_earliest(&mut self, now_ns: u64, partition: u32, output: &mut Vec<Output>) {
         let Some((leader, _)) = self.metadata.leader(&self.config.topic, partition) else {
             return;
         };
-        if self
-            .resets
-            .values()
-            .any(|resetting| *resetting == partition)
-        {
+        if self.resetting(partition) {
             return;
         }
         let request_id = self.request_ids.next_id();
-        self.resets.insert(request_id, partition);
+        self.resets.insert(request_id, (partition, now_ns));
         let request = ListOffsetsRequest {
             request_id,
             topic: self.topic.clone(),
@@ -242,8 +242,15 @@ impl Consumer {
         });
     }
 
+    /// Whether an earliest-offset lookup of `partition` is in flight.
+    fn resetting(&self, partition: u32) -> bool {
+        self.resets
+            .values()
+            .any(|(resetting, _)| *resetting == partition)
+    }
+
     fn on_list_offsets_response(&mut self, response: ListOffsetsResponse) {
-        let Some(partition) = self.resets.remove(&response.request_id) else {
+        let Some((partition, _)) = self.resets.remove(&response.request_id) else {
             return;
         };
         if let Ok(offset) = response.result {
@@ -280,16 +287,13 @@ impl Consumer {
         for partition in self.silent_leaders.take_silent(now_ns, timeout_ns) {
             self.metadata.invalidate(&self.config.topic, partition);
         }
+        self.resets
+            .retain(|_, (_, sent_ns)| *sent_ns + timeout_ns > now_ns);
         let topic = self.topic.clone();
         let ready: Vec<(u32, u32, u64)> = self
             .positions
             .keys()
-            .filter(|partition| {
-                !self
-                    .resets
-                    .values()
-                    .any(|resetting| resetting == *partition)
-            })
+            .filter(|partition| !self.resetting(**partition))
             .filter_map(|partition| {
                 let (leader, epoch) = self.metadata.leader(&topic, *partition)?;
                 Some((*partition, leader, epoch))
@@ -384,6 +388,34 @@ mod tests {
         }
     }
 
+    /// A consumer of `t/0` that knows broker 2 leads it, and the outputs of its first poll.
+    fn started() -> (Driven, Vec<Output>) {
+        let config = ConsumerConfig::new(1, TOPIC, vec![0]);
+        let mut driven = Driven {
+            consumer: Consumer::new(config, 3),
+            rng: ChaCha8Rng::seed_from_u64(1),
+            now_ns: 0,
+            metadata_index: 0,
+        };
+        let output = driven.step(0, Input::Start);
+        let output = driven.answer_metadata(&output, 2);
+        (driven, output)
+    }
+
+    /// The fetches in `output`.
+    fn fetches(output: &[Output]) -> Vec<&FetchRequest> {
+        output
+            .iter()
+            .filter_map(|output| match output {
+                Output::Send {
+                    message: Message::Fetch(request),
+                    ..
+                } => Some(request),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The brokers the fetches in `output` go to.
     fn fetched_from(output: &[Output]) -> Vec<u32> {
         output
@@ -404,17 +436,10 @@ mod tests {
     /// partition until that broker woke.
     #[test]
     fn a_consumer_whose_leader_stays_silent_looks_it_up_and_fetches_from_the_one_it_finds() {
-        let config = ConsumerConfig::new(1, TOPIC, vec![0]);
+        let (mut driven, output) = started();
+        let config = &driven.consumer.config;
         let (poll_timeout_ns, request_timeout_ns) =
             (config.poll_timeout_ns, config.request_timeout_ns);
-        let mut driven = Driven {
-            consumer: Consumer::new(config, 3),
-            rng: ChaCha8Rng::seed_from_u64(1),
-            now_ns: 0,
-            metadata_index: 0,
-        };
-        let output = driven.step(0, Input::Start);
-        let output = driven.answer_metadata(&output, 2);
         assert_eq!(fetched_from(&output), vec![2]);
         let started_ns = driven.now_ns;
         let mut output = Vec::new();
@@ -436,6 +461,56 @@ mod tests {
             fetched_from(&output),
             vec![1],
             "fetches from the new leader"
+        );
+    }
+
+    /// A partition whose earliest-offset lookup (after OFFSET_OUT_OF_RANGE) goes unanswered is
+    /// not polled while the lookup is in flight, and is polled again once the lookup is
+    /// forgotten at the request timeout. A lost lookup left it unread for ever.
+    #[test]
+    fn a_consumer_whose_reset_lookup_goes_unanswered_polls_the_partition_again() {
+        let (mut driven, output) = started();
+        let [fetch] = fetches(&output)[..] else {
+            panic!("one fetch: {output:?}");
+        };
+        let response = FetchResponse {
+            request_id: fetch.request_id,
+            topic: TopicName::from(TOPIC),
+            partition: 0,
+            result: Err(DataError::OffsetOutOfRange {
+                log_start_offset: 5,
+                log_end_offset: 9,
+            }),
+        };
+        let input = Input::Message {
+            from: 2,
+            message: Message::FetchResponse(Box::new(response)),
+        };
+        let output = driven.step(driven.now_ns + 1, input);
+        assert!(
+            output.iter().any(|output| matches!(
+                output,
+                Output::Send {
+                    to: 2,
+                    message: Message::ListOffsets(_)
+                }
+            )),
+            "looks up the earliest offset: {output:?}"
+        );
+        let sent_ns = driven.now_ns;
+        let timeout_ns = driven.consumer.config.request_timeout_ns;
+        let step_ns = driven.consumer.config.poll_timeout_ns;
+        let mut polled_again_ns = None;
+        while polled_again_ns.is_none() && driven.now_ns < sent_ns + 2 * timeout_ns {
+            let output = driven.step(driven.now_ns + step_ns, Input::TimerFired(Timer::Client));
+            if !fetches(&output).is_empty() {
+                polled_again_ns = Some(driven.now_ns);
+            }
+        }
+        let polled_again_ns = polled_again_ns.expect("the partition is polled again");
+        assert!(
+            polled_again_ns >= sent_ns + timeout_ns,
+            "not while the lookup may still be answered"
         );
     }
 }
