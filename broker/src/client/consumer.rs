@@ -7,8 +7,9 @@
 //! (dense, in order); answers that arrive after their poll completed are dropped and fetched
 //! again. Errors: not leader, fenced or unknown epoch, unknown partition: refresh the metadata;
 //! OFFSET_OUT_OF_RANGE: reset to the earliest offset (ListOffsets, forgotten if unanswered for
-//! `request_timeout_ns`), as `auto.offset.reset = earliest`. A partition whose fetches go unanswered for `request_timeout_ns` has its leader
-//! looked up again ([`super::silent_leaders`]).
+//! `request_timeout_ns`), as `auto.offset.reset = earliest`. A partition whose fetches go
+//! unanswered for `request_timeout_ns` has its leader looked up again
+//! (`super::silent_leaders`).
 
 use std::collections::BTreeMap;
 

@@ -22,10 +22,11 @@
 //! lost its partitions (no commit: they may already be someone else's) and rejoins (a new member
 //! after UNKNOWN_MEMBER_ID; the history records the loss as a rebalance to no partitions);
 //! coordinator errors: find the coordinator again. A partition whose fetches go unanswered for
-//! `request_timeout_ns` has its leader looked up again (`super::silent_leaders`). A commit answered REQUEST_TIMED_OUT (its
-//! append may or may not have landed) is sent again as is, as Kafka's `commitSync` retries (the
-//! same offsets committed twice are harmless); it completes `info` if it has no definite answer
-//! after `request_timeout_ns`, or if a retry is refused after an attempt that may have landed.
+//! `request_timeout_ns` has its leader looked up again (`super::silent_leaders`). A commit
+//! answered REQUEST_TIMED_OUT (its append may or may not have landed) is sent again as is, as
+//! Kafka's `commitSync` retries (the same offsets committed twice are harmless); it completes
+//! `info` if it has no definite answer after `request_timeout_ns`, or if a retry is refused after
+//! an attempt that may have landed.
 //! After an `info` the history takes the process as crashed, so the consumer starts over as a
 //! new one: it leaves the group and subscribes again as a new member, its partitions starting
 //! from the committed offsets.
