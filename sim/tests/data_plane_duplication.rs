@@ -12,7 +12,7 @@ mod data_plane;
 use broker::BugsConfig;
 use data_plane::*;
 use sim::SimulationConfig;
-use sim::cluster::{ClusterSimulation, FaultKind, RandomFaults};
+use sim::cluster::ClusterSimulation;
 use sim::distribution::Ratio;
 use sim::network::NetworkConfig;
 
@@ -38,18 +38,8 @@ fn run(seed: u64, bugs: BugsConfig) -> (Problems, u64) {
         clients(partitions, 2, 100, FAULT_PHASE_END_NS),
     )
     .expect("valid config");
-    let kinds = [FaultKind::Crash, FaultKind::Pause, FaultKind::Partition];
-    let mut faults = RandomFaults::new(seed, &kinds, 1);
-    faults
-        .run(&mut cluster, FAULT_PHASE_END_NS)
-        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
-    faults.heal_all(&mut cluster);
-    let deadline_ns = cluster.now_ns() + CONVERGENCE_BOUND_NS;
-    let converged = heal_and_converge(&mut cluster, deadline_ns);
-    cluster
-        .run_until(cluster.now_ns() + 500 * MS)
-        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
-    let events = cluster.drain_client_events();
+    let Aftermath { converged, events } =
+        fault_heal_and_drain(&mut cluster, seed, FAULT_PHASE_END_NS, CONVERGENCE_BOUND_NS);
     let mut problems = check_duplicates(&cluster);
     if !converged {
         problems.push(format!("no convergence within {CONVERGENCE_BOUND_NS} ns"));

@@ -9,7 +9,7 @@ mod data_plane;
 
 use broker::BugsConfig;
 use data_plane::*;
-use sim::cluster::{ClusterCounters, FaultKind, RandomFaults};
+use sim::cluster::ClusterCounters;
 
 const SEEDS: u64 = 200;
 /// Producers stop at the end of the fault phase; faults start once the cluster first settled.
@@ -31,19 +31,8 @@ fn run(seed: u64) -> (Problems, u64, ClusterCounters) {
         })
         .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
     assert!(settled.is_some(), "seed {seed}: no first settlement");
-    let kinds = [FaultKind::Crash, FaultKind::Pause, FaultKind::Partition];
-    let mut faults = RandomFaults::new(seed, &kinds, 1);
-    faults
-        .run(&mut cluster, FAULT_PHASE_END_NS)
-        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
-    faults.heal_all(&mut cluster);
-    let deadline_ns = cluster.now_ns() + CONVERGENCE_BOUND_NS;
-    let converged = heal_and_converge(&mut cluster, deadline_ns);
-    // Let the consumer drain what is committed.
-    cluster
-        .run_until(cluster.now_ns() + 500 * MS)
-        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
-    let events = cluster.drain_client_events();
+    let Aftermath { converged, events } =
+        fault_heal_and_drain(&mut cluster, seed, FAULT_PHASE_END_NS, CONVERGENCE_BOUND_NS);
     let mut problems = Vec::new();
     if !converged {
         problems.push(format!("no convergence within {CONVERGENCE_BOUND_NS} ns"));

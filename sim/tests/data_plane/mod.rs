@@ -9,7 +9,9 @@ use broker::client::{ClientEvent, ClientOperation, EventKind};
 use broker::message::{Acks, IsolationLevel};
 use broker::{BugsConfig, ClusterConfig, TopicConfig};
 use sim::SimulationConfig;
-use sim::cluster::{ClientSpecs, ClusterSimulation, ConsumerSpec, ProducerSpec};
+use sim::cluster::{
+    ClientSpecs, ClusterSimulation, ConsumerSpec, FaultKind, ProducerSpec, RandomFaults,
+};
 
 pub const MS: u64 = 1_000_000;
 pub const TOPIC: &str = "orders";
@@ -194,6 +196,40 @@ pub fn check_reads(cluster: &ClusterSimulation, events: &[(u64, ClientEvent)]) -
         }
     }
     problems
+}
+
+/// What a seed's random faults left: whether the cluster converged after the heal, and the
+/// client events of the whole run.
+pub struct Aftermath {
+    pub converged: bool,
+    pub events: Vec<(u64, ClientEvent)>,
+}
+
+/// Runs random crashes (with restarts), pauses and partitions of one broker at a time until
+/// `fault_phase_end_ns`, heals everything, lets the cluster converge (within
+/// `convergence_bound_ns`) and the consumers drain what is committed (half a second). A
+/// monitor's violation panics, naming the seed.
+pub fn fault_heal_and_drain(
+    cluster: &mut ClusterSimulation,
+    seed: u64,
+    fault_phase_end_ns: u64,
+    convergence_bound_ns: u64,
+) -> Aftermath {
+    let kinds = [FaultKind::Crash, FaultKind::Pause, FaultKind::Partition];
+    let mut faults = RandomFaults::new(seed, &kinds, 1);
+    faults
+        .run(cluster, fault_phase_end_ns)
+        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
+    faults.heal_all(cluster);
+    let deadline_ns = cluster.now_ns() + convergence_bound_ns;
+    let converged = heal_and_converge(cluster, deadline_ns);
+    cluster
+        .run_until(cluster.now_ns() + 500 * MS)
+        .unwrap_or_else(|violation| panic!("seed {seed}: {violation}"));
+    Aftermath {
+        converged,
+        events: cluster.drain_client_events(),
+    }
 }
 
 /// Heals everything and runs until every partition has a leader whose HW equals every live
