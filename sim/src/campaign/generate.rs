@@ -929,7 +929,8 @@ const _: () = assert!(REPLICA_PATTERN_PHASE_MS_MIN <= FAULT_PHASE_SECONDS_MAX * 
 
 /// One replica pattern aimed at the replicated partition whose replicas hold the fewest controller
 /// voters (so that crashing and cutting its replicas rarely costs the quorum), if there is one
-/// with replication factor 3 and the fault phase has room for it. Timings are drawn around the library scenarios' ones.
+/// with replication factor 3 and the fault phase has room for it. Timings are drawn around the
+/// library scenarios' ones.
 fn replica_pattern(cluster: &Cluster, fault_phase: Duration, rng: &mut ChaCha8Rng) -> Vec<Fault> {
     let pattern = REPLICA_PATTERNS[rng.random_range(0..REPLICA_PATTERNS.len())];
     let phase_ms = fault_phase.ns / 1_000_000;
@@ -942,108 +943,155 @@ fn replica_pattern(cluster: &Cluster, fault_phase: Duration, rng: &mut ChaCha8Rn
     let Some((topic, partition)) = least_voting_partition(cluster) else {
         return Vec::new();
     };
-    let start_ms = rng.random_range(REPLICA_PATTERN_START_MS_MIN..=latest_start_ms);
-    let at = |offset_ms: u64| Duration::from_ms(start_ms + offset_ms);
-    let leader = Target::Leader {
-        topic: topic.clone(),
+    let aim = PatternAim {
+        cluster,
+        start_ms: rng.random_range(REPLICA_PATTERN_START_MS_MIN..=latest_start_ms),
+        topic,
         partition,
     };
-    let follower = |index: u32| Target::Follower {
-        topic: topic.clone(),
-        partition,
-        index,
+    let faults = match pattern {
+        ReplicaPattern::FastDoubleFailover => fast_double_failover(&aim, rng),
+        ReplicaPattern::ZombieFollower => zombie_follower(&aim, rng),
+        ReplicaPattern::LaggingReplicaRestart => lagging_replica_restart(&aim, rng),
     };
-    let restart_all = |at: Duration| {
-        (0..cluster.brokers).map(move |broker| Fault::Restart {
+    debug_assert!(faults.iter().all(|fault| fault.at() <= fault_phase));
+    faults
+}
+
+/// Where and when a replica pattern strikes: one partition, from `start_ms` on.
+struct PatternAim<'a> {
+    cluster: &'a Cluster,
+    start_ms: u64,
+    topic: String,
+    partition: u32,
+}
+
+impl PatternAim<'_> {
+    fn at(&self, offset_ms: u64) -> Duration {
+        Duration::from_ms(self.start_ms + offset_ms)
+    }
+
+    fn leader(&self) -> Target {
+        Target::Leader {
+            topic: self.topic.clone(),
+            partition: self.partition,
+        }
+    }
+
+    fn follower(&self, index: u32) -> Target {
+        Target::Follower {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            index,
+        }
+    }
+
+    /// Every broker restarted at `offset_ms` (a restart of a live broker does nothing).
+    fn restart_all(&self, offset_ms: u64) -> impl Iterator<Item = Fault> + use<> {
+        let at = self.at(offset_ms);
+        (0..self.cluster.brokers).map(move |broker| Fault::Restart {
             at,
             target: Target::Broker(broker),
         })
-    };
-    let mut faults = Vec::new();
-    match pattern {
-        ReplicaPattern::FastDoubleFailover => {
-            faults.push(Fault::Network {
-                at: at(0),
-                latency: Some(crate::distribution::Latency::Uniform {
-                    min_ns: 5_000_000,
-                    max_ns: 20_000_000,
-                }),
-                loss: None,
-                duplication: None,
-                reordering: None,
-            });
-            faults.push(Fault::Partition {
-                at: at(1_000),
-                groups: vec![vec![follower(1)], vec![follower(2)]],
-            });
-            faults.push(Fault::Crash {
-                at: at(1_000),
-                target: leader.clone(),
-            });
-            faults.push(Fault::Crash {
-                at: at(rng.random_range(1_900..=2_400)),
-                target: leader,
-            });
-            faults.extend(restart_all(at(4_000)));
-            faults.push(Fault::Heal { at: at(5_000) });
-            faults.push(Fault::NetworkReset { at: at(5_000) });
-        }
-        ReplicaPattern::ZombieFollower => {
-            faults.push(Fault::Pause {
-                at: at(0),
-                target: follower(1),
-            });
-            faults.push(Fault::Resume {
-                at: at(300),
-                target: follower(1),
-            });
-            // Cut from the voters that hold no replica of the partition, so that the zombie
-            // keeps reaching its leader (as in the library scenario); from every voter when each
-            // holds a replica.
-            let replicas = partition_replicas(cluster, &topic, partition);
-            let mut voters: Vec<Target> = (0..cluster.controllers)
-                .filter(|voter| !replicas.contains(voter))
-                .map(Target::Broker)
-                .collect();
-            if voters.is_empty() {
-                voters = (0..cluster.controllers).map(Target::Broker).collect();
-            }
-            faults.push(Fault::Partition {
-                at: at(300),
-                groups: vec![vec![follower(2)], voters],
-            });
-            faults.push(Fault::Crash {
-                at: at(300),
-                target: leader.clone(),
-            });
-            faults.extend(restart_all(at(rng.random_range(1_500..=2_000))));
-            faults.push(Fault::Crash {
-                at: at(rng.random_range(4_000..=4_500)),
-                target: leader,
-            });
-            faults.extend(restart_all(at(6_000)));
-            faults.push(Fault::Heal { at: at(7_500) });
-        }
-        ReplicaPattern::LaggingReplicaRestart => {
-            faults.push(Fault::Crash {
-                at: at(0),
-                target: follower(1),
-            });
-            let back_ms = rng.random_range(1_500..=2_500);
-            faults.push(Fault::Partition {
-                at: at(back_ms),
-                groups: vec![vec![leader.clone()], vec![follower(1)]],
-            });
-            faults.extend(restart_all(at(back_ms)));
-            faults.push(Fault::Crash {
-                at: at(back_ms + rng.random_range(1_500..=2_500)),
-                target: leader,
-            });
-            faults.extend(restart_all(at(6_500)));
-            faults.push(Fault::Heal { at: at(7_500) });
-        }
     }
-    debug_assert!(faults.iter().all(|fault| fault.at() <= fault_phase));
+}
+
+/// `fast-double-failover`: the followers lose each other, the leader crashes, then the new
+/// leader crashes too.
+fn fast_double_failover(aim: &PatternAim, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let mut faults = vec![
+        Fault::Network {
+            at: aim.at(0),
+            latency: Some(crate::distribution::Latency::Uniform {
+                min_ns: 5_000_000,
+                max_ns: 20_000_000,
+            }),
+            loss: None,
+            duplication: None,
+            reordering: None,
+        },
+        Fault::Partition {
+            at: aim.at(1_000),
+            groups: vec![vec![aim.follower(1)], vec![aim.follower(2)]],
+        },
+        Fault::Crash {
+            at: aim.at(1_000),
+            target: aim.leader(),
+        },
+        Fault::Crash {
+            at: aim.at(rng.random_range(1_900..=2_400)),
+            target: aim.leader(),
+        },
+    ];
+    faults.extend(aim.restart_all(4_000));
+    faults.push(Fault::Heal { at: aim.at(5_000) });
+    faults.push(Fault::NetworkReset { at: aim.at(5_000) });
+    faults
+}
+
+/// `zombie-follower`: a follower cut from the voters that hold no replica of its partition (not
+/// from its fellow replicas), while its leader crashes, another leads, the old leader returns
+/// and leads again.
+fn zombie_follower(aim: &PatternAim, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let mut faults = vec![
+        Fault::Pause {
+            at: aim.at(0),
+            target: aim.follower(1),
+        },
+        Fault::Resume {
+            at: aim.at(300),
+            target: aim.follower(1),
+        },
+    ];
+    // Cut from the voters that hold no replica of the partition, so that the zombie keeps
+    // reaching its leader (as in the library scenario); from every voter when each holds a
+    // replica.
+    let cluster = aim.cluster;
+    let replicas = partition_replicas(cluster, &aim.topic, aim.partition);
+    let mut voters: Vec<Target> = (0..cluster.controllers)
+        .filter(|voter| !replicas.contains(voter))
+        .map(Target::Broker)
+        .collect();
+    if voters.is_empty() {
+        voters = (0..cluster.controllers).map(Target::Broker).collect();
+    }
+    faults.push(Fault::Partition {
+        at: aim.at(300),
+        groups: vec![vec![aim.follower(2)], voters],
+    });
+    faults.push(Fault::Crash {
+        at: aim.at(300),
+        target: aim.leader(),
+    });
+    faults.extend(aim.restart_all(rng.random_range(1_500..=2_000)));
+    faults.push(Fault::Crash {
+        at: aim.at(rng.random_range(4_000..=4_500)),
+        target: aim.leader(),
+    });
+    faults.extend(aim.restart_all(6_000));
+    faults.push(Fault::Heal { at: aim.at(7_500) });
+    faults
+}
+
+/// `lagging-replica-restart`: a follower down long, back unable to reach its leader, then the
+/// leader crashes.
+fn lagging_replica_restart(aim: &PatternAim, rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let mut faults = vec![Fault::Crash {
+        at: aim.at(0),
+        target: aim.follower(1),
+    }];
+    let back_ms = rng.random_range(1_500..=2_500);
+    faults.push(Fault::Partition {
+        at: aim.at(back_ms),
+        groups: vec![vec![aim.leader()], vec![aim.follower(1)]],
+    });
+    faults.extend(aim.restart_all(back_ms));
+    faults.push(Fault::Crash {
+        at: aim.at(back_ms + rng.random_range(1_500..=2_500)),
+        target: aim.leader(),
+    });
+    faults.extend(aim.restart_all(6_500));
+    faults.push(Fault::Heal { at: aim.at(7_500) });
     faults
 }
 
