@@ -841,38 +841,63 @@ impl Producer {
             now_ns,
             earliest_ns: None,
         };
-        if let Some(operation) = &self.operation {
-            deadlines.push(operation.deadline_ns);
-            let transaction_deadline_ns = operation
-                .transaction
-                .as_ref()
-                .and_then(|transaction| transaction.deadline_ns(self.config.request_timeout_ns));
-            if let Some(deadline_ns) = transaction_deadline_ns {
-                deadlines.push(deadline_ns);
-            }
-            for part in &operation.parts {
-                match part.status {
-                    PartStatus::Waiting { retry_at_ns, .. } if retry_at_ns > now_ns => {
-                        deadlines.push(retry_at_ns);
-                    }
-                    // Due but not sent: no leader known; wait for the metadata.
-                    PartStatus::Waiting { .. } => {
-                        deadlines.push(now_ns + self.config.retry_backoff_ns);
-                    }
-                    PartStatus::InFlight { sent_ns, .. } => {
-                        deadlines.push(sent_ns + self.config.request_timeout_ns);
-                    }
-                    _ => {}
-                }
-            }
-        } else if !self.stopped {
-            let due_ns = if self.metadata.partitions(&self.config.topic).is_none() {
-                now_ns + self.config.retry_backoff_ns
-            } else {
-                self.invoke_at_ns.min(self.config.stop_at_ns)
-            };
-            deadlines.push(due_ns);
+        match &self.operation {
+            Some(operation) => self.operation_deadlines(operation, &mut deadlines),
+            None if !self.stopped => deadlines.push(self.next_operation_ns(now_ns)),
+            None => {}
         }
+        self.coordination_deadlines(&mut deadlines);
+        if let Some(deadline_ns) = self.metadata.deadline_ns(self.config.retry_backoff_ns) {
+            deadlines.push(deadline_ns);
+        }
+        if let Some(deadline_ns) = deadlines.earliest_ns {
+            output.push(Output::SetTimer {
+                timer: Timer::Client,
+                deadline_ns: deadline_ns.max(now_ns + 1),
+            });
+        }
+    }
+
+    /// When the open operation next needs the producer: its own deadline, its transaction's,
+    /// and each part's retry or request timeout.
+    fn operation_deadlines(&self, operation: &Operation, deadlines: &mut Deadlines) {
+        let now_ns = deadlines.now_ns;
+        deadlines.push(operation.deadline_ns);
+        let transaction_deadline_ns = operation
+            .transaction
+            .as_ref()
+            .and_then(|transaction| transaction.deadline_ns(self.config.request_timeout_ns));
+        if let Some(deadline_ns) = transaction_deadline_ns {
+            deadlines.push(deadline_ns);
+        }
+        for part in &operation.parts {
+            match part.status {
+                PartStatus::Waiting { retry_at_ns, .. } if retry_at_ns > now_ns => {
+                    deadlines.push(retry_at_ns);
+                }
+                // Due but not sent: no leader known; wait for the metadata.
+                PartStatus::Waiting { .. } => {
+                    deadlines.push(now_ns + self.config.retry_backoff_ns);
+                }
+                PartStatus::InFlight { sent_ns, .. } => {
+                    deadlines.push(sent_ns + self.config.request_timeout_ns);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// When an idle producer starts its next operation: once it knows the topic's partitions.
+    fn next_operation_ns(&self, now_ns: u64) -> u64 {
+        if self.metadata.partitions(&self.config.topic).is_none() {
+            now_ns + self.config.retry_backoff_ns
+        } else {
+            self.invoke_at_ns.min(self.config.stop_at_ns)
+        }
+    }
+
+    /// When the producer next asks for its id, or looks for its transaction coordinator.
+    fn coordination_deadlines(&self, deadlines: &mut Deadlines) {
         // An id is asked for while idle.
         let id_deadline_ns = self
             .asks_for_id()
@@ -891,16 +916,7 @@ impl Producer {
         let coordinator_wanted =
             id_deadline_ns.is_some() && self.identity.transactional().is_some();
         if (coordinator_wanted || transaction_waits) && self.coordinator().is_none() {
-            deadlines.push(now_ns + self.config.retry_backoff_ns);
-        }
-        if let Some(deadline_ns) = self.metadata.deadline_ns(self.config.retry_backoff_ns) {
-            deadlines.push(deadline_ns);
-        }
-        if let Some(deadline_ns) = deadlines.earliest_ns {
-            output.push(Output::SetTimer {
-                timer: Timer::Client,
-                deadline_ns: deadline_ns.max(now_ns + 1),
-            });
+            deadlines.push(deadlines.now_ns + self.config.retry_backoff_ns);
         }
     }
 }

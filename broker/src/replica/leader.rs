@@ -329,22 +329,25 @@ impl Node {
 
     /// Asks the controller to shrink or expand the ISR when the followers' progress calls for it.
     fn request_isr_change(&mut self, key: &PartitionKey) {
-        let now_ns = self.now_ns();
-        let retry_ns = self.config.timing.replica_request_timeout_ns;
         let (Some(controller), Some(broker_epoch)) = (self.raft.leader, self.broker.broker_epoch)
         else {
             return;
         };
-        let id = self.id;
-        let Some(replica) = self.replicas.partitions.get(key) else {
-            return;
-        };
+        if let Some(isr) = self.isr_to_request(key) {
+            self.send_isr_request(key, controller, broker_epoch, isr);
+        }
+    }
+
+    /// The ISR the followers' progress calls for, if it differs from the current one and was not
+    /// asked for within the replica request timeout.
+    fn isr_to_request(&self, key: &PartitionKey) -> Option<Vec<u32>> {
+        let replica = self.replicas.partitions.get(key)?;
         let ReplicaRole::Leader(leader) = &replica.role else {
-            return;
+            return None;
         };
         // The common case, without building the ISR: every member stays and nobody joins.
         if self.isr_settled(replica, leader) {
-            return;
+            return None;
         }
         let log_end_offset = replica.log.log_end_offset();
         let mut isr: Vec<u32> = leader
@@ -359,16 +362,35 @@ impl Node {
             }
         }
         if isr == leader.isr {
-            return;
+            return None;
         }
+        let retry_ns = self.config.timing.replica_request_timeout_ns;
         if let Some((requested, at_ns)) = &leader.isr_requested
             && *requested == isr
-            && at_ns + retry_ns > now_ns
+            && at_ns + retry_ns > self.now_ns()
         {
-            return;
+            return None;
         }
+        Some(isr)
+    }
+
+    /// Sends the controller an AlterPartition for `isr`, and notes it as requested: its members
+    /// count towards the HW from now on (KIP-497's maximal ISR).
+    fn send_isr_request(
+        &mut self,
+        key: &PartitionKey,
+        controller: u32,
+        broker_epoch: u64,
+        isr: Vec<u32>,
+    ) {
+        let now_ns = self.now_ns();
+        let replica = self
+            .replicas
+            .partitions
+            .get_mut(key)
+            .expect("led partition");
         let request = AlterPartitionRequest {
-            broker: id,
+            broker: self.id,
             broker_epoch,
             topic: key.0.to_string(),
             partition: key.1,
@@ -376,6 +398,12 @@ impl Node {
             partition_epoch: replica.partition_epoch,
             isr: isr.clone(),
         };
+        for member in &isr {
+            if let Err(position) = replica.isr_requested_members.binary_search(member) {
+                replica.isr_requested_members.insert(position, *member);
+            }
+        }
+        let leader = replica.leader_state().expect("leader");
         let (topic, partition, requested) = (key.0.to_string(), key.1, isr.clone());
         let observation = if isr.len() < leader.isr.len() {
             Observation::IsrShrinkRequested {
@@ -390,13 +418,6 @@ impl Node {
                 isr: requested,
             }
         };
-        let replica = self.replicas.partitions.get_mut(key).expect("present");
-        for member in &isr {
-            if let Err(position) = replica.isr_requested_members.binary_search(member) {
-                replica.isr_requested_members.insert(position, *member);
-            }
-        }
-        let leader = replica.leader_state().expect("leader");
         leader.isr_requested = Some((isr, now_ns));
         self.observe(observation);
         self.send(controller, Message::AlterPartition(request));
