@@ -125,6 +125,55 @@ impl FaultExecutor {
             Fault::Resume { target, .. } => {
                 self.on_broker(cluster, target, "resume", ClusterSimulation::resume)
             }
+            Fault::Partition { .. }
+            | Fault::Isolate { .. }
+            | Fault::OneWay { .. }
+            | Fault::Bridge { .. }
+            | Fault::RandomSplit { .. }
+            | Fault::Heal { .. } => self.cut(cluster, fault),
+            Fault::Hold { from, to, .. } | Fault::Release { from, to, .. } => {
+                self.hold_or_release(cluster, fault, from, to)
+            }
+            Fault::ClockOffset { .. } | Fault::ClockDrift { .. } | Fault::ClockJump { .. } => {
+                self.change_clock(cluster, fault)
+            }
+            Fault::DiskFailSyncs {
+                target, duration, ..
+            } => self.disk_fault(cluster, target, DiskFault::Syncs, duration.ns),
+            Fault::DiskFailWrites {
+                target, duration, ..
+            } => self.disk_fault(cluster, target, DiskFault::Writes, duration.ns),
+            Fault::Network {
+                latency,
+                loss,
+                duplication,
+                reordering,
+                ..
+            } => {
+                let mut network = cluster.simulation().network().config;
+                network.latency = latency.unwrap_or(network.latency);
+                network.loss = loss.unwrap_or(network.loss);
+                network.duplication = duplication.unwrap_or(network.duplication);
+                network.reordering = reordering.unwrap_or(network.reordering);
+                set_network(cluster, network)?;
+                Ok(format!("network rates: {network}"))
+            }
+            Fault::NetworkReset { .. } => {
+                set_network(cluster, self.base_network)?;
+                Ok("network rates reset".to_string())
+            }
+            Fault::AddConsumer { target, .. } | Fault::RemoveConsumer { target, .. } => Ok(
+                format!("{} {target} (on the workload's schedule)", fault.action()),
+            ),
+            Fault::ElectPreferredLeaders { .. } => {
+                Ok("elect preferred leaders (the admin client's script)".to_string())
+            }
+        }
+    }
+
+    /// A partition of some shape, or the heal that repairs every cut link.
+    fn cut(&mut self, cluster: &mut ClusterSimulation, fault: &Fault) -> Result<String, String> {
+        match fault {
             Fault::Partition { groups, .. } => {
                 let groups = self.resolve_groups(cluster, groups)?;
                 cluster.partition(&groups);
@@ -172,9 +221,17 @@ impl FaultExecutor {
                 cluster.heal();
                 Ok("heal the network".to_string())
             }
-            Fault::Hold { from, to, .. } | Fault::Release { from, to, .. } => {
-                self.hold_or_release(cluster, fault, from, to)
-            }
+            other => unreachable!("not a cut: {other:?}"),
+        }
+    }
+
+    /// A clock's offset, drift or jump.
+    fn change_clock(
+        &mut self,
+        cluster: &mut ClusterSimulation,
+        fault: &Fault,
+    ) -> Result<String, String> {
+        match fault {
             Fault::ClockOffset { target, offset, .. } => {
                 let broker = self.resolve(cluster, target)?;
                 cluster
@@ -197,37 +254,7 @@ impl FaultExecutor {
                     .jump_clock(NodeId(broker), delta.ns);
                 Ok(format!("clock of {} jumps {delta}", broker_name(broker)))
             }
-            Fault::DiskFailSyncs {
-                target, duration, ..
-            } => self.disk_fault(cluster, target, DiskFault::Syncs, duration.ns),
-            Fault::DiskFailWrites {
-                target, duration, ..
-            } => self.disk_fault(cluster, target, DiskFault::Writes, duration.ns),
-            Fault::Network {
-                latency,
-                loss,
-                duplication,
-                reordering,
-                ..
-            } => {
-                let mut network = cluster.simulation().network().config;
-                network.latency = latency.unwrap_or(network.latency);
-                network.loss = loss.unwrap_or(network.loss);
-                network.duplication = duplication.unwrap_or(network.duplication);
-                network.reordering = reordering.unwrap_or(network.reordering);
-                set_network(cluster, network)?;
-                Ok(format!("network rates: {network}"))
-            }
-            Fault::NetworkReset { .. } => {
-                set_network(cluster, self.base_network)?;
-                Ok("network rates reset".to_string())
-            }
-            Fault::AddConsumer { target, .. } | Fault::RemoveConsumer { target, .. } => Ok(
-                format!("{} {target} (on the workload's schedule)", fault.action()),
-            ),
-            Fault::ElectPreferredLeaders { .. } => {
-                Ok("elect preferred leaders (the admin client's script)".to_string())
-            }
+            other => unreachable!("not a clock fault: {other:?}"),
         }
     }
 
