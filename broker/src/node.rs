@@ -774,8 +774,9 @@ impl Node {
         &self.config
     }
 
-    /// Asserts the node-local invariants (see module docs). Panics with context on a violation.
-    pub fn check_invariants(&self) {
+    /// The controller quorum's invariants: the Raft log, term, vote and role agree, and an
+    /// active controller leads the quorum.
+    fn check_quorum_invariants(&self) {
         let raft = &self.raft;
         let bugs_planted = self.config.bugs.grant_two_votes_per_term;
         assert!(
@@ -842,11 +843,16 @@ impl Node {
                 "proposed image lags the log"
             );
         }
+    }
+
+    /// Asserts the node-local invariants (see module docs). Panics with context on a violation.
+    pub fn check_invariants(&self) {
+        self.check_quorum_invariants();
         let images = (
             self.image.applied_index,
             self.controller
                 .as_ref()
-                .map(|controller| (raft.term, controller.proposed.applied_index)),
+                .map(|controller| (self.raft.term, controller.proposed.applied_index)),
         );
         if self.images_checked.get() != Some(images) {
             if let Some(controller) = &self.controller {
