@@ -223,80 +223,92 @@ fn workload(scenario: &Scenario, path: &FieldPath) -> Checked {
         || "at least one producer: a run that produces nothing proves nothing".to_string(),
     )?;
     for (index, producer) in workload.producers.iter().enumerate() {
-        let producer_path = path.key("producers").index(index);
-        known_topic(scenario, &producer.topic, &producer_path.key("topic"))?;
-        process_count(producer.count, &producer_path)?;
-        ensure(
-            (1..=RATE_PER_SECOND_MAX).contains(&producer.rate_per_second),
-            || producer_path.key("rate_per_second"),
-            || {
-                format!(
-                    "{} must be 1 to {RATE_PER_SECOND_MAX}",
-                    producer.rate_per_second
-                )
-            },
-        )?;
-        ensure(
-            producer.keys <= KEYS_MAX,
-            || producer_path.key("keys"),
-            || format!("{} keys: at most {KEYS_MAX}", producer.keys),
-        )?;
-        ensure(
-            !producer.idempotent || producer.acks == crate::scenario::Acks::All,
-            || producer_path.key("idempotent"),
-            || {
-                "an idempotent producer needs acks = \"all\" (as Kafka's enable.idempotence)"
-                    .to_string()
-            },
-        )?;
-        ensure(
-            !producer.transactional || producer.acks == crate::scenario::Acks::All,
-            || producer_path.key("transactional"),
-            || "a transactional producer needs acks = \"all\" (as Kafka's)".to_string(),
-        )?;
-        ensure(
-            producer.transactional || producer.abort_one_in == 0,
-            || producer_path.key("abort_one_in"),
-            || "abort_one_in needs transactional = true".to_string(),
-        )?;
-        transaction_timeout(producer, &producer_path)?;
-        shared_transactional_id(producer, &producer_path)?;
+        self::producer(scenario, producer, &path.key("producers").index(index))?;
     }
-    let transactional = workload
-        .producers
-        .iter()
-        .any(|producer| producer.transactional);
     ensure(
         !workload.consumers.is_empty(),
         || path.key("consumers"),
         || "at least one consumer: a run that consumes nothing proves nothing".to_string(),
     )?;
     for (index, consumer) in workload.consumers.iter().enumerate() {
-        let consumer_path = path.key("consumers").index(index);
-        known_topic(scenario, &consumer.topic, &consumer_path.key("topic"))?;
-        process_count(consumer.count, &consumer_path)?;
-        ensure(
-            !transactional || consumer.isolation == crate::scenario::Isolation::ReadCommitted,
-            || consumer_path.key("isolation"),
-            || {
-                "with transactional producers, consumers read \"read-committed\": a \
-                 read-uncommitted consumer sees aborted records, which the checkers report as G1a"
-                    .to_string()
-            },
+        self::consumer(
+            scenario,
+            index,
+            consumer,
+            &path.key("consumers").index(index),
         )?;
-        ensure(
-            consumer.mode == workload.consumers[0].mode,
-            || consumer_path.key("mode"),
-            || "consumers are all \"assign\" or all \"subscribe\": do not mix modes".to_string(),
-        )?;
-        match consumer.mode {
-            ConsumerMode::Assign => assign_consumer(consumer, &consumer_path)?,
-            ConsumerMode::Subscribe => {
-                groups::subscribe_consumer(scenario, index, consumer, &consumer_path)?
-            }
-        }
     }
     Ok(())
+}
+
+fn producer(scenario: &Scenario, producer: &Producer, path: &FieldPath) -> Checked {
+    known_topic(scenario, &producer.topic, &path.key("topic"))?;
+    process_count(producer.count, path)?;
+    ensure(
+        (1..=RATE_PER_SECOND_MAX).contains(&producer.rate_per_second),
+        || path.key("rate_per_second"),
+        || {
+            format!(
+                "{} must be 1 to {RATE_PER_SECOND_MAX}",
+                producer.rate_per_second
+            )
+        },
+    )?;
+    ensure(
+        producer.keys <= KEYS_MAX,
+        || path.key("keys"),
+        || format!("{} keys: at most {KEYS_MAX}", producer.keys),
+    )?;
+    ensure(
+        !producer.idempotent || producer.acks == crate::scenario::Acks::All,
+        || path.key("idempotent"),
+        || {
+            "an idempotent producer needs acks = \"all\" (as Kafka's enable.idempotence)"
+                .to_string()
+        },
+    )?;
+    ensure(
+        !producer.transactional || producer.acks == crate::scenario::Acks::All,
+        || path.key("transactional"),
+        || "a transactional producer needs acks = \"all\" (as Kafka's)".to_string(),
+    )?;
+    ensure(
+        producer.transactional || producer.abort_one_in == 0,
+        || path.key("abort_one_in"),
+        || "abort_one_in needs transactional = true".to_string(),
+    )?;
+    transaction_timeout(producer, path)?;
+    shared_transactional_id(producer, path)
+}
+
+/// The `index`-th consumer: its topic, its isolation (read-committed beside transactional
+/// producers), and the settings of its mode, which every consumer shares.
+fn consumer(scenario: &Scenario, index: usize, consumer: &Consumer, path: &FieldPath) -> Checked {
+    let workload = &scenario.workload;
+    known_topic(scenario, &consumer.topic, &path.key("topic"))?;
+    process_count(consumer.count, path)?;
+    let transactional = workload
+        .producers
+        .iter()
+        .any(|producer| producer.transactional);
+    ensure(
+        !transactional || consumer.isolation == crate::scenario::Isolation::ReadCommitted,
+        || path.key("isolation"),
+        || {
+            "with transactional producers, consumers read \"read-committed\": a \
+             read-uncommitted consumer sees aborted records, which the checkers report as G1a"
+                .to_string()
+        },
+    )?;
+    ensure(
+        consumer.mode == workload.consumers[0].mode,
+        || path.key("mode"),
+        || "consumers are all \"assign\" or all \"subscribe\": do not mix modes".to_string(),
+    )?;
+    match consumer.mode {
+        ConsumerMode::Assign => assign_consumer(consumer, path),
+        ConsumerMode::Subscribe => groups::subscribe_consumer(scenario, index, consumer, path),
+    }
 }
 
 /// An assign-mode consumer carries none of the group settings.
