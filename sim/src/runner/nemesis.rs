@@ -141,49 +141,62 @@ fn faults_of(
         NemesisKind::Clock => (clock_fault(at, target, rng), None),
         NemesisKind::Disk => {
             let duration = Duration::from_ms(end.ns / 1_000_000 - at_ms);
-            let fault = if rng.random_ratio(1, 2) {
-                Fault::DiskFailSyncs {
-                    at,
-                    target,
-                    duration,
-                }
-            } else {
-                Fault::DiskFailWrites {
-                    at,
-                    target,
-                    duration,
-                }
-            };
-            (fault, None)
+            (disk_fault(at, target, duration, rng), None)
         }
-        NemesisKind::Network if brokers >= 2 && rng.random_ratio(1, 3) => {
-            // A stalled link: one direction's traffic queues, then arrives all at once.
-            let (from, to) = two_brokers(brokers, rng);
-            let (from, to) = (Target::Broker(from), Target::Broker(to));
-            let release = Fault::Release {
-                at: end,
-                from: from.clone(),
-                to: to.clone(),
-            };
-            (Fault::Hold { at, from, to }, Some(release))
-        }
-        NemesisKind::Network => {
-            let loss = Some(Ratio::new(rng.random_range(1..=20), 100));
-            // Brokers drop a request they already handled, as TCP would (`broker::dedup`).
-            let duplication = Some(Ratio::new(rng.random_range(0..=10), 100));
-            let reordering = Some(Ratio::new(rng.random_range(0..=10), 100));
-            let fault = Fault::Network {
-                at,
-                latency: slow_packets(rng),
-                loss,
-                duplication,
-                reordering,
-            };
-            (fault, Some(Fault::NetworkReset { at: end }))
-        }
+        NemesisKind::Network => network_fault(at, end, brokers, rng),
     };
     let undo = undo.filter(|undo| undo.at() <= fault_phase);
     std::iter::once(fault).chain(undo).collect()
+}
+
+/// Failed syncs or failed writes, one in two, for `duration`.
+fn disk_fault(at: Duration, target: Target, duration: Duration, rng: &mut ChaCha8Rng) -> Fault {
+    if rng.random_ratio(1, 2) {
+        Fault::DiskFailSyncs {
+            at,
+            target,
+            duration,
+        }
+    } else {
+        Fault::DiskFailWrites {
+            at,
+            target,
+            duration,
+        }
+    }
+}
+
+/// A stalled link (one time in three, with two brokers or more), or lossy, duplicating and
+/// reordering rates; with the undo at `end`.
+fn network_fault(
+    at: Duration,
+    end: Duration,
+    brokers: u32,
+    rng: &mut ChaCha8Rng,
+) -> (Fault, Option<Fault>) {
+    if brokers >= 2 && rng.random_ratio(1, 3) {
+        // A stalled link: one direction's traffic queues, then arrives all at once.
+        let (from, to) = two_brokers(brokers, rng);
+        let (from, to) = (Target::Broker(from), Target::Broker(to));
+        let release = Fault::Release {
+            at: end,
+            from: from.clone(),
+            to: to.clone(),
+        };
+        return (Fault::Hold { at, from, to }, Some(release));
+    }
+    let loss = Some(Ratio::new(rng.random_range(1..=20), 100));
+    // Brokers drop a request they already handled, as TCP would (`broker::dedup`).
+    let duplication = Some(Ratio::new(rng.random_range(0..=10), 100));
+    let reordering = Some(Ratio::new(rng.random_range(0..=10), 100));
+    let fault = Fault::Network {
+        at,
+        latency: slow_packets(rng),
+        loss,
+        duplication,
+        reordering,
+    };
+    (fault, Some(Fault::NetworkReset { at: end }))
 }
 
 /// In half the network faults, a long latency tail: a few packets in a thousand are late by up
