@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use broker::client::history::{ClientEvent, ClientOperation, EventKind, SentRecord};
+use broker::client::history::{ClientEvent, ClientOperation, EventKind, PolledRecords, SentRecord};
 use check::history::{
     Function, MicroOperation, Operation, OperationType, OperationValue, PolledKey,
 };
@@ -142,68 +142,7 @@ impl HistoryRecorder {
     /// Records one client event, observed at `time_ns`.
     pub fn record(&mut self, time_ns: u64, event: &ClientEvent) {
         let kind = operation_type(event.kind);
-        let keys = &mut self.keys;
-        let (function, value) = match &event.operation {
-            ClientOperation::Send(records) | ClientOperation::Txn(records) => {
-                let sends = sends(keys, records);
-                let function = match &event.operation {
-                    ClientOperation::Txn(_) => Function::Txn,
-                    _ => Function::Send,
-                };
-                (function, OperationValue::Micro(sends))
-            }
-            ClientOperation::Poll(polled) => {
-                let keys = (event.kind != EventKind::Invoke).then(|| {
-                    polled
-                        .iter()
-                        .map(|partition| PolledKey {
-                            key: keys.key(&partition.topic, partition.partition),
-                            records: partition
-                                .records
-                                .iter()
-                                .map(|&(offset, value)| (offset, value_of(value)))
-                                .collect(),
-                        })
-                        .collect()
-                });
-                (
-                    Function::Poll,
-                    OperationValue::Micro(vec![MicroOperation::Poll { keys }]),
-                )
-            }
-            ClientOperation::Assign(partitions) => {
-                let keys = partitions
-                    .iter()
-                    .map(|(topic, partition)| keys.key(topic, *partition))
-                    .collect();
-                (Function::Assign, OperationValue::Keys(keys))
-            }
-            ClientOperation::Subscribe(topics) => {
-                (Function::Subscribe, OperationValue::Keys(topics.clone()))
-            }
-            ClientOperation::Rebalance(None) => (Function::Rebalance, OperationValue::Null),
-            ClientOperation::Rebalance(Some((generation, assigned))) => (
-                Function::Rebalance,
-                OperationValue::Rebalance {
-                    generation: *generation,
-                    assigned: assigned
-                        .iter()
-                        .map(|(topic, partition)| keys.key(topic, *partition))
-                        .collect(),
-                },
-            ),
-            ClientOperation::Commit(offsets) => (
-                Function::Commit,
-                OperationValue::Offsets(keyed_offsets(keys, offsets)),
-            ),
-            ClientOperation::TxnCommit { sent, offsets } => {
-                let mut micro = sends(keys, sent);
-                micro.push(MicroOperation::Commit {
-                    offsets: keyed_offsets(keys, offsets),
-                });
-                (Function::Txn, OperationValue::Micro(micro))
-            }
-        };
+        let (function, value) = function_and_value(&mut self.keys, event);
         let process = self.process_of(event.process);
         if event.kind == EventKind::Invoke {
             self.open.insert(event.process, self.operations.len());
@@ -307,7 +246,73 @@ impl HistoryRecorder {
     }
 }
 
-/// Committed offsets as history keys: `(key, next offset)`.
+/// The history's function and value for a client event's operation, its topics and partitions
+/// named by their history keys. An invoked poll has no value yet.
+fn function_and_value(keys: &mut HistoryKeys, event: &ClientEvent) -> (Function, OperationValue) {
+    match &event.operation {
+        ClientOperation::Send(records) => {
+            (Function::Send, OperationValue::Micro(sends(keys, records)))
+        }
+        ClientOperation::Txn(records) => {
+            (Function::Txn, OperationValue::Micro(sends(keys, records)))
+        }
+        ClientOperation::Poll(polled) => {
+            let keys = (event.kind != EventKind::Invoke).then(|| polled_keys(keys, polled));
+            (
+                Function::Poll,
+                OperationValue::Micro(vec![MicroOperation::Poll { keys }]),
+            )
+        }
+        ClientOperation::Assign(partitions) => {
+            let keys = partitions
+                .iter()
+                .map(|(topic, partition)| keys.key(topic, *partition))
+                .collect();
+            (Function::Assign, OperationValue::Keys(keys))
+        }
+        ClientOperation::Subscribe(topics) => {
+            (Function::Subscribe, OperationValue::Keys(topics.clone()))
+        }
+        ClientOperation::Rebalance(None) => (Function::Rebalance, OperationValue::Null),
+        ClientOperation::Rebalance(Some((generation, assigned))) => (
+            Function::Rebalance,
+            OperationValue::Rebalance {
+                generation: *generation,
+                assigned: assigned
+                    .iter()
+                    .map(|(topic, partition)| keys.key(topic, *partition))
+                    .collect(),
+            },
+        ),
+        ClientOperation::Commit(offsets) => (
+            Function::Commit,
+            OperationValue::Offsets(keyed_offsets(keys, offsets)),
+        ),
+        ClientOperation::TxnCommit { sent, offsets } => {
+            let mut micro = sends(keys, sent);
+            micro.push(MicroOperation::Commit {
+                offsets: keyed_offsets(keys, offsets),
+            });
+            (Function::Txn, OperationValue::Micro(micro))
+        }
+    }
+}
+
+/// What a poll read, per partition: offsets and values.
+fn polled_keys(keys: &mut HistoryKeys, polled: &[PolledRecords]) -> Vec<PolledKey> {
+    polled
+        .iter()
+        .map(|partition| PolledKey {
+            key: keys.key(&partition.topic, partition.partition),
+            records: partition
+                .records
+                .iter()
+                .map(|&(offset, value)| (offset, value_of(value)))
+                .collect(),
+        })
+        .collect()
+}
+
 /// A send micro-operation per record.
 fn sends(keys: &mut HistoryKeys, records: &[SentRecord]) -> Vec<MicroOperation> {
     records
@@ -320,6 +325,7 @@ fn sends(keys: &mut HistoryKeys, records: &[SentRecord]) -> Vec<MicroOperation> 
         .collect()
 }
 
+/// Committed offsets as history keys: `(key, next offset)`.
 fn keyed_offsets(keys: &mut HistoryKeys, offsets: &[(String, u32, u64)]) -> Vec<(String, u64)> {
     offsets
         .iter()
