@@ -452,11 +452,19 @@ fn round_up_to_ms(ns: u64) -> u64 {
     ns.div_ceil(1_000_000) * 1_000_000
 }
 
+/// Cuts of the workload, tried in this order: a whole producer or consumer shape, then a
+/// smaller producer (one process, half the rate, half the keys), then fewer consumer processes.
 fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let mut cuts = shape_cuts(scenario);
+    cuts.extend(producer_cuts(scenario));
+    cuts.extend(consumer_process_cuts(scenario));
+    cuts
+}
+
+/// Each producer shape, then each consumer shape, removed with the faults naming its processes.
+fn shape_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
     let mut cuts = Vec::new();
-    let producers = &scenario.workload.producers;
-    let consumers = &scenario.workload.consumers;
-    for (index, producer) in producers.iter().enumerate() {
+    for (index, producer) in scenario.workload.producers.iter().enumerate() {
         cuts.push((
             format!(
                 "producer {index} (topic {}) and the faults naming its processes",
@@ -465,7 +473,7 @@ fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
             with(scenario, |s| remove_producer_shape(s, index)),
         ));
     }
-    for (index, consumer) in consumers.iter().enumerate() {
+    for (index, consumer) in scenario.workload.consumers.iter().enumerate() {
         cuts.push((
             format!(
                 "consumer {index} (topic {}) and the faults naming its processes",
@@ -474,7 +482,13 @@ fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
             with(scenario, |s| remove_consumer_shape(s, index)),
         ));
     }
-    for (index, producer) in producers.iter().enumerate() {
+    cuts
+}
+
+/// Each producer shape made smaller: one process, half the rate, half the keys.
+fn producer_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let mut cuts = Vec::new();
+    for (index, producer) in scenario.workload.producers.iter().enumerate() {
         if producer.count > 1 {
             cuts.push((
                 format!("producer {index}: count {} -> 1", producer.count),
@@ -501,6 +515,13 @@ fn workload_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
             ));
         }
     }
+    cuts
+}
+
+/// Each consumer shape of several processes cut to one, then each of their processes alone.
+fn consumer_process_cuts(scenario: &Scenario) -> Vec<(String, Scenario)> {
+    let consumers = &scenario.workload.consumers;
+    let mut cuts = Vec::new();
     let mut first_process = 0;
     for (index, consumer) in consumers.iter().enumerate() {
         if consumer.count > 1 {
